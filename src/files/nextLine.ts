@@ -1,0 +1,59 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import { LineCursor, type LineCursorOptions } from './LineCursor.js';
+
+/**
+ * Replaces each value with the next line of a file: the Pi publisher's "each press
+ * reads the next line of the access log".
+ *
+ * ```
+ * source:   --p-----p---p---|
+ * nextLine: --1-----2---3---|     (1, 2, 3: the file's lines in order)
+ * ```
+ *
+ * The file is opened when the result is subscribed to and closed on teardown; only
+ * one chunk is held in memory, so the file may be of any size. After the last line
+ * it starts again from the first (`loop`, the default), or completes (`loop: false`).
+ * A file that cannot be opened errors the stream with the system's message.
+ *
+ * @example
+ * ```ts
+ * import { interval } from 'rxjs';
+ * import { nextLine } from 'mqtt-iot-stream';
+ * interval(1000).pipe(nextLine('access.log')).subscribe((line) => console.log(line));
+ * ```
+ * @param path - the text file to read.
+ * @param options - `loop` and `chunkSize`, see {@link LineCursorOptions}.
+ * @returns an operator emitting one line per source value.
+ * @see {@link LineCursor} for the same without RxJS.
+ */
+export function nextLine<T>(path: string, options?: LineCursorOptions): OperatorFunction<T, string> {
+  return (source) => new Observable<string>((destination) => {
+    let cursor: LineCursor | undefined;
+    try {
+      cursor = new LineCursor(path, options);
+    } catch (error) {
+      destination.error(error);
+      return;
+    }
+    const subscription = source.subscribe({
+      next: () => {
+        let line: string | undefined;
+        try {
+          line = cursor!.next();
+        } catch (error) {
+          destination.error(error);
+          return;
+        }
+        if (line === undefined) destination.complete();
+        else destination.next(line);
+      },
+      error: (error) => destination.error(error),
+      complete: () => destination.complete(),
+    });
+    return () => {
+      subscription.unsubscribe();
+      cursor?.close();
+      cursor = undefined;
+    };
+  });
+}
