@@ -1,0 +1,309 @@
+/**
+ * The event-time window state machine behind {@link windowedCount}: plain,
+ * synchronous, no RxJS.
+ * @module
+ */
+import { reject } from '../reject.js';
+import { resolveWindowSettings, type WindowedCountOptions, type WindowSettings } from './options.js';
+import type { WindowRow } from './windowRow.js';
+
+/** The largest epoch millisecond a `Date` can hold (±100,000,000 days). */
+const MAX_TIME = 8.64e15;
+
+/** Live, read-only counters of a {@link WindowCounter} (and of a {@link windowedCount} subscription). */
+export interface WindowStats {
+  /** Every event pushed, including rejected ones. */
+  readonly eventsSeen: number;
+  /** Events counted in at least one window. */
+  readonly eventsCounted: number;
+  /** Events whose event time was not a valid time (rejected with kind `'timestamp'`). */
+  readonly timestampRejects: number;
+  /** Events late for at least one of their windows (each reported once, kind `'late'`). */
+  readonly lateEvents: number;
+  /** (event, window) pairs not counted because the window was already final. */
+  readonly latePairs: number;
+  /** Rows handed to the output so far. */
+  readonly rowsEmitted: number;
+  /** Windows holding state now (not final yet). */
+  readonly openWindows: number;
+  /** (window, key) counts held now; at most `openWindows` × the number of keys. */
+  readonly stateSize: number;
+  /** The watermark in epoch milliseconds; `undefined` before the first valid event. */
+  readonly watermark: number | undefined;
+  /** The largest event time seen; `undefined` before the first valid event. */
+  readonly maxEventTime: number | undefined;
+}
+
+/**
+ * Counts events per key in event-time windows with a watermark, one event at a time,
+ * following Spark Structured Streaming's rules (as Spark would with one event per
+ * micro-batch).
+ *
+ * - Windows are `[start, start + windowDuration)` with `start = offset + n × slideDuration`
+ *   (epoch-aligned); an event at `t` belongs to every window with `start ≤ t < end`.
+ * - The watermark is `max event time − watermarkDelay`, updated after each event and
+ *   never moving back; there is none before the first event.
+ * - An event is late for a window whose end ≤ the watermark as it stood when the event
+ *   arrived: it is not counted there and is reported once (kind `'late'`) through
+ *   `onReject`, or thrown as a `RejectionError` when `strict`. It still counts in its
+ *   other windows, even when its time is below the watermark.
+ * - A window is final once its end ≤ watermark: its state is dropped (in every output
+ *   mode), so memory holds the open windows only.
+ *
+ * Rows go to the `emit` callback, synchronously, in window-start order and, within a
+ * window, in the order keys first appeared. State changes are made before rows are
+ * emitted, so `emit` may safely read the counters.
+ *
+ * @example
+ * ```ts
+ * import { WindowCounter, type WindowRow } from 'mqtt-iot-stream';
+ *
+ * const rows: WindowRow<number>[] = [];
+ * const counter = new WindowCounter<{ at: number; status: number }, number>(
+ *   { eventTime: (e) => e.at, key: (e) => e.status, windowDuration: '1 minute', watermarkDelay: '2 minutes' },
+ *   (row) => rows.push(row),
+ * );
+ * counter.push({ at: 5_000, status: 200 });
+ * counter.push({ at: 200_000, status: 404 }); // watermark 80 000: window [0, 60 000) is final
+ * rows; // [{ windowStart: 1970-01-01T00:00:00Z, windowEnd: …T00:01:00Z, key: 200, count: 1 }]
+ * counter.flush(); // the source ended: emits [180 000, 240 000) 404 × 1
+ * ```
+ *
+ * @typeParam E - the event type.
+ * @typeParam K - the key type (compared as `Map` keys).
+ * @see {@link windowedCount} for the RxJS operator around it.
+ */
+export class WindowCounter<E, K> implements WindowStats {
+  eventsSeen = 0;
+  eventsCounted = 0;
+  timestampRejects = 0;
+  lateEvents = 0;
+  latePairs = 0;
+  rowsEmitted = 0;
+  stateSize = 0;
+
+  private readonly settings: WindowSettings<E, K>;
+  private readonly eventTimeOf: (event: E) => number | Date;
+  private readonly keyOf: (event: E) => K;
+  private readonly length: number;
+  private readonly slide: number;
+  private readonly offset: number;
+  private readonly delay: number;
+  private readonly emitsUpdates: boolean;
+  private readonly emitsComplete: boolean;
+  private readonly emitsFinal: boolean;
+
+  /** Window start → key → count. Numeric starts keep the map keys cheap. */
+  private readonly windows = new Map<number, Map<K, number>>();
+  /** Starts of the open windows, ascending: all windows have one length, so the final ones are always a prefix. */
+  private readonly openStarts: number[] = [];
+  /** The last window touched: consecutive events nearly always hit it, saving the outer lookup. */
+  private cachedStart = Number.NaN;
+  private cachedCounts: Map<K, number> = new Map();
+  private currentWatermark = Number.NEGATIVE_INFINITY;
+  private largestEventTime = Number.NEGATIVE_INFINITY;
+
+  /**
+   * @param options - the window options (checked here; a bad one throws).
+   * @param emit - receives every output row, synchronously.
+   */
+  constructor(options: WindowedCountOptions<E, K>, private readonly emit: (row: WindowRow<K>) => void) {
+    this.settings = resolveWindowSettings(options);
+    this.eventTimeOf = this.settings.eventTime;
+    this.keyOf = this.settings.key;
+    this.length = this.settings.windowDuration;
+    this.slide = this.settings.slideDuration;
+    this.offset = this.settings.offset;
+    this.delay = this.settings.watermarkDelay;
+    this.emitsUpdates = this.settings.outputMode === 'update';
+    this.emitsComplete = this.settings.outputMode === 'complete';
+    this.emitsFinal = this.settings.outputMode === 'append';
+  }
+
+  /** {@inheritDoc WindowStats.watermark} */
+  get watermark(): number | undefined {
+    return this.currentWatermark === Number.NEGATIVE_INFINITY ? undefined : this.currentWatermark;
+  }
+
+  /** {@inheritDoc WindowStats.maxEventTime} */
+  get maxEventTime(): number | undefined {
+    return this.largestEventTime === Number.NEGATIVE_INFINITY ? undefined : this.largestEventTime;
+  }
+
+  /** {@inheritDoc WindowStats.openWindows} */
+  get openWindows(): number {
+    return this.openStarts.length;
+  }
+
+  /** End of the earliest open window (the next to become final), or `undefined` when none is open. */
+  get earliestOpenWindowEnd(): number | undefined {
+    const first = this.openStarts[0];
+    return first === undefined ? undefined : first + this.length;
+  }
+
+  /**
+   * Counts one event in each of its windows that is not final, then moves the
+   * watermark (emitting the rows the output mode calls for). A late event is
+   * reported after it was counted in its open windows; a bad event time is reported
+   * and the event ignored. With `strict`, either report throws a `RejectionError`
+   * (the state stays consistent).
+   */
+  push(event: E): void {
+    this.eventsSeen++;
+    const raw = this.eventTimeOf(event);
+    const time = typeof raw === 'number' ? raw : raw instanceof Date ? raw.getTime() : Number.NaN;
+    if (!(time >= -MAX_TIME && time <= MAX_TIME)) {
+      this.rejectTimestamp(event, raw);
+      return;
+    }
+    const key = this.keyOf(event);
+    const length = this.length;
+    const slide = this.slide;
+    // Late is judged against the watermark as it stood when the event arrived.
+    const watermark = this.currentWatermark;
+    // Spark's assignment: last start = t − ((t − offset) mod slide), then step back
+    // while the window still covers t. `%` keeps the sign of t, hence the fix-up for
+    // times before the epoch (offset).
+    const remainder = (time - this.offset) % slide;
+    const lastStart = time - (remainder < 0 ? remainder + slide : remainder);
+    let firstStart = lastStart;
+    while (firstStart - slide + length > time) firstStart -= slide;
+
+    let late = 0;
+    let counted = 0;
+    for (let start = firstStart; start <= lastStart; start += slide) {
+      if (start + length <= watermark) {
+        late++;
+        continue;
+      }
+      const counts = start === this.cachedStart ? this.cachedCounts : this.openWindow(start);
+      const count = (counts.get(key) ?? 0) + 1;
+      counts.set(key, count);
+      if (count === 1) this.stateSize++;
+      counted++;
+      if (this.emitsUpdates) this.emitRow(start, key, count);
+    }
+    if (counted > 0) this.eventsCounted++;
+
+    if (time > this.largestEventTime) {
+      this.largestEventTime = time;
+      if (time - this.delay > this.currentWatermark) this.moveWatermark(time - this.delay);
+    }
+    if (this.emitsComplete) this.emitOpenRows();
+    if (late > 0) this.rejectLate(event, time, firstStart, late, late + counted, watermark);
+  }
+
+  /**
+   * Moves the watermark forward to `to` (never back) without an event, emitting and
+   * dropping the windows that become final. Used for idle advance; also handy to
+   * close windows on a heartbeat.
+   */
+  advanceWatermark(to: number): void {
+    if (to > this.currentWatermark) this.moveWatermark(to);
+  }
+
+  /**
+   * Treats every open window as final: in `append` mode emits their rows; in every
+   * mode drops their state. The watermark is left where it is. Call it when the
+   * source has ended.
+   */
+  flush(): void {
+    this.finalizeUpTo(Number.POSITIVE_INFINITY);
+  }
+
+  private openWindow(start: number): Map<K, number> {
+    let counts = this.windows.get(start);
+    if (counts === undefined) {
+      counts = new Map();
+      this.windows.set(start, counts);
+      const starts = this.openStarts;
+      // New windows nearly always come last; an out-of-order one is inserted in place.
+      let at = starts.length;
+      while (at > 0 && (starts[at - 1] as number) > start) at--;
+      if (at === starts.length) starts.push(start);
+      else starts.splice(at, 0, start);
+    }
+    this.cachedStart = start;
+    this.cachedCounts = counts;
+    return counts;
+  }
+
+  private moveWatermark(to: number): void {
+    this.currentWatermark = to;
+    const first = this.openStarts[0];
+    if (first !== undefined && first + this.length <= to) this.finalizeUpTo(to);
+  }
+
+  /** Drops (and in append mode emits) every window whose end ≤ `limit`. */
+  private finalizeUpTo(limit: number): void {
+    const starts = this.openStarts;
+    let final = 0;
+    while (final < starts.length && (starts[final] as number) + this.length <= limit) final++;
+    if (final === 0) return;
+    // Detach the final windows before emitting, so a re-entrant push sees consistent state.
+    const finalStarts = starts.splice(0, final);
+    const finalCounts: Map<K, number>[] = [];
+    for (const start of finalStarts) {
+      const counts = this.windows.get(start) as Map<K, number>;
+      this.windows.delete(start);
+      this.stateSize -= counts.size;
+      finalCounts.push(counts);
+      if (start === this.cachedStart) {
+        this.cachedStart = Number.NaN;
+        this.cachedCounts = new Map();
+      }
+    }
+    if (!this.emitsFinal) return;
+    for (let i = 0; i < finalStarts.length; i++) {
+      const start = finalStarts[i] as number;
+      for (const [key, count] of finalCounts[i] as Map<K, number>) this.emitRow(start, key, count);
+    }
+  }
+
+  private emitOpenRows(): void {
+    for (const start of this.openStarts.slice()) {
+      const counts = this.windows.get(start);
+      if (counts === undefined) continue;
+      for (const [key, count] of counts) this.emitRow(start, key, count);
+    }
+  }
+
+  private emitRow(start: number, key: K, count: number): void {
+    this.rowsEmitted++;
+    this.emit({ windowStart: new Date(start), windowEnd: new Date(start + this.length), key, count });
+  }
+
+  private rejectTimestamp(event: E, raw: unknown): void {
+    this.timestampRejects++;
+    const shown = raw instanceof Date ? (Number.isNaN(raw.getTime()) ? 'Invalid Date' : `Date ${raw.getTime()}`) : typeof raw === 'number' ? String(raw) : `a ${typeof raw}`;
+    reject(this.settings, {
+      kind: 'timestamp',
+      reason: `event time is ${shown}, not a valid time (expected epoch milliseconds or a valid Date within the Date range)`,
+      input: event,
+    });
+  }
+
+  private rejectLate(event: E, time: number, firstStart: number, late: number, windows: number, watermark: number): void {
+    this.lateEvents++;
+    this.latePairs += late;
+    // The late windows are the earliest ones of the event (they end first).
+    const lastLateStart = firstStart + (late - 1) * this.slide;
+    const span = late === 1
+      ? `window ${interval(firstStart, this.length)}`
+      : `windows ${interval(firstStart, this.length)} to ${interval(lastLateStart, this.length)}`;
+    const rest = late < windows ? `; counted in its ${windows - late} later window(s)` : '; not counted';
+    reject(this.settings, {
+      kind: 'late',
+      reason: `event time ${iso(time)} is late for ${late} of its ${windows} window(s): ${span} already final at watermark ${iso(watermark)}${rest}`,
+      input: event,
+    });
+  }
+}
+
+function iso(time: number): string {
+  return new Date(time).toISOString();
+}
+
+function interval(start: number, length: number): string {
+  return `[${iso(start)}, ${iso(start + length)})`;
+}

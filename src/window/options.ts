@@ -1,0 +1,161 @@
+/**
+ * The options of {@link windowedCount} and {@link WindowCounter}, and their checks.
+ * @module
+ */
+import type { SchedulerLike } from 'rxjs';
+import type { RejectOptions } from '../reject.js';
+import { durationMillis, type Duration } from './duration.js';
+
+/**
+ * When rows are emitted, as in Spark's `outputMode`:
+ * - `'append'`: each (window, key) row once, final, as soon as the watermark passes
+ *   the window's end (and, by default, the open ones when the source completes);
+ * - `'update'`: after each event, the rows whose count it changed;
+ * - `'complete'`: after each event, every row of every open window. Spark keeps
+ *   every window forever in this mode; an endless stream cannot, so a window leaves
+ *   the output once it is final. Its last appearance carries its final count, so a
+ *   sink that upserts on (window, key) ends up with Spark's complete result table.
+ */
+export type OutputMode = 'append' | 'update' | 'complete';
+
+/**
+ * Opt-in idle advance: lets the watermark move with the wall clock while no event
+ * arrives, so a sparse source (a push button) still gets its windows closed.
+ * Spark has no such thing; Flink's closest relative is source idleness.
+ *
+ * After `afterMs` without an event, the operator assumes event time keeps passing at
+ * the speed of the wall clock since the last event arrived:
+ * `watermark = max(watermark, maxEventTime + (now − lastArrival) − watermarkDelay)`.
+ * Only elapsed wall time is used, never the wall clock's absolute value, so the
+ * sender's and receiver's clocks need not agree. The trade-off: an event that
+ * arrives after such an advance may find its window already final (it is then
+ * reported late, as always).
+ */
+export interface IdleAdvanceOptions {
+  /** Milliseconds without an event before the wall clock starts to count (> 0). */
+  afterMs: number;
+  /**
+   * Where time and timers come from. Default: RxJS's `asyncScheduler`
+   * (`Date.now()` and `setTimeout`); pass a `TestScheduler` in marble tests.
+   */
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * Options of {@link windowedCount} (and of the {@link WindowCounter} behind it).
+ *
+ * @typeParam E - the event type.
+ * @typeParam K - the key type; keys are compared as `Map` keys are (so use
+ *   primitives such as a status number or a string, not fresh objects).
+ */
+export interface WindowedCountOptions<E, K> extends RejectOptions<E> {
+  /**
+   * The event time of an event, as epoch milliseconds or a `Date`. A result that is
+   * not a valid time (NaN, an invalid `Date`, beyond the `Date` range) rejects the
+   * event with kind `'timestamp'`; it is not counted and does not move the watermark.
+   */
+  eventTime: (event: E) => number | Date;
+  /** The group to count the event in, e.g. `(record) => record.status`. */
+  key: (event: E) => K;
+  /** Window length (> 0), e.g. `'1 minute'` or `60_000`. */
+  windowDuration: Duration;
+  /**
+   * How far apart window starts are (> 0, ≤ `windowDuration`). Default: the window
+   * duration (tumbling windows). Shorter gives sliding windows: each event then falls
+   * in about `windowDuration / slideDuration` windows.
+   */
+  slideDuration?: Duration;
+  /**
+   * Shifts the window grid from the epoch, as Spark's `startTime` argument of
+   * `window()` does: windows start at `offset + n × slideDuration`. Default 0; taken
+   * modulo the slide, may be negative.
+   */
+  offset?: Duration;
+  /**
+   * How far the watermark trails the largest event time seen (≥ 0), as in Spark's
+   * `withWatermark(column, delay)`: the disorder the stream may have before events
+   * count as late.
+   */
+  watermarkDelay: Duration;
+  /** When rows are emitted: `'append'` (default), `'update'` or `'complete'`. */
+  outputMode?: OutputMode;
+  /**
+   * When the source completes, treat every open window as final: in `append` mode
+   * their rows are emitted before completing (otherwise the last windows of a finite
+   * source would never appear). In `update` and `complete` mode every count was
+   * already emitted, so nothing is added. Default `true`. Spark does not do this; set
+   * `false` to match it row for row.
+   */
+  flushOnComplete?: boolean;
+  /** Opt-in: advance the watermark with the wall clock while the source is idle. */
+  idleAdvance?: IdleAdvanceOptions;
+}
+
+/** Options after checking, with durations in milliseconds. @internal */
+export interface WindowSettings<E, K> extends RejectOptions<E> {
+  readonly eventTime: (event: E) => number | Date;
+  readonly key: (event: E) => K;
+  readonly windowDuration: number;
+  readonly slideDuration: number;
+  /** Normalised into `[0, slideDuration)`. */
+  readonly offset: number;
+  readonly watermarkDelay: number;
+  readonly outputMode: OutputMode;
+  readonly flushOnComplete: boolean;
+  readonly idleAdvance: IdleAdvanceOptions | undefined;
+}
+
+const OUTPUT_MODES: readonly string[] = ['append', 'update', 'complete'];
+
+/**
+ * Checks the options and converts durations, throwing a `TypeError`/`RangeError`
+ * that names the option, so a bad option fails when the operator is created rather
+ * than on the first event.
+ * @internal
+ */
+export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>): WindowSettings<E, K> {
+  if (options === null || typeof options !== 'object') throw new TypeError('windowedCount: options are required');
+  if (typeof options.eventTime !== 'function') throw new TypeError('windowedCount: eventTime must be a function (event) => number | Date');
+  if (typeof options.key !== 'function') throw new TypeError('windowedCount: key must be a function (event) => key');
+  const windowDuration = durationMillis(options.windowDuration, 'windowDuration');
+  if (!(windowDuration > 0 && Number.isFinite(windowDuration))) {
+    throw new RangeError(`windowedCount: windowDuration must be a positive duration, got ${String(options.windowDuration)}`);
+  }
+  const slideDuration = options.slideDuration === undefined ? windowDuration : durationMillis(options.slideDuration, 'slideDuration');
+  if (!(slideDuration > 0 && slideDuration <= windowDuration)) {
+    throw new RangeError(
+      `windowedCount: slideDuration must be positive and at most windowDuration (${windowDuration} ms), got ${String(options.slideDuration)}`,
+    );
+  }
+  const rawOffset = options.offset === undefined ? 0 : durationMillis(options.offset, 'offset');
+  if (!Number.isFinite(rawOffset)) throw new RangeError(`windowedCount: offset must be a finite duration, got ${String(options.offset)}`);
+  if (options.watermarkDelay === undefined) {
+    throw new TypeError("windowedCount: watermarkDelay is required (e.g. '2 minutes'; 0 closes a window as soon as a later event arrives)");
+  }
+  const watermarkDelay = durationMillis(options.watermarkDelay, 'watermarkDelay');
+  if (!(watermarkDelay >= 0 && Number.isFinite(watermarkDelay))) {
+    throw new RangeError(`windowedCount: watermarkDelay must be a duration ≥ 0, got ${String(options.watermarkDelay)}`);
+  }
+  const outputMode = options.outputMode ?? 'append';
+  if (!OUTPUT_MODES.includes(outputMode)) {
+    throw new RangeError(`windowedCount: outputMode must be 'append', 'update' or 'complete', got ${JSON.stringify(outputMode)}`);
+  }
+  const idleAdvance = options.idleAdvance;
+  if (idleAdvance !== undefined && !(typeof idleAdvance.afterMs === 'number' && idleAdvance.afterMs > 0 && Number.isFinite(idleAdvance.afterMs))) {
+    throw new RangeError(`windowedCount: idleAdvance.afterMs must be a positive number of milliseconds, got ${String(idleAdvance.afterMs)}`);
+  }
+  const settings: WindowSettings<E, K> = {
+    eventTime: options.eventTime,
+    key: options.key,
+    windowDuration,
+    slideDuration,
+    offset: ((rawOffset % slideDuration) + slideDuration) % slideDuration,
+    watermarkDelay,
+    outputMode: outputMode as OutputMode,
+    flushOnComplete: options.flushOnComplete ?? true,
+    idleAdvance,
+    onReject: options.onReject,
+    strict: options.strict,
+  };
+  return settings;
+}

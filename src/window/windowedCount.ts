@@ -1,0 +1,176 @@
+/**
+ * The `windowedCount` operator: Spark-style event-time window counts for RxJS.
+ * @module
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import { resolveWindowSettings, type WindowedCountOptions } from './options.js';
+import { WindowCounter, type WindowStats } from './WindowCounter.js';
+import type { WindowRow } from './windowRow.js';
+
+/** Options of {@link windowedCount}: the window options plus a hook to read live counters. */
+export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions<E, K> {
+  /**
+   * Called once per subscription, before the first event, with that subscription's
+   * live counters (events seen, late events, watermark, open windows, state size…).
+   * Keep the object to read them at any time.
+   */
+  onSubscribe?: (stats: WindowStats) => void;
+}
+
+/**
+ * Counts events per key in event-time windows with a watermark, as Spark Structured
+ * Streaming's `withWatermark(...).groupBy(window(...), key).count()` does.
+ *
+ * ```
+ * windowDuration 10, watermarkDelay 5, outputMode 'append'  (times are event times; a,b are keys)
+ *
+ * source: --a@1--b@4--a@12--a@3--b@17------|
+ *                              ^ late for [0,10): watermark 7 ≥ 10? no, counted
+ * output: ---------------------------[0,10) a×2, b×1--([10,20) a×1, b×1)|
+ *                                    ^ after b@17: watermark 12 ≥ end 10   ^ flushed on complete
+ * ```
+ *
+ * Windows are `[windowStart, windowEnd)`, aligned to the epoch (plus `offset`),
+ * tumbling or sliding (`slideDuration` < `windowDuration`: an event counts in each of
+ * its windows). After each event the watermark becomes `max event time −
+ * watermarkDelay` (it never moves back; there is none before the first event).
+ * An event is late for a window whose end ≤ the watermark as it stood when the event
+ * arrived: it is not counted there and is reported once through `onReject` (kind
+ * `'late'`; with `strict` it errors the stream with a `RejectionError`). An event
+ * whose time cannot be read is reported with kind `'timestamp'`. This is Spark's rule,
+ * so an event older than the watermark still counts in a window that is still open.
+ *
+ * Output modes: `'append'` emits each row once, final, when the watermark passes its
+ * window's end; `'update'` emits after each event the rows it changed; `'complete'`
+ * emits after each event every row of the open windows (a final window's last
+ * appearance carries its final count; Spark would keep it forever, an endless stream
+ * cannot). In every mode a window's state is dropped once it is final, so memory is
+ * bounded by the open windows × keys. When the source completes, open windows are
+ * flushed (`flushOnComplete`, default `true`; Spark does not do this). With
+ * `idleAdvance`, the watermark moves with the wall clock while the source is silent,
+ * so a sparse source still sees its windows close; its timer is cleared on complete,
+ * error and unsubscribe.
+ *
+ * Options are checked when `windowedCount(...)` is called: a bad one throws there.
+ *
+ * @example Per-status counts in 1-minute windows with a 2-minute watermark (the reference scenario)
+ * ```ts
+ * import { from } from 'rxjs';
+ * import { windowedCount } from 'mqtt-iot-stream';
+ *
+ * const requests = [
+ *   { at: '2015-05-17T10:05:03Z', status: 200 },
+ *   { at: '2015-05-17T10:05:41Z', status: 404 },
+ *   { at: '2015-05-17T10:05:12Z', status: 200 },
+ *   { at: '2015-05-17T10:08:30Z', status: 200 }, // watermark 10:06:30 closes [10:05, 10:06)
+ * ];
+ * from(requests)
+ *   .pipe(windowedCount({
+ *     eventTime: (r) => new Date(r.at),
+ *     key: (r) => r.status,
+ *     windowDuration: '1 minute',
+ *     watermarkDelay: '2 minutes',
+ *     onReject: (r) => console.warn(r.reason),
+ *   }))
+ *   .subscribe((row) => console.log(row.windowStart.toISOString(), row.key, row.count));
+ * // 2015-05-17T10:05:00.000Z 200 2
+ * // 2015-05-17T10:05:00.000Z 404 1
+ * // 2015-05-17T10:08:00.000Z 200 1   (flushed when the source completes)
+ * ```
+ *
+ * @example Sliding windows, running counts
+ * ```ts
+ * import { of } from 'rxjs';
+ * import { windowedCount } from 'mqtt-iot-stream';
+ *
+ * of({ t: 7 * 60_000, word: 'dog' })
+ *   .pipe(windowedCount({
+ *     eventTime: (e) => e.t, key: (e) => e.word,
+ *     windowDuration: '10 minutes', slideDuration: '5 minutes', watermarkDelay: '10 minutes',
+ *     outputMode: 'update',
+ *   }))
+ *   .subscribe((row) => console.log(row.windowStart.toISOString(), row.key, row.count));
+ * // 1970-01-01T00:00:00.000Z dog 1
+ * // 1970-01-01T00:05:00.000Z dog 1
+ * ```
+ *
+ * @see {@link WindowCounter} for the state machine without RxJS.
+ * @see {@link WindowRow} for the rows, which the Cassandra sink writes.
+ * @param options - windows, watermark, output mode, accessors and reject handling.
+ * @returns An operator from events to {@link WindowRow}s.
+ * @throws TypeError or RangeError when an option is invalid (at creation).
+ */
+export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>): OperatorFunction<E, WindowRow<K>> {
+  const settings = resolveWindowSettings(options);
+  const idle = settings.idleAdvance;
+  return (source) =>
+    new Observable<WindowRow<K>>((destination) => {
+      const counter = new WindowCounter<E, K>(options, (row) => destination.next(row));
+      options.onSubscribe?.(counter);
+      // A synchronous source keeps calling us after an error we raised; ignore it then.
+      let stopped = false;
+      let idleTimer: Subscription | undefined;
+      const scheduler = idle?.scheduler ?? asyncScheduler;
+      let lastArrival = 0;
+
+      const clearIdleTimer = () => {
+        idleTimer?.unsubscribe();
+        idleTimer = undefined;
+      };
+
+      // Armed only while a window is open; wakes when the earliest open window would be
+      // final if event time kept pace with the wall clock (but not before `afterMs`).
+      const armIdleTimer = () => {
+        if (idle === undefined || idleTimer !== undefined || stopped) return;
+        const earliestEnd = counter.earliestOpenWindowEnd;
+        const maxEventTime = counter.maxEventTime;
+        if (earliestEnd === undefined || maxEventTime === undefined) return;
+        const finalAt = lastArrival + (earliestEnd + settings.watermarkDelay - maxEventTime);
+        const dueAt = Math.max(lastArrival + idle.afterMs, finalAt);
+        idleTimer = scheduler.schedule(onIdleTimer, Math.max(0, dueAt - scheduler.now()));
+      };
+
+      const onIdleTimer = () => {
+        idleTimer = undefined;
+        const maxEventTime = counter.maxEventTime;
+        const silentFor = scheduler.now() - lastArrival;
+        if (maxEventTime !== undefined && silentFor >= idle!.afterMs) {
+          counter.advanceWatermark(maxEventTime + silentFor - settings.watermarkDelay);
+        }
+        armIdleTimer();
+      };
+
+      const subscription = source.subscribe({
+        next(event) {
+          if (stopped) return;
+          if (idle !== undefined) lastArrival = scheduler.now();
+          try {
+            counter.push(event);
+          } catch (error) {
+            // strict rejections and throwing accessors end the stream
+            stopped = true;
+            clearIdleTimer();
+            destination.error(error);
+            return;
+          }
+          armIdleTimer();
+        },
+        error(error) {
+          stopped = true;
+          clearIdleTimer();
+          destination.error(error);
+        },
+        complete() {
+          stopped = true;
+          clearIdleTimer();
+          if (settings.flushOnComplete) counter.flush();
+          destination.complete();
+        },
+      });
+      return () => {
+        stopped = true;
+        clearIdleTimer();
+        subscription.unsubscribe();
+      };
+    });
+}
