@@ -1,0 +1,95 @@
+/**
+ * Which Cassandra errors a write may retry, and the error a sink ends with.
+ * @module
+ */
+import cassandra from 'cassandra-driver';
+
+const { errors, types } = cassandra;
+const codes = types.responseErrorCodes;
+
+/**
+ * Server answers that say "not now" rather than "never": the write did not
+ * (or may not have) happened and the same idempotent write can be sent again.
+ */
+const RETRYABLE_RESPONSE_CODES: ReadonlySet<number> = new Set([
+  codes.unavailableException,
+  codes.overloaded,
+  codes.isBootstrapping,
+  codes.writeTimeout,
+  codes.readTimeout,
+  codes.writeFailure,
+  codes.truncateError,
+]);
+
+/**
+ * Whether an error from `client.execute` is transient, so that retrying the same
+ * idempotent write can succeed: node unreachable or down (`NoHostAvailableError`,
+ * unless a host refused our credentials), a timeout, a lost connection, a busy
+ * connection pool, or Cassandra's unavailable / overloaded / write-timeout answers.
+ * Everything else (unknown keyspace or table, type mismatch, syntax, authentication,
+ * authorization, a value the driver cannot encode) is permanent.
+ *
+ * @param error - what `execute` rejected with.
+ * @returns `true` when a retry with backoff makes sense.
+ */
+export function isRetryableCassandraError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof errors.NoHostAvailableError) {
+    const inner: unknown[] = Object.values((error.innerErrors ?? {}) as Record<string, unknown>);
+    return !inner.some((e) => e instanceof errors.AuthenticationError
+      || (e instanceof errors.ResponseError && !RETRYABLE_RESPONSE_CODES.has(e.code)));
+  }
+  if (error instanceof errors.ResponseError) return RETRYABLE_RESPONSE_CODES.has(error.code);
+  if (error instanceof errors.OperationTimedOutError || error instanceof errors.BusyConnectionError) return true;
+  if ((error as { isSocketError?: boolean }).isSocketError === true) return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code);
+}
+
+/**
+ * The error a {@link cassandraSink} stream ends with when a write cannot be done:
+ * a permanent error (at the first attempt), or a transient one that outlasted the
+ * retries. `message` carries Cassandra's (or the driver's) own message; `cause` is
+ * the original error.
+ *
+ * @typeParam T - the row type.
+ */
+export class CassandraWriteError<T = unknown> extends Error {
+  override readonly name = 'CassandraWriteError';
+  /**
+   * @param target - `keyspace.table` written to.
+   * @param row - the row whose write failed.
+   * @param attempts - how many times it was sent.
+   * @param retryable - whether the last error was transient (so retries ran out).
+   * @param cause - the driver's error.
+   */
+  constructor(
+    readonly target: string,
+    readonly row: T,
+    readonly attempts: number,
+    readonly retryable: boolean,
+    override readonly cause: unknown,
+  ) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(retryable
+      ? `cassandraSink: writing to ${target} still failed after ${attempts} attempts, giving up: ${why}`
+      : `cassandraSink: writing to ${target} failed: ${why}`);
+  }
+}
+
+/**
+ * The error a {@link cassandraSink} stream ends with when more rows wait than
+ * `maxQueued` allows: the source pushes faster than Cassandra acknowledges, and the
+ * sink refuses to buffer without bound. Pace the source on the sink's results.
+ */
+export class CassandraBacklogError extends Error {
+  override readonly name = 'CassandraBacklogError';
+  /**
+   * @param target - `keyspace.table` written to.
+   * @param maxQueued - the limit that was exceeded.
+   */
+  constructor(readonly target: string, readonly maxQueued: number) {
+    super(`cassandraSink: more than ${maxQueued} rows wait for ${target} (maxQueued): the source pushes faster than Cassandra acknowledges; ` +
+      'pace the source on the sink\'s results (e.g. fromMqtt with manual ack) or raise maxQueued');
+  }
+}
