@@ -1,0 +1,76 @@
+/**
+ * Where a `conn` comes from: a client the user owns, or options from which the
+ * operator builds, and later closes, its own client.
+ * @module
+ */
+import { connect, MqttClient, type IClientOptions } from 'mqtt';
+import { MqttConnectionError } from './connectionError.js';
+
+/** Options for a client the operator builds and owns: MQTT.js options plus `url`. */
+export interface MqttConnectOptions extends IClientOptions {
+  /** Broker URL such as `mqtt://localhost:1883` or `mqtts://broker:8883`. */
+  url?: string;
+}
+
+/**
+ * How an operator reaches the broker.
+ *
+ * - an `MqttClient` you made with `mqtt.connect()`: you own it; the operator adds
+ *   its listeners and subscriptions and takes them away on teardown, and never
+ *   closes the client;
+ * - a URL or {@link MqttConnectOptions}: the operator builds a client per
+ *   subscription, with MQTT 5 and a 1 s reconnect period unless you say otherwise,
+ *   and closes it on teardown.
+ */
+export type MqttConnection = MqttClient | string | MqttConnectOptions;
+
+/** A client ready for use, and whether this operator must close it. @internal */
+export interface OpenedConnection {
+  readonly client: MqttClient;
+  readonly owned: boolean;
+  /** The broker as error messages name it, e.g. `mqtts://127.0.0.1:8883`. */
+  readonly broker: string;
+}
+
+const OWNED_DEFAULTS: IClientOptions = { protocolVersion: 5, reconnectPeriod: 1_000, connectTimeout: 10_000 };
+
+/**
+ * Returns the user's client, or connects a new one from the options.
+ * Throws {@link MqttConnectionError} when MQTT.js refuses the options.
+ * @internal
+ */
+export function openConnection(conn: MqttConnection): OpenedConnection {
+  if (conn instanceof MqttClient) return { client: conn, owned: false, broker: brokerName(conn.options) };
+  const { url, ...rest } = typeof conn === 'string' ? { url: conn } : conn;
+  const options: IClientOptions = { ...OWNED_DEFAULTS, ...rest };
+  let client: MqttClient;
+  try {
+    client = url === undefined ? connect(options) : connect(url, options);
+  } catch (error) {
+    const broker = url ?? brokerName(options);
+    throw new MqttConnectionError(`invalid MQTT connection options for ${broker}: ${(error as Error).message}`, broker, undefined, undefined, { cause: error });
+  }
+  // An owned client must never crash the process with an unhandled 'error' event,
+  // also after teardown; watchConnection reports the errors that matter.
+  client.on('error', noop);
+  return { client, owned: true, broker: url ?? brokerName(client.options) };
+}
+
+/**
+ * Closes an owned client: with DISCONNECT when it is connected and nothing is in
+ * flight, otherwise by shutting the socket at once (MQTT.js's graceful end would
+ * wait for acknowledgements that may never come, keeping the socket open).
+ * @internal
+ */
+export function closeOwned(client: MqttClient): void {
+  const idle = Object.keys(client.outgoing).length === 0;
+  client.end(!(client.connected && idle));
+}
+
+function brokerName(options: IClientOptions): string {
+  const protocol = options.protocol ?? 'mqtt';
+  const host = options.hostname ?? options.host ?? 'localhost';
+  return options.port === undefined ? `${protocol}://${host}` : `${protocol}://${host}:${options.port}`;
+}
+
+function noop(): void { /* errors are reported by watchConnection */ }

@@ -1,0 +1,198 @@
+/**
+ * fromMqtt: messages on MQTT topics as an Observable.
+ * @module
+ */
+import { Observable } from 'rxjs';
+import { validateTopics, type IClientSubscribeOptions, type IPublishPacket } from 'mqtt';
+import { closeOwned, openConnection, type MqttConnection, type OpenedConnection } from './connection.js';
+import { holdAck } from './manualAck.js';
+import type { MqttMessage } from './message.js';
+import { describeReasonCode, reasonCodeOf } from './reasonCodes.js';
+import { acquireFilters, releaseFilters } from './subscriptions.js';
+import { topicMatches } from './topicFilter.js';
+import { watchConnection } from './watchConnection.js';
+
+/** Options of {@link fromMqtt}. */
+export interface FromMqttOptions {
+  /** Maximum QoS to receive with. Default `1`. */
+  qos?: 0 | 1 | 2;
+  /**
+   * `'auto'` (default): MQTT.js acknowledges each message as it is emitted.
+   * `'manual'`: each QoS ≥ 1 message's PUBACK/PUBCOMP waits until you call its
+   * `ack()`, and the client takes in nothing else until then (one message at a
+   * time, so the broker holds the rest). Use it when each message is written
+   * downstream on its own, so a crash before the write means redelivery, not loss.
+   * Do not use it with operators that hold a message until later ones arrive (such
+   * as `windowedCount`): the next message would never come.
+   */
+  ack?: 'auto' | 'manual';
+  /**
+   * Leave the subscription in the broker's session on teardown instead of sending
+   * UNSUBSCRIBE. With a persistent session (`clean: false`, a fixed `clientId`
+   * and, in MQTT 5, a `sessionExpiryInterval`), the broker then keeps queueing
+   * QoS ≥ 1 messages while the application is away. Default `false`.
+   */
+  keepSubscription?: boolean;
+  /** Further MQTT 5 subscription options (`nl`, `rap`, `rh`, `properties`). */
+  subscribeOptions?: Omit<IClientSubscribeOptions, 'qos'>;
+}
+
+/** The broker refused a subscription (SUBACK reason code ≥ 0x80). */
+export class MqttSubscribeError extends Error {
+  override readonly name = 'MqttSubscribeError';
+  constructor(message: string, readonly topics: readonly string[], readonly reasonCode?: number, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * Subscribes to MQTT topics when subscribed to, and emits every message that
+ * arrives on them.
+ *
+ * ```
+ * broker:    --a----b--------c----|   (publishes on matching topics)
+ * fromMqtt:  ^-a----b--------c---!    (^ SUBSCRIBE, ! UNSUBSCRIBE on teardown)
+ * ```
+ *
+ * On subscribe, sends one SUBSCRIBE for all `topics` (filters with `+` and `#`,
+ * and MQTT 5 shared subscriptions `$share/<group>/<filter>`, in which the broker
+ * gives each message to one member of the group). Each message is emitted as a
+ * {@link MqttMessage} with its real topic, QoS, retain flag and MQTT 5
+ * properties. On teardown, removes its listeners and sends UNSUBSCRIBE (unless
+ * `keepSubscription`); a client built from options is then closed, a client you
+ * passed in stays open. Several `fromMqtt` on one client may share filters: the
+ * filter is unsubscribed when the last of them goes.
+ *
+ * The stream never completes by itself. It errors, once, with an
+ * {@link MqttConnectionError} naming the cause when the connection fails for good
+ * (credentials refused, TLS failure, nothing listening at the first connect, bad
+ * options), and with an {@link MqttSubscribeError} when the broker refuses the
+ * subscription. After a successful connect, drops are transient: the client
+ * reconnects by itself and the stream goes on (with a persistent session the
+ * broker also delivers what was published meanwhile).
+ *
+ * Payloads are not decoded here; pipe into {@link decodeIotPayload} for the
+ * reference payload.
+ *
+ * @example
+ * ```ts
+ * import { fromMqtt, decodeIotPayload } from 'mqtt-iot-stream';
+ *
+ * const subscription = fromMqtt('mqtt://localhost:1883', ['rupesh/gpiotopic', 'sensors/+/log'], { qos: 1 })
+ *   .pipe(decodeIotPayload())
+ *   .subscribe(({ payload, message }) => console.log(message.topic, payload.iottimestamp, payload.accesslogs));
+ * setTimeout(() => subscription.unsubscribe(), 60_000);
+ * ```
+ *
+ * @example Acknowledge after the downstream write, with a persistent session
+ * ```ts
+ * import { concatMap } from 'rxjs';
+ * import { fromMqtt } from 'mqtt-iot-stream';
+ *
+ * const store = async (text: string) => { console.log(text); };
+ * fromMqtt({ url: 'mqtt://localhost:1883', clientId: 'aggregator-1', clean: false, properties: { sessionExpiryInterval: 3600 } },
+ *   'rupesh/gpiotopic', { qos: 1, ack: 'manual' })
+ *   .pipe(concatMap(async (message) => { await store(message.payload.toString()); message.ack(); }))
+ *   .subscribe();
+ * ```
+ *
+ * @param conn - a client you own, or a URL or options for a client this operator owns.
+ * @param topics - one topic filter or several.
+ * @param options - QoS, acknowledgement mode, subscription options.
+ * @returns an Observable of messages that subscribes when subscribed to.
+ * @see {@link toMqtt}
+ * @see {@link decodeIotPayload}
+ */
+export function fromMqtt(conn: MqttConnection, topics: string | readonly string[], options: FromMqttOptions = {}): Observable<MqttMessage> {
+  const filters = typeof topics === 'string' ? [topics] : [...topics];
+  const qos = options.qos ?? 1;
+  const manual = (options.ack ?? 'auto') === 'manual';
+  if (filters.length === 0) throw new TypeError('fromMqtt: give at least one topic filter');
+  const invalid = validateTopics(filters);
+  if (invalid !== null) throw new TypeError(`fromMqtt: "${invalid}" is not a valid MQTT topic filter`);
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`fromMqtt: qos must be 0, 1 or 2, not ${String(qos)}`);
+  if (options.ack !== undefined && options.ack !== 'auto' && options.ack !== 'manual') {
+    throw new TypeError(`fromMqtt: ack must be 'auto' or 'manual', not ${String(options.ack)}`);
+  }
+
+  return new Observable<MqttMessage>((destination) => {
+    let opened: OpenedConnection;
+    try {
+      opened = openConnection(conn);
+    } catch (error) {
+      destination.error(error);
+      return;
+    }
+    const { client, owned, broker } = opened;
+    // Acks handed out and not yet called: released or abandoned on teardown.
+    const unacked = new Set<() => void>();
+    let active = true;
+
+    const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+      if (!filters.some((filter) => topicMatches(filter, topic))) return;
+      let ack: () => void = noop;
+      if (manual && packet.qos > 0) {
+        const release = holdAck(client, packet);
+        const once = (): void => {
+          if (unacked.delete(once)) release();
+        };
+        unacked.add(once);
+        ack = once;
+      }
+      destination.next({
+        topic,
+        payload,
+        qos: packet.qos,
+        retain: packet.retain,
+        dup: packet.dup,
+        properties: packet.properties ?? {},
+        ack,
+      });
+    };
+    client.on('message', onMessage);
+    const stopWatching = watchConnection(client, broker, (error) => destination.error(error));
+
+    const fresh = acquireFilters(client, filters);
+    if (fresh.length > 0) {
+      const request = Object.fromEntries(fresh.map((filter) => [filter, { ...options.subscribeOptions, qos }]));
+      client.subscribe(request, (error) => {
+        if (!active || error == null) return;
+        const reasonCode = reasonCodeOf(error);
+        // Errors without a SUBACK reason code come from a connection that closed
+        // under the request: MQTT.js subscribes again on reconnect, and a final
+        // connection failure is reported by watchConnection.
+        if (reasonCode === undefined) return;
+        destination.error(new MqttSubscribeError(
+          `the MQTT broker at ${broker} refused the subscription to ${fresh.map((f) => `"${f}"`).join(', ')}: SUBACK ${describeReasonCode(reasonCode)}`,
+          fresh, reasonCode, { cause: error }));
+      });
+    }
+
+    return () => {
+      active = false;
+      client.off('message', onMessage);
+      stopWatching();
+      const unused = releaseFilters(client, filters);
+      const unsubscribe = !options.keepSubscription && unused.length > 0;
+      if (!owned) {
+        // The user's client must go on: acknowledge what we hold, or it stalls.
+        for (const ack of [...unacked]) ack();
+        if (unsubscribe && !client.disconnecting) client.unsubscribe(unused);
+        return;
+      }
+      // Owned client: unacknowledged messages are not acknowledged, so a persistent
+      // session gets them again. UNSUBACK cannot be read past a held message.
+      if (!unsubscribe || unacked.size > 0 || !client.connected) {
+        closeOwned(client);
+        return;
+      }
+      const timer = setTimeout(() => closeOwned(client), 2_000);
+      client.unsubscribe(unused, () => {
+        clearTimeout(timer);
+        closeOwned(client);
+      });
+    };
+  });
+}
+
+function noop(): void { /* QoS 0 and auto-acknowledged messages have nothing to acknowledge */ }

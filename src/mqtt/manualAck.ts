@@ -1,0 +1,61 @@
+/**
+ * Manual acknowledgement: holding back a QoS ≥ 1 message's PUBACK/PUBCOMP until
+ * the application says the message is handled.
+ *
+ * MQTT.js sends the acknowledgement when `client.handleMessage(packet, callback)`
+ * calls back, and handles the next incoming packet only after that: this is its
+ * backpressure hook. We wrap `handleMessage` once per client so that a message
+ * handed out with an `ack` is acknowledged only when every holder has acked it.
+ * @module
+ */
+import type { IPublishPacket, MqttClient } from 'mqtt';
+
+interface Hold {
+  pending: number;
+  release: (() => void) | undefined;
+}
+
+const holds = new WeakMap<IPublishPacket, Hold>();
+const gated = new WeakSet<MqttClient>();
+
+function installGate(client: MqttClient): void {
+  if (gated.has(client)) return;
+  gated.add(client);
+  const original = client.handleMessage.bind(client);
+  // Stays installed for the client's life: it is a pass-through for packets that
+  // nobody holds, and removing it could undo a wrapper the user added after ours.
+  client.handleMessage = (packet, callback) => {
+    const hold = holds.get(packet);
+    if (hold === undefined || hold.pending === 0) {
+      original(packet, callback);
+      return;
+    }
+    hold.release = () => original(packet, callback);
+  };
+}
+
+/**
+ * Holds back the acknowledgement of `packet` (QoS ≥ 1) until the returned function
+ * is called; QoS 0 packets have nothing to acknowledge and get a no-op.
+ * Call from a 'message' listener: MQTT.js emits 'message' before `handleMessage`.
+ * @internal
+ */
+export function holdAck(client: MqttClient, packet: IPublishPacket): () => void {
+  if (packet.qos === 0) return () => undefined;
+  installGate(client);
+  let hold = holds.get(packet);
+  if (hold === undefined) holds.set(packet, hold = { pending: 0, release: undefined });
+  const theHold = hold;
+  theHold.pending++;
+  let acked = false;
+  return () => {
+    if (acked) return;
+    acked = true;
+    theHold.pending--;
+    if (theHold.pending === 0 && theHold.release !== undefined) {
+      const release = theHold.release;
+      theHold.release = undefined;
+      release();
+    }
+  };
+}

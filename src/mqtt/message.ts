@@ -1,0 +1,34 @@
+/**
+ * The message `fromMqtt` emits.
+ * @module
+ */
+import type { IPublishPacket } from 'mqtt';
+
+/** The MQTT 5 properties of a received PUBLISH (user properties, content type, …). */
+export type MqttMessageProperties = NonNullable<IPublishPacket['properties']>;
+
+/**
+ * One message received from the broker, as `fromMqtt` emits it.
+ *
+ * `topic` is the real topic the message was published to (not the filter that
+ * matched it); `qos` is the QoS it was delivered with, the lower of the publisher's
+ * and the subscription's; `retain` is true for a retained message sent because we
+ * subscribed; `properties` holds the MQTT 5 properties, or `{}`.
+ */
+export interface MqttMessage {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
+  /** Set when the broker sends the message again (QoS ≥ 1 redelivery after a reconnect). */
+  readonly dup: boolean;
+  readonly properties: MqttMessageProperties;
+  /**
+   * With `ack: 'manual'`, tells the broker the message is handled (sends PUBACK /
+   * PUBCOMP); call it once, after the downstream write. Until then the client
+   * receives nothing else. With `ack: 'auto'` (the default) the message was already
+   * acknowledged when it was emitted and `ack` does nothing. Calling it twice does
+   * nothing the second time.
+   */
+  ack(): void;
+}

@@ -1,0 +1,275 @@
+/**
+ * toMqtt: publishes each value and emits its acknowledgement.
+ * @module
+ */
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { IClientPublishOptions, Packet } from 'mqtt';
+import { reject, type RejectOptions } from '../reject.js';
+import { closeOwned, openConnection, type MqttConnection, type OpenedConnection } from './connection.js';
+import { describeReasonCode, reasonCodeOf } from './reasonCodes.js';
+import { serializeJson } from './serialize.js';
+import { watchConnection } from './watchConnection.js';
+
+/** Options of {@link toMqtt}. */
+export interface ToMqttOptions<T> extends RejectOptions<T> {
+  /** The topic, or a function deriving it from the value. */
+  topic: string | ((value: T) => string);
+  /** QoS to publish with. Default `1`. */
+  qos?: 0 | 1 | 2;
+  /** Publish as retained messages. Default `false`. */
+  retain?: boolean;
+  /**
+   * Turns a value into payload bytes. Default {@link serializeJson}: Buffers and
+   * strings as they are, anything else as JSON.
+   */
+  serialize?: (value: T) => Buffer | Uint8Array | string;
+  /** MQTT 5 PUBLISH properties (content type, user properties, …), fixed or per value. */
+  properties?: IClientPublishOptions['properties'] | ((value: T) => IClientPublishOptions['properties']);
+  /**
+   * Values published and not yet acknowledged downstream, at most. Default `16`.
+   * While the broker is away these sit in MQTT.js's offline queue, so this also
+   * bounds that queue.
+   */
+  maxInFlight?: number;
+  /**
+   * Values waiting for a free in-flight slot, at most. Default `10_000`.
+   * `Infinity` removes the bound (and the protection against running out of memory).
+   */
+  maxQueued?: number;
+  /**
+   * What happens to a value that arrives when `maxQueued` values already wait:
+   * `'error'` (default) ends the stream with a {@link MqttQueueFullError};
+   * `'reject'` hands the value to `onReject` (kind `'message'`) and drops it.
+   */
+  onQueueFull?: 'error' | 'reject';
+}
+
+/** One published value, emitted once the broker has acknowledged it. */
+export interface MqttPublished<T> {
+  readonly value: T;
+  readonly topic: string;
+  readonly qos: 0 | 1 | 2;
+  /** Packet identifier of the PUBLISH (QoS ≥ 1). */
+  readonly messageId: number | undefined;
+  /**
+   * The PUBACK/PUBCOMP reason code (MQTT 5): `0` success, `0x10` accepted but no
+   * subscriber matched. `undefined` for QoS 0 and MQTT 3.1.1.
+   */
+  readonly reasonCode: number | undefined;
+}
+
+/** The error `toMqtt` ends with when its queue is full and `onQueueFull` is `'error'`. */
+export class MqttQueueFullError extends Error {
+  override readonly name = 'MqttQueueFullError';
+}
+
+interface Slot<T> {
+  readonly value: T;
+  readonly topic: string;
+  /** Set when the broker acknowledged; `null` when the value was refused and reported. */
+  result?: MqttPublished<T> | null;
+}
+
+/**
+ * Publishes each value to MQTT and emits its acknowledgement once the broker has
+ * it: after PUBACK (QoS 1) or PUBCOMP (QoS 2); for QoS 0, once it was written to
+ * the socket.
+ *
+ * ```
+ * source:  --a--b--c----------|
+ * broker:  ----A--B-----C-------     (PUBACKs)
+ * toMqtt:  ----a'-b'----c'----|      (a' = {value: a, topic, qos, messageId, reasonCode})
+ * ```
+ *
+ * Acknowledgements are emitted in the order of the values. At most `maxInFlight`
+ * values are published and not yet emitted; later values wait in a queue of at
+ * most `maxQueued`. RxJS cannot ask a source to slow down, so that queue is the
+ * only place a fast source's values can go: when it is full, `onQueueFull` says
+ * whether the stream errors (default) or the value is rejected. Memory is
+ * therefore bounded by `maxInFlight + maxQueued` values. To go at the broker's
+ * pace, drive the source by the acknowledgements (for example read the next line
+ * only when the previous one is acknowledged).
+ *
+ * While the broker is away (after a successful connect), MQTT.js reconnects by
+ * itself and holds the in-flight values in its offline queue (QoS 0 included);
+ * it sends them again on reconnect, and the acknowledgements follow. Values keep
+ * queueing meanwhile, up to the bound.
+ *
+ * A value is rejected (`onReject`, kind `'message'`; an error with `strict`) when
+ * the topic function gives an invalid topic, the serializer throws, or the broker
+ * refuses the PUBLISH with an MQTT 5 reason code ≥ 0x80 such as Not authorized
+ * (0x87) from an ACL. MQTT 3.1.1 and QoS 0 cannot tell a refusal: the broker
+ * drops such a message silently. The stream errors, once, with an
+ * {@link MqttConnectionError} when the connection fails for good.
+ *
+ * When the source completes, the stream completes after the last
+ * acknowledgement; a client built from options is then closed (on unsubscribe
+ * too, abandoning what is in flight); a client you passed in stays open.
+ *
+ * @example
+ * ```ts
+ * import { interval, map, take } from 'rxjs';
+ * import { toMqtt, makePayload, encodePayload } from 'mqtt-iot-stream';
+ *
+ * interval(1000).pipe(
+ *   take(3),
+ *   map((i) => encodePayload(makePayload(`127.0.0.1 - - [01/Jul/2020:12:34:5${i} +0000] "GET / HTTP/1.1" 200 5`))),
+ *   toMqtt('mqtt://localhost:1883', { topic: 'rupesh/gpiotopic', qos: 1 }),
+ * ).subscribe((ack) => console.log('acknowledged', ack.messageId));
+ * ```
+ *
+ * @param conn - a client you own, or a URL or options for a client this operator owns.
+ * @param options - topic, QoS, retain, serializer, bounds, rejection handling.
+ * @returns an operator that emits one {@link MqttPublished} per published value.
+ * @see {@link fromMqtt}
+ */
+export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): OperatorFunction<T, MqttPublished<T>> {
+  const qos = options.qos ?? 1;
+  const maxInFlight = options.maxInFlight ?? 16;
+  const maxQueued = options.maxQueued ?? 10_000;
+  const onQueueFull = options.onQueueFull ?? 'error';
+  const serialize = options.serialize ?? (serializeJson as (value: T) => Buffer | string);
+  if (typeof options.topic !== 'string' && typeof options.topic !== 'function') throw new TypeError('toMqtt: topic must be a string or a function of the value');
+  if (typeof options.topic === 'string') {
+    const problem = topicProblem(options.topic);
+    if (problem !== undefined) throw new TypeError(`toMqtt: ${problem}`);
+  }
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`toMqtt: qos must be 0, 1 or 2, not ${String(qos)}`);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new RangeError(`toMqtt: maxInFlight must be a whole number ≥ 1, not ${maxInFlight}`);
+  if (!(maxQueued === Infinity || (Number.isInteger(maxQueued) && maxQueued >= 0))) throw new RangeError(`toMqtt: maxQueued must be a whole number ≥ 0 or Infinity, not ${maxQueued}`);
+  if (onQueueFull !== 'error' && onQueueFull !== 'reject') throw new TypeError(`toMqtt: onQueueFull must be 'error' or 'reject', not ${String(onQueueFull)}`);
+
+  return (source) => new Observable<MqttPublished<T>>((destination) => {
+    let opened: OpenedConnection;
+    try {
+      opened = openConnection(conn);
+    } catch (error) {
+      destination.error(error);
+      return;
+    }
+    const { client, owned, broker } = opened;
+    // Published, in value order, until emitted: bounded by maxInFlight.
+    const inFlight: Slot<T>[] = [];
+    // Waiting for a slot: bounded by maxQueued.
+    const queued: T[] = [];
+    let queueHead = 0;
+    let sourceDone = false;
+    let finished = false;
+
+    const fail = (error: unknown): void => {
+      if (finished) return;
+      finished = true;
+      destination.error(error);
+    };
+    const stopWatching = watchConnection(client, broker, fail);
+
+    // Reports a refused value; with `strict` the report throws, ending the stream.
+    const refuse = (value: T, reason: string): boolean => {
+      try {
+        reject(options, { kind: 'message', reason, input: value });
+        return true;
+      } catch (error) {
+        fail(error);
+        return false;
+      }
+    };
+
+    const emitReady = (): void => {
+      while (!finished && inFlight.length > 0 && inFlight[0]!.result !== undefined) {
+        const { result } = inFlight.shift()!;
+        if (result !== null && result !== undefined) destination.next(result);
+      }
+      pump();
+    };
+
+    const publish = (value: T): void => {
+      let topic: string;
+      let payload: Buffer | Uint8Array | string;
+      let properties: IClientPublishOptions['properties'];
+      try {
+        topic = typeof options.topic === 'function' ? options.topic(value) : options.topic;
+        const problem = topicProblem(topic);
+        if (problem !== undefined) {
+          refuse(value, problem);
+          return;
+        }
+        payload = serialize(value);
+        properties = typeof options.properties === 'function' ? options.properties(value) : options.properties;
+      } catch (error) {
+        refuse(value, `cannot make a message of the value: ${(error as Error).message}`);
+        return;
+      }
+      const slot: Slot<T> = { value, topic };
+      inFlight.push(slot);
+      const publishOptions: IClientPublishOptions = { qos, retain: options.retain ?? false, ...(properties ? { properties } : {}) };
+      client.publish(topic, payload as Buffer | string, publishOptions, (error?: Error, packet?: Packet) => {
+        if (finished) return;
+        if (error) {
+          const reasonCode = reasonCodeOf(error);
+          if (reasonCode === undefined || reasonCode < 0x80) {
+            fail(new Error(`toMqtt: publishing to "${topic}" on ${broker} failed: ${error.message}`, { cause: error }));
+            return;
+          }
+          slot.result = null;
+          if (!refuse(value, `the MQTT broker at ${broker} refused the message on "${topic}": ${describeReasonCode(reasonCode)}`)) return;
+        } else {
+          const ack = packet as { messageId?: number; reasonCode?: number } | undefined;
+          slot.result = { value, topic, qos, messageId: ack?.messageId, reasonCode: ack?.reasonCode };
+        }
+        emitReady();
+      });
+    };
+
+    // Moves queued values into flight while there is room; completes when all is done.
+    const pump = (): void => {
+      while (!finished && inFlight.length < maxInFlight && queueHead < queued.length) {
+        const value = queued[queueHead]!;
+        queued[queueHead++] = undefined as T; // let the value be collected
+        if (queueHead === queued.length) {
+          queued.length = 0;
+          queueHead = 0;
+        }
+        publish(value);
+      }
+      if (!finished && sourceDone && inFlight.length === 0 && queueHead === queued.length) {
+        finished = true;
+        destination.complete();
+      }
+    };
+
+    const subscription = source.subscribe({
+      next: (value) => {
+        if (finished) return;
+        if (queued.length - queueHead >= maxQueued && inFlight.length >= maxInFlight) {
+          const state = client.connected ? 'connected' : 'not connected';
+          const reason = `toMqtt: ${maxInFlight} values in flight and ${maxQueued} queued (the broker at ${broker} is ${state}): the source is faster than the broker acknowledges`;
+          if (onQueueFull === 'reject') refuse(value, reason);
+          else fail(new MqttQueueFullError(`${reason}. Raise maxQueued, slow the source down, or set onQueueFull: 'reject'`));
+          return;
+        }
+        queued.push(value);
+        pump();
+      },
+      error: fail,
+      complete: () => {
+        sourceDone = true;
+        pump();
+      },
+    });
+
+    return () => {
+      finished = true;
+      subscription.unsubscribe();
+      stopWatching();
+      if (owned) closeOwned(client);
+    };
+  });
+}
+
+// MQTT topic names (not filters): non-empty, no wildcards, no NUL, at most 65535 bytes.
+function topicProblem(topic: unknown): string | undefined {
+  if (typeof topic !== 'string' || topic.length === 0) return `the topic must be a non-empty string, not ${JSON.stringify(topic)}`;
+  if (/[+#\u0000]/.test(topic)) return `"${topic}" is not a topic to publish to: it holds a wildcard (+ or #) or NUL`;
+  if (Buffer.byteLength(topic) > 65_535) return 'the topic is longer than 65535 bytes';
+  return undefined;
+}

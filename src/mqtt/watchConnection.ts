@@ -1,0 +1,52 @@
+/**
+ * Watches a client for the failures that must end a stream, once.
+ * @module
+ */
+import type { MqttClient, Packet } from 'mqtt';
+import { closedBeforeConnack, finalConnectionError, type MqttConnectionError } from './connectionError.js';
+
+/**
+ * Calls `onFatal` at most once, with a readable error, when the client's
+ * connection fails for good (see {@link finalConnectionError}); transient drops
+ * after a successful connect are left to MQTT.js, which reconnects by itself.
+ * Returns the function that removes the listeners.
+ * @internal
+ */
+export function watchConnection(client: MqttClient, broker: string, onFatal: (error: MqttConnectionError) => void): () => void {
+  // A client handed to us already connected has had its successful connect.
+  let connectedBefore = client.connected;
+  let refusedByConnack = false;
+  let done = false;
+  const fail = (error: MqttConnectionError | undefined): void => {
+    if (error === undefined || done) return;
+    done = true;
+    onFatal(error);
+  };
+  const onConnect = (): void => { connectedBefore = true; };
+  // MQTT.js emits a refusal as an 'error' right after the CONNACK packet; seeing the
+  // packet first is how we know the error is the broker's answer, not the socket's.
+  const onPacket = (packet: Packet): void => {
+    if (packet.cmd !== 'connack') return;
+    refusedByConnack = (packet.reasonCode ?? packet.returnCode ?? 0) > 0;
+  };
+  const onError = (error: Error): void => {
+    fail(finalConnectionError(error, broker, connectedBefore, refusedByConnack));
+    refusedByConnack = false;
+  };
+  // A socket closed before CONNACK without any error (e.g. a TLS port fed plain MQTT
+  // by a broker that just hangs up) would otherwise loop through reconnects silently.
+  const onClose = (): void => {
+    if (!connectedBefore && !client.disconnecting) fail(closedBeforeConnack(broker));
+  };
+  client.on('connect', onConnect);
+  client.on('packetreceive', onPacket);
+  client.on('error', onError);
+  client.on('close', onClose);
+  return () => {
+    done = true;
+    client.off('connect', onConnect);
+    client.off('packetreceive', onPacket);
+    client.off('error', onError);
+    client.off('close', onClose);
+  };
+}

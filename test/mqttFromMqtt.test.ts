@@ -1,0 +1,167 @@
+// fromMqtt against a real Mosquitto: SUBSCRIBE on subscribe, UNSUBSCRIBE on
+// teardown, wildcards, the real topic/QoS/retain/properties of each message, who
+// closes the client, MQTT 5 shared subscriptions and manual acknowledgement.
+import { expect } from 'chai';
+import { firstValueFrom, take, toArray, type Subscription } from 'rxjs';
+import { fromMqtt, type MqttMessage } from '../src/index.js';
+import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { closeClients, countLog, testClient, waitFor } from './support/mqttHelpers.js';
+
+describe('fromMqtt on a real Mosquitto', function () {
+  let broker: Mosquitto;
+  const subscriptions: Subscription[] = [];
+
+  before(async function () {
+    broker = await startMosquitto();
+  });
+  afterEach(async function () {
+    subscriptions.splice(0).forEach((s) => s.unsubscribe());
+    await closeClients();
+  });
+  after(async function () {
+    await broker?.dispose();
+  });
+
+  it('subscribes on subscribe and sends UNSUBSCRIBE on teardown, after which nothing more arrives', async function () {
+    const client = await testClient(broker.url, { clientId: 'from-lifecycle' });
+    const seenByClient: string[] = [];
+    client.on('message', (topic) => seenByClient.push(topic));
+    await client.subscribeAsync('barrier', { qos: 1 });
+    const publisher = await testClient(broker.url);
+
+    const received: MqttMessage[] = [];
+    const subscription = fromMqtt(client, 'life/a', { qos: 1 }).subscribe((m) => received.push(m));
+    await waitFor(() => countLog(broker.log(), /Received SUBSCRIBE from from-lifecycle/) >= 2, 'SUBSCRIBE in the broker log');
+    await waitFor(() => countLog(broker.log(), /from-lifecycle 1 life\/a/) === 1, 'the life/a subscription in the broker log');
+    await publisher.publishAsync('life/a', 'one', { qos: 1 });
+    await waitFor(() => received.length === 1, 'the first message');
+
+    subscription.unsubscribe();
+    await waitFor(() => countLog(broker.log(), /Received UNSUBSCRIBE from from-lifecycle/) === 1, 'UNSUBSCRIBE in the broker log');
+    await waitFor(() => countLog(broker.log(), /Sending UNSUBACK to from-lifecycle/) === 1, 'UNSUBACK');
+    // Published after the unsubscribe, before a barrier: the broker must not send it.
+    await publisher.publishAsync('life/a', 'two', { qos: 1 });
+    await publisher.publishAsync('barrier', 'x', { qos: 1 });
+    await waitFor(() => seenByClient.includes('barrier'), 'the barrier message');
+    expect(seenByClient.filter((t) => t === 'life/a')).to.have.length(1);
+    expect(received.map((m) => m.payload.toString())).to.deep.equal(['one']);
+    expect(client.connected, 'a passed-in client stays open').to.equal(true);
+  });
+
+  it('takes several filters with wildcards and gives each message its real topic, QoS, retain flag and properties', async function () {
+    const publisher = await testClient(broker.url);
+    await publisher.publishAsync('wild/retained/x', 'kept', { qos: 1, retain: true });
+    const received: MqttMessage[] = [];
+    subscriptions.push(fromMqtt(broker.url, ['wild/+/x', 'deep/#'], { qos: 2 }).subscribe((m) => received.push(m)));
+    await waitFor(() => received.length === 1, 'the retained message');
+
+    await publisher.publishAsync('wild/a/x', 'q0', { qos: 0 });
+    await publisher.publishAsync('deep/1/2/3', 'q1', {
+      qos: 1,
+      properties: { contentType: 'text/plain', userProperties: { sensor: 'gpio17' }, payloadFormatIndicator: true },
+    });
+    await publisher.publishAsync('deep', 'q2', { qos: 2 });
+    await publisher.publishAsync('wild/a/b/x', 'no', { qos: 1 }); // + is one level only
+    await publisher.publishAsync('other', 'no', { qos: 1 });
+    await waitFor(() => received.length === 4, () => `4 messages, got ${received.length}`);
+
+    const summary = received.map((m) => ({ topic: m.topic, payload: m.payload.toString(), qos: m.qos, retain: m.retain }));
+    expect(summary).to.deep.equal([
+      { topic: 'wild/retained/x', payload: 'kept', qos: 1, retain: true },
+      { topic: 'wild/a/x', payload: 'q0', qos: 0, retain: false },
+      { topic: 'deep/1/2/3', payload: 'q1', qos: 1, retain: false },
+      { topic: 'deep', payload: 'q2', qos: 2, retain: false },
+    ]);
+    expect(Buffer.isBuffer(received[0]!.payload)).to.equal(true);
+    expect(received[2]!.properties).to.deep.include({ contentType: 'text/plain', userProperties: { sensor: 'gpio17' }, payloadFormatIndicator: true });
+    await publisher.publishAsync('wild/retained/x', '', { qos: 1, retain: true }); // clear the retained message
+  });
+
+  it('closes a client it built itself on teardown, and leaves a passed-in client open', async function () {
+    const ownedId = 'from-owned-client';
+    const subscription = fromMqtt({ url: broker.url, clientId: ownedId }, 'owned/t').subscribe();
+    await waitFor(() => countLog(broker.log(), new RegExp(`New client connected .* as ${ownedId}`)) === 1, 'the owned client to connect');
+    await waitFor(() => countLog(broker.log(), new RegExp(`${ownedId} 1 owned/t`)) === 1, 'its subscription');
+    subscription.unsubscribe();
+    await waitFor(() => countLog(broker.log(), new RegExp(`Received UNSUBSCRIBE from ${ownedId}`)) === 1, 'its UNSUBSCRIBE');
+    await waitFor(() => countLog(broker.log(), new RegExp(`Received DISCONNECT from ${ownedId}`)) === 1, 'its DISCONNECT');
+
+    const client = await testClient(broker.url, { clientId: 'from-passed-client' });
+    const passed = fromMqtt(client, 'owned/t').subscribe();
+    await waitFor(() => countLog(broker.log(), /from-passed-client 1 owned\/t/) === 1, 'the passed-in client subscription');
+    passed.unsubscribe();
+    await waitFor(() => countLog(broker.log(), /Received UNSUBSCRIBE from from-passed-client/) === 1, 'its UNSUBSCRIBE');
+    expect(client.connected).to.equal(true);
+    expect(client.listenerCount('message'), 'no listener left behind').to.equal(0);
+    expect(countLog(broker.log(), /Received DISCONNECT from from-passed-client/)).to.equal(0);
+  });
+
+  it('keeps a filter subscribed while another fromMqtt on the same client still uses it', async function () {
+    const client = await testClient(broker.url, { clientId: 'from-shared-filter' });
+    const publisher = await testClient(broker.url);
+    const first: string[] = [];
+    const second: string[] = [];
+    const a = fromMqtt(client, 'same/t').subscribe((m) => first.push(m.payload.toString()));
+    const b = fromMqtt(client, 'same/t').subscribe((m) => second.push(m.payload.toString()));
+    subscriptions.push(b);
+    await waitFor(() => countLog(broker.log(), /from-shared-filter 1 same\/t/) >= 1, 'the subscription');
+    a.unsubscribe();
+    await publisher.publishAsync('same/t', 'after', { qos: 1 });
+    await waitFor(() => second.length === 1, 'the message on the remaining fromMqtt');
+    expect(first).to.deep.equal([]);
+    expect(countLog(broker.log(), /Received UNSUBSCRIBE from from-shared-filter/)).to.equal(0);
+  });
+
+  it('splits a shared subscription ($share/group/topic): every message goes to exactly one member, none lost', async function () {
+    const total = 200;
+    const byMember: [string[], string[]] = [[], []];
+    subscriptions.push(fromMqtt(broker.url, '$share/aggregators/shared/t', { qos: 1 }).subscribe((m) => byMember[0].push(m.payload.toString())));
+    subscriptions.push(fromMqtt(broker.url, '$share/aggregators/shared/t', { qos: 1 }).subscribe((m) => byMember[1].push(m.payload.toString())));
+    await waitFor(() => countLog(broker.log(), / 1 \$share\/aggregators\/shared\/t/) === 2, 'both shared subscriptions');
+    const publisher = await testClient(broker.url);
+    await Promise.all(Array.from({ length: total }, (_, i) => publisher.publishAsync('shared/t', String(i), { qos: 1 })));
+    await waitFor(() => byMember[0].length + byMember[1].length >= total, () => `${total} messages, got ${byMember[0].length}+${byMember[1].length}`);
+    const all = [...byMember[0], ...byMember[1]].map(Number).sort((x, y) => x - y);
+    expect(all).to.deep.equal(Array.from({ length: total }, (_, i) => i));
+    expect(byMember[0].length, 'member 1 got some').to.be.greaterThan(0);
+    expect(byMember[1].length, 'member 2 got some').to.be.greaterThan(0);
+  });
+
+  it('with ack: "manual", holds the PUBACK until ack() and takes in nothing else meanwhile', async function () {
+    const client = await testClient(broker.url, { clientId: 'from-manual' });
+    const pubacks: number[] = [];
+    client.on('packetsend', (packet) => { if (packet.cmd === 'puback') pubacks.push(packet.messageId!); });
+    const received: MqttMessage[] = [];
+    subscriptions.push(fromMqtt(client, 'manual/t', { qos: 1, ack: 'manual' }).subscribe((m) => received.push(m)));
+    await waitFor(() => countLog(broker.log(), /from-manual 1 manual\/t/) === 1, 'the subscription');
+    const publisher = await testClient(broker.url);
+    await publisher.publishAsync('manual/t', 'first', { qos: 1 });
+    await publisher.publishAsync('manual/t', 'second', { qos: 1 });
+    await waitFor(() => received.length === 1, 'the first message');
+    // The second is already at the client (the broker sent both), but not handed out
+    // and not acknowledged: a round trip on the other client proves time passed.
+    await publisher.publishAsync('elsewhere', 'tick', { qos: 1 });
+    await publisher.publishAsync('elsewhere', 'tick', { qos: 1 });
+    expect(received).to.have.length(1);
+    expect(pubacks).to.deep.equal([]);
+    received[0]!.ack();
+    await waitFor(() => received.length === 2 && pubacks.length === 1, 'the PUBACK of the first and the second message');
+    received[0]!.ack(); // a second call does nothing
+    received[1]!.ack();
+    await waitFor(() => pubacks.length === 2, 'the PUBACK of the second');
+    expect(received.map((m) => m.payload.toString())).to.deep.equal(['first', 'second']);
+  });
+
+  it('errors with a clear message when the filter is invalid, before touching the broker', function () {
+    expect(() => fromMqtt(broker.url, 'a/#/b')).to.throw(TypeError, /not a valid MQTT topic filter/);
+    expect(() => fromMqtt(broker.url, [])).to.throw(TypeError, /at least one topic/);
+  });
+
+  it('emits messages published before and after, as an Observable that can be composed', async function () {
+    const publisher = await testClient(broker.url);
+    const messages = firstValueFrom(fromMqtt(broker.url, 'compose/t').pipe(take(3), toArray()));
+    await waitFor(() => countLog(broker.log(), / 1 compose\/t/) === 1, 'the subscription');
+    for (const text of ['a', 'b', 'c']) await publisher.publishAsync('compose/t', text, { qos: 1 });
+    expect((await messages).map((m) => m.payload.toString())).to.deep.equal(['a', 'b', 'c']);
+  });
+});
