@@ -1,0 +1,202 @@
+// Property tests of the window state machine: fast-check generates streams, window
+// grids and delays; each property is checked against a plain reference written here,
+// without the state machine's shortcuts (brute-force window enumeration, batch group-by).
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { WindowCounter, type OutputMode, type Rejection, type WindowRow } from '../src/index.js';
+
+interface Ev { readonly t: number; readonly k: string }
+interface Grid { readonly length: number; readonly slide: number; readonly offset: number }
+
+/** Every window start s on the grid with s ≤ t < s + length, ascending, by trying every grid point near t. */
+function bruteForceStarts(t: number, { length, slide, offset }: Grid): number[] {
+  const starts: number[] = [];
+  const from = Math.floor((t - length - offset) / slide) - 2;
+  const to = Math.ceil((t - offset) / slide) + 2;
+  for (let n = from; n <= to; n++) {
+    const start = offset + n * slide;
+    if (start <= t && t < start + length) starts.push(start);
+  }
+  return starts;
+}
+
+/** Spark's rule replayed naively: late iff window end ≤ watermark before the event; watermark = max − delay after it. */
+function referenceReplay(events: readonly Ev[], grid: Grid, delay: number) {
+  const counts = new Map<string, number>();
+  let watermark = Number.NEGATIVE_INFINITY;
+  let maxTime = Number.NEGATIVE_INFINITY;
+  let latePairs = 0;
+  let lateEvents = 0;
+  for (const { t, k } of events) {
+    let late = 0;
+    for (const start of bruteForceStarts(t, grid)) {
+      if (start + grid.length <= watermark) late++;
+      else counts.set(`${start}|${k}`, (counts.get(`${start}|${k}`) ?? 0) + 1);
+    }
+    latePairs += late;
+    if (late > 0) lateEvents++;
+    maxTime = Math.max(maxTime, t);
+    watermark = Math.max(watermark, maxTime - delay);
+  }
+  return { counts, latePairs, lateEvents };
+}
+
+function batchGroupBy(events: readonly Ev[], grid: Grid): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { t, k } of events) for (const start of bruteForceStarts(t, grid)) counts.set(`${start}|${k}`, (counts.get(`${start}|${k}`) ?? 0) + 1);
+  return counts;
+}
+
+/** The largest amount by which an event is behind the largest time before it. */
+function disorder(events: readonly Ev[]): number {
+  let maxTime = Number.NEGATIVE_INFINITY;
+  let behind = 0;
+  for (const { t } of events) {
+    behind = Math.max(behind, maxTime - t);
+    maxTime = Math.max(maxTime, t);
+  }
+  return behind;
+}
+
+function run(events: readonly Ev[], grid: Grid, delay: number, outputMode: OutputMode, flush = true) {
+  const rows: WindowRow<string>[] = [];
+  const rejections: Rejection<Ev>[] = [];
+  const counter = new WindowCounter<Ev, string>(
+    {
+      eventTime: (e) => e.t, key: (e) => e.k,
+      windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset,
+      watermarkDelay: delay, outputMode, onReject: (r) => rejections.push(r),
+    },
+    (row) => rows.push(row),
+  );
+  for (const event of events) counter.push(event);
+  if (flush) counter.flush();
+  return { rows, rejections, counter };
+}
+
+const rowKey = (row: WindowRow<string>) => `${row.windowStart.getTime()}|${row.key}`;
+
+function lastPerRow(rows: readonly WindowRow<string>[]): Map<string, number> {
+  const last = new Map<string, number>();
+  for (const row of rows) last.set(rowKey(row), row.count);
+  return last;
+}
+
+const sorted = (map: Map<string, number>) => [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+const gridArb: fc.Arbitrary<Grid> = fc
+  .record({ length: fc.integer({ min: 1, max: 40 }), slideDivisor: fc.integer({ min: 1, max: 40 }), offset: fc.integer({ min: -50, max: 50 }) })
+  .map(({ length, slideDivisor, offset }) => ({ length, slide: Math.max(1, Math.floor(length / Math.min(slideDivisor, length))), offset }))
+  .chain((grid) => fc.oneof(fc.constant(grid), fc.integer({ min: 1, max: grid.length }).map((slide) => ({ ...grid, slide }))));
+const eventsArb = fc.array(fc.record({ t: fc.integer({ min: -200, max: 400 }), k: fc.constantFrom('200', '301', '404', '500') }), { maxLength: 80 });
+const delayArb = fc.integer({ min: 0, max: 120 });
+const modeArb = fc.constantFrom<OutputMode>('append', 'update', 'complete');
+
+describe('windowedCount state machine properties', () => {
+  it('assigns an event to exactly the windows a brute-force search of the grid finds, before the epoch too', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -2e12, max: 2e12 }),
+        fc.integer({ min: 1, max: 5_000 }).chain((length) => fc.tuple(fc.constant(length), fc.integer({ min: 1, max: length }), fc.integer({ min: -10_000, max: 10_000 }))),
+        (t, [length, slide, offset]) => {
+          const { rows } = run([{ t, k: 'x' }], { length, slide, offset }, 0, 'update', false);
+          const expected = bruteForceStarts(t, { length, slide, offset });
+          expect(rows.map((row) => row.windowStart.getTime())).to.deep.equal(expected);
+          for (const row of rows) expect(row.windowEnd.getTime() - row.windowStart.getTime()).to.equal(length);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('with a delay at least the stream\'s disorder, nothing is late and append totals equal a batch group-by', () => {
+    fc.assert(
+      fc.property(eventsArb, gridArb, fc.integer({ min: 0, max: 50 }), (events, grid, extra) => {
+        const { rows, rejections, counter } = run(events, grid, disorder(events) + extra, 'append');
+        expect(rejections).to.deep.equal([]);
+        expect(counter.latePairs).to.equal(0);
+        const appended = new Map(rows.map((row) => [rowKey(row), row.count]));
+        expect(sorted(appended)).to.deep.equal(sorted(batchGroupBy(events, grid)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('counts and late reports equal a naive replay of Spark\'s rule, whatever the delay', () => {
+    fc.assert(
+      fc.property(eventsArb, gridArb, delayArb, (events, grid, delay) => {
+        const { rows, rejections, counter } = run(events, grid, delay, 'append');
+        const reference = referenceReplay(events, grid, delay);
+        expect(sorted(new Map(rows.map((row) => [rowKey(row), row.count])))).to.deep.equal(sorted(reference.counts));
+        expect(counter.latePairs).to.equal(reference.latePairs);
+        expect(counter.lateEvents).to.equal(reference.lateEvents);
+        expect(rejections.length).to.equal(reference.lateEvents);
+        expect(rejections.every((r) => r.kind === 'late')).to.equal(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('append never emits a (window, key) twice, even with watermark advances in between', () => {
+    const step = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ t: fc.integer({ min: -200, max: 400 }), k: fc.constantFrom('a', 'b', 'c') }) },
+      { weight: 1, arbitrary: fc.integer({ min: -200, max: 500 }).map((advanceTo) => ({ advanceTo })) },
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 80 }), gridArb, delayArb, (steps, grid, delay) => {
+        const rows: WindowRow<string>[] = [];
+        const counter = new WindowCounter<Ev, string>(
+          { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay, onReject: () => {} },
+          (row) => rows.push(row),
+        );
+        for (const s of steps) {
+          if ('advanceTo' in s) counter.advanceWatermark(s.advanceTo);
+          else counter.push(s);
+        }
+        counter.flush();
+        const keys = rows.map(rowKey);
+        expect(new Set(keys).size).to.equal(keys.length);
+        // a row is only emitted once its window is final (or flushed), so at most once
+        expect(counter.stateSize).to.equal(0);
+        expect(counter.openWindows).to.equal(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the last update (and last complete) value of each row equals the append row, and the rows are the same', () => {
+    fc.assert(
+      fc.property(eventsArb, gridArb, delayArb, (events, grid, delay) => {
+        const append = new Map(run(events, grid, delay, 'append').rows.map((row) => [rowKey(row), row.count]));
+        expect(sorted(lastPerRow(run(events, grid, delay, 'update').rows))).to.deep.equal(sorted(append));
+        expect(sorted(lastPerRow(run(events, grid, delay, 'complete').rows))).to.deep.equal(sorted(append));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('state never exceeds the open windows × keys, and open windows stay within (delay + length) / slide + 1', () => {
+    fc.assert(
+      fc.property(eventsArb, gridArb, delayArb, modeArb, (events, grid, delay, outputMode) => {
+        const keys = new Set<string>();
+        const counter = new WindowCounter<Ev, string>(
+          { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay, outputMode, onReject: () => {} },
+          () => {},
+        );
+        let maxTime = Number.NEGATIVE_INFINITY;
+        for (const event of events) {
+          counter.push(event);
+          keys.add(event.k);
+          maxTime = Math.max(maxTime, event.t);
+          expect(counter.stateSize).to.be.at.most(counter.openWindows * keys.size);
+          expect(counter.openWindows).to.be.at.most(Math.floor((delay + grid.length) / grid.slide) + 1);
+          // watermark: max event time − delay, set after the event
+          expect(counter.watermark).to.equal(maxTime - delay);
+          const earliestEnd = counter.earliestOpenWindowEnd;
+          if (earliestEnd !== undefined) expect(earliestEnd).to.be.greaterThan(maxTime - delay);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
