@@ -1,0 +1,160 @@
+/**
+ * The real servers the benchmarks need, started on first use and stopped by the
+ * runner at the end (also on failure and on Ctrl-C). Reuses the test suite's
+ * starters in test/support when they exist, so the bench runs the same servers the
+ * tests do.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { freePort } from '../test/support/mosquitto.js';
+
+const supportDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'support');
+
+/** A running Mosquitto as the bench sees it. */
+export interface MosquittoService {
+  readonly url: string;
+  readonly port: number;
+}
+
+/** A running Cassandra node as the bench sees it. */
+export interface CassandraService {
+  readonly contactPoint: string;
+  readonly port: number;
+  readonly localDataCenter: string;
+}
+
+type Stop = () => Promise<void> | void;
+
+/** Starts each service at most once and remembers how to stop it. */
+export class Services {
+  private mosquittoStarting: Promise<MosquittoService> | undefined;
+  private cassandraStarting: Promise<CassandraService> | undefined;
+  private readonly stops: Stop[] = [];
+
+  constructor(private readonly log: (message: string) => void) {}
+
+  mosquitto(): Promise<MosquittoService> {
+    this.mosquittoStarting ??= this.startMosquitto();
+    return this.mosquittoStarting;
+  }
+
+  cassandra(): Promise<CassandraService> {
+    this.cassandraStarting ??= this.startCassandra();
+    return this.cassandraStarting;
+  }
+
+  /** Stops everything started, newest first; never throws. */
+  async stopAll(): Promise<void> {
+    while (this.stops.length > 0) {
+      const stop = this.stops.pop()!;
+      try {
+        await stop();
+      } catch (error) {
+        this.log(`stopping a service failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  // Not test/support/mosquitto.ts's startMosquitto: that one sets `log_type all` and
+  // keeps the broker's output in a string, i.e. a debug line per PUBLISH in and out,
+  // which would make the broker (and our memory) the bottleneck of every MQTT bench.
+  // Same binary and loopback listener, but quiet, and with queues deep enough that a
+  // burst at QoS 0/1 is not dropped by the broker (drops would blur the comparison).
+  private async startMosquitto(): Promise<MosquittoService> {
+    const started = Date.now();
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-bench-mosquitto-'));
+    const config = join(dir, 'mosquitto.conf');
+    writeFileSync(config, [
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
+      'per_listener_settings false',
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      'max_queued_messages 1000000',
+      'max_queued_bytes 0',
+      `listener ${port} 127.0.0.1`,
+      '',
+    ].join('\n'));
+    const broker = spawn('mosquitto', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let output = '';
+    broker.stderr.on('data', (chunk: Buffer) => {
+      if (output.length < 64 * 1024) output += chunk.toString();
+    });
+    const stop = async (): Promise<void> => {
+      if (broker.exitCode === null && broker.signalCode === null) {
+        const exited = new Promise<void>((resolve) => broker.once('exit', () => resolve()));
+        broker.kill('SIGTERM');
+        const timer = setTimeout(() => broker.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    };
+    this.stops.push(stop);
+    const spawnFailed = new Promise<never>((_, reject) => broker.once('error', (error) => reject(new Error(`cannot run mosquitto: ${error.message}`))));
+    await Promise.race([waitForPort(port, () => (broker.exitCode ?? broker.signalCode) !== null, () => output), spawnFailed]);
+    const url = `mqtt://127.0.0.1:${port}`;
+    this.log(`mosquitto (pid ${broker.pid}) up on ${url} in ${Date.now() - started} ms`);
+    return { url, port };
+  }
+
+  private async startCassandra(): Promise<CassandraService> {
+    const module = await importSupport('cassandra.ts');
+    if (module === undefined) throw new Error('test/support/cassandra.ts is missing: cannot start Cassandra');
+    const started = Date.now();
+    const node = await startWith(module, ['startCassandra', 'start']);
+    this.stops.push(() => node.stop());
+    const port = Number(node.port ?? node.nativePort);
+    const contactPoint = typeof node.contactPoint === 'string' ? node.contactPoint : `127.0.0.1:${port}`;
+    const localDataCenter = typeof node.localDataCenter === 'string' ? node.localDataCenter : 'datacenter1';
+    this.log(`cassandra up on ${contactPoint} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return { contactPoint, port, localDataCenter };
+  }
+}
+
+interface Started {
+  readonly stop: () => Promise<void> | void;
+  readonly [field: string]: unknown;
+}
+
+async function importSupport(file: string): Promise<Record<string, unknown> | undefined> {
+  const path = join(supportDir, file);
+  if (!existsSync(path)) return undefined;
+  return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+}
+
+async function startWith(module: Record<string, unknown>, names: readonly string[]): Promise<Started> {
+  for (const name of names) {
+    const start = module[name];
+    if (typeof start === 'function') return (await (start as () => Promise<Started>)()) as Started;
+  }
+  throw new Error(`test/support exports none of ${names.join(', ')}; exports are ${Object.keys(module).join(', ')}`);
+}
+
+async function waitForPort(port: number, exited: () => boolean, output: () => string, deadlineMs = 15_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    if (exited()) throw new Error(`mosquitto exited before listening on ${port}:\n${output()}`);
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = connect({ port, host: '127.0.0.1' });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        resolve(false);
+      });
+    });
+    if (accepted) return;
+    if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port} within ${deadlineMs} ms:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
