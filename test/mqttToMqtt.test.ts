@@ -1,0 +1,192 @@
+// toMqtt against a real Mosquitto: topic fixed or derived, QoS 0/1/2, retain,
+// serializer, one ack per value after PUBACK/PUBCOMP, the in-flight bound, and the
+// bounded offline queue while the broker is down.
+import { expect } from 'chai';
+import { Subject, firstValueFrom, from, lastValueFrom, toArray, type Subscription } from 'rxjs';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { MqttQueueFullError, toMqtt, type MqttPublished, type Rejection } from '../src/index.js';
+import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { closeClients, countLog, testClient, waitFor } from './support/mqttHelpers.js';
+
+interface Received { topic: string; payload: Buffer; qos: number; retain: boolean }
+
+async function listen(url: string, filter: string, options: IClientOptions = {}): Promise<{ client: MqttClient; received: Received[] }> {
+  const client = await testClient(url, options);
+  const received: Received[] = [];
+  client.on('message', (topic, payload, packet) => received.push({ topic, payload, qos: packet.qos, retain: packet.retain }));
+  await client.subscribeAsync(filter, { qos: 2 });
+  return { client, received };
+}
+
+describe('toMqtt on a real Mosquitto', function () {
+  let broker: Mosquitto;
+  const subscriptions: Subscription[] = [];
+
+  before(async function () {
+    broker = await startMosquitto();
+  });
+  afterEach(async function () {
+    subscriptions.splice(0).forEach((s) => s.unsubscribe());
+    await closeClients();
+  });
+  after(async function () {
+    await broker?.dispose();
+  });
+
+  for (const qos of [0, 1, 2] as const) {
+    it(`publishes with QoS ${qos} and emits one ack per value, in order, then completes`, async function () {
+      const { received } = await listen(broker.url, `qos${qos}/#`);
+      const values = [{ n: 1 }, { n: 2 }, { n: 3 }];
+      const acks = await lastValueFrom(from(values).pipe(toMqtt(broker.url, { topic: `qos${qos}/t`, qos }), toArray()));
+      expect(acks.map((a) => a.value)).to.deep.equal(values);
+      expect(acks.every((a) => a.topic === `qos${qos}/t` && a.qos === qos)).to.equal(true);
+      if (qos > 0) expect(acks.every((a) => typeof a.messageId === 'number')).to.equal(true);
+      await waitFor(() => received.length === 3, 'the three messages at the subscriber');
+      expect(received.map((r) => r.payload.toString())).to.deep.equal(['{"n":1}', '{"n":2}', '{"n":3}']);
+      expect(received.every((r) => r.qos === qos)).to.equal(true);
+    });
+  }
+
+  it('derives the topic from the value, passes strings and Buffers through and uses a custom serializer', async function () {
+    const { received } = await listen(broker.url, 'derived/#');
+    const values = [{ room: 'kitchen', t: 21 }, { room: 'hall', t: 19 }];
+    await lastValueFrom(from(values).pipe(toMqtt(broker.url, { topic: (v) => `derived/${v.room}`, serialize: (v) => `${v.room}=${v.t}` })));
+    await lastValueFrom(from(['plain text', Buffer.from([0, 255, 1])]).pipe(toMqtt(broker.url, { topic: 'derived/raw' })));
+    await waitFor(() => received.length === 4, 'four messages');
+    expect(received.slice(0, 2).map((r) => [r.topic, r.payload.toString()])).to.deep.equal([['derived/kitchen', 'kitchen=21'], ['derived/hall', 'hall=19']]);
+    expect(received[2]!.payload.toString()).to.equal('plain text');
+    expect([...received[3]!.payload]).to.deep.equal([0, 255, 1]);
+  });
+
+  it('publishes retained messages that a later subscriber receives with the retain flag', async function () {
+    await lastValueFrom(from([{ state: 'on' }]).pipe(toMqtt(broker.url, { topic: 'retain/led', retain: true })));
+    const { received } = await listen(broker.url, 'retain/led');
+    await waitFor(() => received.length === 1, 'the retained message');
+    expect(received[0]).to.deep.include({ topic: 'retain/led', retain: true });
+    expect(received[0]!.payload.toString()).to.equal('{"state":"on"}');
+    await (await testClient(broker.url)).publishAsync('retain/led', '', { retain: true, qos: 1 });
+  });
+
+  it('emits each ack only after the PUBACK (QoS 1) or PUBCOMP (QoS 2) for that message arrived', async function () {
+    for (const qos of [1, 2] as const) {
+      const client = await testClient(broker.url);
+      const events: string[] = [];
+      const ackPacket = qos === 1 ? 'puback' : 'pubcomp';
+      client.on('packetreceive', (packet) => { if (packet.cmd === ackPacket) events.push(`${ackPacket} ${packet.messageId}`); });
+      const emitted: MqttPublished<number>[] = [];
+      await new Promise<void>((resolve, reject) => {
+        from(Array.from({ length: 50 }, (_, i) => i)).pipe(toMqtt(client, { topic: `ackorder/${qos}`, qos, maxInFlight: 8 })).subscribe({
+          next: (ack) => { emitted.push(ack); events.push(`emit ${ack.messageId}`); },
+          error: reject,
+          complete: resolve,
+        });
+      });
+      expect(emitted).to.have.length(50);
+      expect(emitted.map((a) => a.value)).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
+      for (const ack of emitted) {
+        const emittedAt = events.lastIndexOf(`emit ${ack.messageId}`);
+        const ackedAt = events.lastIndexOf(`${ackPacket} ${ack.messageId}`, emittedAt);
+        expect(ackedAt, `${ackPacket} for message ${ack.messageId} before its ack was emitted`).to.be.greaterThan(-1);
+      }
+    }
+  });
+
+  it('never has more than maxInFlight publishes unacknowledged, even with a synchronous source of 500 values', async function () {
+    const client = await testClient(broker.url);
+    let outstanding = 0;
+    let maxOutstanding = 0;
+    client.on('packetsend', (packet) => {
+      if (packet.cmd === 'publish') maxOutstanding = Math.max(maxOutstanding, ++outstanding);
+    });
+    client.on('packetreceive', (packet) => { if (packet.cmd === 'puback') outstanding--; });
+    const acks = await lastValueFrom(from(Array.from({ length: 500 }, (_, i) => i)).pipe(
+      toMqtt(client, { topic: 'bound/t', qos: 1, maxInFlight: 4, maxQueued: 500 }),
+      toArray(),
+    ));
+    expect(acks.map((a) => a.value)).to.deep.equal(Array.from({ length: 500 }, (_, i) => i));
+    expect(maxOutstanding).to.be.within(1, 4);
+  });
+
+  it('rejects a value whose derived topic is not publishable, or that the serializer cannot handle, and goes on', async function () {
+    const rejections: Rejection[] = [];
+    const acks = await lastValueFrom(from(['ok', 'bad+topic', 'ok2', 'boom']).pipe(
+      toMqtt(broker.url, {
+        topic: (v) => `checks/${v}`,
+        serialize: (v) => { if (v === 'boom') throw new Error('cannot serialize boom'); return v; },
+        onReject: (r) => rejections.push(r),
+      }),
+      toArray(),
+    ));
+    expect(acks.map((a) => a.value)).to.deep.equal(['ok', 'ok2']);
+    expect(rejections.map((r) => [r.kind, r.input])).to.deep.equal([['message', 'bad+topic'], ['message', 'boom']]);
+    expect(rejections[0]!.reason).to.match(/wildcard/);
+    expect(rejections[1]!.reason).to.match(/cannot serialize boom/);
+    expect(() => toMqtt(broker.url, { topic: 'a/#' })).to.throw(TypeError, /wildcard/);
+    expect(() => toMqtt(broker.url, { topic: 't', maxInFlight: 0 })).to.throw(RangeError, /maxInFlight/);
+  });
+
+  describe('while the broker is down', function () {
+    let offline: Mosquitto;
+    before(async function () {
+      offline = await startMosquitto({ persistence: true });
+    });
+    after(async function () {
+      await offline?.dispose();
+    });
+
+    it('keeps at most maxInFlight in the offline queue and maxQueued waiting, rejects beyond that, and delivers the rest after the restart', async function () {
+      // A persistent session, so the broker queues what arrives before it resubscribes.
+      const { received } = await listen(offline.url, 'offline/t', { clientId: 'offline-subscriber', clean: false, properties: { sessionExpiryInterval: 300 } });
+      const client = await testClient(offline.url, { clientId: 'offline-publisher' });
+      const source = new Subject<number>();
+      const acks: number[] = [];
+      const rejections: Rejection[] = [];
+      let completed = false;
+      subscriptions.push(source.pipe(toMqtt(client, { topic: 'offline/t', qos: 1, maxInFlight: 3, maxQueued: 5, onQueueFull: 'reject', onReject: (r) => rejections.push(r) }))
+        .subscribe({ next: (a) => acks.push(a.value), complete: () => { completed = true; } }));
+      source.next(0);
+      await waitFor(() => acks.length === 1, 'the first ack while connected');
+
+      await offline.stop();
+      await waitFor(() => !client.connected, 'the client to notice the broker is gone');
+      for (let i = 1; i <= 10; i++) source.next(i);
+      // 3 in MQTT.js's offline queue, 5 waiting in toMqtt, 2 rejected: nothing else held.
+      expect(Object.keys(client.outgoing)).to.have.length(3);
+      expect(rejections.map((r) => r.input)).to.deep.equal([9, 10]);
+      expect(rejections[0]!.kind).to.equal('message');
+      expect(rejections[0]!.reason).to.match(/3 values in flight and 5 queued .* is not connected/);
+      expect(acks).to.deep.equal([0]);
+
+      await offline.restart();
+      await waitFor(() => acks.length === 9, () => `acks for 0..8 after the restart, got ${acks.join(',')}`);
+      expect(acks).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+      source.complete();
+      await waitFor(() => completed, 'completion after the last ack');
+      await waitFor(() => new Set(received.map((r) => r.payload.toString())).size === 9, 'all nine at the subscriber');
+      expect([...new Set(received.map((r) => Number(r.payload.toString())))].sort((a, b) => a - b)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    });
+
+    it("errors with MqttQueueFullError by default when the queue is full, naming the broker's state", async function () {
+      const client = await testClient(offline.url);
+      await offline.stop();
+      await waitFor(() => !client.connected, 'the client to notice the broker is gone');
+      const source = new Subject<number>();
+      const outcome = firstValueFrom(source.pipe(toMqtt(client, { topic: 'offline/full', maxInFlight: 2, maxQueued: 2 }), toArray()));
+      for (let i = 0; i < 5; i++) source.next(i);
+      const error = await outcome.then(() => undefined, (e: unknown) => e);
+      expect(error).to.be.instanceOf(MqttQueueFullError);
+      expect((error as Error).message).to.match(/2 values in flight and 2 queued \(the broker at mqtt:\/\/127\.0\.0\.1:\d+ is not connected\)/);
+      await offline.restart();
+    });
+  });
+
+  it('leaves a passed-in client open and closes its own client when the source completes', async function () {
+    const client = await testClient(broker.url);
+    const listenersBefore = client.eventNames().map((name) => `${String(name)}:${client.listenerCount(name)}`);
+    await lastValueFrom(from([1]).pipe(toMqtt(client, { topic: 'life/t' })));
+    expect(client.connected).to.equal(true);
+    expect(client.eventNames().map((name) => `${String(name)}:${client.listenerCount(name)}`), 'no listener left behind').to.deep.equal(listenersBefore);
+    await lastValueFrom(from([1]).pipe(toMqtt({ url: broker.url, clientId: 'to-owned' }, { topic: 'life/t' })));
+    await waitFor(() => countLog(broker.log(), /Received DISCONNECT from to-owned/) === 1, 'the owned client to disconnect');
+  });
+});
