@@ -89,6 +89,18 @@ export interface RowMappingSinkOptions<T> extends CassandraSinkOptions<T> {
   toValues: (value: T) => readonly unknown[];
 }
 
+/**
+ * Write timestamps (microseconds since the epoch), strictly increasing across every
+ * sink in the process. Each row takes one when it arrives and keeps it through its
+ * retries: Cassandra keeps the write with the highest timestamp, so a late retry of
+ * an older count (update mode) can never overwrite a newer one.
+ */
+let lastTimestampMicros = 0;
+function nextWriteTimestamp(): number {
+  lastTimestampMicros = Math.max(lastTimestampMicros + 1, Date.now() * 1000);
+  return lastTimestampMicros;
+}
+
 const DEFAULTS = { concurrency: 32, maxQueued: 10_000, retries: 10, retryBaseDelayMs: 100, retryMaxDelayMs: 10_000 };
 
 function positiveInteger(option: string, value: number | undefined, fallback: number, min: number): number {
@@ -134,7 +146,12 @@ function positiveInteger(option: string, value: number | undefined, fallback: nu
  *   `retryMaxDelayMs`, halved at random down to half), at most `retries` times; then
  *   the stream errors with a {@link CassandraWriteError} naming the cause. A permanent
  *   error (unknown keyspace or table, type mismatch, syntax, credentials) errors the
- *   stream at once with Cassandra's message. A row retrying keeps its write slot.
+ *   stream at once with Cassandra's message, e.g. `cassandraSink: writing to
+ *   hyper.mqtt failed: table mqtt does not exist`. A row retrying keeps its write slot.
+ * - Each row gets a write timestamp when it arrives (strictly increasing, in arrival
+ *   order) and keeps it through its retries. Cassandra keeps the write with the
+ *   highest timestamp, so when writes of the same key overtake each other (update
+ *   mode: counts 5 then 6, the 5 retried after the 6 landed) the newest still wins.
  * - A source error errors the stream at once; writes still in flight are abandoned.
  *
  * Backpressure. RxJS pushes: no operator can make its source stop emitting. While
@@ -199,7 +216,7 @@ export function cassandraSink<T>(
   return (source) => new Observable<CassandraWriteResult<T>>((destination) => {
     const held = holdClient(client, maxDelayMs);
     // FIFO of rows not yet sent; `head` avoids O(n) shifts while a backlog drains.
-    let queue: T[] = [];
+    let queue: Pending<T>[] = [];
     let head = 0;
     let inFlight = 0;
     let sourceDone = false;
@@ -227,7 +244,7 @@ export function cassandraSink<T>(
       void releaseClient(held).then(() => (error === undefined ? destination.complete() : destination.error(error)));
     };
 
-    const write = (row: T, attempt: number) => {
+    const write = ({ row, timestamp }: Pending<T>, attempt: number) => {
       let params: readonly unknown[];
       try {
         params = toValues(row);
@@ -235,7 +252,7 @@ export function cassandraSink<T>(
         finish(error);
         return;
       }
-      held.client.execute(query, params as unknown[], queryOptions).then(() => {
+      held.client.execute(query, params as unknown[], { ...queryOptions, timestamp }).then(() => {
         if (closed) return;
         inFlight--;
         destination.next({ row, attempts: attempt });
@@ -253,7 +270,7 @@ export function cassandraSink<T>(
         onRetry?.({ row, attempt, delayMs, error });
         const timer = setTimeout(() => {
           timers.delete(timer);
-          if (!closed) write(row, attempt + 1);
+          if (!closed) write({ row, timestamp }, attempt + 1);
         }, delayMs);
         timers.add(timer);
       });
@@ -263,10 +280,10 @@ export function cassandraSink<T>(
     // which lands here again; the loop condition keeps the bound either way.
     const pump = () => {
       while (!closed && inFlight < concurrency && head < queue.length) {
-        const row = queue[head] as T;
+        const pending = queue[head] as Pending<T>;
         head++;
         inFlight++;
-        write(row, 1);
+        write(pending, 1);
       }
       if (head > 1024 && head * 2 > queue.length) {
         queue = queue.slice(head);
@@ -280,9 +297,12 @@ export function cassandraSink<T>(
     const subscription = source.subscribe({
       next: (row) => {
         if (closed) return;
-        queue.push(row);
+        if (inFlight >= concurrency && queue.length - head >= maxQueued) {
+          finish(new CassandraBacklogError(target, maxQueued));
+          return;
+        }
+        queue.push({ row, timestamp: nextWriteTimestamp() });
         pump();
-        if (!closed && queue.length - head > maxQueued) finish(new CassandraBacklogError(target, maxQueued));
       },
       error: (error: unknown) => finish(error),
       complete: () => {
@@ -303,6 +323,12 @@ export function cassandraSink<T>(
       }
     };
   });
+}
+
+/** A row waiting or being written, with the write timestamp it keeps across retries. */
+interface Pending<T> {
+  readonly row: T;
+  readonly timestamp: number;
 }
 
 /** The INSERT for the chosen form, with every name checked before anything is sent. */
