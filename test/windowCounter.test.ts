@@ -1,0 +1,235 @@
+// The window state machine on its own: options, bad event times, late reports, output
+// modes, flush and watermark advance, with hand-computed expectations.
+import { expect } from 'chai';
+import { RejectionError, WindowCounter, type OutputMode, type Rejection, type WindowedCountOptions, type WindowRow } from '../src/index.js';
+
+interface Ev { readonly t: number | Date; readonly k: string }
+
+function make(options: Partial<WindowedCountOptions<Ev, string>> & { outputMode?: OutputMode } = {}) {
+  const rows: WindowRow<string>[] = [];
+  const rejections: Rejection<Ev>[] = [];
+  const counter = new WindowCounter<Ev, string>(
+    { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: 10, watermarkDelay: 5, onReject: (r) => rejections.push(r), ...options },
+    (row) => rows.push(row),
+  );
+  const push = (...events: [number | Date, string][]) => { for (const [t, k] of events) counter.push({ t, k }); };
+  return { counter, rows, rejections, push };
+}
+
+const show = (row: WindowRow<string>) => `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
+
+describe('WindowCounter', () => {
+  describe('options', () => {
+    const base: WindowedCountOptions<Ev, string> = { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: 10, watermarkDelay: 5 };
+    const bad: [string, Partial<WindowedCountOptions<Ev, string>>, RegExp][] = [
+      ['a zero window', { windowDuration: 0 }, /windowDuration must be a positive duration/],
+      ['a negative window', { windowDuration: -5 }, /windowDuration must be a positive duration/],
+      ['a slide longer than the window', { slideDuration: 11 }, /slideDuration must be positive and at most windowDuration \(10 ms\)/],
+      ['a zero slide', { slideDuration: 0 }, /slideDuration must be positive/],
+      ['a negative delay', { watermarkDelay: -1 }, /watermarkDelay must be a duration ≥ 0/],
+      ['no delay', { watermarkDelay: undefined as unknown as number }, /watermarkDelay is required/],
+      ['an unknown output mode', { outputMode: 'final' as OutputMode }, /outputMode must be 'append', 'update' or 'complete', got "final"/],
+      ['unreadable duration text', { windowDuration: 'ten minutes' }, /windowDuration must be milliseconds or text like '10 minutes', got "ten minutes"/],
+      ['an unknown unit', { watermarkDelay: '2 fortnights' }, /watermarkDelay must be milliseconds or text/],
+      ['a non-finite offset', { offset: Number.NaN }, /offset must be a finite duration/],
+      ['a zero idle time', { idleAdvance: { afterMs: 0 } }, /idleAdvance.afterMs must be a positive number/],
+      ['no key accessor', { key: undefined as unknown as (e: Ev) => string }, /key must be a function/],
+    ];
+    for (const [what, change, message] of bad) {
+      it(`refuses ${what} when created, naming the option`, () => {
+        expect(() => new WindowCounter({ ...base, ...change }, () => {})).to.throw(message);
+      });
+    }
+
+    it('reads durations as text the way Spark writes them', () => {
+      const { counter, rows } = make({ windowDuration: '1 minute', slideDuration: '30 s', watermarkDelay: '2 minutes', offset: '250ms', outputMode: 'update' });
+      counter.push({ t: 70_000, k: 'a' });
+      expect(rows.map(show)).to.deep.equal(['[30250,90250) a=1', '[60250,120250) a=1']);
+      expect(counter.watermark).to.equal(70_000 - 120_000);
+    });
+  });
+
+  describe('window assignment', () => {
+    it('puts times before the epoch in the window that holds them ([-10, 0) for -1, not [0, 10))', () => {
+      const { counter, rows } = make({ outputMode: 'update', watermarkDelay: 100 });
+      counter.push({ t: -1, k: 'a' });
+      counter.push({ t: -10, k: 'a' });
+      counter.push({ t: -11, k: 'a' });
+      expect(rows.map(show)).to.deep.equal(['[-10,0) a=1', '[-10,0) a=2', '[-20,-10) a=1']);
+    });
+
+    it('shifts the grid by the offset, taken modulo the slide (Spark\'s startTime)', () => {
+      const hour = 3_600_000;
+      const quarter = 900_000;
+      for (const offset of [quarter, quarter - hour, quarter + 3 * hour]) {
+        const { counter, rows } = make({ windowDuration: hour, watermarkDelay: 0, offset, outputMode: 'update' });
+        counter.push({ t: Date.UTC(2020, 0, 1, 12, 10), k: 'a' });
+        expect(rows.map((r) => r.windowStart.toISOString())).to.deep.equal(['2020-01-01T11:15:00.000Z']);
+      }
+    });
+
+    it('counts an event in every sliding window that holds it, ends exclusive', () => {
+      const { counter, rows } = make({ windowDuration: 10, slideDuration: 5, outputMode: 'update' });
+      counter.push({ t: 10, k: 'a' });
+      expect(rows.map(show)).to.deep.equal(['[5,15) a=1', '[10,20) a=1']);
+    });
+
+    it('handles slides that do not divide the window (some events in 3 windows, some in 4)', () => {
+      const { counter, rows } = make({ windowDuration: 10, slideDuration: 3, outputMode: 'update', watermarkDelay: 100 });
+      counter.push({ t: 9, k: 'a' }); // starts 0, 3, 6, 9
+      counter.push({ t: 11, k: 'b' }); // starts 3, 6, 9
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[3,13) a=1', '[6,16) a=1', '[9,19) a=1', '[3,13) b=1', '[6,16) b=1', '[9,19) b=1']);
+    });
+  });
+
+  describe('event times', () => {
+    it('takes epoch milliseconds or Dates', () => {
+      const { push, rows, counter } = make({ outputMode: 'update' });
+      push([new Date(25), 'a'], [27, 'a']);
+      expect(rows.map(show)).to.deep.equal(['[20,30) a=1', '[20,30) a=2']);
+      expect(counter.maxEventTime).to.equal(27);
+    });
+
+    it('rejects NaN, an invalid Date, infinities and times beyond the Date range as timestamp, without counting them or moving the watermark', () => {
+      const { push, rows, rejections, counter } = make({ outputMode: 'update' });
+      push([Number.NaN, 'a'], [new Date('nope'), 'a'], [Number.POSITIVE_INFINITY, 'a'], [9e15, 'a']);
+      counter.push({ t: '2020-01-01' as unknown as number, k: 'a' });
+      expect(rows).to.deep.equal([]);
+      expect(counter.watermark).to.equal(undefined);
+      expect(counter.eventsSeen).to.equal(5);
+      expect(counter.timestampRejects).to.equal(5);
+      expect(rejections.map((r) => r.kind)).to.deep.equal(['timestamp', 'timestamp', 'timestamp', 'timestamp', 'timestamp']);
+      expect(rejections.map((r) => r.reason.split(',')[0])).to.deep.equal([
+        'event time is NaN', 'event time is Invalid Date', 'event time is Infinity', 'event time is 9000000000000000', 'event time is a string',
+      ]);
+      expect(rejections[1]?.input.k).to.equal('a');
+    });
+
+    it('throws a RejectionError for a bad time when strict', () => {
+      const { counter } = make({ strict: true });
+      expect(() => counter.push({ t: Number.NaN, k: 'a' })).to.throw(RejectionError).with.nested.property('rejection.kind', 'timestamp');
+    });
+  });
+
+  describe('watermark and late events', () => {
+    it('has no watermark before the first event, then max event time − delay, never moving back', () => {
+      const { counter, push } = make();
+      expect(counter.watermark).to.equal(undefined);
+      push([100, 'a']);
+      expect(counter.watermark).to.equal(95);
+      push([50, 'a']);
+      expect(counter.watermark).to.equal(95);
+      counter.advanceWatermark(90);
+      expect(counter.watermark).to.equal(95);
+      counter.advanceWatermark(120);
+      push([110, 'a']); // 110 − 5 < 120: the advance holds
+      expect(counter.watermark).to.equal(120);
+    });
+
+    it('judges lateness by the watermark before the event, so the event that moves it is never late', () => {
+      const { push, rejections, rows } = make({ watermarkDelay: 0, outputMode: 'update' });
+      push([5, 'a'], [100, 'b']);
+      expect(rejections).to.deep.equal([]);
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[100,110) b=1']);
+    });
+
+    it('still counts an event older than the watermark when its window is open (Spark\'s rule)', () => {
+      const { push, rejections, rows, counter } = make({ watermarkDelay: 0, outputMode: 'update' });
+      push([15, 'a'], [12, 'a']); // watermark 15 > 12, but [10, 20) ends at 20 > 15
+      expect(rejections).to.deep.equal([]);
+      expect(rows.map(show)).to.deep.equal(['[10,20) a=1', '[10,20) a=2']);
+      push([9, 'a']); // [0, 10) ends at 10 ≤ 15: late
+      expect(rejections.map((r) => r.kind)).to.deep.equal(['late']);
+      expect(counter.lateEvents).to.equal(1);
+      expect(counter.eventsCounted).to.equal(2);
+    });
+
+    it('counts a sliding-window event in its open windows and reports the final ones once', () => {
+      const { push, rejections, rows, counter } = make({ windowDuration: 10, slideDuration: 5, watermarkDelay: 0, outputMode: 'update' });
+      push([22, 'a']); // watermark 22
+      push([13, 'b']); // [5,15) is final, [10,20) is not (ends 20 ≤ 22? yes: final too)
+      push([18, 'c']); // [10,20) final (20 ≤ 22), [15,25) open
+      expect(rows.map(show)).to.deep.equal(['[15,25) a=1', '[20,30) a=1', '[15,25) c=1']);
+      expect(rejections.map((r) => r.input.k)).to.deep.equal(['b', 'c']);
+      expect(rejections[0]?.reason).to.equal(
+        'event time 1970-01-01T00:00:00.013Z is late for 2 of its 2 window(s): windows [1970-01-01T00:00:00.005Z, 1970-01-01T00:00:00.015Z) '
+        + 'to [1970-01-01T00:00:00.010Z, 1970-01-01T00:00:00.020Z) already final at watermark 1970-01-01T00:00:00.022Z; not counted',
+      );
+      expect(rejections[1]?.reason).to.match(/late for 1 of its 2 window\(s\): window \[1970-01-01T00:00:00\.010Z, 1970-01-01T00:00:00\.020Z\) already final .*; counted in its 1 later window\(s\)$/);
+      expect(counter.lateEvents).to.equal(2);
+      expect(counter.latePairs).to.equal(3);
+      expect(counter.eventsCounted).to.equal(2);
+    });
+
+    it('with strict, throws the late rejection after counting the open windows', () => {
+      const { push, counter, rows } = make({ windowDuration: 10, slideDuration: 5, watermarkDelay: 0, outputMode: 'update', strict: true });
+      push([22, 'a']);
+      expect(() => push([18, 'c'])).to.throw(RejectionError, /late rejected: event time .* is late for 1 of its 2/);
+      expect(rows.map(show)).to.deep.equal(['[15,25) a=1', '[20,30) a=1', '[15,25) c=1']);
+      expect(counter.stateSize).to.equal(3);
+    });
+  });
+
+  describe('output modes', () => {
+    it('append: each row once, final, when the watermark passes the window end, in window then key order', () => {
+      const { push, rows, counter } = make();
+      push([3, 'b'], [1, 'a'], [4, 'b'], [12, 'a']);
+      expect(rows).to.deep.equal([]); // watermark 7 < 10
+      push([15, 'c']); // watermark 10: [0, 10) final
+      expect(rows.map(show)).to.deep.equal(['[0,10) b=2', '[0,10) a=1']);
+      expect(counter.openWindows).to.equal(1);
+      expect(counter.stateSize).to.equal(2);
+      expect(counter.rowsEmitted).to.equal(2);
+    });
+
+    it('append: windows opened out of order still come out in window order', () => {
+      const { push, rows } = make({ watermarkDelay: 100 });
+      push([25, 'a'], [5, 'a'], [15, 'a'], [200, 'z']);
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[10,20) a=1', '[20,30) a=1']);
+    });
+
+    it('update: after each event the rows it changed; nothing when a window becomes final', () => {
+      const { push, rows } = make({ outputMode: 'update' });
+      push([3, 'a'], [4, 'a'], [30, 'b']);
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) a=2', '[30,40) b=1']);
+    });
+
+    it('complete: after each event every row of the open windows; a window leaves once final', () => {
+      const { push, rows } = make({ outputMode: 'complete' });
+      push([3, 'a'], [12, 'b']);
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) a=1', '[10,20) b=1']);
+      rows.length = 0;
+      push([16, 'a']); // watermark 11: [0, 10) final, no longer shown
+      expect(rows.map(show)).to.deep.equal(['[10,20) b=1', '[10,20) a=1']);
+    });
+  });
+
+  describe('flush and advance', () => {
+    it('flush emits the open windows in append mode and drops all state', () => {
+      const { push, rows, counter } = make();
+      push([3, 'a'], [12, 'b']);
+      counter.flush();
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[10,20) b=1']);
+      expect([counter.openWindows, counter.stateSize]).to.deep.equal([0, 0]);
+    });
+
+    it('flush emits nothing new in update mode (every count was already emitted)', () => {
+      const { push, rows, counter } = make({ outputMode: 'update' });
+      push([3, 'a'], [12, 'b']);
+      counter.flush();
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[10,20) b=1']);
+      expect(counter.stateSize).to.equal(0);
+    });
+
+    it('advanceWatermark finalises the windows it passes and makes later events for them late', () => {
+      const { push, rows, rejections, counter } = make();
+      push([3, 'a']);
+      expect(counter.earliestOpenWindowEnd).to.equal(10);
+      counter.advanceWatermark(10);
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=1']);
+      expect(counter.earliestOpenWindowEnd).to.equal(undefined);
+      push([4, 'a']);
+      expect(rejections.map((r) => r.kind)).to.deep.equal(['late']);
+    });
+  });
+});
