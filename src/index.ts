@@ -31,3 +31,7 @@ export { MqttConnectionError } from './mqtt/connectionError.js';
 export type { MqttConnection, MqttConnectOptions } from './mqtt/connection.js';
 export type { MqttMessage, MqttMessageProperties } from './mqtt/message.js';
 export { topicMatches } from './mqtt/topicFilter.js';
+export { parseAccessLine } from './accesslog/parseAccessLine.js';
+export type { AccessLineFailure, AccessLogRecord } from './accesslog/parseAccessLine.js';
+export { parseAccessLog } from './accesslog/parseAccessLog.js';
+export type { ParseAccessLogOptions, ParsedAccessLog } from './accesslog/parseAccessLog.js';
