@@ -1,0 +1,175 @@
+// The windowedCount operator: what the RxJS wrapper adds to the state machine (flush on
+// complete, reject handling on a stream, the idle-advance timer and its teardown).
+import { expect } from 'chai';
+import { Subject, from, lastValueFrom, of, throwError, toArray, concat } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { RejectionError, windowedCount, type Rejection, type WindowRow, type WindowStats } from '../src/index.js';
+
+interface Ev { readonly t: number; readonly k: string }
+
+const show = (row: WindowRow<string>) => `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
+const ev = (t: number, k = 'a'): Ev => ({ t, k });
+const base = { eventTime: (e: Ev) => e.t, key: (e: Ev) => e.k, windowDuration: 10, watermarkDelay: 5 };
+
+const timeouts = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+
+async function until(condition: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('windowedCount operator', () => {
+  it('emits final rows as the watermark passes, then flushes the open windows when the source completes', async () => {
+    const rows = await lastValueFrom(from([ev(1), ev(4, 'b'), ev(12), ev(16, 'b')]).pipe(windowedCount(base), toArray()));
+    expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) b=1', '[10,20) a=1', '[10,20) b=1']);
+  });
+
+  it('does not flush with flushOnComplete: false, as Spark', async () => {
+    const rows = await lastValueFrom(from([ev(1), ev(4, 'b'), ev(12), ev(16, 'b')]).pipe(windowedCount({ ...base, flushOnComplete: false }), toArray()));
+    expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) b=1']);
+  });
+
+  it('hands late events to onReject and goes on counting', async () => {
+    const late: Rejection<Ev>[] = [];
+    let stats: WindowStats | undefined;
+    const rows = await lastValueFrom(
+      from([ev(1), ev(30), ev(2), ev(31)]).pipe(
+        windowedCount({ ...base, onReject: (r) => late.push(r), onSubscribe: (s) => { stats = s; } }),
+        toArray(),
+      ),
+    );
+    expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[30,40) a=2']);
+    expect(late.map((r) => [r.kind, r.input.t])).to.deep.equal([['late', 2]]);
+    expect(stats).to.include({ eventsSeen: 4, eventsCounted: 3, lateEvents: 1, latePairs: 1, rowsEmitted: 2, openWindows: 0, watermark: 26, maxEventTime: 31 });
+  });
+
+  it('with strict, errors the stream with a RejectionError at the first late event and stops counting', async () => {
+    let stats: WindowStats | undefined;
+    const seen: Rejection[] = [];
+    const result = lastValueFrom(
+      from([ev(1), ev(30), ev(2), ev(31), ev(3)]).pipe(
+        windowedCount({ ...base, strict: true, onReject: (r) => seen.push(r), onSubscribe: (s) => { stats = s; } }),
+        toArray(),
+      ),
+    );
+    const error = await result.then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(RejectionError);
+    expect((error as RejectionError).rejection).to.include({ kind: 'late' });
+    expect((error as RejectionError).message).to.match(/^late rejected: event time 1970-01-01T00:00:00\.002Z is late/);
+    expect(seen).to.deep.equal([]); // strict throws instead of reporting
+    expect(stats?.eventsSeen).to.equal(3); // the events after the error were not processed
+  });
+
+  it('with strict, errors the stream on a bad event time', async () => {
+    const error = await lastValueFrom(of(ev(Number.NaN)).pipe(windowedCount({ ...base, strict: true }))).then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(RejectionError);
+    expect((error as RejectionError).rejection.kind).to.equal('timestamp');
+  });
+
+  it('errors the stream when an accessor throws, and passes source errors through without flushing', async () => {
+    const boom = await lastValueFrom(of(ev(1)).pipe(windowedCount({ ...base, key: () => { throw new Error('no key'); } }))).then(() => undefined, (e: unknown) => e);
+    expect((boom as Error).message).to.equal('no key');
+    const rows: WindowRow<string>[] = [];
+    let upstream: unknown;
+    concat(of(ev(1)), throwError(() => new Error('upstream')))
+      .pipe(windowedCount(base))
+      .subscribe({ next: (row) => rows.push(row), error: (e: unknown) => { upstream = e; } });
+    expect((upstream as Error).message).to.equal('upstream');
+    expect(rows).to.deep.equal([]); // [0, 10) stays unflushed: the source failed, it did not complete
+  });
+
+  it('throws on bad options when the operator is created, before any subscription', () => {
+    expect(() => windowedCount({ ...base, slideDuration: 20 })).to.throw(RangeError, /slideDuration must be positive and at most windowDuration/);
+    expect(() => windowedCount({ ...base, windowDuration: 0 })).to.throw(RangeError, /windowDuration/);
+    expect(() => windowedCount({ ...base, watermarkDelay: -1 })).to.throw(RangeError, /watermarkDelay/);
+    expect(() => windowedCount({ ...base, outputMode: 'upsert' as 'update' })).to.throw(RangeError, /outputMode/);
+  });
+
+  it('keeps separate state for each subscription', async () => {
+    const counted = of(ev(1), ev(2)).pipe(windowedCount(base), toArray());
+    const [first, second] = [await lastValueFrom(counted), await lastValueFrom(counted)];
+    expect(first.map(show)).to.deep.equal(['[0,10) a=2']);
+    expect(second.map(show)).to.deep.equal(['[0,10) a=2']);
+  });
+
+  describe('idle advance', () => {
+    it('closes a window by the clock when the source goes quiet (virtual time)', () => {
+      const scheduler = new TestScheduler((actual, expected) => expect(actual).to.deep.equal(expected));
+      scheduler.run(({ cold, expectObservable }) => {
+        // One event at 10 ms event time, then 1 s of silence. With a 0 delay the window
+        // [0, 100) is final once event time would have reached 100: 90 ms after the event.
+        const source = cold<Ev>('a 999ms |', { a: ev(10) });
+        const counted = source.pipe(windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 50, scheduler } }));
+        const row = { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1 };
+        expectObservable(counted).toBe('90ms r 909ms |', { r: row });
+      });
+    });
+
+    it('waits at least afterMs, and does nothing before the first event', () => {
+      const scheduler = new TestScheduler((actual, expected) => expect(actual).to.deep.equal(expected));
+      scheduler.run(({ cold, expectObservable }) => {
+        // window [0, 100) would be final 10 ms after the event, but idleness starts at 300 ms
+        const source = cold<Ev>('500ms a 999ms |', { a: ev(90) });
+        const counted = source.pipe(windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 300, scheduler } }));
+        expectObservable(counted).toBe('800ms r 699ms |', { r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1 } });
+      });
+    });
+
+    it('does not advance while events keep arriving', () => {
+      const scheduler = new TestScheduler((actual, expected) => expect(actual).to.deep.equal(expected));
+      scheduler.run(({ cold, expectObservable }) => {
+        // events every 40 ms (< afterMs 50) with event times that stay in [0, 100): the
+        // wall clock never takes over, and the window only ends with the flush
+        const source = cold<Ev>('a 39ms b 39ms c 39ms d 39ms |', { a: ev(1), b: ev(2), c: ev(3), d: ev(4) });
+        const counted = source.pipe(windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 50, scheduler } }));
+        expectObservable(counted).toBe('160ms (r|)', { r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 4 } });
+      });
+    });
+
+    it('closes windows with the real clock, and clears its timer on unsubscribe', async () => {
+      const events = new Subject<Ev>();
+      const rows: WindowRow<string>[] = [];
+      const subscription = events
+        .pipe(windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 20 } }))
+        .subscribe((row) => rows.push(row));
+      events.next(ev(10));
+      events.next(ev(150, 'b')); // [0, 100) final by the event itself; [100, 200) open
+      expect(rows.map(show)).to.deep.equal(['[0,100) a=1']);
+      await until(() => rows.length === 2, 'the idle advance to close [100, 200)');
+      expect(rows.map(show)).to.deep.equal(['[0,100) a=1', '[100,200) b=1']);
+      // No window open now, so no timer of ours (mocha's own test timer may be running).
+      const before = timeouts();
+      events.next(ev(250, 'c')); // opens [200, 300): the timer is armed again
+      expect(timeouts()).to.equal(before + 1);
+      subscription.unsubscribe();
+      expect(timeouts()).to.equal(before);
+    });
+
+    it('clears its timer when the source completes or errors', () => {
+      // synchronous test: only our timer can come and go in between
+      const before = timeouts();
+      const events = new Subject<Ev>();
+      const rows: WindowRow<string>[] = [];
+      let completed = false;
+      events.pipe(windowedCount({ ...base, idleAdvance: { afterMs: 60_000 } })).subscribe({ next: (row) => rows.push(row), complete: () => { completed = true; } });
+      events.next(ev(1));
+      expect(timeouts()).to.equal(before + 1);
+      events.complete();
+      expect(completed).to.equal(true);
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=1']);
+      expect(timeouts()).to.equal(before);
+
+      const failing = new Subject<Ev>();
+      let failure: unknown;
+      failing.pipe(windowedCount({ ...base, idleAdvance: { afterMs: 60_000 } })).subscribe({ error: (e: unknown) => { failure = e; } });
+      failing.next(ev(1));
+      expect(timeouts()).to.equal(before + 1);
+      failing.error(new Error('gone'));
+      expect((failure as Error).message).to.equal('gone');
+      expect(timeouts()).to.equal(before);
+    });
+  });
+});
