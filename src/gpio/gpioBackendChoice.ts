@@ -1,0 +1,40 @@
+/**
+ * Turning the `backend` option of the GPIO operators into a backend: instances and
+ * the simulated backend at once (so tests stay synchronous), pigpio and gpiod through
+ * a lazy import on subscribe.
+ *
+ * @module
+ */
+import { defer, Observable, switchMap } from 'rxjs';
+import type { GpioBackend } from './backend.js';
+import { loadGpiodBackend } from './gpiodBackend.js';
+import { loadPigpioBackend } from './pigpioBackend.js';
+import { sharedSimulatedGpio } from './simulatedGpio.js';
+
+/**
+ * Which GPIO backend an operator uses: `'pigpio'` (Raspberry Pi 1–4, needs the
+ * optional `pigpio` package, its C library and root), `'gpiod'` (any Linux board with
+ * the libgpiod command-line tools, including the Raspberry Pi 5), `'simulated'` (the
+ * process-wide {@link SimulatedGpio}, real clock), or a backend instance.
+ */
+export type GpioBackendChoice = 'pigpio' | 'gpiod' | 'simulated' | GpioBackend;
+
+/**
+ * Runs `use` with the chosen backend. Instances and `'simulated'` are used
+ * synchronously; `'pigpio'` and `'gpiod'` are loaded (dynamic import, tool
+ * detection) when the result is subscribed, and a loading failure errors it.
+ * @internal
+ */
+export function withGpioBackend<T>(choice: GpioBackendChoice, use: (backend: GpioBackend) => Observable<T>): Observable<T> {
+  if (typeof choice === 'object') return use(choice);
+  switch (choice) {
+    case 'simulated':
+      return new Observable<T>((subscriber) => use(sharedSimulatedGpio()).subscribe(subscriber));
+    case 'pigpio':
+      return defer(() => loadPigpioBackend()).pipe(switchMap(use));
+    case 'gpiod':
+      return defer(() => loadGpiodBackend()).pipe(switchMap(use));
+    default:
+      throw new RangeError(`backend must be 'pigpio', 'gpiod', 'simulated' or a GpioBackend, got ${String(choice)}`);
+  }
+}
