@@ -27,6 +27,16 @@ describe('windowedCount operator', () => {
     expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) b=1', '[10,20) a=1', '[10,20) b=1']);
   });
 
+  it('behaves as the marble diagram in its documentation shows', () => {
+    const late: Rejection<Ev>[] = [];
+    const rows: WindowRow<string>[] = [];
+    from([ev(1), ev(4, 'b'), ev(12), ev(3), ev(17, 'b'), ev(2)])
+      .pipe(windowedCount({ ...base, onReject: (r) => late.push(r) }))
+      .subscribe((row) => rows.push(row));
+    expect(rows.map(show)).to.deep.equal(['[0,10) a=2', '[0,10) b=1', '[10,20) a=1', '[10,20) b=1']);
+    expect(late.map((r) => r.input)).to.deep.equal([ev(2)]);
+  });
+
   it('does not flush with flushOnComplete: false, as Spark', async () => {
     const rows = await lastValueFrom(from([ev(1), ev(4, 'b'), ev(12), ev(16, 'b')]).pipe(windowedCount({ ...base, flushOnComplete: false }), toArray()));
     expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) b=1']);

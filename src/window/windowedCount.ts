@@ -22,12 +22,15 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
  * Streaming's `withWatermark(...).groupBy(window(...), key).count()` does.
  *
  * ```
- * windowDuration 10, watermarkDelay 5, outputMode 'append'  (times are event times; a,b are keys)
+ * windowDuration 10, watermarkDelay 5, append mode; a(3) = key a at event time 3
  *
- * source: --a@1--b@4--a@12--a@3--b@17------|
- *                              ^ late for [0,10): watermark 7 ≥ 10? no, counted
- * output: ---------------------------[0,10) a×2, b×1--([10,20) a×1, b×1)|
- *                                    ^ after b@17: watermark 12 ≥ end 10   ^ flushed on complete
+ * source:    a(1)--b(4)--a(12)--a(3)--b(17)-----------a(2)------|
+ * watermark:  -4    -1     7      7     12               12
+ * output:    -------------------------[R1]---------------------[R2]|
+ *
+ * R1 = [0,10) a 2, b 1    final once the watermark reaches 10; a(3) counted: 3 < 7, but its window is open
+ * a(2)                    late: [0,10) was final (10 ≤ 12), handed to onReject, not counted
+ * R2 = [10,20) a 1, b 1   flushed when the source completes (flushOnComplete)
  * ```
  *
  * Windows are `[windowStart, windowEnd)`, aligned to the epoch (plus `offset`),
