@@ -449,6 +449,13 @@ export class SimulatedGpio implements GpioBackend {
     const reportAt = at + periods * this.sampleMicros;
     filter.cancelReport = this.clock.schedule(reportAt, () => {
       filter.cancelReport = undefined;
+      // pigpio checks the steady time on a sample, with that sample's level: a
+      // change the same sample sees wins over the report.
+      if (filter.cancelSample !== undefined && filter.sampleAt <= reportAt) {
+        filter.cancelSample();
+        this.sample(input, filter);
+        if (filter.last !== level) return;
+      }
       filter.reported = level;
       if (edgeMatches(input.options.edge, level)) this.deliver(input, level, this.tickAt(reportAt));
     });
