@@ -46,8 +46,11 @@ export interface Mosquitto {
   readonly pid: number | undefined;
   /** The broker's log so far (log_type all). */
   log(): string;
-  /** Stops the broker: SIGTERM (Mosquitto saves its persistence file), SIGKILL after 5 s. */
-  stop(): Promise<void>;
+  /**
+   * Stops the broker: SIGTERM by default (Mosquitto saves its persistence file and
+   * exits), SIGKILL after 5 s; or the signal given.
+   */
+  stop(signal?: NodeJS.Signals): Promise<void>;
   /** Stops and starts again with the same config, ports and persistence. */
   restart(): Promise<void>;
   /** Stops the broker and removes its directory. */
@@ -187,13 +190,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     }
   };
 
-  const stop = async (): Promise<void> => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     const proc = child;
     if (proc === undefined) return;
     child = undefined;
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGTERM');
+    proc.kill(signal);
     const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(timer);
@@ -209,7 +212,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     dir,
     get pid() { return child?.pid; },
     log: () => output,
-    stop,
+    stop: (signal?: NodeJS.Signals) => stop(signal),
     restart: async () => {
       await stop();
       await start();
