@@ -79,6 +79,7 @@ export class Services {
       'log_type warning',
       'max_queued_messages 1000000',
       'max_queued_bytes 0',
+      'queue_qos0_messages true',
       `listener ${port} 127.0.0.1`,
       '',
     ].join('\n'));
