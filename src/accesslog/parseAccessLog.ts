@@ -80,8 +80,8 @@ export interface ParsedAccessLog<T> {
  * @see {@link parseAccessLine} for the parser without RxJS.
  * @see {@link windowedCount} to count the records per status and window.
  */
-export function parseAccessLog(options?: RejectOptions<string>): OperatorFunction<string, AccessLogRecord>;
 export function parseAccessLog<T>(options: ParseAccessLogOptions<T>): OperatorFunction<T, ParsedAccessLog<T>>;
+export function parseAccessLog(options?: RejectOptions<string>): OperatorFunction<string, AccessLogRecord>;
 export function parseAccessLog<T>(
   options?: RejectOptions<T> & { line?: (input: T) => string },
 ): OperatorFunction<T, AccessLogRecord | ParsedAccessLog<T>> {
