@@ -2,6 +2,7 @@
 // (minutes in order, seconds shuffled within each minute; see corpora SOURCES.md).
 import { expect } from 'chai';
 import { from, lastValueFrom, toArray } from 'rxjs';
+import { parseAccessLog } from '../src/accesslog/parseAccessLog.js';
 import { windowedCount, type Rejection, type WindowStats } from '../src/index.js';
 import { corpora, corpusLines } from './support/corpora.js';
 
@@ -97,5 +98,19 @@ describe('windowedCount on the elastic access log (out of order by up to 59 s)',
     // what was not late is counted exactly once, in its window
     expect(sorted(counts)).to.deep.equal(sorted(groupBy(onTime, 10_000)));
     expect([...counts.values()].reduce((a, b) => a + b, 0) + replayLate).to.equal(10_000);
+  });
+
+  it('gives the same per-minute status counts through parseAccessLog, the pipeline of the reference scenario', async () => {
+    const rejected: Rejection[] = [];
+    const rows = await lastValueFrom(
+      from(corpusLines('elastic')).pipe(
+        parseAccessLog({ onReject: (r) => rejected.push(r) }),
+        windowedCount({ eventTime: (r) => r.time, key: (r) => r.status, windowDuration: '1 minute', watermarkDelay: '2 minutes', onReject: (r) => rejected.push(r) }),
+        toArray(),
+      ),
+    );
+    expect(rejected.map((r) => r.reason)).to.deep.equal([]);
+    const counts = new Map(rows.map((row) => [`${row.windowStart.getTime()}|${row.key}`, row.count]));
+    expect(sorted(counts)).to.deep.equal(sorted(groupBy(events, 60_000)));
   });
 });
