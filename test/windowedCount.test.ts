@@ -107,7 +107,7 @@ describe('windowedCount operator', () => {
 
   describe('idle advance', () => {
     it('closes a window by the clock when the source goes quiet (virtual time)', () => {
-      const scheduler = new TestScheduler((actual, expected) => expect(actual).to.deep.equal(expected));
+      const scheduler = new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected); });
       scheduler.run(({ cold, expectObservable }) => {
         // One event at 10 ms event time, then 1 s of silence. With a 0 delay the window
         // [0, 100) is final once event time would have reached 100: 90 ms after the event.
@@ -119,7 +119,7 @@ describe('windowedCount operator', () => {
     });
 
     it('waits at least afterMs, and does nothing before the first event', () => {
-      const scheduler = new TestScheduler((actual, expected) => expect(actual).to.deep.equal(expected));
+      const scheduler = new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected); });
       scheduler.run(({ cold, expectObservable }) => {
         // window [0, 100) would be final 10 ms after the event, but idleness starts at 300 ms
         const source = cold<Ev>('500ms a 999ms |', { a: ev(90) });
@@ -129,7 +129,7 @@ describe('windowedCount operator', () => {
     });
 
     it('does not advance while events keep arriving', () => {
-      const scheduler = new TestScheduler((actual, expected) => expect(actual).to.deep.equal(expected));
+      const scheduler = new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected); });
       scheduler.run(({ cold, expectObservable }) => {
         // events every 40 ms (< afterMs 50) with event times that stay in [0, 100): the
         // wall clock never takes over, and the window only ends with the flush
