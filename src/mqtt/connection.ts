@@ -32,6 +32,8 @@ export interface OpenedConnection {
   readonly broker: string;
 }
 
+const KNOWN_SCHEMES = new Set(['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss', 'mqtt+unix', 'mqtts+unix', 'ws+unix', 'wss+unix']);
+
 const OWNED_DEFAULTS: IClientOptions = { protocolVersion: 5, reconnectPeriod: 1_000, connectTimeout: 10_000 };
 
 /**
@@ -45,6 +47,11 @@ export function openConnection(conn: MqttConnection): OpenedConnection {
   const options: IClientOptions = { ...OWNED_DEFAULTS, ...rest };
   let client: MqttClient;
   try {
+    // MQTT.js quietly falls back to plain TCP for a scheme it does not know.
+    if (url !== undefined) {
+      const scheme = url.slice(0, Math.max(0, url.indexOf('://')));
+      if (!KNOWN_SCHEMES.has(scheme)) throw new Error(`unknown scheme "${scheme}://"; use mqtt://, mqtts://, ws:// or wss://`);
+    }
     client = url === undefined ? connect(options) : connect(url, options);
   } catch (error) {
     const broker = url ?? brokerName(options);
