@@ -1,7 +1,7 @@
 // The windowedCount operator: what the RxJS wrapper adds to the state machine (flush on
 // complete, reject handling on a stream, the idle-advance timer and its teardown).
 import { expect } from 'chai';
-import { Subject, from, lastValueFrom, of, throwError, toArray, concat } from 'rxjs';
+import { Subject, concat, from, lastValueFrom, of, take, throwError, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RejectionError, windowedCount, type Rejection, type WindowRow, type WindowStats } from '../src/index.js';
 
@@ -89,6 +89,16 @@ describe('windowedCount operator', () => {
       .subscribe({ next: (row) => rows.push(row), error: (e: unknown) => { upstream = e; } });
     expect((upstream as Error).message).to.equal('upstream');
     expect(rows).to.deep.equal([]); // [0, 10) stays unflushed: the source failed, it did not complete
+  });
+
+  it('stops counting as soon as the consumer unsubscribes, even in the middle of a synchronous source', () => {
+    let stats: WindowStats | undefined;
+    const rows: WindowRow<string>[] = [];
+    from(Array.from({ length: 1_000 }, (_, i) => ev(i)))
+      .pipe(windowedCount({ ...base, outputMode: 'update', onSubscribe: (s) => { stats = s; } }), take(1))
+      .subscribe((row) => rows.push(row));
+    expect(rows.map(show)).to.deep.equal(['[0,10) a=1']);
+    expect(stats?.eventsSeen).to.equal(1);
   });
 
   it('throws on bad options when the operator is created, before any subscription', () => {

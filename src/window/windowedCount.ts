@@ -110,7 +110,8 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
     new Observable<WindowRow<K>>((destination) => {
       const counter = new WindowCounter<E, K>(options, (row) => destination.next(row));
       options.onSubscribe?.(counter);
-      // A synchronous source keeps calling us after an error we raised; ignore it then.
+      // A synchronous source keeps calling us after we raised an error, or after the
+      // consumer unsubscribed mid-emission (our teardown only runs once it returns): skip it.
       let stopped = false;
       let idleTimer: Subscription | undefined;
       const scheduler = idle?.scheduler ?? asyncScheduler;
@@ -145,7 +146,7 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
 
       const subscription = source.subscribe({
         next(event) {
-          if (stopped) return;
+          if (stopped || destination.closed) return;
           if (idle !== undefined) lastArrival = scheduler.now();
           try {
             counter.push(event);
