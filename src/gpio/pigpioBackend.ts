@@ -37,14 +37,19 @@ export interface PigpioGpioBackend extends GpioBackend {
 
 /** @internal What the loader touches, replaceable in tests. */
 export interface PigpioLoaderEnvironment {
-  importPigpio(): Promise<unknown>;
+  /** Imports pigpio; `warnings` is what it printed with console.warn while loading. */
+  importPigpio(): Promise<{ module: unknown; warnings: string }>;
   readBoard(): BoardInfo;
   uid(): number | undefined;
   lockFilePresent(): boolean;
 }
 
+let firstImport: Promise<{ module: unknown; warnings: string }> | undefined;
+
 const realEnvironment: PigpioLoaderEnvironment = {
-  importPigpio: () => import('pigpio'),
+  // Node evaluates pigpio once, so what it printed the first time is kept for
+  // every later diagnosis.
+  importPigpio: () => (firstImport ??= importCapturingWarnings(() => import('pigpio'))),
   readBoard: () => detectBoard(readText('/proc/device-tree/model'), readText('/proc/cpuinfo')),
   uid: () => process.getuid?.(),
   lockFilePresent: () => existsSync('/var/run/pigpio.pid'),
@@ -97,34 +102,38 @@ export async function loadPigpioBackendWith(environment: PigpioLoaderEnvironment
   // pigpio would only print its "not a raspberry pi" banner on a Pi 5: say why at once.
   if (board.isRaspberryPi5) fail({});
 
-  // pigpio catches a failure to load its native addon and reports it with
-  // console.warn; keep that text to name the cause.
-  const warnings: string[] = [];
-  const warn = console.warn;
-  let module: unknown;
-  console.warn = (...args: unknown[]) => { warnings.push(args.map(String).join(' ')); };
+  let imported: { module: unknown; warnings: string } | undefined;
   try {
-    module = await environment.importPigpio();
+    imported = await environment.importPigpio();
   } catch (error) {
-    console.warn = warn;
     fail({ importError: error }, error);
-  } finally {
-    console.warn = warn;
   }
-  const pigpio = unwrapDefault(module) as PigpioModule;
-  const loadWarnings = warnings.join('\n');
+  const pigpio = unwrapDefault(imported!.module) as PigpioModule;
   try {
     pigpio.getTick();
   } catch (error) {
-    fail({ nativeMissing: true, loadWarnings }, error);
+    fail({ nativeMissing: true, loadWarnings: imported!.warnings }, error);
   }
-  if (loadWarnings !== '') warn(loadWarnings); // not pigpio's: give it back
   try {
     pigpio.initialize();
   } catch (error) {
     fail({ initError: error }, error);
   }
   return new PigpioBackend(pigpio);
+}
+
+// pigpio catches a failure to load its native addon and reports it with a large
+// console.warn box; keep that text (to name the cause) instead of printing it.
+async function importCapturingWarnings(load: () => Promise<unknown>): Promise<{ module: unknown; warnings: string }> {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => { warnings.push(args.map(String).join(' ')); };
+  try {
+    const module = await load();
+    return { module, warnings: warnings.join('\n') };
+  } finally {
+    console.warn = warn;
+  }
 }
 
 function unwrapDefault(module: unknown): unknown {
