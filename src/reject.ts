@@ -34,7 +34,7 @@ export interface RejectOptions<I = unknown> {
    * Called once for every refused input, synchronously, before the next input is
    * handled. Default: {@link warnOnReject}, which prints to stderr.
    */
-  onReject?: (rejection: Rejection<I>) => void;
+  onReject?: (rejection: Rejection<NoInfer<I>>) => void;
   /**
    * When `true`, the first refused input errors the stream with a
    * {@link RejectionError} instead of being reported and skipped. Default `false`.
