@@ -1,0 +1,57 @@
+// The pure parts of the MQTT module: topic filter matching (used to route a shared
+// client's messages to the right fromMqtt) and the final-vs-transient verdict on
+// connection errors.
+import { expect } from 'chai';
+import { topicMatches } from '../src/index.js';
+import { finalConnectionError } from '../src/mqtt/connectionError.js';
+
+describe('topicMatches', function () {
+  const cases: [string, string, boolean][] = [
+    ['a/b', 'a/b', true],
+    ['a/b', 'a/c', false],
+    ['a/+', 'a/b', true],
+    ['a/+', 'a/b/c', false],
+    ['a/+', 'a/', true],
+    ['+/+', '/x', true],
+    ['a/#', 'a', true],
+    ['a/#', 'a/b/c', true],
+    ['#', 'anything/at/all', true],
+    ['#', '$SYS/broker/uptime', false],
+    ['+/broker/uptime', '$SYS/broker/uptime', false],
+    ['$SYS/#', '$SYS/broker/uptime', true],
+    ['$share/group/a/+', 'a/b', true],
+    ['$share/group/a/+', 'group/a/b', false],
+    ['a/b/c', 'a/b', false],
+  ];
+  for (const [filter, topic, expected] of cases) {
+    it(`${expected ? 'matches' : 'does not match'} "${topic}" with "${filter}"`, function () {
+      expect(topicMatches(filter, topic)).to.equal(expected);
+    });
+  }
+});
+
+describe('finalConnectionError', function () {
+  const broker = 'mqtt://127.0.0.1:1883';
+  const withCode = (message: string, code: string | number): Error => Object.assign(new Error(message), { code });
+
+  it('treats every error before the first connect as final', function () {
+    expect(finalConnectionError(withCode('connect ECONNREFUSED', 'ECONNREFUSED'), broker, false, false)?.message).to.match(/nothing accepts connections/);
+    expect(finalConnectionError(withCode('read ECONNRESET', 'ECONNRESET'), broker, false, false)?.message).to.match(/closed the connection before answering CONNECT/);
+    expect(finalConnectionError(new Error('connack timeout'), broker, false, false)?.message).to.equal(`cannot connect to the MQTT broker at ${broker}: connack timeout`);
+  });
+
+  it('leaves socket errors after a successful connect to the reconnect', function () {
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']) {
+      expect(finalConnectionError(withCode(code, code), broker, true, false)).to.equal(undefined);
+    }
+    expect(finalConnectionError(new Error('Keepalive timeout'), broker, true, false)).to.equal(undefined);
+  });
+
+  it('keeps refusals and certificate failures final after a successful connect', function () {
+    const refused = finalConnectionError(withCode('Connection refused: Not authorized', 135), broker, true, true);
+    expect(refused?.reasonCode).to.equal(135);
+    expect(refused?.message).to.match(/refused the credentials: CONNACK Not authorized \(0x87\)/);
+    expect(finalConnectionError(withCode('Connection refused: Server unavailable', 136), broker, true, true)?.message).to.match(/refused the connection: CONNACK Server unavailable \(0x88\)/);
+    expect(finalConnectionError(withCode('certificate has expired', 'CERT_HAS_EXPIRED'), broker, true, false)?.code).to.equal('CERT_HAS_EXPIRED');
+  });
+});
