@@ -1,11 +1,11 @@
 /**
  * The aggregator pipeline over a real Mosquitto, QoS 0 and QoS 1:
  * fromMqtt → decodeIotPayload → parseAccessLog → windowedCount (update mode, so each
- * message yields one row we can count), against a raw MQTT.js subscriber doing the
- * same work by hand in its 'message' handler with the same pure cores (decodePayload,
- * parseAccessLine, WindowCounter). The ratio is therefore the cost of our operator
- * layer (subscription handling, RxJS plumbing), not of the parser or the codec,
- * which have their own benchmarks.
+ * message yields one row we can count; see pipeline.ts), against a raw MQTT.js
+ * subscriber doing the same work by hand in its 'message' handler with the same pure
+ * cores (decodePayload, parseAccessLine, WindowCounter). The ratio is therefore the
+ * cost of our operator layer (subscription handling, RxJS plumbing), not of the
+ * parser or the codec, which have their own benchmarks.
  *
  * Each round, a publisher child process (mqtt-publisher.ts) sends N real-corpus
  * payloads into a persistent session's queue at the broker; the subscriber under
@@ -13,22 +13,9 @@
  * broker. The rate is messages handled per second, first to last.
  */
 import { connect, connectAsync } from 'mqtt';
-import { map, type Observable } from 'rxjs';
-import { WindowCounter, decodeIotPayload, decodePayload, fromMqtt, windowedCount, type WindowRow } from '../src/index.js';
-import { parseAccessLine, type AccessLogRecord } from '../src/accesslog/parseAccessLine.js';
 import { compare, interleave, now, sleep, type BenchContext, type BenchResult, type Benchmark } from './harness.js';
-import type { StatusEvent } from './events.js';
 import { PublisherControl } from './mqtt-publisher.js';
-import { exported } from './ours.js';
-
-/** The window settings of the pipeline: the reference scenario's, in update mode. */
-const windowOptions = {
-  eventTime: (event: StatusEvent) => event.at,
-  key: (event: StatusEvent) => event.status,
-  windowDuration: '1 minute',
-  watermarkDelay: '2 minutes',
-  outputMode: 'update',
-} as const;
+import { aggregatorPipeline, handWrittenPipeline } from './pipeline.js';
 
 /** A subscriber under test; `onProgress` counts messages fully handled (a row out, or a rejection). */
 interface RunningSubscriber {
@@ -48,43 +35,21 @@ interface SessionOptions {
 const rawSubscriber: StartSubscriber = (connection, topic, qos, onProgress) => {
   const { url, ...options } = connection;
   const client = connect(url, { ...options, reconnectPeriod: 1_000, connectTimeout: 10_000 });
-  const counter = new WindowCounter(windowOptions, onProgress);
-  client.on('message', (_topic, payload) => {
-    const decoded = decodePayload(payload);
-    if (decoded._tag === 'Left') return onProgress();
-    const record = parseAccessLine(decoded.right.accesslogs);
-    if (record._tag === 'Left') return onProgress();
-    counter.push({ at: decoded.right.iottimestamp, status: record.right.status });
-  });
+  handWrittenPipeline(client, onProgress, onProgress);
   client.on('error', (error) => process.stderr.write(`raw subscriber: ${error.message}\n`));
   client.subscribe(topic, { qos });
   return { stop: () => client.endAsync() };
 };
 
-type ParseAccessLogOperator = (options: object) => (source: Observable<unknown>) => Observable<unknown>;
-
 const oursSubscriber: StartSubscriber = (connection, topic, qos, onProgress) => {
-  const rejected = { onReject: onProgress };
-  const parseAccessLog = exported<ParseAccessLogOperator>('parseAccessLog');
-  const decoded = fromMqtt({ ...connection }, topic, { qos }).pipe(decodeIotPayload(rejected));
-  // Until parseAccessLog is exported, its pure core stands in through map().
-  const events: Observable<StatusEvent> =
-    parseAccessLog === undefined
-      ? decoded.pipe(
-          map(({ payload }) => ({ payload, record: parseAccessLine(payload.accesslogs) })),
-          map(({ payload, record }) => ({ at: payload.iottimestamp, status: record._tag === 'Right' ? record.right.status : 0 })),
-        )
-      : (decoded.pipe(parseAccessLog({ ...rejected })) as unknown as Observable<StatusEvent>);
-  const subscription = events.pipe(windowedCount({ ...windowOptions, ...rejected })).subscribe({
-    next: (_row: WindowRow<number>) => onProgress(),
-    error: (error: unknown) => {
-      process.stderr.write(`aggregate pipeline failed: ${(error as Error).message}\n`);
-    },
+  const subscription = aggregatorPipeline({ ...connection }, topic, qos, onProgress).subscribe({
+    next: onProgress,
+    error: (error: unknown) => process.stderr.write(`aggregator pipeline failed: ${(error as Error).message}\n`),
   });
   return {
     stop: async () => {
       subscription.unsubscribe();
-      await sleep(50); // the owned client's UNSUBSCRIBE/DISCONNECT go out asynchronously
+      await sleep(50); // the owned client's UNSUBSCRIBE and DISCONNECT go out asynchronously
     },
   };
 };
@@ -176,5 +141,3 @@ async function subscriberRound(
   return { rate, handled: progress };
 }
 
-
-export type { AccessLogRecord };

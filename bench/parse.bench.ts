@@ -9,9 +9,9 @@
  */
 import { createRequire } from 'node:module';
 import { from } from 'rxjs';
-import { compare, interleave, rateOf, unavailable, type BenchResult, type Benchmark } from './harness.js';
+import { parseAccessLine, parseAccessLog } from '../src/index.js';
+import { compare, interleave, rateOf, type BenchResult, type Benchmark } from './harness.js';
 import { repeatedCorpus } from './corpus.js';
-import { exported } from './ours.js';
 
 const require = createRequire(import.meta.url);
 
@@ -24,8 +24,6 @@ const clfParser = require('clf-parser') as (line: string) => { status?: number |
 // The escape-aware Combined regex of the corpora's SOURCES.md, with referer and agent
 // optional so Common lines match too: capture groups only, no conversion.
 const BARE_REGEX = /^(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?$/;
-
-type ParseLine = (line: string) => unknown;
 
 export const parseBench: Benchmark = {
   name: 'parse',
@@ -62,36 +60,24 @@ export const parseBench: Benchmark = {
         }),
     };
 
-    const rounds = full ? 7 : 5;
-    const warmup = 1;
-    const parseLine = oursParseLine();
-    const operator = exported<(options?: object) => (source: unknown) => { subscribe(observer: object): { unsubscribe(): void } }>('parseAccessLog');
-
-    if (parseLine === undefined || operator === undefined) {
-      const measured = await interleave(variants, { rounds, warmup });
-      context.log(`parse baselines: alpine ${measured.alpine.median.toFixed(0)}, clf-parser ${measured.clfParser.median.toFixed(0)}, regex ${measured.bareRegex.median.toFixed(0)} lines/s (checksum ${checksum})`);
-      return [
-        unavailable('parseAccessLog vs alpine', '≥ 10× alpine', 'parseAccessLog'),
-        unavailable('parseAccessLog vs bare regex', '≥ 1× bare regex', 'parseAccessLog'),
-      ];
-    }
-
     const measured = await interleave(
       {
         ...variants,
         ours: () =>
           rateOf(count, () => {
-            for (let i = 0; i < count; i += 1) checksum += statusOf(parseLine(lines[i]!));
+            for (let i = 0; i < count; i += 1) {
+              const parsed = parseAccessLine(lines[i]!);
+              checksum += parsed._tag === 'Right' ? parsed.right.status : -1;
+            }
           }),
         operator: () =>
           rateOf(count, () => {
-            const subscription = operator({ onReject: () => void (checksum -= 1) })(from(lines)).subscribe({
-              next: (record: unknown) => void (checksum += statusOf(record)),
-            });
-            subscription.unsubscribe();
+            from(lines)
+              .pipe(parseAccessLog({ onReject: () => void (checksum -= 1) }))
+              .subscribe((record) => void (checksum += record.status));
           }),
       },
-      { rounds, warmup },
+      { rounds: full ? 7 : 5, warmup: 1 },
     );
     context.log(`parse checksum ${checksum}`);
     const figure = (value: number) => ({ value, unit: 'lines/s' });
@@ -99,17 +85,8 @@ export const parseBench: Benchmark = {
       compare('parseAccessLog (operator) vs alpine', figure(measured.operator.median), figure(measured.alpine.median), 10, 'alpine'),
       compare('parseAccessLog (operator) vs clf-parser', figure(measured.operator.median), figure(measured.clfParser.median), 1, 'clf-parser'),
       compare('parseAccessLog (operator) vs bare regex', figure(measured.operator.median), figure(measured.bareRegex.median), 1, 'bare regex'),
-      compare('parseAccessLog (pure parser) vs bare regex', figure(measured.ours.median), figure(measured.bareRegex.median), 1, 'bare regex'),
+      compare('parseAccessLine (pure parser) vs alpine', figure(measured.ours.median), figure(measured.alpine.median), 10, 'alpine'),
+      compare('parseAccessLine (pure parser) vs bare regex', figure(measured.ours.median), figure(measured.bareRegex.median), 1, 'bare regex'),
     ];
   },
 };
-
-function statusOf(record: unknown): number {
-  return typeof record === 'object' && record !== null && typeof (record as { status?: unknown }).status === 'number' ? (record as { status: number }).status : 0;
-}
-
-// The pure line parser behind the operator; its export name is settled by the
-// accesslog module (see src/index.ts).
-function oursParseLine(): ParseLine | undefined {
-  return undefined;
-}
