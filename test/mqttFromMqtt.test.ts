@@ -152,6 +152,39 @@ describe('fromMqtt on a real Mosquitto', function () {
     expect(received.map((m) => m.payload.toString())).to.deep.equal(['first', 'second']);
   });
 
+  it('with ack: "manual" and a persistent session, gets a message again when it was not acknowledged before teardown', async function () {
+    const session = { url: broker.url, clientId: 'from-redeliver', clean: false, properties: { sessionExpiryInterval: 300 } };
+    const publisher = await testClient(broker.url);
+    const first: MqttMessage[] = [];
+    const crashed = fromMqtt(session, 'redeliver/t', { qos: 1, ack: 'manual', keepSubscription: true }).subscribe((m) => first.push(m));
+    await waitFor(() => countLog(broker.log(), /from-redeliver 1 redeliver\/t/) === 1, 'the subscription');
+    await publisher.publishAsync('redeliver/t', 'must not be lost', { qos: 1 });
+    await waitFor(() => first.length === 1, 'the message');
+    crashed.unsubscribe(); // the downstream write never happened: no ack()
+    await waitFor(() => countLog(broker.log(), /Received DISCONNECT from from-redeliver/) === 1, 'the first session to end');
+    expect(countLog(broker.log(), /Received UNSUBSCRIBE from from-redeliver/)).to.equal(0);
+
+    const again: MqttMessage[] = [];
+    const resumed = fromMqtt(session, 'redeliver/t', { qos: 1, ack: 'manual', keepSubscription: true }).subscribe((m) => again.push(m));
+    await waitFor(() => again.length === 1, 'the redelivered message');
+    expect(again[0]!.payload.toString()).to.equal('must not be lost');
+    expect(again[0]!.dup).to.equal(true);
+    again[0]!.ack();
+    await publisher.publishAsync('redeliver/t', 'next', { qos: 1 });
+    await waitFor(() => again.length === 2, 'the next message after the ack');
+    again[1]!.ack();
+    resumed.unsubscribe();
+    await waitFor(() => countLog(broker.log(), /Received DISCONNECT from from-redeliver/) === 2, 'the second session to end');
+
+    // Both acknowledged: a third session gets nothing old, only what is new.
+    const third: MqttMessage[] = [];
+    subscriptions.push(fromMqtt(session, 'redeliver/t', { qos: 1 }).subscribe((m) => third.push(m)));
+    await waitFor(() => countLog(broker.log(), /New client connected .* as from-redeliver/) === 3, 'the third session');
+    await publisher.publishAsync('redeliver/t', 'new', { qos: 1 });
+    await waitFor(() => third.length === 1, 'the new message');
+    expect(third.map((m) => m.payload.toString())).to.deep.equal(['new']);
+  });
+
   it('errors with a clear message when the filter is invalid, before touching the broker', function () {
     expect(() => fromMqtt(broker.url, 'a/#/b')).to.throw(TypeError, /not a valid MQTT topic filter/);
     expect(() => fromMqtt(broker.url, [])).to.throw(TypeError, /at least one topic/);
