@@ -2,8 +2,10 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { PassThrough } from 'node:stream';
 import {
+  fromGpioButton,
   keyboardButton,
   ManualClock,
+  sharedSimulatedGpio,
   SimulatedGpio,
   tickDiff,
   type DriveStep,
@@ -174,5 +176,27 @@ describe('SimulatedGpio', () => {
       await type(keys, '\n');
       expect(gpio.lineLevel(17)).to.equal(1);
     });
+  });
+});
+
+describe("the shared simulated backend ('simulated') on the real clock", () => {
+  it('is what backend: \'simulated\' opens, and the keyboard driver releases after holdMs of real time', async () => {
+    const gpio = sharedSimulatedGpio();
+    const keys = new PassThrough();
+    const stop = keyboardButton(gpio, 27, { input: keys, holdMs: 20 });
+    const events: boolean[] = [];
+    const subscription = fromGpioButton(27, { backend: 'simulated' }).subscribe((event) => events.push(event.pressed));
+    try {
+      expect(gpio.openInputs()).to.include(27);
+      keys.write('\n');
+      const deadline = Date.now() + 10_000;
+      while (events.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(events).to.deep.equal([true, false]);
+    } finally {
+      subscription.unsubscribe();
+      stop();
+    }
+    expect(gpio.openInputs()).to.not.include(27);
+    expect(gpio.clock.pendingTasks).to.equal(0);
   });
 });

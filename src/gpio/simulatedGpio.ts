@@ -128,9 +128,9 @@ interface SimOutput {
  * import { ManualClock, SimulatedGpio, fromGpioButton } from 'mqtt-iot-stream';
  * const clock = new ManualClock();
  * const gpio = new SimulatedGpio({ clock });
- * const presses = fromGpioButton(17, { backend: gpio, pull: 'up', edge: 'falling' })
- *   .subscribe((event) => console.log(event.pressed, event.tick));
- * gpio.press(17, { bounceMicros: [300, 200] }); // chatter: 3 edges, one press event
+ * const presses = fromGpioButton(17, { backend: gpio, pull: 'up', edge: 'falling', debounceMs: 300 })
+ *   .subscribe((event) => console.log(event.pressed, event.tick)); // true 0, once
+ * gpio.press(17, { bounceMicros: [300, 200] }); // chatter: 3 edges within 500 µs
  * clock.advance(100_000);
  * presses.unsubscribe();
  * ```
