@@ -3,7 +3,7 @@
  * operator builds, and later closes, its own client.
  * @module
  */
-import { connect, MqttClient, type IClientOptions } from 'mqtt';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { MqttConnectionError } from './connectionError.js';
 
 /** Options for a client the operator builds and owns: MQTT.js options plus `url`. */
@@ -19,8 +19,17 @@ export interface MqttConnectOptions extends IClientOptions {
  *   its listeners and subscriptions and takes them away on teardown, and never
  *   closes the client;
  * - a URL or {@link MqttConnectOptions}: the operator builds a client per
- *   subscription, with MQTT 5 and a 1 s reconnect period unless you say otherwise,
- *   and closes it on teardown.
+ *   subscription, with MQTT 5, a 1 s reconnect period and a 10 s connect timeout
+ *   unless you say otherwise, and closes it on teardown (and when the stream errors).
+ *
+ * Either way the operators tell final failures from transient ones. Until the
+ * first successful connect every failure is final: the stream errors once with an
+ * {@link MqttConnectionError} naming the cause (credentials refused, TLS,
+ * nothing listening, no CONNACK) instead of retrying silently. After it, socket
+ * drops are transient and MQTT.js reconnects by itself; refusals and TLS failures
+ * stay final. To wait for a broker that is not up yet, retry the cold stream:
+ * `fromMqtt(url, topic).pipe(retry({ delay: 5_000 }))` builds a fresh client each
+ * time.
  */
 export type MqttConnection = MqttClient | string | MqttConnectOptions;
 
@@ -42,7 +51,7 @@ const OWNED_DEFAULTS: IClientOptions = { protocolVersion: 5, reconnectPeriod: 1_
  * @internal
  */
 export function openConnection(conn: MqttConnection): OpenedConnection {
-  if (conn instanceof MqttClient) return { client: conn, owned: false, broker: brokerName(conn.options) };
+  if (isMqttClient(conn)) return { client: conn, owned: false, broker: brokerName(conn.options) };
   const { url, ...rest } = typeof conn === 'string' ? { url: conn } : conn;
   const options: IClientOptions = { ...OWNED_DEFAULTS, ...rest };
   let client: MqttClient;
@@ -72,6 +81,13 @@ export function openConnection(conn: MqttConnection): OpenedConnection {
 export function closeOwned(client: MqttClient): void {
   const idle = Object.keys(client.outgoing).length === 0;
   client.end(!(client.connected && idle));
+}
+
+// Duck-typed rather than instanceof: the user's client may come from another copy
+// of MQTT.js (another version, or the CommonJS build next to the ESM one).
+function isMqttClient(conn: MqttConnection): conn is MqttClient {
+  const candidate = conn as Partial<MqttClient>;
+  return typeof conn === 'object' && typeof candidate.publish === 'function' && typeof candidate.subscribe === 'function' && typeof candidate.on === 'function';
 }
 
 function brokerName(options: IClientOptions): string {
