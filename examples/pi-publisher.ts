@@ -26,15 +26,17 @@ export interface PublisherSettings {
   readonly backend: GpioBackendChoice;
   readonly buttonPin: number;
   readonly ledPin: number;
+  /** The time each press is stamped with. Default: now. */
+  readonly stamp?: () => Date;
 }
 
 /** Every press of the button, published; emits once the broker has acknowledged it. */
 export function piPublisher(settings: PublisherSettings): Observable<MqttPublished<IotPayload>> {
-  const { broker, topic, qos, logFile, backend, buttonPin, ledPin } = settings;
+  const { broker, topic, qos, logFile, backend, buttonPin, ledPin, stamp = () => new Date() } = settings;
   return fromGpioButton(buttonPin, { pull: 'up', edge: 'both', debounceMs: 300, backend }).pipe(
     filter((event) => event.pressed),
     nextLine(logFile),
-    map((line) => makePayload(line)), // iottimestamp: now, as Python's str(datetime.utcnow())
+    map((line) => makePayload(line, stamp())), // iottimestamp as Python's str(datetime.utcnow())
     lightWhile(ledPin, (payload) => of(payload).pipe(toMqtt(broker, { topic, qos, serialize: encodePayload })), { backend }),
   );
 }
