@@ -49,6 +49,14 @@ describe('parseAccessLine', () => {
     });
   });
 
+  describe('ident and user', () => {
+    it('reads tokens that start with "-" or hold several words up to the date', () => {
+      expect(parsed('h -x -y [01/Jan/2020:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-x" "-"')).to.deep.include({ ident: '-x', user: '-y', referer: '-x', userAgent: '-' });
+      expect(parsed('h - - - [01/Jan/2020:00:00:00 +0000] "GET / HTTP/1.1" 200 1')).to.deep.include({ ident: '-', user: '- -' });
+      expect(parsed('h ident alice [01/Jan/2020:00:00:00 +0000] "GET / HTTP/1.1" 200 1')).to.deep.include({ ident: 'ident', user: 'alice' });
+    });
+  });
+
   describe('clients', () => {
     it('keeps an IPv6 client whole, and applies a +0100 offset (logparser corpus)', () => {
       const record = parsed('2001:41d0:8:f69::1 - - [29/Oct/2015:06:47:36 +0100] "GET / HTTP/1.1" 200 20526 "http://niels.basjes.nl/" "Mozilla/5.0 (Windows NT 6.1) AppleWebKit/537.36 (KHTML, like Gecko) Dragon/36.1.1.21 Chrome/36.0.1985.97 Safari/537.36"');

@@ -122,17 +122,26 @@ export function scanAccessLine(line: string): AccessLogRecord | AccessLineFailur
   const lineBreak = line.indexOf('\n');
   if (lineBreak !== -1 && lineBreak < end) return 'the text holds more than one line (a line break before its end): pass one line at a time';
 
-  // client, ident: single tokens, each followed by one space.
+  // client, ident: single tokens, each followed by one space. A "-" ident or user (nearly
+  // every line) is recognised in place and shared: no search, no new string.
   const clientEnd = line.indexOf(' ');
   if (clientEnd <= 0 || clientEnd >= end) return notALogLine(line, end, 'it does not start with a client followed by a space');
-  const identEnd = line.indexOf(' ', clientEnd + 1);
-  if (identEnd === -1 || identEnd >= end || identEnd === clientEnd + 1) {
-    return notALogLine(line, end, 'no ident field after the client');
+  let ident = '-';
+  let identEnd = clientEnd + 2;
+  if (line.charCodeAt(clientEnd + 1) !== MINUS || line.charCodeAt(identEnd) !== SPACE) {
+    identEnd = line.indexOf(' ', clientEnd + 1);
+    if (identEnd === -1 || identEnd >= end || identEnd === clientEnd + 1) return notALogLine(line, end, 'no ident field after the client');
+    ident = line.slice(clientEnd + 1, identEnd);
   }
   // user: up to " [" so that a user token is taken whole.
-  const userEnd = line.indexOf(' [', identEnd + 1);
-  if (userEnd === -1 || userEnd >= end) return notALogLine(line, end, 'no " [date]" after client, ident and user');
-  if (userEnd === identEnd + 1) return notALogLine(line, end, 'the user field is empty');
+  let user = '-';
+  let userEnd = identEnd + 2;
+  if (line.charCodeAt(identEnd + 1) !== MINUS || line.charCodeAt(userEnd) !== SPACE || line.charCodeAt(userEnd + 1) !== OPEN_BRACKET) {
+    userEnd = line.indexOf(' [', identEnd + 1);
+    if (userEnd === -1 || userEnd >= end) return notALogLine(line, end, 'no " [date]" after client, ident and user');
+    if (userEnd === identEnd + 1) return notALogLine(line, end, 'the user field is empty');
+    user = line.slice(identEnd + 1, userEnd);
+  }
 
   // [dd/Mon/yyyy:HH:MM:SS ±hhmm]
   const dateStart = userEnd + 2;
@@ -180,12 +189,16 @@ export function scanAccessLine(line: string): AccessLogRecord | AccessLineFailur
   let userAgent: string | null = null;
   position = bytesEnd + 1;
   if (position + 1 <= end && line.charCodeAt(position) === QUOTE) {
-    const refererEnd = closingQuote(line, position + 1, end);
-    referer = line.slice(position + 1, refererEnd);
+    let refererEnd = position + 2;
+    if (quotedDash(line, position)) {
+      referer = '-';
+    } else {
+      refererEnd = closingQuote(line, position + 1, end);
+      referer = line.slice(position + 1, refererEnd);
+    }
     position = refererEnd + 2;
     if (refererEnd < end && position < end && line.charCodeAt(refererEnd + 1) === SPACE && line.charCodeAt(position) === QUOTE) {
-      const userAgentEnd = closingQuote(line, position + 1, end);
-      userAgent = line.slice(position + 1, userAgentEnd);
+      userAgent = quotedDash(line, position) ? '-' : line.slice(position + 1, closingQuote(line, position + 1, end));
     }
   }
 
@@ -194,11 +207,10 @@ export function scanAccessLine(line: string): AccessLogRecord | AccessLineFailur
   let protocol: string | null = null;
   const methodEnd = requestMethodEnd(line, requestStart, requestEnd);
   if (methodEnd !== -1) {
-    // The target rarely holds a space, so look forward for the one before the protocol
-    // (cheap) and fall back to a backward search only when there are more.
-    let lastSpace = line.indexOf(' ', methodEnd + 1);
-    if (lastSpace >= requestEnd) lastSpace = methodEnd;
-    else if (line.indexOf(' ', lastSpace + 1) < requestEnd) lastSpace = line.lastIndexOf(' ', requestEnd - 1);
+    // The protocol is the last word: walk back to the space before it (a few characters,
+    // cheaper here than a search call).
+    let lastSpace = requestEnd - 1;
+    while (lastSpace > methodEnd && line.charCodeAt(lastSpace) !== SPACE) lastSpace--;
     method = line.slice(requestStart, methodEnd);
     if (lastSpace > methodEnd) {
       path = line.slice(methodEnd + 1, lastSpace);
@@ -211,8 +223,8 @@ export function scanAccessLine(line: string): AccessLogRecord | AccessLineFailur
 
   return {
     client: line.slice(0, clientEnd),
-    ident: line.slice(clientEnd + 1, identEnd),
-    user: line.slice(identEnd + 1, userEnd),
+    ident,
+    user,
     time: new Date(epoch),
     request: line.slice(requestStart, requestEnd),
     method,
@@ -241,6 +253,11 @@ function closingQuote(line: string, from: number, end: number): number {
     quote = line.indexOf('"', quote + 1);
   }
   return end;
+}
+
+/** Whether the quoted field opening at `quote` is `"-"`, the servers' "absent". */
+function quotedDash(line: string, quote: number): boolean {
+  return line.charCodeAt(quote + 1) === MINUS && line.charCodeAt(quote + 2) === QUOTE;
 }
 
 /** Index of the next space at or after `from`, or `end`. */
