@@ -175,6 +175,30 @@ describe('gpiod backend', () => {
     beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gpiod-')); });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+    it('delivers every line gpiomon printed before passing on its exit', async () => {
+      writeFileSync(join(dir, 'gpiomon'), [
+        '#!/bin/sh',
+        "printf 'event: FALLING EDGE offset: 17 timestamp: [     164.000012345]\\n'",
+        "echo 'gpiomon: error waiting for events: Input/output error' >&2",
+        'exit 1',
+        '',
+      ].join('\n'));
+      chmodSync(join(dir, 'gpiomon'), 0o755);
+      const backend = createGpiodBackend('1.6.3', { chip: 'gpiochip0', toolPrefix: `${dir}/` });
+      const seen: string[] = [];
+      await new Promise<void>((resolve) => {
+        fromGpioButton(17, { backend }).subscribe({
+          next: (event) => seen.push(`pressed ${event.pressed}`),
+          error: (error: unknown) => { seen.push(String(error)); resolve(); },
+        });
+      });
+      expect(seen).to.deep.equal([
+        'pressed true',
+        'Error: gpiomon exited with code 1 while watching GPIO 17 (--line-buffered --bias=pull-up gpiochip0 17): gpiomon: error waiting for events: Input/output error',
+      ]);
+      await until(() => backend.runningProcesses === 0, 'gpiomon to be gone');
+    });
+
     it('streams events as they are printed and ends gpiomon on unsubscribe', async () => {
       const pidFile = join(dir, 'pid');
       writeFileSync(join(dir, 'gpiomon'), [

@@ -202,6 +202,7 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
 
   const stop = (child: ChildProcess): void => {
     child.removeAllListeners('exit');
+    child.removeAllListeners('close');
     child.removeAllListeners('error');
     child.stdout?.removeAllListeners('data');
     child.stderr?.removeAllListeners('data');
@@ -277,7 +278,8 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
             if (stderr.length < STDERR_LIMIT) stderr += chunk.slice(0, STDERR_LIMIT - stderr.length);
           });
           child.once('error', (error) => fail(new Error(`gpiomon could not be started for GPIO ${pin}: ${error.message}`, { cause: error })));
-          child.once('exit', (code, signal) => {
+          // 'close' (not 'exit'): every line gpiomon printed has been read by then.
+          child.once('close', (code, signal) => {
             const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
             fail(new Error(`gpiomon ${how} while watching GPIO ${pin} (${args.join(' ')})${stderr.trim() === '' ? '' : `: ${stderr.trim()}`}`));
           });
