@@ -78,6 +78,20 @@ describe('fromGpioButton on the simulated backend', () => {
       subscription.unsubscribe();
     });
 
+    it('with falling edges only, takes the bounce of a late release for a press, as RPi.GPIO does; a glitch filter does not', () => {
+      const run = (options: GpioButtonOptions) => {
+        const { clock, gpio, summary, subscription } = rig({ edge: 'falling', ...options });
+        gpio.press(PIN);
+        clock.advanceMillis(500);
+        gpio.release(PIN, { bounceMicros: [100, 200] }); // rising, falling at +100 µs, rising at +300 µs
+        clock.advanceMillis(500);
+        subscription.unsubscribe();
+        return summary();
+      };
+      expect(run({ debounceMs: 300 })).to.deep.equal(['press@0', 'press@500100']);
+      expect(run({ glitchFilterMicros: 1000 })).to.deep.equal(['press@1005']);
+    });
+
     it('reports every edge when debounceMs is 0', () => {
       const { clock, gpio, summary, subscription } = rig({ edge: 'both' });
       gpio.press(PIN, { bounceMicros: [200, 150] });
