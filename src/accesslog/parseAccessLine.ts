@@ -67,8 +67,9 @@ const MS_PER_DAY = 86_400_000;
  * - **client**: any token without spaces, so IPv6 addresses and host names are kept as written.
  * - **user**: everything up to ` [`, so a user token with odd characters is kept.
  * - **time**: day, month name (`Jan`…`Dec`, as Apache writes them), year, time and a
- *   `±hhmm` offset, all checked (no 32nd day, no hour 24, no 61st second); the offset
- *   is applied, so `time` is the instant.
+ *   `±hhmm` offset, all checked (no 32nd day, no 29 February outside leap years, no
+ *   hour 24, no second 60: servers log POSIX time, which has no leap seconds); the
+ *   offset is applied, so `time` is the instant.
  * - **request**: the text between the quotes, where a backslash escapes the next
  *   character (Apache's `\"`, nginx's `\x22`). `method`, `path` and `protocol` are
  *   filled only when it is shaped like a request line: an upper-case method
@@ -76,11 +77,14 @@ const MS_PER_DAY = 86_400_000;
  *   last space, as sent (`HTTP/V1.0` is kept); `GET /x` has `protocol: null`.
  *   An empty request `""`, binary junk such as `\x16\x03\x01` and one-word requests
  *   like `SSH-2.0-Go` keep their text in `request` and give `null` method, path and protocol.
- * - **status**: exactly three digits.
- * - **bytes**: digits, or `-`, which Apache's `%b` writes for zero bytes: it gives `0`.
+ * - **status**: exactly three digits (`000`–`999`; the range is not judged).
+ * - **bytes**: up to 15 digits, or `-`, which Apache's `%b` writes when no bytes
+ *   were sent: it gives `0` (the raw line still tells them apart).
  * - **referer, userAgent**: `null` when the line ends after the bytes (Common Log
- *   Format). A quoted field cut off by the end of the line (a missing closing
- *   quote, as in a truncated user agent) keeps the text up to the end of the line.
+ *   Format) or goes on with unquoted fields; a line with a referer and nothing
+ *   after it has `userAgent: null`. A quoted field cut off by the end of the line
+ *   (a missing closing quote, as in a truncated user agent) keeps the text up to
+ *   the end of the line: the request before it is complete and its status known.
  *
  * Rejected, with a reason: a line without the `[date]` or a quoted request, a
  * date that is not a real one (`32/Foo/2020`), a status that is not three digits
