@@ -180,6 +180,16 @@ describe('SimulatedGpio', () => {
 });
 
 describe("the shared simulated backend ('simulated') on the real clock", () => {
+  it('applies a press at once on the real clock, as on the manual one', () => {
+    const gpio = new SimulatedGpio();
+    const { changes, stop, input } = watchRaw(gpio, 5, 'both', 0);
+    gpio.press(5);
+    expect(changes.map((change) => change.level)).to.deep.equal([0]);
+    stop();
+    input.release();
+    expect(gpio.clock.pendingTasks).to.equal(0);
+  });
+
   it('is what backend: \'simulated\' opens, and the keyboard driver releases after holdMs of real time', async () => {
     const gpio = sharedSimulatedGpio();
     const keys = new PassThrough();

@@ -47,7 +47,7 @@ export interface LightWhileOptions {
  *
  * @example
  * ```ts
- * import { defer, timer, map } from 'rxjs';
+ * import { timer, map } from 'rxjs';
  * import { fromGpioButton, lightWhile } from 'mqtt-iot-stream';
  * // The reference scenario: GPIO 4's LED is lit while the press is published.
  * fromGpioButton(17, { debounceMs: 300, backend: 'simulated' })

@@ -272,11 +272,12 @@ export class SimulatedGpio implements GpioBackend {
    */
   drive(pin: number, steps: readonly DriveStep[]): void {
     checkPin(pin);
-    let at = this.clock.elapsedMicros();
+    const now = this.clock.elapsedMicros(); // read once: a real clock moves between reads
+    let at = now;
     for (const step of steps) {
       if (!(step.afterMicros >= 0)) throw new RangeError(`afterMicros must be >= 0, got ${step.afterMicros}`);
       at += step.afterMicros;
-      if (at === this.clock.elapsedMicros()) {
+      if (at === now) {
         this.edge(pin, step.level, at);
         continue;
       }
