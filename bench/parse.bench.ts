@@ -29,7 +29,7 @@ export const parseBench: Benchmark = {
   name: 'parse',
   async run(context): Promise<BenchResult[]> {
     const full = context.mode === 'full';
-    const corpus = repeatedCorpus(full ? 1_000_000 : 100_000);
+    const corpus = repeatedCorpus(full ? 1_000_000 : 50_000);
     const { lines, combined } = corpus;
     const count = lines.length;
     context.log(`parse: ${count} lines per round`);
@@ -77,7 +77,7 @@ export const parseBench: Benchmark = {
               .subscribe((record) => void (checksum += record.status));
           }),
       },
-      { rounds: full ? 7 : 5, warmup: 1 },
+      { rounds: full ? 7 : 3, warmup: 1 },
     );
     context.log(`parse checksum ${checksum}`);
     const unit = 'lines/s';

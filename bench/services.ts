@@ -1,18 +1,16 @@
 /**
  * The real servers the benchmarks need, started on first use and stopped by the
- * runner at the end (also on failure and on Ctrl-C). Reuses the test suite's
- * starters in test/support when they exist, so the bench runs the same servers the
- * tests do.
+ * runner at the end (also on failure and on Ctrl-C). Cassandra comes from the test
+ * suite's starter (test/support/cassandra.ts); Mosquitto is started here, quietly
+ * (see startMosquitto).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { cassandraNode, stopCassandraNode } from '../test/support/cassandra.js';
 import { freePort } from '../test/support/mosquitto.js';
-
-const supportDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'support');
 
 /** A running Mosquitto as the bench sees it. */
 export interface MosquittoService {
@@ -106,37 +104,15 @@ export class Services {
     return { url, port };
   }
 
+  // The test suite's node (scripts/cassandra: Cassandra 5 from Maven Central jars on
+  // free loopback ports), stopped and deleted when the bench ends.
   private async startCassandra(): Promise<CassandraService> {
-    const module = await importSupport('cassandra.ts');
-    if (module === undefined) throw new Error('test/support/cassandra.ts is missing: cannot start Cassandra');
     const started = Date.now();
-    const node = await startWith(module, ['startCassandra', 'start']);
-    this.stops.push(() => node.stop());
-    const port = Number(node.port ?? node.nativePort);
-    const contactPoint = typeof node.contactPoint === 'string' ? node.contactPoint : `127.0.0.1:${port}`;
-    const localDataCenter = typeof node.localDataCenter === 'string' ? node.localDataCenter : 'datacenter1';
-    this.log(`cassandra up on ${contactPoint} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    return { contactPoint, port, localDataCenter };
+    this.stops.push(() => stopCassandraNode());
+    const node = await cassandraNode();
+    this.log(`cassandra ${node.version} (pid ${node.pid}) up on ${node.contactPoint} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return { contactPoint: node.contactPoint, port: node.port, localDataCenter: 'datacenter1' };
   }
-}
-
-interface Started {
-  readonly stop: () => Promise<void> | void;
-  readonly [field: string]: unknown;
-}
-
-async function importSupport(file: string): Promise<Record<string, unknown> | undefined> {
-  const path = join(supportDir, file);
-  if (!existsSync(path)) return undefined;
-  return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-}
-
-async function startWith(module: Record<string, unknown>, names: readonly string[]): Promise<Started> {
-  for (const name of names) {
-    const start = module[name];
-    if (typeof start === 'function') return (await (start as () => Promise<Started>)()) as Started;
-  }
-  throw new Error(`test/support exports none of ${names.join(', ')}; exports are ${Object.keys(module).join(', ')}`);
 }
 
 async function waitForPort(port: number, exited: () => boolean, output: () => string, deadlineMs = 15_000): Promise<void> {
