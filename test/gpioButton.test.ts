@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { take, type Subscription } from 'rxjs';
 import {
   fromGpioButton,
@@ -9,6 +10,8 @@ import {
   type GpioBackend,
   type GpioButtonEvent,
   type GpioButtonOptions,
+  type DriveStep,
+  type Level,
   type Rejection,
 } from '../src/index.js';
 
@@ -90,6 +93,38 @@ describe('fromGpioButton on the simulated backend', () => {
       };
       expect(run({ debounceMs: 300 })).to.deep.equal(['press@0', 'press@500100']);
       expect(run({ glitchFilterMicros: 1000 })).to.deep.equal(['press@1005']);
+    });
+
+    it('accepts exactly the edges RPi.GPIO’s rule accepts, for random edge sequences and tick origins', () => {
+      const step = fc.record({ afterMicros: fc.integer({ min: 0, max: 400_000 }), level: fc.constantFrom<Level>(0, 1) });
+      fc.assert(fc.property(
+        fc.array(step, { maxLength: 40 }),
+        fc.integer({ min: 0, max: 500 }),
+        fc.constantFrom('rising', 'falling', 'both' as const),
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        (steps: DriveStep[], debounceMs, edge, startTick) => {
+          const { clock, gpio, events, subscription } = rig({ edge, debounceMs, startTick });
+          gpio.drive(PIN, steps);
+          clock.advance(steps.reduce((sum, s) => sum + s.afterMicros, 0) + 1);
+          subscription.unsubscribe();
+          // RPi.GPIO (event_gpio.c): accept when no edge was accepted yet or
+          // now - lastcall > bouncetime * 1000; lastcall moves on accepted edges only.
+          const expected: string[] = [];
+          let level: Level = 1; // pull-up idle
+          let at = 0;
+          let lastAccepted: number | undefined;
+          for (const s of steps) {
+            at += s.afterMicros;
+            if (s.level === level) continue;
+            level = s.level;
+            if (edge !== 'both' && (edge === 'rising') !== (level === 1)) continue;
+            if (lastAccepted !== undefined && !(at - lastAccepted > debounceMs * 1000)) continue;
+            lastAccepted = at;
+            expected.push(`${level}@${(startTick + at) >>> 0}`);
+          }
+          expect(events.map((event) => `${event.level}@${event.tick}`)).to.deep.equal(expected);
+        },
+      ), { numRuns: 500, seed: 20261127 }); // fixed seed: the same cases on every run
     });
 
     it('reports every edge when debounceMs is 0', () => {
