@@ -2,9 +2,10 @@
 // serializer, one ack per value after PUBACK/PUBCOMP, the in-flight bound, and the
 // bounded offline queue while the broker is down.
 import { expect } from 'chai';
-import { Subject, firstValueFrom, from, lastValueFrom, toArray, type Subscription } from 'rxjs';
+import { Subject, count, firstValueFrom, from, lastValueFrom, map, takeWhile, tap, toArray, type Subscription } from 'rxjs';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { MqttQueueFullError, toMqtt, type MqttPublished, type Rejection } from '../src/index.js';
+import { MqttQueueFullError, decodePayload, encodePayload, makePayload, toMqtt, type MqttPublished, type Rejection } from '../src/index.js';
+import { corpusLines } from './support/corpora.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { closeClients, countLog, testClient, waitFor } from './support/mqttHelpers.js';
 
@@ -111,6 +112,28 @@ describe('toMqtt on a real Mosquitto', function () {
     ));
     expect(acks.map((a) => a.value)).to.deep.equal(Array.from({ length: 500 }, (_, i) => i));
     expect(maxOutstanding).to.be.within(1, 4);
+  });
+
+  it("goes at the broker's pace when the acks pull a lazy source: 5,000 real log lines with maxQueued 0 never overflow", async function () {
+    const client = await testClient(broker.url);
+    const { received } = await listen(broker.url, 'paced/t');
+    const lines = corpusLines('nasa').slice(0, 5_000);
+    const iterator = lines[Symbol.iterator]();
+    let pulled = 0;
+    const pull = new Subject<void>();
+    const done = lastValueFrom(pull.pipe(
+      map(() => iterator.next()),
+      takeWhile((next) => !next.done),
+      map((next) => { pulled++; return encodePayload(makePayload(next.value as string)); }),
+      toMqtt(client, { topic: 'paced/t', qos: 1, maxInFlight: 16, maxQueued: 0, onReject: () => pull.next() }),
+      tap(() => pull.next()),
+      count(),
+    ));
+    for (let i = 0; i < 16; i++) pull.next();
+    expect(pulled, 'only the first window was read before any ack').to.equal(16);
+    expect(await done).to.equal(lines.length);
+    await waitFor(() => received.length === lines.length, () => `${lines.length} messages at the subscriber, got ${received.length}`);
+    expect(received.map((r) => (decodePayload(r.payload) as { right: { accesslogs: string } }).right.accesslogs)).to.deep.equal(lines);
   });
 
   it('rejects a value whose derived topic is not publishable, or that the serializer cannot handle, and goes on', async function () {

@@ -118,6 +118,24 @@ interface Slot<T> {
  * ).subscribe((ack) => console.log('acknowledged', ack.messageId));
  * ```
  *
+ * @example Go at the broker's pace: each acknowledgement asks for the next line
+ * ```ts
+ * import { Subject, map, takeWhile, tap } from 'rxjs';
+ * import { toMqtt, makePayload, encodePayload } from 'mqtt-iot-stream';
+ *
+ * const lines = ['line 1', 'line 2', 'line 3'][Symbol.iterator](); // any lazy iterator
+ * const pull = new Subject<void>();
+ * pull.pipe(
+ *   map(() => lines.next()),
+ *   takeWhile((next) => !next.done),
+ *   map((next) => encodePayload(makePayload(next.value))),
+ *   // maxQueued 0: nothing ever waits in toMqtt; a refused line also asks for the next.
+ *   toMqtt('mqtt://localhost:1883', { topic: 'rupesh/gpiotopic', maxInFlight: 16, maxQueued: 0, onReject: () => pull.next() }),
+ *   tap(() => pull.next()),
+ * ).subscribe({ complete: () => console.log('every line acknowledged') });
+ * for (let i = 0; i < 16; i++) pull.next(); // fill the in-flight window
+ * ```
+ *
  * @param conn - a client you own, or a URL or options for a client this operator owns.
  * @param options - topic, QoS, retain, serializer, bounds, rejection handling.
  * @returns an operator that emits one {@link MqttPublished} per published value.
