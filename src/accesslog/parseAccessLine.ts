@@ -215,7 +215,7 @@ export function scanAccessLine(line: string): AccessLogRecord | AccessLineFailur
     // cheaper here than a search call).
     let lastSpace = requestEnd - 1;
     while (lastSpace > methodEnd && line.charCodeAt(lastSpace) !== SPACE) lastSpace--;
-    method = line.slice(requestStart, methodEnd);
+    method = methodText(line, requestStart, methodEnd);
     if (lastSpace > methodEnd) {
       path = line.slice(methodEnd + 1, lastSpace);
       // "GET /x " (a trailing space) has no protocol rather than an empty one.
@@ -355,6 +355,16 @@ function requestMethodEnd(line: string, from: number, to: number): number {
   }
   if (i === from || i >= to - 1 || line.charCodeAt(i) !== SPACE || line.charCodeAt(i + 1) === SPACE) return -1;
   return i;
+}
+
+/** The method as a shared string for GET, POST and HEAD (nearly every request), else a new one. */
+function methodText(line: string, from: number, to: number): string {
+  const length = to - from;
+  const first = line.charCodeAt(from);
+  if (length === 3 && first === 0x47 && line.charCodeAt(from + 1) === 0x45 && line.charCodeAt(from + 2) === 0x54) return 'GET';
+  if (length === 4 && line.charCodeAt(from + 3) === 0x54 && line.charCodeAt(from + 2) === 0x53 && line.charCodeAt(from + 1) === 0x4f && first === 0x50) return 'POST';
+  if (length === 4 && line.charCodeAt(from + 3) === 0x44 && line.charCodeAt(from + 2) === 0x41 && line.charCodeAt(from + 1) === 0x45 && first === 0x48) return 'HEAD';
+  return line.slice(from, to);
 }
 
 function badDate(line: string, dateStart: number, end: number): string {
