@@ -122,8 +122,22 @@ async function waitForPort(port: number, child: ChildProcess, logText: () => str
   }
 }
 
-/** Starts a Mosquitto broker; throws with its output when it cannot start. */
+/**
+ * Starts a Mosquitto broker; throws with its output when it cannot start.
+ * A port taken between our probe and Mosquitto's bind (another test process) is
+ * retried on fresh ports, twice.
+ */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/Address already in use/i.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startOnce(options: MosquittoOptions): Promise<Mosquitto> {
   installExitHook();
   const dir = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-mosquitto-'));
   const port = await freePort();
@@ -179,6 +193,15 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     try {
       await Promise.race([
         (async () => {
+          // "running" is logged once every listener is open; a probe alone could be
+          // answered by whoever else holds the port.
+          const startedAt = output.length;
+          const deadline = Date.now() + 15_000;
+          while (!/mosquitto version \S+ running/.test(output.slice(startedAt))) {
+            if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`mosquitto exited (${proc.exitCode ?? proc.signalCode}) while starting. Its output:\n${output}`);
+            if (Date.now() > deadline) throw new Error(`mosquitto did not report running within 15 s. Its output:\n${output}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
           await waitForPort(port, proc, () => output);
           if (tlsPort !== undefined) await waitForPort(tlsPort, proc, () => output);
         })(),
@@ -202,7 +225,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     clearTimeout(timer);
   };
 
-  await start();
+  try {
+    await start();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 
   return {
     port,
