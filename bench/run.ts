@@ -7,7 +7,7 @@
  * benchmark crashed. `--json <file>` also writes the results as JSON.
  */
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { formatFigure, type BenchContext, type Benchmark, type BenchResult } from './harness.js';
 import { Services } from './services.js';
 import { parseBench } from './parse.bench.js';
@@ -77,7 +77,8 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   const selected = args.names.length === 0 ? benchmarks : benchmarks.filter((b) => args.names.includes(b.name));
-  process.stdout.write(`mqtt-iot-stream benchmarks, ${args.mode} mode; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}\n`);
+  const loadAtStart = loadavg()[0]!;
+  process.stdout.write(`mqtt-iot-stream benchmarks, ${args.mode} mode; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}; load average ${loadAtStart.toFixed(1)}\n`);
   process.stdout.write(`${row(['benchmark', 'ours', 'baseline', 'ratio', 'target', 'result'], widths)}\n`);
   const results: Array<BenchResult & { readonly benchmark: string }> = [];
   const crashed: string[] = [];
@@ -102,10 +103,11 @@ async function main(): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
   if (args.json !== undefined) {
-    writeFileSync(args.json, `${JSON.stringify({ mode: args.mode, node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, at: new Date().toISOString(), results }, null, 2)}\n`);
+    const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg()[0] };
+    writeFileSync(args.json, `${JSON.stringify({ mode: args.mode, at: new Date().toISOString(), ...machine, results }, null, 2)}\n`);
   }
   const missed = results.filter((r) => r.ok === false).length;
-  process.stdout.write(`${results.length} results, ${missed} missed, ${crashed.length} crashed${crashed.length > 0 ? ` (${crashed.join(', ')})` : ''}\n`);
+  process.stdout.write(`${results.length} results, ${missed} missed, ${crashed.length} crashed${crashed.length > 0 ? ` (${crashed.join(', ')})` : ''}; load average ${loadavg()[0]!.toFixed(1)}\n`);
   return crashed.length > 0 ? 1 : 0;
 }
 

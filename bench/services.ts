@@ -82,6 +82,12 @@ export class Services {
       '',
     ].join('\n'));
     const broker = spawn('mosquitto', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Last resort if the bench process dies before stopAll (a crash): never leave a broker behind.
+    const killAtExit = (): void => {
+      broker.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    };
+    process.once('exit', killAtExit);
     let output = '';
     broker.stderr.on('data', (chunk: Buffer) => {
       if (output.length < 64 * 1024) output += chunk.toString();
@@ -94,6 +100,7 @@ export class Services {
         await exited;
         clearTimeout(timer);
       }
+      process.off('exit', killAtExit);
       rmSync(dir, { recursive: true, force: true });
     };
     this.stops.push(stop);
