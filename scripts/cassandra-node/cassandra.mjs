@@ -39,9 +39,13 @@ Environment: CASSANDRA_VERSION (default ${DEFAULT_VERSION}), CASSANDRA_START_TIM
 (default 240000), CASSANDRA_STOP_GRACE_MS (default 20000), XDG_CACHE_HOME.
 Jars are cached in ${libDir}.`;
 
+/** A fresh node folder to delete if startup fails (after its log lines are printed). */
+let freshDir;
+
 function fail(message, logDir) {
   process.stderr.write(`scripts/cassandra: ${message}\n`);
   if (logDir) process.stderr.write(lastLogLines(logDir, 60));
+  if (freshDir) rmSync(freshDir, { recursive: true, force: true });
   process.exit(1);
 }
 
@@ -203,6 +207,7 @@ async function up(args) {
     if (isOurNode(state.pid, dir)) fail(`the node in ${dir} is already running (pid ${state.pid})`);
   } else {
     dir = args.dir ?? mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-cassandra-'));
+    if (!args.dir) freshDir = dir;
     for (const sub of ['conf', 'data', 'logs', 'tmp']) mkdirSync(join(dir, sub), { recursive: true });
     const nativePort = await freePort();
     let storagePort = await freePort();

@@ -1,0 +1,110 @@
+// The node goes down in the middle of a stream and comes back on the same data:
+// nothing lost, nothing doubled, and the pipeline holds a bounded number of rows.
+import { expect } from 'chai';
+import cassandra from 'cassandra-driver';
+import type { Client } from 'cassandra-driver';
+import { Subject, lastValueFrom, tap, toArray } from 'rxjs';
+import { cassandraSink, ensureWindowCountTable, readWindowTotals, type WindowRow } from '../src/index.js';
+import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
+import { corpusRecords, finalTable, plain, windowRows } from './support/windowRows.js';
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('cassandraSink through a Cassandra outage (node stopped mid-stream, restarted on the same data)', function () {
+  let node: CassandraNode;
+  let admin: Client;
+
+  before(async function () {
+    this.timeout(CASSANDRA_START_TIMEOUT_MS);
+    node = await cassandraNode();
+    admin = new cassandra.Client(node.clientOptions({
+      policies: { reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(500) },
+    }));
+    await ensureWindowCountTable(admin, { keyspace: 'sink_outage' });
+  });
+
+  after(async function () {
+    this.timeout(CASSANDRA_START_TIMEOUT_MS);
+    // Leave the shared node running for whatever test comes next, even if this one failed midway.
+    if (node && !node.running) await node.start();
+    await admin?.shutdown();
+  });
+
+  it('ends with exactly the expected counts; at most `concurrency` rows held while the node is down', async function () {
+    this.timeout(CASSANDRA_START_TIMEOUT_MS + 120_000);
+    const records = corpusRecords('hackers');
+    const expected = plain(finalTable((await windowRows(records, 'append')).rows));
+    // Update mode: each (window, status) is written again and again with a growing
+    // count, so a lost write or a stale retry landing last would show in the table.
+    const { rows } = await windowRows(records, 'update');
+    const concurrency = 16;
+
+    // A source paced on the results, as fromMqtt with manual ack is: it keeps
+    // `concurrency` rows outstanding and emits the next one when a write is acknowledged.
+    const source = new Subject<WindowRow<number>>();
+    let emitted = 0;
+    let written = 0;
+    let maxHeld = 0;
+    const emitNext = () => {
+      if (emitted < rows.length) {
+        source.next(rows[emitted++] as WindowRow<number>);
+        maxHeld = Math.max(maxHeld, emitted - written);
+        if (emitted === rows.length) source.complete();
+      }
+    };
+    let retries = 0;
+    const retryErrors = new Set<string>();
+    let maxInFlight = 0;
+    let maxQueued = 0;
+    const done = lastValueFrom(source.pipe(
+      cassandraSink(node.clientOptions(), {
+        keyspace: 'sink_outage',
+        concurrency,
+        retries: 200,
+        retryBaseDelayMs: 50,
+        retryMaxDelayMs: 1_000,
+        onRetry: ({ error }) => {
+          retries++;
+          retryErrors.add((error as Error).constructor.name);
+        },
+        onBacklog: ({ inFlight, queued }) => {
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          maxQueued = Math.max(maxQueued, queued);
+        },
+      }),
+      tap(() => {
+        written++;
+        emitNext();
+      }),
+      toArray(),
+    ));
+    for (let i = 0; i < concurrency; i++) emitNext();
+
+    await waitFor(() => written >= rows.length / 3, 'a third of the rows to be written', 120_000);
+    await node.stop();
+    const retriesAtStop = retries;
+    const writtenAtStop = written;
+    // Proof the outage was seen: every slot failed at least once more since the node stopped.
+    await waitFor(() => retries >= retriesAtStop + concurrency, 'writes to fail while the node is down', 60_000);
+    expect(written, 'no write can succeed while the node is down').to.equal(writtenAtStop);
+    expect(emitted - written, 'rows held by the pipeline during the outage').to.be.at.most(concurrency);
+    await node.start();
+
+    const results = await done;
+    expect(results).to.have.length(rows.length);
+    expect(new Set(results.map((r) => r.row)).size, 'every row acknowledged exactly once').to.equal(rows.length);
+    expect(results.some((r) => r.attempts > 1)).to.equal(true);
+    expect(retryErrors.has('NoHostAvailableError'), `retried errors: ${[...retryErrors].join(', ')}`).to.equal(true);
+    expect(maxInFlight).to.be.at.most(concurrency);
+    expect(maxQueued).to.equal(0);
+    expect(maxHeld).to.be.at.most(concurrency);
+
+    expect(plain(await readWindowTotals(admin, { keyspace: 'sink_outage' }))).to.deep.equal(expected);
+  });
+});
