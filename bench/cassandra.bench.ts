@@ -31,7 +31,7 @@ export const cassandraBench: Benchmark = {
   name: 'cassandra',
   async run(context): Promise<BenchResult[]> {
     const full = context.mode === 'full';
-    const count = full ? 20_000 : 2_000;
+    const count = full ? 10_000 : 2_000;
     const node = await context.cassandra();
     const client = new cassandra.Client({ contactPoints: [node.contactPoint], localDataCenter: node.localDataCenter });
     try {

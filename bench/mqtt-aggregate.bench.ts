@@ -58,7 +58,7 @@ export const mqttAggregateBench: Benchmark = {
   name: 'mqtt-aggregate',
   async run(context): Promise<BenchResult[]> {
     const full = context.mode === 'full';
-    const count = full ? 100_000 : 20_000;
+    const count = full ? 50_000 : 20_000;
     const broker = await context.mosquitto();
     const publisher = await PublisherControl.start(broker.url);
     const results: BenchResult[] = [];
@@ -71,7 +71,7 @@ export const mqttAggregateBench: Benchmark = {
           shortfall += count - outcome.handled;
           return outcome.rate;
         };
-        const measured = await interleave({ raw: round(rawSubscriber), ours: round(oursSubscriber) }, { rounds: full ? 5 : 3, warmup: 1 });
+        const measured = await interleave({ raw: round(rawSubscriber), ours: round(oursSubscriber) }, { rounds: full ? 7 : 3, warmup: 1 });
         results.push(
           compare(`aggregator pipeline, QoS ${qos}`, measured.ours, measured.raw, 'msg/s', 0.9, 'raw MQTT.js',
             shortfall > 0 ? `${shortfall} messages not seen in all rounds (QoS ${qos} drops)` : undefined),

@@ -77,7 +77,7 @@ export const parseBench: Benchmark = {
               .subscribe((record) => void (checksum += record.status));
           }),
       },
-      { rounds: full ? 7 : 3, warmup: 1 },
+      { rounds: full ? 5 : 3, warmup: 1 },
     );
     context.log(`parse checksum ${checksum}`);
     const unit = 'lines/s';
