@@ -3,7 +3,7 @@
 // connection failures error the stream once, with a message naming the cause.
 import { expect } from 'chai';
 import { firstValueFrom, from, lastValueFrom, take, toArray, type Observable, type Subscription } from 'rxjs';
-import { MqttConnectionError, RejectionError, fromMqtt, toMqtt, type Rejection } from '../src/index.js';
+import { MqttConnectionError, MqttSubscribeError, RejectionError, fromMqtt, toMqtt, type Rejection } from '../src/index.js';
 import { freePort, startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { closeClients, countLog, testClient, waitFor } from './support/mqttHelpers.js';
 
@@ -130,5 +130,34 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
     await lastValueFrom(from(['hello']).pipe(toMqtt({ url: tls.url, ca: tls.ca, username: 'bob', password: 'bob-secret' }, { topic: 'bob/own' })));
     await waitFor(() => received.includes('bob/own'), 'bob/own');
     expect(received).to.deep.equal(['bob/own']);
+  });
+
+  describe('with the dynamic security plugin, which can refuse a subscription', function () {
+    let dynsecBroker: Mosquitto;
+    before(async function () {
+      dynsecBroker = await startMosquitto({ dynsec: { username: 'admin', password: 'admin-secret' } });
+      await dynsecBroker.dynsec('createClient', 'carol', '-p', 'carol-secret');
+      await dynsecBroker.dynsec('createRole', 'own-topic');
+      await dynsecBroker.dynsec('addRoleACL', 'own-topic', 'subscribePattern', 'carol/#', 'allow');
+      await dynsecBroker.dynsec('addRoleACL', 'own-topic', 'publishClientSend', 'carol/#', 'allow');
+      await dynsecBroker.dynsec('addClientRole', 'carol', 'own-topic');
+    });
+    after(async function () {
+      await dynsecBroker?.dispose();
+    });
+
+    it('errors with MqttSubscribeError naming the refused filter and the SUBACK reason', async function () {
+      const carol = { url: dynsecBroker.url, username: 'carol', password: 'carol-secret' };
+      const { error, errors } = await failure(fromMqtt(carol, ['carol/in', 'other/x']));
+      expect(error).to.be.instanceOf(MqttSubscribeError);
+      expect((error as Error).message).to.match(/^the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the subscription to "other\/x": SUBACK Not authorized \(0x87\)$/);
+      expect((error as MqttSubscribeError).topics).to.deep.equal(['other/x']);
+      expect(errors()).to.equal(1);
+
+      const messages = firstValueFrom(fromMqtt(carol, 'carol/in').pipe(take(1), toArray()));
+      await waitFor(() => countLog(dynsecBroker.log(), / 1 carol\/in/) >= 2, 'the allowed subscription');
+      await lastValueFrom(from(['allowed']).pipe(toMqtt(carol, { topic: 'carol/in' })));
+      expect((await messages).map((m) => m.payload.toString())).to.deep.equal(['allowed']);
+    });
   });
 });

@@ -7,7 +7,7 @@ import { validateTopics, type IClientSubscribeOptions, type IPublishPacket } fro
 import { closeOwned, openConnection, type MqttConnection, type OpenedConnection } from './connection.js';
 import { holdAck } from './manualAck.js';
 import type { MqttMessage } from './message.js';
-import { describeReasonCode, reasonCodeOf } from './reasonCodes.js';
+import { describeReasonCode } from './reasonCodes.js';
 import { acquireFilters, releaseFilters } from './subscriptions.js';
 import { topicMatches } from './topicFilter.js';
 import { watchConnection } from './watchConnection.js';
@@ -155,16 +155,21 @@ export function fromMqtt(conn: MqttConnection, topics: string | readonly string[
     const fresh = acquireFilters(client, filters);
     if (fresh.length > 0) {
       const request = Object.fromEntries(fresh.map((filter) => [filter, { ...options.subscribeOptions, qos }]));
-      client.subscribe(request, (error) => {
+      client.subscribe(request, (error, requested, suback) => {
         if (!active || error == null) return;
-        const reasonCode = reasonCodeOf(error);
-        // Errors without a SUBACK reason code come from a connection that closed
-        // under the request: MQTT.js subscribes again on reconnect, and a final
-        // connection failure is reported by watchConnection.
-        if (reasonCode === undefined) return;
+        // An error without a SUBACK comes from a connection that closed under the
+        // request: MQTT.js subscribes again on reconnect, and a final connection
+        // failure is reported by watchConnection.
+        const codes = suback?.granted;
+        if (codes === undefined) return;
+        const topicsInOrder = (requested ?? []).map((grant) => grant.topic);
+        // mqtt-packet types granted entries as number | Object; SUBACK carries numbers.
+        const refused = codes.flatMap((code, i) => (typeof code === 'number' && code >= 0x80 ? [{ topic: topicsInOrder[i] ?? fresh[i] ?? '?', code }] : []));
+        const first = refused[0];
+        if (first === undefined) return;
         destination.error(new MqttSubscribeError(
-          `the MQTT broker at ${broker} refused the subscription to ${fresh.map((f) => `"${f}"`).join(', ')}: SUBACK ${describeReasonCode(reasonCode)}`,
-          fresh, reasonCode, { cause: error }));
+          `the MQTT broker at ${broker} refused the subscription to ${refused.map((r) => `"${r.topic}"`).join(', ')}: SUBACK ${describeReasonCode(first.code)}`,
+          refused.map((r) => r.topic), first.code, { cause: error }));
       });
     }
 
