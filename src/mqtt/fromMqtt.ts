@@ -23,7 +23,12 @@ export interface FromMqttOptions {
    * time, so the broker holds the rest). Use it when each message is written
    * downstream on its own, so a crash before the write means redelivery, not loss.
    * Do not use it with operators that hold a message until later ones arrive (such
-   * as `windowedCount`): the next message would never come.
+   * as `windowedCount`): the next message would never come. Ack within about the
+   * keepalive (60 s by default): the broker's PINGRESP waits behind the held
+   * message, and MQTT.js reconnects on a keepalive timeout (the broker then sends
+   * the message again with `dup` set). Messages still unacknowledged at teardown
+   * are acknowledged on a client you passed in (it must go on) and left
+   * unacknowledged on an owned client, which a persistent session redelivers.
    */
   ack?: 'auto' | 'manual';
   /**
