@@ -9,7 +9,7 @@ import { holdAck } from './manualAck.js';
 import type { MqttMessage } from './message.js';
 import { describeReasonCode } from './reasonCodes.js';
 import { acquireFilters, releaseFilters } from './subscriptions.js';
-import { topicMatches } from './topicFilter.js';
+import { topicMatcher } from './topicFilter.js';
 import { watchConnection } from './watchConnection.js';
 
 /** Options of {@link fromMqtt}. */
@@ -120,6 +120,8 @@ export function fromMqtt(conn: MqttConnection, topics: string | readonly string[
     throw new TypeError(`fromMqtt: ack must be 'auto' or 'manual', not ${String(options.ack)}`);
   }
 
+  const matchers = filters.map(topicMatcher);
+
   return new Observable<MqttMessage>((destination) => {
     let opened: OpenedConnection;
     try {
@@ -134,7 +136,7 @@ export function fromMqtt(conn: MqttConnection, topics: string | readonly string[
     let active = true;
 
     const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
-      if (!filters.some((filter) => topicMatches(filter, topic))) return;
+      if (!matchers.some((matches) => matches(topic))) return;
       let ack: () => void = noop;
       if (manual && packet.qos > 0) {
         const release = holdAck(client, packet);

@@ -16,17 +16,46 @@ export function filterOf(subscription: string): string {
 /**
  * Whether `topic` matches `filter` by the MQTT rules: `+` is one level, a final `#`
  * is any number of levels including none, and wildcards at the start do not match
- * topics beginning with `$` (such as `$SYS/…`).
+ * topics beginning with `$` (such as `$SYS/…`). A shared subscription
+ * `$share/<group>/<filter>` matches as `<filter>`. `fromMqtt` uses this to pick
+ * its own messages from a client shared with other subscriptions.
+ *
+ * @example
+ * ```ts
+ * import { topicMatches } from 'mqtt-iot-stream';
+ * topicMatches('sensors/+/log', 'sensors/pi1/log');       // true
+ * topicMatches('sensors/#', 'sensors');                   // true
+ * topicMatches('$share/aggregators/rupesh/#', 'rupesh/gpiotopic'); // true
+ * topicMatches('#', '$SYS/broker/uptime');                // false
+ * ```
+ *
+ * @param filter - a topic filter, possibly with wildcards or a `$share/<group>/` prefix.
+ * @param topic - the topic a message was published to.
+ * @returns whether a subscription to `filter` receives messages on `topic`.
  */
 export function topicMatches(filter: string, topic: string): boolean {
-  const filterLevels = filterOf(filter).split('/');
-  const topicLevels = topic.split('/');
-  if (topic.startsWith('$') && (filterLevels[0] === '#' || filterLevels[0] === '+')) return false;
-  for (let i = 0; i < filterLevels.length; i++) {
-    const level = filterLevels[i];
-    if (level === '#') return true;
-    if (i >= topicLevels.length) return false;
-    if (level !== '+' && level !== topicLevels[i]) return false;
-  }
-  return filterLevels.length === topicLevels.length;
+  return topicMatcher(filter)(topic);
+}
+
+/**
+ * A function that tells whether a topic matches `filter`, prepared once: an exact
+ * filter is a string comparison, a wildcard filter is split into levels once.
+ * @internal
+ */
+export function topicMatcher(filter: string): (topic: string) => boolean {
+  const plain = filterOf(filter);
+  if (!plain.includes('+') && !plain.includes('#')) return (topic) => topic === plain;
+  const filterLevels = plain.split('/');
+  const leadingWildcard = filterLevels[0] === '#' || filterLevels[0] === '+';
+  return (topic) => {
+    if (leadingWildcard && topic.startsWith('$')) return false;
+    const topicLevels = topic.split('/');
+    for (let i = 0; i < filterLevels.length; i++) {
+      const level = filterLevels[i];
+      if (level === '#') return true;
+      if (i >= topicLevels.length) return false;
+      if (level !== '+' && level !== topicLevels[i]) return false;
+    }
+    return filterLevels.length === topicLevels.length;
+  };
 }
