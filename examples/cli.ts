@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // The mqtt-iot-stream command: the reference scenario without writing code.
-import { Client } from 'cassandra-driver';
 import { connect } from 'mqtt';
 import { Subject, lastValueFrom, takeUntil, tap } from 'rxjs';
 import { ensureWindowCountTable, keyboardButton, sharedSimulatedGpio } from 'mqtt-iot-stream';
@@ -9,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { aggregator } from './aggregator.js';
 import { runDemo } from './demo.js';
 import { piPublisher } from './pi-publisher.js';
-import { describeFlags, integerSetting, qosSetting, readSettings, type FlagName } from './settings.js';
+import { describeFlags, integerSetting, prepareCassandra, qosSetting, readSettings, type FlagName } from './settings.js';
 import { Tally } from './tally.js';
 
 const publishFlags = ['broker', 'topic', 'username', 'password', 'qos', 'file', 'backend', 'button-pin', 'led-pin'] as const satisfies readonly FlagName[];
@@ -90,12 +89,13 @@ async function publish(argv: readonly string[]): Promise<number> {
 
 async function aggregate(argv: readonly string[]): Promise<number> {
   const s = readSettings(argv, aggregateFlags);
-  const cassandra = new Client({ contactPoints: s.cassandra.split(','), localDataCenter: s.datacenter });
+  const replication = { class: 'SimpleStrategy', replication_factor: integerSetting('replication', s.replication) };
+  const cassandra = await prepareCassandra(s.cassandra, s.datacenter,
+    (client) => ensureWindowCountTable(client, { keyspace: s.keyspace, table: s.table, replication }));
   const tally = new Tally();
   const stop = new Subject<void>();
   process.once('SIGINT', () => stop.next());
   try {
-    await ensureWindowCountTable(cassandra, { keyspace: s.keyspace, table: s.table, replication: { class: 'SimpleStrategy', replication_factor: integerSetting('replication', s.replication) } });
     process.stdout.write(`counting statuses from ${s.broker} "${s.topic}" into ${s.keyspace}.${s.table} (windows ${s.window}, watermark ${s.watermark}); Ctrl-C flushes and stops\n`);
     await lastValueFrom(aggregator({
       broker: { url: s.broker, ...credentials(s.username, s.password) },

@@ -8,7 +8,7 @@
  *   npm run demo
  *   npm run demo -- --cassandra 127.0.0.1:9042 --rate 3
  */
-import { Client } from 'cassandra-driver';
+import type { Client } from 'cassandra-driver';
 import { connect } from 'mqtt';
 import { EMPTY, Subject, interval, lastValueFrom, merge, share, takeUntil, tap, timer } from 'rxjs';
 import { cassandraSink, ensureWindowCountTable, keyboardButton, sharedSimulatedGpio } from 'mqtt-iot-stream';
@@ -16,6 +16,7 @@ import { statusCounts } from './aggregator.js';
 import { startEmbeddedBroker } from './embedded-broker.js';
 import { LiveView } from './live-view.js';
 import { piPublisher } from './pi-publisher.js';
+import { prepareCassandra } from './settings.js';
 import { Tally } from './tally.js';
 
 export interface DemoSettings {
@@ -46,8 +47,8 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
 
   let cassandra: Client | undefined;
   if (settings.cassandra !== undefined) {
-    cassandra = new Client({ contactPoints: settings.cassandra.split(','), localDataCenter: settings.datacenter });
-    await ensureWindowCountTable(cassandra, { keyspace: settings.keyspace, table: settings.table });
+    cassandra = await prepareCassandra(settings.cassandra, settings.datacenter,
+      (client) => ensureWindowCountTable(client, { keyspace: settings.keyspace, table: settings.table }));
   }
 
   // The publisher owns nothing: we hand it a client and close it ourselves.

@@ -1,6 +1,7 @@
 // Command-line flags with environment fallbacks for the examples and the CLI.
 // Every flag has a default, so `mqtt-iot-stream publish` works as it stands on a Pi
 // next to a local Mosquitto, and `aggregate` next to a local Cassandra.
+import { Client } from 'cassandra-driver';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -54,7 +55,8 @@ export function readSettings<N extends FlagName>(argv: readonly string[], names:
   const settings: Record<string, string | undefined> = {};
   for (const name of names) {
     const flag: Flag = flags[name];
-    settings[name] = (values[name] as string | undefined) ?? process.env[flag.env] ?? (name in defaults ? defaults[name] : flag.fallback);
+    const fromEnvironment = process.env[flag.env] || undefined; // an empty variable counts as unset
+    settings[name] = (values[name] as string | undefined) ?? fromEnvironment ?? (name in defaults ? defaults[name] : flag.fallback);
   }
   return settings as Settings<N>;
 }
@@ -80,4 +82,17 @@ export function integerSetting(name: FlagName, text: string): number {
 export function qosSetting(text: string): 0 | 1 | 2 {
   if (text !== '0' && text !== '1' && text !== '2') throw new Error(`--qos must be 0, 1 or 2, got ${JSON.stringify(text)}`);
   return Number(text) as 0 | 1 | 2;
+}
+
+/** Connects to Cassandra and creates the counts table if missing; an unreachable node is one clear line. */
+export async function prepareCassandra(contactPoints: string, localDataCenter: string, create: (client: Client) => Promise<void>): Promise<Client> {
+  const client = new Client({ contactPoints: contactPoints.split(','), localDataCenter });
+  try {
+    await create(client);
+    return client;
+  } catch (error) {
+    await client.shutdown();
+    const reason = (error as Error).message.split('\n')[0];
+    throw new Error(`cannot use Cassandra at ${contactPoints} (is it running? --cassandra sets the address): ${reason}`, { cause: error });
+  }
 }
