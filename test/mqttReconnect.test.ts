@@ -2,10 +2,10 @@
 // middle of a QoS 1 stream and started again; with a persistent session every
 // message published arrives at least once and both pipelines go on by themselves.
 import { expect } from 'chai';
-import { interval, map, take, type Subscription } from 'rxjs';
+import { interval, map, retry, take, timer, type Subscription } from 'rxjs';
 import { fromMqtt, toMqtt } from '../src/index.js';
-import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { countLog, waitFor } from './support/mqttHelpers.js';
+import { freePort, startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { closeClients, countLog, testClient, waitFor } from './support/mqttHelpers.js';
 
 describe('fromMqtt and toMqtt across a Mosquitto restart', function () {
   this.timeout(60_000);
@@ -52,5 +52,30 @@ describe('fromMqtt and toMqtt across a Mosquitto restart', function () {
     const distinct = [...new Set(received)].sort((a, b) => a - b);
     expect(distinct).to.deep.equal(Array.from({ length: total }, (_, i) => i));
     expect(countLog(broker.log(), /New client connected .* as reconnect-aggregator .*c0/), 'the aggregator resumed its persistent session').to.be.greaterThan(1);
+  });
+
+  it('waits for a broker that is not up yet when the cold stream is retried, closing each failed client', async function () {
+    const port = await freePort();
+    const url = `mqtt://127.0.0.1:${port}`;
+    const failures: string[] = [];
+    const received: string[] = [];
+    subscriptions.push(fromMqtt(url, 'late/t').pipe(
+      retry({ delay: (error: Error) => { failures.push(error.message); return timer(100); } }),
+    ).subscribe((m) => received.push(m.payload.toString())));
+    await waitFor(() => failures.length >= 2, 'two failed attempts');
+    expect(failures[0]).to.equal(`nothing accepts connections at ${url} (ECONNREFUSED): is the broker running, and is the port right?`);
+    const late = await startMosquitto({ port });
+    try {
+      await waitFor(() => countLog(late.log(), / 1 late\/t/) === 1, 'the subscription once the broker is up');
+      const publisher = await testClient(url);
+      await publisher.publishAsync('late/t', 'finally', { qos: 1 });
+      await waitFor(() => received.length === 1, 'the message');
+      expect(received).to.deep.equal(['finally']);
+      expect(countLog(late.log(), /New client connected/)).to.equal(2); // ours and the publisher: no leaked retries
+    } finally {
+      subscriptions.splice(0).forEach((s) => s.unsubscribe());
+      await closeClients();
+      await late.dispose();
+    }
   });
 });

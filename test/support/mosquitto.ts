@@ -16,6 +16,8 @@ export interface MosquittoUser {
 }
 
 export interface MosquittoOptions {
+  /** Plain listener port; default a free one. */
+  port?: number;
   /** Keep sessions and queued messages on disk across restart(). */
   persistence?: boolean;
   /** When given, anonymous clients are refused and these users are written with mosquitto_passwd. */
@@ -160,7 +162,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
 async function startOnce(options: MosquittoOptions): Promise<Mosquitto> {
   installExitHook();
   const dir = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-mosquitto-'));
-  const port = await freePort();
+  const port = options.port ?? await freePort();
   const tlsPort = options.tls ? await freePort() : undefined;
   const tlsMaterial = options.tls ? makeTlsMaterial(dir) : undefined;
   const lines: string[] = [
