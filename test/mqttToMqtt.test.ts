@@ -59,6 +59,19 @@ describe('toMqtt on a real Mosquitto', function () {
     expect([...received[3]!.payload]).to.deep.equal([0, 255, 1]);
   });
 
+  it('sends MQTT 5 properties, fixed or derived from the value', async function () {
+    const client = await testClient(broker.url);
+    const properties: unknown[] = [];
+    client.on('message', (_topic, _payload, packet) => properties.push(packet.properties));
+    await client.subscribeAsync('props/t', { qos: 1 });
+    await lastValueFrom(from([{ room: 'hall' }]).pipe(toMqtt(broker.url, {
+      topic: 'props/t',
+      properties: (v) => ({ contentType: 'application/json', userProperties: { room: v.room } }),
+    })));
+    await waitFor(() => properties.length === 1, 'the message');
+    expect(properties[0]).to.deep.include({ contentType: 'application/json', userProperties: { room: 'hall' } });
+  });
+
   it('publishes retained messages that a later subscriber receives with the retain flag', async function () {
     await lastValueFrom(from([{ state: 'on' }]).pipe(toMqtt(broker.url, { topic: 'retain/led', retain: true })));
     const { received } = await listen(broker.url, 'retain/led');
