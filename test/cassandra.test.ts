@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { Subject, from, lastValueFrom, tap, toArray, of, range, map } from 'rxjs';
 import {
   CassandraBacklogError, CassandraWriteError, CqlIdentifierError, cassandraSink, ensureWindowCountTable,
-  isCqlIdentifier, readWindowTotals, type CassandraWriteResult, type WindowRow,
+  isCqlIdentifier, isRetryableCassandraError, readWindowTotals, type CassandraWriteResult, type WindowRow,
 } from '../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
 import { corpusRecords, finalTable, plain, windowRows } from './support/windowRows.js';
@@ -53,6 +53,26 @@ describe('CQL identifiers', () => {
     for (const bad of ['', '1abc', '_x', 'a-b', 'mqtt; DROP TABLE x', '"quoted"', 'a b', 'select', 'TABLE', 'a'.repeat(49), 'é', 42, null]) {
       expect(isCqlIdentifier(bad), String(bad)).to.equal(false);
     }
+  });
+});
+
+describe('isRetryableCassandraError', () => {
+  const { errors, types: { responseErrorCodes: codes } } = cassandra;
+  it('retries transient failures: node down, timeouts, unavailable, overloaded, lost connections', () => {
+    expect(isRetryableCassandraError(new errors.NoHostAvailableError({ '127.0.0.1:9042': Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }))).to.equal(true);
+    expect(isRetryableCassandraError(new errors.OperationTimedOutError('no answer', '127.0.0.1:9042'))).to.equal(true);
+    for (const code of [codes.unavailableException, codes.overloaded, codes.writeTimeout, codes.isBootstrapping]) {
+      expect(isRetryableCassandraError(new errors.ResponseError(code, 'transient')), `code ${code}`).to.equal(true);
+    }
+    expect(isRetryableCassandraError(Object.assign(new Error('Socket was closed'), { isSocketError: true }))).to.equal(true);
+  });
+  it('does not retry permanent failures: bad query, unknown table, credentials, encoding', () => {
+    for (const code of [codes.invalid, codes.syntaxError, codes.unauthorized, codes.configError, codes.badCredentials]) {
+      expect(isRetryableCassandraError(new errors.ResponseError(code, 'permanent')), `code ${code}`).to.equal(false);
+    }
+    expect(isRetryableCassandraError(new errors.NoHostAvailableError({ '127.0.0.1:9042': new errors.AuthenticationError('Provided username x and/or password are incorrect') }))).to.equal(false);
+    expect(isRetryableCassandraError(new TypeError('Not a valid bigint'))).to.equal(false);
+    expect(isRetryableCassandraError('not an error')).to.equal(false);
   });
 });
 

@@ -228,7 +228,11 @@ export function cassandraSink<T>(
       const queued = queue.length - head;
       if (onBacklog && (lastBacklog.inFlight !== inFlight || lastBacklog.queued !== queued)) {
         lastBacklog = { inFlight, queued };
-        onBacklog(lastBacklog);
+        try {
+          onBacklog(lastBacklog);
+        } catch (callbackError) {
+          finish(callbackError);
+        }
       }
     };
 
@@ -267,7 +271,12 @@ export function cassandraSink<T>(
         const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
         // Jitter spreads the retries of the rows that failed together (an outage).
         const delayMs = Math.round(ceiling / 2 + Math.random() * ceiling / 2);
-        onRetry?.({ row, attempt, delayMs, error });
+        try {
+          onRetry?.({ row, attempt, delayMs, error });
+        } catch (callbackError) {
+          finish(callbackError); // a throwing callback ends the stream, never an unhandled rejection
+          return;
+        }
         const timer = setTimeout(() => {
           timers.delete(timer);
           if (!closed) write({ row, timestamp }, attempt + 1);
