@@ -167,6 +167,19 @@ describe('toMqtt on a real Mosquitto', function () {
     expect(() => toMqtt(broker.url, { topic: 't', maxInFlight: 0 })).to.throw(RangeError, /maxInFlight/);
   });
 
+  it('ends with a clear error, not a silent resend loop, when Mosquitto refuses a message over its message_size_limit', async function () {
+    const limited = await startMosquitto({ extraConfig: ['message_size_limit 1000'] });
+    try {
+      const attempts = () => countLog(limited.log(), /Dropped too large PUBLISH from .*'big\/t', \.\.\. \(2000 bytes\)/);
+      const error = await lastValueFrom(from([Buffer.alloc(10), Buffer.alloc(2000)]).pipe(toMqtt(limited.url, { topic: 'big/t' })))
+        .then(() => undefined, (e: unknown) => e);
+      expect((error as Error).message).to.match(/^the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ sent a packet MQTT\.js refuses: Invalid puback reason code \(Mosquitto answers so when a message is larger than its message_size_limit\)$/);
+      expect(attempts()).to.equal(1);
+    } finally {
+      await limited.dispose();
+    }
+  });
+
   describe('while the broker is down', function () {
     let offline: Mosquitto;
     before(async function () {

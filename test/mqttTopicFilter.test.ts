@@ -45,6 +45,12 @@ describe('finalConnectionError', function () {
       expect(finalConnectionError(withCode(code, code), broker, true, false)).to.equal(undefined);
     }
     expect(finalConnectionError(new Error('Keepalive timeout'), broker, true, false)).to.equal(undefined);
+    expect(finalConnectionError(withCode('Receive Maximum exceeded', 147), broker, true, false)).to.equal(undefined);
+  });
+
+  it('makes a packet MQTT.js refuses after the connect final, since reconnecting would resend the same message', function () {
+    expect(finalConnectionError(new Error('Invalid puback reason code'), broker, true, false)?.message)
+      .to.equal(`the MQTT broker at ${broker} sent a packet MQTT.js refuses: Invalid puback reason code (Mosquitto answers so when a message is larger than its message_size_limit)`);
   });
 
   it('keeps refusals and certificate failures final after a successful connect', function () {

@@ -32,6 +32,9 @@ const TRANSIENT_SOCKET_CODES = new Set([
   'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'ENOTCONN',
 ]);
 
+// MQTT.js's own timeouts: the connection is gone and a reconnect may well work.
+const TRANSIENT_MESSAGES = /^(Keepalive timeout|connack timeout)$/;
+
 // CONNACK refusals: v3.1.1 return codes 1–5, v5 reason codes ≥ 0x80.
 const CREDENTIALS_REFUSED = new Set([4, 5, 134, 135]);
 
@@ -63,7 +66,16 @@ export function finalConnectionError(error: Error, broker: string, connectedBefo
       `TLS with the MQTT broker at ${broker} failed: ${error.message} (${code}). Pass the CA that signed the broker's certificate as the \`ca\` option, and connect by the name or IP address the certificate was issued for`,
       broker, undefined, code, { cause: error });
   }
-  if (connectedBefore) return undefined;
+  if (connectedBefore) {
+    // Errors without any code after a good connect are MQTT.js refusing what the
+    // broker sent (a protocol violation). Reconnecting would resend the same
+    // message and loop, so they are final too.
+    if (code !== undefined || reasonCode !== undefined || TRANSIENT_MESSAGES.test(error.message)) return undefined;
+    const hint = /Invalid pub(ack|rec) reason code/.test(error.message)
+      ? ' (Mosquitto answers so when a message is larger than its message_size_limit)'
+      : '';
+    return new MqttConnectionError(`the MQTT broker at ${broker} sent a packet MQTT.js refuses: ${error.message}${hint}`, broker, undefined, undefined, { cause: error });
+  }
   switch (code) {
     case 'ECONNREFUSED':
       return new MqttConnectionError(`nothing accepts connections at ${broker} (ECONNREFUSED): is the broker running, and is the port right?`, broker, undefined, code, { cause: error });

@@ -202,7 +202,7 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
 
     const publish = (value: T): void => {
       let topic: string;
-      let payload: Buffer | Uint8Array | string;
+      let payload: Buffer | string;
       let properties: IClientPublishOptions['properties'];
       try {
         topic = typeof options.topic === 'function' ? options.topic(value) : options.topic;
@@ -211,7 +211,13 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
           refuse(value, problem);
           return;
         }
-        payload = serialize(value);
+        const serialized: unknown = serialize(value);
+        if (typeof serialized === 'string' || Buffer.isBuffer(serialized)) payload = serialized;
+        else if (serialized instanceof Uint8Array) payload = Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength);
+        else {
+          refuse(value, `the serializer returned ${serialized === null ? 'null' : typeof serialized}, not a Buffer, Uint8Array or string`);
+          return;
+        }
         properties = typeof options.properties === 'function' ? options.properties(value) : options.properties;
       } catch (error) {
         refuse(value, `cannot make a message of the value: ${(error as Error).message}`);
@@ -220,16 +226,17 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
       const slot: Slot<T> = { value, topic };
       inFlight.push(slot);
       const publishOptions: IClientPublishOptions = { qos, retain: options.retain ?? false, ...(properties ? { properties } : {}) };
-      client.publish(topic, payload as Buffer | string, publishOptions, (error?: Error, packet?: Packet) => {
+      client.publish(topic, payload, publishOptions, (error?: Error, packet?: Packet) => {
         if (finished) return;
         if (error) {
           const reasonCode = reasonCodeOf(error);
-          if (reasonCode === undefined || reasonCode < 0x80) {
+          slot.result = null;
+          if (reasonCode !== undefined && reasonCode >= 0x80) {
+            if (!refuse(value, `the MQTT broker at ${broker} refused the message on "${topic}": ${describeReasonCode(reasonCode)}`)) return;
+          } else {
             fail(new Error(`toMqtt: publishing to "${topic}" on ${broker} failed: ${error.message}`, { cause: error }));
             return;
           }
-          slot.result = null;
-          if (!refuse(value, `the MQTT broker at ${broker} refused the message on "${topic}": ${describeReasonCode(reasonCode)}`)) return;
         } else {
           const ack = packet as { messageId?: number; reasonCode?: number } | undefined;
           slot.result = { value, topic, qos, messageId: ack?.messageId, reasonCode: ack?.reasonCode };

@@ -25,9 +25,12 @@ export function watchConnection(client: MqttClient, broker: string, onFatal: (er
   const onConnect = (): void => { connectedBefore = true; };
   // MQTT.js emits a refusal as an 'error' right after the CONNACK packet; seeing the
   // packet first is how we know the error is the broker's answer, not the socket's.
+  // A successful CONNACK, not the 'connect' event, marks the connect: MQTT.js emits
+  // 'connect' only after resending its stored packets, whose errors come first.
   const onPacket = (packet: Packet): void => {
     if (packet.cmd !== 'connack') return;
     refusedByConnack = (packet.reasonCode ?? packet.returnCode ?? 0) > 0;
+    if (!refusedByConnack) connectedBefore = true;
   };
   const onError = (error: Error): void => {
     fail(finalConnectionError(error, broker, connectedBefore, refusedByConnack));
