@@ -10,6 +10,7 @@ usage: publish_like_original.py HOST PORT TOPIC FILE COUNT
 """
 import json
 import sys
+import threading
 from datetime import datetime
 
 import paho.mqtt.client as mqtt
@@ -25,8 +26,14 @@ def make_client():
 def main():
     host, port, topic, path, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
     client = make_client()
+    connected = threading.Event()
+    # The original published on button presses, long after CONNACK; wait for it too
+    # (paho 2.x refuses to publish before). Signature differs between 1.x and 2.x.
+    client.on_connect = lambda c, userdata, *rest: connected.set()
     client.connect(host, port)
     client.loop_start()
+    if not connected.wait(10):
+        sys.exit("no CONNACK from the broker within 10 s")
     sent = 0
     with open(path, encoding="latin-1") as f:
         while sent < count:
