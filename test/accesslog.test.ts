@@ -170,7 +170,11 @@ describe('parseAccessLine', () => {
       const plain = parsed(base);
       for (const extra of [' "-"', ' "203.0.113.7, 10.0.0.1" 0.004', ' 1234 example.com']) {
         const record = parsed(base + extra);
-        expect({ ...record, raw: base }, extra).to.deep.equal(plain);
+        // Field by field, not by spreading: a record's fields are getters on its class
+        // (made on first read), so `{ ...record }` copies none of them.
+        for (const field of ['client', 'ident', 'user', 'time', 'request', 'method', 'path', 'protocol', 'status', 'bytes', 'referer', 'userAgent'] as const) {
+          expect(record[field], `${extra}: ${field}`).to.deep.equal(plain[field]);
+        }
         expect(record.raw).to.equal(base + extra);
       }
     });

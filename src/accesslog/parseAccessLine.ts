@@ -12,6 +12,13 @@ import type { Either } from 'fp-ts/lib/Either.js';
  * `\xE0` are not decoded (nothing is lost and no character encoding is guessed), and
  * `-` (the servers' "absent") stays `-` in `ident`, `user`, `referer` and `userAgent`.
  * Only `time`, `status` and `bytes` are converted.
+ *
+ * The records {@link parseAccessLine} and {@link parseAccessLog} give make their text
+ * fields and `time` on first read, from the line they keep. They read like plain
+ * objects (`for…in`, `JSON.stringify` and `console.log` show the fields), but the
+ * fields are getters of a class, not own properties: `{ ...record }`, `Object.keys`
+ * and `structuredClone` see none of them. `JSON.parse(JSON.stringify(record))` or
+ * naming the fields makes a plain copy.
  */
 export interface AccessLogRecord {
   /** The client: an IPv4 or IPv6 address or a host name, as logged (`%h`, `$remote_addr`). */
@@ -51,6 +58,7 @@ const SLASH = 0x2f, COLON = 0x3a, PLUS = 0x2b, MINUS = 0x2d, LF = 0x0a, CR = 0x0
 const UNDERSCORE = 0x5f, UPPER_A = 0x41, UPPER_Z = 0x5a, DIGIT_0 = 0x30;
 
 const MS_PER_MINUTE = 60_000;
+const MS_PER_HOUR = 3_600_000;
 const MS_PER_DAY = 86_400_000;
 
 /**
@@ -90,8 +98,11 @@ const MS_PER_DAY = 86_400_000;
  * date that is not a real one (`32/Foo/2020`), a status that is not three digits
  * (`2000`, `OK`), bytes that are not a number or `-`, and an empty line.
  *
- * The scanner walks the line once by character code, computes the instant with
- * arithmetic, and allocates only the record, its strings and its `Date`.
+ * The scanner walks the line once, checks everything that decides between record
+ * and reason (the structure, the date, the status, the bytes) and computes the instant
+ * with arithmetic; the record keeps the line and the positions of its fields, and
+ * makes each string and the `Date` the first time it is read (then keeps it). So a
+ * consumer that reads only `status` pays for no string and no `Date`.
  *
  * @param line - One line of an access log, with or without its line ending.
  * @returns `Right` with the record, or `Left` with the reason it is not an access-log line.
@@ -116,58 +127,63 @@ export function parseAccessLine(line: string): Either<AccessLineFailure, AccessL
 /**
  * The scanner behind {@link parseAccessLine}: a record, or the reason as a string.
  * Exposed for the operator so the hot path allocates no `Either`.
+ *
+ * It checks everything that decides between record and reason (structure, date,
+ * status, bytes) and keeps the rest as positions in the line: the strings and the
+ * `Date` are made by {@link ParsedAccessLine} when first read.
  * @internal
  */
 export function scanAccessLine(line: string): AccessLogRecord | AccessLineFailure {
+  // One search finds a trailing LF and any line break before it.
   let end = line.length;
-  if (end > 0 && line.charCodeAt(end - 1) === LF) end--;
+  const lineBreak = line.indexOf('\n');
+  if (lineBreak !== -1 && lineBreak === end - 1) end--;
   if (end > 0 && line.charCodeAt(end - 1) === CR) end--;
   if (end === 0) return 'the line is empty';
-  const lineBreak = line.indexOf('\n');
   if (lineBreak !== -1 && lineBreak < end) return 'the text holds more than one line (a line break before its end): pass one line at a time';
 
   // client, ident: single tokens, each followed by one space. A "-" ident or user (nearly
-  // every line) is recognised in place and shared: no search, no new string.
+  // every line) is recognised in place: no search.
   const clientEnd = line.indexOf(' ');
   if (clientEnd <= 0 || clientEnd >= end) return notALogLine(line, end, 'it does not start with a client followed by a space');
-  let ident = '-';
   let identEnd = clientEnd + 2;
   if (line.charCodeAt(clientEnd + 1) !== MINUS || line.charCodeAt(identEnd) !== SPACE) {
     identEnd = line.indexOf(' ', clientEnd + 1);
     if (identEnd === -1 || identEnd >= end || identEnd === clientEnd + 1) return notALogLine(line, end, 'no ident field after the client');
-    ident = line.slice(clientEnd + 1, identEnd);
   }
   // user: up to " [" so that a user token is taken whole.
-  let user = '-';
   let userEnd = identEnd + 2;
   if (line.charCodeAt(identEnd + 1) !== MINUS || line.charCodeAt(userEnd) !== SPACE || line.charCodeAt(userEnd + 1) !== OPEN_BRACKET) {
     userEnd = line.indexOf(' [', identEnd + 1);
     if (userEnd === -1 || userEnd >= end) return notALogLine(line, end, 'no " [date]" after client, ident and user');
     if (userEnd === identEnd + 1) return notALogLine(line, end, 'the user field is empty');
-    user = line.slice(identEnd + 1, userEnd);
   }
 
   // [dd/Mon/yyyy:HH:MM:SS ±hhmm]
   const dateStart = userEnd + 2;
   if (dateStart + 27 > end || line.charCodeAt(dateStart + 26) !== CLOSE_BRACKET) return badDate(line, dateStart, end);
-  const epoch = readTime(line, dateStart);
-  if (epoch !== epoch) return badDate(line, dateStart, end); // NaN: a field out of range
+  const timeMillis = readTime(line, dateStart);
+  if (timeMillis !== timeMillis) return badDate(line, dateStart, end); // NaN: a field out of range
 
   // "request"
   let position = dateStart + 27;
   if (position + 1 >= end || line.charCodeAt(position) !== SPACE || line.charCodeAt(position + 1) !== QUOTE) {
     return `no quoted request after the date: ${excerpt(line, position, end)}`;
   }
-  const requestStart = position + 2;
-  const requestEnd = closingQuote(line, requestStart, end);
-  if (requestEnd === end) return `the request has no closing quote: ${excerpt(line, requestStart - 1, end)}`;
+  const requestEnd = closingQuote(line, position + 2, end);
+  if (requestEnd === end) return `the request has no closing quote: ${excerpt(line, position + 1, end)}`;
 
   // status: three digits, then a space.
   position = requestEnd + 1;
   if (position >= end || line.charCodeAt(position) !== SPACE) return `no space after the quoted request: ${excerpt(line, position, end)}`;
   position++;
   const statusEnd = position + 3;
-  const status = statusEnd <= end && (statusEnd === end || line.charCodeAt(statusEnd) === SPACE) ? readDigits(line, position, statusEnd) : -1;
+  let status = -1;
+  if (statusEnd <= end && (statusEnd === end || line.charCodeAt(statusEnd) === SPACE)) {
+    const hundreds = line.charCodeAt(position) - DIGIT_0, tens = line.charCodeAt(position + 1) - DIGIT_0, units = line.charCodeAt(position + 2) - DIGIT_0;
+    // A digit d has d | (9 - d) >= 0; anything else makes one of them negative.
+    if ((hundreds | (9 - hundreds) | tens | (9 - tens) | units | (9 - units)) >= 0) status = hundreds * 100 + tens * 10 + units;
+  }
   if (status < 0) return `the status "${line.slice(position, Math.min(tokenEnd(line, position, end), position + 20))}" is not a three-digit number`;
 
   // bytes: digits or "-".
@@ -188,58 +204,198 @@ export function scanAccessLine(line: string): AccessLogRecord | AccessLineFailur
     return `the bytes "${line.slice(position, Math.min(tokenEnd(line, position, end), position + 20))}" are not a number or "-"`;
   }
 
-  // Optional "referer" "user agent"; anything after them is ignored.
-  let referer: string | null = null;
-  let userAgent: string | null = null;
+  // Optional "referer" "user agent"; anything after them is ignored. Only their ends are
+  // found here: a quoted field never rejects the line.
+  let refererEnd = -1;
+  let agentStart = -1;
+  let agentEnd = -1;
   position = bytesEnd + 1;
   if (position + 1 <= end && line.charCodeAt(position) === QUOTE) {
-    let refererEnd = position + 2;
-    if (quotedDash(line, position)) {
-      referer = '-';
-    } else {
-      refererEnd = closingQuote(line, position + 1, end);
-      referer = line.slice(position + 1, refererEnd);
-    }
+    refererEnd = quotedDash(line, position) ? position + 2 : closingQuote(line, position + 1, end);
     position = refererEnd + 2;
     if (refererEnd < end && position < end && line.charCodeAt(refererEnd + 1) === SPACE && line.charCodeAt(position) === QUOTE) {
-      userAgent = quotedDash(line, position) ? '-' : line.slice(position + 1, closingQuote(line, position + 1, end));
+      agentStart = position + 1;
+      agentEnd = quotedDash(line, position) ? position + 2 : closingQuote(line, agentStart, end);
     }
   }
 
-  let method: string | null = null;
-  let path: string | null = null;
-  let protocol: string | null = null;
-  const methodEnd = requestMethodEnd(line, requestStart, requestEnd);
-  if (methodEnd !== -1) {
-    // The protocol is the last word: walk back to the space before it (a few characters,
-    // cheaper here than a search call).
-    let lastSpace = requestEnd - 1;
-    while (lastSpace > methodEnd && line.charCodeAt(lastSpace) !== SPACE) lastSpace--;
-    method = methodText(line, requestStart, methodEnd);
-    if (lastSpace > methodEnd) {
-      path = line.slice(methodEnd + 1, lastSpace);
-      // "GET /x " (a trailing space) has no protocol rather than an empty one.
-      protocol = lastSpace + 1 < requestEnd ? line.slice(lastSpace + 1, requestEnd) : null;
-    } else {
-      path = line.slice(methodEnd + 1, requestEnd);
-    }
+  return new ParsedAccessLine(line, end, clientEnd, identEnd, userEnd, requestEnd, bytesEnd, refererEnd, agentStart, agentEnd,
+    status, bytes, timeMillis);
+}
+
+/** Not yet computed, for the lazily found request parts. */
+const UNKNOWN = -2;
+
+/**
+ * An {@link AccessLogRecord} that keeps its line and the positions of its fields, and
+ * makes each string and the `Date` on first read (then keeps it). Reading only
+ * `status`, as a per-status count does, costs no string and no `Date`.
+ *
+ * It behaves as a plain record where users look: the thirteen fields are enumerable
+ * (so `for…in`, chai's deep equality and the like see them), `toJSON` gives the plain
+ * record (so `JSON.stringify` writes what it wrote for a plain one) and `util.inspect`
+ * shows the fields, not the positions.
+ * @internal
+ */
+export class ParsedAccessLine implements AccessLogRecord {
+  readonly #line: string;
+  readonly #end: number;
+  readonly #clientEnd: number;
+  readonly #identEnd: number;
+  readonly #userEnd: number;
+  readonly #requestEnd: number;
+  readonly #bytesEnd: number;
+  readonly #refererEnd: number;
+  readonly #agentStart: number;
+  readonly #agentEnd: number;
+  readonly #status: number;
+  readonly #bytes: number;
+  readonly #timeMillis: number;
+  #methodEnd = UNKNOWN;
+  #pathEnd = UNKNOWN;
+  #protocolStart = UNKNOWN;
+  #time: Date | undefined = undefined;
+  #client: string | undefined = undefined;
+  #user: string | undefined = undefined;
+  #request: string | undefined = undefined;
+  #path: string | undefined = undefined;
+  #protocol: string | undefined = undefined;
+  #referer: string | undefined = undefined;
+  #userAgent: string | undefined = undefined;
+
+  constructor(line: string, end: number, clientEnd: number, identEnd: number, userEnd: number, requestEnd: number, bytesEnd: number,
+    refererEnd: number, agentStart: number, agentEnd: number, status: number, bytes: number, timeMillis: number) {
+    this.#line = line;
+    this.#end = end;
+    this.#clientEnd = clientEnd;
+    this.#identEnd = identEnd;
+    this.#userEnd = userEnd;
+    this.#requestEnd = requestEnd;
+    this.#bytesEnd = bytesEnd;
+    this.#refererEnd = refererEnd;
+    this.#agentStart = agentStart;
+    this.#agentEnd = agentEnd;
+    this.#status = status;
+    this.#bytes = bytes;
+    this.#timeMillis = timeMillis;
   }
 
-  return {
-    client: line.slice(0, clientEnd),
-    ident,
-    user,
-    time: new Date(epoch),
-    request: line.slice(requestStart, requestEnd),
-    method,
-    path,
-    protocol,
-    status,
-    bytes,
-    referer,
-    userAgent,
-    raw: end === line.length ? line : line.slice(0, end),
-  };
+  get client(): string {
+    return this.#client ??= this.#line.slice(0, this.#clientEnd);
+  }
+
+  get ident(): string {
+    // Nearly always "-": a one-character slice is V8's shared single-character string,
+    // so no cache is kept.
+    return this.#line.slice(this.#clientEnd + 1, this.#identEnd);
+  }
+
+  get user(): string {
+    return this.#user ??= this.#line.slice(this.#identEnd + 1, this.#userEnd);
+  }
+
+  get time(): Date {
+    return this.#time ??= new Date(this.#timeMillis);
+  }
+
+  /** {@link AccessLogRecord.time} as epoch milliseconds, without making the `Date`. */
+  get timeMillis(): number {
+    return this.#timeMillis;
+  }
+
+  get request(): string {
+    return this.#request ??= this.#line.slice(this.#userEnd + 31, this.#requestEnd);
+  }
+
+  get method(): string | null {
+    const methodEnd = this.#methodEnd === UNKNOWN ? this.#splitRequest() : this.#methodEnd;
+    return methodEnd === -1 ? null : methodText(this.#line, this.#userEnd + 31, methodEnd);
+  }
+
+  get path(): string | null {
+    const methodEnd = this.#methodEnd === UNKNOWN ? this.#splitRequest() : this.#methodEnd;
+    if (methodEnd === -1) return null;
+    return this.#path ??= this.#line.slice(methodEnd + 1, this.#pathEnd);
+  }
+
+  get protocol(): string | null {
+    const methodEnd = this.#methodEnd === UNKNOWN ? this.#splitRequest() : this.#methodEnd;
+    if (methodEnd === -1 || this.#protocolStart === -1) return null;
+    return this.#protocol ??= protocolText(this.#line, this.#protocolStart, this.#requestEnd);
+  }
+
+  get status(): number {
+    return this.#status;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get referer(): string | null {
+    if (this.#refererEnd === -1) return null;
+    return this.#referer ??= this.#line.slice(this.#bytesEnd + 2, this.#refererEnd);
+  }
+
+  get userAgent(): string | null {
+    if (this.#agentStart === -1) return null;
+    return this.#userAgent ??= this.#line.slice(this.#agentStart, this.#agentEnd);
+  }
+
+  get raw(): string {
+    return this.#end === this.#line.length ? this.#line : this.#line.slice(0, this.#end);
+  }
+
+  /** The plain record, for `JSON.stringify` (which writes `time` as its ISO string). */
+  toJSON(): AccessLogRecord {
+    return {
+      client: this.client, ident: this.ident, user: this.user, time: this.time, request: this.request,
+      method: this.method, path: this.path, protocol: this.protocol, status: this.status, bytes: this.bytes,
+      referer: this.referer, userAgent: this.userAgent, raw: this.raw,
+    };
+  }
+
+  /**
+   * `util.inspect` (and so `console.log`) shows the fields as for a plain record: it
+   * formats what this returns in place of the record.
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): AccessLogRecord {
+    return this.toJSON();
+  }
+
+  /**
+   * Finds where the method ends (-1 when the request is not shaped `METHOD target…`),
+   * where the path ends and where the protocol starts (-1 when there is none); returns
+   * the method end.
+   */
+  #splitRequest(): number {
+    const line = this.#line;
+    const requestEnd = this.#requestEnd;
+    const methodEnd = requestMethodEnd(line, this.#userEnd + 31, requestEnd);
+    let pathEnd = requestEnd;
+    let protocolStart = -1;
+    if (methodEnd !== -1) {
+      // The protocol is the last word: walk back to the space before it (a few characters,
+      // cheaper here than a search call).
+      let lastSpace = requestEnd - 1;
+      while (lastSpace > methodEnd && line.charCodeAt(lastSpace) !== SPACE) lastSpace--;
+      if (lastSpace > methodEnd) {
+        pathEnd = lastSpace;
+        // "GET /x " (a trailing space) has no protocol rather than an empty one.
+        if (lastSpace + 1 < requestEnd) protocolStart = lastSpace + 1;
+      }
+    }
+    this.#pathEnd = pathEnd;
+    this.#protocolStart = protocolStart;
+    this.#methodEnd = methodEnd;
+    return methodEnd;
+  }
+}
+
+// The record's fields are prototype getters; make them enumerable so that code walking
+// the record's properties (for…in, deep equality in tests) sees the fields.
+for (const field of ['client', 'ident', 'user', 'time', 'request', 'method', 'path', 'protocol', 'status', 'bytes', 'referer', 'userAgent', 'raw']) {
+  Object.defineProperty(ParsedAccessLine.prototype, field, { enumerable: true });
 }
 
 /**
@@ -289,22 +445,38 @@ function twoDigits(line: string, at: number): number {
 }
 
 /**
+ * The last `dd/Mon/yyyy:HH` read (already checked) and its local milliseconds: log lines
+ * come roughly in time order, so nearly every line shares it with the one before, and
+ * one `indexOf` comparing the 14 characters at once replaces reading and checking them.
+ * It starts as a valid one, so a match always means a checked prefix.
+ */
+let lastHourText = '01/Jan/1970:00';
+let lastHourMillis = 0;
+
+/**
  * Epoch milliseconds of `dd/Mon/yyyy:HH:MM:SS ±hhmm` at `at` (the caller checked that
  * 26 characters and the `]` are there), or NaN when any part is not valid.
  */
 function readTime(line: string, at: number): number {
-  if (line.charCodeAt(at + 2) !== SLASH || line.charCodeAt(at + 6) !== SLASH || line.charCodeAt(at + 11) !== COLON ||
-      line.charCodeAt(at + 14) !== COLON || line.charCodeAt(at + 17) !== COLON || line.charCodeAt(at + 20) !== SPACE) return NaN;
-  const day = twoDigits(line, at);
-  const month = monthNumber(line.charCodeAt(at + 3), line.charCodeAt(at + 4), line.charCodeAt(at + 5));
-  const year = twoDigits(line, at + 7) * 100 + twoDigits(line, at + 9);
-  const hour = twoDigits(line, at + 12), minute = twoDigits(line, at + 15), second = twoDigits(line, at + 18);
+  let local = lastHourMillis;
+  if (line.indexOf(lastHourText, at) !== at) {
+    if (line.charCodeAt(at + 2) !== SLASH || line.charCodeAt(at + 6) !== SLASH || line.charCodeAt(at + 11) !== COLON) return NaN;
+    const day = twoDigits(line, at);
+    const month = monthNumber(line.charCodeAt(at + 3), line.charCodeAt(at + 4), line.charCodeAt(at + 5));
+    const year = twoDigits(line, at + 7) * 100 + twoDigits(line, at + 9);
+    const hour = twoDigits(line, at + 12);
+    if (!(day >= 1 && month >= 1 && day <= daysInMonth(year, month) && hour <= 23)) return NaN;
+    local = daysFromCivil(year, month, day) * MS_PER_DAY + hour * MS_PER_HOUR;
+    lastHourText = line.slice(at, at + 14);
+    lastHourMillis = local;
+  }
+  if (line.charCodeAt(at + 14) !== COLON || line.charCodeAt(at + 17) !== COLON || line.charCodeAt(at + 20) !== SPACE) return NaN;
+  const minute = twoDigits(line, at + 15), second = twoDigits(line, at + 18);
   const sign = line.charCodeAt(at + 21);
   const offsetHours = twoDigits(line, at + 22), offsetMinutes = twoDigits(line, at + 24);
-  if (!(day >= 1 && month >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59 &&
-        offsetHours <= 23 && offsetMinutes <= 59 && (sign === PLUS || sign === MINUS))) return NaN;
+  if (!(minute <= 59 && second <= 59 && offsetHours <= 23 && offsetMinutes <= 59 && (sign === PLUS || sign === MINUS))) return NaN;
   const offset = (offsetHours * 60 + offsetMinutes) * MS_PER_MINUTE;
-  const local = daysFromCivil(year, month, day) * MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000;
+  local += minute * MS_PER_MINUTE + second * 1000;
   return sign === PLUS ? local - offset : local + offset;
 }
 
@@ -364,6 +536,17 @@ function methodText(line: string, from: number, to: number): string {
   if (length === 3 && first === 0x47 && line.charCodeAt(from + 1) === 0x45 && line.charCodeAt(from + 2) === 0x54) return 'GET';
   if (length === 4 && line.charCodeAt(from + 3) === 0x54 && line.charCodeAt(from + 2) === 0x53 && line.charCodeAt(from + 1) === 0x4f && first === 0x50) return 'POST';
   if (length === 4 && line.charCodeAt(from + 3) === 0x44 && line.charCodeAt(from + 2) === 0x41 && line.charCodeAt(from + 1) === 0x45 && first === 0x48) return 'HEAD';
+  return line.slice(from, to);
+}
+
+/** The protocol as a shared string for HTTP/1.1, HTTP/1.0 and HTTP/2.0 (nearly every request), else a new one. */
+function protocolText(line: string, from: number, to: number): string {
+  if (to - from === 8 && line.startsWith('HTTP/', from) && line.charCodeAt(from + 6) === 0x2e) {
+    const major = line.charCodeAt(from + 5), minor = line.charCodeAt(from + 7);
+    if (major === 0x31 && minor === 0x31) return 'HTTP/1.1';
+    if (major === 0x31 && minor === 0x30) return 'HTTP/1.0';
+    if (major === 0x32 && minor === 0x30) return 'HTTP/2.0';
+  }
   return line.slice(from, to);
 }
 
