@@ -80,17 +80,30 @@ function dynsecPluginPath(): string {
   if (found === undefined) throw new Error('mosquitto_dynamic_security.so not found under /usr/lib (Debian package mosquitto)');
   return found;
 }
+// Temp dirs of brokers not yet disposed, removed at exit too.
+const liveDirs = new Set<string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // Last resort so an aborted run never leaves brokers behind.
-  process.on('exit', () => {
+  // Last resort so an aborted run never leaves brokers or their dirs behind.
+  const cleanUp = (): void => {
     for (const child of running) {
       try { child.kill('SIGKILL'); } catch { /* already gone */ }
     }
-  });
+    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+    liveDirs.clear();
+  };
+  process.on('exit', cleanUp);
+  // `timeout` and CI cancel with SIGTERM, which skips 'exit' handlers. Clean up,
+  // then let the signal do what it would have done had we not listened.
+  const onSigterm = (): void => {
+    cleanUp();
+    process.off('SIGTERM', onSigterm);
+    if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM');
+  };
+  process.on('SIGTERM', onSigterm);
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
@@ -162,6 +175,17 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
 async function startOnce(options: MosquittoOptions): Promise<Mosquitto> {
   installExitHook();
   const dir = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-mosquitto-'));
+  liveDirs.add(dir);
+  try {
+    return await startIn(dir, options);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
+    throw error;
+  }
+}
+
+async function startIn(dir: string, options: MosquittoOptions): Promise<Mosquitto> {
   const port = options.port ?? await freePort();
   const tlsPort = options.tls ? await freePort() : undefined;
   const tlsMaterial = options.tls ? makeTlsMaterial(dir) : undefined;
@@ -252,12 +276,7 @@ async function startOnce(options: MosquittoOptions): Promise<Mosquitto> {
     clearTimeout(timer);
   };
 
-  try {
-    await start();
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+  await start();
 
   return {
     port,
@@ -280,6 +299,7 @@ async function startOnce(options: MosquittoOptions): Promise<Mosquitto> {
     dispose: async () => {
       await stop();
       if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
     },
   };
 }
