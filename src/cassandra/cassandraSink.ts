@@ -257,11 +257,13 @@ export function cassandraSink<T>(
         return;
       }
       held.client.execute(query, params as unknown[], { ...queryOptions, timestamp }).then(() => {
+        held.watchHosts();
         if (closed) return;
         inFlight--;
         destination.next({ row, attempts: attempt });
         pump();
       }, (error: unknown) => {
+        held.watchHosts();
         if (closed) return;
         const retryable = isRetryableCassandraError(error);
         if (!retryable || attempt > retries) {

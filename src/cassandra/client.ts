@@ -13,6 +13,28 @@ export type CassandraClientInput = Client | ClientOptions;
 export interface HeldClient {
   readonly client: Client;
   readonly owned: boolean;
+  /** Call after each request settles: starts the owned-client host watch once connected. */
+  watchHosts(): void;
+}
+
+/**
+ * Works around a cassandra-driver 4 leak: when the only node comes back after an
+ * outage, the control connection re-initialises and replaces the `Host` object in
+ * `client.hosts` without shutting the old one down, whose pool then keeps a
+ * reconnection timer and sockets alive after `client.shutdown()` (the process never
+ * exits). The driver shuts down hosts it removes for topology reasons; we do the same
+ * for replaced ones, on clients we own only.
+ */
+function shutDownReplacedHosts(client: Client): () => void {
+  let watching = false;
+  return () => {
+    if (watching || client.hosts === undefined) return;
+    watching = true;
+    client.hosts.on('remove', (host: unknown) => {
+      const removed = host as { shutdown?: (waitForPending: boolean) => Promise<void> };
+      if (typeof removed.shutdown === 'function') void removed.shutdown(false).catch(() => undefined);
+    });
+  };
 }
 
 /**
@@ -32,10 +54,11 @@ function isClient(input: CassandraClientInput): input is Client {
  * @internal
  */
 export function holdClient(input: CassandraClientInput, reconnectMaxDelayMs: number): HeldClient {
-  if (isClient(input)) return { client: input, owned: false };
+  if (isClient(input)) return { client: input, owned: false, watchHosts: () => undefined };
   const reconnection = input.policies?.reconnection
     ?? new cassandra.policies.reconnection.ExponentialReconnectionPolicy(Math.min(500, reconnectMaxDelayMs), reconnectMaxDelayMs, false);
-  return { client: new cassandra.Client({ ...input, policies: { ...input.policies, reconnection } }), owned: true };
+  const client = new cassandra.Client({ ...input, policies: { ...input.policies, reconnection } });
+  return { client, owned: true, watchHosts: shutDownReplacedHosts(client) };
 }
 
 /** Shuts an owned client down, never throwing (teardown must not fail). @internal */
