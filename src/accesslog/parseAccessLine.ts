@@ -204,23 +204,9 @@ export function scanAccessLine(line: string): AccessLogRecord | AccessLineFailur
     return `the bytes "${line.slice(position, Math.min(tokenEnd(line, position, end), position + 20))}" are not a number or "-"`;
   }
 
-  // Optional "referer" "user agent"; anything after them is ignored. Only their ends are
-  // found here: a quoted field never rejects the line.
-  let refererEnd = -1;
-  let agentStart = -1;
-  let agentEnd = -1;
-  position = bytesEnd + 1;
-  if (position + 1 <= end && line.charCodeAt(position) === QUOTE) {
-    refererEnd = quotedDash(line, position) ? position + 2 : closingQuote(line, position + 1, end);
-    position = refererEnd + 2;
-    if (refererEnd < end && position < end && line.charCodeAt(refererEnd + 1) === SPACE && line.charCodeAt(position) === QUOTE) {
-      agentStart = position + 1;
-      agentEnd = quotedDash(line, position) ? position + 2 : closingQuote(line, agentStart, end);
-    }
-  }
-
-  return new ParsedAccessLine(line, end, clientEnd, identEnd, userEnd, requestEnd, bytesEnd, refererEnd, agentStart, agentEnd,
-    status, bytes, timeMillis);
+  // Optional "referer" "user agent" follow; they never reject a line, so the record finds
+  // them when first read.
+  return new ParsedAccessLine(line, end, clientEnd, identEnd, userEnd, requestEnd, bytesEnd, status, bytes, timeMillis);
 }
 
 /** Not yet computed, for the lazily found request parts. */
@@ -245,12 +231,12 @@ export class ParsedAccessLine implements AccessLogRecord {
   readonly #userEnd: number;
   readonly #requestEnd: number;
   readonly #bytesEnd: number;
-  readonly #refererEnd: number;
-  readonly #agentStart: number;
-  readonly #agentEnd: number;
   readonly #status: number;
   readonly #bytes: number;
   readonly #timeMillis: number;
+  #refererEnd = UNKNOWN;
+  #agentStart = UNKNOWN;
+  #agentEnd = UNKNOWN;
   #methodEnd = UNKNOWN;
   #pathEnd = UNKNOWN;
   #protocolStart = UNKNOWN;
@@ -264,7 +250,7 @@ export class ParsedAccessLine implements AccessLogRecord {
   #userAgent: string | undefined = undefined;
 
   constructor(line: string, end: number, clientEnd: number, identEnd: number, userEnd: number, requestEnd: number, bytesEnd: number,
-    refererEnd: number, agentStart: number, agentEnd: number, status: number, bytes: number, timeMillis: number) {
+    status: number, bytes: number, timeMillis: number) {
     this.#line = line;
     this.#end = end;
     this.#clientEnd = clientEnd;
@@ -272,9 +258,6 @@ export class ParsedAccessLine implements AccessLogRecord {
     this.#userEnd = userEnd;
     this.#requestEnd = requestEnd;
     this.#bytesEnd = bytesEnd;
-    this.#refererEnd = refererEnd;
-    this.#agentStart = agentStart;
-    this.#agentEnd = agentEnd;
     this.#status = status;
     this.#bytes = bytes;
     this.#timeMillis = timeMillis;
@@ -333,11 +316,13 @@ export class ParsedAccessLine implements AccessLogRecord {
   }
 
   get referer(): string | null {
-    if (this.#refererEnd === -1) return null;
-    return this.#referer ??= this.#line.slice(this.#bytesEnd + 2, this.#refererEnd);
+    const refererEnd = this.#refererEnd === UNKNOWN ? this.#findQuoted() : this.#refererEnd;
+    if (refererEnd === -1) return null;
+    return this.#referer ??= this.#line.slice(this.#bytesEnd + 2, refererEnd);
   }
 
   get userAgent(): string | null {
+    if (this.#refererEnd === UNKNOWN) this.#findQuoted();
     if (this.#agentStart === -1) return null;
     return this.#userAgent ??= this.#line.slice(this.#agentStart, this.#agentEnd);
   }
@@ -361,6 +346,32 @@ export class ParsedAccessLine implements AccessLogRecord {
    */
   [Symbol.for('nodejs.util.inspect.custom')](): AccessLogRecord {
     return this.toJSON();
+  }
+
+  /**
+   * Finds the quoted referer and user agent after the bytes: the referer's closing
+   * quote (-1 when there is no referer) and the user agent's start and end (-1 when
+   * there is none). A quoted field cut off by the end of the line runs to the end.
+   * Returns the referer end.
+   */
+  #findQuoted(): number {
+    const line = this.#line, end = this.#end;
+    let refererEnd = -1;
+    let agentStart = -1;
+    let agentEnd = -1;
+    let position = this.#bytesEnd + 1;
+    if (position + 1 <= end && line.charCodeAt(position) === QUOTE) {
+      refererEnd = quotedDash(line, position) ? position + 2 : closingQuote(line, position + 1, end);
+      position = refererEnd + 2;
+      if (refererEnd < end && position < end && line.charCodeAt(refererEnd + 1) === SPACE && line.charCodeAt(position) === QUOTE) {
+        agentStart = position + 1;
+        agentEnd = quotedDash(line, position) ? position + 2 : closingQuote(line, agentStart, end);
+      }
+    }
+    this.#agentStart = agentStart;
+    this.#agentEnd = agentEnd;
+    this.#refererEnd = refererEnd;
+    return refererEnd;
   }
 
   /**
