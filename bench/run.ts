@@ -56,7 +56,7 @@ function row(cells: readonly string[], widths: readonly number[]): string {
   return cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
 }
 
-const widths = [44, 18, 18, 8, 24, 6];
+const widths = [46, 18, 18, 8, 26, 6];
 
 function printResult(result: BenchResult): void {
   const ratio = result.ratio === undefined ? '—' : `${result.ratio.toFixed(2)}×`;
