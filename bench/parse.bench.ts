@@ -96,9 +96,9 @@ export const parseBench: Benchmark = {
       compare('parseAccessLog operator, status, vs clf-parser', measured.operator, measured.clfParser, unit, 1, 'clf-parser'),
       compare('parseAccessLog operator, status, vs bare regex', measured.operator, measured.bareRegex, unit, 1, 'bare regex'),
       compare('parseAccessLine, status, vs alpine', measured.ours, measured.alpine, unit, 10, 'alpine'),
+      compare('parseAccessLine, status, vs bare regex', measured.ours, measured.bareRegex, unit, 1, 'bare regex'),
       compare('parseAccessLine, all fields, vs alpine', measured.oursAllFields, measured.alpine, unit, 10, 'alpine'),
       compare('parseAccessLine, all fields, vs bare regex', measured.oursAllFields, measured.bareRegex, unit, 1, 'bare regex'),
-      compare('parseAccessLine, status, vs bare regex', measured.ours, measured.bareRegex, unit, 1, 'bare regex'),
     ];
   },
 };
