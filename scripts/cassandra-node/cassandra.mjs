@@ -86,7 +86,7 @@ function fetchJars() {
     mkdirSync(libDir, { recursive: true });
     process.stderr.write(`scripts/cassandra: downloading cassandra-all ${version} and its dependencies into ${libDir}\n`);
     try {
-      execFileSync('mvn', ['-B', '-q', '-Dstyle.color=never', 'package'], { cwd: work, stdio: ['ignore', 'inherit', 'inherit'] });
+      execFileSync('mvn', ['-B', '-q', '-Dstyle.color=never', 'package'], { cwd: work, stdio: ['ignore', 2, 2] }); // stdout stays machine-readable
     } catch (error) {
       fail(`Maven could not fetch org.apache.cassandra:cassandra-all:${version} (${error.message}); is Maven installed and Maven Central reachable?`);
     }
