@@ -239,13 +239,13 @@ export class ParsedAccessLine implements AccessLogRecord {
   #agentEnd = UNKNOWN;
   #methodEnd = UNKNOWN;
   #pathEnd = UNKNOWN;
-  #protocolStart = UNKNOWN;
+  #method: string | null = null;
+  #protocol: string | null = null;
   #time: Date | undefined = undefined;
   #client: string | undefined = undefined;
   #user: string | undefined = undefined;
   #request: string | undefined = undefined;
   #path: string | undefined = undefined;
-  #protocol: string | undefined = undefined;
   #referer: string | undefined = undefined;
   #userAgent: string | undefined = undefined;
 
@@ -291,8 +291,8 @@ export class ParsedAccessLine implements AccessLogRecord {
   }
 
   get method(): string | null {
-    const methodEnd = this.#methodEnd === UNKNOWN ? this.#splitRequest() : this.#methodEnd;
-    return methodEnd === -1 ? null : methodText(this.#line, this.#userEnd + 31, methodEnd);
+    if (this.#methodEnd === UNKNOWN) this.#splitRequest();
+    return this.#method;
   }
 
   get path(): string | null {
@@ -302,9 +302,8 @@ export class ParsedAccessLine implements AccessLogRecord {
   }
 
   get protocol(): string | null {
-    const methodEnd = this.#methodEnd === UNKNOWN ? this.#splitRequest() : this.#methodEnd;
-    if (methodEnd === -1 || this.#protocolStart === -1) return null;
-    return this.#protocol ??= protocolText(this.#line, this.#protocolStart, this.#requestEnd);
+    if (this.#methodEnd === UNKNOWN) this.#splitRequest();
+    return this.#protocol;
   }
 
   get status(): number {
@@ -375,29 +374,52 @@ export class ParsedAccessLine implements AccessLogRecord {
   }
 
   /**
-   * Finds where the method ends (-1 when the request is not shaped `METHOD target…`),
-   * where the path ends and where the protocol starts (-1 when there is none); returns
-   * the method end.
+   * Splits the request into method, path and protocol when it is shaped
+   * `METHOD target [protocol]`; returns where the method ends, or -1 when it is not.
    */
   #splitRequest(): number {
     const line = this.#line;
-    const requestEnd = this.#requestEnd;
-    const methodEnd = requestMethodEnd(line, this.#userEnd + 31, requestEnd);
+    const from = this.#userEnd + 31, requestEnd = this.#requestEnd;
+    // The method: upper-case letters, _ or -. Its first four codes, packed, tell GET,
+    // POST and HEAD (nearly every request) without reading them again.
+    let i = from;
+    let packed = 0;
+    for (; i < requestEnd; i++) {
+      const code = line.charCodeAt(i);
+      if (!((code >= UPPER_A && code <= UPPER_Z) || code === UNDERSCORE || code === MINUS)) break;
+      if (i - from < 4) packed = (packed << 8) | code;
+    }
+    let methodEnd = -1;
+    let method: string | null = null;
     let pathEnd = requestEnd;
-    let protocolStart = -1;
-    if (methodEnd !== -1) {
-      // The protocol is the last word: walk back to the space before it (a few characters,
-      // cheaper here than a search call).
-      let lastSpace = requestEnd - 1;
-      while (lastSpace > methodEnd && line.charCodeAt(lastSpace) !== SPACE) lastSpace--;
-      if (lastSpace > methodEnd) {
-        pathEnd = lastSpace;
-        // "GET /x " (a trailing space) has no protocol rather than an empty one.
-        if (lastSpace + 1 < requestEnd) protocolStart = lastSpace + 1;
+    let protocol: string | null = null;
+    if (i !== from && i < requestEnd - 1 && line.charCodeAt(i) === SPACE && line.charCodeAt(i + 1) !== SPACE) {
+      methodEnd = i;
+      const length = i - from;
+      method = length === 3 && packed === 0x474554 ? 'GET'
+        : length === 4 && packed === 0x504f5354 ? 'POST'
+        : length === 4 && packed === 0x48454144 ? 'HEAD'
+        : line.slice(from, i);
+      // The protocol is the last word. Nearly always it is " HTTP/1.1", " HTTP/1.0" or
+      // " HTTP/2.0": checked in place, giving a shared string.
+      const space = requestEnd - 9;
+      protocol = space > methodEnd && line.charCodeAt(space) === SPACE ? knownProtocol(line, space + 1) : null;
+      if (protocol !== null) {
+        pathEnd = space;
+      } else {
+        // Otherwise walk back to the space before it (a few characters, cheaper here than a search call).
+        let lastSpace = requestEnd - 1;
+        while (lastSpace > methodEnd && line.charCodeAt(lastSpace) !== SPACE) lastSpace--;
+        if (lastSpace > methodEnd) {
+          pathEnd = lastSpace;
+          // "GET /x " (a trailing space) has no protocol rather than an empty one.
+          if (lastSpace + 1 < requestEnd) protocol = line.slice(lastSpace + 1, requestEnd);
+        }
       }
     }
+    this.#method = method;
     this.#pathEnd = pathEnd;
-    this.#protocolStart = protocolStart;
+    this.#protocol = protocol;
     this.#methodEnd = methodEnd;
     return methodEnd;
   }
@@ -526,39 +548,15 @@ function daysFromCivil(year: number, month: number, day: number): number {
 }
 
 /**
- * End (exclusive) of the method when `line[from, to)` is shaped `METHOD target…`
- * (upper-case letters, `_` or `-`, then a space and a non-empty target), else -1.
+ * `HTTP/1.1`, `HTTP/1.0` or `HTTP/2.0` (as shared strings) when the request ends with
+ * one of them at `at`, else null. The caller checked that 8 characters are there.
  */
-function requestMethodEnd(line: string, from: number, to: number): number {
-  let i = from;
-  for (; i < to; i++) {
-    const code = line.charCodeAt(i);
-    if ((code >= UPPER_A && code <= UPPER_Z) || code === UNDERSCORE || code === MINUS) continue;
-    break;
-  }
-  if (i === from || i >= to - 1 || line.charCodeAt(i) !== SPACE || line.charCodeAt(i + 1) === SPACE) return -1;
-  return i;
-}
-
-/** The method as a shared string for GET, POST and HEAD (nearly every request), else a new one. */
-function methodText(line: string, from: number, to: number): string {
-  const length = to - from;
-  const first = line.charCodeAt(from);
-  if (length === 3 && first === 0x47 && line.charCodeAt(from + 1) === 0x45 && line.charCodeAt(from + 2) === 0x54) return 'GET';
-  if (length === 4 && line.charCodeAt(from + 3) === 0x54 && line.charCodeAt(from + 2) === 0x53 && line.charCodeAt(from + 1) === 0x4f && first === 0x50) return 'POST';
-  if (length === 4 && line.charCodeAt(from + 3) === 0x44 && line.charCodeAt(from + 2) === 0x41 && line.charCodeAt(from + 1) === 0x45 && first === 0x48) return 'HEAD';
-  return line.slice(from, to);
-}
-
-/** The protocol as a shared string for HTTP/1.1, HTTP/1.0 and HTTP/2.0 (nearly every request), else a new one. */
-function protocolText(line: string, from: number, to: number): string {
-  if (to - from === 8 && line.startsWith('HTTP/', from) && line.charCodeAt(from + 6) === 0x2e) {
-    const major = line.charCodeAt(from + 5), minor = line.charCodeAt(from + 7);
-    if (major === 0x31 && minor === 0x31) return 'HTTP/1.1';
-    if (major === 0x31 && minor === 0x30) return 'HTTP/1.0';
-    if (major === 0x32 && minor === 0x30) return 'HTTP/2.0';
-  }
-  return line.slice(from, to);
+function knownProtocol(line: string, at: number): string | null {
+  if (line.charCodeAt(at) !== 0x48 || line.charCodeAt(at + 1) !== 0x54 || line.charCodeAt(at + 2) !== 0x54 || line.charCodeAt(at + 3) !== 0x50 ||
+      line.charCodeAt(at + 4) !== SLASH || line.charCodeAt(at + 6) !== 0x2e) return null;
+  const major = line.charCodeAt(at + 5), minor = line.charCodeAt(at + 7);
+  if (major === 0x31) return minor === 0x31 ? 'HTTP/1.1' : minor === 0x30 ? 'HTTP/1.0' : null;
+  return major === 0x32 && minor === 0x30 ? 'HTTP/2.0' : null;
 }
 
 function badDate(line: string, dateStart: number, end: number): string {
