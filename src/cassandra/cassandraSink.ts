@@ -184,11 +184,12 @@ function positiveInteger(option: string, value: number | undefined, fallback: nu
  * import { from, lastValueFrom } from 'rxjs';
  * import { cassandraSink } from 'mqtt-iot-stream';
  *
- * const readings = [{ sensor: 'a', at: new Date(), celsius: 21.5 }];
+ * type Reading = { sensor: string; at: Date; celsius: number };
+ * const readings: Reading[] = [{ sensor: 'a', at: new Date(), celsius: 21.5 }];
  * await lastValueFrom(from(readings).pipe(cassandraSink(
  *   { contactPoints: ['127.0.0.1:9042'], localDataCenter: 'datacenter1' },
  *   { keyspace: 'home', table: 'temperature', columns: ['sensor', 'at', 'celsius'],
- *     toValues: (r) => [r.sensor, r.at, r.celsius] },
+ *     toValues: (r: Reading) => [r.sensor, r.at, r.celsius] },
  * )));
  * ```
  * @see {@link ensureWindowCountTable}, {@link readWindowTotals}, {@link isRetryableCassandraError}
