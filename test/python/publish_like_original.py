@@ -23,8 +23,8 @@ def make_client():
     return mqtt.Client()
 
 
-def main():
-    host, port, topic, path, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+def connect_client(host, port):
+    """A started client, once the broker's CONNACK has arrived."""
     client = make_client()
     connected = threading.Event()
     # The original published on button presses, long after CONNACK; wait for it too
@@ -34,6 +34,12 @@ def main():
     client.loop_start()
     if not connected.wait(10):
         sys.exit("no CONNACK from the broker within 10 s")
+    return client
+
+
+def main():
+    host, port, topic, path, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+    client = connect_client(host, port)
     sent = 0
     with open(path, encoding="latin-1") as f:
         while sent < count:

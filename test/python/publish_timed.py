@@ -14,21 +14,12 @@ import json
 import sys
 from datetime import datetime, timedelta
 
-import paho.mqtt.client as mqtt
-
-
-def make_client():
-    # paho-mqtt 2.x wants the callback API version first; 1.x has no such argument.
-    if hasattr(mqtt, "CallbackAPIVersion"):
-        return mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    return mqtt.Client()
+from publish_like_original import connect_client
 
 
 def main():
     host, port, topic = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    client = make_client()
-    client.connect(host, port)
-    client.loop_start()
+    client = connect_client(host, port)
     sent = 0
     for pair in sys.stdin.read().splitlines():
         millis, line = pair.split("\t", 1)
