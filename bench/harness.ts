@@ -137,8 +137,19 @@ export async function interleave<K extends string>(
  * load drifts during the run.
  */
 export function pairedRatio(ours: Interleaved, baseline: Interleaved): number {
+  return median(roundRatios(ours, baseline));
+}
+
+/** The per-round ratios ours/baseline, in round order. */
+export function roundRatios(ours: Interleaved, baseline: Interleaved): number[] {
   const count = Math.min(ours.rounds.length, baseline.rounds.length);
-  return median(Array.from({ length: count }, (_, i) => ours.rounds[i]! / baseline.rounds[i]!));
+  return Array.from({ length: count }, (_, i) => ours.rounds[i]! / baseline.rounds[i]!);
+}
+
+/** `rounds 0.84–1.12×`: how far apart the rounds' ratios were (the noise of this run). */
+export function spreadNote(ours: Interleaved, baseline: Interleaved): string {
+  const ratios = roundRatios(ours, baseline);
+  return `${ratios.length} rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`;
 }
 
 /** A measured rate as a figure: the median of its rounds. */
@@ -152,6 +163,7 @@ export function figureOf(measured: Interleaved, unit: string): Figure {
  */
 export function compare(name: string, ours: Interleaved, baseline: Interleaved, unit: string, factor: number, baselineName: string, note?: string): BenchResult {
   const ratio = pairedRatio(ours, baseline);
+  const spread = spreadNote(ours, baseline);
   return {
     name,
     ours: figureOf(ours, unit),
@@ -159,7 +171,7 @@ export function compare(name: string, ours: Interleaved, baseline: Interleaved, 
     ratio,
     target: `≥ ${factor}× ${baselineName}`,
     ok: ratio >= factor,
-    ...(note === undefined ? {} : { note }),
+    note: note === undefined ? spread : `${spread}; ${note}`,
   };
 }
 
