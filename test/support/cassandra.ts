@@ -126,6 +126,11 @@ export function cassandraNode(): Promise<CassandraNode> {
     process.stderr.write(`      (Cassandra ${state.version} up on ${state.host}:${state.port} in ${(state.startMs / 1000).toFixed(1)} s` +
       `${state.downloadMs ? `, jars downloaded in ${(state.downloadMs / 1000).toFixed(1)} s` : ''})\n`);
     process.once('exit', () => node?.destroySync());
+    // A killed run (CI timeout) gets no 'exit' event: stop the detached JVM first.
+    process.once('SIGTERM', () => {
+      node?.destroySync();
+      process.exit(143);
+    });
     return node;
   });
   return started;
