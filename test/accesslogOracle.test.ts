@@ -34,6 +34,7 @@ function agree(line: string, order: readonly Field[] = FIELDS): AccessLogRecord 
   }
   // Reading again gives the same objects, not new ones (the Date in particular).
   expect(record.time).to.equal(record.time);
+  expect(record.timeMillis).to.equal(expected.time.getTime());
   return record;
 }
 
