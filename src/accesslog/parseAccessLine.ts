@@ -509,13 +509,22 @@ function readTime(line: string, at: number): number {
     lastHourText = line.slice(at, at + 14);
     lastHourMillis = local;
   }
-  if (line.charCodeAt(at + 14) !== COLON || line.charCodeAt(at + 17) !== COLON || line.charCodeAt(at + 20) !== SPACE) return NaN;
-  const minute = twoDigits(line, at + 15), second = twoDigits(line, at + 18);
+  // :MM:SS ±hhmm, read on every line. Each digit d is checked as d | (max - d) >= 0
+  // (a non-digit or a digit above max makes one side negative), all in one test.
   const sign = line.charCodeAt(at + 21);
-  const offsetHours = twoDigits(line, at + 22), offsetMinutes = twoDigits(line, at + 24);
-  if (!(minute <= 59 && second <= 59 && offsetHours <= 23 && offsetMinutes <= 59 && (sign === PLUS || sign === MINUS))) return NaN;
-  const offset = (offsetHours * 60 + offsetMinutes) * MS_PER_MINUTE;
-  local += minute * MS_PER_MINUTE + second * 1000;
+  if (line.charCodeAt(at + 14) !== COLON || line.charCodeAt(at + 17) !== COLON || line.charCodeAt(at + 20) !== SPACE ||
+      (sign !== PLUS && sign !== MINUS)) return NaN;
+  const minuteTens = line.charCodeAt(at + 15) - DIGIT_0, minuteUnits = line.charCodeAt(at + 16) - DIGIT_0;
+  const secondTens = line.charCodeAt(at + 18) - DIGIT_0, secondUnits = line.charCodeAt(at + 19) - DIGIT_0;
+  const offsetHourTens = line.charCodeAt(at + 22) - DIGIT_0, offsetHourUnits = line.charCodeAt(at + 23) - DIGIT_0;
+  const offsetMinuteTens = line.charCodeAt(at + 24) - DIGIT_0, offsetMinuteUnits = line.charCodeAt(at + 25) - DIGIT_0;
+  if ((minuteTens | (5 - minuteTens) | minuteUnits | (9 - minuteUnits) | secondTens | (5 - secondTens) | secondUnits | (9 - secondUnits) |
+       offsetHourTens | (2 - offsetHourTens) | offsetHourUnits | (9 - offsetHourUnits) |
+       offsetMinuteTens | (5 - offsetMinuteTens) | offsetMinuteUnits | (9 - offsetMinuteUnits)) < 0) return NaN;
+  const offsetHours = offsetHourTens * 10 + offsetHourUnits;
+  if (offsetHours > 23) return NaN;
+  const offset = (offsetHours * 60 + offsetMinuteTens * 10 + offsetMinuteUnits) * MS_PER_MINUTE;
+  local += (minuteTens * 10 + minuteUnits) * MS_PER_MINUTE + (secondTens * 10 + secondUnits) * 1000;
   return sign === PLUS ? local - offset : local + offset;
 }
 
