@@ -142,12 +142,16 @@ function positiveInteger(option: string, value: number | undefined, fallback: nu
  *   every write was acknowledged.
  * - Every write is sent with `{ prepare: true, isIdempotent: true }`. A transient
  *   error (see {@link isRetryableCassandraError}: node down or unreachable, timeout,
- *   unavailable, overloaded) is retried after `retryBaseDelayMs · 2^(n−1)` (capped at
- *   `retryMaxDelayMs`, halved at random down to half), at most `retries` times; then
+ *   unavailable, overloaded) is retried after a delay of `retryBaseDelayMs · 2^(n−1)`
+ *   capped at `retryMaxDelayMs`, of which a random 50–100 % is waited (jitter), at
+ *   most `retries` times; then
  *   the stream errors with a {@link CassandraWriteError} naming the cause. A permanent
  *   error (unknown keyspace or table, type mismatch, syntax, credentials) errors the
  *   stream at once with Cassandra's message, e.g. `cassandraSink: writing to
  *   hyper.mqtt failed: table mqtt does not exist`. A row retrying keeps its write slot.
+ *   Within one attempt the client's own retry policy (marking the write idempotent
+ *   lets the driver's default policy try another host) still applies. A client the
+ *   sink builds reconnects to a lost node at least every `retryMaxDelayMs`.
  * - Each row gets a write timestamp when it arrives (strictly increasing, in arrival
  *   order) and keeps it through its retries. Cassandra keeps the write with the
  *   highest timestamp, so when writes of the same key overtake each other (update
