@@ -216,8 +216,29 @@ export function scanAccessLine(line: string): AccessLogRecord | AccessLineFailur
   return new ParsedAccessLine(line, end, clientEnd, identEnd, userEnd, requestEnd, bytesEnd, status, bytes, timeMillis);
 }
 
-/** Not yet computed, for the lazily found request parts. */
+/** Not yet computed, for the lazily found positions. */
 const UNKNOWN = -2;
+
+/**
+ * What a {@link ParsedAccessLine} makes on first read of a field other than `status`
+ * and `bytes`: apart, so that a record read only for its status stays small.
+ */
+class Made {
+  refererEnd = UNKNOWN;
+  agentStart = UNKNOWN;
+  agentEnd = UNKNOWN;
+  methodEnd = UNKNOWN;
+  pathEnd = UNKNOWN;
+  method: string | null = null;
+  protocol: string | null = null;
+  time: Date | undefined = undefined;
+  client: string | undefined = undefined;
+  user: string | undefined = undefined;
+  request: string | undefined = undefined;
+  path: string | undefined = undefined;
+  referer: string | undefined = undefined;
+  userAgent: string | undefined = undefined;
+}
 
 /**
  * An {@link AccessLogRecord} that keeps its line and the positions of its fields, and
@@ -241,20 +262,8 @@ export class ParsedAccessLine implements AccessLogRecord {
   readonly #status: number;
   readonly #bytes: number;
   readonly #timeMillis: number;
-  #refererEnd = UNKNOWN;
-  #agentStart = UNKNOWN;
-  #agentEnd = UNKNOWN;
-  #methodEnd = UNKNOWN;
-  #pathEnd = UNKNOWN;
-  #method: string | null = null;
-  #protocol: string | null = null;
-  #time: Date | undefined = undefined;
-  #client: string | undefined = undefined;
-  #user: string | undefined = undefined;
-  #request: string | undefined = undefined;
-  #path: string | undefined = undefined;
-  #referer: string | undefined = undefined;
-  #userAgent: string | undefined = undefined;
+  /** The strings, the `Date` and the positions made on first read, kept for the next reads. */
+  #made: Made | undefined = undefined;
 
   constructor(line: string, end: number, clientEnd: number, identEnd: number, userEnd: number, requestEnd: number, bytesEnd: number,
     status: number, bytes: number, timeMillis: number) {
@@ -271,7 +280,8 @@ export class ParsedAccessLine implements AccessLogRecord {
   }
 
   get client(): string {
-    return this.#client ??= this.#line.slice(0, this.#clientEnd);
+    const made = this.#made ??= new Made();
+    return made.client ??= this.#line.slice(0, this.#clientEnd);
   }
 
   get ident(): string {
@@ -281,11 +291,13 @@ export class ParsedAccessLine implements AccessLogRecord {
   }
 
   get user(): string {
-    return this.#user ??= this.#line.slice(this.#identEnd + 1, this.#userEnd);
+    const made = this.#made ??= new Made();
+    return made.user ??= this.#line.slice(this.#identEnd + 1, this.#userEnd);
   }
 
   get time(): Date {
-    return this.#time ??= new Date(this.#timeMillis);
+    const made = this.#made ??= new Made();
+    return made.time ??= new Date(this.#timeMillis);
   }
 
   get timeMillis(): number {
@@ -293,23 +305,27 @@ export class ParsedAccessLine implements AccessLogRecord {
   }
 
   get request(): string {
-    return this.#request ??= this.#line.slice(this.#userEnd + 31, this.#requestEnd);
+    const made = this.#made ??= new Made();
+    return made.request ??= this.#line.slice(this.#userEnd + 31, this.#requestEnd);
   }
 
   get method(): string | null {
-    if (this.#methodEnd === UNKNOWN) this.#splitRequest();
-    return this.#method;
+    const made = this.#made ??= new Made();
+    if (made.methodEnd === UNKNOWN) this.#splitRequest();
+    return made.method;
   }
 
   get path(): string | null {
-    const methodEnd = this.#methodEnd === UNKNOWN ? this.#splitRequest() : this.#methodEnd;
+    const made = this.#made ??= new Made();
+    const methodEnd = made.methodEnd === UNKNOWN ? this.#splitRequest() : made.methodEnd;
     if (methodEnd === -1) return null;
-    return this.#path ??= this.#line.slice(methodEnd + 1, this.#pathEnd);
+    return made.path ??= this.#line.slice(methodEnd + 1, made.pathEnd);
   }
 
   get protocol(): string | null {
-    if (this.#methodEnd === UNKNOWN) this.#splitRequest();
-    return this.#protocol;
+    const made = this.#made ??= new Made();
+    if (made.methodEnd === UNKNOWN) this.#splitRequest();
+    return made.protocol;
   }
 
   get status(): number {
@@ -321,15 +337,17 @@ export class ParsedAccessLine implements AccessLogRecord {
   }
 
   get referer(): string | null {
-    const refererEnd = this.#refererEnd === UNKNOWN ? this.#findQuoted() : this.#refererEnd;
+    const made = this.#made ??= new Made();
+    const refererEnd = made.refererEnd === UNKNOWN ? this.#findQuoted() : made.refererEnd;
     if (refererEnd === -1) return null;
-    return this.#referer ??= this.#line.slice(this.#bytesEnd + 2, refererEnd);
+    return made.referer ??= this.#line.slice(this.#bytesEnd + 2, refererEnd);
   }
 
   get userAgent(): string | null {
-    if (this.#refererEnd === UNKNOWN) this.#findQuoted();
-    if (this.#agentStart === -1) return null;
-    return this.#userAgent ??= this.#line.slice(this.#agentStart, this.#agentEnd);
+    const made = this.#made ??= new Made();
+    if (made.refererEnd === UNKNOWN) this.#findQuoted();
+    if (made.agentStart === -1) return null;
+    return made.userAgent ??= this.#line.slice(made.agentStart, made.agentEnd);
   }
 
   get raw(): string {
@@ -360,6 +378,7 @@ export class ParsedAccessLine implements AccessLogRecord {
    * Returns the referer end.
    */
   #findQuoted(): number {
+    const made = this.#made ??= new Made();
     const line = this.#line, end = this.#end;
     let refererEnd = -1;
     let agentStart = -1;
@@ -373,9 +392,9 @@ export class ParsedAccessLine implements AccessLogRecord {
         agentEnd = quotedDash(line, position) ? position + 2 : closingQuote(line, agentStart, end);
       }
     }
-    this.#agentStart = agentStart;
-    this.#agentEnd = agentEnd;
-    this.#refererEnd = refererEnd;
+    made.agentStart = agentStart;
+    made.agentEnd = agentEnd;
+    made.refererEnd = refererEnd;
     return refererEnd;
   }
 
@@ -384,6 +403,7 @@ export class ParsedAccessLine implements AccessLogRecord {
    * `METHOD target [protocol]`; returns where the method ends, or -1 when it is not.
    */
   #splitRequest(): number {
+    const made = this.#made ??= new Made();
     const line = this.#line;
     const from = this.#userEnd + 31, requestEnd = this.#requestEnd;
     // The method: upper-case letters, _ or -. Its first four codes, packed, tell GET,
@@ -423,10 +443,10 @@ export class ParsedAccessLine implements AccessLogRecord {
         }
       }
     }
-    this.#method = method;
-    this.#pathEnd = pathEnd;
-    this.#protocol = protocol;
-    this.#methodEnd = methodEnd;
+    made.method = method;
+    made.pathEnd = pathEnd;
+    made.protocol = protocol;
+    made.methodEnd = methodEnd;
     return methodEnd;
   }
 }
