@@ -13,12 +13,13 @@ import type { Either } from 'fp-ts/lib/Either.js';
  * `-` (the servers' "absent") stays `-` in `ident`, `user`, `referer` and `userAgent`.
  * Only `time`, `status` and `bytes` are converted.
  *
- * The records {@link parseAccessLine} and {@link parseAccessLog} give make their text
- * fields and `time` on first read, from the line they keep. They read like plain
- * objects (`for…in`, `JSON.stringify` and `console.log` show the fields), but the
- * fields are getters of a class, not own properties: `{ ...record }`, `Object.keys`
- * and `structuredClone` see none of them. `JSON.parse(JSON.stringify(record))` or
- * naming the fields makes a plain copy.
+ * Records from {@link parseAccessLine} and {@link parseAccessLog} make their text
+ * fields and `time` on first read, from the line they keep, so reading only `status`
+ * costs no string and no `Date`. They read like plain objects (`record.path`,
+ * `const { status, path } = record`, `for…in`, `JSON.stringify` and `console.log` all
+ * see the fields), but the fields are getters of a class, not own properties: the
+ * spread `{ ...record }`, `Object.keys` and `structuredClone` see none of them. Name
+ * the fields to make a plain copy.
  */
 export interface AccessLogRecord {
   /** The client: an IPv4 or IPv6 address or a host name, as logged (`%h`, `$remote_addr`). */
@@ -251,7 +252,7 @@ class Made {
  * shows the fields, not the positions.
  * @internal
  */
-export class ParsedAccessLine implements AccessLogRecord {
+class ParsedAccessLine implements AccessLogRecord {
   readonly #line: string;
   readonly #end: number;
   readonly #clientEnd: number;
