@@ -150,27 +150,33 @@ export function scanAccessLine(line: string): AccessLogRecord | AccessLineFailur
   if (end === 0) return 'the line is empty';
   if (lineBreak !== -1 && lineBreak < end) return 'the text holds more than one line (a line break before its end): pass one line at a time';
 
-  // client, ident: single tokens, each followed by one space. A "-" ident or user (nearly
-  // every line) is recognised in place: no search.
+  // client, ident: single tokens, each followed by one space.
   const clientEnd = line.indexOf(' ');
   if (clientEnd <= 0 || clientEnd >= end) return notALogLine(line, end, 'it does not start with a client followed by a space');
   let identEnd = clientEnd + 2;
-  if (line.charCodeAt(clientEnd + 1) !== MINUS || line.charCodeAt(identEnd) !== SPACE) {
-    identEnd = line.indexOf(' ', clientEnd + 1);
-    if (identEnd === -1 || identEnd >= end || identEnd === clientEnd + 1) return notALogLine(line, end, 'no ident field after the client');
-  }
-  // user: up to " [" so that a user token is taken whole.
-  let userEnd = identEnd + 2;
-  if (line.charCodeAt(identEnd + 1) !== MINUS || line.charCodeAt(userEnd) !== SPACE || line.charCodeAt(userEnd + 1) !== OPEN_BRACKET) {
-    userEnd = line.indexOf(' [', identEnd + 1);
-    if (userEnd === -1 || userEnd >= end) return notALogLine(line, end, 'no " [date]" after client, ident and user');
-    if (userEnd === identEnd + 1) return notALogLine(line, end, 'the user field is empty');
+  let userEnd = clientEnd + 4;
+  // Nearly every line goes on with " - - [" and the hour of the line before: one search
+  // checks the "-" ident and user, the bracket and the date up to the hour at once.
+  const sameHour = line.indexOf(lastDashesAndHour, clientEnd) === clientEnd;
+  if (!sameHour) {
+    // A "-" ident or user is still recognised in place: no search.
+    if (line.charCodeAt(clientEnd + 1) !== MINUS || line.charCodeAt(identEnd) !== SPACE) {
+      identEnd = line.indexOf(' ', clientEnd + 1);
+      if (identEnd === -1 || identEnd >= end || identEnd === clientEnd + 1) return notALogLine(line, end, 'no ident field after the client');
+    }
+    // user: up to " [" so that a user token is taken whole.
+    userEnd = identEnd + 2;
+    if (line.charCodeAt(identEnd + 1) !== MINUS || line.charCodeAt(userEnd) !== SPACE || line.charCodeAt(userEnd + 1) !== OPEN_BRACKET) {
+      userEnd = line.indexOf(' [', identEnd + 1);
+      if (userEnd === -1 || userEnd >= end) return notALogLine(line, end, 'no " [date]" after client, ident and user');
+      if (userEnd === identEnd + 1) return notALogLine(line, end, 'the user field is empty');
+    }
   }
 
   // [dd/Mon/yyyy:HH:MM:SS ±hhmm]
   const dateStart = userEnd + 2;
   if (dateStart + 27 > end || line.charCodeAt(dateStart + 26) !== CLOSE_BRACKET) return badDate(line, dateStart, end);
-  const timeMillis = readTime(line, dateStart);
+  const timeMillis = readTime(line, dateStart, sameHour);
   if (timeMillis !== timeMillis) return badDate(line, dateStart, end); // NaN: a field out of range
 
   // "request"
@@ -508,18 +514,21 @@ function twoDigits(line: string, at: number): number {
  * The last `dd/Mon/yyyy:HH` read (already checked) and its local milliseconds: log lines
  * come roughly in time order, so nearly every line shares it with the one before, and
  * one `indexOf` comparing the 14 characters at once replaces reading and checking them.
- * It starts as a valid one, so a match always means a checked prefix.
+ * `lastDashesAndHour` is the same after `" - - ["` (a "-" ident and user), for the scanner.
+ * They start as a valid hour, so a match always means a checked one.
  */
 let lastHourText = '01/Jan/1970:00';
+let lastDashesAndHour = ' - - [01/Jan/1970:00';
 let lastHourMillis = 0;
 
 /**
  * Epoch milliseconds of `dd/Mon/yyyy:HH:MM:SS ±hhmm` at `at` (the caller checked that
- * 26 characters and the `]` are there), or NaN when any part is not valid.
+ * 26 characters and the `]` are there), or NaN when any part is not valid. With
+ * `sameHour`, the caller found `lastHourText` at `at`.
  */
-function readTime(line: string, at: number): number {
+function readTime(line: string, at: number, sameHour: boolean): number {
   let local = lastHourMillis;
-  if (line.indexOf(lastHourText, at) !== at) {
+  if (!sameHour && line.indexOf(lastHourText, at) !== at) {
     if (line.charCodeAt(at + 2) !== SLASH || line.charCodeAt(at + 6) !== SLASH || line.charCodeAt(at + 11) !== COLON) return NaN;
     const day = twoDigits(line, at);
     const month = monthNumber(line.charCodeAt(at + 3), line.charCodeAt(at + 4), line.charCodeAt(at + 5));
@@ -528,6 +537,7 @@ function readTime(line: string, at: number): number {
     if (!(day >= 1 && month >= 1 && day <= daysInMonth(year, month) && hour <= 23)) return NaN;
     local = daysFromCivil(year, month, day) * MS_PER_DAY + hour * MS_PER_HOUR;
     lastHourText = line.slice(at, at + 14);
+    lastDashesAndHour = ` - - [${lastHourText}`;
     lastHourMillis = local;
   }
   // :MM:SS ±hhmm, read on every line. Each digit d is checked as d | (max - d) >= 0
