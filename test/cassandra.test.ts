@@ -113,6 +113,30 @@ describe('cassandraSink without a reachable node', () => {
     }
   });
 
+  it('rejects bad numeric options and a bad row mapping when called', () => {
+    const options = { contactPoints: ['127.0.0.1:1'], localDataCenter: 'datacenter1' };
+    expect(() => cassandraSink(options, { concurrency: 0 })).to.throw(RangeError, /concurrency must be an integer ≥ 1, got 0/);
+    expect(() => cassandraSink(options, { retries: 1.5 })).to.throw(RangeError, /retries must be an integer ≥ 0/);
+    expect(() => cassandraSink(options, { maxQueued: -1 })).to.throw(RangeError, /maxQueued/);
+    expect(() => cassandraSink<number>(options, { table: 't', columns: [], toValues: (n) => [n] })).to.throw(TypeError, /columns must be a non-empty array/);
+    expect(() => cassandraSink<number>(options, { table: 't', columns: ['a', 'A'], toValues: (n) => [n, n] })).to.throw(TypeError, /name a column twice/);
+  });
+
+  it('errors the stream when toValues returns the wrong number of values, before sending it', async () => {
+    const { server, port, connections } = await countingServer();
+    try {
+      const error = await lastValueFrom(of(1).pipe(cassandraSink<number>(
+        { contactPoints: [`127.0.0.1:${port}`], localDataCenter: 'datacenter1' },
+        { table: 'readings', columns: ['id', 'value'], toValues: (n) => [n] },
+      ))).then(() => expect.fail('the stream completed'), (e: unknown) => e);
+      expect(error).to.be.instanceOf(TypeError);
+      expect((error as Error).message).to.equal('cassandraSink: toValues returned 1 values for 2 columns (id, value)');
+      expect(connections()).to.equal(0);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('gives up after the configured retries with an error naming the cause (node unreachable)', async () => {
     const port = await closedPort();
     const retriesSeen: number[] = [];
