@@ -68,6 +68,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
     tap(view.add),
     share(),
   );
+  tally.writing = cassandra !== undefined;
   const written = cassandra === undefined ? EMPTY : rows.pipe(
     cassandraSink(cassandra, { keyspace: settings.keyspace, table: settings.table }),
     tap(() => tally.rowsWritten++),
@@ -105,7 +106,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
     await broker.close();
     await cassandra?.shutdown();
   }
-  process.stdout.write(`\n${tally.summary()}\n`);
+  if (!process.stdout.isTTY) process.stdout.write(`\n${tally.summary()}\n`); // a terminal has it in the table
   if (tally.lastRejection) process.stdout.write(`last rejection: ${tally.lastRejection.kind}: ${tally.lastRejection.reason}\n`);
   process.stdout.write(`\nNext: examples/pi-publisher.ts and examples/aggregator.ts are the two pipelines to copy;\n`
     + `run them against Mosquitto and Cassandra with "npx mqtt-iot-stream publish|aggregate --help".\n`);

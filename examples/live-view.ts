@@ -26,17 +26,20 @@ export class LiveView {
     window.counts.set(row.key, row.count);
   };
 
-  /** Redraws the table (terminal) or prints newly final windows (pipe). */
-  render(final = false): void {
-    const watermark = this.tally.windows?.watermark ?? -Infinity;
-    if (this.out.isTTY && !final) {
+  /**
+   * Redraws the table (terminal) or prints newly final windows (pipe). `flushed`: the
+   * source has completed, so every window shown is final.
+   */
+  render(flushed = false): void {
+    const watermark = flushed ? Infinity : this.tally.windows?.watermark ?? -Infinity;
+    if (this.out.isTTY) {
       const lines = this.table(watermark);
       this.out.write(`${this.drawnLines > 0 ? `\x1b[${this.drawnLines}A\x1b[0J` : ''}${lines.join('\n')}\n`);
       this.drawnLines = lines.length;
       return;
     }
     for (const [start, window] of [...this.windows].sort(([a], [b]) => a - b)) {
-      if ((final || window.end <= watermark) && !this.printedFinal.has(start)) {
+      if (window.end <= watermark && !this.printedFinal.has(start)) {
         this.printedFinal.add(start);
         this.out.write(`${this.describeWindow(start, window.end)}  ${this.describeCounts(window.counts)}\n`);
       }

@@ -8,6 +8,8 @@ export class Tally {
   readonly rejected = new Map<RejectionKind, number>();
   lastRejection: Rejection | undefined;
   windows: WindowStats | undefined;
+  /** Whether rows go to a database (otherwise "rows written" means nothing). */
+  writing = true;
 
   // Arrow properties: handed to the pipelines as callbacks.
   readonly countReceived = (): void => { this.received++; };
@@ -35,7 +37,7 @@ export class Tally {
       `received ${this.received}`,
       `rejected ${this.rejectedTotal}`,
       `late ${this.late}`,
-      `rows written ${this.rowsWritten}`,
+      ...(this.writing ? [`rows written ${this.rowsWritten}`] : []),
       `watermark ${watermark === undefined ? '-' : new Date(watermark).toISOString().slice(11, 19)}`,
     ].join(' · ');
   }
