@@ -1,11 +1,19 @@
 export { EventTimeCodec, IotPayloadCodec, decodePayload, encodePayload, makePayload } from './payload/codec.js';
 export type { IotPayload, IotPayloadJson } from './payload/codec.js';
 export { formatEventTime, parseEventTime } from './payload/timestamp.js';
+
 export { RejectionError, warnOnReject } from './reject.js';
 export type { Rejection, RejectionKind, RejectOptions } from './reject.js';
+
 export { LineCursor } from './files/LineCursor.js';
 export type { LineCursorOptions } from './files/LineCursor.js';
 export { nextLine } from './files/nextLine.js';
+
+export { parseAccessLine } from './accesslog/parseAccessLine.js';
+export type { AccessLineFailure, AccessLogRecord } from './accesslog/parseAccessLine.js';
+export { parseAccessLog } from './accesslog/parseAccessLog.js';
+export type { ParseAccessLogOptions, ParsedAccessLog } from './accesslog/parseAccessLog.js';
+
 export { windowedCount } from './window/windowedCount.js';
 export type { WindowedCountOperatorOptions } from './window/windowedCount.js';
 export { WindowCounter } from './window/WindowCounter.js';
@@ -13,13 +21,7 @@ export type { WindowStats } from './window/WindowCounter.js';
 export type { IdleAdvanceOptions, OutputMode, WindowedCountOptions } from './window/options.js';
 export type { Duration } from './window/duration.js';
 export type { WindowRow } from './window/windowRow.js';
-export { cassandraSink } from './cassandra/cassandraSink.js';
-export type { CassandraBacklog, CassandraRetry, CassandraSinkOptions, CassandraWriteResult, RowMappingSinkOptions, WindowCountSinkOptions } from './cassandra/cassandraSink.js';
-export type { CassandraClientInput } from './cassandra/client.js';
-export { CqlIdentifierError, isCqlIdentifier } from './cassandra/identifier.js';
-export { DEFAULT_KEYSPACE, DEFAULT_TABLE, ensureWindowCountTable, readWindowTotals } from './cassandra/windowCountTable.js';
-export type { EnsureWindowCountTableOptions, WindowCountTableOptions, WindowTotal } from './cassandra/windowCountTable.js';
-export { CassandraBacklogError, CassandraWriteError, isRetryableCassandraError } from './cassandra/writeError.js';
+
 export { fromMqtt, MqttSubscribeError } from './mqtt/fromMqtt.js';
 export type { FromMqttOptions } from './mqtt/fromMqtt.js';
 export { toMqtt, MqttQueueFullError } from './mqtt/toMqtt.js';
@@ -31,10 +33,15 @@ export { MqttConnectionError } from './mqtt/connectionError.js';
 export type { MqttConnection, MqttConnectOptions } from './mqtt/connection.js';
 export type { MqttMessage, MqttMessageProperties } from './mqtt/message.js';
 export { topicMatches } from './mqtt/topicFilter.js';
-export { parseAccessLine } from './accesslog/parseAccessLine.js';
-export type { AccessLineFailure, AccessLogRecord } from './accesslog/parseAccessLine.js';
-export { parseAccessLog } from './accesslog/parseAccessLog.js';
-export type { ParseAccessLogOptions, ParsedAccessLog } from './accesslog/parseAccessLog.js';
+
+export { cassandraSink } from './cassandra/cassandraSink.js';
+export type { CassandraBacklog, CassandraRetry, CassandraSinkOptions, CassandraWriteResult, RowMappingSinkOptions, WindowCountSinkOptions } from './cassandra/cassandraSink.js';
+export type { CassandraClientInput } from './cassandra/client.js';
+export { CqlIdentifierError, isCqlIdentifier } from './cassandra/identifier.js';
+export { DEFAULT_KEYSPACE, DEFAULT_TABLE, ensureWindowCountTable, readWindowTotals } from './cassandra/windowCountTable.js';
+export type { EnsureWindowCountTableOptions, WindowCountTableOptions, WindowTotal } from './cassandra/windowCountTable.js';
+export { CassandraBacklogError, CassandraWriteError, isRetryableCassandraError } from './cassandra/writeError.js';
+
 export { fromGpioButton } from './gpio/fromGpioButton.js';
 export type { GpioButtonEvent, GpioButtonOptions } from './gpio/fromGpioButton.js';
 export { lightWhile } from './gpio/lightWhile.js';
