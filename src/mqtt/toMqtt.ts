@@ -226,7 +226,10 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
       const slot: Slot<T> = { value, topic };
       inFlight.push(slot);
       const publishOptions: IClientPublishOptions = { qos, retain: options.retain ?? false, ...(properties ? { properties } : {}) };
-      client.publish(topic, payload, publishOptions, (error?: Error, packet?: Packet) => {
+      // The acknowledgement is handled on a microtask, outside MQTT.js's handling of the
+      // PUBACK: publishing the next value from inside that handler halved QoS 1
+      // throughput in bench/mqtt-publish (0.55× raw publishAsync, 1.09× with this).
+      client.publish(topic, payload, publishOptions, (error?: Error, packet?: Packet) => queueMicrotask(() => {
         if (finished) return;
         if (error) {
           const reasonCode = reasonCodeOf(error);
@@ -242,7 +245,7 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
           slot.result = { value, topic, qos, messageId: ack?.messageId, reasonCode: ack?.reasonCode };
         }
         emitReady();
-      });
+      }));
     };
 
     // Moves queued values into flight while there is room; completes when all is done.
