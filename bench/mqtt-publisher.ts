@@ -154,6 +154,9 @@ async function child(url: string): Promise<void> {
     client.once('connect', () => resolve());
     client.once('error', reject);
   });
+  // MQTT.js leaves Nagle's algorithm on; small PUBLISHes then wait for ACKs the broker
+  // delays when it has nothing to send back (QoS 0): up to 40 ms per message.
+  (client.stream as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
   process.on('message', (message: PublisherCommand) => {
     const run = message.kind === 'burst' ? burst(client, payloads, message) : paced(client, message);
     void run.then((report) => process.send!(report));

@@ -61,7 +61,8 @@ export class Services {
   // keeps the broker's output in a string, i.e. a debug line per PUBLISH in and out,
   // which would make the broker (and our memory) the bottleneck of every MQTT bench.
   // Same binary and loopback listener, but quiet, and with queues deep enough that a
-  // burst at QoS 0/1 is not dropped by the broker (drops would blur the comparison).
+  // burst at QoS 0/1 is not dropped by the broker (drops would blur the comparison),
+  // and TCP_NODELAY as a latency-minded deployment sets it.
   private async startMosquitto(): Promise<MosquittoService> {
     const started = Date.now();
     const port = await freePort();
@@ -78,6 +79,10 @@ export class Services {
       'max_queued_messages 1000000',
       'max_queued_bytes 0',
       'queue_qos0_messages true',
+      // Without it, Nagle's algorithm meets the clients' delayed ACKs and holds small
+      // packets up to 40 ms: latency p99 was 25 ms (QoS 0) and 42 ms (QoS 1) for the
+      // raw subscriber and ours alike, and 5–11 ms with it.
+      'set_tcp_nodelay true',
       `listener ${port} 127.0.0.1`,
       '',
     ].join('\n'));
