@@ -118,6 +118,7 @@ describe('cassandraSink without a reachable node', () => {
     expect(() => cassandraSink(options, { concurrency: 0 })).to.throw(RangeError, /concurrency must be an integer ≥ 1, got 0/);
     expect(() => cassandraSink(options, { retries: 1.5 })).to.throw(RangeError, /retries must be an integer ≥ 0/);
     expect(() => cassandraSink(options, { maxQueued: -1 })).to.throw(RangeError, /maxQueued/);
+    expect(() => cassandraSink(options, { maxQueued: Infinity }), 'Infinity, as toMqtt takes it').not.to.throw();
     expect(() => cassandraSink<number>(options, { table: 't', columns: [], toValues: (n) => [n] })).to.throw(TypeError, /columns must be a non-empty array/);
     expect(() => cassandraSink<number>(options, { table: 't', columns: ['a', 'A'], toValues: (n) => [n, n] })).to.throw(TypeError, /name a column twice/);
   });

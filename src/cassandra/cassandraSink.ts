@@ -44,7 +44,7 @@ export interface CassandraSinkOptions<T> {
   /**
    * Rows that may wait in the sink for a free write slot. One more errors the stream
    * with a {@link CassandraBacklogError} rather than buffering without bound.
-   * Default 10,000.
+   * Default 10,000; `Infinity` when the source is paced some other way.
    */
   maxQueued?: number;
   /** Retries of a write after a transient error (0 = none). Default 10. */
@@ -209,7 +209,8 @@ export function cassandraSink<T>(
 ): OperatorFunction<T, CassandraWriteResult<T>> {
   const { target, query, toValues } = insertFor<T>(options);
   const concurrency = positiveInteger('concurrency', options.concurrency, DEFAULTS.concurrency, 1);
-  const maxQueued = positiveInteger('maxQueued', options.maxQueued, DEFAULTS.maxQueued, 0);
+  // Infinity is allowed, as in toMqtt, for a source that is paced some other way.
+  const maxQueued = options.maxQueued === Infinity ? Infinity : positiveInteger('maxQueued', options.maxQueued, DEFAULTS.maxQueued, 0);
   const retries = positiveInteger('retries', options.retries, DEFAULTS.retries, 0);
   const baseDelayMs = positiveInteger('retryBaseDelayMs', options.retryBaseDelayMs, DEFAULTS.retryBaseDelayMs, 0);
   const maxDelayMs = positiveInteger('retryMaxDelayMs', options.retryMaxDelayMs, DEFAULTS.retryMaxDelayMs, 1);

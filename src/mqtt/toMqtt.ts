@@ -205,8 +205,9 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
       let payload: Buffer | string;
       let properties: IClientPublishOptions['properties'];
       try {
+        // A fixed topic was checked once, when the operator was made.
         topic = typeof options.topic === 'function' ? options.topic(value) : options.topic;
-        const problem = topicProblem(topic);
+        const problem = typeof options.topic === 'function' ? topicProblem(topic) : undefined;
         if (problem !== undefined) {
           refuse(value, problem);
           return;
