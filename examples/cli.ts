@@ -73,6 +73,9 @@ async function publish(argv: readonly string[]): Promise<number> {
   const stop = new Subject<void>();
   process.once('SIGINT', () => stop.next());
   const stopKeyboard = backend === 'simulated' ? keyboardButton(sharedSimulatedGpio(), integerSetting('button-pin', s['button-pin'])) : () => {};
+  // With the keyboard as the button, the end of input (Ctrl-D, or a pipe) ends the run
+  // too, a moment later, so the last press still gets published.
+  if (backend === 'simulated') process.stdin.once('end', () => setTimeout(() => stop.next(), 1_000));
   process.stdout.write(`publishing a line of ${s.file} to ${s.broker} "${s.topic}" on each press of GPIO ${s['button-pin']} (${backend}${backend === 'simulated' ? ': press Enter' : ''}); Ctrl-C stops\n`);
   let sent = 0;
   try {
@@ -93,6 +96,7 @@ async function aggregate(argv: readonly string[]): Promise<number> {
   const cassandra = await prepareCassandra(s.cassandra, s.datacenter,
     (client) => ensureWindowCountTable(client, { keyspace: s.keyspace, table: s.table, replication }));
   const tally = new Tally();
+  tally.sending = false;
   const stop = new Subject<void>();
   process.once('SIGINT', () => stop.next());
   try {

@@ -10,6 +10,8 @@ export class Tally {
   windows: WindowStats | undefined;
   /** Whether rows go to a database (otherwise "rows written" means nothing). */
   writing = true;
+  /** Whether this process publishes too (otherwise "sent" means nothing). */
+  sending = true;
 
   // Arrow properties: handed to the pipelines as callbacks.
   readonly countReceived = (): void => { this.received++; };
@@ -33,7 +35,7 @@ export class Tally {
   summary(): string {
     const watermark = this.windows?.watermark;
     return [
-      `sent ${this.sent}`,
+      ...(this.sending ? [`sent ${this.sent}`] : []),
       `received ${this.received}`,
       `rejected ${this.rejectedTotal}`,
       `late ${this.late}`,
