@@ -45,11 +45,6 @@ const KNOWN_SCHEMES = new Set(['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss', 'mqtt
 
 const OWNED_DEFAULTS: IClientOptions = { protocolVersion: 5, reconnectPeriod: 1_000, connectTimeout: 10_000 };
 
-function disableNagle(client: MqttClient): void {
-  const socket = client.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined;
-  socket?.setNoDelay?.(true);
-}
-
 /**
  * Returns the user's client, or connects a new one from the options.
  * Throws {@link MqttConnectionError} when MQTT.js refuses the options.
@@ -74,10 +69,6 @@ export function openConnection(conn: MqttConnection): OpenedConnection {
   // An owned client must never crash the process with an unhandled 'error' event,
   // also after teardown; watchConnection reports the errors that matter.
   client.on('error', noop);
-  // MQTT.js leaves Nagle's algorithm on: small packets then wait for the peer's delayed
-  // ACK, a 20–40 ms tail on every publish-to-row latency (bench/latency). Each
-  // reconnect brings a new socket, so this runs on every connect.
-  client.on('connect', () => disableNagle(client));
   return { client, owned: true, broker: url ?? brokerName(client.options) };
 }
 
