@@ -46,6 +46,20 @@ const KNOWN_SCHEMES = new Set(['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss', 'mqtt
 const OWNED_DEFAULTS: IClientOptions = { protocolVersion: 5, reconnectPeriod: 1_000, connectTimeout: 10_000 };
 
 /**
+ * {@link openConnection} for an operator's subscribe function: a refusal of the
+ * options errors `subscriber` and gives `undefined`.
+ * @internal
+ */
+export function openConnectionOrError(conn: MqttConnection, subscriber: { error(error: unknown): void }): OpenedConnection | undefined {
+  try {
+    return openConnection(conn);
+  } catch (error) {
+    subscriber.error(error);
+    return undefined;
+  }
+}
+
+/**
  * Returns the user's client, or connects a new one from the options.
  * Throws {@link MqttConnectionError} when MQTT.js refuses the options.
  * @internal

@@ -4,7 +4,7 @@
  */
 import { Observable } from 'rxjs';
 import { validateTopics, type IClientSubscribeOptions, type IPublishPacket } from 'mqtt';
-import { closeOwned, openConnection, type MqttConnection, type OpenedConnection } from './connection.js';
+import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
 import { holdAck } from './manualAck.js';
 import type { MqttMessage } from './message.js';
 import { describeReasonCode } from './reasonCodes.js';
@@ -123,13 +123,8 @@ export function fromMqtt(conn: MqttConnection, topics: string | readonly string[
   const matchers = filters.map(topicMatcher);
 
   return new Observable<MqttMessage>((destination) => {
-    let opened: OpenedConnection;
-    try {
-      opened = openConnection(conn);
-    } catch (error) {
-      destination.error(error);
-      return;
-    }
+    const opened = openConnectionOrError(conn, destination);
+    if (opened === undefined) return;
     const { client, owned, broker } = opened;
     // Acks handed out and not yet called: released or abandoned on teardown.
     const unacked = new Set<() => void>();

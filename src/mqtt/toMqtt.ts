@@ -5,7 +5,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { IClientPublishOptions, Packet } from 'mqtt';
 import { reject, type RejectOptions } from '../reject.js';
-import { closeOwned, openConnection, type MqttConnection, type OpenedConnection } from './connection.js';
+import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
 import { describeReasonCode, reasonCodeOf } from './reasonCodes.js';
 import { serializeJson } from './serialize.js';
 import { watchConnection } from './watchConnection.js';
@@ -158,13 +158,8 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
   if (onQueueFull !== 'error' && onQueueFull !== 'reject') throw new TypeError(`toMqtt: onQueueFull must be 'error' or 'reject', not ${String(onQueueFull)}`);
 
   return (source) => new Observable<MqttPublished<T>>((destination) => {
-    let opened: OpenedConnection;
-    try {
-      opened = openConnection(conn);
-    } catch (error) {
-      destination.error(error);
-      return;
-    }
+    const opened = openConnectionOrError(conn, destination);
+    if (opened === undefined) return;
     const { client, owned, broker } = opened;
     // Published, in value order, until emitted: bounded by maxInFlight.
     const inFlight: Slot<T>[] = [];
