@@ -5,7 +5,7 @@
 import { Observable } from 'rxjs';
 import { validateTopics, type IClientSubscribeOptions, type IPublishPacket } from 'mqtt';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
-import { holdAck } from './manualAck.js';
+import { holdAck, leaveUnclaimedUnacknowledged } from './manualAck.js';
 import type { MqttMessage } from './message.js';
 import { describeReasonCode } from './reasonCodes.js';
 import { acquireFilters, releaseFilters } from './subscriptions.js';
@@ -147,6 +147,7 @@ export function fromMqtt(conn: MqttConnection, topics: string | readonly string[
         qos: packet.qos,
         retain: packet.retain,
         dup: packet.dup,
+        messageId: packet.qos > 0 ? packet.messageId : undefined,
         properties: packet.properties ?? {},
         ack,
       });
@@ -189,6 +190,7 @@ export function fromMqtt(conn: MqttConnection, topics: string | readonly string[
       }
       // Owned client: unacknowledged messages are not acknowledged, so a persistent
       // session gets them again. UNSUBACK cannot be read past a held message.
+      if (manual) leaveUnclaimedUnacknowledged(client);
       if (!unsubscribe || unacked.size > 0 || !client.connected) {
         closeOwned(client);
         return;

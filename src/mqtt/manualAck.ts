@@ -17,6 +17,8 @@ interface Hold {
 
 const holds = new WeakMap<IPublishPacket, Hold>();
 const gated = new WeakSet<MqttClient>();
+/** Clients on their way out: a packet nobody holds is left unacknowledged, not acknowledged. */
+const closing = new WeakSet<MqttClient>();
 
 function installGate(client: MqttClient): void {
   if (gated.has(client)) return;
@@ -26,6 +28,7 @@ function installGate(client: MqttClient): void {
   // nobody holds, and removing it could undo a wrapper the user added after ours.
   client.handleMessage = (packet, callback) => {
     const hold = holds.get(packet);
+    if (hold === undefined && closing.has(client)) return;
     if (hold === undefined || hold.pending === 0) {
       original(packet, callback);
       return;
@@ -58,4 +61,16 @@ export function holdAck(client: MqttClient, packet: IPublishPacket): () => void 
       release();
     }
   };
+}
+
+/**
+ * From now on, packets that reach `client` with nobody holding them are never
+ * acknowledged. For an owned client in manual mode being closed: packets MQTT.js
+ * had already read would otherwise be acknowledged after our listener left, and a
+ * persistent session would never send them again.
+ * @internal
+ */
+export function leaveUnclaimedUnacknowledged(client: MqttClient): void {
+  installGate(client);
+  closing.add(client);
 }

@@ -22,6 +22,12 @@ export interface MqttMessage {
   readonly retain: boolean;
   /** Set when the broker sends the message again (QoS ≥ 1 redelivery after a reconnect). */
   readonly dup: boolean;
+  /**
+   * The packet identifier of a QoS ≥ 1 message (`undefined` at QoS 0). A broker
+   * redelivering a message it sent before uses the same identifier and sets `dup`;
+   * it may reuse an identifier for another message once the first was acknowledged.
+   */
+  readonly messageId: number | undefined;
   readonly properties: MqttMessageProperties;
   /**
    * With `ack: 'manual'`, tells the broker the message is handled (sends PUBACK /
