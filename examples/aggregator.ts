@@ -6,16 +6,18 @@
  * keyed on `iottimestamp` with a 2-minute watermark, and writes each final
  * `(window start, window end, status, count)` row to Cassandra `hyper.mqtt`.
  * Nothing bad stops it: undecodable payloads, unparseable lines and late events are
- * counted and reported.
+ * counted and reported. Nothing is lost or counted twice: the open windows live in
+ * a state directory, each message is saved there before it is acknowledged, and a
+ * restart continues where the last run stopped (docs/durability.md).
  *
  *   npx mqtt-iot-stream aggregate --broker mqtt://localhost:1883 --cassandra 127.0.0.1:9042
  */
 import type { Client } from 'cassandra-driver';
 import { NEVER, takeUntil, tap, type Observable } from 'rxjs';
 import {
-  cassandraSink, decodeIotPayload, fromMqtt, parseAccessLog, windowedCount,
-  type CassandraWriteResult, type DecodedMqttMessage, type Duration, type MqttConnection, type OutputMode, type Rejection,
-  type WindowRow, type WindowStats,
+  cassandraSink, decodeIotPayload, durableWindowedCount, fromMqtt, parseAccessLog, windowedCount,
+  type CassandraWriteResult, type DecodedMqttMessage, type Duration, type MqttConnection, type MqttConnectOptions,
+  type OutputMode, type Rejection, type WindowRow, type WindowStats,
 } from 'mqtt-iot-stream';
 
 export interface CountSettings {
@@ -28,7 +30,7 @@ export interface CountSettings {
   readonly outputMode: OutputMode;
   /** Milliseconds of silence before the watermark follows the wall clock; 0: never. */
   readonly idleAdvanceMs: number;
-  /** When it emits, stop receiving: open windows are flushed and the pipeline completes. */
+  /** When it emits, stop receiving: open windows are flushed (written) and the pipeline completes. */
   readonly stop?: Observable<unknown>;
 }
 
@@ -60,19 +62,83 @@ export function statusCounts(settings: CountSettings, report: CountReport): Obse
   );
 }
 
-export interface AggregatorSettings extends CountSettings {
-  /** A cassandra-driver client; the sink writes through it and leaves it open. */
-  readonly cassandra: Client;
-  readonly keyspace: string;
-  readonly table: string;
-  /** This aggregator's id when several share the stream; '' when it is alone. */
-  readonly aggregatorId: string;
+export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
+  /**
+   * Connection options, not a client: the aggregator closes its connection while
+   * the writer is backlogged. Give a fixed `clientId`, `clean: false` and a
+   * `sessionExpiryInterval` (see {@link persistentSession}) so the broker keeps the
+   * messages meanwhile.
+   */
+  readonly broker: MqttConnectOptions;
+  /** Where the open windows and the journal live (one directory per aggregator). */
+  readonly stateDirectory: string;
+  /** `'process'`: survives the process dying; `'power'`: also a power loss (fsync per message). */
+  readonly durability?: 'process' | 'power';
+  /** Events stamped further ahead of this machine's clock are rejected (kind 'future'). */
+  readonly maxEventTimeAhead?: Duration;
+  /** Larger payloads are rejected unparsed. */
+  readonly maxPayloadBytes?: number;
+  /** Rows counted and not yet written before intake stops. */
+  readonly maxPendingRows?: number;
+  /** Where rows go: Cassandra ({@link cassandraWriter}) or anything emitting `{ row }` per stored row. */
+  readonly write: (rows: Observable<WindowRow<number>>) => Observable<{ readonly row: WindowRow<number> }>;
 }
 
-/** The whole aggregator: counts written to Cassandra, one result per written row. */
-export function aggregator(settings: AggregatorSettings, report: CountReport): Observable<CassandraWriteResult<WindowRow<number>>> {
-  const { cassandra, keyspace, table, aggregatorId } = settings;
-  return statusCounts(settings, report).pipe(
-    cassandraSink(cassandra, { keyspace, table, aggregator: aggregatorId }),
+/**
+ * The whole aggregator, exactly once: each message's effect is saved in the state
+ * directory before its PUBACK, rows are written by `write`, and a restart continues
+ * the open windows. Emits one result per written row; completes after `stop`.
+ */
+export function aggregator(settings: AggregatorSettings, report: CountReport): Observable<{ readonly row: WindowRow<number> }> {
+  const onReject = report.rejected;
+  return fromMqtt(settings.broker, settings.topic, { qos: settings.qos, ack: 'manual', keepSubscription: true }).pipe(
+    tap(report.received),
+    durableWindowedCount({
+      stateDirectory: settings.stateDirectory,
+      durability: settings.durability ?? 'process',
+      prepare: (messages) => messages.pipe(
+        decodeIotPayload({ onReject, ...(settings.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: settings.maxPayloadBytes }) }),
+        parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
+      ),
+      eventTime: ({ input }) => input.payload.iottimestamp,
+      key: ({ record }) => record.status,
+      windowDuration: settings.window,
+      watermarkDelay: settings.watermark,
+      outputMode: settings.outputMode,
+      ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { afterMs: settings.idleAdvanceMs } } : {}),
+      ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
+      ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),
+      onReject,
+      onSubscribe: report.windowStats,
+      write: settings.write,
+      ...(settings.stop === undefined ? {} : { stop: settings.stop }),
+    }),
   );
+}
+
+/** Writes rows into the window-count table as this aggregator's partial counts. */
+export function cassandraWriter(cassandra: Client, options: { keyspace: string; table: string; aggregatorId: string }) {
+  const { keyspace, table, aggregatorId } = options;
+  return (rows: Observable<WindowRow<number>>): Observable<CassandraWriteResult<WindowRow<number>>> =>
+    rows.pipe(cassandraSink(cassandra, { keyspace, table, aggregator: aggregatorId }));
+}
+
+/**
+ * Connection options for a persistent MQTT session: a client id derived from the
+ * aggregator id, `clean: false` and a session expiry, so the broker queues QoS 1
+ * messages while the aggregator is stopped, restarting or backlogged.
+ */
+export function persistentSession(url: string, options: {
+  aggregatorId: string; clientId?: string; sessionExpirySeconds: number; username?: string; password?: string;
+  ca?: Buffer; cert?: Buffer; key?: Buffer;
+}): MqttConnectOptions {
+  const { aggregatorId, clientId, sessionExpirySeconds, ...rest } = options;
+  return {
+    url,
+    clientId: clientId ?? `mqtt-iot-stream-aggregator${aggregatorId === '' ? '' : `-${aggregatorId}`}`,
+    clean: false,
+    protocolVersion: 5,
+    properties: { sessionExpiryInterval: sessionExpirySeconds },
+    ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)),
+  };
 }

@@ -1,5 +1,5 @@
 export { EventTimeCodec, IotPayloadCodec, decodePayload, encodePayload, makePayload } from './payload/codec.js';
-export type { IotPayload, IotPayloadJson } from './payload/codec.js';
+export type { DecodePayloadOptions, IotPayload, IotPayloadJson } from './payload/codec.js';
 export { formatEventTime, parseEventTime } from './payload/timestamp.js';
 
 export { RejectionError, warnOnReject } from './reject.js';
@@ -17,8 +17,8 @@ export type { ParseAccessLogOptions, ParsedAccessLog } from './accesslog/parseAc
 export { windowedCount } from './window/windowedCount.js';
 export type { WindowedCountOperatorOptions } from './window/windowedCount.js';
 export { WindowCounter } from './window/WindowCounter.js';
-export type { WindowStats } from './window/WindowCounter.js';
-export type { IdleAdvanceOptions, OutputMode, WindowedCountOptions } from './window/options.js';
+export type { WindowCounterSnapshot, WindowStats } from './window/WindowCounter.js';
+export type { IdleAdvanceOptions, LateRule, OutputMode, WindowedCountOptions } from './window/options.js';
 export type { Duration } from './window/duration.js';
 export type { WindowRow } from './window/windowRow.js';
 
@@ -27,12 +27,17 @@ export type { FromMqttOptions } from './mqtt/fromMqtt.js';
 export { toMqtt, MqttQueueFullError } from './mqtt/toMqtt.js';
 export type { MqttPublished, ToMqttOptions } from './mqtt/toMqtt.js';
 export { decodeIotPayload } from './mqtt/decodeIotPayload.js';
-export type { DecodedMqttMessage } from './mqtt/decodeIotPayload.js';
+export type { DecodedMqttMessage, DecodeIotPayloadOptions } from './mqtt/decodeIotPayload.js';
 export { serializeJson } from './mqtt/serialize.js';
 export { MqttConnectionError } from './mqtt/connectionError.js';
 export type { MqttConnection, MqttConnectOptions } from './mqtt/connection.js';
 export type { MqttMessage, MqttMessageProperties } from './mqtt/message.js';
 export { topicMatches } from './mqtt/topicFilter.js';
+
+export { durableWindowedCount } from './durable/durableWindowedCount.js';
+export type { DurableWindowedCountOptions, DurableWindowStats } from './durable/durableWindowedCount.js';
+export { defaultStateDirectory } from './durable/stateFiles.js';
+export type { Durability } from './durable/stateFiles.js';
 
 export { cassandraSink } from './cassandra/cassandraSink.js';
 export type { CassandraBacklog, CassandraRetry, CassandraSinkOptions, CassandraWriteResult, RowMappingSinkOptions, WindowCountSinkOptions } from './cassandra/cassandraSink.js';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, type MqttClient } from 'mqtt';
 import { Subject, lastValueFrom, toArray } from 'rxjs';
 import { ManualClock, SimulatedGpio, ensureWindowCountTable, readWindowTotals, type Rejection } from '../src/index.js';
-import { aggregator, type CountReport } from '../examples/aggregator.js';
+import { aggregator, cassandraWriter, persistentSession, type CountReport } from '../examples/aggregator.js';
 import { piPublisher } from '../examples/pi-publisher.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
 import { corpusLines } from './support/corpora.js';
@@ -96,10 +96,13 @@ describe('the reference scenario end to end (real Mosquitto, real Cassandra, Pyt
     const rejections: Rejection[] = [];
     let received = 0;
     const report: CountReport = { received: () => { received++; }, rejected: (r) => rejections.push(r), windowStats: () => {} };
+    const aggregatorId = options.aggregatorId ?? '';
     const written = lastValueFrom(aggregator({
-      broker: broker.url, topic: options.topic ?? TOPIC, qos: 1, window: '1 minute', watermark: '2 minutes',
+      broker: persistentSession(broker.url, { aggregatorId: `${table}-${aggregatorId}`, sessionExpirySeconds: 60 }),
+      topic: options.topic ?? TOPIC, qos: 1, window: '1 minute', watermark: '2 minutes',
       outputMode: 'append', idleAdvanceMs: 0, stop,
-      cassandra, keyspace: 'hyper', table, aggregatorId: options.aggregatorId ?? '',
+      stateDirectory: mkdtempSync(join(workDir, 'state-')),
+      write: cassandraWriter(cassandra, { keyspace: 'hyper', table, aggregatorId }),
     }, report).pipe(toArray()));
     return { stop, written, rejections, received: () => received };
   }

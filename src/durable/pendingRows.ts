@@ -1,0 +1,90 @@
+/**
+ * Rows counted but not yet acknowledged by the writer, one per (window, key).
+ * @module
+ */
+import type { WindowRow } from '../window/windowRow.js';
+
+/** A row as the checkpoint keeps it: window start (ms), window end (ms), key, count. */
+export type SavedRow<K> = readonly [windowStart: number, windowEnd: number, key: K, count: number];
+
+/**
+ * The newest count of every (window, key) not yet written, with at most
+ * `maxInFlight` writes outstanding.
+ *
+ * A newer count of a (window, key) replaces the older one while it waits, so an
+ * update-mode stream that outruns the writer coalesces instead of queueing a row per
+ * event: memory holds one row per (window, key), however many events arrived. A
+ * (window, key) being written is not sent again until that write is acknowledged;
+ * then its newer count, if any, goes next.
+ * @internal
+ */
+export class PendingRows<K> {
+  /** (window, key) → newest row not yet acknowledged. */
+  private readonly newest = new Map<string, WindowRow<K>>();
+  /** Ids that wait for a write, oldest first. */
+  private readonly waiting = new Set<string>();
+  /** Id → count of the write outstanding. */
+  private readonly writing = new Map<string, number>();
+
+  constructor(private readonly maxInFlight: number, private readonly send: (row: WindowRow<K>) => void) {}
+
+  /** Rows not yet acknowledged (waiting or being written). */
+  get size(): number {
+    return this.newest.size;
+  }
+
+  get inFlight(): number {
+    return this.writing.size;
+  }
+
+  add(row: WindowRow<K>): void {
+    const id = rowId(row);
+    const known = this.newest.get(id);
+    // Counts only grow for one (window, key); an older count never replaces a newer one.
+    if (known !== undefined && known.count >= row.count) return;
+    this.newest.set(id, row);
+    if (!this.writing.has(id)) this.waiting.add(id);
+  }
+
+  /** The writer acknowledged `row`: forget it unless a newer count arrived meanwhile. */
+  written(row: WindowRow<K>): void {
+    const id = rowId(row);
+    this.writing.delete(id);
+    const known = this.newest.get(id);
+    if (known === undefined) return;
+    if (known.count <= row.count) this.newest.delete(id);
+    else this.waiting.add(id);
+  }
+
+  /** Sends waiting rows while fewer than `maxInFlight` writes are outstanding. Re-entrant. */
+  pump(): void {
+    while (this.writing.size < this.maxInFlight) {
+      const id = this.waiting.values().next().value as string | undefined;
+      if (id === undefined) return;
+      this.waiting.delete(id);
+      const row = this.newest.get(id) as WindowRow<K>;
+      this.writing.set(id, row.count);
+      this.send(row);
+    }
+  }
+
+  /** Every row not yet acknowledged, for the checkpoint. */
+  saved(): SavedRow<K>[] {
+    return [...this.newest.values()].map((row) => [row.windowStart.getTime(), row.windowEnd.getTime(), row.key, row.count]);
+  }
+
+  /** Writes in flight are abandoned (the stream stopped): their rows wait again, for a checkpoint. */
+  abandonWrites(): void {
+    for (const id of this.writing.keys()) this.waiting.add(id);
+    this.writing.clear();
+  }
+}
+
+/** Rebuilds a checkpointed row. */
+export function savedRowToRow<K>([windowStart, windowEnd, key, count]: SavedRow<K>): WindowRow<K> {
+  return { windowStart: new Date(windowStart), windowEnd: new Date(windowEnd), key, count };
+}
+
+function rowId(row: WindowRow<unknown>): string {
+  return `${row.windowStart.getTime()}/${typeof row.key}/${String(row.key)}`;
+}

@@ -1,0 +1,237 @@
+// durableWindowedCount in one process: acknowledgement after the journal, recognised
+// redeliveries, restarts that continue, backpressure that stops intake, graceful stop.
+// The real broker, real Cassandra and real kills are in test/faults/.
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, appendFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Observable, Subject, lastValueFrom, map, of, delay, toArray, type Subscription } from 'rxjs';
+import { durableWindowedCount, type DurableWindowStats, type MqttMessage, type WindowRow } from '../src/index.js';
+
+interface Ev { readonly t: number; readonly k: number }
+
+const show = (row: WindowRow<number>) => `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
+
+/** A broker stand-in on our side of the wire: messages with packet identifiers and acks we can watch. */
+class Deliveries {
+  readonly acked: number[] = [];
+  readonly subject = new Subject<MqttMessage>();
+  subscribes = 0;
+  unsubscribes = 0;
+  private nextId = 1;
+  /** Cold, like fromMqtt: counts subscriptions so a pause shows. */
+  readonly source = new Observable<MqttMessage>((subscriber) => {
+    this.subscribes++;
+    const inner = this.subject.subscribe(subscriber);
+    return () => {
+      this.unsubscribes++;
+      inner.unsubscribe();
+    };
+  });
+
+  message(event: Ev, options: { dup?: boolean; messageId?: number; onAck?: () => void } = {}): MqttMessage {
+    const messageId = options.messageId ?? this.nextId++;
+    return {
+      topic: 't', payload: Buffer.from(JSON.stringify(event)), qos: 1, retain: false, dup: options.dup ?? false, messageId, properties: {},
+      ack: () => {
+        options.onAck?.();
+        this.acked.push(messageId);
+      },
+    };
+  }
+
+  send(event: Ev, options?: { dup?: boolean; messageId?: number; onAck?: () => void }): MqttMessage {
+    const message = this.message(event, options);
+    this.subject.next(message);
+    return message;
+  }
+}
+
+const windows = { windowDuration: 10, watermarkDelay: 5 } as const;
+
+function counting(stateDirectory: string, extra: Partial<Parameters<typeof durableWindowedCount<Ev, number, { row: WindowRow<number> }>>[0]> = {}) {
+  return durableWindowedCount<Ev, number, { row: WindowRow<number> }>({
+    stateDirectory,
+    prepare: (messages) => messages.pipe(map((message) => JSON.parse(message.payload.toString()) as Ev)),
+    eventTime: (event) => event.t,
+    key: (event) => event.k,
+    ...windows,
+    onReject: () => {},
+    write: (rows) => rows.pipe(map((row) => ({ row }))),
+    ...extra,
+  });
+}
+
+describe('durableWindowedCount', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'durable-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('acknowledges a message only once its event is in the journal', () => {
+    const deliveries = new Deliveries();
+    const journalLines: number[] = [];
+    const subscription = deliveries.source.pipe(counting(dir)).subscribe();
+    deliveries.send({ t: 1, k: 200 }, { onAck: () => journalLines.push(readFileSync(join(dir, 'journal.log'), 'utf8').trim().split('\n').length) });
+    deliveries.send({ t: 2, k: 200 }, { onAck: () => journalLines.push(readFileSync(join(dir, 'journal.log'), 'utf8').trim().split('\n').length) });
+    subscription.unsubscribe();
+    expect(journalLines).to.deep.equal([1, 2]);
+    expect(deliveries.acked).to.deep.equal([1, 2]);
+  });
+
+  it('counts as windowedCount does, and a restart continues the open windows instead of starting from zero', () => {
+    const rows: string[] = [];
+    const events: Ev[] = [{ t: 1, k: 200 }, { t: 3, k: 404 }, { t: 12, k: 200 }, { t: 14, k: 200 }, { t: 16, k: 200 }, { t: 27, k: 200 }, { t: 40, k: 404 }];
+    for (const [from, to] of [[0, 3], [3, 5], [5, 7]] as const) {
+      const deliveries = new Deliveries();
+      const subscription = deliveries.source.pipe(counting(dir)).subscribe(({ row }) => rows.push(show(row)));
+      for (const event of events.slice(from, to)) deliveries.send(event);
+      subscription.unsubscribe(); // an abrupt end: no partial rows, the state is saved
+    }
+    // Uninterrupted, append mode: [0,10) final at watermark 7+… → with delay 5: 16-5=11 closes [0,10); 40-5=35 closes [10,20) and [20,30).
+    expect(rows).to.deep.equal(['[0,10) 200=1', '[0,10) 404=1', '[10,20) 200=3', '[20,30) 200=1']);
+  });
+
+  it('recognises a redelivery (dup, same packet identifier, same payload) and does not count it again', async () => {
+    const deliveries = new Deliveries();
+    let stats: DurableWindowStats | undefined;
+    const rows = lastValueFrom(deliveries.source.pipe(counting(dir, { onSubscribe: (s) => { stats = s; }, stop: deliveries.subject.pipe(delay(0)) }), toArray()));
+    deliveries.send({ t: 1, k: 200 }, { messageId: 7 });
+    deliveries.send({ t: 1, k: 200 }, { messageId: 7, dup: true }); // PUBACK lost: sent again
+    deliveries.send({ t: 2, k: 200 }, { messageId: 7, dup: true }); // same identifier, another message: counted
+    deliveries.send({ t: 3, k: 200 }, { messageId: 9, dup: true }); // dup, but never seen (lost in transit): counted
+    expect(stats!.duplicates).to.equal(1);
+    expect(deliveries.acked).to.deep.equal([7, 7, 7, 9]);
+    expect((await rows).map(({ row }) => show(row))).to.deep.equal(['[0,10) 200=3']);
+  });
+
+  it('recognises a redelivery after a restart too (the identifiers are saved)', () => {
+    const first = new Deliveries();
+    first.source.pipe(counting(dir)).subscribe().unsubscribe();
+    const again = new Deliveries();
+    let subscription = again.source.pipe(counting(dir)).subscribe();
+    again.send({ t: 1, k: 200 }, { messageId: 5 });
+    subscription.unsubscribe();
+    let stats: DurableWindowStats | undefined;
+    subscription = again.source.pipe(counting(dir, { onSubscribe: (s) => { stats = s; } })).subscribe();
+    again.send({ t: 1, k: 200 }, { messageId: 5, dup: true });
+    expect(stats!.duplicates).to.equal(1);
+    expect(stats!.eventsCounted).to.equal(1);
+    subscription.unsubscribe();
+  });
+
+  it('replays the journal after a crash, dropping a torn last line (an append the process died in, never acknowledged)', () => {
+    const deliveries = new Deliveries();
+    // checkpointEvery large: everything stays in the journal, as after a crash.
+    let subscription: Subscription = deliveries.source.pipe(counting(dir, { checkpointEvery: 1_000_000 })).subscribe();
+    deliveries.send({ t: 1, k: 200 });
+    deliveries.send({ t: 2, k: 200 });
+    const journal = readFileSync(join(dir, 'journal.log'), 'utf8');
+    subscription.unsubscribe();
+    // Put the journal back as a crash would have left it (unsubscribe checkpointed), plus a torn line.
+    rmSync(join(dir, 'checkpoint.json'));
+    appendFileSync(join(dir, 'journal.log'), journal + '{"q":3,"m":3,"h":"x","n":1,"t":3,');
+    let stats: DurableWindowStats | undefined;
+    subscription = deliveries.source.pipe(counting(dir, { onSubscribe: (s) => { stats = s; } })).subscribe();
+    expect(stats!.replayedRecords).to.equal(2);
+    expect(stats!.eventsCounted).to.equal(2);
+    subscription.unsubscribe();
+  });
+
+  it('refuses a state saved with other window options, saying which', () => {
+    const deliveries = new Deliveries();
+    const subscription = deliveries.source.pipe(counting(dir)).subscribe();
+    deliveries.send({ t: 1, k: 200 });
+    subscription.unsubscribe();
+    let failure: Error | undefined;
+    deliveries.source.pipe(counting(dir, { windowDuration: 20 })).subscribe({ error: (error: Error) => { failure = error; } });
+    expect(failure?.message).to.match(/windowDuration 10 .*20/);
+  });
+
+  it('refuses a second aggregator on the same state directory', () => {
+    const deliveries = new Deliveries();
+    const subscription = deliveries.source.pipe(counting(dir)).subscribe();
+    let failure: Error | undefined;
+    deliveries.source.pipe(counting(dir)).subscribe({ error: (error: Error) => { failure = error; } });
+    subscription.unsubscribe();
+    expect(failure?.message).to.match(/already in use/);
+  });
+
+  it('stops taking messages while too many rows wait for the writer, and takes them again once they drain', () => {
+    const deliveries = new Deliveries();
+    const written = new Subject<void>();
+    const held: WindowRow<number>[] = [];
+    let stats: DurableWindowStats | undefined;
+    // A writer that acknowledges only when told: Cassandra down, then back.
+    const write = (rows: Observable<WindowRow<number>>) => new Observable<{ row: WindowRow<number> }>((subscriber) => {
+      const input = rows.subscribe((row) => held.push(row));
+      const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ row })));
+      return () => { input.unsubscribe(); release.unsubscribe(); };
+    });
+    const subscription = deliveries.source.pipe(counting(dir, { write, maxPendingRows: 4, outputMode: 'update', onSubscribe: (s) => { stats = s; } })).subscribe();
+    for (let k = 1; k <= 4; k++) deliveries.send({ t: 1, k });
+    return Promise.resolve().then(() => {
+      expect(stats!.paused).to.equal(true);
+      expect(deliveries.unsubscribes).to.equal(1);
+      expect(deliveries.subject.observed).to.equal(false);
+      written.next();
+      expect(stats!.paused).to.equal(false);
+      expect(deliveries.subscribes).to.equal(2);
+      deliveries.send({ t: 2, k: 1 });
+      expect(stats!.eventsCounted).to.equal(5);
+      subscription.unsubscribe();
+    });
+  });
+
+  it('coalesces the rows of one (window, key) while the writer is busy: memory per key, not per event', () => {
+    const deliveries = new Deliveries();
+    const sent: string[] = [];
+    const written = new Subject<void>();
+    const write = (rows: Observable<WindowRow<number>>) => new Observable<{ row: WindowRow<number> }>((subscriber) => {
+      const held: WindowRow<number>[] = [];
+      const input = rows.subscribe((row) => { sent.push(show(row)); held.push(row); });
+      const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ row })));
+      return () => { input.unsubscribe(); release.unsubscribe(); };
+    });
+    const subscription = deliveries.source.pipe(counting(dir, { write, outputMode: 'update' })).subscribe();
+    for (let i = 0; i < 1000; i++) deliveries.send({ t: 1, k: 200 });
+    written.next();
+    expect(sent).to.deep.equal(['[0,10) 200=1', '[0,10) 200=1000']);
+    subscription.unsubscribe();
+  });
+
+  it('on stop, writes the open windows so far and completes; the next start keeps counting them', async () => {
+    const deliveries = new Deliveries();
+    const stop = new Subject<void>();
+    const first = lastValueFrom(deliveries.source.pipe(counting(dir, { stop }), toArray()));
+    deliveries.send({ t: 1, k: 200 });
+    deliveries.send({ t: 2, k: 200 });
+    stop.next();
+    expect((await first).map(({ row }) => show(row))).to.deep.equal(['[0,10) 200=2']);
+    const again = lastValueFrom(deliveries.source.pipe(counting(dir, { stop }), toArray()));
+    deliveries.send({ t: 3, k: 200 });
+    stop.next();
+    expect((await again).map(({ row }) => show(row))).to.deep.equal(['[0,10) 200=3']);
+  });
+
+  it('errors when prepare emits after its message was handled (it must be synchronous)', async () => {
+    const deliveries = new Deliveries();
+    const failure = lastValueFrom(deliveries.source.pipe(counting(dir, {
+      prepare: (messages) => messages.pipe(map((message) => JSON.parse(message.payload.toString()) as Ev), delay(1)),
+    }))).then(() => undefined, (error: Error) => error);
+    deliveries.send({ t: 1, k: 200 });
+    expect((await failure)?.message).to.match(/must be synchronous/);
+    expect(deliveries.acked).to.deep.equal([1]); // acknowledged with nothing counted: the event came too late
+  });
+
+  it('checks its options when created', () => {
+    expect(() => counting(dir, { durability: 'disk' as 'power' })).to.throw(RangeError, /durability/);
+    expect(() => counting('', {})).to.throw(TypeError, /stateDirectory/);
+    expect(() => counting(dir, { maxPendingRows: 0 })).to.throw(RangeError, /maxPendingRows/);
+  });
+
+  it('writes nothing twice to a result stream that completes early, and still saves', async () => {
+    const deliveries = new Deliveries();
+    const rows = await lastValueFrom(of(deliveries.message({ t: 1, k: 200 }), deliveries.message({ t: 30, k: 200 })).pipe(counting(dir), toArray()));
+    expect(rows.map(({ row }) => show(row))).to.deep.equal(['[0,10) 200=1', '[30,40) 200=1']);
+  });
+});
