@@ -54,7 +54,8 @@ describe('decodePayload', () => {
     expect(reasons('{"iottimestamp": 5, "accesslogs": "x"}')).to.match(/iottimestamp: expected a timestamp string, got 5/);
     expect(reasons('{"iottimestamp": "soon", "accesslogs": "x"}')).to.match(/iottimestamp: "soon" is not a timestamp/);
     expect(reasons('{"iottimestamp": "2020-07-01 12:34:56"}')).to.match(/accesslogs/);
-    expect(reasons('[]')).to.match(/IotPayload/);
+    expect(reasons('[]')).to.equal('payload is not a JSON object {"iottimestamp": …, "accesslogs": …}: got an array of 0 items');
+    expect(reasons('{"iottimestamp": "2020-07-01 12:34:56", "accesslogs": 5}')).to.equal('accesslogs: expected a string (one access-log line), got 5');
   });
 
   it('never throws, whatever the bytes', () => {

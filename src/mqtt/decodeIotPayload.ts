@@ -3,7 +3,7 @@
  * @module
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { decodePayload, type IotPayload } from '../payload/codec.js';
+import { decodePayload, maxPayloadBytesOption, type DecodePayloadOptions, type IotPayload } from '../payload/codec.js';
 import { reject, type RejectOptions } from '../reject.js';
 import type { MqttMessage } from './message.js';
 
@@ -12,6 +12,9 @@ export interface DecodedMqttMessage {
   readonly payload: IotPayload;
   readonly message: MqttMessage;
 }
+
+/** Options of {@link decodeIotPayload}: `maxPayloadBytes`, `onReject` and `strict`. */
+export interface DecodeIotPayloadOptions extends DecodePayloadOptions, RejectOptions<MqttMessage> {}
 
 /**
  * Decodes each message's payload with the reference codec; reports the ones that
@@ -29,6 +32,13 @@ export interface DecodedMqttMessage {
  * manual mode) so the client goes on, and the stream continues. With `strict`
  * the first such message errors the stream instead, unacknowledged.
  *
+ * Hostile input: a payload larger than `maxPayloadBytes` (default 1 MiB) is refused
+ * with its size and the limit, without being parsed; whatever the bytes (nesting
+ * 100,000 deep, huge strings, invalid UTF-8), decoding never throws and the reason
+ * stays short. The limit guards the parse, not the receipt: the client has already
+ * read the whole message, so also cap sizes at the broker (Mosquitto's
+ * `message_size_limit`).
+ *
  * @example
  * ```ts
  * import { fromMqtt, decodeIotPayload } from 'mqtt-iot-stream';
@@ -39,15 +49,17 @@ export interface DecodedMqttMessage {
  *   .subscribe(({ payload }) => console.log(payload.iottimestamp.toISOString(), payload.accesslogs));
  * ```
  *
- * @param options - `onReject` and `strict`, as everywhere.
+ * @param options - `maxPayloadBytes`; `onReject` and `strict`, as everywhere. A bad
+ *   `maxPayloadBytes` throws a `RangeError` here, when the operator is made.
  * @returns an operator from {@link MqttMessage} to {@link DecodedMqttMessage}.
  * @see {@link fromMqtt}
  * @see {@link decodePayload}
  */
-export function decodeIotPayload(options?: RejectOptions<MqttMessage>): OperatorFunction<MqttMessage, DecodedMqttMessage> {
+export function decodeIotPayload(options?: DecodeIotPayloadOptions): OperatorFunction<MqttMessage, DecodedMqttMessage> {
+  const decodeOptions: DecodePayloadOptions = { maxPayloadBytes: maxPayloadBytesOption(options, 'decodeIotPayload') };
   return (source) => new Observable<DecodedMqttMessage>((destination) => source.subscribe({
     next: (message) => {
-      const decoded = decodePayload(message.payload);
+      const decoded = decodePayload(message.payload, decodeOptions);
       if (decoded._tag === 'Right') {
         destination.next({ payload: decoded.right, message });
         return;
