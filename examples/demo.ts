@@ -11,13 +11,15 @@
 import type { Client } from 'cassandra-driver';
 import { connect } from 'mqtt';
 import { EMPTY, Subject, interval, lastValueFrom, merge, share, takeUntil, tap, timer } from 'rxjs';
-import { cassandraSink, ensureWindowCountTable, keyboardButton, sharedSimulatedGpio } from 'mqtt-iot-stream';
+import { cassandraSink, ensureWindowCountTable, sharedSimulatedGpio } from 'mqtt-iot-stream';
 import { statusCounts } from './aggregator.js';
+import { DemoButton } from './demo-button.js';
 import { startEmbeddedBroker } from './embedded-broker.js';
 import { LiveView } from './live-view.js';
 import { piPublisher } from './pi-publisher.js';
 import { prepareCassandra } from './settings.js';
 import { Tally } from './tally.js';
+import { listenToKeys } from './terminal-keys.js';
 
 export interface DemoSettings {
   readonly logFile: string;
@@ -36,39 +38,56 @@ export interface DemoSettings {
 
 const BUTTON_PIN = 17;
 const LED_PIN = 4;
+const BOUNCE_MS = 300; // the publisher's, as on the Pi
+const TOPIC = 'rupesh/gpiotopic';
 
 export async function runDemo(settings: DemoSettings): Promise<Tally> {
-  const tally = new Tally();
-  const view = new LiveView(tally);
-  const broker = await startEmbeddedBroker();
-  const gpio = sharedSimulatedGpio();
-  const stopPublishing = new Subject<void>();
-  const stopAggregating = new Subject<void>();
-
+  // Cassandra first: if it cannot be used, nothing else has been started.
   let cassandra: Client | undefined;
   if (settings.cassandra !== undefined) {
     cassandra = await prepareCassandra(settings.cassandra, settings.datacenter,
       (client) => ensureWindowCountTable(client, { keyspace: settings.keyspace, table: settings.table }));
   }
+  const broker = await startEmbeddedBroker().catch(async (error: unknown) => {
+    await cassandra?.shutdown();
+    throw error;
+  });
+  const tally = new Tally();
+  tally.writing = cassandra !== undefined;
+  const button = new DemoButton(sharedSimulatedGpio(), BUTTON_PIN, BOUNCE_MS);
+  const keyboard = process.stdin.isTTY === true;
+  const view = new LiveView({
+    intro: [
+      `mqtt-iot-stream demo · broker ${broker.url} (in-process) · button GPIO ${BUTTON_PIN}, LED GPIO ${LED_PIN} (simulated)`,
+      `windows of ${settings.window}, watermark ${settings.watermark} · `
+        + (cassandra ? `writing rows to Cassandra ${settings.keyspace}.${settings.table}` : 'no Cassandra (--cassandra writes the rows)'),
+      `${settings.rate > 0 ? `${settings.rate} presses/s` : 'no automatic presses'}${keyboard ? ' · Enter presses the button' : ''}`
+        + ` · ${keyboard ? 'q or ' : ''}Ctrl-C stops, flushing the open windows`,
+    ],
+    status: () => [button.summary(), tally.summary()],
+    watermark: () => tally.windows?.watermark,
+  });
 
+  const stopPublishing = new Subject<void>();
+  const stopAggregating = new Subject<void>();
   // The publisher owns nothing: we hand it a client and close it ourselves.
   const publisherClient = connect(broker.url, { protocolVersion: 4 });
+  publisherClient.on('error', () => {}); // the broker is ours and local; its end is not news
   const published = piPublisher({
-    broker: publisherClient, topic: 'rupesh/gpiotopic', qos: 1, logFile: settings.logFile,
-    backend: gpio, buttonPin: BUTTON_PIN, ledPin: LED_PIN,
+    broker: publisherClient, topic: TOPIC, qos: 1, logFile: settings.logFile,
+    backend: 'simulated', buttonPin: BUTTON_PIN, ledPin: LED_PIN, onPress: button.pressReported,
   }).pipe(takeUntil(stopPublishing), tap(() => tally.sent++));
 
   // Update mode, so the table fills as presses arrive; the sink upserts, so Cassandra
   // ends with the same rows append mode would write.
   const rows = statusCounts({
-    broker: { url: broker.url, protocolVersion: 4 }, topic: 'rupesh/gpiotopic', qos: 1,
+    broker: { url: broker.url, protocolVersion: 4 }, topic: TOPIC, qos: 1,
     window: settings.window, watermark: settings.watermark, outputMode: 'update', idleAdvanceMs: 5_000,
     stop: stopAggregating,
   }, { received: tally.countReceived, rejected: tally.countRejected, windowStats: tally.watchWindows }).pipe(
     tap(view.add),
     share(),
   );
-  tally.writing = cassandra !== undefined;
   const written = cassandra === undefined ? EMPTY : rows.pipe(
     cassandraSink(cassandra, { keyspace: settings.keyspace, table: settings.table }),
     tap(() => tally.rowsWritten++),
@@ -76,37 +95,49 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
 
   const presses = settings.rate > 0
     // The first press waits a second, for the aggregator's subscription to be in place.
-    ? timer(1000, 1000 / settings.rate).pipe(tap(() => { gpio.press(BUTTON_PIN); setTimeout(() => gpio.release(BUTTON_PIN), 50); }))
+    ? timer(1000, 1000 / settings.rate).pipe(tap(() => button.press('automatic', 50)))
     : EMPTY;
-  const stopKeyboard = process.stdin.isTTY ? keyboardButton(gpio, BUTTON_PIN) : () => {};
-  const redraw = interval(500).pipe(tap(() => view.render()));
+  const redraw = interval(250).pipe(tap(() => view.render()));
 
-  process.stdout.write(`broker ${broker.url} (in-process) · button GPIO ${BUTTON_PIN}, LED GPIO ${LED_PIN} (simulated)`
-    + ` · windows ${settings.window}, watermark ${settings.watermark}`
-    + ` · ${cassandra ? `writing to Cassandra ${settings.keyspace}.${settings.table}` : 'no Cassandra (give --cassandra to write rows)'}\n`
-    + `${settings.rate > 0 ? `${settings.rate} presses/s` : 'no automatic presses'}${process.stdin.isTTY ? ', Enter presses the button' : ''}; Ctrl-C stops, flushing open windows\n\n`);
-
-  // Ctrl-C (or --duration): stop pressing, let the last publishes land, then stop the
-  // aggregator so open windows are flushed and written.
-  const stop = (): void => { stopPublishing.next(); };
-  process.once('SIGINT', stop);
+  // Ctrl-C, q, SIGTERM or --duration: stop pressing, let the last publishes land, then
+  // stop the aggregator so open windows are flushed (and written). A second request
+  // does not wait.
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    stopPublishing.next();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const stopKeys = listenToKeys(process.stdin, { enter: () => button.press('keyboard', 100), quit: stop });
   const deadline = settings.durationSeconds > 0 ? timer(settings.durationSeconds * 1000).pipe(tap(stop)) : EMPTY;
 
+  view.start();
+  view.render();
   const aggregation = lastValueFrom(merge(rows, written), { defaultValue: undefined });
+  let failure: unknown;
   try {
-    await lastValueFrom(merge(published, presses.pipe(takeUntil(stopPublishing)), redraw.pipe(takeUntil(stopPublishing)), deadline.pipe(takeUntil(stopPublishing))), { defaultValue: undefined });
+    await lastValueFrom(merge(published, presses, redraw, deadline).pipe(takeUntil(stopPublishing)), { defaultValue: undefined });
     await lastValueFrom(timer(500)); // the last publishes reach the aggregator
+  } catch (error) {
+    failure = error;
+  }
+  try {
     stopAggregating.next();
-    await aggregation;
+    await aggregation.catch((error: unknown) => { failure ??= error; });
   } finally {
     process.removeListener('SIGINT', stop);
-    stopKeyboard();
-    view.render(true);
-    publisherClient.end();
+    process.removeListener('SIGTERM', stop);
+    stopKeys();
+    button.stop();
+    view.close();
+    await publisherClient.endAsync().catch(() => {});
     await broker.close();
     await cassandra?.shutdown();
   }
-  if (!process.stdout.isTTY) process.stdout.write(`\n${tally.summary()}\n`); // a terminal has it in the table
+  if (failure !== undefined) throw failure;
+  if (!process.stdout.isTTY) process.stdout.write(`\n${button.summary()}\n${tally.summary()}\n`); // a terminal has them under the table
   if (tally.lastRejection) process.stdout.write(`last rejection: ${tally.lastRejection.kind}: ${tally.lastRejection.reason}\n`);
   process.stdout.write(`\nNext: examples/pi-publisher.ts and examples/aggregator.ts are the two pipelines to copy;\n`
     + `run them against Mosquitto and Cassandra with "npx mqtt-iot-stream publish|aggregate --help".\n`);

@@ -10,7 +10,7 @@
  *   npx mqtt-iot-stream publish --backend simulated      # no Pi: press Enter
  */
 import type { MqttClient } from 'mqtt';
-import { filter, map, of, type Observable } from 'rxjs';
+import { filter, map, of, tap, type Observable } from 'rxjs';
 import {
   encodePayload, fromGpioButton, lightWhile, makePayload, nextLine, toMqtt,
   type GpioBackendChoice, type IotPayload, type MqttPublished,
@@ -28,13 +28,16 @@ export interface PublisherSettings {
   readonly ledPin: number;
   /** The time each press is stamped with. Default: now. */
   readonly stamp?: () => Date;
+  /** Called for each press the button reports (after the bounce time), before its line is read. */
+  readonly onPress?: () => void;
 }
 
 /** Every press of the button, published; emits once the broker has acknowledged it. */
 export function piPublisher(settings: PublisherSettings): Observable<MqttPublished<IotPayload>> {
-  const { broker, topic, qos, logFile, backend, buttonPin, ledPin, stamp = () => new Date() } = settings;
+  const { broker, topic, qos, logFile, backend, buttonPin, ledPin, stamp = () => new Date(), onPress = () => {} } = settings;
   return fromGpioButton(buttonPin, { pull: 'up', edge: 'both', debounceMs: 300, backend }).pipe(
     filter((event) => event.pressed),
+    tap(onPress),
     nextLine(logFile),
     map((line) => makePayload(line, stamp())), // iottimestamp as Python's str(datetime.utcnow())
     lightWhile(ledPin, (payload) => of(payload).pipe(toMqtt(broker, { topic, qos, serialize: encodePayload })), { backend }),
