@@ -40,10 +40,10 @@ export { defaultStateDirectory } from './durable/stateFiles.js';
 export type { Durability } from './durable/stateFiles.js';
 
 export { cassandraSink } from './cassandra/cassandraSink.js';
-export type { CassandraBacklog, CassandraRetry, CassandraSinkOptions, CassandraWriteResult, RowMappingSinkOptions, WindowCountSinkOptions } from './cassandra/cassandraSink.js';
+export type { CassandraBacklog, CassandraOutage, CassandraRetry, CassandraSinkOptions, CassandraWriteResult, RowMappingSinkOptions, WindowCountSinkOptions } from './cassandra/cassandraSink.js';
 export type { CassandraClientInput } from './cassandra/client.js';
 export { CqlIdentifierError, isCqlIdentifier } from './cassandra/identifier.js';
-export { DEFAULT_KEYSPACE, DEFAULT_TABLE, ensureWindowCountTable, readWindowTotals } from './cassandra/windowCountTable.js';
+export { DEFAULT_KEYSPACE, DEFAULT_TABLE, WindowCountTableError, checkWindowCountTable, ensureWindowCountTable, readWindowTotals } from './cassandra/windowCountTable.js';
 export type { EnsureWindowCountTableOptions, WindowCountTableOptions, WindowTotal } from './cassandra/windowCountTable.js';
 export { CassandraBacklogError, CassandraWriteError, isRetryableCassandraError } from './cassandra/writeError.js';
 

@@ -117,6 +117,8 @@ describe('cassandraSink without a reachable node', () => {
     const options = { contactPoints: ['127.0.0.1:1'], localDataCenter: 'datacenter1' };
     expect(() => cassandraSink(options, { concurrency: 0 })).to.throw(RangeError, /concurrency must be an integer ≥ 1, got 0/);
     expect(() => cassandraSink(options, { retries: 1.5 })).to.throw(RangeError, /retries must be an integer ≥ 0/);
+    expect(() => cassandraSink(options, { retries: -1 })).to.throw(RangeError, /retries must be an integer ≥ 0/);
+    expect(() => cassandraSink(options, { retries: Infinity }), 'Infinity, the default').not.to.throw();
     expect(() => cassandraSink(options, { maxQueued: -1 })).to.throw(RangeError, /maxQueued/);
     expect(() => cassandraSink(options, { maxQueued: Infinity }), 'Infinity, as toMqtt takes it').not.to.throw();
     expect(() => cassandraSink<number>(options, { table: 't', columns: [], toValues: (n) => [n] })).to.throw(TypeError, /columns must be a non-empty array/);
@@ -141,10 +143,12 @@ describe('cassandraSink without a reachable node', () => {
   it('gives up after the configured retries with an error naming the cause (node unreachable)', async () => {
     const port = await closedPort();
     const retriesSeen: number[] = [];
+    const outages: string[] = [];
     const error = await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 1)).pipe(cassandraSink(
       { contactPoints: [`127.0.0.1:${port}`], localDataCenter: 'datacenter1' },
-      { retries: 2, retryBaseDelayMs: 10, retryMaxDelayMs: 50, onRetry: (r) => retriesSeen.push(r.attempt) },
+      { retries: 2, retryBaseDelayMs: 10, retryMaxDelayMs: 50, onRetry: (r) => retriesSeen.push(r.attempt), onOutage: (o) => outages.push(o.state) },
     ))).then(() => expect.fail('the stream completed'), (e: unknown) => e);
+    expect(outages).to.deep.equal(['down']);
     expect(error).to.be.instanceOf(CassandraWriteError);
     const writeError = error as CassandraWriteError;
     expect(writeError.retryable).to.equal(true);
@@ -248,6 +252,73 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
       const stored = await admin.execute('SELECT count(*) AS n FROM sink_shared.mqtt');
       expect(Number(stored.first()['n'])).to.equal(a.rows.length + b.rows.length);
       if (a.late + b.late === 0) expect(plain(totals)).to.deep.equal(expected);
+    });
+  });
+
+  describe('write timestamps: a smaller count never replaces a larger one of the same key', () => {
+    const key = { keyspace: 'sink_stamps' };
+    const stored = async (aggregator = '') => {
+      const result = await admin.execute(
+        'SELECT count, WRITETIME(count) AS stamp FROM sink_stamps.mqtt WHERE window_start = ? AND window_end = ? AND status = ? AND aggregator = ?',
+        [at('2020-07-01T12:00:00Z'), at('2020-07-01T12:01:00Z'), 200, aggregator], { prepare: true });
+      const first = result.first();
+      return { count: Number(first['count']), stamp: String(first['stamp']) };
+    };
+
+    before(async function () {
+      this.timeout(60_000);
+      await ensureWindowCountTable(admin, key);
+    });
+
+    it('count 7, then count 5 for the same key (a restart re-writing an older count): 7 stays', async function () {
+      this.timeout(60_000);
+      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 7)).pipe(cassandraSink(admin, { ...key, aggregator: 'restart' })));
+      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 5)).pipe(cassandraSink(admin, { ...key, aggregator: 'restart' })));
+      expect(await stored('restart')).to.deep.equal({ count: 7, stamp: String(Date.parse('2020-07-01T12:01:00Z') * 1000 + 7) });
+      // The same 7 written again (a replay) changes nothing.
+      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 7)).pipe(cassandraSink(admin, { ...key, aggregator: 'restart' })));
+      expect((await stored('restart')).count).to.equal(7);
+    });
+
+    it('count 5 timing out after it landed and retried after count 7 landed: 7 stays', async function () {
+      this.timeout(60_000);
+      // The driver client, except that the first write of the 5 lands, then waits for
+      // the 7 to land, then fails with a write timeout: the sink retries the 5 last.
+      let fiveLanded!: () => void;
+      const five = new Promise<void>((resolve) => { fiveLanded = resolve; });
+      let sevenLanded!: () => void;
+      const seven = new Promise<void>((resolve) => { sevenLanded = resolve; });
+      let fiveAttempts = 0;
+      const order: string[] = [];
+      const client = {
+        execute: async (query: string, params: unknown[], options: object) => {
+          const count = params[4] as number;
+          if (count === 7) await five;
+          const result = await admin.execute(query, params, options);
+          order.push(`${count}`);
+          if (count === 7) sevenLanded();
+          if (count === 5 && ++fiveAttempts === 1) {
+            fiveLanded();
+            await seven;
+            throw new cassandra.errors.ResponseError(cassandra.types.responseErrorCodes.writeTimeout, 'Operation timed out - received only 0 responses.');
+          }
+          return result;
+        },
+        shutdown: () => Promise.resolve(),
+      } as unknown as Client;
+      const results = await lastValueFrom(from([row('2020-07-01T12:00:00Z', 200, 5), row('2020-07-01T12:00:00Z', 200, 7)]).pipe(
+        cassandraSink(client, { ...key, aggregator: 'retry', concurrency: 2, retryBaseDelayMs: 10, onOutage: () => undefined }), toArray()));
+      expect(results.map((r) => `${r.row.count}:${r.attempts}`)).to.deep.equal(['7:1', '5:2']);
+      expect(order, 'the 5 landed once before the 7 and once after it').to.deep.equal(['5', '7', '5']);
+      expect(await stored('retry')).to.deep.equal({ count: 7, stamp: String(Date.parse('2020-07-01T12:01:00Z') * 1000 + 7) });
+    });
+
+    it('the same two writes stamped with the arrival clock (version 0.1) leave the 5: the test above can tell', async function () {
+      this.timeout(60_000);
+      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 7)).pipe(cassandraSink(admin, { ...key, aggregator: 'clock', writeTimestamp: () => Date.now() * 1000 })));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 5)).pipe(cassandraSink(admin, { ...key, aggregator: 'clock', writeTimestamp: () => Date.now() * 1000 })));
+      expect((await stored('clock')).count).to.equal(5);
     });
   });
 

@@ -1,23 +1,226 @@
-// The node goes down in the middle of a stream and comes back on the same data:
-// nothing lost, nothing doubled, and the pipeline holds a bounded number of rows.
+// Cassandra outages: the sink retries for as long as the stream lives by default,
+// reports each outage once when it starts and once when it ends, and, on a real node
+// that goes down mid-stream and comes back on the same data, loses nothing, doubles
+// nothing and holds a bounded number of rows.
 import { expect } from 'chai';
 import cassandra from 'cassandra-driver';
 import type { Client } from 'cassandra-driver';
-import { Subject, tap, toArray, type Subscription } from 'rxjs';
-import { cassandraSink, ensureWindowCountTable, readWindowTotals, type CassandraWriteResult, type WindowRow } from '../src/index.js';
+import { Subject, lastValueFrom, map, range, tap, toArray, type Subscription } from 'rxjs';
+import {
+  CassandraWriteError, cassandraSink, ensureWindowCountTable, readWindowTotals,
+  type CassandraOutage, type CassandraWriteResult, type WindowRow,
+} from '../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
 import { corpusRecords, finalTable, plain, windowRows } from './support/windowRows.js';
 
-function openSockets(): number {
-  return process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length;
+const row = (i: number): WindowRow<number> =>
+  ({ windowStart: new Date(Date.UTC(2020, 6, 1, 12, i)), windowEnd: new Date(Date.UTC(2020, 6, 1, 12, i + 1)), key: 200, count: i + 1 });
+
+/**
+ * A stand-in for a driver Client (the sink duck-types it): each write fails with the
+ * driver's NoHostAvailableError while `down`, decided when it is sent, and settles
+ * 0–4 ms later, so that writes sent before the node came back still fail after it
+ * did, as on a real network.
+ */
+class FlakyClient {
+  down = false;
+  sent = 0;
+  readonly timestamps: unknown[] = [];
+  execute(_query: string, _params: unknown[], options: { timestamp?: unknown }): Promise<void> {
+    this.sent++;
+    this.timestamps.push(options.timestamp);
+    const fails = this.down;
+    return new Promise((resolve, reject) => setTimeout(() => (fails
+      ? reject(new cassandra.errors.NoHostAvailableError({ '127.0.0.1:9042': Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9042'), { code: 'ECONNREFUSED' }) }))
+      : resolve()), Math.floor(Math.random() * 5)));
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
 }
+const asClient = (client: FlakyClient) => client as unknown as Client;
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** Runs `body` with stderr captured; returns what was written. */
+async function captureStderr(body: () => Promise<void>): Promise<string> {
+  const chunks: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    chunks.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    await body();
+  } finally {
+    process.stderr.write = write;
+  }
+  return chunks.join('');
+}
+
+describe('cassandraSink outage handling (a stand-in client that goes down and comes back)', function () {
+  this.timeout(30_000);
+  const fast = { retryBaseDelayMs: 1, retryMaxDelayMs: 5 };
+
+  it('retries for as long as the stream lives by default: 1,000 failed attempts of a row, then it is written', async () => {
+    const client = new FlakyClient();
+    client.down = true;
+    const outages: CassandraOutage[] = [];
+    const done = lastValueFrom(range(0, 4).pipe(map(row), cassandraSink(asClient(client), { ...fast, onOutage: (o) => outages.push(o) }), toArray()));
+    await waitFor(() => client.sent >= 1_000, '1,000 attempts', 20_000);
+    client.down = false;
+    const results = await done;
+    expect(results).to.have.length(4);
+    expect(Math.max(...results.map((r) => r.attempts))).to.be.greaterThan(250);
+    expect(outages.map((o) => o.state)).to.deep.equal(['down', 'up']);
+  });
+
+  it('a finite retries still gives up with CassandraWriteError, after reporting the outage once', async () => {
+    const client = new FlakyClient();
+    client.down = true;
+    const outages: CassandraOutage[] = [];
+    const error = await lastValueFrom(range(0, 8).pipe(map(row), cassandraSink(asClient(client), { ...fast, retries: 3, onOutage: (o) => outages.push(o) })))
+      .then(() => expect.fail('the stream completed'), (e: unknown) => e);
+    expect(error).to.be.instanceOf(CassandraWriteError).and.include({ attempts: 4, retryable: true });
+    expect(outages.map((o) => o.state)).to.deep.equal(['down']);
+  });
+
+  it("reports one 'down' with the cause and one 'up' with duration and retries, whatever the number of rows in flight", async () => {
+    const client = new FlakyClient();
+    const outages: CassandraOutage[] = [];
+    let retries = 0;
+    let written = 0;
+    const source = new Subject<WindowRow<number>>();
+    const done = lastValueFrom(source.pipe(
+      cassandraSink(asClient(client), { ...fast, concurrency: 16, maxQueued: Infinity, onRetry: () => { retries++; }, onOutage: (o) => outages.push(o) }),
+      tap(() => written++),
+      toArray(),
+    ));
+    for (let i = 0; i < 200; i++) source.next(row(i));
+    await waitFor(() => written >= 50, '50 rows written', 10_000);
+    client.down = true;
+    for (let i = 200; i < 400; i++) source.next(row(i));
+    await waitFor(() => retries >= 200, '200 retries', 10_000);
+    const downAt = Date.now();
+    client.down = false;
+    source.complete();
+    const results = await done;
+    expect(results).to.have.length(400);
+    expect(outages).to.have.length(2);
+    const [down, up] = outages as [Extract<CassandraOutage, { state: 'down' }>, Extract<CassandraOutage, { state: 'up' }>];
+    expect(down).to.include({ state: 'down', target: 'hyper.mqtt' });
+    expect(down.reason).to.match(/^NoHostAvailableError: All host\(s\) tried for query failed/);
+    expect(down.error).to.be.instanceOf(cassandra.errors.NoHostAvailableError);
+    expect(down.since.getTime()).to.be.at.most(downAt);
+    expect(up).to.include({ state: 'up', target: 'hyper.mqtt' });
+    expect(up.downForMs).to.be.within(0, Date.now() - down.since.getTime());
+    // Every retry fell inside the outage: failures of writes sent before it was
+    // over do not open a new one, nor do they count twice.
+    expect(up.retries).to.equal(retries);
+  });
+
+  it('reports a second outage as a second pair', async () => {
+    const client = new FlakyClient();
+    const outages: string[] = [];
+    let written = 0;
+    const source = new Subject<WindowRow<number>>();
+    const done = lastValueFrom(source.pipe(
+      cassandraSink(asClient(client), { ...fast, concurrency: 4, maxQueued: Infinity, onOutage: (o) => outages.push(o.state) }),
+      tap(() => written++),
+    ));
+    for (const round of [0, 1]) {
+      client.down = true;
+      for (let i = 0; i < 20; i++) source.next(row(round * 20 + i));
+      await waitFor(() => client.sent >= (round + 1) * 100, 'failed attempts', 10_000);
+      client.down = false;
+      await waitFor(() => written === (round + 1) * 20, 'the rows of this round', 10_000);
+    }
+    source.complete();
+    await done;
+    expect(outages).to.deep.equal(['down', 'up', 'down', 'up']);
+  });
+
+  it('by default writes one line to stderr when writes start failing and one when they work again', async () => {
+    const client = new FlakyClient();
+    client.down = true;
+    const stderr = await captureStderr(async () => {
+      const done = lastValueFrom(range(0, 50).pipe(map(row), cassandraSink(asClient(client), { ...fast, concurrency: 8 })));
+      await waitFor(() => client.sent >= 200, '200 failed attempts', 10_000);
+      client.down = false;
+      await done;
+    });
+    const lines = stderr.split('\n');
+    expect(lines).to.have.length(3);
+    expect(lines[0]).to.match(/^mqtt-iot-stream: cassandraSink: writes to hyper\.mqtt failing since \d\d:\d\d:\d\d \(NoHostAvailableError: All host\(s\) tried for query failed\. .*\); retrying until it is back$/);
+    expect(lines[1]).to.match(/^mqtt-iot-stream: cassandraSink: writes to hyper\.mqtt work again after \d+\.\d s \(\d+ retries\)$/);
+    expect(lines[2]).to.equal('');
+
+    client.down = true;
+    const finite = await captureStderr(async () => {
+      await lastValueFrom(range(0, 1).pipe(map(row), cassandraSink(asClient(client), { ...fast, retries: 5, table: 'counts' }))).catch(() => undefined);
+    });
+    expect(finite).to.match(/^mqtt-iot-stream: cassandraSink: writes to hyper\.counts failing since .*; retrying each write up to 5 times\n$/);
+  });
+
+  it('a throwing onOutage ends the stream with its error', async () => {
+    const client = new FlakyClient();
+    client.down = true;
+    const thrown = new Error('reporter broke');
+    const error = await lastValueFrom(range(0, 3).pipe(map(row), cassandraSink(asClient(client), { ...fast, onOutage: () => { throw thrown; } })))
+      .then(() => expect.fail('the stream completed'), (e: unknown) => e);
+    expect(error).to.equal(thrown);
+  });
+});
+
+describe('cassandraSink write timestamps (a stand-in client recording them)', () => {
+  const { Long } = cassandra.types;
+
+  it('window-count rows: windowEnd (ms) × 1000 + count, exact past the year 2255', async () => {
+    const client = new FlakyClient();
+    const rows: WindowRow<number>[] = [
+      row(0),
+      { windowStart: new Date(Date.UTC(9999, 11, 31, 23, 58)), windowEnd: new Date(Date.UTC(9999, 11, 31, 23, 59)), key: 200, count: 7 },
+    ];
+    await lastValueFrom(range(0, 2).pipe(map((i) => rows[i]!), cassandraSink(asClient(client), { concurrency: 1 })));
+    expect(client.timestamps.map(String)).to.deep.equal([
+      Long.fromNumber(Date.UTC(2020, 6, 1, 12, 1)).multiply(1000).add(1).toString(),
+      '253402300740000007',
+    ]);
+  });
+
+  it('row mappings: the arrival clock, strictly increasing; writeTimestamp overrides either default', async () => {
+    const client = new FlakyClient();
+    const before = Date.now() * 1000;
+    await lastValueFrom(range(0, 100).pipe(cassandraSink(asClient(client), { table: 't', columns: ['n'], toValues: (n: number) => [n] })));
+    const stamps = client.timestamps as number[];
+    expect(stamps[0]).to.be.at.least(before);
+    expect(stamps.every((stamp, i) => i === 0 || stamp > stamps[i - 1]!)).to.equal(true);
+
+    const custom = new FlakyClient();
+    await lastValueFrom(range(0, 3).pipe(map(row), cassandraSink(asClient(custom), { concurrency: 1, writeTimestamp: (r) => r.count * 10 })));
+    expect(custom.timestamps).to.deep.equal([10, 20, 30]);
+  });
+
+  it('a writeTimestamp that is not a safe integer errors the stream before the row is sent', async () => {
+    for (const bad of [1.5, Number.NaN, 2 ** 60]) {
+      const client = new FlakyClient();
+      const error = await lastValueFrom(range(0, 1).pipe(map(row), cassandraSink(asClient(client), { writeTimestamp: () => bad })))
+        .then(() => expect.fail('the stream completed'), (e: unknown) => e);
+      expect(error).to.be.instanceOf(TypeError);
+      expect((error as Error).message).to.match(/^cassandraSink: writeTimestamp returned .*; expected microseconds since the epoch, a safe integer$/);
+      expect(client.sent).to.equal(0);
+    }
+  });
+});
+
+function openSockets(): number {
+  return process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length;
 }
 
 describe('cassandraSink through a Cassandra outage (node stopped mid-stream, restarted on the same data)', function () {
@@ -47,7 +250,7 @@ describe('cassandraSink through a Cassandra outage (node stopped mid-stream, res
     if (node && !node.running) await node.start();
   });
 
-  it('ends with exactly the expected counts; at most `concurrency` rows held while the node is down', async function () {
+  it('ends with exactly the expected counts, reports the outage once down and once up, holds at most `concurrency` rows while the node is down', async function () {
     this.timeout(CASSANDRA_START_TIMEOUT_MS + 120_000);
     const records = corpusRecords('elastic');
     const expected = plain(finalTable((await windowRows(records, 'append')).rows));
@@ -76,6 +279,7 @@ describe('cassandraSink through a Cassandra outage (node stopped mid-stream, res
     };
     let retries = 0;
     const retryErrors = new Set<string>();
+    const outages: CassandraOutage[] = [];
     let maxInFlight = 0;
     let maxQueued = 0;
     let subscription: Subscription | undefined;
@@ -84,13 +288,14 @@ describe('cassandraSink through a Cassandra outage (node stopped mid-stream, res
         cassandraSink(node.clientOptions(), {
           keyspace: 'sink_outage',
           concurrency,
-          retries: 200,
+          // retries: the default, Infinity; the node's restart takes 15-60 s.
           retryBaseDelayMs: 50,
           retryMaxDelayMs: 1_000,
           onRetry: ({ error }) => {
             retries++;
             retryErrors.add((error as Error).constructor.name);
           },
+          onOutage: (outage) => outages.push(outage),
           onBacklog: ({ inFlight, queued }) => {
             maxInFlight = Math.max(maxInFlight, inFlight);
             maxQueued = Math.max(maxQueued, queued);
@@ -125,7 +330,10 @@ describe('cassandraSink through a Cassandra outage (node stopped mid-stream, res
       await waitFor(() => retries >= retriesAtStop + concurrency, 'writes to fail while the node is down', 60_000);
       expect(written, 'no write can succeed while the node is down').to.equal(writtenAtStop);
       expect(emitted - written, 'rows held by the pipeline during the outage').to.be.at.most(concurrency);
+      expect(outages.map((o) => o.state), 'one report when the writes started failing').to.deep.equal(['down']);
+      const restartedAt = Date.now();
       await node.start();
+      const restartMs = Date.now() - restartedAt;
 
       const results = await done;
       expect(slowTimers.size).to.equal(0);
@@ -136,6 +344,15 @@ describe('cassandraSink through a Cassandra outage (node stopped mid-stream, res
       expect(maxInFlight).to.be.at.most(concurrency);
       expect(maxQueued).to.equal(0);
       expect(maxHeld).to.be.at.most(concurrency);
+
+      expect(outages.map((o) => o.state), 'one report when the outage started, one when it ended').to.deep.equal(['down', 'up']);
+      const [down, up] = outages as [Extract<CassandraOutage, { state: 'down' }>, Extract<CassandraOutage, { state: 'up' }>];
+      expect(down.target).to.equal('sink_outage.mqtt');
+      expect(down.reason).to.match(/^(NoHostAvailableError|OperationTimedOutError|DriverError|ResponseError)/);
+      expect(up.target).to.equal('sink_outage.mqtt');
+      expect(up.downForMs, 'the outage lasted at least the restart').to.be.at.least(restartMs);
+      expect(up.retries).to.be.within(1, retries);
+      process.stderr.write(`      (outage: down ${(up.downForMs / 1000).toFixed(1)} s, ${up.retries} retries; first error ${down.reason.slice(0, 120)})\n`);
 
       // The owned client is shut down, including the Host the driver replaced after the outage.
       await waitFor(() => openSockets() <= socketsBefore, 'the sink\'s client to close every socket', 20_000);

@@ -3,7 +3,9 @@
  * @module
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { QueryOptions } from 'cassandra-driver';
+import cassandra from 'cassandra-driver';
+import type { QueryOptions, types } from 'cassandra-driver';
+import { singleLine, truncateText } from '../reject.js';
 import type { WindowRow } from '../window/windowRow.js';
 import { holdClient, releaseClient, type CassandraClientInput } from './client.js';
 import { assertCqlIdentifier } from './identifier.js';
@@ -29,6 +31,32 @@ export interface CassandraRetry<T> {
   readonly error: unknown;
 }
 
+/**
+ * An outage as {@link cassandraSink} reports it to `onOutage`: once when writes
+ * start failing, once when they work again, whatever the number of rows.
+ */
+export type CassandraOutage =
+  | {
+    readonly state: 'down';
+    /** `keyspace.table` written to. */
+    readonly target: string;
+    /** When the first write failed. */
+    readonly since: Date;
+    /** That write's transient error, e.g. a `NoHostAvailableError`. */
+    readonly error: unknown;
+    /** The error as one short line: its name and message. */
+    readonly reason: string;
+  }
+  | {
+    readonly state: 'up';
+    /** `keyspace.table` written to. */
+    readonly target: string;
+    /** From the first failure to the first write that succeeded again. */
+    readonly downForMs: number;
+    /** Retries scheduled during the outage, over every row. */
+    readonly retries: number;
+  };
+
 /** How many rows the sink holds, passed to `onBacklog` whenever it changes. */
 export interface CassandraBacklog {
   /** Rows being written or waiting for a retry (never more than `concurrency`). */
@@ -47,7 +75,13 @@ export interface CassandraSinkOptions<T> {
    * Default 10,000; `Infinity` when the source is paced some other way.
    */
   maxQueued?: number;
-  /** Retries of a write after a transient error (0 = none). Default 10. */
+  /**
+   * Retries of a write after a transient error. Default `Infinity`: a row is retried
+   * for as long as the stream lives, so an outage of any length only delays the
+   * writes (and, with a source paced on the results, stops intake meanwhile). A
+   * number (0 = none) makes the stream error with a {@link CassandraWriteError} once
+   * a row has failed that many retries.
+   */
   retries?: number;
   /** Delay before the first retry; it doubles each retry (with jitter). Default 100 ms. */
   retryBaseDelayMs?: number;
@@ -61,8 +95,27 @@ export interface CassandraSinkOptions<T> {
    * client's (the driver's default is `localOne`); prefer `localQuorum` on a cluster.
    */
   consistency?: number;
-  /** Called before each retry, e.g. to log the outage. Default: nothing. */
+  /** Called before each retry of each row (for metrics and tests). Default: nothing. */
   onRetry?: (retry: CassandraRetry<T>) => void;
+  /**
+   * Called once when writes start failing (`state: 'down'`, with the cause) and once
+   * when a write succeeds again (`state: 'up'`, with how long and how many retries
+   * it took): once per outage, not once per row. Default: one line on stderr each,
+   * e.g. `mqtt-iot-stream: cassandraSink: writes to hyper.mqtt failing since
+   * 12:01:02 (NoHostAvailableError: …); retrying until it is back` and `… writes to
+   * hyper.mqtt work again after 183 s (412 retries)`. Pass `() => {}` for silence.
+   */
+  onOutage?: (outage: CassandraOutage) => void;
+  /**
+   * The write timestamp of a value, in microseconds since the epoch: Cassandra keeps,
+   * cell by cell, the write with the highest timestamp, whatever order writes land
+   * in. Default for the window-count table: `windowEnd` (ms) × 1000 + `count`, so
+   * that a smaller count never replaces a larger one of the same key (see
+   * {@link cassandraSink}). Default for a row mapping: the clock when the value
+   * reaches the sink (strictly increasing), so the newest value wins.
+   * It must return a safe integer.
+   */
+  writeTimestamp?: (value: T) => number;
   /** Called whenever the backlog changes (for metrics and tests). Default: nothing. */
   onBacklog?: (backlog: CassandraBacklog) => void;
 }
@@ -90,10 +143,10 @@ export interface RowMappingSinkOptions<T> extends CassandraSinkOptions<T> {
 }
 
 /**
- * Write timestamps (microseconds since the epoch), strictly increasing across every
- * sink in the process. Each row takes one when it arrives and keeps it through its
- * retries: Cassandra keeps the write with the highest timestamp, so a late retry of
- * an older count (update mode) can never overwrite a newer one.
+ * Arrival-clock write timestamps (microseconds since the epoch), strictly increasing
+ * across every sink in the process: the row-mapping form's default. Each row takes
+ * one when it arrives and keeps it through its retries, so a late retry of an older
+ * value can never overwrite a newer one.
  */
 let lastTimestampMicros = 0;
 function nextWriteTimestamp(): number {
@@ -101,12 +154,41 @@ function nextWriteTimestamp(): number {
   return lastTimestampMicros;
 }
 
-const DEFAULTS = { concurrency: 32, maxQueued: 10_000, retries: 10, retryBaseDelayMs: 100, retryMaxDelayMs: 10_000 };
+/**
+ * The window-count table's write timestamp: `windowEnd` (ms) × 1000 + `count`. As a
+ * `Long`: past the year 2255 the product is no longer a safe JavaScript integer.
+ */
+function windowCountTimestamp(row: WindowRow<number>): types.Long {
+  return cassandra.types.Long.fromNumber(row.windowEnd.getTime()).multiply(1000).add(row.count);
+}
+
+const DEFAULTS = { concurrency: 32, maxQueued: 10_000, retries: Infinity, retryBaseDelayMs: 100, retryMaxDelayMs: 10_000 };
 
 function positiveInteger(option: string, value: number | undefined, fallback: number, min: number): number {
   const resolved = value ?? fallback;
   if (!Number.isInteger(resolved) || resolved < min) throw new RangeError(`cassandraSink: ${option} must be an integer ≥ ${min}, got ${String(value)}`);
   return resolved;
+}
+
+/** The default `onOutage`: one line on stderr when writes start failing, one when they work again. */
+function outageReporter(retries: number): (outage: CassandraOutage) => void {
+  const retrying = retries === Infinity ? 'retrying until it is back' : `retrying each write up to ${retries} times`;
+  return (outage) => {
+    const line = outage.state === 'down'
+      ? `writes to ${outage.target} failing since ${outage.since.toTimeString().slice(0, 8)} (${outage.reason}); ${retrying}`
+      : `writes to ${outage.target} work again after ${formatSeconds(outage.downForMs)} (${outage.retries} ${outage.retries === 1 ? 'retry' : 'retries'})`;
+    process.stderr.write(`mqtt-iot-stream: cassandraSink: ${line}\n`);
+  };
+}
+
+function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+/** An error as one short line: `NoHostAvailableError: All host(s) tried…`. */
+function describeError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return singleLine(truncateText(text, 300));
 }
 
 /**
@@ -143,19 +225,38 @@ function positiveInteger(option: string, value: number | undefined, fallback: nu
  * - Every write is sent with `{ prepare: true, isIdempotent: true }`. A transient
  *   error (see {@link isRetryableCassandraError}: node down or unreachable, timeout,
  *   unavailable, overloaded) is retried after a delay of `retryBaseDelayMs · 2^(n−1)`
- *   capped at `retryMaxDelayMs`, of which a random 50–100 % is waited (jitter), at
- *   most `retries` times; then
- *   the stream errors with a {@link CassandraWriteError} naming the cause. A permanent
+ *   capped at `retryMaxDelayMs`, of which a random 50–100 % is waited (jitter): by
+ *   default for as long as the stream lives (`retries: Infinity`), so a Cassandra
+ *   outage of any length delays the writes and loses none. With a finite `retries`
+ *   the stream errors with a {@link CassandraWriteError} naming the cause once a row
+ *   failed that many retries. A permanent
  *   error (unknown keyspace or table, type mismatch, syntax, credentials) errors the
  *   stream at once with Cassandra's message, e.g. `cassandraSink: writing to
  *   hyper.mqtt failed: table mqtt does not exist`. A row retrying keeps its write slot.
  *   Within one attempt the client's own retry policy (marking the write idempotent
  *   lets the driver's default policy try another host) still applies. A client the
  *   sink builds reconnects to a lost node at least every `retryMaxDelayMs`.
- * - Each row gets a write timestamp when it arrives (strictly increasing, in arrival
- *   order) and keeps it through its retries. Cassandra keeps the write with the
- *   highest timestamp, so when writes of the same key overtake each other (update
- *   mode: counts 5 then 6, the 5 retried after the 6 landed) the newest still wins.
+ * - An outage is reported, never silent: `onOutage` (default: a line on stderr) is
+ *   called once when a write first fails transiently (`'down'`, with the cause) and
+ *   once when a write succeeds again (`'up'`, with the duration and the number of
+ *   retries), not once per row. A write that was already on its way when the state
+ *   changed does not change it back (no flapping at the edges of an outage). A
+ *   stream that ends during an outage reports no `'up'`.
+ * - Each row gets its write timestamp when it arrives and keeps it through its
+ *   retries; Cassandra keeps, per cell, the write with the highest timestamp, whatever
+ *   order writes land in. In the window-count table it is `windowEnd` (ms) × 1000 +
+ *   `count`: for one (window, status, aggregator) key it grows with the count, so
+ *   the largest count stays, however the writes of that key overtake each other
+ *   (update mode: counts 5 then 6, the 5 retried after the 6 landed) and however many
+ *   times a row is written again (a restarted aggregator replaying its state): a
+ *   smaller count never replaces a larger one. Two consequences: a `DELETE` from
+ *   cqlsh is stamped with the wall clock, later than these timestamps, so it shadows
+ *   the row even against later writes (and misses rows of windows ahead of the wall
+ *   clock): use `TRUNCATE` to start a table afresh; and a
+ *   table written by version 0.1, which stamped rows with the wall clock, must be
+ *   truncated before this version writes to it, or its old rows would win. A row
+ *   mapping stamps rows with the clock on arrival (strictly increasing), so the
+ *   newest value wins; `writeTimestamp` chooses otherwise, in either form.
  * - A source error errors the stream at once; writes still in flight are abandoned.
  *
  * Backpressure. RxJS pushes: no operator can make its source stop emitting. While
@@ -207,14 +308,17 @@ export function cassandraSink<T>(
   client: CassandraClientInput,
   options: WindowCountSinkOptions | RowMappingSinkOptions<T> = {},
 ): OperatorFunction<T, CassandraWriteResult<T>> {
-  const { target, query, toValues } = insertFor<T>(options);
+  const { target, query, toValues, defaultStamp } = insertFor<T>(options);
   const concurrency = positiveInteger('concurrency', options.concurrency, DEFAULTS.concurrency, 1);
   // Infinity is allowed, as in toMqtt, for a source that is paced some other way.
   const maxQueued = options.maxQueued === Infinity ? Infinity : positiveInteger('maxQueued', options.maxQueued, DEFAULTS.maxQueued, 0);
-  const retries = positiveInteger('retries', options.retries, DEFAULTS.retries, 0);
+  // Infinity, the default, retries for as long as the stream lives.
+  const retries = (options.retries ?? DEFAULTS.retries) === Infinity ? Infinity : positiveInteger('retries', options.retries, DEFAULTS.retries, 0);
   const baseDelayMs = positiveInteger('retryBaseDelayMs', options.retryBaseDelayMs, DEFAULTS.retryBaseDelayMs, 0);
   const maxDelayMs = positiveInteger('retryMaxDelayMs', options.retryMaxDelayMs, DEFAULTS.retryMaxDelayMs, 1);
   const onRetry = options.onRetry as ((retry: CassandraRetry<T>) => void) | undefined;
+  const onOutage = options.onOutage ?? outageReporter(retries);
+  const stampOf = (options.writeTimestamp as ((value: T) => number) | undefined) ?? defaultStamp;
   const onBacklog = options.onBacklog;
   const queryOptions: QueryOptions = { prepare: true, isIdempotent: true };
   if (options.consistency !== undefined) queryOptions.consistency = options.consistency;
@@ -229,6 +333,22 @@ export function cassandraSink<T>(
     let closed = false;
     const timers = new Set<ReturnType<typeof setTimeout>>();
     let lastBacklog = { inFlight: -1, queued: -1 };
+    // Outage tracking. Writes are numbered as they are sent; a result changes the
+    // state only if its write was sent after the last change, so that writes already
+    // on their way when the node went down (or came back) do not make it flap.
+    let sent = 0;
+    let outage: { since: Date; retries: number; startedAfter: number } | undefined;
+    let recoveredAfter = 0;
+
+    const reportOutage = (event: CassandraOutage): boolean => {
+      try {
+        onOutage(event);
+        return true;
+      } catch (callbackError) {
+        finish(callbackError); // a throwing callback ends the stream, never an unhandled rejection
+        return false;
+      }
+    };
 
     const reportBacklog = () => {
       const queued = queue.length - head;
@@ -262,9 +382,16 @@ export function cassandraSink<T>(
         finish(error);
         return;
       }
+      const sendNumber = ++sent;
       held.client.execute(query, params as unknown[], { ...queryOptions, timestamp }).then(() => {
         held.watchHosts();
         if (closed) return;
+        if (outage !== undefined && sendNumber > outage.startedAfter) {
+          const { since, retries: retried } = outage;
+          outage = undefined;
+          recoveredAfter = sent;
+          if (!reportOutage({ state: 'up', target, downForMs: Date.now() - since.getTime(), retries: retried })) return;
+        }
         inFlight--;
         destination.next({ row, attempts: attempt });
         pump();
@@ -276,6 +403,12 @@ export function cassandraSink<T>(
           finish(new CassandraWriteError(target, row, attempt, retryable, error));
           return;
         }
+        if (outage === undefined && sendNumber > recoveredAfter) {
+          outage = { since: new Date(), retries: 0, startedAfter: sent };
+          if (!reportOutage({ state: 'down', target, since: outage.since, error, reason: describeError(error) })) return;
+        }
+        if (outage !== undefined) outage.retries++;
+        // 2 ** attempt is Infinity after about 1,000 attempts: the cap still applies.
         const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
         // Jitter spreads the retries of the rows that failed together (an outage).
         const delayMs = Math.round(ceiling / 2 + Math.random() * ceiling / 2);
@@ -318,7 +451,17 @@ export function cassandraSink<T>(
           finish(new CassandraBacklogError(target, maxQueued));
           return;
         }
-        queue.push({ row, timestamp: nextWriteTimestamp() });
+        let timestamp: number | types.Long;
+        try {
+          timestamp = stampOf(row);
+          if (typeof timestamp === 'number' && !Number.isSafeInteger(timestamp)) {
+            throw new TypeError(`cassandraSink: writeTimestamp returned ${String(timestamp)}; expected microseconds since the epoch, a safe integer`);
+          }
+        } catch (error) {
+          finish(error);
+          return;
+        }
+        queue.push({ row, timestamp });
         pump();
       },
       error: (error: unknown) => finish(error),
@@ -345,12 +488,12 @@ export function cassandraSink<T>(
 /** A row waiting or being written, with the write timestamp it keeps across retries. */
 interface Pending<T> {
   readonly row: T;
-  readonly timestamp: number;
+  readonly timestamp: number | types.Long;
 }
 
 /** The INSERT for the chosen form, with every name checked before anything is sent. */
 function insertFor<T>(options: WindowCountSinkOptions | RowMappingSinkOptions<T>): {
-  target: string; query: string; toValues: (value: T) => readonly unknown[];
+  target: string; query: string; toValues: (value: T) => readonly unknown[]; defaultStamp: (value: T) => number | types.Long;
 } {
   if ('columns' in options || 'toValues' in options) {
     const mapping = options as RowMappingSinkOptions<T>;
@@ -376,6 +519,7 @@ function insertFor<T>(options: WindowCountSinkOptions | RowMappingSinkOptions<T>
       target: `${keyspace}.${table}`,
       query: `INSERT INTO ${keyspace}.${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
       toValues,
+      defaultStamp: nextWriteTimestamp,
     };
   }
   const windowOptions = options as WindowCountSinkOptions;
@@ -390,5 +534,6 @@ function insertFor<T>(options: WindowCountSinkOptions | RowMappingSinkOptions<T>
     target: `${keyspace}.${table}`,
     query: `INSERT INTO ${keyspace}.${table} (window_start, window_end, status, aggregator, count) VALUES (?, ?, ?, ?, ?)`,
     toValues,
+    defaultStamp: (value: T) => windowCountTimestamp(value as unknown as WindowRow<number>),
   };
 }

@@ -46,6 +46,110 @@ export function windowCountTarget(options: WindowCountTableOptions | undefined):
   };
 }
 
+/** Where a column sits in the table, as `system_schema.columns` names it. */
+type ColumnKind = 'partition_key' | 'clustering' | 'regular' | 'static';
+
+/** The columns {@link cassandraSink} writes, with the type and key role it needs. */
+const WINDOW_COUNT_COLUMNS: ReadonlyArray<{ name: string; type: string; kind: ColumnKind }> = [
+  { name: 'window_start', type: 'timestamp', kind: 'partition_key' },
+  { name: 'window_end', type: 'timestamp', kind: 'clustering' },
+  { name: 'status', type: 'int', kind: 'clustering' },
+  { name: 'aggregator', type: 'text', kind: 'clustering' },
+  { name: 'count', type: 'bigint', kind: 'regular' },
+];
+
+const KIND_NAMES: Readonly<Record<string, string>> = {
+  partition_key: 'a partition key column',
+  clustering: 'a clustering column',
+  regular: 'a regular column',
+  static: 'a static column',
+};
+const kindName = (kind: string) => KIND_NAMES[kind] ?? `a ${kind} column`;
+
+/**
+ * The error {@link ensureWindowCountTable} and {@link checkWindowCountTable} throw
+ * when the table does not have the columns {@link cassandraSink} writes (or does
+ * not exist, for the check alone). `message` names every difference in one sentence.
+ */
+export class WindowCountTableError extends Error {
+  override readonly name = 'WindowCountTableError';
+  /**
+   * @param target - `keyspace.table` checked.
+   * @param differences - each difference as a phrase, e.g. `count is int (expected bigint)`.
+   * @param exists - whether the table exists.
+   */
+  constructor(readonly target: string, readonly differences: readonly string[], readonly exists: boolean) {
+    super(exists
+      ? `${target} exists with another schema: ${differences.join('; ')}. Drop it, or choose another table (the table option; --table on the command line).`
+      : `${target} does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`);
+  }
+}
+
+/**
+ * How the existing columns differ from what the sink writes, one phrase each.
+ * Extra regular columns are fine (the sink leaves them empty); an extra key column
+ * is not (every INSERT would lack it).
+ */
+function schemaDifferences(columns: ReadonlyArray<{ name: string; type: string; kind: string }>): string[] {
+  const byName = new Map(columns.map((column) => [column.name, column]));
+  const differences: string[] = [];
+  for (const expected of WINDOW_COUNT_COLUMNS) {
+    const actual = byName.get(expected.name);
+    if (actual === undefined) {
+      differences.push(`${expected.name} is missing`);
+      continue;
+    }
+    if (actual.type !== expected.type) differences.push(`${expected.name} is ${actual.type} (expected ${expected.type})`);
+    if (actual.kind !== expected.kind) differences.push(`${expected.name} is ${kindName(actual.kind)} (expected ${kindName(expected.kind)})`);
+  }
+  const known = new Set(WINDOW_COUNT_COLUMNS.map((column) => column.name));
+  for (const column of columns) {
+    if (!known.has(column.name) && (column.kind === 'partition_key' || column.kind === 'clustering')) {
+      differences.push(`${column.name} is an extra ${column.kind === 'clustering' ? 'clustering' : 'partition key'} column (the sink does not write it)`);
+    }
+  }
+  return differences;
+}
+
+/**
+ * Checks that the window-count table exists with the columns {@link cassandraSink}
+ * writes: `window_start timestamp` (partition key), `window_end timestamp`,
+ * `status int` and `aggregator text` (clustering columns), `count bigint`
+ * (regular). For tables you create yourself; {@link ensureWindowCountTable} runs
+ * it too. Extra regular columns are allowed; clustering order is not checked.
+ *
+ * It reads `system_schema.columns`, so a wrong table is found when the pipeline
+ * starts instead of at its first write, minutes later, with the counts since lost.
+ *
+ * @example
+ * ```ts
+ * import { Client } from 'cassandra-driver';
+ * import { checkWindowCountTable } from 'mqtt-iot-stream';
+ *
+ * const client = new Client({ contactPoints: ['127.0.0.1:9042'], localDataCenter: 'datacenter1' });
+ * await checkWindowCountTable(client, { keyspace: 'hyper', table: 'mqtt' });
+ * // e.g. WindowCountTableError: hyper.mqtt exists with another schema: count is int (expected bigint); aggregator is missing. …
+ * await client.shutdown();
+ * ```
+ * @see {@link ensureWindowCountTable}
+ * @param client - a driver client (connected on demand).
+ * @param options - keyspace and table (default `hyper.mqtt`).
+ * @returns resolves when the table fits; rejects with a {@link WindowCountTableError}
+ *   naming every difference, or the missing table.
+ */
+export async function checkWindowCountTable(client: Client, options: WindowCountTableOptions = {}): Promise<void> {
+  const { keyspace, table } = windowCountTarget(options);
+  // Unquoted names are stored folded to lower case.
+  const result = await client.execute(
+    'SELECT column_name, kind, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?',
+    [keyspace.toLowerCase(), table.toLowerCase()], { prepare: true });
+  const columns = result.rows.map((row) => ({ name: String(row['column_name']), type: String(row['type']), kind: String(row['kind']) }));
+  const target = `${keyspace}.${table}`;
+  if (columns.length === 0) throw new WindowCountTableError(target, [], false);
+  const differences = schemaDifferences(columns);
+  if (differences.length > 0) throw new WindowCountTableError(target, differences, true);
+}
+
 /** bigint columns come back as the driver's Long (or a JS bigint with useBigIntAsLong). */
 function toNumber(value: unknown): number {
   if (typeof value === 'number') return value;
@@ -68,8 +172,10 @@ function replicationLiteral(replication: Readonly<Record<string, string | number
 }
 
 /**
- * Creates the keyspace and the window-count table if they do not exist (an
- * existing one is left as it is). The table:
+ * Creates the keyspace and the window-count table if they do not exist; an
+ * existing table is left as it is, but checked ({@link checkWindowCountTable}): one
+ * without the columns the sink writes is an error naming every difference, raised
+ * here rather than at the first write. The table:
  *
  * ```sql
  * CREATE TABLE hyper.mqtt (
@@ -99,10 +205,11 @@ function replicationLiteral(replication: Readonly<Record<string, string | number
  * await ensureWindowCountTable(client, { keyspace: 'hyper', table: 'mqtt' });
  * await client.shutdown();
  * ```
- * @see {@link cassandraSink}, {@link readWindowTotals}
+ * @see {@link cassandraSink}, {@link checkWindowCountTable}, {@link readWindowTotals}
  * @param client - a connected or unconnected driver client (connected on demand).
  * @param options - keyspace, table, replication.
- * @returns resolves once both exist and the schema agrees across the cluster.
+ * @returns resolves once both exist and the schema agrees across the cluster; rejects
+ *   with a {@link WindowCountTableError} when an existing table has another schema.
  */
 export async function ensureWindowCountTable(client: Client, options: EnsureWindowCountTableOptions = {}): Promise<void> {
   const { keyspace, table } = windowCountTarget(options);
@@ -116,6 +223,7 @@ export async function ensureWindowCountTable(client: Client, options: EnsureWind
     count bigint,
     PRIMARY KEY ((window_start), window_end, status, aggregator)
   )`);
+  await checkWindowCountTable(client, options);
 }
 
 /**
