@@ -1,7 +1,7 @@
 // The window state machine on its own: options, bad event times, late reports, output
 // modes, flush and watermark advance, with hand-computed expectations.
 import { expect } from 'chai';
-import { RejectionError, WindowCounter, type OutputMode, type Rejection, type WindowedCountOptions, type WindowRow } from '../src/index.js';
+import { RejectionError, WindowCounter, type LateRule, type OutputMode, type Rejection, type WindowedCountOptions, type WindowRow } from '../src/index.js';
 
 interface Ev { readonly t: number | Date; readonly k: string }
 
@@ -34,6 +34,10 @@ describe('WindowCounter', () => {
       ['a non-finite offset', { offset: Number.NaN }, /offset must be a finite duration/],
       ['a zero idle time', { idleAdvance: { afterMs: 0 } }, /idleAdvance.afterMs must be a positive number/],
       ['no key accessor', { key: undefined as unknown as (e: Ev) => string }, /key must be a function/],
+      ['an unknown late rule', { lateRule: 'spark-3.5' as LateRule }, /lateRule must be 'spark-2.4' or 'spark-3.4', got "spark-3.5"/],
+      ['a zero window bound', { maxWindows: 0 }, /maxWindows must be a positive integer, got 0/],
+      ['a fractional window bound', { maxWindows: 2.5 }, /maxWindows must be a positive integer, got 2.5/],
+      ['idle advance in complete mode', { outputMode: 'complete', idleAdvance: { afterMs: 10 } }, /idleAdvance has nothing to do in 'complete' mode/],
     ];
     for (const [what, change, message] of bad) {
       it(`refuses ${what} when created, naming the option`, () => {
@@ -194,13 +198,59 @@ describe('WindowCounter', () => {
       expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) a=2', '[30,40) b=1']);
     });
 
-    it('complete: after each event every row of the open windows; a window leaves once final', () => {
-      const { push, rows } = make({ outputMode: 'complete' });
+    it('complete: after each event every row of every window; the watermark drops and closes nothing (Spark\'s complete mode)', () => {
+      const { push, rows, rejections, counter } = make({ outputMode: 'complete' });
       push([3, 'a'], [12, 'b']);
       expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) a=1', '[10,20) b=1']);
       rows.length = 0;
-      push([16, 'a']); // watermark 11: [0, 10) final, no longer shown
-      expect(rows.map(show)).to.deep.equal(['[10,20) b=1', '[10,20) a=1']);
+      push([16, 'a']); // watermark 11 is past [0, 10): still kept and shown
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[10,20) b=1', '[10,20) a=1']);
+      rows.length = 0;
+      push([2, 'a']); // older than the watermark: counted all the same
+      expect(rows.map(show)).to.deep.equal(['[0,10) a=2', '[10,20) b=1', '[10,20) a=1']);
+      counter.advanceWatermark(1_000);
+      push([4, 'b']);
+      expect(rows.slice(3).map(show)).to.deep.equal(['[0,10) a=2', '[0,10) b=1', '[10,20) b=1', '[10,20) a=1']);
+      expect(rejections).to.deep.equal([]);
+      expect([counter.lateEvents, counter.openWindows, counter.watermark]).to.deep.equal([0, 2, 1_000]);
+    });
+
+    it('complete: a window out of order is shown in window order among the others', () => {
+      const { push, rows } = make({ outputMode: 'complete' });
+      push([25, 'a'], [5, 'b']);
+      expect(rows.map(show)).to.deep.equal(['[20,30) a=1', '[0,10) b=1', '[20,30) a=1']);
+    });
+  });
+
+  describe('maxWindows', () => {
+    it('throws a RangeError naming maxWindows when complete mode would hold one window more, and leaves the state as it was', () => {
+      const { push, rows, counter } = make({ outputMode: 'complete', maxWindows: 2 });
+      push([3, 'a'], [12, 'a']);
+      const state = () => [counter.eventsCounted, counter.openWindows, counter.stateSize, counter.watermark, counter.maxEventTime];
+      const before = { rows: rows.length, state: state() };
+      expect(() => push([25, 'a'])).to.throw(
+        RangeError,
+        "windowedCount: event time 1970-01-01T00:00:00.025Z would open 1 more window(s) with 2 held, past maxWindows (2); not counted. complete mode keeps every window it has seen: raise maxWindows, or use outputMode 'update', which keeps only the windows the watermark has not closed",
+      );
+      expect(rows.length).to.equal(before.rows);
+      expect([state(), counter.eventsSeen]).to.deep.equal([before.state, 3]);
+      push([4, 'b']); // an event in a window already held still counts
+      expect(rows.slice(before.rows).map(show)).to.deep.equal(['[0,10) a=1', '[0,10) b=1', '[10,20) a=1']);
+    });
+
+    it('counts every window of a sliding event, so an event that would open two past the bound is refused whole', () => {
+      const { push, counter } = make({ outputMode: 'update', windowDuration: 10, slideDuration: 5, watermarkDelay: 100, maxWindows: 3 });
+      push([7, 'a']); // [0, 10) and [5, 15)
+      expect(() => push([17, 'a'])).to.throw(RangeError, /would open 2 more window\(s\) with 2 held, past maxWindows \(3\); not counted\. raise maxWindows, or shorten watermarkDelay/);
+      expect([counter.openWindows, counter.stateSize, counter.eventsCounted]).to.deep.equal([2, 2, 1]);
+      push([12, 'a']); // [5, 15) held, [10, 20) new: 3 in all
+      expect(counter.openWindows).to.equal(3);
+    });
+
+    it('in append mode, the windows the watermark closed no longer count against it', () => {
+      const { push, rows, counter } = make({ maxWindows: 2 });
+      push([3, 'a'], [16, 'a'], [27, 'a'], [38, 'a']); // each event opens a window, then closes the one before
+      expect([counter.openWindows, rows.length]).to.deep.equal([1, 3]);
     });
   });
 
@@ -219,6 +269,11 @@ describe('WindowCounter', () => {
       counter.flush();
       expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[10,20) b=1']);
       expect(counter.stateSize).to.equal(0);
+    });
+
+    it('advanceWatermark refuses a watermark that is not a finite time', () => {
+      const { counter } = make();
+      for (const to of [Number.NaN, Number.POSITIVE_INFINITY]) expect(() => counter.advanceWatermark(to)).to.throw(RangeError, /must be a finite time in epoch milliseconds/);
     });
 
     it('advanceWatermark finalises the windows it passes and makes later events for them late', () => {

@@ -3,7 +3,7 @@
 // without the state machine's shortcuts (brute-force window enumeration, batch group-by).
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { WindowCounter, type OutputMode, type Rejection, type WindowRow } from '../src/index.js';
+import { WindowCounter, type LateRule, type OutputMode, type Rejection, type WindowRow } from '../src/index.js';
 
 interface Ev { readonly t: number; readonly k: string }
 interface Grid { readonly length: number; readonly slide: number; readonly offset: number }
@@ -20,21 +20,28 @@ function bruteForceStarts(t: number, { length, slide, offset }: Grid): number[] 
   return starts;
 }
 
-/** Spark's rule replayed naively: late iff window end ≤ watermark before the event; watermark = max − delay after it. */
-function referenceReplay(events: readonly Ev[], grid: Grid, delay: number) {
+/**
+ * Spark's rule replayed naively: watermark = max − delay after each event; late iff
+ * window end ≤ the watermark the event arrived with (spark-2.4) or the one the previous
+ * event arrived with (spark-3.4).
+ */
+function referenceReplay(events: readonly Ev[], grid: Grid, delay: number, lateRule: LateRule = 'spark-2.4') {
   const counts = new Map<string, number>();
   let watermark = Number.NEGATIVE_INFINITY;
+  let previousArrivalWatermark = Number.NEGATIVE_INFINITY;
   let maxTime = Number.NEGATIVE_INFINITY;
   let latePairs = 0;
   let lateEvents = 0;
   for (const { t, k } of events) {
+    const lateUpTo = lateRule === 'spark-2.4' ? watermark : previousArrivalWatermark;
     let late = 0;
     for (const start of bruteForceStarts(t, grid)) {
-      if (start + grid.length <= watermark) late++;
+      if (start + grid.length <= lateUpTo) late++;
       else counts.set(`${start}|${k}`, (counts.get(`${start}|${k}`) ?? 0) + 1);
     }
     latePairs += late;
     if (late > 0) lateEvents++;
+    previousArrivalWatermark = watermark;
     maxTime = Math.max(maxTime, t);
     watermark = Math.max(watermark, maxTime - delay);
   }
@@ -58,14 +65,14 @@ function disorder(events: readonly Ev[]): number {
   return behind;
 }
 
-function run(events: readonly Ev[], grid: Grid, delay: number, outputMode: OutputMode, flush = true) {
+function run(events: readonly Ev[], grid: Grid, delay: number, outputMode: OutputMode, flush = true, lateRule: LateRule = 'spark-2.4') {
   const rows: WindowRow<string>[] = [];
   const rejections: Rejection<Ev>[] = [];
   const counter = new WindowCounter<Ev, string>(
     {
       eventTime: (e) => e.t, key: (e) => e.k,
       windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset,
-      watermarkDelay: delay, outputMode, onReject: (r) => rejections.push(r),
+      watermarkDelay: delay, outputMode, lateRule, onReject: (r) => rejections.push(r),
     },
     (row) => rows.push(row),
   );
@@ -91,6 +98,7 @@ const gridArb: fc.Arbitrary<Grid> = fc
 const eventsArb = fc.array(fc.record({ t: fc.integer({ min: -200, max: 400 }), k: fc.constantFrom('200', '301', '404', '500') }), { maxLength: 80 });
 const delayArb = fc.integer({ min: 0, max: 120 });
 const modeArb = fc.constantFrom<OutputMode>('append', 'update', 'complete');
+const ruleArb = fc.constantFrom<LateRule>('spark-2.4', 'spark-3.4');
 
 describe('windowedCount state machine properties', () => {
   it('assigns an event to exactly the windows a brute-force search of the grid finds, before the epoch too', () => {
@@ -122,11 +130,11 @@ describe('windowedCount state machine properties', () => {
     );
   });
 
-  it('counts and late reports equal a naive replay of Spark\'s rule, whatever the delay', () => {
+  it('counts and late reports equal a naive replay of Spark\'s rule, whatever the delay, under either late rule', () => {
     fc.assert(
-      fc.property(eventsArb, gridArb, delayArb, (events, grid, delay) => {
-        const { rows, rejections, counter } = run(events, grid, delay, 'append');
-        const reference = referenceReplay(events, grid, delay);
+      fc.property(eventsArb, gridArb, delayArb, ruleArb, (events, grid, delay, lateRule) => {
+        const { rows, rejections, counter } = run(events, grid, delay, 'append', true, lateRule);
+        const reference = referenceReplay(events, grid, delay, lateRule);
         expect(sorted(new Map(rows.map((row) => [rowKey(row), row.count])))).to.deep.equal(sorted(reference.counts));
         expect(counter.latePairs).to.equal(reference.latePairs);
         expect(counter.lateEvents).to.equal(reference.lateEvents);
@@ -137,16 +145,16 @@ describe('windowedCount state machine properties', () => {
     );
   });
 
-  it('append never emits a (window, key) twice, even with watermark advances in between', () => {
+  it('append never emits a (window, key) twice, even with watermark advances in between, under either late rule', () => {
     const step = fc.oneof(
       { weight: 5, arbitrary: fc.record({ t: fc.integer({ min: -200, max: 400 }), k: fc.constantFrom('a', 'b', 'c') }) },
       { weight: 1, arbitrary: fc.integer({ min: -200, max: 500 }).map((advanceTo) => ({ advanceTo })) },
     );
     fc.assert(
-      fc.property(fc.array(step, { maxLength: 80 }), gridArb, delayArb, (steps, grid, delay) => {
+      fc.property(fc.array(step, { maxLength: 80 }), gridArb, delayArb, ruleArb, (steps, grid, delay, lateRule) => {
         const rows: WindowRow<string>[] = [];
         const counter = new WindowCounter<Ev, string>(
-          { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay, onReject: () => {} },
+          { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay, lateRule, onReject: () => {} },
           (row) => rows.push(row),
         );
         for (const s of steps) {
@@ -164,20 +172,42 @@ describe('windowedCount state machine properties', () => {
     );
   });
 
-  it('the last update (and last complete) value of each row equals the append row, and the rows are the same', () => {
+  it('the last update value of each row equals the append row, and the rows are the same, under either late rule', () => {
     fc.assert(
-      fc.property(eventsArb, gridArb, delayArb, (events, grid, delay) => {
-        const append = new Map(run(events, grid, delay, 'append').rows.map((row) => [rowKey(row), row.count]));
-        expect(sorted(lastPerRow(run(events, grid, delay, 'update').rows))).to.deep.equal(sorted(append));
-        expect(sorted(lastPerRow(run(events, grid, delay, 'complete').rows))).to.deep.equal(sorted(append));
+      fc.property(eventsArb, gridArb, delayArb, ruleArb, (events, grid, delay, lateRule) => {
+        const append = new Map(run(events, grid, delay, 'append', true, lateRule).rows.map((row) => [rowKey(row), row.count]));
+        expect(sorted(lastPerRow(run(events, grid, delay, 'update', true, lateRule).rows))).to.deep.equal(sorted(append));
       }),
       { numRuns: 200 },
     );
   });
 
-  it('state never exceeds the open windows × keys, and open windows stay within (delay + length) / slide + 1', () => {
+  it('complete mode emits after each event a batch group-by of every event so far, with no late rule, in window then key order', () => {
     fc.assert(
-      fc.property(eventsArb, gridArb, delayArb, modeArb, (events, grid, delay, outputMode) => {
+      fc.property(eventsArb, gridArb, delayArb, ruleArb, (events, grid, delay, lateRule) => {
+        const rows: WindowRow<string>[] = [];
+        const counter = new WindowCounter<Ev, string>(
+          { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay, outputMode: 'complete', lateRule, onReject: () => {} },
+          (row) => rows.push(row),
+        );
+        for (let i = 0; i < events.length; i++) {
+          rows.length = 0;
+          counter.push(events[i]!);
+          const table = new Map(rows.map((row) => [rowKey(row), row.count]));
+          expect(table.size).to.equal(rows.length); // each (window, key) once per table
+          expect(sorted(table)).to.deep.equal(sorted(batchGroupBy(events.slice(0, i + 1), grid)));
+          const starts = rows.map((row) => row.windowStart.getTime());
+          expect(starts).to.deep.equal([...starts].sort((a, b) => a - b));
+        }
+        expect(counter.lateEvents).to.equal(0);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('in append and update mode, state never exceeds the open windows × keys, and open windows stay within (delay + length) / slide + 1', () => {
+    fc.assert(
+      fc.property(eventsArb, gridArb, delayArb, fc.constantFrom<OutputMode>('append', 'update'), (events, grid, delay, outputMode) => {
         const keys = new Set<string>();
         const counter = new WindowCounter<Ev, string>(
           { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay, outputMode, onReject: () => {} },
@@ -199,4 +229,5 @@ describe('windowedCount state machine properties', () => {
       { numRuns: 300 },
     );
   });
+
 });

@@ -193,3 +193,97 @@ describe('windowedCount reproduces the Spark programming guide watermark example
     for (const row of appended) expect(updated).to.include(show(row));
   });
 });
+
+// The original job's query (`withWatermark("iottimestamp", "2 minute")
+// .groupBy(status, window(..., "1 minute")).count()`) run on three events, one per
+// micro-batch, in Spark 3.5.9 (PySpark, local, UTC; issue 14): Spark 2.4 to 3.3, and later
+// Sparks with spark.sql.streaming.statefulOperator.allowMultiple=false, judge the third
+// event late against the watermark 10:06:30 that the second set; Spark ≥ 3.4 by default
+// judges it against the watermark before that (10:03:30), counts it, and closes
+// [10:05, 10:06) in the same micro-batch. Complete mode ignores the watermark in both.
+describe('windowedCount on the three events where Spark 2.4 and Spark ≥ 3.4 differ', () => {
+  interface Hit { readonly at: number; readonly status: number }
+  const hit = (clock: string): Hit => ({ at: Date.parse(`2020-07-01T${clock}Z`), status: 200 });
+  const events = [hit('10:05:30'), hit('10:08:30'), hit('10:05:50')];
+  const row = (r: WindowRow<number>) => `[${hhmm(r.windowStart)}, ${hhmm(r.windowEnd)}) ${r.key} ×${r.count}`;
+
+  function run(outputMode: 'append' | 'update' | 'complete', lateRule?: 'spark-2.4' | 'spark-3.4') {
+    const perEvent: string[][] = [];
+    const late: Rejection<Hit>[] = [];
+    let current: string[] = [];
+    const counter = new WindowCounter<Hit, number>(
+      {
+        eventTime: (e) => e.at, key: (e) => e.status, windowDuration: '1 minute', watermarkDelay: '2 minutes',
+        outputMode, ...(lateRule === undefined ? {} : { lateRule }), onReject: (r) => late.push(r),
+      },
+      (r) => current.push(row(r)),
+    );
+    for (const event of events) {
+      current = [];
+      counter.push(event);
+      perEvent.push(current);
+    }
+    return { perEvent, late, counter };
+  }
+
+  it('spark-2.4 (the default, as Spark 2.4 and allowMultiple=false): the third event is late, [10:05, 10:06) ends ×1', () => {
+    for (const lateRule of [undefined, 'spark-2.4'] as const) {
+      const { perEvent, late, counter } = run('append', lateRule);
+      expect(perEvent).to.deep.equal([[], ['[10:05, 10:06) 200 ×1'], []]);
+      expect(late.map((r) => r.reason)).to.deep.equal([
+        'event time 2020-07-01T10:05:50.000Z is late for 1 of its 1 window(s): window [2020-07-01T10:05:00.000Z, 2020-07-01T10:06:00.000Z) already final at watermark 2020-07-01T10:06:30.000Z; not counted',
+      ]);
+      expect(counter.lateEvents).to.equal(1);
+    }
+  });
+
+  it('spark-3.4 (as Spark 3.5 by default): the third event counts and [10:05, 10:06) comes out ×2 right after it, 0 dropped', () => {
+    const { perEvent, late, counter } = run('append', 'spark-3.4');
+    expect(perEvent).to.deep.equal([[], [], ['[10:05, 10:06) 200 ×2']]);
+    expect(late).to.deep.equal([]);
+    expect(counter.watermark).to.equal(Date.parse('2020-07-01T10:06:30Z'));
+    expect(counter.openWindows).to.equal(1); // [10:08, 10:09)
+  });
+
+  it('spark-3.4 in update mode: the third event updates [10:05, 10:06) to ×2', () => {
+    const { perEvent, late } = run('update', 'spark-3.4');
+    expect(perEvent).to.deep.equal([['[10:05, 10:06) 200 ×1'], ['[10:08, 10:09) 200 ×1'], ['[10:05, 10:06) 200 ×2']]);
+    expect(late).to.deep.equal([]);
+    expect(run('update').perEvent[2]).to.deep.equal([]);
+  });
+
+  it('spark-3.4: a later event is late against the watermark the previous event arrived with', () => {
+    const { counter, late } = run('append', 'spark-3.4');
+    counter.push(hit('10:05:59')); // closedUpTo is now 10:06:30 (the third event arrived with it)
+    expect(late.map((r) => r.reason)).to.deep.equal([
+      'event time 2020-07-01T10:05:59.000Z is late for 1 of its 1 window(s): window [2020-07-01T10:05:00.000Z, 2020-07-01T10:06:00.000Z) already final at watermark 2020-07-01T10:06:30.000Z; not counted',
+    ]);
+  });
+
+  it('spark-3.4: advancing the watermark closes the windows the last event left open, as a no-data micro-batch', () => {
+    const rows: string[] = [];
+    const counter = new WindowCounter<Hit, number>(
+      { eventTime: (e) => e.at, key: (e) => e.status, windowDuration: '1 minute', watermarkDelay: '2 minutes', lateRule: 'spark-3.4' },
+      (r) => rows.push(row(r)),
+    );
+    counter.push(events[0]!);
+    counter.push(events[1]!);
+    expect(rows).to.deep.equal([]);
+    counter.advanceWatermark(0); // behind the watermark: it stays, but the pending window closes
+    expect(rows).to.deep.equal(['[10:05, 10:06) 200 ×1']);
+    counter.push(events[2]!);
+    expect(counter.lateEvents).to.equal(1);
+  });
+
+  it('complete mode under either rule: nothing late, the last table is [10:05, 10:06) ×2 and [10:08, 10:09) ×1', () => {
+    for (const lateRule of ['spark-2.4', 'spark-3.4'] as const) {
+      const { perEvent, late } = run('complete', lateRule);
+      expect(perEvent).to.deep.equal([
+        ['[10:05, 10:06) 200 ×1'],
+        ['[10:05, 10:06) 200 ×1', '[10:08, 10:09) 200 ×1'],
+        ['[10:05, 10:06) 200 ×2', '[10:08, 10:09) 200 ×1'],
+      ]);
+      expect(late).to.deep.equal([]);
+    }
+  });
+});

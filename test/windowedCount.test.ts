@@ -115,6 +115,13 @@ describe('windowedCount operator', () => {
     expect(second.map(show)).to.deep.equal(['[0,10) a=2']);
   });
 
+  it('errors the stream with maxWindows\'s RangeError when complete mode would hold too many windows', async () => {
+    const error = await lastValueFrom(from([ev(1), ev(12), ev(25)]).pipe(windowedCount({ ...base, outputMode: 'complete', maxWindows: 2 }), toArray()))
+      .then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(RangeError);
+    expect((error as Error).message).to.match(/past maxWindows \(2\); not counted/);
+  });
+
   describe('idle advance', () => {
     it('closes a window by the clock when the source goes quiet (virtual time)', () => {
       const scheduler = new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected); });

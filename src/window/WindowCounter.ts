@@ -24,7 +24,7 @@ export interface WindowStats {
   readonly latePairs: number;
   /** Rows handed to the output so far. */
   readonly rowsEmitted: number;
-  /** Windows holding state now (not final yet). */
+  /** Windows holding state now: the ones not final yet (every window seen, in `complete` mode). */
   readonly openWindows: number;
   /** (window, key) counts held now; at most `openWindows` × the number of keys. */
   readonly stateSize: number;
@@ -43,12 +43,18 @@ export interface WindowStats {
  *   (epoch-aligned); an event at `t` belongs to every window with `start ≤ t < end`.
  * - The watermark is `max event time − watermarkDelay`, updated after each event and
  *   never moving back; there is none before the first event.
- * - An event is late for a window whose end ≤ the watermark as it stood when the event
- *   arrived: it is not counted there and is reported once (kind `'late'`) through
- *   `onReject`, or thrown as a `RejectionError` when `strict`. It still counts in its
- *   other windows, even when its time is below the watermark.
- * - A window is final once its end ≤ watermark: its state is dropped (in every output
- *   mode), so memory holds the open windows only.
+ * - With the default `lateRule: 'spark-2.4'` (Spark 2.4 to 3.3, and later Sparks with
+ *   `spark.sql.streaming.statefulOperator.allowMultiple=false`), an event is late for
+ *   a window whose end ≤ the watermark as it stood when the event arrived; with
+ *   `'spark-3.4'` (the default of Spark 3.4 and later), ≤ the watermark as it stood
+ *   when the previous event arrived. It is not counted there and is reported once
+ *   (kind `'late'`) through `onReject`, or thrown as a `RejectionError` when `strict`.
+ *   It still counts in its other windows, even when its time is below the watermark.
+ * - In `append` and `update` mode a window is final once no later event can count in
+ *   it (end ≤ the watermark; under `'spark-3.4'`, once the next event is counted): its
+ *   state is dropped, so memory holds the open windows only. In `complete` mode, as in
+ *   Spark, nothing is late and nothing is dropped: every window is kept (up to
+ *   `maxWindows`).
  *
  * Rows go to the `emit` callback, synchronously, in window-start order and, within a
  * window, in the order keys first appeared. State changes are made before rows are
@@ -92,6 +98,11 @@ export class WindowCounter<E, K> implements WindowStats {
   private readonly emitsUpdates: boolean;
   private readonly emitsComplete: boolean;
   private readonly emitsFinal: boolean;
+  /** `'spark-2.4'` rule: a window closes as soon as the watermark passes its end. */
+  private readonly closesOnWatermark: boolean;
+  /** `'spark-3.4'` rule: a window closes after the next event, on the watermark that event arrived with. */
+  private readonly closesOnArrivalWatermark: boolean;
+  private readonly maxWindows: number;
 
   /** Window start → key → count. Numeric starts keep the map keys cheap. */
   private readonly windows = new Map<number, Map<K, number>>();
@@ -101,6 +112,11 @@ export class WindowCounter<E, K> implements WindowStats {
   private cachedStart = Number.NaN;
   private cachedCounts: Map<K, number> = new Map();
   private currentWatermark = Number.NEGATIVE_INFINITY;
+  /**
+   * Windows ending at or before this are final: dropped, and late for any event. The
+   * late rule decides how it follows the watermark; in complete mode it never moves.
+   */
+  private closedUpTo = Number.NEGATIVE_INFINITY;
   private largestEventTime = Number.NEGATIVE_INFINITY;
 
   /**
@@ -118,6 +134,9 @@ export class WindowCounter<E, K> implements WindowStats {
     this.emitsUpdates = this.settings.outputMode === 'update';
     this.emitsComplete = this.settings.outputMode === 'complete';
     this.emitsFinal = this.settings.outputMode === 'append';
+    this.closesOnWatermark = !this.emitsComplete && this.settings.lateRule === 'spark-2.4';
+    this.closesOnArrivalWatermark = !this.emitsComplete && this.settings.lateRule === 'spark-3.4';
+    this.maxWindows = this.settings.maxWindows;
   }
 
   /** {@inheritDoc WindowStats.watermark} */
@@ -147,6 +166,9 @@ export class WindowCounter<E, K> implements WindowStats {
    * reported after it was counted in its open windows; a bad event time is reported
    * and the event ignored. With `strict`, either report throws a `RejectionError`
    * (the state stays consistent).
+   *
+   * @throws RangeError when counting the event would hold more than `maxWindows`
+   *   windows; the event is then not counted and the state is unchanged.
    */
   push(event: E): void {
     this.eventsSeen++;
@@ -159,8 +181,9 @@ export class WindowCounter<E, K> implements WindowStats {
     const key = this.keyOf(event);
     const length = this.length;
     const slide = this.slide;
-    // Late is judged against the watermark as it stood when the event arrived.
-    const watermark = this.currentWatermark;
+    // Late is judged against the windows final when the event arrived.
+    const closedUpTo = this.closedUpTo;
+    const arrivalWatermark = this.currentWatermark;
     // Spark's assignment: last start = t − ((t − offset) mod slide), then step back
     // while the window still covers t. `%` keeps the sign of t, hence the fix-up for
     // times before the epoch (offset).
@@ -168,11 +191,14 @@ export class WindowCounter<E, K> implements WindowStats {
     const lastStart = time - (remainder < 0 ? remainder + slide : remainder);
     let firstStart = lastStart;
     while (firstStart - slide + length > time) firstStart -= slide;
+    if (this.openStarts.length + (lastStart - firstStart) / slide + 1 > this.maxWindows) {
+      this.checkWindowLimit(time, firstStart, lastStart, closedUpTo);
+    }
 
     let late = 0;
     let counted = 0;
     for (let start = firstStart; start <= lastStart; start += slide) {
-      if (start + length <= watermark) {
+      if (start + length <= closedUpTo) {
         late++;
         continue;
       }
@@ -187,19 +213,32 @@ export class WindowCounter<E, K> implements WindowStats {
 
     if (time > this.largestEventTime) {
       this.largestEventTime = time;
-      if (time - this.delay > this.currentWatermark) this.moveWatermark(time - this.delay);
+      if (time - this.delay > this.currentWatermark) this.currentWatermark = time - this.delay;
     }
-    if (this.emitsComplete) this.emitOpenRows();
-    if (late > 0) this.rejectLate(event, time, firstStart, late, late + counted, watermark);
+    // Windows close on the watermark as this event left it, or (Spark ≥ 3.4, which
+    // closes them one micro-batch later) as it found it: the next event may still
+    // count in the windows in between. The watermark is updated first so that `emit`
+    // reads it as it now is.
+    const closeAt = this.closesOnWatermark ? this.currentWatermark : this.closesOnArrivalWatermark ? arrivalWatermark : closedUpTo;
+    if (closeAt > this.closedUpTo) this.closeUpTo(closeAt);
+    if (this.emitsComplete) this.emitAllRows();
+    if (late > 0) this.rejectLate(event, time, firstStart, late, late + counted, closedUpTo);
   }
 
   /**
-   * Moves the watermark forward to `to` (never back) without an event, emitting and
-   * dropping the windows that become final. Used for idle advance; also handy to
-   * close windows on a heartbeat.
+   * Moves the watermark forward to `to` (never back) without an event, then emits
+   * and drops every window that ends by the watermark, as a Spark no-data
+   * micro-batch does: under `'spark-3.4'` that includes the windows the last event
+   * left open (even when `to` is behind the watermark). Nothing closes in `complete`
+   * mode. Used for idle advance; also handy to close windows on a heartbeat.
+   *
+   * @param to - the new watermark in epoch milliseconds (finite).
+   * @throws RangeError when `to` is not a finite number.
    */
   advanceWatermark(to: number): void {
-    if (to > this.currentWatermark) this.moveWatermark(to);
+    if (!Number.isFinite(to)) throw new RangeError(`WindowCounter.advanceWatermark: the watermark must be a finite time in epoch milliseconds, got ${String(to)}`);
+    if (to > this.currentWatermark) this.currentWatermark = to;
+    if (!this.emitsComplete && this.currentWatermark > this.closedUpTo) this.closeUpTo(this.currentWatermark);
   }
 
   /**
@@ -228,10 +267,28 @@ export class WindowCounter<E, K> implements WindowStats {
     return counts;
   }
 
-  private moveWatermark(to: number): void {
-    this.currentWatermark = to;
+  private closeUpTo(limit: number): void {
+    this.closedUpTo = limit;
     const first = this.openStarts[0];
-    if (first !== undefined && first + this.length <= to) this.finalizeUpTo(to);
+    if (first !== undefined && first + this.length <= limit) this.finalizeUpTo(limit);
+  }
+
+  /**
+   * Throws when counting an event would hold more than `maxWindows` windows. Called
+   * before anything is counted, so a throw leaves the state as it was.
+   */
+  private checkWindowLimit(time: number, firstStart: number, lastStart: number, closedUpTo: number): void {
+    let opened = 0;
+    for (let start = firstStart; start <= lastStart; start += this.slide) {
+      if (start + this.length > closedUpTo && !this.windows.has(start)) opened++;
+    }
+    if (this.openStarts.length + opened <= this.maxWindows) return;
+    const advice = this.emitsComplete
+      ? "complete mode keeps every window it has seen: raise maxWindows, or use outputMode 'update', which keeps only the windows the watermark has not closed"
+      : 'raise maxWindows, or shorten watermarkDelay';
+    throw new RangeError(
+      `windowedCount: event time ${iso(time)} would open ${opened} more window(s) with ${this.openStarts.length} held, past maxWindows (${this.maxWindows}); not counted. ${advice}`,
+    );
   }
 
   /** Drops (and in append mode emits) every window whose end ≤ `limit`. */
@@ -260,7 +317,7 @@ export class WindowCounter<E, K> implements WindowStats {
     }
   }
 
-  private emitOpenRows(): void {
+  private emitAllRows(): void {
     for (const start of this.openStarts.slice()) {
       const counts = this.windows.get(start);
       if (counts === undefined) continue;
@@ -283,7 +340,7 @@ export class WindowCounter<E, K> implements WindowStats {
     });
   }
 
-  private rejectLate(event: E, time: number, firstStart: number, late: number, windows: number, watermark: number): void {
+  private rejectLate(event: E, time: number, firstStart: number, late: number, windows: number, closedUpTo: number): void {
     this.lateEvents++;
     this.latePairs += late;
     // The late windows are the earliest ones of the event (they end first).
@@ -294,7 +351,7 @@ export class WindowCounter<E, K> implements WindowStats {
     const rest = late < windows ? `; counted in its ${windows - late} later window(s)` : '; not counted';
     reject(this.settings, {
       kind: 'late',
-      reason: `event time ${iso(time)} is late for ${late} of its ${windows} window(s): ${span} already final at watermark ${iso(watermark)}${rest}`,
+      reason: `event time ${iso(time)} is late for ${late} of its ${windows} window(s): ${span} already final at watermark ${iso(closedUpTo)}${rest}`,
       input: event,
     });
   }

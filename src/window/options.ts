@@ -11,12 +11,38 @@ import { durationMillis, type Duration } from './duration.js';
  * - `'append'`: each (window, key) row once, final, as soon as the watermark passes
  *   the window's end (and, by default, the open ones when the source completes);
  * - `'update'`: after each event, the rows whose count it changed;
- * - `'complete'`: after each event, every row of every open window. Spark keeps
- *   every window forever in this mode; an endless stream cannot, so a window leaves
- *   the output once it is final. Its last appearance carries its final count, so a
- *   sink that upserts on (window, key) ends up with Spark's complete result table.
+ * - `'complete'`: after each event, every row of every window seen so far. As in
+ *   Spark, the watermark drops nothing and closes nothing in this mode: no event is
+ *   late, every window is kept and updated for ever. Memory and the rows emitted per
+ *   event therefore grow with the number of windows; bound them with
+ *   {@link WindowedCountOptions.maxWindows}, or use `'update'`, which keeps only the
+ *   windows the watermark has not closed.
  */
 export type OutputMode = 'append' | 'update' | 'complete';
+
+/**
+ * Which watermark an event is judged late against, named after the Spark versions
+ * that follow it (in `append` and `update` mode; `complete` mode has no late events).
+ *
+ * - `'spark-2.4'` (default): late for a window whose end ≤ the watermark as it stood
+ *   when the event arrived; a window closes as soon as the watermark passes its end.
+ *   Spark 2.4 to 3.3 do this, and any Spark with
+ *   `spark.sql.streaming.statefulOperator.allowMultiple=false`.
+ * - `'spark-3.4'`: Spark 3.4 and later by default (`allowMultiple=true`). Late rows are
+ *   judged by the previous micro-batch's watermark while windows close on the current
+ *   one. With one event per micro-batch: an event is late for a window whose end ≤ the
+ *   watermark as it stood when the *previous* event arrived, and a window closes once
+ *   the next event has been counted (or {@link WindowCounter.advanceWatermark} moves
+ *   the watermark, as a no-data batch would). So an event just behind a watermark
+ *   jump still counts, and append rows come out one event later.
+ *
+ * Events (1-minute windows, 2-minute watermark, status 200) at 10:05:30, 10:08:30,
+ * 10:05:50: `'spark-2.4'` reports the third late (10:06 ≤ watermark 10:06:30) and
+ * `[10:05, 10:06)` ends with count 1; `'spark-3.4'` counts it (10:06 > 10:03:30, the
+ * watermark before 10:08:30 arrived) and `[10:05, 10:06)` ends with count 2, as
+ * Spark 3.5 does.
+ */
+export type LateRule = 'spark-2.4' | 'spark-3.4';
 
 /**
  * Opt-in idle advance: lets the watermark move with the wall clock while no event
@@ -80,6 +106,25 @@ export interface WindowedCountOptions<E, K> extends RejectOptions<E> {
   /** When rows are emitted: `'append'` (default), `'update'` or `'complete'`. */
   outputMode?: OutputMode;
   /**
+   * Which Spark version's late rule to follow: `'spark-2.4'` (default; also Spark 3.3,
+   * and later ones with `allowMultiple=false`) or `'spark-3.4'` (the default of Spark
+   * 3.4 and later). No effect in `complete` mode, which has no late events.
+   */
+  lateRule?: LateRule;
+  /**
+   * The most windows held at once (a positive integer). Counting an event that would
+   * open one more throws a `RangeError` naming this option (the operator errors the
+   * stream); the event is not counted. Default: no bound.
+   *
+   * Meant for `complete` mode, which keeps every window it sees: with 1-minute windows
+   * a day is 1,440 of them, all emitted again after each event. An error rather than
+   * dropping the oldest window, so that `complete` output is always Spark's complete
+   * table: a dropped window would come back with a count from zero if one more event
+   * fell in it. In `append` and `update` mode the watermark already bounds the windows
+   * to about `(watermarkDelay + windowDuration) / slideDuration`.
+   */
+  maxWindows?: number;
+  /**
    * When the source completes, treat every open window as final: in `append` mode
    * their rows are emitted before completing (otherwise the last windows of a finite
    * source would never appear). In `update` and `complete` mode every count was
@@ -87,7 +132,10 @@ export interface WindowedCountOptions<E, K> extends RejectOptions<E> {
    * `false` to match it row for row.
    */
   flushOnComplete?: boolean;
-  /** Opt-in: advance the watermark with the wall clock while the source is idle. */
+  /**
+   * Opt-in: advance the watermark with the wall clock while the source is idle. Not
+   * with `complete` mode, where the watermark closes nothing.
+   */
   idleAdvance?: IdleAdvanceOptions;
 }
 
@@ -101,11 +149,15 @@ export interface WindowSettings<E, K> extends RejectOptions<E> {
   readonly offset: number;
   readonly watermarkDelay: number;
   readonly outputMode: OutputMode;
+  readonly lateRule: LateRule;
+  /** `Infinity` when unbounded. */
+  readonly maxWindows: number;
   readonly flushOnComplete: boolean;
   readonly idleAdvance: IdleAdvanceOptions | undefined;
 }
 
 const OUTPUT_MODES: readonly string[] = ['append', 'update', 'complete'];
+const LATE_RULES: readonly string[] = ['spark-2.4', 'spark-3.4'];
 
 /**
  * Checks the options and converts durations, throwing a `TypeError`/`RangeError`
@@ -140,9 +192,20 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
   if (!OUTPUT_MODES.includes(outputMode)) {
     throw new RangeError(`windowedCount: outputMode must be 'append', 'update' or 'complete', got ${JSON.stringify(outputMode)}`);
   }
+  const lateRule = options.lateRule ?? 'spark-2.4';
+  if (!LATE_RULES.includes(lateRule)) {
+    throw new RangeError(`windowedCount: lateRule must be 'spark-2.4' or 'spark-3.4', got ${JSON.stringify(lateRule)}`);
+  }
+  const maxWindows = options.maxWindows ?? Number.POSITIVE_INFINITY;
+  if (!(Number.isInteger(maxWindows) && maxWindows > 0) && maxWindows !== Number.POSITIVE_INFINITY) {
+    throw new RangeError(`windowedCount: maxWindows must be a positive integer, got ${String(options.maxWindows)}`);
+  }
   const idleAdvance = options.idleAdvance;
   if (idleAdvance !== undefined && !(typeof idleAdvance.afterMs === 'number' && idleAdvance.afterMs > 0 && Number.isFinite(idleAdvance.afterMs))) {
     throw new RangeError(`windowedCount: idleAdvance.afterMs must be a positive number of milliseconds, got ${String(idleAdvance.afterMs)}`);
+  }
+  if (idleAdvance !== undefined && outputMode === 'complete') {
+    throw new RangeError("windowedCount: idleAdvance has nothing to do in 'complete' mode, where the watermark closes no window; drop it or use 'update'");
   }
   const settings: WindowSettings<E, K> = {
     eventTime: options.eventTime,
@@ -152,6 +215,8 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
     offset: ((rawOffset % slideDuration) + slideDuration) % slideDuration,
     watermarkDelay,
     outputMode: outputMode as OutputMode,
+    lateRule: lateRule as LateRule,
+    maxWindows,
     flushOnComplete: options.flushOnComplete ?? true,
     idleAdvance,
     onReject: options.onReject,

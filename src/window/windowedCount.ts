@@ -40,19 +40,23 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
  * An event is late for a window whose end ≤ the watermark as it stood when the event
  * arrived: it is not counted there and is reported once through `onReject` (kind
  * `'late'`; with `strict` it errors the stream with a `RejectionError`). An event
- * whose time cannot be read is reported with kind `'timestamp'`. This is Spark's rule,
- * so an event older than the watermark still counts in a window that is still open.
+ * whose time cannot be read is reported with kind `'timestamp'`. This is Spark 2.4's
+ * rule (also Spark 3.3, and later Sparks with
+ * `spark.sql.streaming.statefulOperator.allowMultiple=false`), so an event older than
+ * the watermark still counts in a window that is still open. Spark 3.4 and later judge
+ * late events by the watermark one micro-batch older: `lateRule: 'spark-3.4'` (see
+ * {@link LateRule} for an example where the two differ).
  *
  * Output modes: `'append'` emits each row once, final, when the watermark passes its
- * window's end; `'update'` emits after each event the rows it changed; `'complete'`
- * emits after each event every row of the open windows (a final window's last
- * appearance carries its final count; Spark would keep it forever, an endless stream
- * cannot). In every mode a window's state is dropped once it is final, so memory is
- * bounded by the open windows × keys. When the source completes, open windows are
- * flushed (`flushOnComplete`, default `true`; Spark does not do this). With
- * `idleAdvance`, the watermark moves with the wall clock while the source is silent,
- * so a sparse source still sees its windows close; its timer is cleared on complete,
- * error and unsubscribe.
+ * window's end; `'update'` emits after each event the rows it changed; in both, a
+ * window's state is dropped once it is final, so memory is bounded by the open
+ * windows × keys. `'complete'` is Spark's: the watermark drops and closes nothing,
+ * and after each event every row of every window seen so far is emitted, so memory
+ * and output grow with the number of windows (`maxWindows` bounds them with an
+ * error). When the source completes, open windows are flushed (`flushOnComplete`,
+ * default `true`; Spark does not do this). With `idleAdvance`, the watermark moves
+ * with the wall clock while the source is silent, so a sparse source still sees its
+ * windows close; its timer is cleared on complete, error and unsubscribe.
  *
  * Options are checked when `windowedCount(...)` is called: a bad one throws there.
  *
