@@ -37,6 +37,9 @@ describe('WindowCounter', () => {
       ['an unknown late rule', { lateRule: 'spark-3.5' as LateRule }, /lateRule must be 'spark-2.4' or 'spark-3.4', got "spark-3.5"/],
       ['a zero window bound', { maxWindows: 0 }, /maxWindows must be a positive integer, got 0/],
       ['a fractional window bound', { maxWindows: 2.5 }, /maxWindows must be a positive integer, got 2.5/],
+      ['a negative future guard', { maxEventTimeAhead: -1 }, /maxEventTimeAhead must be a duration ≥ 0/],
+      ['unreadable future guard text', { maxEventTimeAhead: 'an hour' }, /maxEventTimeAhead must be milliseconds or text/],
+      ['a clock that is not a function', { now: 5 as unknown as () => number }, /now must be a function/],
       ['idle advance in complete mode', { outputMode: 'complete', idleAdvance: { afterMs: 10 } }, /idleAdvance has nothing to do in 'complete' mode/],
     ];
     for (const [what, change, message] of bad) {
@@ -251,6 +254,61 @@ describe('WindowCounter', () => {
       const { push, rows, counter } = make({ maxWindows: 2 });
       push([3, 'a'], [16, 'a'], [27, 'a'], [38, 'a']); // each event opens a window, then closes the one before
       expect([counter.openWindows, rows.length]).to.deep.equal([1, 3]);
+    });
+  });
+
+  describe('maxEventTimeAhead', () => {
+    const clock = Date.UTC(2026, 0, 1);
+    const hour = 3_600_000;
+    const farFuture = Date.UTC(9999, 11, 31);
+
+    it('without it, as in Spark, one event stamped year 9999 moves the watermark there and every later event is late', () => {
+      const { push, rejections, counter } = make({ outputMode: 'update' });
+      push([clock, 'a'], [farFuture, 'a'], [clock + 1_000, 'a']);
+      expect(counter.watermark).to.equal(farFuture - 5);
+      expect(rejections.map((r) => r.kind)).to.deep.equal(['late']);
+    });
+
+    it('rejects an event more than maxEventTimeAhead after now() as future: not counted, the watermark stays, later events count', () => {
+      const { push, rows, rejections, counter } = make({ outputMode: 'update', maxEventTimeAhead: '1 hour', now: () => clock });
+      push([clock - 30_000, 'a']);
+      const watermark = counter.watermark;
+      push([farFuture, 'b']);
+      expect(rejections.map((r) => [r.kind, r.input.k, r.reason])).to.deep.equal([
+        ['future', 'b', "event time 9999-12-31T00:00:00.000Z is 7973 years ahead of this machine's clock (maxEventTimeAhead 1 hour); not counted"],
+      ]);
+      expect([counter.watermark, counter.maxEventTime, counter.futureRejects, counter.eventsSeen, counter.eventsCounted]).to.deep.equal([watermark, clock - 30_000, 1, 2, 1]);
+      push([clock - 20_000, 'a'], [clock + hour, 'c']); // a normal event, and one exactly at the limit
+      expect(rows.map((row) => `${row.key}=${row.count}`)).to.deep.equal(['a=1', 'a=1', 'c=1']);
+      expect(rejections).to.have.length(1);
+      expect([counter.lateEvents, counter.eventsCounted]).to.deep.equal([0, 3]);
+    });
+
+    it('rejects the first event too, so there is still no watermark', () => {
+      const { push, counter } = make({ maxEventTimeAhead: 0, now: () => clock });
+      push([clock + 1, 'a']);
+      expect([counter.watermark, counter.futureRejects]).to.deep.equal([undefined, 1]);
+    });
+
+    it('measures from the clock at each event: a time refused earlier passes once the clock has caught up, and not after it is set back', () => {
+      let now = clock;
+      const { push, rejections, counter } = make({ outputMode: 'update', maxEventTimeAhead: hour, now: () => now });
+      push([clock + 2 * hour, 'a']);
+      expect(rejections.map((r) => r.reason)).to.deep.equal([
+        "event time 2026-01-01T02:00:00.000Z is 2 hours ahead of this machine's clock (maxEventTimeAhead 1 hour); not counted",
+      ]);
+      now = clock + 1.5 * hour;
+      push([clock + 2 * hour, 'a']);
+      expect([counter.futureRejects, counter.eventsCounted]).to.deep.equal([1, 1]);
+      now = clock;
+      push([clock + 2 * hour, 'a']);
+      expect([counter.futureRejects, counter.eventsCounted]).to.deep.equal([2, 1]);
+    });
+
+    it('throws a RejectionError of kind future when strict', () => {
+      const { counter } = make({ strict: true, maxEventTimeAhead: '1 hour', now: () => clock });
+      expect(() => counter.push({ t: farFuture, k: 'a' })).to.throw(RejectionError, /^future rejected: event time 9999/).with.nested.property('rejection.kind', 'future');
+      expect(counter.futureRejects).to.equal(1);
     });
   });
 

@@ -122,6 +122,20 @@ describe('windowedCount operator', () => {
     expect((error as Error).message).to.match(/past maxWindows \(2\); not counted/);
   });
 
+  it('rejects far-future events as future and goes on counting the others', async () => {
+    const rejected: Rejection<Ev>[] = [];
+    let stats: WindowStats | undefined;
+    const rows = await lastValueFrom(
+      from([ev(1), ev(9e12), ev(2), ev(15)]).pipe(
+        windowedCount({ ...base, maxEventTimeAhead: '1 s', now: () => 0, onReject: (r) => rejected.push(r), onSubscribe: (s) => { stats = s; } }),
+        toArray(),
+      ),
+    );
+    expect(rows.map(show)).to.deep.equal(['[0,10) a=2', '[10,20) a=1']);
+    expect(rejected.map((r) => [r.kind, r.input.t])).to.deep.equal([['future', 9e12]]);
+    expect(stats).to.include({ futureRejects: 1, lateEvents: 0, eventsCounted: 3 });
+  });
+
   describe('idle advance', () => {
     it('closes a window by the clock when the source goes quiet (virtual time)', () => {
       const scheduler = new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected); });

@@ -4,6 +4,7 @@
  * @module
  */
 import { reject } from '../reject.js';
+import { describeDuration } from './duration.js';
 import { resolveWindowSettings, type WindowedCountOptions, type WindowSettings } from './options.js';
 import type { WindowRow } from './windowRow.js';
 
@@ -18,6 +19,8 @@ export interface WindowStats {
   readonly eventsCounted: number;
   /** Events whose event time was not a valid time (rejected with kind `'timestamp'`). */
   readonly timestampRejects: number;
+  /** Events whose time was too far ahead of the clock (rejected with kind `'future'`; see `maxEventTimeAhead`). */
+  readonly futureRejects: number;
   /** Events late for at least one of their windows (each reported once, kind `'late'`). */
   readonly lateEvents: number;
   /** (event, window) pairs not counted because the window was already final. */
@@ -55,6 +58,8 @@ export interface WindowStats {
  *   state is dropped, so memory holds the open windows only. In `complete` mode, as in
  *   Spark, nothing is late and nothing is dropped: every window is kept (up to
  *   `maxWindows`).
+ * - With `maxEventTimeAhead`, an event stamped too far after `now()` is rejected (kind
+ *   `'future'`) before it can move the watermark.
  *
  * Rows go to the `emit` callback, synchronously, in window-start order and, within a
  * window, in the order keys first appeared. State changes are made before rows are
@@ -83,6 +88,7 @@ export class WindowCounter<E, K> implements WindowStats {
   eventsSeen = 0;
   eventsCounted = 0;
   timestampRejects = 0;
+  futureRejects = 0;
   lateEvents = 0;
   latePairs = 0;
   rowsEmitted = 0;
@@ -103,6 +109,10 @@ export class WindowCounter<E, K> implements WindowStats {
   /** `'spark-3.4'` rule: a window closes after the next event, on the watermark that event arrived with. */
   private readonly closesOnArrivalWatermark: boolean;
   private readonly maxWindows: number;
+  /** Whether `maxEventTimeAhead` is set: the clock is then read for every event. */
+  private readonly guardsFuture: boolean;
+  private readonly maxEventTimeAhead: number;
+  private readonly now: () => number;
 
   /** Window start → key → count. Numeric starts keep the map keys cheap. */
   private readonly windows = new Map<number, Map<K, number>>();
@@ -137,6 +147,9 @@ export class WindowCounter<E, K> implements WindowStats {
     this.closesOnWatermark = !this.emitsComplete && this.settings.lateRule === 'spark-2.4';
     this.closesOnArrivalWatermark = !this.emitsComplete && this.settings.lateRule === 'spark-3.4';
     this.maxWindows = this.settings.maxWindows;
+    this.maxEventTimeAhead = this.settings.maxEventTimeAhead;
+    this.guardsFuture = this.maxEventTimeAhead !== Number.POSITIVE_INFINITY;
+    this.now = this.settings.now;
   }
 
   /** {@inheritDoc WindowStats.watermark} */
@@ -163,9 +176,9 @@ export class WindowCounter<E, K> implements WindowStats {
   /**
    * Counts one event in each of its windows that is not final, then moves the
    * watermark (emitting the rows the output mode calls for). A late event is
-   * reported after it was counted in its open windows; a bad event time is reported
-   * and the event ignored. With `strict`, either report throws a `RejectionError`
-   * (the state stays consistent).
+   * reported after it was counted in its open windows; an event with a bad time, or
+   * a time too far ahead (`maxEventTimeAhead`), is reported and ignored. With
+   * `strict`, any report throws a `RejectionError` (the state stays consistent).
    *
    * @throws RangeError when counting the event would hold more than `maxWindows`
    *   windows; the event is then not counted and the state is unchanged.
@@ -177,6 +190,13 @@ export class WindowCounter<E, K> implements WindowStats {
     if (!(time >= -MAX_TIME && time <= MAX_TIME)) {
       this.rejectTimestamp(event, raw);
       return;
+    }
+    if (this.guardsFuture) {
+      const now = this.now();
+      if (time - now > this.maxEventTimeAhead) {
+        this.rejectFuture(event, time, now);
+        return;
+      }
     }
     const key = this.keyOf(event);
     const length = this.length;
@@ -336,6 +356,16 @@ export class WindowCounter<E, K> implements WindowStats {
     reject(this.settings, {
       kind: 'timestamp',
       reason: `event time is ${shown}, not a valid time (expected epoch milliseconds or a valid Date within the Date range)`,
+      input: event,
+    });
+  }
+
+  private rejectFuture(event: E, time: number, now: number): void {
+    this.futureRejects++;
+    const ahead = describeDuration(time - now);
+    reject(this.settings, {
+      kind: 'future',
+      reason: `event time ${iso(time)} is ${ahead} ahead of this machine's clock (maxEventTimeAhead ${describeDuration(this.maxEventTimeAhead)}); not counted`,
       input: event,
     });
   }

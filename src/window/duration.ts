@@ -36,3 +36,23 @@ export function durationMillis(value: Duration, option: string): number {
   }
   throw new TypeError(`windowedCount: ${option} must be milliseconds or text like '10 minutes', got ${JSON.stringify(value)}`);
 }
+
+const SPOKEN_UNITS: readonly (readonly [name: string, ms: number])[] = [
+  ['year', 365.2425 * 86_400_000], ['day', 86_400_000], ['hour', 3_600_000], ['minute', 60_000], ['second', 1_000],
+];
+
+/**
+ * Milliseconds as a person says them, in the largest unit that fits: `'1 hour'`,
+ * `'1.5 hours'`, `'7973 years'`, `'250 ms'` (one decimal below 100 of a unit, so
+ * 90 minutes does not read as one hour).
+ * @internal
+ */
+export function describeDuration(ms: number): string {
+  for (const [name, unit] of SPOKEN_UNITS) {
+    if (ms >= unit) {
+      const amount = ms / unit >= 100 ? Math.floor(ms / unit) : Number((ms / unit).toFixed(1));
+      return `${amount} ${name}${amount === 1 ? '' : 's'}`;
+    }
+  }
+  return `${Number(ms.toFixed(3))} ms`;
+}

@@ -125,6 +125,20 @@ export interface WindowedCountOptions<E, K> extends RejectOptions<E> {
    */
   maxWindows?: number;
   /**
+   * Guard against event times from the far future (≥ 0, e.g. `'1 hour'`): an event
+   * whose time is more than this after {@link WindowedCountOptions.now | now()} is
+   * rejected with kind `'future'`. It is not counted and does not move the watermark;
+   * without the guard, one event stamped year 9999 would move the watermark there and
+   * every later event would be late. Allow for the senders' clock error and any
+   * event time zone mistakes. Default: off, as in Spark.
+   */
+  maxEventTimeAhead?: Duration;
+  /**
+   * The clock `maxEventTimeAhead` is measured from, in epoch milliseconds; read once
+   * per event while the guard is on. Default `Date.now`.
+   */
+  now?: () => number;
+  /**
    * When the source completes, treat every open window as final: in `append` mode
    * their rows are emitted before completing (otherwise the last windows of a finite
    * source would never appear). In `update` and `complete` mode every count was
@@ -152,6 +166,9 @@ export interface WindowSettings<E, K> extends RejectOptions<E> {
   readonly lateRule: LateRule;
   /** `Infinity` when unbounded. */
   readonly maxWindows: number;
+  /** `Infinity` when the guard is off. */
+  readonly maxEventTimeAhead: number;
+  readonly now: () => number;
   readonly flushOnComplete: boolean;
   readonly idleAdvance: IdleAdvanceOptions | undefined;
 }
@@ -200,6 +217,11 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
   if (!(Number.isInteger(maxWindows) && maxWindows > 0) && maxWindows !== Number.POSITIVE_INFINITY) {
     throw new RangeError(`windowedCount: maxWindows must be a positive integer, got ${String(options.maxWindows)}`);
   }
+  const maxEventTimeAhead = options.maxEventTimeAhead === undefined ? Number.POSITIVE_INFINITY : durationMillis(options.maxEventTimeAhead, 'maxEventTimeAhead');
+  if (!(maxEventTimeAhead >= 0)) {
+    throw new RangeError(`windowedCount: maxEventTimeAhead must be a duration ≥ 0, got ${String(options.maxEventTimeAhead)}`);
+  }
+  if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('windowedCount: now must be a function () => epoch milliseconds');
   const idleAdvance = options.idleAdvance;
   if (idleAdvance !== undefined && !(typeof idleAdvance.afterMs === 'number' && idleAdvance.afterMs > 0 && Number.isFinite(idleAdvance.afterMs))) {
     throw new RangeError(`windowedCount: idleAdvance.afterMs must be a positive number of milliseconds, got ${String(idleAdvance.afterMs)}`);
@@ -217,6 +239,8 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
     outputMode: outputMode as OutputMode,
     lateRule: lateRule as LateRule,
     maxWindows,
+    maxEventTimeAhead,
+    now: options.now ?? Date.now,
     flushOnComplete: options.flushOnComplete ?? true,
     idleAdvance,
     onReject: options.onReject,

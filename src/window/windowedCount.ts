@@ -57,6 +57,8 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
  * default `true`; Spark does not do this). With `idleAdvance`, the watermark moves
  * with the wall clock while the source is silent, so a sparse source still sees its
  * windows close; its timer is cleared on complete, error and unsubscribe.
+ * `maxEventTimeAhead` (off by default) rejects events stamped too far in the future
+ * (kind `'future'`) before they can move the watermark.
  *
  * Options are checked when `windowedCount(...)` is called: a bad one throws there.
  *
