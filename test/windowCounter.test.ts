@@ -1,7 +1,7 @@
 // The window state machine on its own: options, bad event times, late reports, output
 // modes, flush and watermark advance, with hand-computed expectations.
 import { expect } from 'chai';
-import { RejectionError, WindowCounter, type LateRule, type OutputMode, type Rejection, type WindowedCountOptions, type WindowRow } from '../src/index.js';
+import { RejectionError, WindowCounter, type LateRule, type OutputMode, type Rejection, type WindowCounterSnapshot, type WindowedCountOptions, type WindowRow } from '../src/index.js';
 
 interface Ev { readonly t: number | Date; readonly k: string }
 
@@ -310,6 +310,86 @@ describe('WindowCounter', () => {
       expect(() => counter.push({ t: farFuture, k: 'a' })).to.throw(RejectionError, /^future rejected: event time 9999/).with.nested.property('rejection.kind', 'future');
       expect(counter.futureRejects).to.equal(1);
     });
+  });
+
+  describe('snapshot and restore', () => {
+    const options = { windowDuration: 10, slideDuration: 5, watermarkDelay: 5, outputMode: 'update' } as const;
+
+    it('snapshots plain data that survives JSON and stays as it was when the counter goes on', () => {
+      const { push, counter } = make(options);
+      push([3, 'b'], [1, 'a'], [12, 'a'], [Number.NaN, 'x'], [2, 'c']);
+      const snapshot = counter.snapshot();
+      expect(snapshot).to.deep.equal({
+        format: 1,
+        settings: { windowDuration: 10, slideDuration: 5, offset: 0, watermarkDelay: 5, outputMode: 'update', lateRule: 'spark-2.4' },
+        watermark: 7,
+        closedUpTo: 7,
+        maxEventTime: 12,
+        windows: [ // [-5, 5) is final; 2 was late there, counted in [0, 10)
+          { windowStart: 0, counts: [['b', 1], ['a', 1], ['c', 1]] },
+          { windowStart: 5, counts: [['a', 1]] },
+          { windowStart: 10, counts: [['a', 1]] },
+        ],
+        stats: { eventsSeen: 5, eventsCounted: 4, timestampRejects: 1, futureRejects: 0, lateEvents: 1, latePairs: 1, rowsEmitted: 7 },
+      });
+      expect(JSON.parse(JSON.stringify(snapshot))).to.deep.equal(snapshot);
+      push([30, 'z']);
+      expect(snapshot.windows).to.have.length(3);
+    });
+
+    it('restores into a new counter that goes on as the first would have, rows in the same key order', () => {
+      const first = make(options);
+      first.push([11, 'b'], [12, 'a'], [13, 'c']);
+      const second = make(options);
+      second.counter.restore(JSON.parse(JSON.stringify(first.counter.snapshot())) as WindowCounterSnapshot<string>);
+      expect([second.counter.openWindows, second.counter.stateSize, second.counter.eventsSeen]).to.deep.equal([2, 6, 3]);
+      for (const { push } of [first, second]) push([14, 'c'], [40, 'd']);
+      expect(second.rows.map(show)).to.deep.equal(first.rows.slice(6).map(show));
+      const append = make();
+      append.push([11, 'b'], [12, 'a'], [11, 'b']);
+      const resumed = make();
+      resumed.counter.restore(append.counter.snapshot());
+      resumed.counter.flush();
+      expect(resumed.rows.map(show)).to.deep.equal(['[10,20) b=2', '[10,20) a=1']);
+    });
+
+    it('refuses to restore into a counter that has seen an event or advanced its watermark', () => {
+      const snapshot = make(options).counter.snapshot();
+      const pushed = make(options);
+      pushed.push([1, 'a']);
+      expect(() => pushed.counter.restore(snapshot)).to.throw(Error, /^WindowCounter\.restore: this counter already has state \(1 event\(s\) seen, watermark -4\); restore into a new counter, before its first event$/);
+      const advanced = make(options);
+      advanced.counter.advanceWatermark(50);
+      expect(() => advanced.counter.restore(snapshot)).to.throw(/already has state \(0 event\(s\) seen, watermark 50\)/);
+    });
+
+    const source = make(options);
+    source.push([11, 'b'], [12, 'a']);
+    const good = source.counter.snapshot();
+    const bad: [string, unknown, RegExp][] = [
+      ['something that is not a snapshot', 'state', /expected a snapshot object, got "state"/],
+      ['another format', { ...good, format: 2 }, /snapshot format 2 is not one this version reads \(1\)/],
+      ['a snapshot taken with other options', { ...good, settings: { ...good.settings, windowDuration: 20, lateRule: 'spark-3.4' } }, /taken with other options: windowDuration 20 \(this counter: 10\), lateRule "spark-3.4" \(this counter: "spark-2.4"\)/],
+      ['a watermark that is not a number', { ...good, watermark: '7' }, /watermark must be a finite number or null, got "7"/],
+      ['closedUpTo apart from the watermark under spark-2.4', { ...good, closedUpTo: 3 }, /closedUpTo 3 does not fit watermark 7 under update mode and the spark-2.4 rule/],
+      ['a negative stat', { ...good, stats: { ...good.stats, lateEvents: -1 } }, /stats\.lateEvents must be a whole number ≥ 0, got -1/],
+      ['windows out of order', { ...good, windows: [...good.windows].reverse() }, /window starts must be finite numbers in ascending order, got 5 after 10/],
+      ['a window already final', { ...good, windows: [{ windowStart: -5, counts: [['a', 1]] }, ...good.windows] }, /window -5 ended by closedUpTo 7/],
+      ['a key twice in a window', { ...good, windows: [{ windowStart: 10, counts: [['a', 1], ['a', 2]] }] }, /window 10 has key "a" twice/],
+      ['a zero count', { ...good, windows: [{ windowStart: 10, counts: [['a', 0]] }] }, /window 10 has a count that is not \[key, whole number > 0\]: \["a",0\]/],
+      ['more windows than maxWindows', good, /holds 2 windows, more than maxWindows \(1\)/],
+    ];
+    for (const [what, snapshot, message] of bad) {
+      it(`refuses ${what}, and the counter stays usable`, () => {
+        const tooMany = what.startsWith('more windows');
+        const target = make({ ...options, ...(tooMany ? { maxWindows: 1 } : {}) });
+        expect(() => target.counter.restore(snapshot as WindowCounterSnapshot<string>)).to.throw(Error, message);
+        expect([target.counter.stateSize, target.counter.watermark]).to.deep.equal([0, undefined]);
+        if (tooMany) return;
+        target.push([2, 'a']);
+        expect(target.rows.map(show)).to.deep.equal(['[-5,5) a=1', '[0,10) a=1']);
+      });
+    }
   });
 
   describe('flush and advance', () => {

@@ -3,7 +3,7 @@
 // without the state machine's shortcuts (brute-force window enumeration, batch group-by).
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { WindowCounter, type LateRule, type OutputMode, type Rejection, type WindowRow } from '../src/index.js';
+import { WindowCounter, type LateRule, type OutputMode, type Rejection, type WindowCounterSnapshot, type WindowedCountOptions, type WindowRow } from '../src/index.js';
 
 interface Ev { readonly t: number; readonly k: string }
 interface Grid { readonly length: number; readonly slide: number; readonly offset: number }
@@ -230,4 +230,111 @@ describe('windowedCount state machine properties', () => {
     );
   });
 
+  describe('snapshot and restore', () => {
+    type Step = Ev | { readonly advanceTo: number };
+    const stepArb: fc.Arbitrary<Step> = fc.oneof(
+      { weight: 10, arbitrary: fc.record({ t: fc.integer({ min: -200, max: 400 }), k: fc.constantFrom('200', '301', '404', '500') }) },
+      { weight: 1, arbitrary: fc.constant({ t: Number.NaN, k: 'bad' }) },
+      { weight: 2, arbitrary: fc.integer({ min: -200, max: 500 }).map((advanceTo) => ({ advanceTo })) },
+    );
+    // The clock stands at 300, so with the guard on, some events are from the future.
+    const aheadArb = fc.option(fc.integer({ min: 0, max: 150 }), { nil: undefined });
+    const clock = () => 300;
+
+    function counterFor(grid: Grid, delay: number, outputMode: OutputMode, lateRule: LateRule, maxEventTimeAhead: number | undefined) {
+      const rows: WindowRow<string>[] = [];
+      const rejections: Rejection<Ev>[] = [];
+      const options: WindowedCountOptions<Ev, string> = {
+        eventTime: (e) => e.t, key: (e) => e.k,
+        windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay,
+        outputMode, lateRule, now: clock, onReject: (r) => rejections.push(r),
+        ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
+      };
+      const counter = new WindowCounter<Ev, string>(options, (row) => rows.push(row));
+      const apply = (steps: readonly Step[]) => {
+        for (const step of steps) {
+          if ('advanceTo' in step) counter.advanceWatermark(step.advanceTo);
+          else counter.push(step);
+        }
+      };
+      return { counter, rows, rejections, apply };
+    }
+
+    const stats = (counter: WindowCounter<Ev, string>) => ({
+      eventsSeen: counter.eventsSeen, eventsCounted: counter.eventsCounted, timestampRejects: counter.timestampRejects,
+      futureRejects: counter.futureRejects, lateEvents: counter.lateEvents, latePairs: counter.latePairs,
+      rowsEmitted: counter.rowsEmitted, openWindows: counter.openWindows, stateSize: counter.stateSize,
+      watermark: counter.watermark, maxEventTime: counter.maxEventTime, earliestOpenWindowEnd: counter.earliestOpenWindowEnd,
+    });
+    const shown = (rows: readonly WindowRow<string>[]) => rows.map((row) => `${row.windowStart.getTime()}-${row.windowEnd.getTime()} ${row.key}=${row.count}`);
+
+    it('a counter restored from a JSON copy of a snapshot taken at any point emits what the uninterrupted counter emits from there, with the same stats', () => {
+      fc.assert(
+        fc.property(fc.array(stepArb, { maxLength: 80 }), fc.nat(), gridArb, delayArb, modeArb, ruleArb, aheadArb, (steps, at, grid, delay, outputMode, lateRule, ahead) => {
+          const split = at % (steps.length + 1);
+          const whole = counterFor(grid, delay, outputMode, lateRule, ahead);
+          whole.apply(steps.slice(0, split));
+          const [rowsBefore, rejectionsBefore] = [whole.rows.length, whole.rejections.length];
+          whole.apply(steps.slice(split));
+
+          const prefix = counterFor(grid, delay, outputMode, lateRule, ahead);
+          prefix.apply(steps.slice(0, split));
+          const resumed = counterFor(grid, delay, outputMode, lateRule, ahead);
+          resumed.counter.restore(JSON.parse(JSON.stringify(prefix.counter.snapshot())) as WindowCounterSnapshot<string>);
+          expect(stats(resumed.counter)).to.deep.equal(stats(prefix.counter));
+          resumed.apply(steps.slice(split));
+
+          expect(shown(resumed.rows)).to.deep.equal(shown(whole.rows.slice(rowsBefore)));
+          expect(resumed.rejections.map((r) => [r.kind, r.reason])).to.deep.equal(whole.rejections.slice(rejectionsBefore).map((r) => [r.kind, r.reason]));
+          expect(stats(resumed.counter)).to.deep.equal(stats(whole.counter));
+          expect(resumed.counter.snapshot()).to.deep.equal(whole.counter.snapshot());
+          whole.counter.flush();
+          resumed.counter.flush();
+          expect(shown(resumed.rows)).to.deep.equal(shown(whole.rows.slice(rowsBefore)));
+        }),
+        { numRuns: 400 },
+      );
+    });
+
+    it('in append and update mode a snapshot holds the open windows × their keys, nothing that grows with the stream', () => {
+      fc.assert(
+        fc.property(fc.array(stepArb, { maxLength: 80 }), gridArb, delayArb, fc.constantFrom<OutputMode>('append', 'update'), ruleArb, (steps, grid, delay, outputMode, lateRule) => {
+          const { counter, apply } = counterFor(grid, delay, outputMode, lateRule, undefined);
+          const keys = new Set<string>();
+          // spark-3.4 holds the windows of the last event on top (they close at the next one)
+          const windowsAtMost = Math.floor((delay + grid.length) / grid.slide) + 1 + (lateRule === 'spark-3.4' ? Math.ceil(grid.length / grid.slide) : 0);
+          for (const step of steps) {
+            apply([step]);
+            if (!('advanceTo' in step)) keys.add(step.k);
+            const snapshot = counter.snapshot();
+            const pairs = snapshot.windows.reduce((sum, window) => sum + window.counts.length, 0);
+            expect(snapshot.windows.length).to.equal(counter.openWindows);
+            expect(snapshot.windows.length).to.be.at.most(windowsAtMost);
+            expect(pairs).to.equal(counter.stateSize);
+            expect(pairs).to.be.at.most(counter.openWindows * keys.size);
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('keeps a snapshot of a 200,000-event stream as small as after its first 10,000 events (1-minute windows, 11 statuses)', () => {
+      const statuses = ['200', '206', '301', '302', '304', '400', '403', '404', '408', '500', '503'];
+      for (const lateRule of ['spark-2.4', 'spark-3.4'] as const) {
+        const counter = new WindowCounter<Ev, string>(
+          { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: '1 minute', watermarkDelay: '2 minutes', lateRule, onReject: () => {} },
+          () => {},
+        );
+        const sizes: number[] = [];
+        for (let i = 0; i < 200_000; i++) {
+          // one event every 100 ms, up to 59 s out of order: about 3,300 windows in all
+          counter.push({ t: i * 100 - ((i * 7_919) % 59_000), k: statuses[(i * 31) % statuses.length]! });
+          if ((i + 1) % 10_000 === 0) sizes.push(JSON.stringify(counter.snapshot()).length);
+        }
+        expect(counter.eventsSeen).to.equal(200_000);
+        expect(Math.max(...sizes)).to.be.at.most(sizes[0]! + 20); // a few more digits in the stats
+        expect(Math.max(...sizes)).to.be.below(1_500);
+      }
+    });
+  });
 });

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { Subject, concat, from, lastValueFrom, of, take, throwError, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { RejectionError, windowedCount, type Rejection, type WindowRow, type WindowStats } from '../src/index.js';
+import { RejectionError, WindowCounter, windowedCount, type Rejection, type WindowCounterSnapshot, type WindowRow, type WindowStats } from '../src/index.js';
 
 interface Ev { readonly t: number; readonly k: string }
 
@@ -134,6 +134,46 @@ describe('windowedCount operator', () => {
     expect(rows.map(show)).to.deep.equal(['[0,10) a=2', '[10,20) a=1']);
     expect(rejected.map((r) => [r.kind, r.input.t])).to.deep.equal([['future', 9e12]]);
     expect(stats).to.include({ futureRejects: 1, lateEvents: 0, eventsCounted: 3 });
+  });
+
+  describe('initialState', () => {
+    function snapshotAfter(events: readonly Ev[], outputMode: 'append' | 'update' = 'append'): WindowCounterSnapshot<string> {
+      const counter = new WindowCounter<Ev, string>({ ...base, outputMode }, () => {});
+      for (const event of events) counter.push(event);
+      return JSON.parse(JSON.stringify(counter.snapshot())) as WindowCounterSnapshot<string>;
+    }
+
+    it('resumes from the snapshot on each subscription: counts, late rule and stats carry on', async () => {
+      const initialState = snapshotAfter([ev(1), ev(4, 'b'), ev(12)]);
+      const all: Rejection<Ev>[] = [];
+      const statsSeen: WindowStats[] = [];
+      const counted = from([ev(3), ev(17, 'b'), ev(2)]).pipe(
+        windowedCount({ ...base, initialState, onReject: (r) => all.push(r), onSubscribe: (s) => { statsSeen.push(s); } }),
+        toArray(),
+      );
+      for (let run = 0; run < 2; run++) {
+        expect((await lastValueFrom(counted)).map(show)).to.deep.equal(['[0,10) a=2', '[0,10) b=1', '[10,20) a=1', '[10,20) b=1']);
+      }
+      expect(all.map((r) => [r.kind, r.input.t])).to.deep.equal([['late', 2], ['late', 2]]);
+      for (const stats of statsSeen) expect(stats).to.include({ eventsSeen: 6, eventsCounted: 5, lateEvents: 1, rowsEmitted: 4 });
+    });
+
+    it('refuses a snapshot taken under other options when the operator is created', () => {
+      const initialState = snapshotAfter([ev(1)], 'update');
+      expect(() => windowedCount({ ...base, initialState })).to.throw(Error, /^windowedCount: initialState: the snapshot was taken with other options: outputMode "update" \(this counter: "append"\)/);
+      expect(() => windowedCount({ ...base, initialState: { ...initialState, format: 0 } as unknown as WindowCounterSnapshot<string> })).to.throw(/snapshot format 0/);
+    });
+
+    it('closes restored windows by the clock when the source stays silent (idle advance)', () => {
+      const initialState = snapshotAfter([ev(10)]);
+      const scheduler = new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected); });
+      scheduler.run(({ cold, expectObservable }) => {
+        // Restored: window [10, 20), max event time 10, watermark 5. Counting the silence
+        // from the subscription, [10, 20) would be final at 15 ms, but idleness starts at 50 ms.
+        const counted = cold<Ev>('200ms |').pipe(windowedCount({ ...base, initialState, idleAdvance: { afterMs: 50, scheduler } }));
+        expectObservable(counted).toBe('50ms r 149ms |', { r: { windowStart: new Date(10), windowEnd: new Date(20), key: 'a', count: 1 } });
+      });
+    });
   });
 
   describe('idle advance', () => {

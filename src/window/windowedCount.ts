@@ -4,10 +4,11 @@
  */
 import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
 import { resolveWindowSettings, type WindowedCountOptions } from './options.js';
-import { WindowCounter, type WindowStats } from './WindowCounter.js';
+import { checkSnapshot } from './snapshot.js';
+import { WindowCounter, type WindowCounterSnapshot, type WindowStats } from './WindowCounter.js';
 import type { WindowRow } from './windowRow.js';
 
-/** Options of {@link windowedCount}: the window options plus a hook to read live counters. */
+/** Options of {@link windowedCount}: the window options plus a hook to read live counters and a state to start from. */
 export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions<E, K> {
   /**
    * Called once per subscription, before the first event, with that subscription's
@@ -15,6 +16,14 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
    * Keep the object to read them at any time.
    */
   onSubscribe?: (stats: WindowStats) => void;
+  /**
+   * Start from this state instead of from nothing: a {@link WindowCounter.snapshot}
+   * taken under the same window options (e.g. saved before a restart). Restored on
+   * each subscribe, so every subscription resumes from it; `onSubscribe`'s counters
+   * include the snapshot's. Checked when `windowedCount(...)` is called. With
+   * `idleAdvance`, the wall clock counts the silence from the subscription.
+   */
+  initialState?: WindowCounterSnapshot<K>;
 }
 
 /**
@@ -58,7 +67,8 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
  * with the wall clock while the source is silent, so a sparse source still sees its
  * windows close; its timer is cleared on complete, error and unsubscribe.
  * `maxEventTimeAhead` (off by default) rejects events stamped too far in the future
- * (kind `'future'`) before they can move the watermark.
+ * (kind `'future'`) before they can move the watermark. `initialState` resumes from a
+ * {@link WindowCounter.snapshot}.
  *
  * Options are checked when `windowedCount(...)` is called: a bad one throws there.
  *
@@ -112,9 +122,12 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
 export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>): OperatorFunction<E, WindowRow<K>> {
   const settings = resolveWindowSettings(options);
   const idle = settings.idleAdvance;
+  const initialState = options.initialState;
+  if (initialState !== undefined) checkSnapshot(initialState, settings, 'windowedCount: initialState');
   return (source) =>
     new Observable<WindowRow<K>>((destination) => {
       const counter = new WindowCounter<E, K>(options, (row) => destination.next(row));
+      if (initialState !== undefined) counter.restore(initialState);
       options.onSubscribe?.(counter);
       // A synchronous source keeps calling us after we raised an error, or after the
       // consumer unsubscribed mid-emission (our teardown only runs once it returns): skip it.
@@ -149,6 +162,13 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
         }
         armIdleTimer();
       };
+
+      // Restored windows close by the clock too, counting the silence from now: when
+      // the last event before the snapshot arrived is not known.
+      if (idle !== undefined && initialState !== undefined) {
+        lastArrival = scheduler.now();
+        armIdleTimer();
+      }
 
       const subscription = source.subscribe({
         next(event) {

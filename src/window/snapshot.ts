@@ -1,0 +1,142 @@
+/**
+ * The saved state of a {@link WindowCounter}, and the checks a snapshot passes before
+ * a counter takes it over.
+ * @module
+ */
+import type { LateRule, OutputMode, WindowSettings } from './options.js';
+
+/**
+ * Everything a {@link WindowCounter}'s future output depends on, in numbers, arrays,
+ * `null` and keys only, so `JSON.parse(JSON.stringify(snapshot))` gives it back
+ * unchanged when the keys are numbers or strings. Take it with
+ * {@link WindowCounter.snapshot}; hand it to {@link WindowCounter.restore} of a new
+ * counter with the same options (or to `windowedCount`'s `initialState`) to carry on
+ * exactly where the first counter was: same rows, same late reports, same stats.
+ *
+ * Its size is the windows held × their keys plus a few numbers, not the length of the
+ * stream: in `append` and `update` mode that is the open windows only; `complete` mode
+ * holds every window (see {@link WindowedCountOptions.maxWindows}).
+ *
+ * The layout is versioned by `format`; read it, but build it only with `snapshot()`.
+ *
+ * @typeParam K - the key type.
+ */
+export interface WindowCounterSnapshot<K> {
+  /** Layout version; `restore` refuses one it does not know. */
+  readonly format: 1;
+  /**
+   * The options the state was built under (durations in milliseconds, the offset
+   * taken modulo the slide): `restore` refuses a counter whose options differ, since
+   * the windows and watermark would mean something else there.
+   */
+  readonly settings: {
+    readonly windowDuration: number;
+    readonly slideDuration: number;
+    readonly offset: number;
+    readonly watermarkDelay: number;
+    readonly outputMode: OutputMode;
+    readonly lateRule: LateRule;
+  };
+  /** The watermark in epoch milliseconds; `null` when there is none yet. */
+  readonly watermark: number | null;
+  /**
+   * Windows ending at or before this time are final: dropped, and late for the next
+   * event. The watermark itself under the `'spark-2.4'` rule; the watermark as it stood
+   * when the last event arrived under `'spark-3.4'`; `null` when no window is final
+   * (before the first watermark, and always in `complete` mode).
+   */
+  readonly closedUpTo: number | null;
+  /** The largest event time counted; `null` before the first valid event. */
+  readonly maxEventTime: number | null;
+  /**
+   * The windows holding state, by ascending start; in each, the `[key, count]` pairs in
+   * the order the keys first appeared there (the order rows come out in).
+   */
+  readonly windows: readonly {
+    readonly windowStart: number;
+    readonly counts: readonly (readonly [key: K, count: number])[];
+  }[];
+  /** The running counters of {@link WindowStats}. */
+  readonly stats: {
+    readonly eventsSeen: number;
+    readonly eventsCounted: number;
+    readonly timestampRejects: number;
+    readonly futureRejects: number;
+    readonly lateEvents: number;
+    readonly latePairs: number;
+    readonly rowsEmitted: number;
+  };
+}
+
+const SETTING_NAMES = ['windowDuration', 'slideDuration', 'offset', 'watermarkDelay', 'outputMode', 'lateRule'] as const;
+const STAT_NAMES = ['eventsSeen', 'eventsCounted', 'timestampRejects', 'futureRejects', 'lateEvents', 'latePairs', 'rowsEmitted'] as const;
+
+/**
+ * Throws an `Error` saying what is wrong when `snapshot` cannot be the state of a
+ * counter with these settings: not a snapshot, another format, other options, or
+ * values a counter never holds (so a corrupted file fails here, not rows later).
+ * @internal
+ */
+export function checkSnapshot<E, K>(snapshot: WindowCounterSnapshot<K>, settings: WindowSettings<E, K>, context: string): void {
+  const fail = (problem: string): never => {
+    throw new Error(`${context}: ${problem}`);
+  };
+  if (snapshot === null || typeof snapshot !== 'object') fail(`expected a snapshot object, got ${describe(snapshot)}`);
+  if (snapshot.format !== 1) fail(`snapshot format ${describe(snapshot.format)} is not one this version reads (1)`);
+
+  const taken = snapshot.settings;
+  if (taken === null || typeof taken !== 'object') fail('the snapshot has no settings');
+  const differences = SETTING_NAMES.filter((name) => taken[name] !== settings[name])
+    .map((name) => `${name} ${describe(taken[name])} (this counter: ${describe(settings[name])})`);
+  if (differences.length > 0) {
+    fail(`the snapshot was taken with other options: ${differences.join(', ')}; restore it into a counter with the options it was taken with`);
+  }
+
+  for (const name of ['watermark', 'closedUpTo', 'maxEventTime'] as const) {
+    const value = snapshot[name];
+    if (value !== null && !Number.isFinite(value)) fail(`${name} must be a finite number or null, got ${describe(value)}`);
+  }
+  const { watermark, closedUpTo } = snapshot;
+  if (settings.outputMode === 'complete' ? closedUpTo !== null : settings.lateRule === 'spark-2.4' ? closedUpTo !== watermark : !((closedUpTo ?? -Infinity) <= (watermark ?? -Infinity))) {
+    fail(`closedUpTo ${describe(closedUpTo)} does not fit watermark ${describe(watermark)} under ${settings.outputMode} mode and the ${settings.lateRule} rule`);
+  }
+
+  const stats = snapshot.stats;
+  if (stats === null || typeof stats !== 'object') fail('the snapshot has no stats');
+  for (const name of STAT_NAMES) {
+    if (!(Number.isSafeInteger(stats[name]) && stats[name] >= 0)) fail(`stats.${name} must be a whole number ≥ 0, got ${describe(stats[name])}`);
+  }
+
+  if (!Array.isArray(snapshot.windows)) fail(`windows must be an array, got ${describe(snapshot.windows)}`);
+  if (snapshot.windows.length > settings.maxWindows) fail(`the snapshot holds ${snapshot.windows.length} windows, more than maxWindows (${settings.maxWindows})`);
+  let previousStart = Number.NEGATIVE_INFINITY;
+  for (const window of snapshot.windows) {
+    const start = (window as { windowStart?: unknown } | null)?.windowStart;
+    if (typeof start !== 'number' || !Number.isFinite(start) || start <= previousStart) {
+      fail(`window starts must be finite numbers in ascending order, got ${describe(start)} after ${describe(previousStart)}`);
+    }
+    previousStart = start as number;
+    if (closedUpTo !== null && (start as number) + settings.windowDuration <= closedUpTo) {
+      fail(`window ${start as number} ended by closedUpTo ${closedUpTo}, so it would be final, not held`);
+    }
+    const counts = window.counts;
+    if (!Array.isArray(counts) || counts.length === 0) fail(`window ${start as number} must have a non-empty counts array`);
+    const keys = new Set<K>();
+    for (const pair of counts) {
+      if (!Array.isArray(pair) || pair.length !== 2 || !(Number.isSafeInteger(pair[1]) && pair[1] > 0)) {
+        fail(`window ${start as number} has a count that is not [key, whole number > 0]: ${describe(pair)}`);
+      }
+      if (keys.has(pair[0])) fail(`window ${start as number} has key ${describe(pair[0])} twice`);
+      keys.add(pair[0]);
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
