@@ -8,9 +8,9 @@
  *
  * The shape Spark's `groupBy(window(...), key).count()` produces, flattened: the
  * Cassandra sink writes exactly these four fields. In `append` mode a row is final
- * and emitted once; in `update` and `complete` mode the same (window, key) comes
- * again with a higher count, so write it keyed on `(windowStart, key)` to stay
- * idempotent.
+ * and emitted once; in `update` mode the same (window, key) comes again with a higher
+ * count, and in `complete` mode after every event (with the same or a higher count), so
+ * write it keyed on `(windowStart, key)` to stay idempotent.
  *
  * @typeParam K - the key type, e.g. the HTTP status (`number`).
  */
