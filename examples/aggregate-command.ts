@@ -1,7 +1,7 @@
 // `mqtt-iot-stream aggregate`: the aggregator as a long-running service.
 import { readFileSync } from 'node:fs';
 import { Subject, lastValueFrom, map, tap, type Observable } from 'rxjs';
-import { defaultStateDirectory, ensureWindowCountTable, type Rejection, type WindowRow } from 'mqtt-iot-stream';
+import { defaultStateDirectory, ensureWindowCountTable, redactCredentials, type Rejection, type WindowRow } from 'mqtt-iot-stream';
 import { aggregator, cassandraWriter, persistentSession } from './aggregator.js';
 import { describeFlags, integerSetting, prepareCassandra, qosSetting, readSettings, UsageError, type FlagName } from './settings.js';
 import { Tally } from './tally.js';
@@ -38,7 +38,7 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
   const stateDirectory = s['state-dir'] ?? defaultStateDirectory(aggregatorId === '' ? 'default' : aggregatorId);
   const qos = qosSetting(s.qos);
   if (qos === 0) throw new UsageError('--qos 0 cannot be counted exactly once (the broker does not resend what was lost); use 1');
-  const maxEventTimeAhead = s['max-event-time-ahead'].trim() === '0' ? undefined : s['max-event-time-ahead'];
+  const maxEventTimeAhead = s['max-event-time-ahead'] === 'off' ? undefined : s['max-event-time-ahead'];
   const format = s.format ?? (process.stdout.isTTY ? 'table' : 'json');
   const tls = { ca: readPem(s.ca), cert: readPem(s.cert), key: readPem(s.key) };
   const broker = persistentSession(s.broker, {
@@ -81,7 +81,7 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
     if (verbose) process.stderr.write(`rejected (${rejection.kind}): ${rejection.reason}\n`);
   };
   const topic = s['share-group'] === undefined ? s.topic : `$share/${s['share-group']}/${s.topic}`;
-  process.stderr.write(`counting statuses from ${maskCredentials(s.broker)} "${topic}" as ${broker.clientId} (persistent session, ${s['session-expiry']} s)`
+  process.stderr.write(`counting statuses from ${redactCredentials(s.broker)} "${topic}" as ${broker.clientId} (persistent session, ${s['session-expiry']} s)`
     + ` into ${cassandra === undefined ? 'stdout' : `${s.keyspace}.${s.table}`}; windows ${s.window}, watermark ${s.watermark}; state in ${stateDirectory}\n`
     + 'the broker must queue what arrives while this aggregator is away: Mosquitto drops past max_queued_messages (default 1000) per client\n');
   try {
@@ -115,9 +115,4 @@ function rowPrinter(format: 'table' | 'json' | string): (row: WindowRow<number>)
 
 function readPem(path: string | undefined): Buffer | undefined {
   return path === undefined ? undefined : readFileSync(path);
-}
-
-/** `mqtt://user:secret@host` → `mqtt://user:***@host`: credentials never reach the output. */
-export function maskCredentials(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)([^/@:]*)(?::[^/@]*)?@/i, (_all, scheme: string, user: string) => `${scheme}${user === '' ? '' : `${user}:`}***@`);
 }

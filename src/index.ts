@@ -30,6 +30,7 @@ export { decodeIotPayload } from './mqtt/decodeIotPayload.js';
 export type { DecodedMqttMessage, DecodeIotPayloadOptions } from './mqtt/decodeIotPayload.js';
 export { serializeJson } from './mqtt/serialize.js';
 export { MqttConnectionError } from './mqtt/connectionError.js';
+export { redactCredentials } from './mqtt/connection.js';
 export type { MqttConnection, MqttConnectOptions } from './mqtt/connection.js';
 export type { MqttMessage, MqttMessageProperties } from './mqtt/message.js';
 export { topicMatches } from './mqtt/topicFilter.js';

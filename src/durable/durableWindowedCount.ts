@@ -285,7 +285,8 @@ export function durableWindowedCount<E, K extends string | number, R extends { r
       }
     } catch (error) {
       files.close();
-      destination.error(new Error(`durableWindowedCount: cannot restore the state in ${options.stateDirectory}: ${(error as Error).message}`, { cause: error }));
+      destination.error(new Error(`durableWindowedCount: cannot restore the state in ${options.stateDirectory}: ${(error as Error).message}. `
+        + 'Start with the options it was saved with, or give another state directory (its open windows are then not continued)', { cause: error }));
       return;
     }
     replaying = false;

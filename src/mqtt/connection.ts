@@ -77,13 +77,13 @@ export function openConnection(conn: MqttConnection): OpenedConnection {
     }
     client = url === undefined ? connect(options) : connect(url, options);
   } catch (error) {
-    const broker = url ?? brokerName(options);
+    const broker = url === undefined ? brokerName(options) : redactCredentials(url);
     throw new MqttConnectionError(`invalid MQTT connection options for ${broker}: ${(error as Error).message}`, broker, undefined, undefined, { cause: error });
   }
   // An owned client must never crash the process with an unhandled 'error' event,
   // also after teardown; watchConnection reports the errors that matter.
   client.on('error', noop);
-  return { client, owned: true, broker: url ?? brokerName(client.options) };
+  return { client, owned: true, broker: url === undefined ? brokerName(client.options) : redactCredentials(url) };
 }
 
 /**
@@ -111,3 +111,14 @@ function brokerName(options: IClientOptions): string {
 }
 
 function noop(): void { /* errors are reported by watchConnection */ }
+
+/**
+ * A URL fit for a log line or an error message: `mqtt://user:secret@host` becomes
+ * `mqtt://user:***@host`, so credentials given in a URL never reach any output.
+ *
+ * @param url - a broker URL, with or without credentials.
+ * @returns the same URL with its password (or lone user info) replaced by `***`.
+ */
+export function redactCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@:]*)(?::[^/@]*)?@/i, (_all, scheme: string, user: string) => `${scheme}${user === '' ? '' : `${user}:`}***@`);
+}

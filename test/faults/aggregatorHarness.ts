@@ -1,0 +1,138 @@
+// The fault-injection harness: the real `mqtt-iot-stream aggregate` command as a child
+// process, a QoS 1 publisher sending corpus lines with scripted event times, and the
+// final table compared cell by cell with what was sent.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Client } from 'cassandra-driver';
+import type { MqttClient } from 'mqtt';
+import { encodePayload, makePayload, readWindowTotals } from '../../src/index.js';
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'examples', 'cli.js');
+export const TOPIC = 'faults/gpiotopic';
+export const MINUTE = 60_000;
+
+/** One message the publisher sends: its event time and its access-log line. */
+export interface SentEvent {
+  readonly time: number;
+  readonly line: string;
+  readonly status: number;
+}
+
+/** Events with event times spread over `minutes`, jittered by up to ±20 s (under the 2-minute watermark: none late). */
+export function scriptedEvents(lines: readonly string[], count: number, start: number, minutes: number): SentEvent[] {
+  const step = (minutes * MINUTE) / count;
+  return Array.from({ length: count }, (_, i) => {
+    const line = lines[i % lines.length] as string;
+    const jitter = ((i * 7919) % 41 - 20) * 1000;
+    return { time: Math.max(start, Math.round(start + i * step + jitter)), line, status: Number(/" (\d{3}) /.exec(line)?.[1]) };
+  });
+}
+
+/** Expected counts per `windowStart/status`, 1-minute windows. */
+export function expectedCounts(events: readonly SentEvent[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { time, status } of events) {
+    const id = `${time - (time % MINUTE)}/${status}`;
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** What the table holds against what was sent: events lost and events counted twice, separately. */
+export interface Comparison {
+  readonly expected: number;
+  readonly counted: number;
+  readonly lost: number;
+  readonly doubled: number;
+  /** Cells that differ, for the failure message. */
+  readonly differences: string[];
+}
+
+export async function compareTable(cassandra: Client, table: string, expected: Map<string, number>, before: number): Promise<Comparison> {
+  const actual = new Map<string, number>();
+  for (const total of await readWindowTotals(cassandra, { keyspace: 'hyper', table })) {
+    if (total.windowStart.getTime() >= before) continue; // the closing event's window
+    actual.set(`${total.windowStart.getTime()}/${total.status}`, total.count);
+  }
+  let lost = 0;
+  let doubled = 0;
+  let counted = 0;
+  const differences: string[] = [];
+  for (const id of new Set([...expected.keys(), ...actual.keys()])) {
+    const want = expected.get(id) ?? 0;
+    const got = actual.get(id) ?? 0;
+    counted += got;
+    if (got < want) lost += want - got;
+    if (got > want) doubled += got - want;
+    if (got !== want) differences.push(`${new Date(Number(id.split('/')[0])).toISOString()} status ${id.split('/')[1]}: ${got} (sent ${want})`);
+  }
+  return { expected: [...expected.values()].reduce((a, b) => a + b, 0), counted, lost, doubled, differences };
+}
+
+/** Polls the table until it matches, or until it stopped changing for `quietMs` (then returns what it holds). */
+export async function settledComparison(cassandra: Client, table: string, expected: Map<string, number>, before: number, quietMs = 15_000, deadlineMs = 180_000): Promise<Comparison> {
+  const deadline = Date.now() + deadlineMs;
+  let last = '';
+  let lastChange = Date.now();
+  for (;;) {
+    const comparison = await compareTable(cassandra, table, expected, before);
+    if (comparison.lost === 0 && comparison.doubled === 0) return comparison;
+    const signature = `${comparison.counted}/${comparison.differences.length}`;
+    if (signature !== last) {
+      last = signature;
+      lastChange = Date.now();
+    }
+    if (Date.now() - lastChange > quietMs || Date.now() > deadline) return comparison;
+    await sleep(500);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Publishes each event at QoS 1, at most `rate` a second, and resolves when the broker acknowledged every one. */
+export async function publishEvents(client: MqttClient, events: readonly SentEvent[], rate: number, onProgress?: (sent: number) => void): Promise<void> {
+  const started = Date.now();
+  const inFlight = new Set<Promise<unknown>>();
+  for (let i = 0; i < events.length; i++) {
+    const { time, line } = events[i] as SentEvent;
+    const due = started + (i * 1000) / rate;
+    if (due > Date.now()) await sleep(due - Date.now());
+    const publish = client.publishAsync(TOPIC, encodePayload(makePayload(line, new Date(time))), { qos: 1 });
+    inFlight.add(publish);
+    void publish.finally(() => inFlight.delete(publish));
+    if (inFlight.size >= 100) await Promise.race(inFlight);
+    onProgress?.(i + 1);
+  }
+  await Promise.all(inFlight);
+}
+
+/** The aggregate command, running. */
+export interface AggregatorProcess {
+  readonly child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code (or signal) once the process ended. */
+  readonly exited: Promise<number | NodeJS.Signals>;
+  /** Resident memory in MB now, from /proc. */
+  rssMb(): number;
+}
+
+export function startAggregate(args: string[]): AggregatorProcess {
+  const child = spawn(process.execPath, [cli, 'aggregate', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)));
+  return {
+    child,
+    output: () => output,
+    exited,
+    rssMb: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    },
+  };
+}
