@@ -58,7 +58,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   const keyboard = process.stdin.isTTY === true;
   const view = new LiveView({
     intro: [
-      `mqtt-iot-stream demo · broker ${broker.url} (in-process) · button GPIO ${BUTTON_PIN}, LED GPIO ${LED_PIN} (simulated)`,
+      `broker ${broker.url} (in-process) · simulated button on GPIO ${BUTTON_PIN}, LED on GPIO ${LED_PIN}`,
       `windows of ${settings.window}, watermark ${settings.watermark} · `
         + (cassandra ? `writing rows to Cassandra ${settings.keyspace}.${settings.table}` : 'no Cassandra (--cassandra writes the rows)'),
       `${settings.rate > 0 ? `${settings.rate} presses/s` : 'no automatic presses'}${keyboard ? ' · Enter presses the button' : ''}`
