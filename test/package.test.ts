@@ -1,30 +1,71 @@
-// The published package, as a user gets it: pack the built dist/ into a tarball,
-// install it into an empty project, and load it from CommonJS and from ESM.
+// The published package, as a user gets it: `npm pack` in a clean copy of the
+// repository (no dist/: its prepack must build it), the tarball installed into an
+// empty project, loaded from CommonJS and from ESM, its command run.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as publicApi from '../src/index.js';
 
 const projectRoot = resolve(import.meta.dirname, '..');
 const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
+/**
+ * The files a clone would have (tracked, plus new ones not ignored, as they are in the
+ * working tree), and the installed dependencies linked one by one, so the copy has no
+ * dist/ and builds its own cache (nothing it writes lands in this checkout).
+ */
+function cleanCopy(): string {
+  const copy = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-clone-'));
+  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: projectRoot, encoding: 'utf8' });
+  for (const file of listed.split('\0').filter((name) => name !== '' && existsSync(join(projectRoot, name)))) {
+    mkdirSync(dirname(join(copy, file)), { recursive: true });
+    cpSync(join(projectRoot, file), join(copy, file));
+  }
+  mkdirSync(join(copy, 'node_modules'));
+  for (const entry of readdirSync(join(projectRoot, 'node_modules')).filter((name) => name !== '.cache')) {
+    symlinkSync(join(projectRoot, 'node_modules', entry), join(copy, 'node_modules', entry));
+  }
+  return copy;
+}
+
 describe('the packed package', function () {
-  this.timeout(180_000);
+  this.timeout(240_000);
+  let clone: string;
   let consumer: string;
+  let packedFiles: string[];
   const publicNames = Object.keys(publicApi).sort();
 
   before(() => {
+    clone = cleanCopy();
+    expect(existsSync(join(clone, 'dist'))).to.equal(false);
     consumer = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-consumer-'));
-    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', consumer], projectRoot)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', consumer], clone)) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const tarball = join(consumer, packed[0]!.filename);
-    expect(packed[0]!.files.map((f) => f.path)).to.include.members(['dist/esm/index.js', 'dist/cjs/index.js', 'dist/esm/index.d.ts', 'README.md']);
+    packedFiles = packed[0]!.files.map((f) => f.path);
     writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
     npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], consumer);
   });
 
-  after(() => rmSync(consumer, { recursive: true, force: true }));
+  after(() => {
+    for (const dir of [clone, consumer]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is built by npm pack from a clean clone, and carries the licence', () => {
+    expect(packedFiles).to.include.members([
+      'dist/esm/index.js', 'dist/cjs/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.d.ts', 'dist/examples/cli.js',
+      'README.md', 'CHANGELOG.md', 'LICENSE',
+    ]);
+    expect(readFileSync(join(consumer, 'node_modules/mqtt-iot-stream/LICENSE'), 'utf8')).to.match(/^MIT License\n\nCopyright \(c\) 2026 the mqtt-iot-stream authors\n/);
+  });
+
+  it('installs a working mqtt-iot-stream command', () => {
+    const bin = join(consumer, 'node_modules', '.bin', 'mqtt-iot-stream');
+    const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules/mqtt-iot-stream/package.json'), 'utf8')) as { version: string };
+    expect(execFileSync(bin, ['--version'], { cwd: consumer, encoding: 'utf8' })).to.equal(`mqtt-iot-stream ${manifest.version}\n`);
+    expect(execFileSync(bin, ['demo', '--help'], { cwd: consumer, encoding: 'utf8' })).to.match(/--rate/);
+  });
 
   it('ships no tests, sources or benchmarks', () => {
     const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules/mqtt-iot-stream/package.json'), 'utf8'));
