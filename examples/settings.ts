@@ -1,7 +1,7 @@
 // Command-line flags with environment fallbacks for the examples and the CLI.
 // Every flag has a default, so `mqtt-iot-stream publish` works as it stands on a Pi
 // next to a local Mosquitto, and `aggregate` next to a local Cassandra.
-import { auth, Client } from 'cassandra-driver';
+import { auth, Client, policies } from 'cassandra-driver';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -170,7 +170,12 @@ export async function prepareCassandra(
   contactPoints: string, localDataCenter: string, create: (client: Client) => Promise<void>, credentials?: { username: string; password: string },
 ): Promise<Client> {
   const authProvider = credentials === undefined ? undefined : new auth.PlainTextAuthProvider(credentials.username, credentials.password);
-  const client = new Client({ contactPoints: contactPoints.split(','), localDataCenter, ...(authProvider === undefined ? {} : { authProvider }) });
+  const client = new Client({
+    contactPoints: contactPoints.split(','), localDataCenter, ...(authProvider === undefined ? {} : { authProvider }),
+    // The driver's default waits up to 10 minutes between attempts to reach a node that
+    // was down; a long-running aggregator should notice within seconds that it is back.
+    policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, 10_000) },
+  });
   try {
     await create(client);
     return client;

@@ -262,7 +262,7 @@ export function durableWindowedCount<E, K extends string | number, R extends { r
       paused: false,
     };
     const liveStats: DurableWindowStats = Object.defineProperties(stats, {
-      ...Object.fromEntries((['eventsSeen', 'eventsCounted', 'timestampRejects', 'lateEvents', 'latePairs', 'rowsEmitted', 'openWindows',
+      ...Object.fromEntries((['eventsSeen', 'eventsCounted', 'timestampRejects', 'futureRejects', 'lateEvents', 'latePairs', 'rowsEmitted', 'openWindows',
         'stateSize', 'watermark', 'maxEventTime'] as const).map((name) => [name, { get: () => counter[name], enumerable: true }])),
       pendingRows: { get: () => pending.size, enumerable: true },
       rowsInFlight: { get: () => pending.inFlight, enumerable: true },

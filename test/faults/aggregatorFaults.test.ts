@@ -4,7 +4,7 @@
 // stopped or frozen meanwhile; the final table is compared cell by cell with what was
 // sent, lost and double-counted events reported separately.
 import { expect } from 'chai';
-import { Client } from 'cassandra-driver';
+import { Client, policies } from 'cassandra-driver';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,8 @@ import {
 } from './aggregatorHarness.js';
 
 const START = Date.UTC(2026, 10, 30, 8, 0, 0);
+// The driver's default waits up to 10 minutes before trying a node that was down again.
+const quickReconnection = { policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(500, 5_000) } };
 /** Every case's figures, printed at the end (the fault table of docs/durability.md). */
 const figures: string[] = [];
 
@@ -36,7 +38,7 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
   before(async function () {
     this.timeout(CASSANDRA_START_TIMEOUT_MS);
     node = await cassandraNode();
-    cassandra = new Client(node.clientOptions());
+    cassandra = new Client(node.clientOptions(quickReconnection));
     // Persistence: sessions and queued messages survive a broker restart. The queue
     // limit raised: Mosquitto's default (1000 per client) drops the rest silently.
     broker = await startMosquitto({ persistence: true, extraConfig: ['max_queued_messages 1000000', 'autosave_interval 5'] });
@@ -145,7 +147,12 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
       process.child.kill('SIGCONT');
       await sleep(150); // the aggregator is taking the queue in when the broker goes
       await broker.stop(signal);
+      const logBefore = broker.log().length;
       await broker.restart();
+      // A killed broker may have lost the session itself (saved every 5 s here): then
+      // MQTT.js subscribes again, and what is published before that reaches nobody.
+      await waitFor(() => broker.log().slice(logBefore).includes(`Sending CONNACK to mqtt-iot-stream-aggregator-broker_${signal.toLowerCase()}`), 'the aggregator reconnecting', 30_000);
+      await sleep(500);
       await publishEvents(publisher, events.slice(1_500), 1_000);
       const comparison = await closeAndCompare(aggregator.table, events, `broker ${signal} + restart`);
       expect(comparison.doubled, describeDifferences(comparison, process.output())).to.equal(0);

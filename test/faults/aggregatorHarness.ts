@@ -77,7 +77,15 @@ export async function settledComparison(cassandra: Client, table: string, expect
   let last = '';
   let lastChange = Date.now();
   for (;;) {
-    const comparison = await compareTable(cassandra, table, expected, before);
+    let comparison: Comparison;
+    try {
+      comparison = await compareTable(cassandra, table, expected, before);
+    } catch (error) {
+      // The test's own client may still be reconnecting to a node that came back.
+      if (Date.now() > deadline) throw error;
+      await sleep(1_000);
+      continue;
+    }
     if (comparison.lost === 0 && comparison.doubled === 0) return comparison;
     const signature = `${comparison.counted}/${comparison.differences.length}`;
     if (signature !== last) {
