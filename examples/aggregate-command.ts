@@ -92,6 +92,9 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
       maxPayloadBytes: integerSetting('max-message-size', s['max-message-size']),
       maxPendingRows: integerSetting('max-pending-rows', s['max-pending-rows']),
       ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
+      onBackpressure: ({ paused, pendingRows }) => process.stderr.write(paused
+        ? `${pendingRows} rows wait for ${cassandra === undefined ? 'the output' : 'Cassandra'}: not taking messages until they are written (the broker queues them)\n`
+        : `rows written again (${pendingRows} waiting): taking messages\n`),
       write,
     }, { received: tally.countReceived, rejected: onRejected, windowStats: tally.watchWindows }).pipe(tap(({ row }) => {
       tally.rowsWritten++;

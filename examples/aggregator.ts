@@ -80,6 +80,8 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
   readonly maxPayloadBytes?: number;
   /** Rows counted and not yet written before intake stops. */
   readonly maxPendingRows?: number;
+  /** Told when intake stops because rows wait for the writer, and when it resumes. */
+  readonly onBackpressure?: (state: { readonly paused: boolean; readonly pendingRows: number }) => void;
   /** Where rows go: Cassandra ({@link cassandraWriter}) or anything emitting `{ row }` per stored row. */
   readonly write: (rows: Observable<WindowRow<number>>) => Observable<{ readonly row: WindowRow<number> }>;
 }
@@ -108,6 +110,7 @@ export function aggregator(settings: AggregatorSettings, report: CountReport): O
       ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { afterMs: settings.idleAdvanceMs } } : {}),
       ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
       ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),
+      ...(settings.onBackpressure === undefined ? {} : { onBackpressure: settings.onBackpressure }),
       onReject,
       onSubscribe: report.windowStats,
       write: settings.write,

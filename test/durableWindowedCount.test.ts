@@ -167,7 +167,11 @@ describe('durableWindowedCount', () => {
       const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ row })));
       return () => { input.unsubscribe(); release.unsubscribe(); };
     });
-    const subscription = deliveries.source.pipe(counting(dir, { write, maxPendingRows: 4, outputMode: 'update', onSubscribe: (s) => { stats = s; } })).subscribe();
+    const reports: string[] = [];
+    const subscription = deliveries.source.pipe(counting(dir, {
+      write, maxPendingRows: 4, outputMode: 'update', onSubscribe: (s) => { stats = s; },
+      onBackpressure: ({ paused, pendingRows }) => reports.push(`${paused ? 'paused' : 'resumed'} at ${pendingRows}`),
+    })).subscribe();
     for (let k = 1; k <= 4; k++) deliveries.send({ t: 1, k });
     return Promise.resolve().then(() => {
       expect(stats!.paused).to.equal(true);
@@ -178,6 +182,7 @@ describe('durableWindowedCount', () => {
       expect(deliveries.subscribes).to.equal(2);
       deliveries.send({ t: 2, k: 1 });
       expect(stats!.eventsCounted).to.equal(5);
+      expect(reports).to.deep.equal(['paused at 4', 'resumed at 2']);
       subscription.unsubscribe();
     });
   });

@@ -57,6 +57,11 @@ export interface DurableWindowedCountOptions<E, K extends string | number, R ext
    * meanwhile. Intake resumes once half of them are written. Default 10,000.
    */
   maxPendingRows?: number;
+  /**
+   * Called when intake stops because `maxPendingRows` rows wait for the writer, and
+   * again when it resumes. Default: nothing (the writer reports its own outage).
+   */
+  onBackpressure?: (state: { readonly paused: boolean; readonly pendingRows: number }) => void;
   /** Journal records between two checkpoints (the journal's length bound). Default 10,000. */
   checkpointEvery?: number;
   /**
@@ -412,6 +417,7 @@ export function durableWindowedCount<E, K extends string | number, R extends { r
 
     const startIntake = () => {
       if (closed || stopping || intake !== undefined) return;
+      if (stats.paused) options.onBackpressure?.({ paused: false, pendingRows: pending.size });
       stats.paused = false;
       intake = source.subscribe({
         next: onMessage,
@@ -424,6 +430,7 @@ export function durableWindowedCount<E, K extends string | number, R extends { r
       if (intake === undefined) return;
       stats.paused = true;
       stats.pauses++;
+      options.onBackpressure?.({ paused: true, pendingRows: pending.size });
       const stopped = intake;
       intake = undefined;
       // After the current message returns: unsubscribing inside its delivery would
@@ -524,6 +531,7 @@ export function durableWindowedCount<E, K extends string | number, R extends { r
     if (pending.size >= maxPendingRows) {
       stats.paused = true;
       stats.pauses++;
+      options.onBackpressure?.({ paused: true, pendingRows: pending.size });
     } else {
       startIntake();
     }
