@@ -1,0 +1,110 @@
+/**
+ * The aggregator pipeline with and without durable state, as the durability
+ * benchmark runs it: QoS 1, 1-minute windows, 2-minute watermark, append mode (the
+ * CLI's default, examples/aggregator.ts). Both report each message once it is fully
+ * handled (see {@link afterEach}), so the two are timed at the same point.
+ */
+import { map, Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import {
+  decodeIotPayload,
+  durableWindowedCount,
+  fromMqtt,
+  parseAccessLog,
+  windowedCount,
+  type DecodedMqttMessage,
+  type Durability,
+  type DurableWindowStats,
+  type MqttConnectOptions,
+  type MqttMessage,
+  type Rejection,
+  type WindowRow,
+} from '../src/index.js';
+
+/** The window settings of the reference scenario, in append mode (final rows only). */
+export const durableBenchWindow = { windowDuration: '1 minute', watermarkDelay: '2 minutes', outputMode: 'append' } as const;
+
+/**
+ * Calls `after(value)` once everything downstream has handled `value` (it returned
+ * from `next`). For a synchronous pipeline that is the moment the message is
+ * counted, and, in the durable one, journaled and acknowledged.
+ */
+export function afterEach<T>(after: (value: T) => void): MonoTypeOperatorFunction<T> {
+  return (source) => new Observable<T>((destination) => source.subscribe({
+    next: (value) => {
+      destination.next(value);
+      after(value);
+    },
+    error: (error: unknown) => destination.error(error),
+    complete: () => destination.complete(),
+  }));
+}
+
+/**
+ * Durability off: `fromMqtt(…, { qos: 1 }) → decodeIotPayload → parseAccessLog →
+ * windowedCount`, as examples/aggregator.ts `statusCounts` builds it.
+ */
+export function plainAggregator(
+  conn: MqttConnectOptions, topic: string, onHandled: (message: MqttMessage) => void, onReject: (rejection: Rejection) => void,
+): Observable<WindowRow<number>> {
+  return fromMqtt(conn, topic, { qos: 1 }).pipe(
+    afterEach(onHandled),
+    decodeIotPayload({ onReject }),
+    parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
+    windowedCount({
+      eventTime: ({ input }) => input.payload.iottimestamp,
+      key: ({ record }) => record.status,
+      ...durableBenchWindow,
+      onReject,
+    }),
+  );
+}
+
+/**
+ * What the benchmark's writer emits per row: the row as `value` (what
+ * `durableWindowedCount` reads back, as from `cassandraSink`) and as `row` (what it
+ * read before the writers shared `WriteResult`).
+ */
+export interface RowWritten {
+  readonly value: WindowRow<number>;
+  readonly row: WindowRow<number>;
+}
+
+/** Options of {@link durableAggregator}. */
+export interface DurableAggregatorOptions {
+  readonly stateDirectory: string;
+  readonly durability: Durability;
+  readonly onHandled: (message: MqttMessage) => void;
+  readonly onReject: (rejection: Rejection) => void;
+  readonly onSubscribe?: (stats: DurableWindowStats) => void;
+}
+
+/**
+ * Durability on: `fromMqtt(…, { qos: 1, ack: 'manual', keepSubscription: true }) →
+ * durableWindowedCount` with the same steps in `prepare`, and a writer that
+ * acknowledges every row at once (the benchmark measures the state, not Cassandra).
+ */
+export function durableAggregator(conn: MqttConnectOptions, topic: string, options: DurableAggregatorOptions): Observable<RowWritten> {
+  const { onReject } = options;
+  return fromMqtt(conn, topic, { qos: 1, ack: 'manual', keepSubscription: true }).pipe(
+    afterEach(options.onHandled),
+    durableWindowedCount({
+      stateDirectory: options.stateDirectory,
+      durability: options.durability,
+      prepare: (messages) => messages.pipe(
+        decodeIotPayload({ onReject }),
+        parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
+      ),
+      eventTime: ({ input }) => input.payload.iottimestamp,
+      key: ({ record }) => record.status,
+      ...durableBenchWindow,
+      onReject,
+      ...(options.onSubscribe === undefined ? {} : { onSubscribe: options.onSubscribe }),
+      write: (rows) => rows.pipe(map((row): RowWritten => ({ value: row, row }))),
+    }),
+  );
+}
+
+/** Connection options of a persistent MQTT 5 session that holds a burst for us. */
+export function persistentSessionOptions(url: string, clientId: string): MqttConnectOptions & { readonly clientId: string } {
+  return { url, clientId, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 } };
+}
