@@ -5,23 +5,17 @@
 // A node lives in one folder (config, data, logs, node.json with its pid and ports).
 // `up` makes a fresh folder unless `--dir` names an existing one, in which case the
 // same node restarts on the same data and ports (what the outage test needs).
-import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const HOST = '127.0.0.1';
-const DEFAULT_VERSION = '5.0.8';
-const version = process.env.CASSANDRA_VERSION || DEFAULT_VERSION;
-const cacheRoot = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mqtt-iot-stream');
-const libDir = join(cacheRoot, `cassandra-${version}`, 'lib');
-const lastNodeFile = join(cacheRoot, 'cassandra-last-node');
-const startTimeoutMs = Number(process.env.CASSANDRA_START_TIMEOUT_MS || 240_000);
-const stopGraceMs = Number(process.env.CASSANDRA_STOP_GRACE_MS || 20_000);
-const READY_LINE = 'Starting listening for CQL clients';
+// `up --nodes N` starts a cluster instead (cluster.mjs); node-process.mjs holds what
+// both share (jars, JVM flags, ports, pids).
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  DEFAULT_VERSION, HOST, READY_LINE, cacheRoot, deleteOnFailure, fail, fetchJars, freePort, here, isOurNode, javaMajorVersion, jvmArgs,
+  lastNodeFile, libDir, portOpen, sleep, startTimeoutMs, stopGraceMs, stopPid, version,
+} from './node-process.mjs';
+import { clusterStatus, downCluster, isCluster, startNode, stopNode, upCluster } from './cluster.mjs';
 
 const usage = `usage: scripts/cassandra <command> [options]
 
@@ -35,160 +29,42 @@ const usage = `usage: scripts/cassandra <command> [options]
   fetch                     only download the jars into the cache.
   status [--dir DIR]        print node.json and whether the pid is alive.
 
+A cluster on loopback addresses 127.0.0.1 … 127.0.0.N (one data centre, datacenter1;
+GossipingPropertyFileSnitch, so NetworkTopologyStrategy works; every node a seed):
+  up --nodes N [--dir DIR] [--json]
+                            start N nodes (1–9) in a fresh folder, all at once; done when
+                            every node accepts CQL clients and sees the others up. Prints
+                            CASSANDRA_CONTACT_POINTS/PORT/DATACENTER/PIDS/DIR lines (or
+                            one JSON line). Heap 512M a node unless CASSANDRA_HEAP.
+  stop-node N [--kill]      stop node N (SIGTERM; --kill: SIGKILL at once), keeping its data.
+  start-node N              start node N again on its data; done when it and the running
+                            nodes see each other up.
+  status [--json]           per node: pid, running, CQL port, which peers it sees up.
+  down [--keep]             stop every node and delete the folder unless --keep.
+  These take --dir DIR; the default is the cluster of the last \`up\`.
+
 Environment: CASSANDRA_VERSION (default ${DEFAULT_VERSION}), CASSANDRA_START_TIMEOUT_MS
 (default 240000), CASSANDRA_STOP_GRACE_MS (default 20000), XDG_CACHE_HOME.
 Jars are cached in ${libDir}.`;
 
-/** A fresh node folder to delete if startup fails (after its log lines are printed). */
-let freshDir;
-
-function fail(message, logDir) {
-  process.stderr.write(`scripts/cassandra: ${message}\n`);
-  if (logDir) process.stderr.write(lastLogLines(logDir, 60));
-  if (freshDir) rmSync(freshDir, { recursive: true, force: true });
-  process.exit(1);
-}
-
-function lastLogLines(logDir, count) {
-  let out = '';
-  for (const name of ['system.log', 'stdout.log']) {
-    const file = join(logDir, name);
-    if (!existsSync(file)) continue;
-    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-    out += `--- last ${Math.min(count, lines.length)} lines of ${file}\n${lines.slice(-count).join('\n')}\n`;
-  }
-  return out || `(no log files in ${logDir})\n`;
-}
-
 function parseArgs(argv) {
-  const args = { command: argv[0] ?? 'help', dir: undefined, json: false, keep: false };
+  const args = { command: argv[0] ?? 'help', dir: undefined, json: false, keep: false, nodes: undefined, kill: false, node: undefined };
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--dir') args.dir = resolve(argv[++i] ?? fail('--dir needs a folder'));
     else if (arg === '--json') args.json = true;
     else if (arg === '--keep') args.keep = true;
+    else if (arg === '--nodes') {
+      args.nodesText = argv[++i] ?? fail('--nodes needs a number');
+      args.nodes = /^\d+$/.test(args.nodesText) ? Number(args.nodesText) : NaN;
+    } else if (arg === '--kill' && args.command === 'stop-node') args.kill = true;
+    else if (/^\d+$/.test(arg) && (args.command === 'stop-node' || args.command === 'start-node') && args.node === undefined) args.node = Number(arg);
     else fail(`unknown option ${arg}\n${usage}`);
   }
+  if ((args.command === 'stop-node' || args.command === 'start-node') && args.node === undefined) fail(`${args.command} needs a node number, e.g. ${args.command} 2`);
   return args;
 }
 
-/** Downloads cassandra-all and its runtime dependencies with Maven, once per version. */
-function fetchJars() {
-  const marker = join(libDir, '.complete');
-  if (existsSync(marker)) return { downloaded: false };
-  const work = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-cassandra-fetch-'));
-  try {
-    const pom = readFileSync(join(here, 'pom.xml.template'), 'utf8')
-      .replaceAll('@CASSANDRA_VERSION@', version)
-      .replaceAll('@LIB_DIR@', libDir);
-    writeFileSync(join(work, 'pom.xml'), pom);
-    rmSync(libDir, { recursive: true, force: true });
-    mkdirSync(libDir, { recursive: true });
-    process.stderr.write(`scripts/cassandra: downloading cassandra-all ${version} and its dependencies into ${libDir}\n`);
-    try {
-      execFileSync('mvn', ['-B', '-q', '-Dstyle.color=never', 'package'], { cwd: work, stdio: ['ignore', 2, 2] }); // stdout stays machine-readable
-    } catch (error) {
-      fail(`Maven could not fetch org.apache.cassandra:cassandra-all:${version} (${error.message}); is Maven installed and Maven Central reachable?`);
-    }
-    if (!readdirSync(libDir).some((name) => name.startsWith('cassandra-all-'))) fail(`Maven ran but no cassandra-all jar is in ${libDir}`);
-    writeFileSync(marker, new Date().toISOString() + '\n');
-    return { downloaded: true };
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-}
-
-function javaMajorVersion(java) {
-  const result = spawnSyncText(java, ['-version']);
-  const match = /version "(\d+)(?:\.(\d+))?/.exec(result);
-  if (!match) return undefined;
-  return match[1] === '1' ? Number(match[2]) : Number(match[1]);
-}
-
-function spawnSyncText(cmd, args) {
-  try {
-    // -version writes to stderr; merge it into stdout.
-    return execFileSync('sh', ['-c', '"$0" "$@" 2>&1', cmd, ...args], { encoding: 'utf8' });
-  } catch (error) {
-    return String(error.stdout ?? '') + String(error.message);
-  }
-}
-
-/** A free loopback port: bind port 0, read what the kernel gave, release it. */
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-function portOpen(port) {
-  return new Promise((resolveOpen) => {
-    const socket = connect({ host: HOST, port });
-    socket.once('connect', () => { socket.destroy(); resolveOpen(true); });
-    socket.once('error', () => { socket.destroy(); resolveOpen(false); });
-  });
-}
-
-function alive(pid) {
-  try { process.kill(pid, 0); } catch { return false; }
-  // A zombie (exited, not yet reaped) still answers signal 0; /proc tells the truth.
-  try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return true; }
-}
-
-/** True when pid is still the Cassandra JVM of this folder (pids get reused). */
-function isOurNode(pid, dir) {
-  if (!alive(pid)) return false;
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('CassandraDaemon') && cmdline.includes(dir);
-  } catch {
-    return true; // no /proc (not Linux): trust the pid
-  }
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function jvmArgs(dir) {
-  const jamm = readdirSync(libDir).find((name) => /^jamm-.*\.jar$/.test(name));
-  const exportsList = ['java.base/jdk.internal.misc', 'java.management.rmi/com.sun.jmx.remote.internal.rmi',
-    'java.management/com.sun.jmx.remote.security', 'java.rmi/sun.rmi.registry', 'java.rmi/sun.rmi.server',
-    'java.sql/java.sql', 'java.base/java.lang.ref', 'jdk.unsupported/sun.misc', 'jdk.attach/sun.tools.attach',
-    'jdk.compiler/com.sun.tools.javac.file'];
-  const opensList = ['java.base/java.lang.module', 'java.base/jdk.internal.loader', 'java.base/jdk.internal.ref',
-    'java.base/jdk.internal.reflect', 'java.base/jdk.internal.math', 'java.base/jdk.internal.module',
-    'java.base/jdk.internal.util.jar', 'jdk.management/com.sun.management.internal', 'java.base/sun.nio.ch',
-    'java.base/java.io', 'java.base/java.lang.reflect', 'java.base/java.lang', 'java.base/java.util',
-    'java.base/java.nio', 'jdk.compiler/com.sun.tools.javac'];
-  const heap = process.env.CASSANDRA_HEAP || '1G';
-  return [
-    `-Xms${heap}`, `-Xmx${heap}`, '-XX:+UseG1GC', '-Xss256k', '-XX:+ExitOnOutOfMemoryError', '-ea',
-    ...(jamm ? [`-javaagent:${join(libDir, jamm)}`] : []),
-    '-Djdk.attach.allowAttachSelf=true', '-Dio.netty.tryReflectionSetAccessible=true',
-    ...exportsList.flatMap((m) => ['--add-exports', `${m}=ALL-UNNAMED`]),
-    ...opensList.flatMap((m) => ['--add-opens', `${m}=ALL-UNNAMED`]),
-    `-Dcassandra.config=${pathToFileURL(join(dir, 'conf', 'cassandra.yaml')).href}`,
-    `-Dcassandra.storagedir=${join(dir, 'data')}`,
-    `-Dcassandra.logdir=${join(dir, 'logs')}`,
-    `-Dlogback.configurationFile=${join(dir, 'conf', 'logback.xml')}`,
-    '-Dcassandra-foreground=yes',
-    '-Dcassandra.skip_wait_for_gossip_to_settle=0',
-    '-Dcassandra.superuser_setup_delay_ms=0',
-    '-Dcassandra.ring_delay_ms=1000',
-    '-Dcassandra.libjemalloc=-',
-    '-Djava.net.preferIPv4Stack=true',
-    // Native libraries (JNA, snappy, lz4, zstd) unpack here; the folder must allow exec.
-    `-Djava.io.tmpdir=${join(dir, 'tmp')}`, `-Djna.tmpdir=${join(dir, 'tmp')}`,
-    `-Dmqtt-iot-stream.node-dir=${dir}`, // marks the process as this folder's node (see isOurNode)
-    '-cp', join(libDir, '*'),
-    'org.apache.cassandra.service.CassandraDaemon',
-  ];
-}
 
 async function up(args) {
   const t0 = Date.now();
@@ -207,7 +83,7 @@ async function up(args) {
     if (isOurNode(state.pid, dir)) fail(`the node in ${dir} is already running (pid ${state.pid})`);
   } else {
     dir = args.dir ?? mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-cassandra-'));
-    if (!args.dir) freshDir = dir;
+    if (!args.dir) deleteOnFailure(dir);
     for (const sub of ['conf', 'data', 'logs', 'tmp']) mkdirSync(join(dir, sub), { recursive: true });
     const nativePort = await freePort();
     let storagePort = await freePort();
@@ -265,19 +141,6 @@ async function up(args) {
   process.exit(0);
 }
 
-/** SIGTERM, then SIGKILL after the grace period; resolves when the pid is gone. */
-async function stopPid(pid, dir, graceMs) {
-  if (!isOurNode(pid, dir)) return 'not running';
-  try { process.kill(pid, graceMs > 0 ? 'SIGTERM' : 'SIGKILL'); } catch { return 'not running'; }
-  const deadline = Date.now() + graceMs;
-  while (alive(pid) && Date.now() < deadline) await sleep(100);
-  if (!alive(pid)) return 'stopped';
-  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-  const hardDeadline = Date.now() + 10_000;
-  while (alive(pid) && Date.now() < hardDeadline) await sleep(100);
-  return alive(pid) ? 'still running' : 'killed';
-}
-
 function nodeDir(args) {
   if (args.dir) return args.dir;
   if (existsSync(lastNodeFile)) return readFileSync(lastNodeFile, 'utf8').trim();
@@ -301,10 +164,16 @@ async function down(args) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   switch (args.command) {
-    case 'up': return up(args);
-    case 'down': return down(args);
+    case 'up': return args.nodes === undefined ? up(args) : upCluster(args);
+    case 'down': {
+      const dir = nodeDir(args);
+      return isCluster(dir) ? downCluster({ ...args, dir }) : down(args);
+    }
+    case 'stop-node': return stopNode(args);
+    case 'start-node': return startNode(args);
     case 'restart': {
       const dir = nodeDir(args);
+      if (isCluster(dir)) fail(`${dir} holds a cluster: restart its nodes with stop-node N and start-node N`);
       await down({ ...args, dir, keep: true });
       return up({ ...args, dir });
     }
@@ -316,6 +185,7 @@ async function main() {
     }
     case 'status': {
       const dir = nodeDir(args);
+      if (isCluster(dir)) return clusterStatus({ ...args, dir });
       const state = JSON.parse(readFileSync(join(dir, 'node.json'), 'utf8'));
       process.stdout.write(JSON.stringify({ ...state, running: isOurNode(state.pid, dir) }) + '\n');
       return;
