@@ -10,7 +10,7 @@ export type { LineCursorOptions } from './files/LineCursor.js';
 export { nextLine } from './files/nextLine.js';
 
 export { parseAccessLine } from './accesslog/parseAccessLine.js';
-export type { AccessLineFailure, AccessLogRecord } from './accesslog/parseAccessLine.js';
+export type { AccessLineFailure, AccessLogRecord } from './accesslog/accessLogRecord.js';
 export { parseAccessLog } from './accesslog/parseAccessLog.js';
 export type { ParseAccessLogOptions, ParsedAccessLog } from './accesslog/parseAccessLog.js';
 

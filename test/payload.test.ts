@@ -22,6 +22,11 @@ describe('parseEventTime', () => {
     expect(parseEventTime('2020-02-29 00:00:00')).to.equal(Date.UTC(2020, 1, 29));
   });
 
+  it('reads the years 0–99 as written, not as 1900–1999 (what Date.UTC makes of them)', () => {
+    expect(parseEventTime('0050-03-01 12:00:00')).to.equal(new Date(0).setUTCFullYear(50, 2, 1) + 12 * 3_600_000);
+    expect(parseEventTime('0000-02-29T00:00:00Z')).to.equal(new Date(0).setUTCFullYear(0, 1, 29));
+  });
+
   it('round-trips every millisecond instant through formatEventTime', () => {
     fc.assert(fc.property(fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(9999, 11, 31) }), (epoch) => {
       expect(parseEventTime(formatEventTime(epoch))).to.equal(epoch);

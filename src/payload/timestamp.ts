@@ -2,6 +2,7 @@
  * Reading and writing `iottimestamp`, the event time of the reference payload.
  * @module
  */
+import { daysFromCivil, daysInMonth, MS_PER_DAY } from '../calendar.js';
 
 // Python's str(datetime.utcnow()): "2020-07-01 12:34:56.789012", fraction omitted at
 // .000000; also ISO 8601 with "T" and an optional zone ("Z", "+02:00", "+0200").
@@ -34,22 +35,13 @@ export function parseEventTime(text: string): number | undefined {
   const h = Number(hour), mi = Number(minute), s = Number(second);
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
   const millis = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
-  let epoch = Date.UTC(y, mo - 1, d, h, mi, s, millis);
-  if (y < 100) epoch = new Date(epoch).setUTCFullYear(y); // Date.UTC maps years 0–99 to 1900–1999
+  let epoch = daysFromCivil(y, mo, d) * MS_PER_DAY + ((h * 60 + mi) * 60 + s) * 1000 + millis;
   if (zulu === undefined && sign !== undefined) {
     const oh = Number(offsetHours), om = Number(offsetMinutes);
     if (oh > 23 || om > 59) return undefined;
     epoch -= (sign === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
   }
   return epoch;
-}
-
-function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(2000, month, 0)).getUTCDate() + (month === 2 && !isLeapYear(year) ? -1 : 0);
-}
-
-function isLeapYear(year: number): boolean {
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Window rows from a real access log, through the real windowedCount, for the sink tests.
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { scanAccessLine, type AccessLogRecord } from '../../src/accesslog/parseAccessLine.js';
+import type { AccessLogRecord } from '../../src/accesslog/accessLogRecord.js';
+import { parseAccessLine } from '../../src/accesslog/parseAccessLine.js';
 import { windowedCount } from '../../src/window/windowedCount.js';
 import type { OutputMode } from '../../src/window/options.js';
 import type { WindowRow } from '../../src/window/windowRow.js';
@@ -11,8 +12,8 @@ import { corpusLines, type CorpusName } from './corpora.js';
 export function corpusRecords(name: CorpusName): AccessLogRecord[] {
   const records: AccessLogRecord[] = [];
   for (const line of corpusLines(name)) {
-    const record = scanAccessLine(line);
-    if (typeof record !== 'string') records.push(record);
+    const parsed = parseAccessLine(line);
+    if (parsed._tag === 'Right') records.push(parsed.right);
   }
   return records;
 }
