@@ -108,6 +108,17 @@ describe('windowedCount operator', () => {
     expect(() => windowedCount({ ...base, outputMode: 'upsert' as 'update' })).to.throw(RangeError, /outputMode/);
   });
 
+  it('checks its options once, when created, not again for each subscription', async () => {
+    let reads = 0;
+    const options = { ...base, get windowDuration() { reads++; return '10 ms'; } };
+    const counted = of(ev(1), ev(12)).pipe(windowedCount(options), toArray());
+    const readsAtCreation = reads;
+    expect(readsAtCreation).to.be.greaterThan(0);
+    expect((await lastValueFrom(counted)).map(show)).to.deep.equal(['[0,10) a=1', '[10,20) a=1']);
+    expect((await lastValueFrom(counted)).map(show)).to.deep.equal(['[0,10) a=1', '[10,20) a=1']);
+    expect(reads).to.equal(readsAtCreation);
+  });
+
   it('keeps separate state for each subscription', async () => {
     const counted = of(ev(1), ev(2)).pipe(windowedCount(base), toArray());
     const [first, second] = [await lastValueFrom(counted), await lastValueFrom(counted)];

@@ -5,7 +5,7 @@
  */
 import { reject } from '../reject.js';
 import { describeDuration } from './duration.js';
-import { resolveWindowSettings, type WindowedCountOptions, type WindowSettings } from './options.js';
+import { windowSettingsOf, type WindowedCountOptions, type WindowSettings } from './options.js';
 import { checkSnapshot, type WindowCounterSnapshot } from './snapshot.js';
 import type { WindowRow } from './windowRow.js';
 
@@ -139,7 +139,7 @@ export class WindowCounter<E, K> implements WindowStats {
    * @param emit - receives every output row, synchronously.
    */
   constructor(options: WindowedCountOptions<E, K>, private readonly emit: (row: WindowRow<K>) => void) {
-    this.settings = resolveWindowSettings(options);
+    this.settings = windowSettingsOf(options);
     this.eventTimeOf = this.settings.eventTime;
     this.keyOf = this.settings.key;
     this.length = this.settings.windowDuration;

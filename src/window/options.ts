@@ -153,8 +153,12 @@ export interface WindowedCountOptions<E, K> extends RejectOptions<E> {
   idleAdvance?: IdleAdvanceOptions;
 }
 
-/** Options after checking, with durations in milliseconds. @internal */
-export interface WindowSettings<E, K> extends RejectOptions<E> {
+/**
+ * Options after checking, with durations in milliseconds: still valid options (so a
+ * {@link WindowCounter} accepts them), and recognised as checked by {@link windowSettingsOf}.
+ * @internal
+ */
+export interface WindowSettings<E, K> extends WindowedCountOptions<E, K> {
   readonly eventTime: (event: E) => number | Date;
   readonly key: (event: E) => K;
   readonly windowDuration: number;
@@ -172,6 +176,9 @@ export interface WindowSettings<E, K> extends RejectOptions<E> {
   readonly flushOnComplete: boolean;
   readonly idleAdvance: IdleAdvanceOptions | undefined;
 }
+
+/** The settings {@link resolveWindowSettings} made: checked once, never again. */
+const checked = new WeakSet<object>();
 
 const OUTPUT_MODES: readonly string[] = ['append', 'update', 'complete'];
 const LATE_RULES: readonly string[] = ['spark-2.4', 'spark-3.4'];
@@ -246,5 +253,18 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
     onReject: options.onReject,
     strict: options.strict,
   };
+  checked.add(settings);
   return settings;
+}
+
+/**
+ * The settings of `options`: the object itself when {@link resolveWindowSettings} made
+ * it, otherwise checked and converted now. So `windowedCount`, which checks its options
+ * when it is created, hands its settings to the `WindowCounter` of each subscription
+ * without their being checked again, while a user's `new WindowCounter(options)` is
+ * checked as before.
+ * @internal
+ */
+export function windowSettingsOf<E, K>(options: WindowedCountOptions<E, K>): WindowSettings<E, K> {
+  return checked.has(options) ? (options as WindowSettings<E, K>) : resolveWindowSettings(options);
 }

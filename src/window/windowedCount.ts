@@ -126,7 +126,8 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
   if (initialState !== undefined) checkSnapshot(initialState, settings, 'windowedCount: initialState');
   return (source) =>
     new Observable<WindowRow<K>>((destination) => {
-      const counter = new WindowCounter<E, K>(options, (row) => destination.next(row));
+      // The settings checked above, passed on so they are not checked again per subscription.
+      const counter = new WindowCounter<E, K>(settings, (row) => destination.next(row));
       if (initialState !== undefined) counter.restore(initialState);
       options.onSubscribe?.(counter);
       // A synchronous source keeps calling us after we raised an error, or after the
