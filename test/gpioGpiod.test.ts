@@ -17,8 +17,8 @@ import {
   gpiosetArguments,
   parseGpiogetOutput,
   parseLibgpiodVersion,
-} from '../src/gpio/gpiodBackend.js';
-import { nanosToTick } from '../src/gpio/gpiomonOutput.js';
+} from '../src/gpio/backends/gpiod/gpiodBackend.js';
+import { nanosToTick } from '../src/gpio/backends/gpiod/gpiomonOutput.js';
 
 async function until(condition: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
   const end = Date.now() + deadlineMs;

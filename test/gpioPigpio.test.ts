@@ -9,7 +9,7 @@ import {
   loadPigpioBackend,
   type BoardInfo,
 } from '../src/index.js';
-import { loadPigpioBackendWith, type PigpioLoaderEnvironment } from '../src/gpio/pigpioBackend.js';
+import { loadPigpioBackendWith, type PigpioLoaderEnvironment } from '../src/gpio/backends/pigpio/pigpioBackend.js';
 
 const PI4: BoardInfo = detectBoard('Raspberry Pi 4 Model B Rev 1.4\0', 'Revision\t: c03114\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n');
 const PI5: BoardInfo = detectBoard('Raspberry Pi 5 Model B Rev 1.0\0', 'Revision\t: d04170\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n');

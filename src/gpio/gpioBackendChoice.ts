@@ -7,9 +7,9 @@
  */
 import { defer, Observable, switchMap } from 'rxjs';
 import type { GpioBackend } from './backend.js';
-import { loadGpiodBackend } from './gpiodBackend.js';
-import { loadPigpioBackend } from './pigpioBackend.js';
-import { sharedSimulatedGpio } from './simulatedGpio.js';
+import { loadGpiodBackend } from './backends/gpiod/gpiodBackend.js';
+import { loadPigpioBackend } from './backends/pigpio/pigpioBackend.js';
+import { sharedSimulatedGpio } from './simulation/simulatedGpio.js';
 
 /**
  * Which GPIO backend an operator uses: `'pigpio'` (Raspberry Pi 1–4, needs the

@@ -17,8 +17,8 @@ import {
   type OutputPin,
   type OutputPinOptions,
   type Pull,
-} from './backend.js';
-import { GpioBackendUnavailableError } from './gpioBackendUnavailableError.js';
+} from '../../backend.js';
+import { GpioBackendUnavailableError } from '../../gpioBackendUnavailableError.js';
 import { nanosToTick, parseGpiomonLine } from './gpiomonOutput.js';
 
 /** Options of {@link loadGpiodBackend}. */

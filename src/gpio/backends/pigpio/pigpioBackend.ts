@@ -18,8 +18,8 @@ import {
   type LevelChange,
   type OutputPin,
   type OutputPinOptions,
-} from './backend.js';
-import { GpioBackendUnavailableError } from './gpioBackendUnavailableError.js';
+} from '../../backend.js';
+import { GpioBackendUnavailableError } from '../../gpioBackendUnavailableError.js';
 import { detectBoard, diagnosePigpioFailure, type BoardInfo } from './pigpioDiagnosis.js';
 
 type PigpioModule = typeof Pigpio;

@@ -17,7 +17,7 @@ import {
   type OutputPin,
   type OutputPinOptions,
   type Pull,
-} from './backend.js';
+} from '../backend.js';
 import { RealClock, type SimulationClock } from './simulationClock.js';
 
 /** How a {@link SimulatedGpio} is built. */

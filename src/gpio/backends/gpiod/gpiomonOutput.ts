@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { Level } from './backend.js';
+import type { Level } from '../../backend.js';
 
 /** One edge reported by `gpiomon`. */
 export interface GpiomonEdge {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { checkPin } from './backend.js';
+import { checkPin } from '../backend.js';
 import type { SimulatedGpio } from './simulatedGpio.js';
 
 /** Options of {@link keyboardButton}. */
