@@ -1,6 +1,8 @@
 export { EventTimeCodec, IotPayloadCodec, decodePayload, encodePayload, makePayload } from './payload/codec.js';
 export type { DecodePayloadOptions, IotPayload, IotPayloadJson } from './payload/codec.js';
 export { formatEventTime, parseEventTime } from './payload/timestamp.js';
+export { decodeIotPayload } from './payload/decodeIotPayload.js';
+export type { DecodedMqttMessage, DecodeIotPayloadOptions } from './payload/decodeIotPayload.js';
 
 export { RejectionError, warnOnReject } from './reject.js';
 export type { Rejection, RejectionKind, RejectOptions } from './reject.js';
@@ -26,8 +28,6 @@ export { fromMqtt, MqttSubscribeError } from './mqtt/fromMqtt.js';
 export type { FromMqttOptions } from './mqtt/fromMqtt.js';
 export { toMqtt, MqttQueueFullError } from './mqtt/toMqtt.js';
 export type { MqttPublished, ToMqttOptions } from './mqtt/toMqtt.js';
-export { decodeIotPayload } from './mqtt/decodeIotPayload.js';
-export type { DecodedMqttMessage, DecodeIotPayloadOptions } from './mqtt/decodeIotPayload.js';
 export { serializeJson } from './mqtt/serialize.js';
 export { MqttConnectionError } from './mqtt/connectionError.js';
 export { redactCredentials } from './mqtt/connection.js';

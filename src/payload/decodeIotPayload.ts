@@ -1,11 +1,15 @@
 /**
  * decodeIotPayload: MQTT messages to decoded reference payloads.
+ *
+ * It lives with the codec, not in `mqtt/`: it is the reference payload's operator, and
+ * `mqtt/` carries any payload without knowing one. It needs only the type of an MQTT
+ * message from there, so the dependency goes one way, payload → MQTT.
  * @module
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { decodePayload, maxPayloadBytesOption, type DecodePayloadOptions, type IotPayload } from '../payload/codec.js';
+import type { MqttMessage } from '../mqtt/message.js';
 import { reject, type RejectOptions } from '../reject.js';
-import type { MqttMessage } from './message.js';
+import { decodePayload, maxPayloadBytesOption, type DecodePayloadOptions, type IotPayload } from './codec.js';
 
 /** A message whose payload decoded, with the message it came from (for its topic and `ack`). */
 export interface DecodedMqttMessage {
