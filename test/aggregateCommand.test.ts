@@ -9,7 +9,8 @@ import type { MqttClient } from 'mqtt';
 import { encodePayload, makePayload } from '../src/index.js';
 import { startAggregate, TOPIC, type AggregatorProcess } from './faults/aggregatorHarness.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { closeClients, testClient, waitFor } from './support/mqttHelpers.js';
+import { closeClients, testClient } from './support/mqttHelpers.js';
+import { waitFor } from './support/waitFor.js';
 
 const LINE = '127.0.0.1 - - [01/Jul/2020:12:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl"';
 

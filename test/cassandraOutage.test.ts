@@ -12,6 +12,7 @@ import {
 } from '../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
 import { corpusRecords, finalTable, plain, windowRows } from './support/windowRows.js';
+import { waitFor } from './support/waitFor.js';
 
 const row = (i: number): WindowRow<number> =>
   ({ windowStart: new Date(Date.UTC(2020, 6, 1, 12, i)), windowEnd: new Date(Date.UTC(2020, 6, 1, 12, i + 1)), key: 200, count: i + 1 });
@@ -39,14 +40,6 @@ class FlakyClient {
   }
 }
 const asClient = (client: FlakyClient) => client as unknown as Client;
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Runs `body` with stderr captured; returns what was written. */
 async function captureStderr(body: () => Promise<void>): Promise<string> {

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from './support/waitFor.js';
 
 const projectRoot = resolve(import.meta.dirname, '..');
 const cli = join(projectRoot, 'dist', 'examples', 'cli.js');
@@ -16,14 +17,11 @@ const socket = `mqtt-iot-stream-test-${process.pid}`;
 const tmux = (...args: string[]): string => execFileSync(tmuxPath!, ['-L', socket, ...args], { encoding: 'utf8' });
 const screen = (): string[] => tmux('capture-pane', '-p', '-t', 'demo').split('\n');
 
-async function waitFor(predicate: (lines: string[]) => boolean, timeoutMs: number, what: string): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const lines = screen();
-    if (predicate(lines)) return lines;
-    if (Date.now() > deadline) throw new Error(`${what} did not appear within ${timeoutMs} ms; the screen:\n${lines.join('\n')}`);
-    await sleep(200);
-  }
+/** The screen once `predicate` holds for it; fails showing the last screen. */
+async function screenShowing(predicate: (lines: string[]) => boolean, timeoutMs: number, what: string): Promise<string[]> {
+  let lines: string[] = [];
+  await waitFor(() => predicate((lines = screen())), () => `${what}; the screen:\n${lines.join('\n')}`, timeoutMs, 200);
+  return lines;
 }
 
 const WINDOW_ROW = /^(\d\d:\d\d:\d\d)–\d\d:\d\d:\d\d {2}(open |final)/;
@@ -46,7 +44,7 @@ describe('the demo in a terminal', function () {
   it('keeps one table, aligned, at most 100 columns wide, in time order, through Enter presses; q leaves the final table', async () => {
     tmux('new-session', '-d', '-s', 'demo', '-x', '100', '-y', '30', '-c', projectRoot,
       `${process.execPath} ${cli} demo --rate 2; echo "demo exited with $?"; sleep 30`);
-    await waitFor((lines) => lines.some((line) => WINDOW_ROW.test(line)), 30_000, 'a window row');
+    await screenShowing((lines) => lines.some((line) => WINDOW_ROW.test(line)), 30_000, 'a window row');
 
     const enterPresses = 6;
     for (let i = 0; i < enterPresses; i++) {
@@ -87,7 +85,7 @@ describe('the demo in a terminal', function () {
     expect(sent).to.be.within(automatic + keyboard - swallowed - 2, automatic + keyboard - swallowed);
 
     tmux('send-keys', '-t', 'demo', 'q');
-    const after = await waitFor((current) => current.some((line) => line.startsWith('demo exited with')), 20_000, 'the exit');
+    const after = await screenShowing((current) => current.some((line) => line.startsWith('demo exited with')), 20_000, 'the exit');
     const afterText = after.join('\n');
     expect(afterText).to.match(/demo exited with 0/);
     // The final table stays on the normal screen, every window final, once.

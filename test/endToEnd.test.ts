@@ -18,7 +18,8 @@ import { piPublisher } from '../examples/pi-publisher.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
 import { corpusLines } from './support/corpora.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { countLog, waitFor } from './support/mqttHelpers.js';
+import { countLog } from './support/mqttHelpers.js';
+import { waitFor } from './support/waitFor.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const TOPIC = 'rupesh/gpiotopic';

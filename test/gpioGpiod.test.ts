@@ -19,14 +19,7 @@ import {
   parseLibgpiodVersion,
 } from '../src/gpio/backends/gpiod/gpiodBackend.js';
 import { nanosToTick } from '../src/gpio/backends/gpiod/gpiomonOutput.js';
-
-async function until(condition: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { waitFor } from './support/waitFor.js';
 
 /** The libgpiod tools of this machine (Debian package gpiod). */
 function installedVersion(): string {
@@ -137,7 +130,7 @@ describe('gpiod backend', () => {
         fromGpioButton(17, { backend }).subscribe({ next: () => resolve('an event'), error: resolve });
       });
       expect(String(error)).to.match(/gpiomon exited with code 1 while watching GPIO 17 \(.*gpiochip0 17\): gpiomon: .*(No such file or directory|No such device)/);
-      await until(() => backend.runningProcesses === 0, 'gpiomon to be gone');
+      await waitFor(() => backend.runningProcesses === 0, 'gpiomon to be gone');
     });
 
     it('passes gpioget’s error when the initial state cannot be read', () => {
@@ -160,10 +153,10 @@ describe('gpiod backend', () => {
     it('reports a failed gpioset on the next write, then holds no process', async () => {
       const backend = createGpiodBackend(installedVersion(), { chip: 'gpiochip0' });
       const led = backend.openOutput(4);
-      await until(() => backend.runningProcesses === 0, 'gpioset to fail');
+      await waitFor(() => backend.runningProcesses === 0, 'gpioset to fail');
       expect(() => led.write(1)).to.throw(/gpioset exited with code 1 while holding GPIO 4 at 0: gpioset: .*(No such file or directory|No such device)/);
       led.release();
-      await until(() => backend.runningProcesses === 0, 'no gpioset left');
+      await waitFor(() => backend.runningProcesses === 0, 'no gpioset left');
     });
   });
 
@@ -196,7 +189,7 @@ describe('gpiod backend', () => {
         'pressed true',
         'Error: gpiomon exited with code 1 while watching GPIO 17 (--line-buffered --bias=pull-up gpiochip0 17): gpiomon: error waiting for events: Input/output error',
       ]);
-      await until(() => backend.runningProcesses === 0, 'gpiomon to be gone');
+      await waitFor(() => backend.runningProcesses === 0, 'gpiomon to be gone');
     });
 
     it('streams events as they are printed and ends gpiomon on unsubscribe', async () => {
@@ -219,7 +212,7 @@ describe('gpiod backend', () => {
         .subscribe({ next: (event) => events.push(event), error: (error: unknown) => errors.push(error) });
       let pid: number;
       try {
-        await until(() => rejected.length === 1 || errors.length > 0, 'the stand-in’s output');
+        await waitFor(() => rejected.length === 1 || errors.length > 0, 'the stand-in’s output');
         expect(errors).to.deep.equal([]);
         expect(events.map((event) => [event.pressed, event.tick])).to.deep.equal([[true, 164_000_012]]); // release 200 ms later: debounced
         expect(rejected).to.deep.equal(['not an event']);
@@ -228,7 +221,7 @@ describe('gpiod backend', () => {
       } finally {
         subscription.unsubscribe();
       }
-      await until(() => backend.runningProcesses === 0, 'gpiomon to end');
+      await waitFor(() => backend.runningProcesses === 0, 'gpiomon to end');
       expect(() => process.kill(pid, 0)).to.throw(/ESRCH/);
     });
   });

@@ -13,6 +13,7 @@ import {
   type Level,
   type LevelChange,
 } from '../src/index.js';
+import { waitFor } from './support/waitFor.js';
 
 /**
  * pigpio's alert path, transcribed from pigpio.c (alertGlitchFilter and the sample
@@ -199,8 +200,7 @@ describe("the shared simulated backend ('simulated') on the real clock", () => {
     try {
       expect(gpio.openInputs()).to.include(27);
       keys.write('\n');
-      const deadline = Date.now() + 10_000;
-      while (events.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      await waitFor(() => events.length >= 2, () => `a press and a release, got ${JSON.stringify(events)}`);
       expect(events).to.deep.equal([true, false]);
     } finally {
       subscription.unsubscribe();

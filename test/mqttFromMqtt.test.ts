@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import { firstValueFrom, take, toArray, type Subscription } from 'rxjs';
 import { fromMqtt, type MqttMessage } from '../src/index.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { closeClients, countLog, testClient, waitFor } from './support/mqttHelpers.js';
+import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
+import { waitFor } from './support/waitFor.js';
 
 describe('fromMqtt on a real Mosquitto', function () {
   let broker: Mosquitto;

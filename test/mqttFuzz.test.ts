@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { from, lastValueFrom, type Subscription } from 'rxjs';
 import { decodeIotPayload, decodePayload, encodePayload, fromMqtt, makePayload, toMqtt, type MqttMessage } from '../src/index.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { countLog, waitFor } from './support/mqttHelpers.js';
+import { countLog } from './support/mqttHelpers.js';
+import { waitFor } from './support/waitFor.js';
 
 const SEED = 20_200_701;
 const COUNT = 10_000;

@@ -10,7 +10,8 @@ import { firstValueFrom, from, lastValueFrom, take, toArray, type Subscription }
 import { decodeIotPayload, encodePayload, fromMqtt, makePayload, toMqtt, type DecodedMqttMessage, type Rejection } from '../src/index.js';
 import { corpusLines, corpusPath } from './support/corpora.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { countLog, waitFor } from './support/mqttHelpers.js';
+import { countLog } from './support/mqttHelpers.js';
+import { waitFor } from './support/waitFor.js';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));

@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import { interval, map, retry, take, timer, type Subscription } from 'rxjs';
 import { fromMqtt, toMqtt } from '../src/index.js';
 import { freePort, startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { closeClients, countLog, testClient, waitFor } from './support/mqttHelpers.js';
+import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
+import { waitFor } from './support/waitFor.js';
 
 describe('fromMqtt and toMqtt across a Mosquitto restart', function () {
   this.timeout(60_000);

@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import { firstValueFrom, from, lastValueFrom, take, toArray, type Observable, type Subscription } from 'rxjs';
 import { MqttConnectionError, MqttSubscribeError, RejectionError, fromMqtt, toMqtt, type Rejection } from '../src/index.js';
 import { freePort, startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { closeClients, countLog, testClient, waitFor } from './support/mqttHelpers.js';
+import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
+import { waitFor } from './support/waitFor.js';
 
 const acl = [
   'user alice', 'topic readwrite alice/#',

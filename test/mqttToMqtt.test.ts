@@ -7,7 +7,8 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { MqttQueueFullError, decodePayload, encodePayload, makePayload, toMqtt, type MqttPublished, type Rejection } from '../src/index.js';
 import { corpusLines } from './support/corpora.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { closeClients, countLog, testClient, waitFor } from './support/mqttHelpers.js';
+import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
+import { waitFor } from './support/waitFor.js';
 
 interface Received { topic: string; payload: Buffer; qos: number; retain: boolean }
 

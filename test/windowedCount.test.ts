@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { Subject, concat, from, lastValueFrom, of, take, throwError, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RejectionError, WindowCounter, windowedCount, type Rejection, type WindowCounterSnapshot, type WindowRow, type WindowStats } from '../src/index.js';
+import { waitFor } from './support/waitFor.js';
 
 interface Ev { readonly t: number; readonly k: string }
 
@@ -12,14 +13,6 @@ const ev = (t: number, k = 'a'): Ev => ({ t, k });
 const base = { eventTime: (e: Ev) => e.t, key: (e: Ev) => e.k, windowDuration: 10, watermarkDelay: 5 };
 
 const timeouts = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-
-async function until(condition: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('windowedCount operator', () => {
   it('emits final rows as the watermark passes, then flushes the open windows when the source completes', async () => {
@@ -230,7 +223,7 @@ describe('windowedCount operator', () => {
       events.next(ev(10));
       events.next(ev(150, 'b')); // [0, 100) final by the event itself; [100, 200) open
       expect(rows.map(show)).to.deep.equal(['[0,100) a=1']);
-      await until(() => rows.length === 2, 'the idle advance to close [100, 200)');
+      await waitFor(() => rows.length === 2, 'the idle advance to close [100, 200)');
       expect(rows.map(show)).to.deep.equal(['[0,100) a=1', '[100,200) b=1']);
       // No window open now, so no timer of ours (mocha's own test timer may be running).
       const before = timeouts();

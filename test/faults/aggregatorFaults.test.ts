@@ -13,7 +13,8 @@ import { encodePayload, ensureWindowCountTable, makePayload } from '../../src/in
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from '../support/cassandra.js';
 import { corpusLines } from '../support/corpora.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
-import { closeClients, testClient, waitFor } from '../support/mqttHelpers.js';
+import { closeClients, testClient } from '../support/mqttHelpers.js';
+import { waitFor } from '../support/waitFor.js';
 import {
   MINUTE, TOPIC, expectedCounts, publishEvents, scriptedEvents, settledComparison, sleep, startAggregate,
   type AggregatorProcess, type Comparison, type SentEvent,

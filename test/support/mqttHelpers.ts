@@ -1,15 +1,6 @@
-// Small helpers for the MQTT integration tests: waiting for a condition with a
-// generous deadline (never a fixed sleep), and clients that are always closed.
+// Small helpers for the MQTT integration tests: clients that are always closed, and
+// counting broker log lines. (Waiting for a condition: waitFor.ts.)
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-
-/** Polls `condition` until it holds; fails after `deadlineMs` saying what was awaited. */
-export async function waitFor(condition: () => boolean, what: string | (() => string), deadlineMs = 15_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const clients = new Set<MqttClient>();
 
