@@ -6,6 +6,8 @@ export type { DecodedMqttMessage, DecodeIotPayloadOptions } from './payload/deco
 
 export { RejectionError, warnOnReject } from './reject.js';
 export type { Rejection, RejectionKind, RejectOptions } from './reject.js';
+export { QueueFullError } from './writeQueue.js';
+export type { WriteBacklog, WriteQueueOptions, WriteResult, WritingOperator } from './writeQueue.js';
 
 export { LineCursor } from './files/LineCursor.js';
 export type { LineCursorOptions } from './files/LineCursor.js';

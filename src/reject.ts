@@ -6,15 +6,17 @@
  * @module
  */
 
-/** Which stage of the pipeline refused an input. */
+/** Which stage of the pipeline refused an input, or why. */
 export type RejectionKind =
-  | 'payload'   // undecodable MQTT payload (not JSON, wrong shape)
-  | 'timestamp' // an event time that cannot be read
-  | 'line'      // an access-log line that is not one
-  | 'late'      // an event whose window was already final
-  | 'future'    // an event time too far ahead of the clock (windowedCount's maxEventTimeAhead)
-  | 'message'   // any other refused message (e.g. publish not authorised)
-  | 'gpio';     // a GPIO backend report that cannot be turned into an event
+  | 'payload'    // undecodable MQTT payload (not JSON, wrong shape)
+  | 'timestamp'  // an event time that cannot be read
+  | 'line'       // an access-log line that is not one
+  | 'late'       // an event whose window was already final
+  | 'future'     // an event time too far ahead of the clock (windowedCount's maxEventTimeAhead)
+  | 'message'    // any other refused message (e.g. publish not authorised)
+  | 'row'        // a value cassandraSink cannot write (toValues throws, a value of the wrong type)
+  | 'queue-full' // a value a writing operator had no room for (onQueueFull: 'reject')
+  | 'gpio';      // a GPIO backend report that cannot be turned into an event
 
 /**
  * An input that an operator did not turn into output, and why.
