@@ -56,7 +56,7 @@ export const mqttPublishBench: Benchmark = {
         {
           raw: round((client, topic) => rawPublish(client, topic, qos, payloads, IN_FLIGHT)),
           // The array is a synchronous source: all values queue at once, hence maxQueued.
-          ours: round((client, topic) => lastValueFrom(from(payloads).pipe(toMqtt(client, { topic, qos, maxInFlight: IN_FLIGHT, maxQueued: Infinity }))).then(() => undefined)),
+          ours: round((client, topic) => lastValueFrom(from(payloads).pipe(toMqtt(client, { topic, qos, concurrency: IN_FLIGHT, maxQueued: Infinity }))).then(() => undefined)),
         },
         { rounds: full ? 7 : 3, warmup: 1 },
       );

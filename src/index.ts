@@ -28,7 +28,7 @@ export type { WindowRow } from './window/windowRow.js';
 
 export { fromMqtt, MqttSubscribeError } from './mqtt/fromMqtt.js';
 export type { FromMqttOptions } from './mqtt/fromMqtt.js';
-export { toMqtt, MqttQueueFullError } from './mqtt/toMqtt.js';
+export { toMqtt } from './mqtt/toMqtt.js';
 export type { MqttPublished, ToMqttOptions } from './mqtt/toMqtt.js';
 export { serializeJson } from './mqtt/serialize.js';
 export { MqttConnectionError } from './mqtt/connectionError.js';

@@ -59,7 +59,7 @@ describe('fromMqtt + decodeIotPayload under fuzzed payloads through a real Mosqu
       .subscribe({ next: (d) => outcomes.push({ decoded: true, message: d.message }), error: () => { ended = true; }, complete: () => { ended = true; } }));
     await waitFor(() => countLog(broker.log(), / 1 fuzz\/t/) === 1, 'the subscription');
 
-    const acks = await lastValueFrom(from(sent).pipe(toMqtt(broker.url, { topic: 'fuzz/t', qos: 1, maxInFlight: 32, maxQueued: Infinity })), { defaultValue: undefined });
+    const acks = await lastValueFrom(from(sent).pipe(toMqtt(broker.url, { topic: 'fuzz/t', qos: 1, concurrency: 32, maxQueued: Infinity })), { defaultValue: undefined });
     expect(acks?.value).to.equal(sent[COUNT - 1]);
     await waitFor(() => outcomes.length >= COUNT, () => `${COUNT} outcomes, got ${outcomes.length}`, 60_000);
 

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { Subject, count, firstValueFrom, from, lastValueFrom, map, takeWhile, tap, toArray, type Subscription } from 'rxjs';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { MqttQueueFullError, decodePayload, encodePayload, makePayload, toMqtt, type MqttPublished, type Rejection } from '../src/index.js';
+import { QueueFullError, decodePayload, encodePayload, makePayload, toMqtt, type MqttPublished, type Rejection } from '../src/index.js';
 import { corpusLines } from './support/corpora.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
@@ -90,7 +90,7 @@ describe('toMqtt on a real Mosquitto', function () {
       client.on('packetreceive', (packet) => { if (packet.cmd === ackPacket) events.push(`${ackPacket} ${packet.messageId}`); });
       const emitted: MqttPublished<number>[] = [];
       await new Promise<void>((resolve, reject) => {
-        from(Array.from({ length: 50 }, (_, i) => i)).pipe(toMqtt(client, { topic: `ackorder/${qos}`, qos, maxInFlight: 8 })).subscribe({
+        from(Array.from({ length: 50 }, (_, i) => i)).pipe(toMqtt(client, { topic: `ackorder/${qos}`, qos, concurrency: 8 })).subscribe({
           next: (ack) => { emitted.push(ack); events.push(`emit ${ack.messageId}`); },
           error: reject,
           complete: resolve,
@@ -112,7 +112,7 @@ describe('toMqtt on a real Mosquitto', function () {
     }
   });
 
-  it('never has more than maxInFlight publishes unacknowledged, even with a synchronous source of 500 values', async function () {
+  it('never has more than concurrency publishes unacknowledged, even with a synchronous source of 500 values', async function () {
     const client = await testClient(broker.url);
     let outstanding = 0;
     let maxOutstanding = 0;
@@ -121,7 +121,7 @@ describe('toMqtt on a real Mosquitto', function () {
     });
     client.on('packetreceive', (packet) => { if (packet.cmd === 'puback') outstanding--; });
     const acks = await lastValueFrom(from(Array.from({ length: 500 }, (_, i) => i)).pipe(
-      toMqtt(client, { topic: 'bound/t', qos: 1, maxInFlight: 4, maxQueued: 500 }),
+      toMqtt(client, { topic: 'bound/t', qos: 1, concurrency: 4, maxQueued: 500 }),
       toArray(),
     ));
     expect(acks.map((a) => a.value)).to.deep.equal(Array.from({ length: 500 }, (_, i) => i));
@@ -139,7 +139,7 @@ describe('toMqtt on a real Mosquitto', function () {
       map(() => iterator.next()),
       takeWhile((next) => !next.done),
       map((next) => { pulled++; return encodePayload(makePayload(next.value as string)); }),
-      toMqtt(client, { topic: 'paced/t', qos: 1, maxInFlight: 16, maxQueued: 0, onReject: () => pull.next() }),
+      toMqtt(client, { topic: 'paced/t', qos: 1, concurrency: 16, maxQueued: 0, onReject: () => pull.next() }),
       tap(() => pull.next()),
       count(),
     ));
@@ -165,7 +165,8 @@ describe('toMqtt on a real Mosquitto', function () {
     expect(rejections[0]!.reason).to.match(/wildcard/);
     expect(rejections[1]!.reason).to.match(/cannot serialize boom/);
     expect(() => toMqtt(broker.url, { topic: 'a/#' })).to.throw(TypeError, /wildcard/);
-    expect(() => toMqtt(broker.url, { topic: 't', maxInFlight: 0 })).to.throw(RangeError, /maxInFlight/);
+    expect(() => toMqtt(broker.url, { topic: 't', concurrency: 0 })).to.throw(RangeError, /^toMqtt: concurrency must be a whole number ≥ 1 or Infinity, not 0$/);
+    expect(() => toMqtt(broker.url, { topic: 't', maxQueued: 1.5 })).to.throw(RangeError, /^toMqtt: maxQueued must be a whole number ≥ 0 or Infinity, not 1.5$/);
   });
 
   it('ends with a clear error, not a silent resend loop, when Mosquitto refuses a message over its message_size_limit', async function () {
@@ -190,15 +191,19 @@ describe('toMqtt on a real Mosquitto', function () {
       await offline?.dispose();
     });
 
-    it('keeps at most maxInFlight in the offline queue and maxQueued waiting, rejects beyond that, and delivers the rest after the restart', async function () {
+    it('keeps at most concurrency in the offline queue and maxQueued waiting, rejects beyond that, and delivers the rest after the restart', async function () {
       // A persistent session, so the broker queues what arrives before it resubscribes.
       const { received } = await listen(offline.url, 'offline/t', { clientId: 'offline-subscriber', clean: false, properties: { sessionExpiryInterval: 300 } });
       const client = await testClient(offline.url, { clientId: 'offline-publisher' });
       const source = new Subject<number>();
       const acks: number[] = [];
       const rejections: Rejection[] = [];
+      const backlog: string[] = [];
       let completed = false;
-      subscriptions.push(source.pipe(toMqtt(client, { topic: 'offline/t', qos: 1, maxInFlight: 3, maxQueued: 5, onQueueFull: 'reject', onReject: (r) => rejections.push(r) }))
+      subscriptions.push(source.pipe(toMqtt(client, {
+        topic: 'offline/t', qos: 1, concurrency: 3, maxQueued: 5, onQueueFull: 'reject', onReject: (r) => rejections.push(r),
+        onBacklog: ({ inFlight, queued }) => backlog.push(`${inFlight}+${queued}`),
+      }))
         .subscribe({ next: (a) => acks.push(a.value), complete: () => { completed = true; } }));
       source.next(0);
       await waitFor(() => acks.length === 1, 'the first ack while connected');
@@ -209,9 +214,10 @@ describe('toMqtt on a real Mosquitto', function () {
       // 3 in MQTT.js's offline queue, 5 waiting in toMqtt, 2 rejected: nothing else held.
       expect(Object.keys(client.outgoing)).to.have.length(3);
       expect(rejections.map((r) => r.input)).to.deep.equal([9, 10]);
-      expect(rejections[0]!.kind).to.equal('message');
-      expect(rejections[0]!.reason).to.match(/3 values in flight and 5 queued .* is not connected/);
+      expect(rejections[0]!.kind).to.equal('queue-full');
+      expect(rejections[0]!.reason).to.match(/^toMqtt: 3 values in flight and 5 queued \(the broker at mqtt:\/\/127\.0\.0\.1:\d+ is not connected\): the source is faster than they are written$/);
       expect(acks).to.deep.equal([0]);
+      expect(backlog.at(-1), 'the backlog while the broker is away').to.equal('3+5');
 
       await offline.restart();
       await waitFor(() => acks.length === 9, () => `acks for 0..8 after the restart, got ${acks.join(',')}`);
@@ -222,16 +228,16 @@ describe('toMqtt on a real Mosquitto', function () {
       expect([...new Set(received.map((r) => Number(r.payload.toString())))].sort((a, b) => a - b)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     });
 
-    it("errors with MqttQueueFullError by default when the queue is full, naming the broker's state", async function () {
+    it("errors with QueueFullError naming toMqtt by default when the queue is full, naming the broker's state", async function () {
       const client = await testClient(offline.url);
       await offline.stop();
       await waitFor(() => !client.connected, 'the client to notice the broker is gone');
       const source = new Subject<number>();
-      const outcome = firstValueFrom(source.pipe(toMqtt(client, { topic: 'offline/full', maxInFlight: 2, maxQueued: 2 }), toArray()));
+      const outcome = firstValueFrom(source.pipe(toMqtt(client, { topic: 'offline/full', concurrency: 2, maxQueued: 2 }), toArray()));
       for (let i = 0; i < 5; i++) source.next(i);
       const error = await outcome.then(() => undefined, (e: unknown) => e);
-      expect(error).to.be.instanceOf(MqttQueueFullError);
-      expect((error as Error).message).to.match(/2 values in flight and 2 queued \(the broker at mqtt:\/\/127\.0\.0\.1:\d+ is not connected\)/);
+      expect(error).to.be.instanceOf(QueueFullError).and.include({ operator: 'toMqtt', concurrency: 2, maxQueued: 2 });
+      expect((error as Error).message).to.match(/^toMqtt: 2 values in flight and 2 queued \(the broker at mqtt:\/\/127\.0\.0\.1:\d+ is not connected\)/);
       await offline.restart();
     });
   });

@@ -4,14 +4,15 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { IClientPublishOptions, Packet } from 'mqtt';
-import { reject, type RejectOptions } from '../reject.js';
+import { BoundedWriter, writeQueueSettings, type WriteSlot } from '../internal/boundedWriter.js';
+import type { WriteQueueOptions, WriteResult } from '../writeQueue.js';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
 import { describeReasonCode, reasonCodeOf } from './reasonCodes.js';
 import { serializeJson } from './serialize.js';
 import { watchConnection } from './watchConnection.js';
 
 /** Options of {@link toMqtt}. */
-export interface ToMqttOptions<T> extends RejectOptions<T> {
+export interface ToMqttOptions<T> extends WriteQueueOptions<T> {
   /** The topic, or a function deriving it from the value. */
   topic: string | ((value: T) => string);
   /** QoS to publish with. Default `1`. */
@@ -25,28 +26,10 @@ export interface ToMqttOptions<T> extends RejectOptions<T> {
   serialize?: (value: T) => Buffer | Uint8Array | string;
   /** MQTT 5 PUBLISH properties (content type, user properties, …), fixed or per value. */
   properties?: IClientPublishOptions['properties'] | ((value: T) => IClientPublishOptions['properties']);
-  /**
-   * Values published and not yet acknowledged downstream, at most. Default `16`.
-   * While the broker is away these sit in MQTT.js's offline queue, so this also
-   * bounds that queue.
-   */
-  maxInFlight?: number;
-  /**
-   * Values waiting for a free in-flight slot, at most. Default `10_000`.
-   * `Infinity` removes the bound (and the protection against running out of memory).
-   */
-  maxQueued?: number;
-  /**
-   * What happens to a value that arrives when `maxQueued` values already wait:
-   * `'error'` (default) ends the stream with a {@link MqttQueueFullError};
-   * `'reject'` hands the value to `onReject` (kind `'message'`) and drops it.
-   */
-  onQueueFull?: 'error' | 'reject';
 }
 
 /** One published value, emitted once the broker has acknowledged it. */
-export interface MqttPublished<T> {
-  readonly value: T;
+export interface MqttPublished<T> extends WriteResult<T> {
   readonly topic: string;
   readonly qos: 0 | 1 | 2;
   /** Packet identifier of the PUBLISH (QoS ≥ 1). */
@@ -56,18 +39,6 @@ export interface MqttPublished<T> {
    * subscriber matched. `undefined` for QoS 0 and MQTT 3.1.1.
    */
   readonly reasonCode: number | undefined;
-}
-
-/** The error `toMqtt` ends with when its queue is full and `onQueueFull` is `'error'`. */
-export class MqttQueueFullError extends Error {
-  override readonly name = 'MqttQueueFullError';
-}
-
-interface Slot<T> {
-  readonly value: T;
-  readonly topic: string;
-  /** Set when the broker acknowledged; `null` when the value was refused and reported. */
-  result?: MqttPublished<T> | null;
 }
 
 /**
@@ -81,14 +52,16 @@ interface Slot<T> {
  * toMqtt:  ----a'-b'----c'----|      (a' = {value: a, topic, qos, messageId, reasonCode})
  * ```
  *
- * Acknowledgements are emitted in the order of the values. At most `maxInFlight`
- * values are published and not yet emitted; later values wait in a queue of at
- * most `maxQueued`. RxJS cannot ask a source to slow down, so that queue is the
- * only place a fast source's values can go: when it is full, `onQueueFull` says
- * whether the stream errors (default) or the value is rejected. Memory is
- * therefore bounded by `maxInFlight + maxQueued` values. To go at the broker's
- * pace, drive the source by the acknowledgements (for example read the next line
- * only when the previous one is acknowledged).
+ * Acknowledgements are emitted in the order of the values. At most `concurrency`
+ * values (default 16) are published and not yet emitted; later values wait in a
+ * queue of at most `maxQueued` (default 10,000). RxJS cannot ask a source to slow
+ * down, so that queue is the only place a fast source's values can go: when it is
+ * full, `onQueueFull` says whether the stream errors with a {@link QueueFullError}
+ * (default) or the value is rejected (kind `'queue-full'`). Memory is therefore
+ * bounded by `concurrency + maxQueued` values; `onBacklog` reports both counts as
+ * they change. To go at the broker's pace, drive the source by the
+ * acknowledgements (for example read the next line only when the previous one is
+ * acknowledged).
  *
  * While the broker is away (after a successful connect), MQTT.js reconnects by
  * itself and holds the in-flight values in its offline queue (QoS 0 included);
@@ -105,6 +78,8 @@ interface Slot<T> {
  * When the source completes, the stream completes after the last
  * acknowledgement; a client built from options is then closed (on unsubscribe
  * too, abandoning what is in flight); a client you passed in stays open.
+ * `toMqtt`, {@link cassandraSink} and {@link lightWhile} share these options and
+ * rules ({@link WriteQueueOptions}).
  *
  * @example
  * ```ts
@@ -130,7 +105,7 @@ interface Slot<T> {
  *   takeWhile((next) => !next.done),
  *   map((next) => encodePayload(makePayload(next.value))),
  *   // maxQueued 0: nothing ever waits in toMqtt; a refused line also asks for the next.
- *   toMqtt('mqtt://localhost:1883', { topic: 'rupesh/gpiotopic', maxInFlight: 16, maxQueued: 0, onReject: () => pull.next() }),
+ *   toMqtt('mqtt://localhost:1883', { topic: 'rupesh/gpiotopic', concurrency: 16, maxQueued: 0, onReject: () => pull.next() }),
  *   tap(() => pull.next()),
  * ).subscribe({ complete: () => console.log('every line acknowledged') });
  * for (let i = 0; i < 16; i++) pull.next(); // fill the in-flight window
@@ -139,13 +114,10 @@ interface Slot<T> {
  * @param conn - a client you own, or a URL or options for a client this operator owns.
  * @param options - topic, QoS, retain, serializer, bounds, rejection handling.
  * @returns an operator that emits one {@link MqttPublished} per published value.
- * @see {@link fromMqtt}
+ * @see {@link fromMqtt}, {@link WriteQueueOptions}
  */
 export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): OperatorFunction<T, MqttPublished<T>> {
   const qos = options.qos ?? 1;
-  const maxInFlight = options.maxInFlight ?? 16;
-  const maxQueued = options.maxQueued ?? 10_000;
-  const onQueueFull = options.onQueueFull ?? 'error';
   const serialize = options.serialize ?? (serializeJson as (value: T) => Buffer | string);
   if (typeof options.topic !== 'string' && typeof options.topic !== 'function') throw new TypeError('toMqtt: topic must be a string or a function of the value');
   if (typeof options.topic === 'string') {
@@ -153,49 +125,14 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
     if (problem !== undefined) throw new TypeError(`toMqtt: ${problem}`);
   }
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`toMqtt: qos must be 0, 1 or 2, not ${String(qos)}`);
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new RangeError(`toMqtt: maxInFlight must be a whole number ≥ 1, not ${maxInFlight}`);
-  if (!(maxQueued === Infinity || (Number.isInteger(maxQueued) && maxQueued >= 0))) throw new RangeError(`toMqtt: maxQueued must be a whole number ≥ 0 or Infinity, not ${maxQueued}`);
-  if (onQueueFull !== 'error' && onQueueFull !== 'reject') throw new TypeError(`toMqtt: onQueueFull must be 'error' or 'reject', not ${String(onQueueFull)}`);
+  const queue = writeQueueSettings<T>('toMqtt', options, 16);
 
   return (source) => new Observable<MqttPublished<T>>((destination) => {
     const opened = openConnectionOrError(conn, destination);
     if (opened === undefined) return;
     const { client, owned, broker } = opened;
-    // Published, in value order, until emitted: bounded by maxInFlight.
-    const inFlight: Slot<T>[] = [];
-    // Waiting for a slot: bounded by maxQueued.
-    const queued: T[] = [];
-    let queueHead = 0;
-    let sourceDone = false;
-    let finished = false;
 
-    const fail = (error: unknown): void => {
-      if (finished) return;
-      finished = true;
-      destination.error(error);
-    };
-    const stopWatching = watchConnection(client, broker, fail);
-
-    // Reports a refused value; with `strict` the report throws, ending the stream.
-    const refuse = (value: T, reason: string): boolean => {
-      try {
-        reject(options, { kind: 'message', reason, input: value });
-        return true;
-      } catch (error) {
-        fail(error);
-        return false;
-      }
-    };
-
-    const emitReady = (): void => {
-      while (!finished && inFlight.length > 0 && inFlight[0]!.result !== undefined) {
-        const { result } = inFlight.shift()!;
-        if (result !== null && result !== undefined) destination.next(result);
-      }
-      pump();
-    };
-
-    const publish = (value: T): void => {
+    const publish = (value: T, slot: WriteSlot<MqttPublished<T>>): void => {
       let topic: string;
       let payload: Buffer | string;
       let properties: IClientPublishOptions['properties'];
@@ -204,86 +141,50 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
         topic = typeof options.topic === 'function' ? options.topic(value) : options.topic;
         const problem = typeof options.topic === 'function' ? topicProblem(topic) : undefined;
         if (problem !== undefined) {
-          refuse(value, problem);
+          slot.reject('message', problem);
           return;
         }
         const serialized: unknown = serialize(value);
         if (typeof serialized === 'string' || Buffer.isBuffer(serialized)) payload = serialized;
         else if (serialized instanceof Uint8Array) payload = Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength);
         else {
-          refuse(value, `the serializer returned ${serialized === null ? 'null' : typeof serialized}, not a Buffer, Uint8Array or string`);
+          slot.reject('message', `the serializer returned ${serialized === null ? 'null' : typeof serialized}, not a Buffer, Uint8Array or string`);
           return;
         }
         properties = typeof options.properties === 'function' ? options.properties(value) : options.properties;
       } catch (error) {
-        refuse(value, `cannot make a message of the value: ${(error as Error).message}`);
+        slot.reject('message', `cannot make a message of the value: ${(error as Error).message}`);
         return;
       }
-      const slot: Slot<T> = { value, topic };
-      inFlight.push(slot);
       const publishOptions: IClientPublishOptions = { qos, retain: options.retain ?? false, ...(properties ? { properties } : {}) };
       // The acknowledgement is handled on a microtask, outside MQTT.js's handling of the
       // PUBACK: publishing the next value from inside that handler halved QoS 1
       // throughput in bench/mqtt-publish (0.55× raw publishAsync, 1.09× with this).
       client.publish(topic, payload, publishOptions, (error?: Error, packet?: Packet) => queueMicrotask(() => {
-        if (finished) return;
-        if (error) {
-          const reasonCode = reasonCodeOf(error);
-          slot.result = null;
-          if (reasonCode !== undefined && reasonCode >= 0x80) {
-            if (!refuse(value, `the MQTT broker at ${broker} refused the message on "${topic}": ${describeReasonCode(reasonCode)}`)) return;
-          } else {
-            fail(new Error(`toMqtt: publishing to "${topic}" on ${broker} failed: ${error.message}`, { cause: error }));
-            return;
-          }
-        } else {
+        if (!error) {
           const ack = packet as { messageId?: number; reasonCode?: number } | undefined;
-          slot.result = { value, topic, qos, messageId: ack?.messageId, reasonCode: ack?.reasonCode };
+          slot.done({ value, topic, qos, messageId: ack?.messageId, reasonCode: ack?.reasonCode });
+          return;
         }
-        emitReady();
+        const reasonCode = reasonCodeOf(error);
+        if (reasonCode !== undefined && reasonCode >= 0x80) {
+          slot.reject('message', `the MQTT broker at ${broker} refused the message on "${topic}": ${describeReasonCode(reasonCode)}`);
+        } else {
+          writer.fail(new Error(`toMqtt: publishing to "${topic}" on ${broker} failed: ${error.message}`, { cause: error }));
+        }
       }));
     };
 
-    // Moves queued values into flight while there is room; completes when all is done.
-    const pump = (): void => {
-      while (!finished && inFlight.length < maxInFlight && queueHead < queued.length) {
-        const value = queued[queueHead]!;
-        queued[queueHead++] = undefined as T; // let the value be collected
-        if (queueHead === queued.length) {
-          queued.length = 0;
-          queueHead = 0;
-        }
-        publish(value);
-      }
-      if (!finished && sourceDone && inFlight.length === 0 && queueHead === queued.length) {
-        finished = true;
-        destination.complete();
-      }
-    };
-
-    const subscription = source.subscribe({
-      next: (value) => {
-        if (finished) return;
-        if (queued.length - queueHead >= maxQueued && inFlight.length >= maxInFlight) {
-          const state = client.connected ? 'connected' : 'not connected';
-          const reason = `toMqtt: ${maxInFlight} values in flight and ${maxQueued} queued (the broker at ${broker} is ${state}): the source is faster than the broker acknowledges`;
-          if (onQueueFull === 'reject') refuse(value, reason);
-          else fail(new MqttQueueFullError(`${reason}. Raise maxQueued, slow the source down, or set onQueueFull: 'reject'`));
-          return;
-        }
-        queued.push(value);
-        pump();
-      },
-      error: fail,
-      complete: () => {
-        sourceDone = true;
-        pump();
-      },
-    });
+    const writer = new BoundedWriter<T, MqttPublished<T>>(destination, {
+      ...queue,
+      order: 'input',
+      state: () => `the broker at ${broker} is ${client.connected ? 'connected' : 'not connected'}`,
+    }, publish);
+    const stopWatching = watchConnection(client, broker, writer.fail);
+    writer.subscribe(source);
 
     return () => {
-      finished = true;
-      subscription.unsubscribe();
+      writer.unsubscribe();
       stopWatching();
       if (owned) closeOwned(client);
     };
