@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Observable, Subject, map, of, throwError } from 'rxjs';
-import { fromGpioButton, lightWhile, ManualClock, SimulatedGpio, type Level } from '../src/index.js';
+import { QueueFullError, fromGpioButton, lightWhile, ManualClock, SimulatedGpio, type Level, type Rejection } from '../src/index.js';
 
 const LED = 4;
 const BUTTON = 17;
@@ -145,6 +145,43 @@ describe('lightWhile on the simulated backend', () => {
     source.pipe(lightWhile(LED, (value) => of(value), { backend: gpio })).subscribe({ error: (error: unknown) => errors.push(error) });
     expect(errors.map(String)).to.deep.equal(['Error: GPIO 4 is busy']);
     expect(source.observed).to.equal(false);
+  });
+
+  it('holds at most maxQueued waiting values, then errors with QueueFullError naming lightWhile, or rejects with onQueueFull: reject', () => {
+    const { gpio } = rig();
+    const backlog: string[] = [];
+    const errors: unknown[] = [];
+    const source = new Subject<number>();
+    source.pipe(lightWhile(LED, () => new Subject<never>(), {
+      backend: gpio, maxQueued: 2, onBacklog: ({ inFlight, queued }) => backlog.push(`${inFlight}+${queued}`),
+    })).subscribe({ error: (error: unknown) => errors.push(error) });
+    for (let i = 1; i <= 4; i++) source.next(i);
+    expect(backlog).to.deep.equal(['1+0', '1+1', '1+2']);
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.be.instanceOf(QueueFullError).and.include({ operator: 'lightWhile', concurrency: 1, maxQueued: 2 });
+    expect((errors[0] as Error).message).to.match(/^lightWhile: 1 value in flight and 2 queued \(the LED on GPIO 4 is lit for 1 running work\)/);
+    expect([gpio.outputLevel(LED), gpio.openOutputs()]).to.deep.equal([0, []]);
+
+    const rejections: Rejection[] = [];
+    const works: Subject<number>[] = [];
+    const done: number[] = [];
+    const again = new Subject<number>();
+    again.pipe(lightWhile(LED, (value) => { const work = new Subject<number>(); works.push(work); return work.pipe(map(() => value)); }, {
+      backend: gpio, maxQueued: 1, onQueueFull: 'reject', onReject: (r) => rejections.push(r),
+    })).subscribe((value) => done.push(value));
+    for (let i = 1; i <= 4; i++) again.next(i);
+    expect(rejections.map((r) => [r.kind, r.input])).to.deep.equal([['queue-full', 3], ['queue-full', 4]]);
+    works[0]!.next(0);
+    works[0]!.complete();
+    works[1]!.next(0);
+    works[1]!.complete();
+    expect(done).to.deep.equal([1, 2]);
+  });
+
+  it('checks concurrency and maxQueued when called, naming lightWhile', () => {
+    expect(() => lightWhile(LED, (value: number) => of(value), { concurrency: 0 })).to.throw(RangeError, /^lightWhile: concurrency must be a whole number ≥ 1 or Infinity, not 0$/);
+    expect(() => lightWhile(LED, (value: number) => of(value), { maxQueued: -1 })).to.throw(RangeError, /^lightWhile: maxQueued must be/);
+    expect(() => lightWhile(LED, (value: number) => of(value), { concurrency: Infinity })).not.to.throw();
   });
 
   it('lights GPIO 4 while a GPIO 17 press is published, as in the reference scenario', () => {

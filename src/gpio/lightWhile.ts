@@ -4,11 +4,13 @@
  * @module
  */
 import { defer, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
+import { BoundedWriter, writeQueueSettings } from '../internal/boundedWriter.js';
+import type { WriteQueueOptions } from '../writeQueue.js';
 import { checkPin, type Level, type OutputPin } from './backend.js';
 import { withGpioBackend, type GpioBackendChoice } from './gpioBackendChoice.js';
 
 /** Options of {@link lightWhile}. */
-export interface LightWhileOptions {
+export interface LightWhileOptions<T = unknown> extends WriteQueueOptions<T> {
   /** The GPIO backend. Default `'pigpio'`. */
   readonly backend?: GpioBackendChoice;
   /**
@@ -16,12 +18,6 @@ export interface LightWhileOptions {
    * wired from the pin to ground through a resistor, lit at level 1.
    */
   readonly activeLow?: boolean;
-  /**
-   * How many values' work may run at once; more wait in order. Default 1, like the
-   * original publisher, which handled one press at a time. The LED stays lit while
-   * any work runs.
-   */
-  readonly concurrency?: number;
 }
 
 /**
@@ -38,12 +34,18 @@ export interface LightWhileOptions {
  * ```
  *
  * Subscribing opens the pin as an output (off), then subscribes to the source. Each
- * value's `work(value, index)` runs with the LED on; with `concurrency` above 1 the
- * LED stays on while any work runs, and goes off when the last one ends. The work's
- * values are passed on. The LED goes off before an error from the work is passed
- * on, and before completion. Unsubscribing stops the source and every running work,
- * turns the LED off and releases the pin. A backend failure (loading, opening,
- * writing) errors the output.
+ * value's `work(value, index)` runs with the LED on. By default one work runs at a
+ * time, like the original publisher, which handled one press at a time; with
+ * `concurrency` above 1 the LED stays on while any work runs, and goes off when the
+ * last one ends. Values whose turn has not come wait, at most `maxQueued` (default
+ * 10,000; then `onQueueFull`: a {@link QueueFullError}, or a rejection of kind
+ * `'queue-full'`), and `onBacklog` reports the counts as they change: the options
+ * and rules {@link toMqtt} and {@link cassandraSink} share
+ * ({@link WriteQueueOptions}). The work's values are passed on as they come (its
+ * output is the work's, e.g. toMqtt's acknowledgements). The LED goes off before an
+ * error from the work is passed on, and before completion. Unsubscribing stops the
+ * source and every running work, turns the LED off and releases the pin. A backend
+ * failure (loading, opening, writing) errors the output.
  *
  * @example
  * ```ts
@@ -57,86 +59,64 @@ export interface LightWhileOptions {
  * @see {@link fromGpioButton}
  * @param pin - the LED's pin, BCM numbering (4 in the reference wiring)
  * @param work - the work for one value; the LED is lit until it completes or errors
- * @param options - backend, polarity, concurrency
+ * @param options - backend, polarity, the write-queue options
  * @returns the operator
  */
 export function lightWhile<T, R>(
   pin: number,
   work: (value: T, index: number) => ObservableInput<R>,
-  options: LightWhileOptions = {},
+  options: LightWhileOptions<T> = {},
 ): OperatorFunction<T, R> {
   checkPin(pin);
-  const concurrency = options.concurrency ?? 1;
-  if (!(concurrency >= 1) || (!Number.isInteger(concurrency) && concurrency !== Infinity)) {
-    throw new RangeError(`concurrency must be a positive integer or Infinity, got ${concurrency}`);
-  }
+  const queue = writeQueueSettings<T>('lightWhile', options, 1);
   const onLevel: Level = options.activeLow ? 0 : 1;
   const offLevel: Level = options.activeLow ? 1 : 0;
 
   return (source) => withGpioBackend(options.backend ?? 'pigpio', (backend) => new Observable<R>((destination) => {
     const led: OutputPin = backend.openOutput(pin, { initialLevel: offLevel });
-    const queue: T[] = [];
     const running = new Set<Subscription>();
-    let active = 0;
     let index = 0;
-    let sourceDone = false;
-    let sourceSubscription: Subscription | undefined;
 
-    const write = (level: Level): boolean => {
+    const setLed = (level: Level): boolean => {
       try {
         led.write(level);
         return true;
       } catch (error) {
-        destination.error(error);
+        writer.fail(error);
         return false;
       }
     };
 
-    const drain = (): void => {
-      while (!destination.closed && active < concurrency && queue.length > 0) run(queue.shift()!);
-      if (!destination.closed && sourceDone && active === 0 && queue.length === 0) destination.complete();
-    };
-
-    const run = (value: T): void => {
-      active++;
-      if (active === 1 && !write(onLevel)) return;
-      let finished = false;
+    const writer = new BoundedWriter<T, R>(destination, {
+      ...queue,
+      order: 'completion',
+      state: () => `the LED on GPIO ${pin} is lit for ${running.size} running ${running.size === 1 ? 'work' : 'works'}`,
+    }, (value, slot) => {
+      if (running.size === 0 && !setLed(onLevel)) return;
+      let ended = false;
       let subscription: Subscription | undefined = undefined;
       // Off before the work's end is passed on, so the LED is dark when the
       // subscriber hears of it.
-      const finish = (): boolean => {
-        finished = true;
+      const end = (): boolean => {
+        ended = true;
         if (subscription !== undefined) running.delete(subscription);
-        active--;
-        return active > 0 || write(offLevel);
+        return running.size > 0 || setLed(offLevel);
       };
       subscription = defer(() => work(value, index++)).subscribe({
-        next: (result) => destination.next(result),
-        error: (error: unknown) => { if (finish()) destination.error(error); },
-        complete: () => { if (finish()) drain(); },
+        next: (result) => slot.next(result),
+        error: (error: unknown) => { if (end()) writer.fail(error); },
+        complete: () => { if (end()) slot.done(); },
       });
-      if (!finished) running.add(subscription);
-    };
-
-    sourceSubscription = source.subscribe({
-      next: (value) => {
-        queue.push(value);
-        drain();
-      },
-      error: (error: unknown) => destination.error(error),
-      complete: () => {
-        sourceDone = true;
-        drain();
-      },
+      if (!ended) running.add(subscription);
     });
+    writer.subscribe(source);
 
     return () => {
-      sourceSubscription?.unsubscribe();
+      writer.unsubscribe();
+      const lit = running.size > 0;
       for (const subscription of running) subscription.unsubscribe();
       running.clear();
-      queue.length = 0;
-      if (active > 0) {
-        active = 0;
+      if (lit) {
         try { led.write(offLevel); } catch { /* the pin is going away; nothing left to tell */ }
       }
       led.release();
