@@ -1,7 +1,7 @@
 // Command-line flags with environment fallbacks for the examples and the CLI.
 // Every flag has a default, so `mqtt-iot-stream publish` works as it stands on a Pi
 // next to a local Mosquitto, and `aggregate` next to a local Cassandra.
-import { auth, Client, policies } from 'cassandra-driver';
+import { auth, Client, policies, types } from 'cassandra-driver';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -20,6 +20,9 @@ interface Flag {
 
 const bundledLog = fileURLToPath(new URL('./data/access.log', import.meta.url));
 
+/** The write consistency levels --consistency takes (ANY and the SERIAL ones make no sense for the counts). */
+const WRITE_CONSISTENCIES = ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'LOCAL_ONE'] as const;
+
 export const flags = {
   broker: { env: 'MQTT_URL', fallback: 'mqtt://localhost:1883', help: 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)', check: brokerUrl },
   topic: { env: 'MQTT_TOPIC', fallback: 'rupesh/gpiotopic', help: 'topic to publish to / subscribe to', check: topicFilter },
@@ -32,6 +35,7 @@ export const flags = {
   'led-pin': { env: 'LED_PIN', fallback: '4', help: 'LED pin, BCM numbering', check: gpioPin },
   cassandra: { env: 'CASSANDRA_CONTACT_POINTS', fallback: '127.0.0.1:9042', help: 'Cassandra contact points, comma-separated host:port', check: cassandraContactPoints },
   datacenter: { env: 'CASSANDRA_DATACENTER', fallback: 'datacenter1', help: 'Cassandra local data centre', check: nonEmpty },
+  consistency: { env: 'CASSANDRA_CONSISTENCY', fallback: 'LOCAL_QUORUM', help: 'write consistency; LOCAL_QUORUM: a majority of the local data centre\'s replicas (on one node, that one)', check: oneOf(...WRITE_CONSISTENCIES) },
   keyspace: { env: 'CASSANDRA_KEYSPACE', fallback: 'hyper', help: 'keyspace of the counts table', check: cqlIdentifier },
   table: { env: 'CASSANDRA_TABLE', fallback: 'mqtt', help: 'table of the counts', check: cqlIdentifier },
   replication: { env: 'CASSANDRA_REPLICATION', fallback: '1', help: 'replication factor if the keyspace is created', check: wholeNumber(1) },
@@ -162,16 +166,32 @@ export function qosSetting(text: string): 0 | 1 | 2 {
   return Number(text) as 0 | 1 | 2;
 }
 
+/** The driver's value of a --consistency name (its check has already passed): LOCAL_QUORUM → `types.consistencies.localQuorum`. */
+export function consistencySetting(text: string): number {
+  const name = text.toLowerCase().replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  const value = (types.consistencies as unknown as Record<string, number | undefined>)[name];
+  if (value === undefined) throw new UsageError(`--consistency must be ${WRITE_CONSISTENCIES.join(', ')}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
 /**
  * Connects to Cassandra and creates the counts table if missing. A node that cannot be
  * reached and one that refuses the statements are different lines, each naming the cause.
  */
 export async function prepareCassandra(
   contactPoints: string, localDataCenter: string, create: (client: Client) => Promise<void>, credentials?: { username: string; password: string },
+  options: { consistency?: number } = {},
 ): Promise<Client> {
   const authProvider = credentials === undefined ? undefined : new auth.PlainTextAuthProvider(credentials.username, credentials.password);
+  // The driver reaches the nodes it discovers (system.peers) on protocolOptions.port,
+  // 9042 unless told, not on the contact points' port: a ring on another port needs it.
+  const ports = new Set(contactPoints.split(',').map((point) => /:(\d+)$/.exec(point)?.[1]));
+  const port = ports.size === 1 ? [...ports][0] : undefined;
   const client = new Client({
     contactPoints: contactPoints.split(','), localDataCenter, ...(authProvider === undefined ? {} : { authProvider }),
+    ...(port === undefined ? {} : { protocolOptions: { port: Number(port) } }),
+    // The sink writes at the client's consistency (and the schema check reads at it).
+    ...(options.consistency === undefined ? {} : { queryOptions: { consistency: options.consistency } }),
     // The driver's default waits up to 10 minutes between attempts to reach a node that
     // was down; a long-running aggregator should notice within seconds that it is back.
     policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, 10_000) },
