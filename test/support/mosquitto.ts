@@ -1,14 +1,15 @@
-// Starts a real Mosquitto 2 broker for integration tests: its own config in a temp dir,
-// listeners on free loopback ports, optional persistence, password file, ACL file and a
-// TLS listener whose CA and server certificate are made here with openssl.
-// Every broker started is stopped by pid on stop(), on test failure (the caller's
-// after hook) and, as a last resort, when the test process exits.
+// Starts a real Mosquitto 2 broker, for the integration tests and the benchmarks alike:
+// its own config in a temp dir, listeners on free loopback ports, optional persistence,
+// password file, ACL file and a TLS listener whose CA and server certificate are made
+// here with openssl. Every broker started is stopped by pid on stop(), on test failure
+// (the caller's after hook) and, as a last resort, when the process exits.
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from './waitFor.js';
 
 export interface MosquittoUser {
   username: string;
@@ -32,6 +33,14 @@ export interface MosquittoOptions {
    * an acl_file, dynsec can refuse a subscription in SUBACK.
    */
   dynsec?: MosquittoUser;
+  /**
+   * What the broker logs, and so what {@link Mosquitto.log} holds. `'all'` (the default,
+   * for tests): every packet in and out, which tests read to see what the broker did.
+   * `'quiet'`: errors, warnings and the start-up lines only, for the benchmarks: with
+   * `'all'`, a debug line per PUBLISH in and out would make the broker's logging (and
+   * our memory, which keeps the log) the bottleneck of every MQTT benchmark.
+   */
+  log?: 'all' | 'quiet';
   /** Extra config lines. */
   extraConfig?: string[];
 }
@@ -53,7 +62,7 @@ export interface Mosquitto {
   readonly tlsMaterial?: TlsMaterial;
   readonly dir: string;
   readonly pid: number | undefined;
-  /** The broker's log so far (log_type all). */
+  /** The broker's log so far: every packet, or with `log: 'quiet'` errors, warnings and start-up lines. */
   log(): string;
   /**
    * Stops the broker: SIGTERM by default (Mosquitto saves its persistence file and
@@ -140,21 +149,18 @@ export function makeTlsMaterial(dir: string): TlsMaterial & { certPath: string; 
   return { ca: readFileSync(caPath), caPath, certPath, keyPath };
 }
 
+/** Waits until `port` accepts a connection; fails at once, with the broker's output, if the broker exits. */
 async function waitForPort(port: number, child: ChildProcess, logText: () => string, deadlineMs = 15_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
+  await waitFor(async () => {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`mosquitto exited (${child.exitCode ?? child.signalCode}) before listening on ${port}. Its output:\n${logText()}`);
     }
-    const accepted = await new Promise<boolean>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       const socket = tcpConnect({ port, host: '127.0.0.1' });
       socket.once('connect', () => { socket.destroy(); resolve(true); });
       socket.once('error', () => { socket.destroy(); resolve(false); });
     });
-    if (accepted) return;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not accept connections on ${port} within ${deadlineMs} ms. Its output:\n${logText()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  }, () => `mosquitto to accept connections on ${port}. Its output:\n${logText()}`, deadlineMs, 50);
 }
 
 /**
@@ -195,7 +201,8 @@ async function startIn(dir: string, options: MosquittoOptions): Promise<Mosquitt
     'per_listener_settings false',
     `allow_anonymous ${options.users ? 'false' : 'true'}`,
     'log_dest stderr',
-    'log_type all',
+    // 'information' holds the "running" line that start() waits for.
+    ...(options.log === 'quiet' ? ['log_type error', 'log_type warning', 'log_type information'] : ['log_type all']),
     'log_timestamp_format %H:%M:%S',
     `listener ${port} 127.0.0.1`,
   ];
@@ -247,12 +254,10 @@ async function startIn(dir: string, options: MosquittoOptions): Promise<Mosquitt
           // "running" is logged once every listener is open; a probe alone could be
           // answered by whoever else holds the port.
           const startedAt = output.length;
-          const deadline = Date.now() + 15_000;
-          while (!/mosquitto version \S+ running/.test(output.slice(startedAt))) {
+          await waitFor(() => {
             if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`mosquitto exited (${proc.exitCode ?? proc.signalCode}) while starting. Its output:\n${output}`);
-            if (Date.now() > deadline) throw new Error(`mosquitto did not report running within 15 s. Its output:\n${output}`);
-            await new Promise((r) => setTimeout(r, 20));
-          }
+            return /mosquitto version \S+ running/.test(output.slice(startedAt));
+          }, () => `mosquitto to report running. Its output:\n${output}`, 15_000, 20);
           await waitForPort(port, proc, () => output);
           if (tlsPort !== undefined) await waitForPort(tlsPort, proc, () => output);
         })(),
