@@ -144,3 +144,85 @@ export function startAggregate(args: string[]): AggregatorProcess {
     },
   };
 }
+
+/** Something that keeps the broker's log, as test/support/mosquitto.ts's broker does. */
+export interface LoggingBroker {
+  log(): string;
+}
+
+/** One aggregator across restarts: the same arguments (id, state directory, session) each start. */
+export interface AggregatorRunner {
+  /** Starts the command and resolves once the broker has its subscription (from then on its session queues). */
+  start(): Promise<AggregatorProcess>;
+  /** Signals the running process and resolves with its exit code or signal. */
+  kill(signal: NodeJS.Signals): Promise<number | NodeJS.Signals>;
+  current(): AggregatorProcess;
+  /** Every process started, oldest first (their output survives them). */
+  readonly processes: readonly AggregatorProcess[];
+}
+
+/**
+ * Runs `aggregate args` as the MQTT client `clientId` subscribing to `topic` (for a
+ * shared subscription, `$share/<group>/<topic>`, as the broker logs it).
+ */
+export function aggregatorRunner(broker: LoggingBroker, args: readonly string[], clientId: string, topic: string): AggregatorRunner {
+  const processes: AggregatorProcess[] = [];
+  const current = () => {
+    const last = processes.at(-1);
+    if (last === undefined) throw new Error(`${clientId} was never started`);
+    return last;
+  };
+  return {
+    processes,
+    current,
+    async start() {
+      const logBefore = broker.log().length;
+      const started = startAggregate([...args]);
+      processes.push(started);
+      const deadline = Date.now() + 60_000;
+      while (!broker.log().slice(logBefore).includes(`${clientId} 1 ${topic}`)) {
+        if (started.child.exitCode !== null) throw new Error(`the aggregator ${clientId} exited at start:\n${started.output()}`);
+        if (Date.now() > deadline) throw new Error(`the aggregator ${clientId} did not subscribe within 60 s; its output:\n${started.output()}`);
+        await sleep(20);
+      }
+      return started;
+    },
+    async kill(signal) {
+      const running = current();
+      running.child.kill(signal);
+      return running.exited;
+    },
+  };
+}
+
+/** What cassandraSink reported in an aggregator's output (its default `onOutage` lines). */
+export interface SinkOutages {
+  /** Outages that started ("failing since"). */
+  readonly started: number;
+  /** Outages that ended ("work again after"). */
+  readonly ended: number;
+  /** Retries the ended outages took, summed. */
+  readonly retries: number;
+  /** How long each ended outage lasted, in seconds. */
+  readonly durations: readonly number[];
+  /** The cause each started outage named. */
+  readonly causes: readonly string[];
+}
+
+export function sinkOutages(output: string): SinkOutages {
+  const causes = [...output.matchAll(/cassandraSink: writes to \S+ failing since \S+ \((.*)\); retrying/g)].map((match) => match[1] as string);
+  const ends = [...output.matchAll(/cassandraSink: writes to \S+ work again after ([\d.]+) s \((\d+) retr(?:y|ies)\)/g)];
+  return {
+    started: causes.length,
+    ended: ends.length,
+    retries: ends.reduce((sum, match) => sum + Number(match[2]), 0),
+    durations: ends.map((match) => Number(match[1])),
+    causes,
+  };
+}
+
+/** The counters of the summary line `aggregate` prints when it stops (SIGTERM): received, late, rows written… */
+export function aggregateSummary(output: string): Record<string, number> {
+  const line = output.split('\n').filter((text) => /^received \d+ · /.test(text) || / · received \d+ · /.test(text)).at(-1) ?? '';
+  return Object.fromEntries([...line.matchAll(/([a-z][a-z ]*?) (\d+)(?= ·|$)/g)].map((match) => [match[1] as string, Number(match[2])]));
+}
