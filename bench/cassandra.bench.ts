@@ -8,7 +8,7 @@
  */
 import cassandra from 'cassandra-driver';
 import { count as countResults, from, lastValueFrom } from 'rxjs';
-import { WindowCounter, cassandraSink, ensureWindowCountTable, type WindowRow } from '../src/index.js';
+import { WindowCounter, cassandraSink, ensureWindowCountTable, windowCountRows, type WindowRow } from '../src/index.js';
 import { compare, interleave, now, secondsSince, type BenchResult, type Benchmark } from './harness.js';
 import { statusEvents } from './events.js';
 
@@ -51,7 +51,7 @@ export const cassandraBench: Benchmark = {
           ours: async () => {
             const started = now();
             // The array is a synchronous source: every row queues at once, hence maxQueued.
-            const written = await lastValueFrom(from(rows).pipe(cassandraSink(client, { keyspace: KEYSPACE, table: TABLE, concurrency: CONCURRENCY, maxQueued: count }), countResults()));
+            const written = await lastValueFrom(from(rows).pipe(cassandraSink(client, { ...windowCountRows({ keyspace: KEYSPACE, table: TABLE }), concurrency: CONCURRENCY, maxQueued: count }), countResults()));
             if (written !== count) throw new Error(`cassandraSink wrote ${written} of ${count} rows`);
             return count / secondsSince(started);
           },

@@ -15,9 +15,9 @@
 import type { Client } from 'cassandra-driver';
 import { NEVER, takeUntil, tap, type Observable } from 'rxjs';
 import {
-  cassandraSink, decodeIotPayload, durableWindowedCount, fromMqtt, parseAccessLog, windowedCount,
-  type CassandraWriteResult, type DecodedMqttMessage, type Duration, type MqttConnection, type MqttConnectOptions,
-  type OutputMode, type Rejection, type WindowRow, type WindowStats,
+  cassandraSink, decodeIotPayload, durableWindowedCount, fromMqtt, parseAccessLog, windowCountRows, windowedCount,
+  type CassandraWriteResult, type DecodedMqttMessage, type DurableWriterHooks, type Duration, type MqttConnection, type MqttConnectOptions,
+  type OutputMode, type Rejection, type WindowRow, type WindowStats, type WriteResult,
 } from 'mqtt-iot-stream';
 
 export interface CountSettings {
@@ -82,8 +82,11 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
   readonly maxPendingRows?: number;
   /** Told when intake stops because rows wait for the writer, and when it resumes. */
   readonly onBackpressure?: (state: { readonly paused: boolean; readonly pendingRows: number }) => void;
-  /** Where rows go: Cassandra ({@link cassandraWriter}) or anything emitting `{ row }` per stored row. */
-  readonly write: (rows: Observable<WindowRow<number>>) => Observable<{ readonly row: WindowRow<number> }>;
+  /**
+   * Where rows go: Cassandra ({@link cassandraWriter}) or anything emitting `{ value }`
+   * per stored row (and passing a row it refuses for good to `hooks.onReject`).
+   */
+  readonly write: (rows: Observable<WindowRow<number>>, hooks: DurableWriterHooks<number>) => Observable<WriteResult<WindowRow<number>>>;
 }
 
 /**
@@ -91,7 +94,7 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
  * directory before its PUBACK, rows are written by `write`, and a restart continues
  * the open windows. Emits one result per written row; completes after `stop`.
  */
-export function aggregator(settings: AggregatorSettings, report: CountReport): Observable<{ readonly row: WindowRow<number> }> {
+export function aggregator(settings: AggregatorSettings, report: CountReport): Observable<WriteResult<WindowRow<number>>> {
   const onReject = report.rejected;
   return fromMqtt(settings.broker, settings.topic, { qos: settings.qos, ack: 'manual', keepSubscription: true }).pipe(
     tap(report.received),
@@ -122,8 +125,8 @@ export function aggregator(settings: AggregatorSettings, report: CountReport): O
 /** Writes rows into the window-count table as this aggregator's partial counts. */
 export function cassandraWriter(cassandra: Client, options: { keyspace: string; table: string; aggregatorId: string }) {
   const { keyspace, table, aggregatorId } = options;
-  return (rows: Observable<WindowRow<number>>): Observable<CassandraWriteResult<WindowRow<number>>> =>
-    rows.pipe(cassandraSink(cassandra, { keyspace, table, aggregator: aggregatorId }));
+  return (rows: Observable<WindowRow<number>>, { onReject }: DurableWriterHooks<number>): Observable<CassandraWriteResult<WindowRow<number>>> =>
+    rows.pipe(cassandraSink(cassandra, { ...windowCountRows({ keyspace, table, aggregator: aggregatorId }), onReject }));
 }
 
 /**

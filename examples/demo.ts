@@ -11,7 +11,7 @@
 import type { Client } from 'cassandra-driver';
 import { connect } from 'mqtt';
 import { EMPTY, Subject, interval, lastValueFrom, merge, share, takeUntil, tap, timer } from 'rxjs';
-import { cassandraSink, ensureWindowCountTable, sharedSimulatedGpio } from 'mqtt-iot-stream';
+import { cassandraSink, ensureWindowCountTable, sharedSimulatedGpio, windowCountRows } from 'mqtt-iot-stream';
 import { statusCounts } from './aggregator.js';
 import { DemoButton } from './demo-button.js';
 import { startEmbeddedBroker } from './embedded-broker.js';
@@ -89,7 +89,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
     share(),
   );
   const written = cassandra === undefined ? EMPTY : rows.pipe(
-    cassandraSink(cassandra, { keyspace: settings.keyspace, table: settings.table }),
+    cassandraSink(cassandra, windowCountRows({ keyspace: settings.keyspace, table: settings.table })),
     tap(() => tally.rowsWritten++),
   );
 

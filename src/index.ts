@@ -38,17 +38,17 @@ export type { MqttMessage, MqttMessageProperties } from './mqtt/message.js';
 export { topicMatches } from './mqtt/topicFilter.js';
 
 export { durableWindowedCount } from './durable/durableWindowedCount.js';
-export type { DurableWindowedCountOptions, DurableWindowStats } from './durable/durableWindowedCount.js';
+export type { DurableWindowedCountOptions, DurableWindowStats, DurableWriterHooks } from './durable/durableWindowedCount.js';
 export { defaultStateDirectory } from './durable/stateFiles.js';
 export type { Durability } from './durable/stateFiles.js';
 
 export { cassandraSink } from './cassandra/cassandraSink.js';
-export type { CassandraBacklog, CassandraOutage, CassandraRetry, CassandraSinkOptions, CassandraWriteResult, RowMappingSinkOptions, WindowCountSinkOptions } from './cassandra/cassandraSink.js';
+export type { CassandraOutage, CassandraRetry, CassandraSinkOptions, CassandraTableMapping, CassandraWriteResult } from './cassandra/cassandraSink.js';
 export type { CassandraClientInput } from './cassandra/client.js';
 export { CqlIdentifierError, isCqlIdentifier } from './cassandra/identifier.js';
-export { DEFAULT_KEYSPACE, DEFAULT_TABLE, WindowCountTableError, checkWindowCountTable, ensureWindowCountTable, readWindowTotals } from './cassandra/windowCountTable.js';
-export type { EnsureWindowCountTableOptions, WindowCountTableOptions, WindowTotal } from './cassandra/windowCountTable.js';
-export { CassandraBacklogError, CassandraWriteError, isRetryableCassandraError } from './cassandra/writeError.js';
+export { DEFAULT_KEYSPACE, DEFAULT_TABLE, WindowCountTableError, checkWindowCountTable, ensureWindowCountTable, readWindowTotals, windowCountRows } from './cassandra/windowCountTable.js';
+export type { EnsureWindowCountTableOptions, WindowCountRowsOptions, WindowCountTableOptions, WindowTotal } from './cassandra/windowCountTable.js';
+export { CassandraWriteError, isRetryableCassandraError } from './cassandra/writeError.js';
 
 export { fromGpioButton } from './gpio/fromGpioButton.js';
 export type { GpioButtonEvent, GpioButtonOptions } from './gpio/fromGpioButton.js';

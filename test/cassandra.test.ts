@@ -5,8 +5,9 @@ import type { Client } from 'cassandra-driver';
 import { createServer, type Server } from 'node:net';
 import { Subject, from, lastValueFrom, tap, toArray, of, range, map } from 'rxjs';
 import {
-  CassandraBacklogError, CassandraWriteError, CqlIdentifierError, cassandraSink, ensureWindowCountTable,
-  isCqlIdentifier, isRetryableCassandraError, readWindowTotals, type CassandraWriteResult, type WindowRow,
+  CassandraWriteError, CqlIdentifierError, QueueFullError, RejectionError, cassandraSink, ensureWindowCountTable,
+  isCqlIdentifier, isRetryableCassandraError, readWindowTotals, windowCountRows,
+  type CassandraWriteResult, type Rejection, type WindowRow,
 } from '../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
 import { corpusRecords, finalTable, plain, windowRows } from './support/windowRows.js';
@@ -76,17 +77,17 @@ describe('cassandraSink without a reachable node', () => {
       const options = { contactPoints: [`127.0.0.1:${port}`], localDataCenter: 'datacenter1' };
       const userClient = new cassandra.Client(options);
       const attempts: Array<() => unknown> = [
-        () => cassandraSink(options, { keyspace: 'hyper-x' }),
-        () => cassandraSink(options, { table: 'mqtt; DROP TABLE hyper.mqtt' }),
-        () => cassandraSink(userClient, { table: 'a'.repeat(49) }),
-        () => cassandraSink(userClient, { keyspace: 'select' }),
-        () => cassandraSink<number>(userClient, { table: 'readings', columns: ['id', 'value"'], toValues: (n) => [n, n] }),
+        () => cassandraSink(options, windowCountRows({ keyspace: 'hyper-x' })),
+        () => cassandraSink(options, windowCountRows({ table: 'mqtt; DROP TABLE hyper.mqtt' })),
+        () => cassandraSink(userClient, { ...windowCountRows(), table: 'a'.repeat(49) }),
+        () => cassandraSink(userClient, { ...windowCountRows(), keyspace: 'select' }),
+        () => cassandraSink<number>(userClient, { keyspace: 'home', table: 'readings', columns: ['id', 'value"'], toValues: (n) => [n, n] }),
         () => cassandraSink<number>(userClient, { keyspace: '1st', table: 'readings', columns: ['id'], toValues: (n) => [n] }),
       ];
       for (const attempt of attempts) {
         expect(attempt).to.throw(CqlIdentifierError, /is not a valid CQL identifier/);
       }
-      const error = (() => { try { cassandraSink(options, { keyspace: 'hyper-x' }); } catch (e) { return e; } })();
+      const error = (() => { try { cassandraSink(options, { ...windowCountRows(), keyspace: 'hyper-x' }); } catch (e) { return e; } })();
       expect(error).to.be.instanceOf(CqlIdentifierError).and.include({ option: 'keyspace', value: 'hyper-x' });
       await ensureWindowCountTable(userClient, { table: 'bad name' }).then(
         () => expect.fail('ensureWindowCountTable accepted a bad table name'),
@@ -108,25 +109,45 @@ describe('cassandraSink without a reachable node', () => {
 
   it('rejects bad numeric options and a bad row mapping when called', () => {
     const options = { contactPoints: ['127.0.0.1:1'], localDataCenter: 'datacenter1' };
-    expect(() => cassandraSink(options, { concurrency: 0 })).to.throw(RangeError, /concurrency must be an integer ≥ 1, got 0/);
-    expect(() => cassandraSink(options, { retries: 1.5 })).to.throw(RangeError, /retries must be an integer ≥ 0/);
-    expect(() => cassandraSink(options, { retries: -1 })).to.throw(RangeError, /retries must be an integer ≥ 0/);
-    expect(() => cassandraSink(options, { retries: Infinity }), 'Infinity, the default').not.to.throw();
-    expect(() => cassandraSink(options, { maxQueued: -1 })).to.throw(RangeError, /maxQueued/);
-    expect(() => cassandraSink(options, { maxQueued: Infinity }), 'Infinity, as toMqtt takes it').not.to.throw();
-    expect(() => cassandraSink<number>(options, { table: 't', columns: [], toValues: (n) => [n] })).to.throw(TypeError, /columns must be a non-empty array/);
-    expect(() => cassandraSink<number>(options, { table: 't', columns: ['a', 'A'], toValues: (n) => [n, n] })).to.throw(TypeError, /name a column twice/);
+    const rows = windowCountRows();
+    expect(() => cassandraSink(options, { ...rows, concurrency: 0 })).to.throw(RangeError, /^cassandraSink: concurrency must be a whole number ≥ 1 or Infinity, not 0$/);
+    expect(() => cassandraSink(options, { ...rows, retries: 1.5 })).to.throw(RangeError, /retries must be an integer ≥ 0/);
+    expect(() => cassandraSink(options, { ...rows, retries: -1 })).to.throw(RangeError, /retries must be an integer ≥ 0/);
+    expect(() => cassandraSink(options, { ...rows, retries: Infinity }), 'Infinity, the default').not.to.throw();
+    expect(() => cassandraSink(options, { ...rows, maxQueued: -1 })).to.throw(RangeError, /^cassandraSink: maxQueued must be a whole number ≥ 0 or Infinity, not -1$/);
+    expect(() => cassandraSink(options, { ...rows, maxQueued: Infinity }), 'Infinity, as toMqtt takes it').not.to.throw();
+    expect(() => cassandraSink(options, { ...rows, onQueueFull: 'drop' as 'reject' })).to.throw(TypeError, /onQueueFull must be 'error' or 'reject'/);
+    expect(() => cassandraSink<number>(options, { keyspace: 'k', table: 't', columns: [], toValues: (n) => [n] })).to.throw(TypeError, /columns must be a non-empty array/);
+    expect(() => cassandraSink<number>(options, { keyspace: 'k', table: 't', columns: ['a', 'A'], toValues: (n) => [n, n] })).to.throw(TypeError, /name a column twice/);
+    expect(() => cassandraSink(options, undefined as unknown as typeof rows)).to.throw(TypeError, /windowCountRows\(\) gives them/);
   });
 
-  it('errors the stream when toValues returns the wrong number of values, before sending it', async () => {
+  it('rejects and skips a value it cannot make a row of (toValues throws or gives the wrong number of values), sending nothing for it', async () => {
     const { server, port, connections } = await countingServer();
     try {
-      const error = await lastValueFrom(of(1).pipe(cassandraSink<number>(
+      const rejections: Rejection[] = [];
+      const results = await lastValueFrom(of(1, 2, 3).pipe(cassandraSink<number>(
         { contactPoints: [`127.0.0.1:${port}`], localDataCenter: 'datacenter1' },
-        { table: 'readings', columns: ['id', 'value'], toValues: (n) => [n] },
+        {
+          keyspace: 'home', table: 'readings', columns: ['id', 'value'],
+          toValues: (n) => { if (n === 2) throw new Error('no reading for 2'); return [n]; },
+          onReject: (r) => rejections.push(r),
+        },
+      ), toArray()));
+      expect(results).to.deep.equal([]);
+      expect(rejections.map((r) => [r.kind, r.input, r.reason])).to.deep.equal([
+        ['row', 1, 'cannot make a row of the value for home.readings: toValues returned 1 values for 2 columns (id, value)'],
+        ['row', 2, 'cannot make a row of the value for home.readings: no reading for 2'],
+        ['row', 3, 'cannot make a row of the value for home.readings: toValues returned 1 values for 2 columns (id, value)'],
+      ]);
+      expect(connections()).to.equal(0);
+
+      const strict = await lastValueFrom(of(1).pipe(cassandraSink<number>(
+        { contactPoints: [`127.0.0.1:${port}`], localDataCenter: 'datacenter1' },
+        { keyspace: 'home', table: 'readings', columns: ['id', 'value'], toValues: (n) => [n], strict: true },
       ))).then(() => expect.fail('the stream completed'), (e: unknown) => e);
-      expect(error).to.be.instanceOf(TypeError);
-      expect((error as Error).message).to.equal('cassandraSink: toValues returned 1 values for 2 columns (id, value)');
+      expect(strict).to.be.instanceOf(RejectionError);
+      expect((strict as Error).message).to.equal('row rejected: cannot make a row of the value for home.readings: toValues returned 1 values for 2 columns (id, value)');
       expect(connections()).to.equal(0);
     } finally {
       await new Promise((resolve) => server.close(resolve));
@@ -139,7 +160,7 @@ describe('cassandraSink without a reachable node', () => {
     const outages: string[] = [];
     const error = await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 1)).pipe(cassandraSink(
       { contactPoints: [`127.0.0.1:${port}`], localDataCenter: 'datacenter1' },
-      { retries: 2, retryBaseDelayMs: 10, retryMaxDelayMs: 50, onRetry: (r) => retriesSeen.push(r.attempt), onOutage: (o) => outages.push(o.state) },
+      { ...windowCountRows(), retries: 2, retryBaseDelayMs: 10, retryMaxDelayMs: 50, onRetry: (r) => retriesSeen.push(r.attempt), onOutage: (o) => outages.push(o.state) },
     ))).then(() => expect.fail('the stream completed'), (e: unknown) => e);
     expect(outages).to.deep.equal(['down']);
     expect(error).to.be.instanceOf(CassandraWriteError);
@@ -151,16 +172,28 @@ describe('cassandraSink without a reachable node', () => {
     expect(writeError.cause).to.be.instanceOf(cassandra.errors.NoHostAvailableError);
   });
 
-  it('errors with CassandraBacklogError instead of queueing more than maxQueued rows', async () => {
+  it('errors with QueueFullError naming cassandraSink instead of queueing more than maxQueued rows', async () => {
     const port = await closedPort();
     const backlog: number[] = [];
     const error = await lastValueFrom(range(0, 10).pipe(
       map((i) => row('2020-07-01T12:00:00Z', 200 + i, 1)),
       cassandraSink({ contactPoints: [`127.0.0.1:${port}`], localDataCenter: 'datacenter1' },
-        { concurrency: 2, maxQueued: 3, retries: 0, onBacklog: (b) => backlog.push(b.queued) }),
+        { ...windowCountRows(), concurrency: 2, maxQueued: 3, retries: 0, onBacklog: (b) => backlog.push(b.queued) }),
     )).then(() => expect.fail('the stream completed'), (e: unknown) => e);
-    expect(error).to.be.instanceOf(CassandraBacklogError).and.have.property('maxQueued', 3);
+    expect(error).to.be.instanceOf(QueueFullError).and.include({ operator: 'cassandraSink', concurrency: 2, maxQueued: 3 });
+    expect((error as Error).message).to.match(/^cassandraSink: 2 values in flight and 3 queued \(writing to hyper\.mqtt\): the source is faster than they are written\. /);
     expect(Math.max(...backlog)).to.equal(3);
+  });
+
+  it("with onQueueFull: 'reject', rejects the rows it has no room for (kind 'queue-full') and writes the rest", async () => {
+    const port = await closedPort();
+    const rejections: Rejection<WindowRow<number>>[] = [];
+    const source = new Subject<WindowRow<number>>();
+    const subscription = source.pipe(cassandraSink({ contactPoints: [`127.0.0.1:${port}`], localDataCenter: 'datacenter1' },
+      { ...windowCountRows(), concurrency: 2, maxQueued: 3, onQueueFull: 'reject', onReject: (r) => rejections.push(r), onOutage: () => undefined })).subscribe();
+    for (let i = 0; i < 8; i++) source.next(row('2020-07-01T12:00:00Z', 200 + i, 1));
+    expect(rejections.map((r) => [r.kind, r.input.key])).to.deep.equal([['queue-full', 205], ['queue-full', 206], ['queue-full', 207]]);
+    subscription.unsubscribe();
   });
 });
 
@@ -212,9 +245,9 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
     it('append mode: every row lands exactly, one result per row', async function () {
       this.timeout(120_000);
       await ensureWindowCountTable(admin, { keyspace: 'sink_append' });
-      const results = await lastValueFrom(from(appendRows).pipe(cassandraSink(admin, { keyspace: 'sink_append' }), toArray()));
+      const results = await lastValueFrom(from(appendRows).pipe(cassandraSink(admin, windowCountRows({ keyspace: 'sink_append' })), toArray()));
       expect(results).to.have.length(appendRows.length);
-      expect(new Set(results.map((r) => r.row))).to.have.property('size', appendRows.length);
+      expect(new Set(results.map((r) => r.value))).to.have.property('size', appendRows.length);
       expect(results.every((r) => r.attempts === 1)).to.equal(true);
       expect(plain(await readWindowTotals(admin, { keyspace: 'sink_append' }))).to.deep.equal(expected);
     });
@@ -224,7 +257,7 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
       const update = await windowRows(records, 'update');
       expect(update.rows.length).to.be.greaterThan(appendRows.length); // counts rewritten many times
       await ensureWindowCountTable(admin, { keyspace: 'sink_update' });
-      const results = await lastValueFrom(from(update.rows).pipe(cassandraSink(admin, { keyspace: 'sink_update', concurrency: 64 }), toArray()));
+      const results = await lastValueFrom(from(update.rows).pipe(cassandraSink(admin, { ...windowCountRows({ keyspace: 'sink_update' }), concurrency: 64 }), toArray()));
       expect(results).to.have.length(update.rows.length);
       expect(plain(await readWindowTotals(admin, { keyspace: 'sink_update' }))).to.deep.equal(expected);
     });
@@ -236,8 +269,8 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
       const odd = records.filter((_, i) => i % 2 === 1);
       const [a, b] = await Promise.all([windowRows(even, 'append'), windowRows(odd, 'append')]);
       await Promise.all([
-        lastValueFrom(from(a.rows).pipe(cassandraSink(admin, { keyspace: 'sink_shared', aggregator: 'aggregator-a' }), toArray())),
-        lastValueFrom(from(b.rows).pipe(cassandraSink(admin, { keyspace: 'sink_shared', aggregator: 'aggregator-b' }), toArray())),
+        lastValueFrom(from(a.rows).pipe(cassandraSink(admin, windowCountRows({ keyspace: 'sink_shared', aggregator: 'aggregator-a' })), toArray())),
+        lastValueFrom(from(b.rows).pipe(cassandraSink(admin, windowCountRows({ keyspace: 'sink_shared', aggregator: 'aggregator-b' })), toArray())),
       ]);
       const totals = await readWindowTotals(admin, { keyspace: 'sink_shared' });
       const sum = totals.reduce((s, t) => s + t.count, 0);
@@ -265,11 +298,11 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
 
     it('count 7, then count 5 for the same key (a restart re-writing an older count): 7 stays', async function () {
       this.timeout(60_000);
-      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 7)).pipe(cassandraSink(admin, { ...key, aggregator: 'restart' })));
-      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 5)).pipe(cassandraSink(admin, { ...key, aggregator: 'restart' })));
+      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 7)).pipe(cassandraSink(admin, windowCountRows({ ...key, aggregator: 'restart' }))));
+      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 5)).pipe(cassandraSink(admin, windowCountRows({ ...key, aggregator: 'restart' }))));
       expect(await stored('restart')).to.deep.equal({ count: 7, stamp: String(Date.parse('2020-07-01T12:01:00Z') * 1000 + 7) });
       // The same 7 written again (a replay) changes nothing.
-      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 7)).pipe(cassandraSink(admin, { ...key, aggregator: 'restart' })));
+      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 7)).pipe(cassandraSink(admin, windowCountRows({ ...key, aggregator: 'restart' }))));
       expect((await stored('restart')).count).to.equal(7);
     });
 
@@ -300,17 +333,17 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
         shutdown: () => Promise.resolve(),
       } as unknown as Client;
       const results = await lastValueFrom(from([row('2020-07-01T12:00:00Z', 200, 5), row('2020-07-01T12:00:00Z', 200, 7)]).pipe(
-        cassandraSink(client, { ...key, aggregator: 'retry', concurrency: 2, retryBaseDelayMs: 10, onOutage: () => undefined }), toArray()));
-      expect(results.map((r) => `${r.row.count}:${r.attempts}`)).to.deep.equal(['7:1', '5:2']);
+        cassandraSink(client, { ...windowCountRows({ ...key, aggregator: 'retry' }), concurrency: 2, retryBaseDelayMs: 10, onOutage: () => undefined }), toArray()));
+      expect(results.map((r) => `${r.value.count}:${r.attempts}`)).to.deep.equal(['7:1', '5:2']);
       expect(order, 'the 5 landed once before the 7 and once after it').to.deep.equal(['5', '7', '5']);
       expect(await stored('retry')).to.deep.equal({ count: 7, stamp: String(Date.parse('2020-07-01T12:01:00Z') * 1000 + 7) });
     });
 
     it('the same two writes stamped with the arrival clock (version 0.1) leave the 5: the test above can tell', async function () {
       this.timeout(60_000);
-      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 7)).pipe(cassandraSink(admin, { ...key, aggregator: 'clock', writeTimestamp: () => Date.now() * 1000 })));
+      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 7)).pipe(cassandraSink(admin, { ...windowCountRows({ ...key, aggregator: 'clock' }), writeTimestamp: () => Date.now() * 1000 })));
       await new Promise((resolve) => setTimeout(resolve, 2));
-      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 5)).pipe(cassandraSink(admin, { ...key, aggregator: 'clock', writeTimestamp: () => Date.now() * 1000 })));
+      await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 5)).pipe(cassandraSink(admin, { ...windowCountRows({ ...key, aggregator: 'clock' }), writeTimestamp: () => Date.now() * 1000 })));
       expect((await stored('clock')).count).to.equal(5);
     });
   });
@@ -334,7 +367,7 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
     this.timeout(60_000);
     await ensureWindowCountTable(admin, { keyspace: 'sink_missing' });
     const error = await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 1)).pipe(
-      cassandraSink(admin, { keyspace: 'sink_missing', table: 'no_such_table' }),
+      cassandraSink(admin, windowCountRows({ keyspace: 'sink_missing', table: 'no_such_table' })),
     )).then(() => expect.fail('the stream completed'), (e: unknown) => e);
     expect(error).to.be.instanceOf(CassandraWriteError);
     expect(error).to.include({ retryable: false, attempts: 1, target: 'sink_missing.no_such_table' });
@@ -343,19 +376,32 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
     expect((error as CassandraWriteError).cause).to.be.instanceOf(cassandra.errors.ResponseError);
 
     const noKeyspace = await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 1)).pipe(
-      cassandraSink(admin, { keyspace: 'sink_no_such_keyspace' }),
+      cassandraSink(admin, windowCountRows({ keyspace: 'sink_no_such_keyspace' })),
     )).then(() => expect.fail('the stream completed'), (e: unknown) => e);
     expect(noKeyspace).to.be.instanceOf(CassandraWriteError).and.include({ retryable: false, attempts: 1 });
     expect((noKeyspace as Error).message).to.match(/failed: keyspace sink_no_such_keyspace does not exist$/);
   });
 
-  it('a value of the wrong type errors the stream with the reason, without retrying', async function () {
+  it('a value the driver cannot encode for its column (wrong type, out of range) is rejected and skipped, without retrying; the others are written', async function () {
     this.timeout(60_000);
+    await ensureWindowCountTable(admin, { keyspace: 'sink_types' });
+    const rejections: Rejection<WindowRow<number>>[] = [];
+    const rows = [row('2020-07-01T12:00:00Z', 200, 1), row('2020-07-01T12:00:00Z', 2 ** 40, 1), row('2020-07-01T12:00:00Z', 404, 2),
+      { ...row('2020-07-01T12:00:00Z', 500, 1), windowEnd: new Date(Number.NaN) }];
+    const results = await lastValueFrom(from(rows).pipe(cassandraSink(admin, {
+      ...windowCountRows({ keyspace: 'sink_types' }), onReject: (r) => rejections.push(r),
+    }), toArray()));
+    expect(results.map((r) => `${r.value.key}:${r.attempts}`).sort()).to.deep.equal(['200:1', '404:1']);
+    expect(rejections.map((r) => [r.kind, r.input.key])).to.deep.equal([['row', 2 ** 40], ['row', 500]]);
+    expect(rejections[0]!.reason).to.match(/^cannot write the value to sink_types\.mqtt: RangeError: /);
+    expect(rejections[1]!.reason).to.match(/^cannot write the value to sink_types\.mqtt: TypeError: .*date/i);
+    expect(plain(await readWindowTotals(admin, { keyspace: 'sink_types' }))).to.have.length(2);
+
     const error = await lastValueFrom(of({ sensor: 's', at: 'not a date' }).pipe(cassandraSink(admin, {
-      keyspace: 'sink_map', table: 'readings', columns: ['sensor', 'at'], toValues: (r: { sensor: string; at: string }) => [r.sensor, r.at],
+      keyspace: 'sink_map', table: 'readings', columns: ['sensor', 'at'], toValues: (r: { sensor: string; at: string }) => [r.sensor, r.at], strict: true,
     }))).then(() => expect.fail('the stream completed'), (e: unknown) => e);
-    expect(error).to.be.instanceOf(CassandraWriteError).and.include({ retryable: false, attempts: 1 });
-    expect((error as Error).message).to.match(/sink_map\.readings failed: .*(timestamp|Date)/i);
+    expect(error).to.be.instanceOf(RejectionError);
+    expect((error as Error).message).to.match(/^row rejected: cannot write the value to sink_map\.readings: TypeError: .*(timestamp|Date)/i);
   });
 
   it('a client built from options is shut down when the stream completes; a passed-in one stays open', async function () {
@@ -363,12 +409,12 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
     await ensureWindowCountTable(admin, { keyspace: 'sink_lifecycle' });
     const before = openSockets();
     const results: CassandraWriteResult<WindowRow<number>>[] = await lastValueFrom(of(row('2020-07-01T12:00:00Z', 200, 3)).pipe(
-      cassandraSink(node.clientOptions(), { keyspace: 'sink_lifecycle' }), toArray()));
+      cassandraSink(node.clientOptions(), windowCountRows({ keyspace: 'sink_lifecycle' })), toArray()));
     expect(results).to.have.length(1);
     // Completion waits for the owned client's shutdown; its sockets finish closing right after.
     await waitFor(() => openSockets() <= before, 'the owned client to close its sockets', 10_000);
 
-    await lastValueFrom(of(row('2020-07-01T12:01:00Z', 404, 5)).pipe(cassandraSink(admin, { keyspace: 'sink_lifecycle' })));
+    await lastValueFrom(of(row('2020-07-01T12:01:00Z', 404, 5)).pipe(cassandraSink(admin, windowCountRows({ keyspace: 'sink_lifecycle' }))));
     const stillOpen = await admin.execute('SELECT count(*) AS n FROM sink_lifecycle.mqtt');
     expect(Number(stillOpen.first()['n'])).to.equal(2);
     expect(admin.getState().getConnectedHosts()).to.have.length(1);
@@ -379,7 +425,7 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
     const before = openSockets();
     const source = new Subject<WindowRow<number>>();
     let written = 0;
-    const subscription = source.pipe(cassandraSink(node.clientOptions(), { keyspace: 'sink_lifecycle' }), tap(() => written++)).subscribe();
+    const subscription = source.pipe(cassandraSink(node.clientOptions(), windowCountRows({ keyspace: 'sink_lifecycle' })), tap(() => written++)).subscribe();
     source.next(row('2020-07-01T12:02:00Z', 200, 1));
     await waitFor(() => written === 1, 'the first write');
     expect(openSockets()).to.be.greaterThan(before);

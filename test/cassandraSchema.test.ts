@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import cassandra from 'cassandra-driver';
 import type { Client } from 'cassandra-driver';
 import { lastValueFrom, of } from 'rxjs';
-import { WindowCountTableError, cassandraSink, checkWindowCountTable, ensureWindowCountTable, readWindowTotals } from '../src/index.js';
+import { WindowCountTableError, cassandraSink, checkWindowCountTable, ensureWindowCountTable, readWindowTotals, windowCountRows } from '../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode } from './support/cassandra.js';
 
 const KEYSPACE = 'schema_check';
@@ -73,7 +73,7 @@ describe('window-count table schema check against a real Cassandra 5 node', func
     expect(await checkError(admin, 'fine')).to.equal(undefined);
     expect(await checkError(admin, 'FINE')).to.equal(undefined);
     await lastValueFrom(of({ windowStart: new Date(0), windowEnd: new Date(60_000), key: 200, count: 3 })
-      .pipe(cassandraSink(admin, { keyspace: KEYSPACE, table: 'fine' })));
+      .pipe(cassandraSink(admin, windowCountRows({ keyspace: KEYSPACE, table: 'fine' }))));
     expect(await readWindowTotals(admin, { keyspace: KEYSPACE, table: 'fine' })).to.have.length(1);
   });
 

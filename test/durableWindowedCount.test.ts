@@ -5,8 +5,11 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, appendFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Observable, Subject, lastValueFrom, map, of, delay, toArray, type Subscription } from 'rxjs';
-import { durableWindowedCount, type DurableWindowStats, type MqttMessage, type WindowRow } from '../src/index.js';
+import { Observable, Subject, lastValueFrom, map, of, delay, filter, toArray, type Subscription } from 'rxjs';
+import {
+  RejectionError, durableWindowedCount,
+  type DurableWindowStats, type DurableWriterHooks, type MqttMessage, type Rejection, type WindowRow, type WriteResult,
+} from '../src/index.js';
 
 interface Ev { readonly t: number; readonly k: number }
 
@@ -49,15 +52,25 @@ class Deliveries {
 
 const windows = { windowDuration: 10, watermarkDelay: 5 } as const;
 
-function counting(stateDirectory: string, extra: Partial<Parameters<typeof durableWindowedCount<Ev, number, { row: WindowRow<number> }>>[0]> = {}) {
-  return durableWindowedCount<Ev, number, { row: WindowRow<number> }>({
+/** A writer that refuses the rows of status 404 for good, as cassandraSink refuses a row it cannot encode. */
+const refusing404 = (rows: Observable<WindowRow<number>>, { onReject }: DurableWriterHooks<number>) => rows.pipe(
+  filter((row) => {
+    if (row.key !== 404) return true;
+    onReject({ kind: 'row', reason: 'cannot write 404', input: row });
+    return false;
+  }),
+  map((row) => ({ value: row })),
+);
+
+function counting(stateDirectory: string, extra: Partial<Parameters<typeof durableWindowedCount<Ev, number, WriteResult<WindowRow<number>>>>[0]> = {}) {
+  return durableWindowedCount<Ev, number, WriteResult<WindowRow<number>>>({
     stateDirectory,
     prepare: (messages) => messages.pipe(map((message) => JSON.parse(message.payload.toString()) as Ev)),
     eventTime: (event) => event.t,
     key: (event) => event.k,
     ...windows,
     onReject: () => {},
-    write: (rows) => rows.pipe(map((row) => ({ row }))),
+    write: (rows) => rows.pipe(map((row) => ({ value: row }))),
     ...extra,
   });
 }
@@ -83,7 +96,7 @@ describe('durableWindowedCount', () => {
     const events: Ev[] = [{ t: 1, k: 200 }, { t: 3, k: 404 }, { t: 12, k: 200 }, { t: 14, k: 200 }, { t: 16, k: 200 }, { t: 27, k: 200 }, { t: 40, k: 404 }];
     for (const [from, to] of [[0, 3], [3, 5], [5, 7]] as const) {
       const deliveries = new Deliveries();
-      const subscription = deliveries.source.pipe(counting(dir)).subscribe(({ row }) => rows.push(show(row)));
+      const subscription = deliveries.source.pipe(counting(dir)).subscribe(({ value }) => rows.push(show(value)));
       for (const event of events.slice(from, to)) deliveries.send(event);
       subscription.unsubscribe(); // an abrupt end: no partial rows, the state is saved
     }
@@ -101,7 +114,7 @@ describe('durableWindowedCount', () => {
     deliveries.send({ t: 3, k: 200 }, { messageId: 9, dup: true }); // dup, but never seen (lost in transit): counted
     expect(stats!.duplicates).to.equal(1);
     expect(deliveries.acked).to.deep.equal([7, 7, 7, 9]);
-    expect((await rows).map(({ row }) => show(row))).to.deep.equal(['[0,10) 200=3']);
+    expect((await rows).map(({ value }) => show(value))).to.deep.equal(['[0,10) 200=3']);
   });
 
   it('recognises a redelivery after a restart too (the identifiers are saved)', () => {
@@ -162,9 +175,9 @@ describe('durableWindowedCount', () => {
     const held: WindowRow<number>[] = [];
     let stats: DurableWindowStats | undefined;
     // A writer that acknowledges only when told: Cassandra down, then back.
-    const write = (rows: Observable<WindowRow<number>>) => new Observable<{ row: WindowRow<number> }>((subscriber) => {
+    const write = (rows: Observable<WindowRow<number>>) => new Observable<WriteResult<WindowRow<number>>>((subscriber) => {
       const input = rows.subscribe((row) => held.push(row));
-      const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ row })));
+      const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ value: row })));
       return () => { input.unsubscribe(); release.unsubscribe(); };
     });
     const reports: string[] = [];
@@ -191,10 +204,10 @@ describe('durableWindowedCount', () => {
     const deliveries = new Deliveries();
     const sent: string[] = [];
     const written = new Subject<void>();
-    const write = (rows: Observable<WindowRow<number>>) => new Observable<{ row: WindowRow<number> }>((subscriber) => {
+    const write = (rows: Observable<WindowRow<number>>) => new Observable<WriteResult<WindowRow<number>>>((subscriber) => {
       const held: WindowRow<number>[] = [];
       const input = rows.subscribe((row) => { sent.push(show(row)); held.push(row); });
-      const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ row })));
+      const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ value: row })));
       return () => { input.unsubscribe(); release.unsubscribe(); };
     });
     const subscription = deliveries.source.pipe(counting(dir, { write, outputMode: 'update' })).subscribe();
@@ -211,11 +224,11 @@ describe('durableWindowedCount', () => {
     deliveries.send({ t: 1, k: 200 });
     deliveries.send({ t: 2, k: 200 });
     stop.next();
-    expect((await first).map(({ row }) => show(row))).to.deep.equal(['[0,10) 200=2']);
+    expect((await first).map(({ value }) => show(value))).to.deep.equal(['[0,10) 200=2']);
     const again = lastValueFrom(deliveries.source.pipe(counting(dir, { stop }), toArray()));
     deliveries.send({ t: 3, k: 200 });
     stop.next();
-    expect((await again).map(({ row }) => show(row))).to.deep.equal(['[0,10) 200=3']);
+    expect((await again).map(({ value }) => show(value))).to.deep.equal(['[0,10) 200=3']);
   });
 
   it('errors when prepare emits after its message was handled (it must be synchronous)', async () => {
@@ -234,9 +247,42 @@ describe('durableWindowedCount', () => {
     expect(() => counting(dir, { maxPendingRows: 0 })).to.throw(RangeError, /maxPendingRows/);
   });
 
+  it('a row the writer refuses for good leaves the saved state, is reported, and frees its write slot', () => {
+    const deliveries = new Deliveries();
+    const rejections: Rejection[] = [];
+    const results: string[] = [];
+    let stats: DurableWindowStats | undefined;
+    const subscription = deliveries.source.pipe(counting(dir, {
+      write: refusing404, maxRowsInFlight: 1, outputMode: 'update', onReject: (r) => rejections.push(r), onSubscribe: (s) => { stats = s; },
+    })).subscribe(({ value }) => results.push(show(value)));
+    deliveries.send({ t: 1, k: 404 });
+    deliveries.send({ t: 1, k: 200 }); // one write slot: written only if the refused row gave it back
+    deliveries.send({ t: 1, k: 404 });
+    expect(results).to.deep.equal(['[0,10) 200=1']);
+    expect(rejections.map((r) => [r.kind, r.reason, show(r.input as WindowRow<number>)])).to.deep.equal([
+      ['row', 'cannot write 404', '[0,10) 404=1'], ['row', 'cannot write 404', '[0,10) 404=2'],
+    ]);
+    expect(stats!.pendingRows).to.equal(0);
+    subscription.unsubscribe();
+  });
+
+  it('with strict, a row the writer refuses ends the stream and stays saved for the next start', async () => {
+    const deliveries = new Deliveries();
+    const failure = lastValueFrom(deliveries.source.pipe(counting(dir, { write: refusing404, strict: true }))).then(() => undefined, (e: unknown) => e);
+    deliveries.send({ t: 1, k: 404 });
+    deliveries.send({ t: 30, k: 200 }); // the watermark passes [0,10): its row goes to the writer
+    const error = await failure;
+    expect(error).to.be.instanceOf(RejectionError);
+    expect((error as Error).message).to.equal('row rejected: cannot write 404');
+    const stop = new Subject<void>();
+    const again = lastValueFrom(deliveries.source.pipe(counting(dir, { stop }), toArray()));
+    stop.next();
+    expect((await again).map(({ value }) => show(value)).sort()).to.deep.equal(['[0,10) 404=1', '[30,40) 200=1']);
+  });
+
   it('writes nothing twice to a result stream that completes early, and still saves', async () => {
     const deliveries = new Deliveries();
     const rows = await lastValueFrom(of(deliveries.message({ t: 1, k: 200 }), deliveries.message({ t: 30, k: 200 })).pipe(counting(dir), toArray()));
-    expect(rows.map(({ row }) => show(row))).to.deep.equal(['[0,10) 200=1', '[30,40) 200=1']);
+    expect(rows.map(({ value }) => show(value))).to.deep.equal(['[0,10) 200=1', '[30,40) 200=1']);
   });
 });

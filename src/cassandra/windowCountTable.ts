@@ -1,9 +1,13 @@
 /**
  * The reference table for window counts (keyspace `hyper`, table `mqtt`, as the
- * original Spark job wrote): its schema helper and a reader that sums aggregators.
+ * original Spark job wrote): how {@link WindowRow}s map to it, its schema helper,
+ * and a reader that sums aggregators.
  * @module
  */
-import type { Client } from 'cassandra-driver';
+import cassandra from 'cassandra-driver';
+import type { Client, types } from 'cassandra-driver';
+import type { WindowRow } from '../window/windowRow.js';
+import type { CassandraTableMapping } from './cassandraSink.js';
 import { assertCqlIdentifier } from './identifier.js';
 
 /** Where the window counts live. */
@@ -49,7 +53,7 @@ export function windowCountTarget(options: WindowCountTableOptions | undefined):
 /** Where a column sits in the table, as `system_schema.columns` names it. */
 type ColumnKind = 'partition_key' | 'clustering' | 'regular' | 'static';
 
-/** The columns {@link cassandraSink} writes, with the type and key role it needs. */
+/** The columns {@link windowCountRows} writes, in its `toValues` order, with the type and key role each needs. */
 const WINDOW_COUNT_COLUMNS: ReadonlyArray<{ name: string; type: string; kind: ColumnKind }> = [
   { name: 'window_start', type: 'timestamp', kind: 'partition_key' },
   { name: 'window_end', type: 'timestamp', kind: 'clustering' },
@@ -57,6 +61,76 @@ const WINDOW_COUNT_COLUMNS: ReadonlyArray<{ name: string; type: string; kind: Co
   { name: 'aggregator', type: 'text', kind: 'clustering' },
   { name: 'count', type: 'bigint', kind: 'regular' },
 ];
+
+/** Options of {@link windowCountRows}. */
+export interface WindowCountRowsOptions extends WindowCountTableOptions {
+  /**
+   * This aggregator's id, written to the `aggregator` column. Default `''`. Give
+   * each aggregator sharing an MQTT subscription its own id so that their partial
+   * counts do not overwrite each other; {@link readWindowTotals} sums them.
+   */
+  aggregator?: string;
+}
+
+/**
+ * The window-count table's write timestamp: `windowEnd` (ms) × 1000 + `count`. As a
+ * `Long`: past the year 2255 the product is no longer a safe JavaScript integer.
+ */
+function windowCountTimestamp(row: WindowRow<number>): types.Long {
+  return cassandra.types.Long.fromNumber(row.windowEnd.getTime()).multiply(1000).add(row.count);
+}
+
+/**
+ * How {@link cassandraSink} writes {@link WindowRow}`<number>` rows (per-status
+ * counts) into the window-count table: `window_start`, `window_end`, `status` =
+ * `key`, `aggregator` and `count`, in `hyper.mqtt` unless told otherwise. Spread it
+ * into the sink's options, with any other option beside it.
+ *
+ * The primary key makes each write an upsert, so an update-mode stream and an
+ * append-mode stream end with the same table. Each row is stamped `windowEnd` (ms) ×
+ * 1000 + `count` (microseconds): for one (window, status, aggregator) key the
+ * timestamp grows with the count, so the largest count stays however writes of that
+ * key overtake each other (update mode: counts 5 then 6, the 5 retried after the 6
+ * landed) and however many times a row is written again (a restarted aggregator
+ * replaying its state): a smaller count never replaces a larger one. Two
+ * consequences: a `DELETE` from cqlsh is stamped with the wall clock, later than
+ * these timestamps, so it shadows the row even against later writes (and misses
+ * rows of windows ahead of the wall clock): use `TRUNCATE` to start a table afresh;
+ * and a table written by version 0.1, which stamped rows with the wall clock, must
+ * be truncated before a later version writes to it, or its old rows would win.
+ *
+ * Names are checked as CQL identifiers when it is called.
+ *
+ * @example
+ * ```ts
+ * import { Client } from 'cassandra-driver';
+ * import { from, lastValueFrom } from 'rxjs';
+ * import { cassandraSink, ensureWindowCountTable, windowCountRows, type WindowRow } from 'mqtt-iot-stream';
+ *
+ * const client = new Client({ contactPoints: ['127.0.0.1:9042'], localDataCenter: 'datacenter1' });
+ * await ensureWindowCountTable(client, { table: 'counts' });
+ * const rows: WindowRow<number>[] = [
+ *   { windowStart: new Date('2020-07-01T12:00:00Z'), windowEnd: new Date('2020-07-01T12:01:00Z'), key: 404, count: 3 },
+ * ];
+ * await lastValueFrom(from(rows).pipe(cassandraSink(client, { ...windowCountRows({ table: 'counts', aggregator: 'a1' }), concurrency: 8 })));
+ * await client.shutdown();
+ * ```
+ * @see {@link ensureWindowCountTable}, {@link readWindowTotals}
+ * @param options - keyspace and table (default `hyper.mqtt`), this aggregator's id.
+ * @returns the keyspace, table, columns, `toValues` and `writeTimestamp` options of {@link cassandraSink}.
+ */
+export function windowCountRows(options: WindowCountRowsOptions = {}): Required<CassandraTableMapping<WindowRow<number>>> {
+  const { keyspace, table } = windowCountTarget(options);
+  const aggregator = options.aggregator ?? '';
+  if (typeof aggregator !== 'string') throw new TypeError('windowCountRows: aggregator must be a string');
+  return {
+    keyspace,
+    table,
+    columns: WINDOW_COUNT_COLUMNS.map((column) => column.name),
+    toValues: (row) => [row.windowStart, row.windowEnd, row.key, aggregator, row.count],
+    writeTimestamp: windowCountTimestamp,
+  };
+}
 
 const KIND_NAMES: Readonly<Record<string, string>> = {
   partition_key: 'a partition key column',

@@ -47,25 +47,37 @@ export function isRetryableCassandraError(error: unknown): boolean {
 }
 
 /**
+ * Whether an error from `client.execute` is the driver refusing to encode one of the
+ * values for its column's type (`Expected Number, obtained 'abc'`, an invalid
+ * `Date`, an `int` out of range): nothing was sent, and the error concerns that row
+ * alone. The driver throws these as `TypeError` or `RangeError`; its own errors
+ * and Cassandra's answers are `DriverError`s.
+ * @internal
+ */
+export function isValueEncodingError(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError;
+}
+
+/**
  * The error a {@link cassandraSink} stream ends with when a write cannot be done:
  * a permanent error (at the first attempt), or a transient one that outlasted the
  * retries. `message` carries Cassandra's (or the driver's) own message; `cause` is
  * the original error.
  *
- * @typeParam T - the row type.
+ * @typeParam T - the value type.
  */
 export class CassandraWriteError<T = unknown> extends Error {
   override readonly name = 'CassandraWriteError';
   /**
    * @param target - `keyspace.table` written to.
-   * @param row - the row whose write failed.
+   * @param value - the value whose row could not be written.
    * @param attempts - how many times it was sent.
    * @param retryable - whether the last error was transient (so retries ran out).
    * @param cause - the driver's error.
    */
   constructor(
     readonly target: string,
-    readonly row: T,
+    readonly value: T,
     readonly attempts: number,
     readonly retryable: boolean,
     override readonly cause: unknown,
@@ -74,22 +86,5 @@ export class CassandraWriteError<T = unknown> extends Error {
     super(retryable
       ? `cassandraSink: writing to ${target} still failed after ${attempts} attempts, giving up: ${why}`
       : `cassandraSink: writing to ${target} failed: ${why}`);
-  }
-}
-
-/**
- * The error a {@link cassandraSink} stream ends with when more rows wait than
- * `maxQueued` allows: the source pushes faster than Cassandra acknowledges, and the
- * sink refuses to buffer without bound. Pace the source on the sink's results.
- */
-export class CassandraBacklogError extends Error {
-  override readonly name = 'CassandraBacklogError';
-  /**
-   * @param target - `keyspace.table` written to.
-   * @param maxQueued - the limit that was exceeded.
-   */
-  constructor(readonly target: string, readonly maxQueued: number) {
-    super(`cassandraSink: more than ${maxQueued} rows wait for ${target} (maxQueued): the source pushes faster than Cassandra acknowledges; ` +
-      'pace the source on the sink\'s results (e.g. fromMqtt with manual ack) or raise maxQueued');
   }
 }

@@ -10,13 +10,32 @@ import { durationMillis, type Duration } from '../window/duration.js';
 import { resolveWindowSettings, type WindowedCountOptions } from '../window/options.js';
 import { WindowCounter, type WindowCounterSnapshot, type WindowStats } from '../window/WindowCounter.js';
 import type { WindowRow } from '../window/windowRow.js';
+import type { WriteResult } from '../writeQueue.js';
 import { PendingRows, savedRowToRow, type SavedRow } from './pendingRows.js';
 import { payloadDigest, RecentDeliveries } from './recentDeliveries.js';
 import { StateFiles, type Durability, type SavedState } from './stateFiles.js';
 
+/** What {@link durableWindowedCount} hands its `write` function, to pass on to the writer. */
+export interface DurableWriterHooks<K> {
+  /**
+   * Pass it as the writer's `onReject` (e.g. {@link cassandraSink}'s): a row the
+   * writer refuses for good then leaves the saved state and is reported through the
+   * operator's own `onReject`, instead of holding a write slot for ever. When that
+   * report throws (`strict`), the writer ends with the error and the row stays saved.
+   */
+  readonly onReject: (rejection: Rejection<WindowRow<K>>) => void;
+}
+
 /** Options of {@link durableWindowedCount}. */
-export interface DurableWindowedCountOptions<E, K extends string | number, R extends { readonly row: WindowRow<K> }>
-  extends Omit<WindowedCountOptions<E, K>, 'flushOnComplete'> {
+export interface DurableWindowedCountOptions<E, K extends string | number, R extends WriteResult<WindowRow<K>>>
+  extends Omit<WindowedCountOptions<E, K>, 'flushOnComplete' | 'onReject'> {
+  /**
+   * Called once for every refused input, synchronously: an event (an unreadable or
+   * far-future time, a late event, as {@link windowedCount} reports them) or a row
+   * the writer refused for good (see {@link DurableWriterHooks}). Default
+   * {@link warnOnReject}, which prints to stderr.
+   */
+  onReject?: (rejection: Rejection<NoInfer<E> | WindowRow<NoInfer<K>>>) => void;
   /**
    * The directory holding this aggregator's state (created if missing; one
    * aggregator a directory, enforced with a lock file). See
@@ -40,14 +59,16 @@ export interface DurableWindowedCountOptions<E, K extends string | number, R ext
    */
   prepare: (messages: Observable<MqttMessage>) => Observable<E>;
   /**
-   * Writes rows and emits one result per acknowledged row, holding the row as `row`,
-   * e.g. `(rows) => rows.pipe(cassandraSink(client, { aggregator: 'a1' }))`. A row
-   * leaves the saved state only when its result comes back. Rows are re-written
-   * after a crash (the newest count of each (window, key)), so the writes must be
-   * idempotent upserts on (window, key) where a larger count wins, as
-   * {@link cassandraSink}'s window-count table is.
+   * Writes rows and emits one result per acknowledged row, holding the row as
+   * `value`, e.g. `(rows, { onReject }) => rows.pipe(cassandraSink(client, {
+   * ...windowCountRows({ aggregator: 'a1' }), onReject }))`. A row leaves the saved
+   * state only when its result comes back, or when the writer refuses it through
+   * the hooks' `onReject`. Rows are re-written after a crash (the newest count of
+   * each (window, key)), so the writes must be idempotent upserts on (window, key)
+   * where a larger count wins, as the window-count table's are
+   * ({@link windowCountRows}).
    */
-  write: (rows: Observable<WindowRow<K>>) => Observable<R>;
+  write: (rows: Observable<WindowRow<K>>, hooks: DurableWriterHooks<K>) => Observable<R>;
   /** Rows being written at once, at most. Default 32 (the sink's default concurrency). */
   maxRowsInFlight?: number;
   /**
@@ -171,7 +192,7 @@ const CHECKPOINT_INTERVAL_MS = 5_000;
  * import { Subject } from 'rxjs';
  * import {
  *   cassandraSink, decodeIotPayload, defaultStateDirectory, durableWindowedCount, ensureWindowCountTable,
- *   fromMqtt, parseAccessLog, type DecodedMqttMessage,
+ *   fromMqtt, parseAccessLog, windowCountRows, type DecodedMqttMessage,
  * } from 'mqtt-iot-stream';
  *
  * const cassandra = new Client({ contactPoints: ['127.0.0.1:9042'], localDataCenter: 'datacenter1' });
@@ -191,7 +212,7 @@ const CHECKPOINT_INTERVAL_MS = 5_000;
  *     key: ({ record }) => record.status,
  *     windowDuration: '1 minute',
  *     watermarkDelay: '2 minutes',
- *     write: (rows) => rows.pipe(cassandraSink(cassandra, { aggregator: 'a1' })),
+ *     write: (rows, { onReject }) => rows.pipe(cassandraSink(cassandra, { ...windowCountRows({ aggregator: 'a1' }), onReject })),
  *     stop,
  *   }),
  * ).subscribe({ complete: () => void cassandra.shutdown() });
@@ -203,7 +224,7 @@ const CHECKPOINT_INTERVAL_MS = 5_000;
  * @see {@link windowedCount} for the same counting without saved state.
  * @see {@link defaultStateDirectory}
  */
-export function durableWindowedCount<E, K extends string | number, R extends { readonly row: WindowRow<K> }>(
+export function durableWindowedCount<E, K extends string | number, R extends WriteResult<WindowRow<K>>>(
   options: DurableWindowedCountOptions<E, K, R>,
 ): OperatorFunction<MqttMessage, R> {
   const settings = resolveWindowSettings(options);
@@ -493,25 +514,40 @@ export function durableWindowedCount<E, K extends string | number, R extends { r
       stopTimer = setTimeout(() => finish(), stopTimeoutMs);
     };
 
-    writes = options.write(rowsToWrite).subscribe({
+    // A row settled (acknowledged, or refused for good) frees its write slot.
+    const afterSettled = () => {
+      if (closed) return;
+      pending.pump();
+      if (stopping) {
+        if (pending.size === 0) finish();
+        return;
+      }
+      if (stats.paused && pending.size <= maxPendingRows / 2) startIntake();
+      try {
+        maybeCheckpoint();
+      } catch (error) {
+        finish(error);
+      }
+    };
+    const hooks: DurableWriterHooks<K> = {
+      onReject: (rejection) => {
+        if (closed) return;
+        // Reported first: a strict report throws into the writer, which ends with
+        // that error, and the row stays saved.
+        reject(options, rejection);
+        pending.settled(rejection.input);
+        dirty = true;
+        afterSettled();
+      },
+    };
+    writes = options.write(rowsToWrite, hooks).subscribe({
       next: (result) => {
         if (closed) return;
         stats.rowsWritten++;
-        pending.written(result.row);
+        pending.settled(result.value);
         dirty = true;
         destination.next(result);
-        if (closed) return;
-        pending.pump();
-        if (stopping) {
-          if (pending.size === 0) finish();
-          return;
-        }
-        if (stats.paused && pending.size <= maxPendingRows / 2) startIntake();
-        try {
-          maybeCheckpoint();
-        } catch (error) {
-          finish(error);
-        }
+        afterSettled();
       },
       error: (error: unknown) => finish(error),
       complete: () => finish(),

@@ -46,8 +46,11 @@ export class PendingRows<K> {
     if (!this.writing.has(id)) this.waiting.add(id);
   }
 
-  /** The writer acknowledged `row`: forget it unless a newer count arrived meanwhile. */
-  written(row: WindowRow<K>): void {
+  /**
+   * The writer acknowledged `row`, or refused it for good (it will never be
+   * written): forget it unless a newer count arrived meanwhile.
+   */
+  settled(row: WindowRow<K>): void {
     const id = rowId(row);
     this.writing.delete(id);
     const known = this.newest.get(id);
