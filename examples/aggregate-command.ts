@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { Subject, lastValueFrom, map, tap, type Observable } from 'rxjs';
 import { defaultStateDirectory, ensureWindowCountTable, redactCredentials, type Rejection, type WindowRow } from 'mqtt-iot-stream';
 import { aggregator, cassandraWriter, persistentSession } from './aggregator.js';
-import { describeFlags, integerSetting, prepareCassandra, qosSetting, readSettings, UsageError, type FlagName } from './settings.js';
+import { consistencySetting, describeFlags, integerSetting, prepareCassandra, qosSetting, readSettings, UsageError, type FlagName } from './settings.js';
 import { Tally } from './tally.js';
 
 export const aggregateFlags = ['broker', 'topic', 'username', 'password', 'ca', 'cert', 'key', 'qos', 'share-group', 'client-id', 'session-expiry',
-  'aggregator-id', 'state-dir', 'durability', 'cassandra', 'datacenter', 'keyspace', 'table', 'replication', 'cassandra-username', 'cassandra-password',
+  'aggregator-id', 'state-dir', 'durability', 'cassandra', 'datacenter', 'consistency', 'keyspace', 'table', 'replication', 'cassandra-username', 'cassandra-password',
   'max-pending-rows', 'window', 'watermark', 'output-mode', 'idle-advance', 'max-event-time-ahead', 'max-message-size', 'format',
 ] as const satisfies readonly FlagName[];
 
@@ -56,7 +56,7 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
   const cassandra = s.cassandra === undefined ? undefined : await prepareCassandra(s.cassandra, s.datacenter,
     (client) => ensureWindowCountTable(client, {
       keyspace: s.keyspace, table: s.table, replication: { class: 'SimpleStrategy', replication_factor: integerSetting('replication', s.replication) },
-    }), cassandraCredentials);
+    }), cassandraCredentials, { consistency: consistencySetting(s.consistency) });
 
   const stop = new Subject<void>();
   let signals = 0;
@@ -82,7 +82,7 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
   };
   const topic = s['share-group'] === undefined ? s.topic : `$share/${s['share-group']}/${s.topic}`;
   process.stderr.write(`counting statuses from ${redactCredentials(s.broker)} "${topic}" as ${broker.clientId} (persistent session, ${s['session-expiry']} s)`
-    + ` into ${cassandra === undefined ? 'stdout' : `${s.keyspace}.${s.table}`}; windows ${s.window}, watermark ${s.watermark}; state in ${stateDirectory}\n`
+    + ` into ${cassandra === undefined ? 'stdout' : `${s.keyspace}.${s.table} at ${s.consistency}`}; windows ${s.window}, watermark ${s.watermark}; state in ${stateDirectory}\n`
     + 'the broker must queue what arrives while this aggregator is away: Mosquitto drops past max_queued_messages (default 1000) per client\n');
   try {
     await lastValueFrom(aggregator({
