@@ -3,9 +3,10 @@
 //
 // Each export gets a @group from the folder it is declared in (src/gpio → GPIO, and so
 // on), so a new export lands in its stage without anyone tagging it; the six operators
-// form the first group, in pipeline order; error classes and the rejection contract
-// share "Errors". An explicit @group in a doc comment wins. typedoc.json's groupOrder
-// orders the groups; test/docs.test.ts checks the generated navigation.
+// form the first group, in pipeline order; error classes and the contracts operators
+// share (rejections, the writers' queue) go to "Errors". An explicit @group in a doc
+// comment wins. typedoc.json's groupOrder orders the groups; test/docs.test.ts checks
+// the generated navigation.
 import { Comment, CommentTag, Converter, RendererEvent } from 'typedoc';
 import { relative, sep } from 'node:path';
 
@@ -27,7 +28,7 @@ const FOLDER_GROUPS = {
 /** The group of a top-level export, from its name and the file that declares it. */
 export function pipelineGroup(name, file) {
   if (OPERATORS.includes(name)) return 'Operators';
-  if (/Error$/.test(name) || /^(reject\.ts|.*\/reject\.ts)$/.test(file)) return 'Errors';
+  if (/Error$/.test(name) || /^(reject\.ts|.*\/reject\.ts|writeQueue\.ts)$/.test(file)) return 'Errors';
   const folder = file.split('/')[0];
   return FOLDER_GROUPS[folder] ?? 'Other';
 }

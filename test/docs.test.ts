@@ -46,7 +46,7 @@ describe('the API docs', function () {
     expect(member('Access logs')).to.include('parseAccessLine');
     expect(member('Windows')).to.include.members(['WindowCounter', 'WindowRow']);
     expect(member('Cassandra')).to.include('ensureWindowCountTable');
-    expect(member('Errors')).to.include.members(['RejectionError', 'MqttConnectionError', 'Rejection', 'warnOnReject']);
+    expect(member('Errors')).to.include.members(['RejectionError', 'MqttConnectionError', 'Rejection', 'warnOnReject', 'QueueFullError', 'WriteQueueOptions']);
   });
 
   it('gives the front page one title', () => {
