@@ -17,10 +17,11 @@ import { mqttPublishBench } from './mqtt-publish.bench.js';
 import { cassandraBench } from './cassandra.bench.js';
 import { latencyBench } from './latency.bench.js';
 import { durableBench } from './durable.bench.js';
+import { scaleOutBench } from './scaleout.bench.js';
 
 // Cassandra last: its JVM keeps working (flushes, compaction) until the runner stops it
 // at the end, and would steal the CPU from any benchmark that ran after it.
-const benchmarks: readonly Benchmark[] = [parseBench, windowBench, mqttAggregateBench, mqttPublishBench, latencyBench, durableBench, cassandraBench];
+const benchmarks: readonly Benchmark[] = [parseBench, windowBench, mqttAggregateBench, mqttPublishBench, latencyBench, durableBench, scaleOutBench, cassandraBench];
 
 interface Arguments {
   readonly mode: 'quick' | 'full';
