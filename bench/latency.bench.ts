@@ -14,6 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { connect, connectAsync, type MqttClient } from 'mqtt';
 import { encodePayload, makePayload } from '../src/index.js';
+import { waitFor } from '../test/support/waitFor.js';
 import { median, quantile, sleep, threshold, type BenchContext, type BenchResult, type Benchmark } from './harness.js';
 import { allCorpusLines } from './corpus.js';
 import { PublisherControl } from './mqtt-publisher.js';
@@ -61,19 +62,14 @@ async function measure(context: BenchContext, url: string, control: MqttClient, 
   const arrivals: number[] = [];
   const stop = await start(url, topic, qos, () => void arrivals.push(performance.timeOrigin + performance.now()));
   try {
-    const deadline = Date.now() + 10_000;
-    while (arrivals.length === 0) {
-      if (Date.now() > deadline) throw new Error(`the probe on ${topic} did not come through within 10 s`);
-      await sleep(10);
-    }
+    await waitFor(() => arrivals.length > 0, `the probe on ${topic} to come through`, 10_000);
     // Clearing the probe sends an empty message: rejected by the decoder, no row.
     await control.publishAsync(topic, '', { qos: 1, retain: true });
     await sleep(100);
     arrivals.length = 0;
     const report = await publisher.run({ kind: 'paced', topic, qos, perSecond: RATE, seconds, window: 1_000 });
     const sendTimes = report.sendTimes ?? [];
-    const drained = Date.now() + 10_000;
-    while (arrivals.length < sendTimes.length && Date.now() < drained) await sleep(10);
+    await waitFor(() => arrivals.length >= sendTimes.length, () => `${topic}: a row for each of ${sendTimes.length} messages sent, ${arrivals.length} out so far`, 10_000);
     if (arrivals.length !== sendTimes.length) throw new Error(`${topic}: ${sendTimes.length} messages sent, ${arrivals.length} rows out: cannot pair them`);
     const skip = Math.min(sendTimes.length - 1, Math.round(WARM_UP_SECONDS * RATE));
     const latencies = sendTimes.slice(skip).map((sent, i) => arrivals[skip + i]! - sent);

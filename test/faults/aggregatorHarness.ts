@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from 'cassandra-driver';
 import type { MqttClient } from 'mqtt';
 import { encodePayload, makePayload, readWindowTotals } from '../../src/index.js';
+import { waitFor } from '../support/waitFor.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'examples', 'cli.js');
 export const TOPIC = 'faults/gpiotopic';
@@ -179,12 +180,10 @@ export function aggregatorRunner(broker: LoggingBroker, args: readonly string[],
       const logBefore = broker.log().length;
       const started = startAggregate([...args]);
       processes.push(started);
-      const deadline = Date.now() + 60_000;
-      while (!broker.log().slice(logBefore).includes(`${clientId} 1 ${topic}`)) {
+      await waitFor(() => {
         if (started.child.exitCode !== null) throw new Error(`the aggregator ${clientId} exited at start:\n${started.output()}`);
-        if (Date.now() > deadline) throw new Error(`the aggregator ${clientId} did not subscribe within 60 s; its output:\n${started.output()}`);
-        await sleep(20);
-      }
+        return broker.log().slice(logBefore).includes(`${clientId} 1 ${topic}`);
+      }, () => `the aggregator ${clientId} to subscribe; its output:\n${started.output()}`, 60_000, 20);
       return started;
     },
     async kill(signal) {
