@@ -41,8 +41,13 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
   const maxEventTimeAhead = s['max-event-time-ahead'] === 'off' ? undefined : s['max-event-time-ahead'];
   const format = s.format ?? (process.stdout.isTTY ? 'table' : 'json');
   const tls = { ca: readPem(s.ca), cert: readPem(s.cert), key: readPem(s.key) };
+  const maxPayloadBytes = integerSetting('max-message-size', s['max-message-size']);
   const broker = persistentSession(s.broker, {
     aggregatorId, sessionExpirySeconds: integerSetting('session-expiry', s['session-expiry']),
+    // MQTT.js holds a whole packet in memory before we can look at it: messages well past
+    // the limit are left to the broker to drop (it logs them), so one cannot exhaust
+    // memory; those up to twice the limit still arrive and are rejected with a reason.
+    maximumPacketSize: Math.min(268_435_455, Math.max(2 * maxPayloadBytes, maxPayloadBytes + 65_536)),
     ...(s['client-id'] === undefined ? {} : { clientId: s['client-id'] }),
     ...(s.username === undefined ? {} : { username: s.username }), ...(s.password === undefined ? {} : { password: s.password }),
     ...tls,
@@ -89,7 +94,7 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
       broker, topic, qos, window: s.window, watermark: s.watermark, outputMode: s['output-mode'] === 'update' ? 'update' : 'append',
       idleAdvanceMs: integerSetting('idle-advance', s['idle-advance']), stop,
       stateDirectory, durability: s.durability === 'power' ? 'power' : 'process',
-      maxPayloadBytes: integerSetting('max-message-size', s['max-message-size']),
+      maxPayloadBytes,
       maxPendingRows: integerSetting('max-pending-rows', s['max-pending-rows']),
       ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
       onBackpressure: ({ paused, pendingRows }) => process.stderr.write(paused

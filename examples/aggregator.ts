@@ -72,7 +72,7 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
   readonly broker: MqttConnectOptions;
   /** Where the open windows and the journal live (one directory per aggregator). */
   readonly stateDirectory: string;
-  /** `'process'`: survives the process dying; `'power'`: also a power loss (fsync per message). */
+  /** `'process'`: survives the process dying; `'power'`: also a power loss (fsync per batch of messages). */
   readonly durability?: 'process' | 'power';
   /** Events stamped further ahead of this machine's clock are rejected (kind 'future'). */
   readonly maxEventTimeAhead?: Duration;
@@ -137,14 +137,16 @@ export function cassandraWriter(cassandra: Client, options: { keyspace: string; 
 export function persistentSession(url: string, options: {
   aggregatorId: string; clientId?: string; sessionExpirySeconds: number; username?: string; password?: string;
   ca?: Buffer; cert?: Buffer; key?: Buffer;
+  /** MQTT 5 Maximum Packet Size: the broker drops larger messages instead of sending them (and logs it). */
+  maximumPacketSize?: number;
 }): MqttConnectOptions {
-  const { aggregatorId, clientId, sessionExpirySeconds, ...rest } = options;
+  const { aggregatorId, clientId, sessionExpirySeconds, maximumPacketSize, ...rest } = options;
   return {
     url,
     clientId: clientId ?? `mqtt-iot-stream-aggregator${aggregatorId === '' ? '' : `-${aggregatorId}`}`,
     clean: false,
     protocolVersion: 5,
-    properties: { sessionExpiryInterval: sessionExpirySeconds },
+    properties: { sessionExpiryInterval: sessionExpirySeconds, ...(maximumPacketSize === undefined ? {} : { maximumPacketSize }) },
     ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)),
   };
 }

@@ -45,7 +45,7 @@ export const flags = {
   'aggregator-id': { env: 'AGGREGATOR_ID', fallback: '', help: 'this aggregator\'s id when several share the stream (scale-out)' },
   'share-group': { env: 'MQTT_SHARE_GROUP', fallback: undefined, help: 'subscribe as $share/<group>/<topic> (MQTT 5 shared subscription)', check: shareGroup },
   'state-dir': { env: 'AGGREGATOR_STATE_DIR', fallback: undefined, help: 'where open windows and the journal are saved (default: ~/.local/state/mqtt-iot-stream/<aggregator id or "default">)', check: nonEmpty },
-  durability: { env: 'AGGREGATOR_DURABILITY', fallback: 'process', help: 'what an acknowledged message survives: process (a crash of this process) or power (also power loss; fsync per message)', check: oneOf('process', 'power') },
+  durability: { env: 'AGGREGATOR_DURABILITY', fallback: 'process', help: 'what an acknowledged message survives: process (a crash of this process) or power (also power loss; fsync per batch)', check: oneOf('process', 'power') },
   'client-id': { env: 'MQTT_CLIENT_ID', fallback: undefined, help: 'MQTT client id of the persistent session (default: mqtt-iot-stream-aggregator[-<aggregator id>])', check: nonEmpty },
   'session-expiry': { env: 'MQTT_SESSION_EXPIRY', fallback: '604800', help: 'seconds the broker keeps the session and queues messages while the aggregator is away', check: wholeNumber(1, 4_294_967_295) },
   'max-pending-rows': { env: 'MAX_PENDING_ROWS', fallback: '10000', help: 'rows waiting for Cassandra before the aggregator stops taking messages', check: wholeNumber(1) },

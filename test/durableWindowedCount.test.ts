@@ -15,13 +15,19 @@ interface Ev { readonly t: number; readonly k: number }
 
 const show = (row: WindowRow<number>) => `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
 
-/** A broker stand-in on our side of the wire: messages with packet identifiers and acks we can watch. */
+/**
+ * A broker stand-in on our side of the wire: messages with packet identifiers, and a
+ * connection that can be corked as fromMqtt's can; `acked` lists the PUBACKs that
+ * actually left, in order.
+ */
 class Deliveries {
   readonly acked: number[] = [];
   readonly subject = new Subject<MqttMessage>();
   subscribes = 0;
   unsubscribes = 0;
   private nextId = 1;
+  private corks = 0;
+  private corked: (() => void)[] = [];
   /** Cold, like fromMqtt: counts subscriptions so a pause shows. */
   readonly source = new Observable<MqttMessage>((subscriber) => {
     this.subscribes++;
@@ -34,11 +40,21 @@ class Deliveries {
 
   message(event: Ev, options: { dup?: boolean; messageId?: number; onAck?: () => void } = {}): MqttMessage {
     const messageId = options.messageId ?? this.nextId++;
+    const send = () => {
+      options.onAck?.();
+      this.acked.push(messageId);
+    };
     return {
       topic: 't', payload: Buffer.from(JSON.stringify(event)), qos: 1, retain: false, dup: options.dup ?? false, messageId, properties: {},
-      ack: () => {
-        options.onAck?.();
-        this.acked.push(messageId);
+      ack: () => (this.corks > 0 ? this.corked.push(send) : send()),
+      holdAcknowledgements: () => {
+        this.corks++;
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          if (--this.corks === 0) this.corked.splice(0).forEach((deliver) => deliver());
+        };
       },
     };
   }
@@ -80,15 +96,19 @@ describe('durableWindowedCount', () => {
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'durable-')); });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('acknowledges a message only once its event is in the journal', () => {
+  it('lets a PUBACK leave only once its message is in the journal, one write for a batch', async () => {
     const deliveries = new Deliveries();
-    const journalLines: number[] = [];
+    const journalAtAck: string[] = [];
     const subscription = deliveries.source.pipe(counting(dir)).subscribe();
-    deliveries.send({ t: 1, k: 200 }, { onAck: () => journalLines.push(readFileSync(join(dir, 'journal.log'), 'utf8').trim().split('\n').length) });
-    deliveries.send({ t: 2, k: 200 }, { onAck: () => journalLines.push(readFileSync(join(dir, 'journal.log'), 'utf8').trim().split('\n').length) });
+    const journal = () => readFileSync(join(dir, 'journal.log'), 'utf8');
+    deliveries.send({ t: 1, k: 200 }, { onAck: () => journalAtAck.push(journal()) });
+    deliveries.send({ t: 2, k: 200 }, { onAck: () => journalAtAck.push(journal()) });
+    expect(deliveries.acked, 'no PUBACK before the batch is written').to.deep.equal([]);
+    expect(journal()).to.equal('');
+    await new Promise(setImmediate);
     subscription.unsubscribe();
-    expect(journalLines).to.deep.equal([1, 2]);
     expect(deliveries.acked).to.deep.equal([1, 2]);
+    for (const [i, seen] of journalAtAck.entries()) expect(seen).to.match(new RegExp(`"m":${i + 1},`));
   });
 
   it('counts as windowedCount does, and a restart continues the open windows instead of starting from zero', () => {
@@ -113,8 +133,21 @@ describe('durableWindowedCount', () => {
     deliveries.send({ t: 2, k: 200 }, { messageId: 7, dup: true }); // same identifier, another message: counted
     deliveries.send({ t: 3, k: 200 }, { messageId: 9, dup: true }); // dup, but never seen (lost in transit): counted
     expect(stats!.duplicates).to.equal(1);
+    await new Promise(setImmediate);
     expect(deliveries.acked).to.deep.equal([7, 7, 7, 9]);
     expect((await rows).map(({ value }) => show(value))).to.deep.equal(['[0,10) 200=3']);
+  });
+
+  it('recognises a redelivery however many messages the broker had in flight (one slot per packet identifier)', () => {
+    const deliveries = new Deliveries();
+    let stats: DurableWindowStats | undefined;
+    const subscription = deliveries.source.pipe(counting(dir, { onSubscribe: (s) => { stats = s; } })).subscribe();
+    // A broker that ignored our Receive Maximum: 5,000 messages unacknowledged, then all sent again.
+    for (let id = 1; id <= 5_000; id++) deliveries.send({ t: id, k: 200 }, { messageId: id });
+    for (let id = 1; id <= 5_000; id++) deliveries.send({ t: id, k: 200 }, { messageId: id, dup: true });
+    expect(stats!.duplicates).to.equal(5_000);
+    expect(stats!.eventsSeen).to.equal(5_000);
+    subscription.unsubscribe();
   });
 
   it('recognises a redelivery after a restart too (the identifiers are saved)', () => {
@@ -132,12 +165,13 @@ describe('durableWindowedCount', () => {
     subscription.unsubscribe();
   });
 
-  it('replays the journal after a crash, dropping a torn last line (an append the process died in, never acknowledged)', () => {
+  it('replays the journal after a crash, dropping a torn last line (an append the process died in, never acknowledged)', async () => {
     const deliveries = new Deliveries();
     // checkpointEvery large: everything stays in the journal, as after a crash.
     let subscription: Subscription = deliveries.source.pipe(counting(dir, { checkpointEvery: 1_000_000 })).subscribe();
     deliveries.send({ t: 1, k: 200 });
     deliveries.send({ t: 2, k: 200 });
+    await new Promise(setImmediate); // the batch is written
     const journal = readFileSync(join(dir, 'journal.log'), 'utf8');
     subscription.unsubscribe();
     // Put the journal back as a crash would have left it (unsubscribe checkpointed), plus a torn line.

@@ -46,8 +46,8 @@ export interface DurableWindowedCountOptions<E, K extends string | number, R ext
    * What an acknowledged message survives. `'process'` (default): the death of the
    * aggregator process in any way (SIGKILL, out of memory, a crash): each message's
    * effect is handed to the kernel before its PUBACK leaves. `'power'`: also a power
-   * loss or kernel crash: each message waits for `fsync` before its PUBACK (one disk
-   * flush per message; see docs/durability.md for the measured cost).
+   * loss or kernel crash: each batch waits for `fsync` before its PUBACKs (one disk
+   * flush per batch; see docs/benchmarks.md for the measured cost).
    */
   durability?: Durability;
   /**
@@ -124,7 +124,7 @@ export interface DurableWindowStats extends WindowStats {
 interface JournalRecord {
   readonly q: number;
   readonly m?: number;
-  readonly h?: string;
+  readonly h?: number;
   /** Arrival (wall clock, ms), event time (ms, `null` when unreadable) and key of a counted event. */
   readonly n?: number;
   readonly t?: number | null;
@@ -139,7 +139,8 @@ interface Checkpoint<K> {
   readonly sequence: number;
   readonly counter: WindowCounterSnapshot<K>;
   readonly pendingRows: SavedRow<K>[];
-  readonly deliveries: [number, string][];
+  /** The digest last counted under each packet identifier (see RecentDeliveries). */
+  readonly deliveries: string;
   readonly savedAt: string;
 }
 
@@ -150,7 +151,6 @@ interface Counted<E, K> {
   readonly source: E | undefined;
 }
 
-const RECENT_DELIVERIES = 1024;
 const CHECKPOINT_INTERVAL_MS = 5_000;
 
 /**
@@ -165,11 +165,14 @@ const CHECKPOINT_INTERVAL_MS = 5_000;
  *
  * For each message, synchronously: a redelivery already counted (same packet
  * identifier and payload, `dup` set) is acknowledged and skipped; otherwise the
- * message goes through `prepare`, its events are counted, one line per event is
- * appended to the journal, and only then is the message acknowledged. A process
- * killed at any point either saved the effect (the redelivery is recognised) or did
- * not acknowledge the message (the broker sends it again). No round trip is added:
- * the append is a `write(2)`, not a flush (see `durability`).
+ * message goes through `prepare`, its events are counted and one line per event
+ * joins the journal's batch. The message is then acknowledged with the connection
+ * corked ({@link MqttMessage.holdAcknowledgements}), so the client takes the next
+ * message at once while the PUBACK waits; when the event loop turns, the batch is
+ * written with one `write(2)` and only then do its PUBACKs leave. A process killed
+ * at any point either saved the effect (the redelivery is recognised) or sent no
+ * acknowledgement (the broker sends the message again). No round trip is added, and
+ * a batch costs one system call (see `durability`).
  *
  * Rows (final rows in append mode, changed rows in update mode, all rows in complete
  * mode) go to `write`; a row stays in the saved state until its result comes back,
@@ -201,7 +204,10 @@ const CHECKPOINT_INTERVAL_MS = 5_000;
  * process.once('SIGTERM', () => stop.next());
  * process.once('SIGINT', () => stop.next());
  *
- * const broker = { url: 'mqtt://localhost:1883', clientId: 'aggregator-a1', clean: false, properties: { sessionExpiryInterval: 7 * 86_400 } };
+ * const broker = {
+ *   url: 'mqtt://localhost:1883', clientId: 'aggregator-a1', clean: false,
+ *   properties: { sessionExpiryInterval: 7 * 86_400 },
+ * };
  * fromMqtt(broker, 'rupesh/gpiotopic', { qos: 1, ack: 'manual', keepSubscription: true }).pipe(
  *   durableWindowedCount({
  *     stateDirectory: defaultStateDirectory('a1'),
@@ -277,7 +283,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
 
     const rowsToWrite = new Subject<WindowRow<K>>();
     const pending = new PendingRows<K>(maxRowsInFlight, (row) => rowsToWrite.next(row));
-    const deliveries = new RecentDeliveries(RECENT_DELIVERIES, saved.checkpoint?.deliveries);
+    let deliveries: RecentDeliveries;
     let sequence = saved.checkpoint?.sequence ?? 0;
     let journalLength = saved.records.length;
     let lastCheckpointAt = Date.now();
@@ -296,6 +302,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
 
     // Restore: the checkpoint, then every journal record after it, in order.
     try {
+      deliveries = new RecentDeliveries(saved.checkpoint?.deliveries);
       if (saved.checkpoint !== undefined) {
         counter.restore(saved.checkpoint.counter);
         for (const row of saved.checkpoint.pendingRows) pending.add(savedRowToRow(row));
@@ -328,12 +335,25 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
     let lastArrivalMs = Date.now();
     let writes: Subscription | undefined;
     let stopSubscription: Subscription | undefined;
+    // Acknowledgements held back until the journal lines of their batch are written:
+    // one write(2) (and, for 'power', one fsync) per batch of messages, not per message.
+    let heldAcknowledgements: (() => void)[] = [];
+    let batchFlush: ReturnType<typeof setImmediate> | undefined;
+
+    const flushBatch = () => {
+      clearImmediate(batchFlush);
+      batchFlush = undefined;
+      files.flush();
+      const held = heldAcknowledgements;
+      heldAcknowledgements = [];
+      for (const release of held) release();
+    };
 
     const checkpoint = () => {
       if (unjournaled) return;
       files.checkpoint({
         format: 1, sequence, counter: counter.snapshot(), pendingRows: pending.saved(),
-        deliveries: deliveries.entries(), savedAt: new Date().toISOString(),
+        deliveries: deliveries.save(), savedAt: new Date().toISOString(),
       });
       journalLength = 0;
       lastCheckpointAt = Date.now();
@@ -354,6 +374,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       stopSubscription?.unsubscribe();
       let failure = error;
       try {
+        flushBatch();
         pending.abandonWrites();
         checkpoint();
       } catch (saveError) {
@@ -428,6 +449,22 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         current = undefined;
       }
       if (messageId !== undefined && digest !== undefined) deliveries.remember(messageId, digest);
+      if (files.unflushed) {
+        if (typeof message.holdAcknowledgements === 'function') {
+          // MQTT.js hands over the next message as soon as this one is acknowledged;
+          // its PUBACK waits in the corked connection until flushBatch has written the batch.
+          heldAcknowledgements.push(message.holdAcknowledgements());
+          batchFlush ??= setImmediate(() => {
+            try {
+              flushBatch();
+            } catch (error) {
+              finish(error);
+            }
+          });
+        } else {
+          files.flush();
+        }
+      }
       message.ack();
       lastArrivalMs = Date.now();
       pending.pump();
@@ -454,9 +491,17 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       options.onBackpressure?.({ paused: true, pendingRows: pending.size });
       const stopped = intake;
       intake = undefined;
-      // After the current message returns: unsubscribing inside its delivery would
-      // close the connection before its PUBACK is written.
-      queueMicrotask(() => stopped.unsubscribe());
+      // After the current message returns, and after the batch's acknowledgements
+      // are released: unsubscribing first would close the connection under them.
+      queueMicrotask(() => {
+        try {
+          flushBatch();
+        } catch (error) {
+          finish(error);
+          return;
+        }
+        stopped.unsubscribe();
+      });
     };
 
     // Idle advance, as in windowedCount, but recorded: a restart must close the same windows.
@@ -476,6 +521,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         if (to > (counter.watermark ?? Number.NEGATIVE_INFINITY)) {
           try {
             journal({ a: to });
+            files.flush();
             counter.advanceWatermark(to);
           } catch (error) {
             finish(error);
@@ -493,10 +539,11 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
     const beginStop = () => {
       if (closed || stopping) return;
       stopping = true;
-      intake?.unsubscribe();
-      intake = undefined;
       clearTimeout(idleTimer);
       try {
+        flushBatch();
+        intake?.unsubscribe();
+        intake = undefined;
         checkpoint();
       } catch (error) {
         finish(error);

@@ -4,10 +4,10 @@
  *
  * - `checkpoint.json`: the whole state at one journal sequence number, replaced
  *   atomically (written beside, then renamed over).
- * - `journal.log`: one JSON line per record after the checkpoint, appended with a
- *   `write(2)` before the message it records is acknowledged. A line in the kernel's
- *   page cache survives the death of the process; `fsync` (durability `'power'`)
- *   makes it survive a power loss too.
+ * - `journal.log`: one JSON line per record after the checkpoint, written with one
+ *   `write(2)` per batch of messages before any of their acknowledgements leaves. A
+ *   line in the kernel's page cache survives the death of the process; `fsync`
+ *   (durability `'power'`) makes it survive a power loss too.
  * - `lock`: the pid of the process using the directory.
  *
  * A crash between renaming a checkpoint and emptying the journal leaves records the
@@ -55,13 +55,15 @@ export function defaultStateDirectory(name: string): string {
 
 /**
  * The state directory of one durable operator, open for its lifetime. Synchronous
- * on purpose: an append must be in the kernel before the acknowledgement leaves,
- * and a synchronous `write(2)` of one short line costs microseconds.
+ * on purpose: a batch must be in the kernel before its acknowledgements leave, and a
+ * synchronous `write(2)` of a few lines costs microseconds.
  * @internal
  */
 export class StateFiles<C, R extends { readonly q: number }> {
   private journal: number | undefined;
   private readonly syncEachAppend: boolean;
+  /** Journal lines appended and not yet written. */
+  private batch = '';
 
   private constructor(readonly directory: string, durability: Durability) {
     this.syncEachAppend = durability === 'power';
@@ -87,19 +89,37 @@ export class StateFiles<C, R extends { readonly q: number }> {
     }
   }
 
-  /** Appends one record; with durability `'power'`, also waits for the disk. */
+  /**
+   * Adds one record to the batch being built; nothing reaches the file before
+   * {@link StateFiles.flush}. One `write(2)` for a batch of messages costs what one
+   * costs for a single message.
+   */
   append(record: R): void {
+    this.batch += `${JSON.stringify(record)}\n`;
+  }
+
+  /** Whether records wait for {@link StateFiles.flush}. */
+  get unflushed(): boolean {
+    return this.batch !== '';
+  }
+
+  /** Writes the batch with one `write(2)`; with durability `'power'`, also waits for the disk. */
+  flush(): void {
+    if (this.batch === '') return;
     const fd = this.requireOpen();
-    writeSync(fd, `${JSON.stringify(record)}\n`);
+    writeSync(fd, this.batch);
+    this.batch = '';
     if (this.syncEachAppend) fsyncSync(fd);
   }
 
   /**
-   * Replaces the checkpoint with `state` and empties the journal. The state must
-   * hold every record appended so far (its `sequence` says up to which).
+   * Replaces the checkpoint with `state` and empties the journal, including the batch
+   * not yet flushed. The state must hold every record appended so far (its `sequence`
+   * says up to which).
    */
   checkpoint(state: C): void {
     const fd = this.requireOpen();
+    this.batch = '';
     const path = join(this.directory, CHECKPOINT);
     const temporary = `${path}.tmp`;
     writeFileSync(temporary, JSON.stringify(state));

@@ -5,7 +5,7 @@
 import { Observable } from 'rxjs';
 import { validateTopics, type IClientSubscribeOptions, type IPublishPacket } from 'mqtt';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
-import { holdAck, leaveUnclaimedUnacknowledged } from './manualAck.js';
+import { holdAck, holdOutgoing, leaveUnclaimedUnacknowledged } from './manualAck.js';
 import type { MqttMessage } from './message.js';
 import { describeReasonCode } from './reasonCodes.js';
 import { acquireFilters, releaseFilters } from './subscriptions.js';
@@ -130,6 +130,8 @@ export function fromMqtt(conn: MqttConnection, topics: string | readonly string[
     const unacked = new Set<() => void>();
     let active = true;
 
+    const holdAcknowledgements = () => holdOutgoing(client);
+
     const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
       if (!matchers.some((matches) => matches(topic))) return;
       let ack: () => void = noop;
@@ -150,6 +152,7 @@ export function fromMqtt(conn: MqttConnection, topics: string | readonly string[
         messageId: packet.qos > 0 ? packet.messageId : undefined,
         properties: packet.properties ?? {},
         ack,
+        holdAcknowledgements,
       });
     };
     client.on('message', onMessage);

@@ -74,3 +74,21 @@ export function leaveUnclaimedUnacknowledged(client: MqttClient): void {
   installGate(client);
   closing.add(client);
 }
+
+/**
+ * Corks the client's connection: what it writes stays in memory until the returned
+ * function uncorks it (Node counts corks, so MQTT.js's own cork per packet nests
+ * inside). A connection replaced meanwhile (reconnect) is uncorked all the same.
+ * @internal
+ */
+export function holdOutgoing(client: MqttClient): () => void {
+  const stream = client.stream as { cork?: () => void; uncork?: () => void } | undefined;
+  if (stream?.cork === undefined || stream.uncork === undefined) return () => undefined;
+  stream.cork();
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    stream.uncork?.();
+  };
+}

@@ -37,4 +37,13 @@ export interface MqttMessage {
    * nothing the second time.
    */
   ack(): void;
+  /**
+   * Holds back everything the client sends on this connection (acknowledgements
+   * included) until the returned function is called; calling it twice does nothing.
+   * With `ack: 'manual'`, the client takes in the next message as soon as `ack()` is
+   * called, while the PUBACK waits: a consumer can save a batch of messages with one
+   * disk write and then release all their acknowledgements together. Release within
+   * the same event-loop turn or the next (keepalive pings wait too).
+   */
+  holdAcknowledgements(): () => void;
 }
