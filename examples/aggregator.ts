@@ -13,11 +13,11 @@
  *   npx mqtt-iot-stream aggregate --broker mqtt://localhost:1883 --cassandra 127.0.0.1:9042
  */
 import type { Client } from 'cassandra-driver';
-import { NEVER, takeUntil, tap, type Observable } from 'rxjs';
+import { NEVER, takeUntil, tap, type Observable, type OperatorFunction } from 'rxjs';
 import {
   cassandraSink, decodeIotPayload, durableWindowedCount, fromMqtt, parseAccessLog, windowCountRows, windowedCount,
   type CassandraWriteResult, type DecodedMqttMessage, type DurableWriterHooks, type Duration, type MqttConnection, type MqttConnectOptions,
-  type OutputMode, type Rejection, type WindowRow, type WindowStats, type WriteResult,
+  type MqttMessage, type OutputMode, type ParsedAccessLog, type Rejection, type WindowRow, type WindowStats, type WriteResult,
 } from 'mqtt-iot-stream';
 
 export interface CountSettings {
@@ -41,24 +41,36 @@ export interface CountReport {
   windowStats(stats: WindowStats): void;
 }
 
+type Request = ParsedAccessLog<DecodedMqttMessage>;
+
+/** The payload decoded and its log line parsed: the requests to count. */
+function requests(onReject: (rejection: Rejection) => void, maxPayloadBytes?: number): OperatorFunction<MqttMessage, Request> {
+  return (messages) => messages.pipe(
+    decodeIotPayload({ onReject, ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }) }),
+    parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
+  );
+}
+
+/** The reference windows: requests per HTTP status, in event time read from `iottimestamp`. */
+function statusWindows(settings: Omit<CountSettings, 'broker'>) {
+  return {
+    eventTime: ({ input }: Request) => input.payload.iottimestamp,
+    key: ({ record }: Request) => record.status,
+    windowDuration: settings.window,
+    watermarkDelay: settings.watermark,
+    outputMode: settings.outputMode,
+    ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { afterMs: settings.idleAdvanceMs } } : {}),
+  };
+}
+
 /** Per-status counts in event-time windows, from the MQTT topic. */
 export function statusCounts(settings: CountSettings, report: CountReport): Observable<WindowRow<number>> {
   const onReject = report.rejected;
   return fromMqtt(settings.broker, settings.topic, { qos: settings.qos }).pipe(
     takeUntil(settings.stop ?? NEVER),
     tap(report.received),
-    decodeIotPayload({ onReject }),
-    parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
-    windowedCount({
-      eventTime: ({ input }) => input.payload.iottimestamp,
-      key: ({ record }) => record.status,
-      windowDuration: settings.window,
-      watermarkDelay: settings.watermark,
-      outputMode: settings.outputMode,
-      ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { afterMs: settings.idleAdvanceMs } } : {}),
-      onReject,
-      onSubscribe: report.windowStats,
-    }),
+    requests(onReject),
+    windowedCount({ ...statusWindows(settings), onReject, onSubscribe: report.windowStats }),
   );
 }
 
@@ -101,16 +113,8 @@ export function aggregator(settings: AggregatorSettings, report: CountReport): O
     durableWindowedCount({
       stateDirectory: settings.stateDirectory,
       durability: settings.durability ?? 'process',
-      prepare: (messages) => messages.pipe(
-        decodeIotPayload({ onReject, ...(settings.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: settings.maxPayloadBytes }) }),
-        parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
-      ),
-      eventTime: ({ input }) => input.payload.iottimestamp,
-      key: ({ record }) => record.status,
-      windowDuration: settings.window,
-      watermarkDelay: settings.watermark,
-      outputMode: settings.outputMode,
-      ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { afterMs: settings.idleAdvanceMs } } : {}),
+      prepare: requests(onReject, settings.maxPayloadBytes),
+      ...statusWindows(settings),
       ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
       ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),
       ...(settings.onBackpressure === undefined ? {} : { onBackpressure: settings.onBackpressure }),

@@ -386,6 +386,18 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       else destination.error(failure);
     };
 
+    // Runs a step that touches the state files; a failure (disk full, directory gone)
+    // ends the stream with its error. Returns whether the step went through.
+    const saving = (step: () => void): boolean => {
+      try {
+        step();
+        return true;
+      } catch (error) {
+        finish(error);
+        return false;
+      }
+    };
+
     const journal = (record: Omit<JournalRecord, 'q'>) => {
       files.append({ q: ++sequence, ...record });
       journalLength++;
@@ -454,13 +466,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
           // MQTT.js hands over the next message as soon as this one is acknowledged;
           // its PUBACK waits in the corked connection until flushBatch has written the batch.
           heldAcknowledgements.push(message.holdAcknowledgements());
-          batchFlush ??= setImmediate(() => {
-            try {
-              flushBatch();
-            } catch (error) {
-              finish(error);
-            }
-          });
+          batchFlush ??= setImmediate(() => saving(flushBatch));
         } else {
           files.flush();
         }
@@ -469,8 +475,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       lastArrivalMs = Date.now();
       pending.pump();
       if (pending.size >= maxPendingRows) pauseIntake();
-      maybeCheckpoint();
-      armIdleTimer();
+      if (saving(maybeCheckpoint)) armIdleTimer();
     };
 
     const startIntake = () => {
@@ -494,13 +499,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       // After the current message returns, and after the batch's acknowledgements
       // are released: unsubscribing first would close the connection under them.
       queueMicrotask(() => {
-        try {
-          flushBatch();
-        } catch (error) {
-          finish(error);
-          return;
-        }
-        stopped.unsubscribe();
+        if (saving(flushBatch)) stopped.unsubscribe();
       });
     };
 
@@ -519,16 +518,14 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         if (closed || stopping || largest === undefined || silentFor < idleAfterMs) return;
         const to = largest + silentFor - settings.watermarkDelay;
         if (to > (counter.watermark ?? Number.NEGATIVE_INFINITY)) {
-          try {
+          const advanced = saving(() => {
             journal({ a: to });
             files.flush();
             counter.advanceWatermark(to);
-          } catch (error) {
-            finish(error);
-            return;
-          }
+          });
+          if (!advanced) return;
           pending.pump();
-          maybeCheckpoint();
+          if (!saving(maybeCheckpoint)) return;
         }
         armIdleTimer();
       }, Math.max(0, dueAt - Date.now()));
@@ -540,15 +537,13 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       if (closed || stopping) return;
       stopping = true;
       clearTimeout(idleTimer);
-      try {
+      const saved = saving(() => {
         flushBatch();
         intake?.unsubscribe();
         intake = undefined;
         checkpoint();
-      } catch (error) {
-        finish(error);
-        return;
-      }
+      });
+      if (!saved) return;
       for (const { windowStart, counts } of counter.snapshot().windows) {
         const windowEnd = new Date(windowStart + settings.windowDuration);
         for (const [key, count] of counts) pending.add({ windowStart: new Date(windowStart), windowEnd, key, count });
@@ -570,11 +565,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         return;
       }
       if (stats.paused && pending.size <= maxPendingRows / 2) startIntake();
-      try {
-        maybeCheckpoint();
-      } catch (error) {
-        finish(error);
-      }
+      saving(maybeCheckpoint);
     };
     const hooks: DurableWriterHooks<K> = {
       onReject: (rejection) => {
@@ -604,12 +595,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
     options.onSubscribe?.(liveStats);
     if (closed) return;
     // The replay may have made rows (and a long journal): save, then write them.
-    try {
-      checkpoint();
-    } catch (error) {
-      finish(error);
-      return;
-    }
+    if (!saving(checkpoint)) return;
     pending.pump();
     if (pending.size >= maxPendingRows) {
       stats.paused = true;
