@@ -42,7 +42,8 @@ describe('the API docs', function () {
     const member = (group: string) => navigation.find((node) => node.text === group)!.children!.map((node) => node.text);
     expect(member('GPIO')).to.include.members(['lightWhile', 'SimulatedGpio', 'keyboardButton']);
     expect(member('Files')).to.include('nextLine');
-    expect(member('MQTT')).to.include.members(['decodeIotPayload', 'topicMatches']);
+    expect(member('Payload')).to.include('decodeIotPayload');
+    expect(member('MQTT')).to.include.members(['topicMatches', 'redactCredentials']);
     expect(member('Access logs')).to.include('parseAccessLine');
     expect(member('Windows')).to.include.members(['WindowCounter', 'WindowRow']);
     expect(member('Cassandra')).to.include('ensureWindowCountTable');
