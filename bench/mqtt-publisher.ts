@@ -15,6 +15,7 @@ import { connect, type MqttClient } from 'mqtt';
 import { encodePayload, formatEventTime, makePayload } from '../src/index.js';
 import { allCorpusLines } from './corpus.js';
 import { eventTime } from './events.js';
+import { endChild } from './endChild.js';
 
 /** A command to the publisher child. */
 export type PublisherCommand =
@@ -51,13 +52,8 @@ export class PublisherControl {
   }
 
   /** Disconnects and ends the child (SIGKILL if it does not leave within 5 s). */
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    if (this.child.connected) this.child.disconnect();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return endChild(this.child);
   }
 
   private next<T>(): Promise<T> {

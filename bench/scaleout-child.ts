@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'rxjs';
 import { durableAggregator, persistentSessionOptions } from './durable-pipeline.js';
+import { endChild } from './endChild.js';
 
 /** What the child tells the parent, every 100 ms and at the end. */
 export interface ScaleOutProgress {
@@ -84,13 +85,8 @@ export class ScaleOutChild {
   }
 
   /** Ends the process (SIGKILL if it does not leave within 5 s). */
-  async end(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    if (this.child.connected) this.child.disconnect();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+  end(): Promise<void> {
+    return endChild(this.child);
   }
 }
 

@@ -6,7 +6,7 @@
 import { reject } from '../reject.js';
 import { describeDuration } from './duration.js';
 import { windowSettingsOf, type WindowedCountOptions, type WindowSettings } from './options.js';
-import { checkSnapshot, type WindowCounterSnapshot } from './snapshot.js';
+import { checkSnapshot, STAT_NAMES, type WindowCounterSnapshot } from './snapshot.js';
 import type { WindowRow } from './windowRow.js';
 
 export type { WindowCounterSnapshot } from './snapshot.js';
@@ -307,15 +307,7 @@ export class WindowCounter<E, K> implements WindowStats {
       closedUpTo: finiteOrNull(this.closedUpTo),
       maxEventTime: finiteOrNull(this.largestEventTime),
       windows: this.openStarts.map((windowStart) => ({ windowStart, counts: [...(this.windows.get(windowStart) as Map<K, number>)] })),
-      stats: {
-        eventsSeen: this.eventsSeen,
-        eventsCounted: this.eventsCounted,
-        timestampRejects: this.timestampRejects,
-        futureRejects: this.futureRejects,
-        lateEvents: this.lateEvents,
-        latePairs: this.latePairs,
-        rowsEmitted: this.rowsEmitted,
-      },
+      stats: Object.fromEntries(STAT_NAMES.map((name) => [name, this[name]])) as WindowCounterSnapshot<K>['stats'],
     };
   }
 
@@ -345,15 +337,7 @@ export class WindowCounter<E, K> implements WindowStats {
       this.openStarts.push(windowStart);
       this.stateSize += counts.length;
     }
-    ({
-      eventsSeen: this.eventsSeen,
-      eventsCounted: this.eventsCounted,
-      timestampRejects: this.timestampRejects,
-      futureRejects: this.futureRejects,
-      lateEvents: this.lateEvents,
-      latePairs: this.latePairs,
-      rowsEmitted: this.rowsEmitted,
-    } = snapshot.stats);
+    for (const name of STAT_NAMES) this[name] = snapshot.stats[name];
   }
 
   private openWindow(start: number): Map<K, number> {

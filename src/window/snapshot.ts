@@ -69,7 +69,8 @@ export interface WindowCounterSnapshot<K> {
 }
 
 const SETTING_NAMES = ['windowDuration', 'slideDuration', 'offset', 'watermarkDelay', 'outputMode', 'lateRule'] as const;
-const STAT_NAMES = ['eventsSeen', 'eventsCounted', 'timestampRejects', 'futureRejects', 'lateEvents', 'latePairs', 'rowsEmitted'] as const;
+/** The running counters a snapshot carries. @internal */
+export const STAT_NAMES = ['eventsSeen', 'eventsCounted', 'timestampRejects', 'futureRejects', 'lateEvents', 'latePairs', 'rowsEmitted'] as const;
 
 /**
  * Throws an `Error` saying what is wrong when `snapshot` cannot be the state of a
