@@ -20,7 +20,13 @@ const TABLE = 'window_counts';
 function updateRows(count: number): WindowRow<number>[] {
   const rows: WindowRow<number>[] = [];
   const counter = new WindowCounter<{ at: Date; status: number }, number>(
-    { eventTime: (event) => event.at, key: (event) => event.status, windowDuration: '1 minute', watermarkDelay: '2 minutes', outputMode: 'update' },
+    {
+      eventTime: (event) => event.at,
+      key: (event) => event.status,
+      windowDuration: '1 minute',
+      watermarkDelay: '2 minutes',
+      outputMode: 'update',
+    },
     (row) => rows.push(row),
   );
   for (const event of statusEvents(count, 6)) counter.push(event);
@@ -44,21 +50,43 @@ export const cassandraBench: Benchmark = {
         {
           executeConcurrent: async () => {
             const started = now();
-            const result = await cassandra.concurrent.executeConcurrent(client, query, parameters, { concurrencyLevel: CONCURRENCY, raiseOnFirstError: true });
-            if (result.totalExecuted !== count) throw new Error(`executeConcurrent wrote ${result.totalExecuted} of ${count} rows`);
+            const result = await cassandra.concurrent.executeConcurrent(client, query, parameters, {
+              concurrencyLevel: CONCURRENCY,
+              raiseOnFirstError: true,
+            });
+            if (result.totalExecuted !== count)
+              throw new Error(`executeConcurrent wrote ${result.totalExecuted} of ${count} rows`);
             return count / secondsSince(started);
           },
           ours: async () => {
             const started = now();
             // The array is a synchronous source: every row queues at once, hence maxQueued.
-            const written = await lastValueFrom(from(rows).pipe(cassandraSink(client, { ...windowCountRows({ keyspace: KEYSPACE, table: TABLE }), concurrency: CONCURRENCY, maxQueued: count }), countResults()));
+            const written = await lastValueFrom(
+              from(rows).pipe(
+                cassandraSink(client, {
+                  ...windowCountRows({ keyspace: KEYSPACE, table: TABLE }),
+                  concurrency: CONCURRENCY,
+                  maxQueued: count,
+                }),
+                countResults(),
+              ),
+            );
             if (written !== count) throw new Error(`cassandraSink wrote ${written} of ${count} rows`);
             return count / secondsSince(started);
           },
         },
         { rounds: full ? 7 : 3, warmup: 1 },
       );
-      return [compare(`cassandraSink, ${CONCURRENCY} concurrent`, measured.ours, measured.executeConcurrent, 'rows/s', 0.9, 'executeConcurrent')];
+      return [
+        compare(
+          `cassandraSink, ${CONCURRENCY} concurrent`,
+          measured.ours,
+          measured.executeConcurrent,
+          'rows/s',
+          0.9,
+          'executeConcurrent',
+        ),
+      ];
     } finally {
       await client.shutdown();
     }

@@ -40,7 +40,11 @@ export interface RestartReport {
 }
 
 type Role = 'fill' | 'restart';
-type ChildMessage = { readonly ready: true } | { readonly fill: FillReport } | { readonly restart: RestartReport } | { readonly error: string };
+type ChildMessage =
+  | { readonly ready: true }
+  | { readonly fill: FillReport }
+  | { readonly restart: RestartReport }
+  | { readonly error: string };
 
 /** The parent's handle on one child. */
 export class DurableChild {
@@ -63,7 +67,14 @@ export class DurableChild {
   }
 
   /** Forks the child and waits until its modules are loaded. */
-  static async start(role: Role, url: string, clientId: string, topic: string, stateDirectory: string, expected = 0): Promise<DurableChild> {
+  static async start(
+    role: Role,
+    url: string,
+    clientId: string,
+    topic: string,
+    stateDirectory: string,
+    expected = 0,
+  ): Promise<DurableChild> {
     const child = fork(fileURLToPath(import.meta.url), [role, url, clientId, topic, stateDirectory, String(expected)], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -85,7 +96,8 @@ export class DurableChild {
     const report = this.next();
     this.child.send('go');
     const message = await report;
-    if (!('restart' in message)) throw new Error(`durable child: expected a restart report, got ${JSON.stringify(message)}`);
+    if (!('restart' in message))
+      throw new Error(`durable child: expected a restart report, got ${JSON.stringify(message)}`);
     return message.restart;
   }
 
@@ -99,7 +111,10 @@ export class DurableChild {
 
   private next(): Promise<ChildMessage> {
     const message = this.inbox.shift();
-    if (message !== undefined) return 'error' in message ? Promise.reject(new Error(`durable child: ${message.error}`)) : Promise.resolve(message);
+    if (message !== undefined)
+      return 'error' in message
+        ? Promise.reject(new Error(`durable child: ${message.error}`))
+        : Promise.resolve(message);
     if (this.exited !== undefined) return Promise.reject(this.exited);
     return new Promise<ChildMessage>((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
@@ -119,7 +134,14 @@ function fill(url: string, clientId: string, topic: string, stateDirectory: stri
     onHandled: () => {
       handled += 1;
       if (handled === expected && stats !== undefined) {
-        send({ fill: { messages: stats.messages, eventsCounted: stats.eventsCounted, openWindows: stats.openWindows, checkpoints: stats.checkpoints } });
+        send({
+          fill: {
+            messages: stats.messages,
+            eventsCounted: stats.eventsCounted,
+            openWindows: stats.openWindows,
+            checkpoints: stats.checkpoints,
+          },
+        });
       }
     },
   }).subscribe({ error: failed });
@@ -160,7 +182,14 @@ function restart(url: string, clientId: string, topic: string, stateDirectory: s
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.send !== undefined) {
-  const [role, url, clientId, topic, stateDirectory, expected] = process.argv.slice(2) as [Role, string, string, string, string, string];
+  const [role, url, clientId, topic, stateDirectory, expected] = process.argv.slice(2) as [
+    Role,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   // The parent ends us (SIGKILL); if it dies first, so do we.
   process.once('disconnect', () => process.exit(0));
   if (role === 'fill') {

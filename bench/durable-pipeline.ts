@@ -21,7 +21,11 @@ import {
 } from '../src/index.js';
 
 /** The window settings of the reference scenario, in append mode (final rows only). */
-export const durableBenchWindow = { windowDuration: '1 minute', watermarkDelay: '2 minutes', outputMode: 'append' } as const;
+export const durableBenchWindow = {
+  windowDuration: '1 minute',
+  watermarkDelay: '2 minutes',
+  outputMode: 'append',
+} as const;
 
 /**
  * Calls `after(value)` once everything downstream has handled `value` (it returned
@@ -29,14 +33,17 @@ export const durableBenchWindow = { windowDuration: '1 minute', watermarkDelay: 
  * counted, and, in the durable one, journaled and acknowledged.
  */
 export function afterEach<T>(after: (value: T) => void): MonoTypeOperatorFunction<T> {
-  return (source) => new Observable<T>((destination) => source.subscribe({
-    next: (value) => {
-      destination.next(value);
-      after(value);
-    },
-    error: (error: unknown) => destination.error(error),
-    complete: () => destination.complete(),
-  }));
+  return (source) =>
+    new Observable<T>((destination) =>
+      source.subscribe({
+        next: (value) => {
+          destination.next(value);
+          after(value);
+        },
+        error: (error: unknown) => destination.error(error),
+        complete: () => destination.complete(),
+      }),
+    );
 }
 
 /**
@@ -44,7 +51,10 @@ export function afterEach<T>(after: (value: T) => void): MonoTypeOperatorFunctio
  * windowedCount`, as examples/aggregator.ts `statusCounts` builds it.
  */
 export function plainAggregator(
-  conn: MqttConnectOptions, topic: string, onHandled: (message: MqttMessage) => void, onReject: (rejection: Rejection) => void,
+  conn: MqttConnectOptions,
+  topic: string,
+  onHandled: (message: MqttMessage) => void,
+  onReject: (rejection: Rejection) => void,
 ): Observable<WindowRow<number>> {
   return fromMqtt(conn, topic, { qos: 1 }).pipe(
     afterEach(onHandled),
@@ -83,17 +93,22 @@ export interface DurableAggregatorOptions {
  * durableWindowedCount` with the same steps in `prepare`, and a writer that
  * acknowledges every row at once (the benchmark measures the state, not Cassandra).
  */
-export function durableAggregator(conn: MqttConnectOptions, topic: string, options: DurableAggregatorOptions): Observable<RowWritten> {
+export function durableAggregator(
+  conn: MqttConnectOptions,
+  topic: string,
+  options: DurableAggregatorOptions,
+): Observable<RowWritten> {
   const { onReject } = options;
   return fromMqtt(conn, topic, { qos: 1, ack: 'manual', keepSubscription: true }).pipe(
     afterEach(options.onHandled),
     durableWindowedCount({
       stateDirectory: options.stateDirectory,
       durability: options.durability,
-      prepare: (messages) => messages.pipe(
-        decodeIotPayload({ onReject }),
-        parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
-      ),
+      prepare: (messages) =>
+        messages.pipe(
+          decodeIotPayload({ onReject }),
+          parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
+        ),
       eventTime: ({ input }) => input.payload.iottimestamp,
       key: ({ record }) => record.status,
       ...durableBenchWindow,
@@ -105,6 +120,9 @@ export function durableAggregator(conn: MqttConnectOptions, topic: string, optio
 }
 
 /** Connection options of a persistent MQTT 5 session that holds a burst for us. */
-export function persistentSessionOptions(url: string, clientId: string): MqttConnectOptions & { readonly clientId: string } {
+export function persistentSessionOptions(
+  url: string,
+  clientId: string,
+): MqttConnectOptions & { readonly clientId: string } {
   return { url, clientId, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 } };
 }

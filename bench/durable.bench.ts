@@ -24,8 +24,17 @@ import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { encodePayload, makePayload } from '../src/index.js';
 import {
-  compare, interleave, median, now, pairedRatio, sleep, spreadNote,
-  type BenchContext, type BenchResult, type Benchmark, type Interleaved,
+  compare,
+  interleave,
+  median,
+  now,
+  pairedRatio,
+  sleep,
+  spreadNote,
+  type BenchContext,
+  type BenchResult,
+  type Benchmark,
+  type Interleaved,
 } from './harness.js';
 import { allCorpusLines } from './corpus.js';
 import { DurableChild, type RestartReport } from './durable-child.js';
@@ -39,7 +48,7 @@ export const durableBench: Benchmark = {
   name: 'durable',
   async run(context): Promise<BenchResult[]> {
     const broker = await context.mosquitto();
-    return [...await throughput(context, broker.url), ...await restartTimes(context, broker.url)];
+    return [...(await throughput(context, broker.url)), ...(await restartTimes(context, broker.url))];
   },
 };
 
@@ -47,27 +56,57 @@ async function throughput(context: BenchContext, url: string): Promise<BenchResu
   const full = context.mode === 'full';
   // One fsync (0.5–2 ms on this disk) per batch, not per message: 'power' drains as many
   // messages a round as the others.
-  const counts: Record<Pipeline, number> = { plain: full ? 50_000 : 10_000, process: full ? 50_000 : 10_000, power: full ? 50_000 : 10_000 };
+  const counts: Record<Pipeline, number> = {
+    plain: full ? 50_000 : 10_000,
+    process: full ? 50_000 : 10_000,
+    power: full ? 50_000 : 10_000,
+  };
   const publisher = await PublisherControl.start(url);
   try {
     let serial = 0;
     const shortfall: Record<Pipeline, number> = { plain: 0, process: 0, power: 0 };
     const round = (pipeline: Pipeline) => async (): Promise<number> => {
-      const outcome = await drainRound(context, url, publisher, pipeline, `${pipeline}-${process.pid}-${serial++}`, counts[pipeline]);
+      const outcome = await drainRound(
+        context,
+        url,
+        publisher,
+        pipeline,
+        `${pipeline}-${process.pid}-${serial++}`,
+        counts[pipeline],
+      );
       shortfall[pipeline] += counts[pipeline] - outcome.handled;
       return outcome.rate;
     };
     // Every message is QoS 1 in a persistent session: none may be missing.
     const missing = (pipeline: Pipeline): string =>
-      shortfall[pipeline] + shortfall.plain === 0 ? '' : `; NOT SEEN: ${shortfall[pipeline]} messages (baseline ${shortfall.plain})`;
-    const measured = await interleave({ plain: round('plain'), process: round('process'), power: round('power') }, { rounds: full ? 7 : 3, warmup: 1 });
+      shortfall[pipeline] + shortfall.plain === 0
+        ? ''
+        : `; NOT SEEN: ${shortfall[pipeline]} messages (baseline ${shortfall.plain})`;
+    const measured = await interleave(
+      { plain: round('plain'), process: round('process'), power: round('power') },
+      { rounds: full ? 7 : 3, warmup: 1 },
+    );
     const baselineName = 'windowedCount pipeline';
     return [
-      compare("durable aggregator 'process', QoS 1", measured.process, measured.plain, 'msg/s', 0.8, baselineName,
-        `${counts.process} messages a round (baseline ${counts.plain}), a write(2) per batch${missing('process')}`),
+      compare(
+        "durable aggregator 'process', QoS 1",
+        measured.process,
+        measured.plain,
+        'msg/s',
+        0.8,
+        baselineName,
+        `${counts.process} messages a round (baseline ${counts.plain}), a write(2) per batch${missing('process')}`,
+      ),
       {
-        ...compare("durable aggregator 'power', QoS 1", measured.power, measured.plain, 'msg/s', 0, baselineName,
-          `${counts.power} messages a round (baseline ${counts.plain}), an fsync per batch${missing('power')}`),
+        ...compare(
+          "durable aggregator 'power', QoS 1",
+          measured.power,
+          measured.plain,
+          'msg/s',
+          0,
+          baselineName,
+          `${counts.power} messages a round (baseline ${counts.plain}), an fsync per batch${missing('power')}`,
+        ),
         target: 'reported',
         ok: undefined,
       },
@@ -83,7 +122,12 @@ async function throughput(context: BenchContext, url: string): Promise<BenchResu
  * the pipeline under test resumes the session and drains the queue.
  */
 async function drainRound(
-  context: BenchContext, url: string, publisher: PublisherControl, pipeline: Pipeline, name: string, count: number,
+  context: BenchContext,
+  url: string,
+  publisher: PublisherControl,
+  pipeline: Pipeline,
+  name: string,
+  count: number,
 ): Promise<{ rate: number; handled: number }> {
   const topic = `bench/durable/${name}`;
   const session = persistentSessionOptions(url, `bench-durable-${name}`);
@@ -102,9 +146,15 @@ async function drainRound(
   const ignore = (): void => undefined;
   let failure: unknown;
   const observer = { error: (error: unknown) => void (failure = error) };
-  const subscription = pipeline === 'plain'
-    ? plainAggregator(session, topic, onHandled, ignore).subscribe(observer)
-    : durableAggregator(session, topic, { stateDirectory, durability: pipeline, onHandled, onReject: ignore }).subscribe(observer);
+  const subscription =
+    pipeline === 'plain'
+      ? plainAggregator(session, topic, onHandled, ignore).subscribe(observer)
+      : durableAggregator(session, topic, {
+          stateDirectory,
+          durability: pipeline,
+          onHandled,
+          onReject: ignore,
+        }).subscribe(observer);
   try {
     // Done when all arrived, or when nothing more arrives for 3 s.
     let seen = handled;
@@ -154,7 +204,8 @@ async function restartTimes(context: BenchContext, url: string): Promise<BenchRe
   const scratch = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-bench-durable-restart-'));
   try {
     const filled = new Map<number, FilledState>();
-    for (const records of JOURNAL_RECORDS[context.mode]) filled.set(records, await fillAndCrash(context, url, scratch, records));
+    for (const records of JOURNAL_RECORDS[context.mode])
+      filled.set(records, await fillAndCrash(context, url, scratch, records));
 
     const warmup = full ? 1 : 0;
     const reports = new Map<string, RestartReport[]>();
@@ -205,7 +256,12 @@ function restartResult(name: string, ours: Interleaved, baseline: Interleaved, n
  * in a child process that is then SIGKILLed (no graceful stop: the journal is all
  * the restart has), and checks what the crash left.
  */
-async function fillAndCrash(context: BenchContext, url: string, scratch: string, records: number): Promise<FilledState> {
+async function fillAndCrash(
+  context: BenchContext,
+  url: string,
+  scratch: string,
+  records: number,
+): Promise<FilledState> {
   const directory = join(scratch, `filled-${records}`);
   const clientId = `bench-durable-fill-${process.pid}-${records}`;
   const topic = `bench/durable/fill/${process.pid}-${records}`;
@@ -218,9 +274,13 @@ async function fillAndCrash(context: BenchContext, url: string, scratch: string,
     const journal = readFileSync(join(directory, 'journal.log'), 'utf8');
     const lines = journal.split('\n').length - 1;
     const checkpointBytes = statSync(join(directory, 'checkpoint.json')).size;
-    context.log(`filled ${directory}: ${report.messages} messages, ${report.openWindows} open windows, ${lines} journal records, ${report.checkpoints} checkpoints, then SIGKILL`);
+    context.log(
+      `filled ${directory}: ${report.messages} messages, ${report.openWindows} open windows, ${lines} journal records, ${report.checkpoints} checkpoints, then SIGKILL`,
+    );
     if (lines !== records || report.openWindows !== 3) {
-      context.log(`warning: expected ${records} journal records and 3 open windows (a checkpoint came early, or the event times moved)`);
+      context.log(
+        `warning: expected ${records} journal records and 3 open windows (a checkpoint came early, or the event times moved)`,
+      );
     }
     return { directory, records: lines, openWindows: report.openWindows, checkpointBytes };
   } finally {
@@ -230,11 +290,18 @@ async function fillAndCrash(context: BenchContext, url: string, scratch: string,
 }
 
 /** One restart: a copy of `from` (or an empty directory), one new message queued in a fresh session, a fresh child timing the start. */
-async function restartRound(context: BenchContext, url: string, scratch: string, from: FilledState | undefined, serial: number): Promise<RestartReport> {
+async function restartRound(
+  context: BenchContext,
+  url: string,
+  scratch: string,
+  from: FilledState | undefined,
+  serial: number,
+): Promise<RestartReport> {
   const directory = join(scratch, `restart-${serial}`);
   mkdirSync(directory);
   // The crashed process's files as it left them, lock file with its dead pid included.
-  if (from !== undefined) for (const file of readdirSync(from.directory)) copyFileSync(join(from.directory, file), join(directory, file));
+  if (from !== undefined)
+    for (const file of readdirSync(from.directory)) copyFileSync(join(from.directory, file), join(directory, file));
   const clientId = `bench-durable-restart-${process.pid}-${serial}`;
   const topic = `bench/durable/restart/${process.pid}-${serial}`;
   await makeSession(url, clientId, topic);
@@ -242,7 +309,9 @@ async function restartRound(context: BenchContext, url: string, scratch: string,
   const child = await DurableChild.start('restart', url, clientId, topic, directory);
   try {
     const report = await child.restart();
-    context.log(`restart ${from === undefined ? 'empty' : `journal ${from.records}`}: ${report.totalMs.toFixed(1)} ms (restore ${report.restoreMs.toFixed(1)} ms, ${report.replayedRecords} replayed, ${report.openWindows} open windows)`);
+    context.log(
+      `restart ${from === undefined ? 'empty' : `journal ${from.records}`}: ${report.totalMs.toFixed(1)} ms (restore ${report.restoreMs.toFixed(1)} ms, ${report.replayedRecords} replayed, ${report.openWindows} open windows)`,
+    );
     return report;
   } finally {
     await child.kill();
@@ -266,7 +335,12 @@ async function endSession(url: string, clientId: string): Promise<void> {
 }
 
 /** Publishes `count` corpus lines at QoS 1 with event times `timeOf(i)`, 100 in flight. */
-async function publishScripted(url: string, topic: string, count: number, timeOf: (i: number) => number): Promise<void> {
+async function publishScripted(
+  url: string,
+  topic: string,
+  count: number,
+  timeOf: (i: number) => number,
+): Promise<void> {
   const { lines } = allCorpusLines();
   const client = await connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0 });
   try {
@@ -274,7 +348,9 @@ async function publishScripted(url: string, topic: string, count: number, timeOf
     const sender = async (): Promise<void> => {
       while (next < count) {
         const i = next++;
-        await client.publishAsync(topic, encodePayload(makePayload(lines[i % lines.length]!, new Date(timeOf(i)))), { qos: 1 });
+        await client.publishAsync(topic, encodePayload(makePayload(lines[i % lines.length]!, new Date(timeOf(i)))), {
+          qos: 1,
+        });
       }
     };
     await Promise.all(Array.from({ length: Math.min(100, count) }, sender));

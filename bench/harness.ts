@@ -127,7 +127,9 @@ export async function interleave<K extends string>(
       }
     }
   }
-  return Object.fromEntries(names.map((name) => [name, { median: median(rates[name]), rounds: rates[name] }])) as unknown as Record<K, Interleaved>;
+  return Object.fromEntries(
+    names.map((name) => [name, { median: median(rates[name]), rounds: rates[name] }]),
+  ) as unknown as Record<K, Interleaved>;
 }
 
 /**
@@ -161,7 +163,15 @@ export function figureOf(measured: Interleaved, unit: string): Figure {
  * The result line for "ours at least `factor` × baseline". The figures are each
  * side's median; the ratio judged is {@link pairedRatio}.
  */
-export function compare(name: string, ours: Interleaved, baseline: Interleaved, unit: string, factor: number, baselineName: string, note?: string): BenchResult {
+export function compare(
+  name: string,
+  ours: Interleaved,
+  baseline: Interleaved,
+  unit: string,
+  factor: number,
+  baselineName: string,
+  note?: string,
+): BenchResult {
   const ratio = pairedRatio(ours, baseline);
   const spread = spreadNote(ours, baseline);
   return {
@@ -183,7 +193,13 @@ export function threshold(
   name: string,
   ours: Figure,
   limit: number,
-  options: { readonly atMost?: boolean; readonly baseline?: Figure; readonly ratio?: number; readonly note?: string; readonly target?: string } = {},
+  options: {
+    readonly atMost?: boolean;
+    readonly baseline?: Figure;
+    readonly ratio?: number;
+    readonly note?: string;
+    readonly target?: string;
+  } = {},
 ): BenchResult {
   const ok = options.atMost ? ours.value <= limit : ours.value >= limit;
   const target = options.target ?? `${options.atMost ? '≤' : '≥'} ${formatNumber(limit)} ${ours.unit}`;
@@ -192,7 +208,9 @@ export function threshold(
     ours,
     target,
     ok,
-    ...(options.baseline === undefined ? {} : { baseline: options.baseline, ratio: options.ratio ?? ours.value / options.baseline.value }),
+    ...(options.baseline === undefined
+      ? {}
+      : { baseline: options.baseline, ratio: options.ratio ?? ours.value / options.baseline.value }),
     ...(options.note === undefined ? {} : { note: options.note }),
   };
 }

@@ -36,7 +36,10 @@ const variants: Readonly<Record<'raw' | 'ours', StartSubscriber>> = {
   },
   ours: async (url, topic, qos, onRow) => {
     let failure: unknown;
-    const subscription = aggregatorPipeline(url, topic, qos, () => undefined).subscribe({ next: onRow, error: (error: unknown) => void (failure = error) });
+    const subscription = aggregatorPipeline(url, topic, qos, () => undefined).subscribe({
+      next: onRow,
+      error: (error: unknown) => void (failure = error),
+    });
     return async () => {
       subscription.unsubscribe();
       await sleep(50); // the owned client's UNSUBSCRIBE and DISCONNECT go out asynchronously
@@ -54,7 +57,16 @@ interface Latencies {
 }
 
 /** One paced run through one subscriber. */
-async function measure(context: BenchContext, url: string, control: MqttClient, publisher: PublisherControl, start: StartSubscriber, topic: string, qos: 0 | 1, seconds: number): Promise<Latencies> {
+async function measure(
+  context: BenchContext,
+  url: string,
+  control: MqttClient,
+  publisher: PublisherControl,
+  start: StartSubscriber,
+  topic: string,
+  qos: 0 | 1,
+  seconds: number,
+): Promise<Latencies> {
   // A retained probe (event time a minute back: it cannot be late nor move the
   // watermark past anything) tells us when the subscriber is subscribed.
   const probe = encodePayload(makePayload(allCorpusLines().lines[0]!, new Date(Date.now() - 60_000)));
@@ -69,8 +81,13 @@ async function measure(context: BenchContext, url: string, control: MqttClient, 
     arrivals.length = 0;
     const report = await publisher.run({ kind: 'paced', topic, qos, perSecond: RATE, seconds, window: 1_000 });
     const sendTimes = report.sendTimes ?? [];
-    await waitFor(() => arrivals.length >= sendTimes.length, () => `${topic}: a row for each of ${sendTimes.length} messages sent, ${arrivals.length} out so far`, 10_000);
-    if (arrivals.length !== sendTimes.length) throw new Error(`${topic}: ${sendTimes.length} messages sent, ${arrivals.length} rows out: cannot pair them`);
+    await waitFor(
+      () => arrivals.length >= sendTimes.length,
+      () => `${topic}: a row for each of ${sendTimes.length} messages sent, ${arrivals.length} out so far`,
+      10_000,
+    );
+    if (arrivals.length !== sendTimes.length)
+      throw new Error(`${topic}: ${sendTimes.length} messages sent, ${arrivals.length} rows out: cannot pair them`);
     const skip = Math.min(sendTimes.length - 1, Math.round(WARM_UP_SECONDS * RATE));
     const latencies = sendTimes.slice(skip).map((sent, i) => arrivals[skip + i]! - sent);
     const result = {
@@ -80,8 +97,12 @@ async function measure(context: BenchContext, url: string, control: MqttClient, 
       messages: latencies.length,
       sentPerSecond: sendTimes.length / report.seconds,
     };
-    const perSecond = Array.from({ length: Math.ceil(latencies.length / RATE) }, (_, k) => quantile(latencies.slice(k * RATE, (k + 1) * RATE), 0.99).toFixed(1));
-    context.log(`${topic}: sent at ${(result.sentPerSecond / 1000).toFixed(1)} k msg/s; p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms (per second: ${perSecond.join(' ')}), max ${result.max.toFixed(1)} ms`);
+    const perSecond = Array.from({ length: Math.ceil(latencies.length / RATE) }, (_, k) =>
+      quantile(latencies.slice(k * RATE, (k + 1) * RATE), 0.99).toFixed(1),
+    );
+    context.log(
+      `${topic}: sent at ${(result.sentPerSecond / 1000).toFixed(1)} k msg/s; p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms (per second: ${perSecond.join(' ')}), max ${result.max.toFixed(1)} ms`,
+    );
     return result;
   } finally {
     await stop();
@@ -108,7 +129,9 @@ export const latencyBench: Benchmark = {
           const order = (segment + qos) % 2 === 0 ? (['raw', 'ours'] as const) : (['ours', 'raw'] as const);
           for (const name of order) {
             const topic = `bench/latency/${qos}/${name}/${process.pid}-${segment}`;
-            measured[name].push(await measure(context, broker.url, control, publisher, variants[name], topic, qos, seconds));
+            measured[name].push(
+              await measure(context, broker.url, control, publisher, variants[name], topic, qos, seconds),
+            );
           }
         }
         const summary = (runs: readonly Latencies[]) => ({
@@ -122,8 +145,18 @@ export const latencyBench: Benchmark = {
         const raw = summary(measured.raw);
         const note = `median of ${segments} segments of ${seconds} s (${ours.messages} messages) sent at ${(ours.sentPerSecond / 1000).toFixed(1)} k msg/s; worst segment p99 ${ours.worstP99.toFixed(1)} ms, raw ${raw.worstP99.toFixed(1)} ms`;
         results.push(
-          { name: `publish → row latency p50, QoS ${qos}`, ours: { value: ours.p50, unit: 'ms' }, baseline: { value: raw.p50, unit: 'ms' }, ratio: ours.p50 / raw.p50, target: 'reported' },
-          threshold(`publish → row latency p99, QoS ${qos}`, { value: ours.p99, unit: 'ms' }, 10, { atMost: true, baseline: { value: raw.p99, unit: 'ms' }, note }),
+          {
+            name: `publish → row latency p50, QoS ${qos}`,
+            ours: { value: ours.p50, unit: 'ms' },
+            baseline: { value: raw.p50, unit: 'ms' },
+            ratio: ours.p50 / raw.p50,
+            target: 'reported',
+          },
+          threshold(`publish → row latency p99, QoS ${qos}`, { value: ours.p99, unit: 'ms' }, 10, {
+            atMost: true,
+            baseline: { value: raw.p99, unit: 'ms' },
+            note,
+          }),
         );
       }
     } finally {

@@ -21,7 +21,12 @@ import { aggregatorPipeline, handWrittenPipeline } from './pipeline.js';
 interface RunningSubscriber {
   stop(): Promise<void>;
 }
-type StartSubscriber = (connection: SessionOptions, topic: string, qos: 0 | 1, onProgress: () => void) => RunningSubscriber;
+type StartSubscriber = (
+  connection: SessionOptions,
+  topic: string,
+  qos: 0 | 1,
+  onProgress: () => void,
+) => RunningSubscriber;
 
 /** Connection options of a persistent MQTT 5 session that holds the burst for us. */
 interface SessionOptions {
@@ -67,14 +72,32 @@ export const mqttAggregateBench: Benchmark = {
         let topicSerial = 0;
         let shortfall = 0;
         const round = (start: StartSubscriber) => async (): Promise<number> => {
-          const outcome = await subscriberRound(context, broker.url, publisher, start, `${qos}/${process.pid}-${topicSerial++}`, qos, count);
+          const outcome = await subscriberRound(
+            context,
+            broker.url,
+            publisher,
+            start,
+            `${qos}/${process.pid}-${topicSerial++}`,
+            qos,
+            count,
+          );
           shortfall += count - outcome.handled;
           return outcome.rate;
         };
-        const measured = await interleave({ raw: round(rawSubscriber), ours: round(oursSubscriber) }, { rounds: full ? 7 : 3, warmup: 1 });
+        const measured = await interleave(
+          { raw: round(rawSubscriber), ours: round(oursSubscriber) },
+          { rounds: full ? 7 : 3, warmup: 1 },
+        );
         results.push(
-          compare(`aggregator pipeline, QoS ${qos}`, measured.ours, measured.raw, 'msg/s', 0.9, 'raw MQTT.js',
-            shortfall > 0 ? `${shortfall} messages not seen in all rounds (QoS ${qos} drops)` : undefined),
+          compare(
+            `aggregator pipeline, QoS ${qos}`,
+            measured.ours,
+            measured.raw,
+            'msg/s',
+            0.9,
+            'raw MQTT.js',
+            shortfall > 0 ? `${shortfall} messages not seen in all rounds (QoS ${qos} drops)` : undefined,
+          ),
         );
       }
     } finally {
@@ -100,7 +123,13 @@ async function subscriberRound(
   count: number,
 ): Promise<{ rate: number; handled: number }> {
   const topic = `bench/aggregate/${name}`;
-  const session: SessionOptions = { url, clientId: `bench-${name.replaceAll('/', '-')}`, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 } };
+  const session: SessionOptions = {
+    url,
+    clientId: `bench-${name.replaceAll('/', '-')}`,
+    clean: false,
+    protocolVersion: 5,
+    properties: { sessionExpiryInterval: 600 },
+  };
   const { url: _url, ...sessionOptions } = session;
   const maker = await connectAsync(url, { ...sessionOptions, reconnectPeriod: 0 });
   await maker.subscribeAsync(topic, { qos });
@@ -132,11 +161,17 @@ async function subscriberRound(
   } finally {
     await subscriber.stop();
     // End the session so the broker forgets it.
-    const cleaner = await connectAsync(url, { clientId: session.clientId, clean: true, protocolVersion: 5, reconnectPeriod: 0 });
+    const cleaner = await connectAsync(url, {
+      clientId: session.clientId,
+      clean: true,
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
     await cleaner.endAsync();
   }
   const rate = (progress - 1) / (Number(lastAt - firstAt) / 1e9);
-  context.log(`${topic}: publisher ${(published.sent / published.seconds / 1000).toFixed(1)} k msg/s into the queue, subscriber ${(rate / 1000).toFixed(1)} k msg/s out of it`);
+  context.log(
+    `${topic}: publisher ${(published.sent / published.seconds / 1000).toFixed(1)} k msg/s into the queue, subscriber ${(rate / 1000).toFixed(1)} k msg/s out of it`,
+  );
   return { rate, handled: progress };
 }
-

@@ -15,7 +15,13 @@ import { eventTime } from './events.js';
 const IN_FLIGHT = 16;
 
 /** Publishes every payload keeping at most `window` unacknowledged, and resolves when all are. */
-function rawPublish(client: MqttClient, topic: string, qos: 0 | 1, payloads: readonly Buffer[], window: number): Promise<void> {
+function rawPublish(
+  client: MqttClient,
+  topic: string,
+  qos: 0 | 1,
+  payloads: readonly Buffer[],
+  window: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let sent = 0;
     let done = 0;
@@ -25,7 +31,8 @@ function rawPublish(client: MqttClient, topic: string, qos: 0 | 1, payloads: rea
       else publishMore();
     };
     const publishMore = (): void => {
-      while (sent < payloads.length && sent - done < window) client.publishAsync(topic, payloads[sent++]!, { qos }).then(onDone, reject);
+      while (sent < payloads.length && sent - done < window)
+        client.publishAsync(topic, payloads[sent++]!, { qos }).then(onDone, reject);
     };
     publishMore();
   });
@@ -37,7 +44,9 @@ export const mqttPublishBench: Benchmark = {
     const full = context.mode === 'full';
     const count = full ? 100_000 : 20_000;
     const { lines } = allCorpusLines();
-    const payloads = Array.from({ length: count }, (_, i) => Buffer.from(encodePayload(makePayload(lines[i % lines.length]!, new Date(eventTime(i, 6))))));
+    const payloads = Array.from({ length: count }, (_, i) =>
+      Buffer.from(encodePayload(makePayload(lines[i % lines.length]!, new Date(eventTime(i, 6))))),
+    );
     const broker = await context.mosquitto();
     const results: BenchResult[] = [];
     for (const qos of [0, 1] as const) {
@@ -56,11 +65,24 @@ export const mqttPublishBench: Benchmark = {
         {
           raw: round((client, topic) => rawPublish(client, topic, qos, payloads, IN_FLIGHT)),
           // The array is a synchronous source: all values queue at once, hence maxQueued.
-          ours: round((client, topic) => lastValueFrom(from(payloads).pipe(toMqtt(client, { topic, qos, concurrency: IN_FLIGHT, maxQueued: Infinity }))).then(() => undefined)),
+          ours: round((client, topic) =>
+            lastValueFrom(
+              from(payloads).pipe(toMqtt(client, { topic, qos, concurrency: IN_FLIGHT, maxQueued: Infinity })),
+            ).then(() => undefined),
+          ),
         },
         { rounds: full ? 7 : 3, warmup: 1 },
       );
-      results.push(compare(`toMqtt publish, QoS ${qos}, ${IN_FLIGHT} in flight`, measured.ours, measured.raw, 'msg/s', 0.9, 'raw publishAsync'));
+      results.push(
+        compare(
+          `toMqtt publish, QoS ${qos}, ${IN_FLIGHT} in flight`,
+          measured.ours,
+          measured.raw,
+          'msg/s',
+          0.9,
+          'raw publishAsync',
+        ),
+      );
     }
     return results;
   },

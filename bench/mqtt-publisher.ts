@@ -19,8 +19,21 @@ import { endChild } from './endChild.js';
 
 /** A command to the publisher child. */
 export type PublisherCommand =
-  | { readonly kind: 'burst'; readonly topic: string; readonly qos: 0 | 1; readonly count: number; readonly window: number }
-  | { readonly kind: 'paced'; readonly topic: string; readonly qos: 0 | 1; readonly perSecond: number; readonly seconds: number; readonly window: number };
+  | {
+      readonly kind: 'burst';
+      readonly topic: string;
+      readonly qos: 0 | 1;
+      readonly count: number;
+      readonly window: number;
+    }
+  | {
+      readonly kind: 'paced';
+      readonly topic: string;
+      readonly qos: 0 | 1;
+      readonly perSecond: number;
+      readonly seconds: number;
+      readonly window: number;
+    };
 
 /** The child's answer to one command. */
 export interface PublisherReport {
@@ -37,7 +50,10 @@ export class PublisherControl {
 
   /** Forks the child and waits until it is connected to `url`. */
   static async start(url: string): Promise<PublisherControl> {
-    const child = fork(fileURLToPath(import.meta.url), [url], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(import.meta.url), [url], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const control = new PublisherControl(child);
     await control.next<{ ready: true }>();
     return control;
@@ -80,14 +96,19 @@ export class PublisherControl {
 function makePayloads(count: number): Buffer[] {
   const { lines } = allCorpusLines();
   const payloads = new Array<Buffer>(count);
-  for (let i = 0; i < count; i += 1) payloads[i] = Buffer.from(encodePayload(makePayload(lines[i % lines.length]!, new Date(eventTime(i, 6)))));
+  for (let i = 0; i < count; i += 1)
+    payloads[i] = Buffer.from(encodePayload(makePayload(lines[i % lines.length]!, new Date(eventTime(i, 6)))));
   return payloads;
 }
 
 const wallClock = (): number => performance.timeOrigin + performance.now();
 
 /** Publishes `count` messages keeping at most `window` unacknowledged (QoS 1) or unwritten (QoS 0). */
-function burst(client: MqttClient, payloads: readonly Buffer[], command: Extract<PublisherCommand, { kind: 'burst' }>): Promise<PublisherReport> {
+function burst(
+  client: MqttClient,
+  payloads: readonly Buffer[],
+  command: Extract<PublisherCommand, { kind: 'burst' }>,
+): Promise<PublisherReport> {
   return new Promise((resolve) => {
     const started = performance.now();
     let sent = 0;
@@ -102,7 +123,12 @@ function burst(client: MqttClient, payloads: readonly Buffer[], command: Extract
     const onDone = (error?: Error): void => {
       if (error && failed === undefined) failed = error.message;
       done += 1;
-      if (done === command.count) resolve({ sent, seconds: (performance.now() - started) / 1000, ...(failed === undefined ? {} : { error: failed }) });
+      if (done === command.count)
+        resolve({
+          sent,
+          seconds: (performance.now() - started) / 1000,
+          ...(failed === undefined ? {} : { error: failed }),
+        });
       else publishMore();
     };
     publishMore();
@@ -125,7 +151,13 @@ function paced(client: MqttClient, command: Extract<PublisherCommand, { kind: 'p
     const onDone = (error?: Error): void => {
       if (error && failed === undefined) failed = error.message;
       done += 1;
-      if (done === total) resolve({ sent, seconds: (performance.now() - started) / 1000, sendTimes, ...(failed === undefined ? {} : { error: failed }) });
+      if (done === total)
+        resolve({
+          sent,
+          seconds: (performance.now() - started) / 1000,
+          sendTimes,
+          ...(failed === undefined ? {} : { error: failed }),
+        });
     };
     const tick = (): void => {
       const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * command.perSecond));

@@ -19,12 +19,16 @@ const require = createRequire(import.meta.url);
 interface AlpineParser {
   parseLine(line: string): { status?: string };
 }
-const Alpine = require('alpine') as { new (format?: string): AlpineParser; LOGFORMATS: { COMBINED: string; CLF: string } };
+const Alpine = require('alpine') as {
+  new (format?: string): AlpineParser;
+  LOGFORMATS: { COMBINED: string; CLF: string };
+};
 const clfParser = require('clf-parser') as (line: string) => { status?: number | string | null };
 
 // The escape-aware Combined regex of the corpora's SOURCES.md, with referer and agent
 // optional so Common lines match too: capture groups only, no conversion.
-const BARE_REGEX = /^(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?$/;
+const BARE_REGEX =
+  /^(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?$/;
 
 export const parseBench: Benchmark = {
   name: 'parse',
@@ -93,12 +97,33 @@ export const parseBench: Benchmark = {
     const unit = 'lines/s';
     return [
       compare('parseAccessLog operator, status, vs alpine', measured.operator, measured.alpine, unit, 10, 'alpine'),
-      compare('parseAccessLog operator, status, vs clf-parser', measured.operator, measured.clfParser, unit, 1, 'clf-parser'),
-      compare('parseAccessLog operator, status, vs bare regex', measured.operator, measured.bareRegex, unit, 1, 'bare regex'),
+      compare(
+        'parseAccessLog operator, status, vs clf-parser',
+        measured.operator,
+        measured.clfParser,
+        unit,
+        1,
+        'clf-parser',
+      ),
+      compare(
+        'parseAccessLog operator, status, vs bare regex',
+        measured.operator,
+        measured.bareRegex,
+        unit,
+        1,
+        'bare regex',
+      ),
       compare('parseAccessLine, status, vs alpine', measured.ours, measured.alpine, unit, 10, 'alpine'),
       compare('parseAccessLine, status, vs bare regex', measured.ours, measured.bareRegex, unit, 1, 'bare regex'),
       compare('parseAccessLine, all fields, vs alpine', measured.oursAllFields, measured.alpine, unit, 10, 'alpine'),
-      compare('parseAccessLine, all fields, vs bare regex', measured.oursAllFields, measured.bareRegex, unit, 1, 'bare regex'),
+      compare(
+        'parseAccessLine, all fields, vs bare regex',
+        measured.oursAllFields,
+        measured.bareRegex,
+        unit,
+        1,
+        'bare regex',
+      ),
     ];
   },
 };
@@ -106,8 +131,17 @@ export const parseBench: Benchmark = {
 /** Reads every field of a record (so lazy fields are built), returning a checksum. */
 function readEveryField(record: AccessLogRecord): number {
   return (
-    record.client.length + record.ident.length + record.user.length + record.time.getTime() + record.request.length +
-    (record.method?.length ?? 0) + (record.path?.length ?? 0) + (record.protocol?.length ?? 0) + record.status + record.bytes +
-    (record.referer?.length ?? 0) + (record.userAgent?.length ?? 0)
+    record.client.length +
+    record.ident.length +
+    record.user.length +
+    record.time.getTime() +
+    record.request.length +
+    (record.method?.length ?? 0) +
+    (record.path?.length ?? 0) +
+    (record.protocol?.length ?? 0) +
+    record.status +
+    record.bytes +
+    (record.referer?.length ?? 0) +
+    (record.userAgent?.length ?? 0)
   );
 }

@@ -21,10 +21,19 @@ import {
 } from '../src/index.js';
 
 /** The window settings of the reference scenario, in update mode. */
-export const pipelineWindow = { windowDuration: '1 minute', watermarkDelay: '2 minutes', outputMode: 'update' } as const;
+export const pipelineWindow = {
+  windowDuration: '1 minute',
+  watermarkDelay: '2 minutes',
+  outputMode: 'update',
+} as const;
 
 /** fromMqtt → decodeIotPayload → parseAccessLog → windowedCount, as examples/aggregator.ts builds it. */
-export function aggregatorPipeline(conn: MqttConnection, topic: string, qos: 0 | 1, onReject: (rejection: Rejection) => void): Observable<WindowRow<number>> {
+export function aggregatorPipeline(
+  conn: MqttConnection,
+  topic: string,
+  qos: 0 | 1,
+  onReject: (rejection: Rejection) => void,
+): Observable<WindowRow<number>> {
   return fromMqtt(conn, topic, { qos }).pipe(
     decodeIotPayload({ onReject }),
     parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
@@ -42,8 +51,15 @@ export function aggregatorPipeline(conn: MqttConnection, topic: string, qos: 0 |
  * library's pure cores (decodePayload, parseAccessLine, WindowCounter) directly.
  * Calls `onRow` per row and `onReject` per refused message.
  */
-export function handWrittenPipeline(client: MqttClient, onRow: (row: WindowRow<number>) => void, onReject: () => void): void {
-  const counter = new WindowCounter<{ at: Date; status: number }, number>({ eventTime: (event) => event.at, key: (event) => event.status, ...pipelineWindow }, onRow);
+export function handWrittenPipeline(
+  client: MqttClient,
+  onRow: (row: WindowRow<number>) => void,
+  onReject: () => void,
+): void {
+  const counter = new WindowCounter<{ at: Date; status: number }, number>(
+    { eventTime: (event) => event.at, key: (event) => event.status, ...pipelineWindow },
+    onRow,
+  );
   client.on('message', (_topic, payload) => {
     const decoded = decodePayload(payload);
     if (decoded._tag === 'Left') return onReject();

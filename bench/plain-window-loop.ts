@@ -15,13 +15,19 @@ export interface PlainRow {
 }
 
 /** Counts `events` and hands each final row to `emit`; returns how many events were late. */
-export function plainWindowLoop(events: readonly StatusEvent[], emit: (row: PlainRow) => void, lengthMs = 60_000, delayMs = 120_000): number {
+export function plainWindowLoop(
+  events: readonly StatusEvent[],
+  emit: (row: PlainRow) => void,
+  lengthMs = 60_000,
+  delayMs = 120_000,
+): number {
   const windows = new Map<number, Map<number, number>>();
   let maxEventTime = -Infinity;
   let watermark = -Infinity;
   let late = 0;
   const close = (windowStart: number, counts: Map<number, number>): void => {
-    for (const [status, count] of counts) emit({ windowStart: new Date(windowStart), windowEnd: new Date(windowStart + lengthMs), status, count });
+    for (const [status, count] of counts)
+      emit({ windowStart: new Date(windowStart), windowEnd: new Date(windowStart + lengthMs), status, count });
     windows.delete(windowStart);
   };
   for (let i = 0; i < events.length; i += 1) {

@@ -23,7 +23,8 @@ if (file === undefined) {
   process.exit(2);
 }
 const recorded = JSON.parse(readFileSync(file, 'utf8')) as Recorded;
-const verdict = (result: BenchResult): string => (result.ok === true ? 'OK' : result.ok === false ? '**MISSED**' : 'reported');
+const verdict = (result: BenchResult): string =>
+  result.ok === true ? 'OK' : result.ok === false ? '**MISSED**' : 'reported';
 const lines = [
   `${recorded.mode} mode, ${recorded.at}; node ${recorded.node}; ${recorded.cpus} × ${recorded.cpu}; load average ${recorded.loadAverageAtStart.toFixed(1)} at the start, ${recorded.loadAverageAtEnd.toFixed(1)} at the end`,
   '',

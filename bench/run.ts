@@ -21,7 +21,16 @@ import { scaleOutBench } from './scaleout.bench.js';
 
 // Cassandra last: its JVM keeps working (flushes, compaction) until the runner stops it
 // at the end, and would steal the CPU from any benchmark that ran after it.
-const benchmarks: readonly Benchmark[] = [parseBench, windowBench, mqttAggregateBench, mqttPublishBench, latencyBench, durableBench, scaleOutBench, cassandraBench];
+const benchmarks: readonly Benchmark[] = [
+  parseBench,
+  windowBench,
+  mqttAggregateBench,
+  mqttPublishBench,
+  latencyBench,
+  durableBench,
+  scaleOutBench,
+  cassandraBench,
+];
 
 interface Arguments {
   readonly mode: 'quick' | 'full';
@@ -39,7 +48,9 @@ function parseArguments(argv: readonly string[]): Arguments {
     else if (arg === '--full') mode = 'full';
     else if (arg === '--json') json = argv[++i];
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`usage: npm run bench -- [--quick|--full] [--json file] [${benchmarks.map((b) => b.name).join('|')}…]\n`);
+      process.stdout.write(
+        `usage: npm run bench -- [--quick|--full] [--json file] [${benchmarks.map((b) => b.name).join('|')}…]\n`,
+      );
       process.exit(0);
     } else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}`);
     else names.push(arg);
@@ -57,14 +68,20 @@ function verdict(result: BenchResult): string {
 }
 
 function row(cells: readonly string[], widths: readonly number[]): string {
-  return cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return cells
+    .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+    .join('  ')
+    .trimEnd();
 }
 
 const widths = [46, 18, 18, 8, 26, 6];
 
 function printResult(result: BenchResult): void {
   const ratio = result.ratio === undefined ? '—' : `${result.ratio.toFixed(2)}×`;
-  const line = row([result.name, formatFigure(result.ours), formatFigure(result.baseline), ratio, result.target, verdict(result)], widths);
+  const line = row(
+    [result.name, formatFigure(result.ours), formatFigure(result.baseline), ratio, result.target, verdict(result)],
+    widths,
+  );
   process.stdout.write(`${line}${result.note === undefined ? '' : `  (${result.note})`}\n`);
 }
 
@@ -72,7 +89,12 @@ async function main(): Promise<number> {
   const args = parseArguments(process.argv.slice(2));
   const log = (message: string): void => void process.stderr.write(`  · ${message}\n`);
   const services = new Services(log);
-  const context: BenchContext = { mode: args.mode, log, mosquitto: () => services.mosquitto(), cassandra: () => services.cassandra() };
+  const context: BenchContext = {
+    mode: args.mode,
+    log,
+    mosquitto: () => services.mosquitto(),
+    cassandra: () => services.cassandra(),
+  };
   // Ctrl-C or a kill must still stop the servers we started.
   const onSignal = (signal: NodeJS.Signals): void => {
     void services.stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
@@ -82,7 +104,9 @@ async function main(): Promise<number> {
 
   const selected = args.names.length === 0 ? benchmarks : benchmarks.filter((b) => args.names.includes(b.name));
   const loadAtStart = loadavg()[0]!;
-  process.stdout.write(`mqtt-iot-stream benchmarks, ${args.mode} mode; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}; load average ${loadAtStart.toFixed(1)}\n`);
+  process.stdout.write(
+    `mqtt-iot-stream benchmarks, ${args.mode} mode; node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}; load average ${loadAtStart.toFixed(1)}\n`,
+  );
   process.stdout.write(`${row(['benchmark', 'ours', 'baseline', 'ratio', 'target', 'result'], widths)}\n`);
   const results: Array<BenchResult & { readonly benchmark: string }> = [];
   const crashed: string[] = [];
@@ -107,11 +131,22 @@ async function main(): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
   if (args.json !== undefined) {
-    const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg()[0] };
-    writeFileSync(args.json, `${JSON.stringify({ mode: args.mode, at: new Date().toISOString(), ...machine, results }, null, 2)}\n`);
+    const machine = {
+      node: process.version,
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model,
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: loadavg()[0],
+    };
+    writeFileSync(
+      args.json,
+      `${JSON.stringify({ mode: args.mode, at: new Date().toISOString(), ...machine, results }, null, 2)}\n`,
+    );
   }
   const missed = results.filter((r) => r.ok === false).length;
-  process.stdout.write(`${results.length} results, ${missed} missed, ${crashed.length} crashed${crashed.length > 0 ? ` (${crashed.join(', ')})` : ''}; load average ${loadavg()[0]!.toFixed(1)}\n`);
+  process.stdout.write(
+    `${results.length} results, ${missed} missed, ${crashed.length} crashed${crashed.length > 0 ? ` (${crashed.join(', ')})` : ''}; load average ${loadavg()[0]!.toFixed(1)}\n`,
+  );
   return crashed.length > 0 ? 1 : 0;
 }
 

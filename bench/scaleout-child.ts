@@ -34,7 +34,10 @@ export interface ScaleOutGo {
   readonly stateDirectory: string;
 }
 
-type ChildMessage = { readonly ready: true } | { readonly progress: ScaleOutProgress; readonly final: boolean } | { readonly error: string };
+type ChildMessage =
+  | { readonly ready: true }
+  | { readonly progress: ScaleOutProgress; readonly final: boolean }
+  | { readonly error: string };
 
 /** The parent's handle on one aggregator child. */
 export class ScaleOutChild {
@@ -54,15 +57,22 @@ export class ScaleOutChild {
 
   /** Forks the child and waits until its modules are loaded (their loading is not timed). */
   static async start(): Promise<ScaleOutChild> {
-    const child = fork(fileURLToPath(import.meta.url), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(import.meta.url), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
-      child.once('exit', (code, signal) => reject(new Error(`scale-out child exited before it was ready (${code ?? signal})`)));
+      child.once('exit', (code, signal) =>
+        reject(new Error(`scale-out child exited before it was ready (${code ?? signal})`)),
+      );
     });
     return new ScaleOutChild(child);
   }
 
-  get pid(): number { return this.child.pid ?? 0; }
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
 
   /** The last progress the child sent; throws the child's error if it failed. */
   progress(): ScaleOutProgress {
@@ -77,7 +87,9 @@ export class ScaleOutChild {
   /** Stops the pipeline (its MQTT connection closes) and resolves with the final progress. */
   async stop(): Promise<ScaleOutProgress> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.progress();
-    const final = new Promise<ScaleOutProgress>((resolve) => { this.finalReport = resolve; });
+    const final = new Promise<ScaleOutProgress>((resolve) => {
+      this.finalReport = resolve;
+    });
     this.child.send('stop');
     const report = await final;
     this.latest = { handled: 0, firstAt: 0, lastAt: 0, cpuMs: 0 };

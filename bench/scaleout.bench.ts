@@ -26,7 +26,18 @@ import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'no
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
-import { formatNumber, median, sleep, type BenchContext, type BenchResult, type Benchmark, type Interleaved, interleave, pairedRatio, spreadNote } from './harness.js';
+import {
+  formatNumber,
+  median,
+  sleep,
+  type BenchContext,
+  type BenchResult,
+  type Benchmark,
+  type Interleaved,
+  interleave,
+  pairedRatio,
+  spreadNote,
+} from './harness.js';
 import { PublisherControl } from './mqtt-publisher.js';
 import { ScaleOutChild } from './scaleout-child.js';
 
@@ -57,7 +68,8 @@ export const scaleOutBench: Benchmark = {
     const count = full ? 60_000 : 15_000;
     const broker = await context.mosquitto();
     const brokerPid = pidListeningOn(broker.port);
-    if (brokerPid === undefined) context.log(`scaleout: no process found listening on port ${broker.port}; the broker's CPU is not reported`);
+    if (brokerPid === undefined)
+      context.log(`scaleout: no process found listening on port ${broker.port}; the broker's CPU is not reported`);
     const publisher = await PublisherControl.start(broker.url);
     // Three aggregator processes for the whole run, each used by every round that needs
     // it: the warm-up round compiles every one of them (rounds rotate 1 2 3, 2 3 1, …).
@@ -67,14 +79,26 @@ export const scaleOutBench: Benchmark = {
     try {
       for (const _ of COUNTS) pool.push(await ScaleOutChild.start());
       const round = (aggregators: Count) => async (): Promise<number> => {
-        const outcome = await drainRound(context, broker.url, brokerPid, publisher, pool.slice(0, aggregators), `${process.pid}-${serial++}`, count);
+        const outcome = await drainRound(
+          context,
+          broker.url,
+          brokerPid,
+          publisher,
+          pool.slice(0, aggregators),
+          `${process.pid}-${serial++}`,
+          count,
+        );
         outcomes[aggregators].push(outcome);
         return outcome.rate;
       };
-      const byName = await interleave({ one: round(1), two: round(2), three: round(3) }, { rounds: full ? 5 : 3, warmup: 1 });
+      const byName = await interleave(
+        { one: round(1), two: round(2), three: round(3) },
+        { rounds: full ? 5 : 3, warmup: 1 },
+      );
       const measured: Record<Count, Interleaved> = { 1: byName.one, 2: byName.two, 3: byName.three };
       // The warm-up rounds are not in `measured`: keep the measured ones' outcomes only.
-      for (const aggregators of COUNTS) outcomes[aggregators].splice(0, outcomes[aggregators].length - measured[aggregators].rounds.length);
+      for (const aggregators of COUNTS)
+        outcomes[aggregators].splice(0, outcomes[aggregators].length - measured[aggregators].rounds.length);
       return COUNTS.map((aggregators) => resultFor(aggregators, measured, outcomes, count));
     } finally {
       await Promise.all(pool.map((child) => child.end()));
@@ -83,18 +107,31 @@ export const scaleOutBench: Benchmark = {
   },
 };
 
-function resultFor(aggregators: Count, measured: Record<Count, Interleaved>, outcomes: Record<Count, RoundOutcome[]>, count: number): BenchResult {
+function resultFor(
+  aggregators: Count,
+  measured: Record<Count, Interleaved>,
+  outcomes: Record<Count, RoundOutcome[]>,
+  count: number,
+): BenchResult {
   const rounds = outcomes[aggregators];
   const missing = rounds.reduce((sum, outcome) => sum + count - outcome.handled, 0);
   const cores = (pick: (outcome: RoundOutcome) => number) => median(rounds.map(pick)).toFixed(2);
-  const cpu = `CPU in cores: broker ${cores((o) => o.brokerCores)}, aggregators ${cores((o) => o.aggregatorCores)}, `
-    + `whole machine ${cores((o) => o.machineCores)} of ${cpus().length}`;
-  const shares = aggregators === 1 ? '' : `; shares ${rounds.at(-1)!.shares.map((share) => `${(share * 100).toFixed(0)}%`).join('/')}`;
+  const cpu =
+    `CPU in cores: broker ${cores((o) => o.brokerCores)}, aggregators ${cores((o) => o.aggregatorCores)}, ` +
+    `whole machine ${cores((o) => o.machineCores)} of ${cpus().length}`;
+  const shares =
+    aggregators === 1
+      ? ''
+      : `; shares ${rounds
+          .at(-1)!
+          .shares.map((share) => `${(share * 100).toFixed(0)}%`)
+          .join('/')}`;
   const brokerMicros = median(rounds.map((o) => o.brokerMicros));
   const aggregatorMicros = median(rounds.map((o) => o.aggregatorMicros));
   // Per-message CPU is what the contended machine cannot hide: a core's worth of it is a ceiling.
-  const cost = `CPU per message: broker ${brokerMicros.toFixed(1)} µs (one core: ≤ ${formatNumber(1e6 / brokerMicros)} msg/s), `
-    + `aggregator ${aggregatorMicros.toFixed(0)} µs (≤ ${formatNumber(1e6 / aggregatorMicros)} msg/s a core)`;
+  const cost =
+    `CPU per message: broker ${brokerMicros.toFixed(1)} µs (one core: ≤ ${formatNumber(1e6 / brokerMicros)} msg/s), ` +
+    `aggregator ${aggregatorMicros.toFixed(0)} µs (≤ ${formatNumber(1e6 / aggregatorMicros)} msg/s a core)`;
   const note = `${count} messages a round; ${cpu}; ${cost}${shares}${missing > 0 ? `; NOT HANDLED: ${missing}` : ''}`;
   const name = `scale-out, ${aggregators} aggregator${aggregators === 1 ? '' : 's'}, shared subscription`;
   const ours = { value: measured[aggregators].median, unit: 'msg/s' };
@@ -111,7 +148,13 @@ function resultFor(aggregators: Count, measured: Record<Count, Interleaved>, out
 
 /** One round with `aggregators` processes on a fresh shared topic. */
 async function drainRound(
-  context: BenchContext, url: string, brokerPid: number | undefined, publisher: PublisherControl, children: readonly ScaleOutChild[], name: string, count: number,
+  context: BenchContext,
+  url: string,
+  brokerPid: number | undefined,
+  publisher: PublisherControl,
+  children: readonly ScaleOutChild[],
+  name: string,
+  count: number,
 ): Promise<RoundOutcome> {
   const aggregators = children.length;
   const topic = `bench/scaleout/${name}`;
@@ -122,7 +165,13 @@ async function drainRound(
   try {
     // The sessions exist, subscribed, before the burst: the broker deals it to their queues.
     for (const clientId of clientIds) {
-      const maker = await connectAsync(url, { clientId, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 0 });
+      const maker = await connectAsync(url, {
+        clientId,
+        clean: false,
+        protocolVersion: 5,
+        properties: { sessionExpiryInterval: 600 },
+        reconnectPeriod: 0,
+      });
       await maker.subscribeAsync(shared, { qos: 1 });
       await maker.endAsync();
     }
@@ -132,7 +181,9 @@ async function drainRound(
     const machineBefore = machineTicks();
     const wallBefore = Date.now();
     running = true;
-    children.forEach((child, i) => child.go({ url, clientId: clientIds[i]!, topic: shared, stateDirectory: join(stateRoot, String(i)) }));
+    children.forEach((child, i) =>
+      child.go({ url, clientId: clientIds[i]!, topic: shared, stateDirectory: join(stateRoot, String(i)) }),
+    );
     // Done when all are handled, or when nothing more arrives for 3 s.
     let seen = 0;
     let stalledSince = Date.now();
@@ -152,7 +203,8 @@ async function drainRound(
     const brokerSeconds = brokerPid === undefined ? Number.NaN : (cpuTicks(brokerPid) - brokerBefore) / CLOCK_TICKS;
     const brokerCores = brokerSeconds / wallSeconds;
     const machineAfter = machineTicks();
-    const machineCores = ((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * cpus().length;
+    const machineCores =
+      ((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * cpus().length;
     const finals = await Promise.all(children.map((child) => child.stop()));
     running = false;
     const handled = finals.reduce((sum, progress) => sum + progress.handled, 0);
@@ -160,12 +212,20 @@ async function drainRound(
     const ended = Math.max(...finals.map((p) => p.lastAt));
     const rate = (handled - 1) / ((ended - started) / 1000);
     const aggregatorCores = finals.reduce((sum, progress) => sum + progress.cpuMs, 0) / 1000 / wallSeconds;
-    context.log(`${aggregators} aggregator(s): ${(rate / 1000).toFixed(1)} k msg/s; broker ${brokerCores.toFixed(2)} core, aggregators ${aggregatorCores.toFixed(2)}, `
-      + `machine ${machineCores.toFixed(2)}; `
-      + `per aggregator ${finals.map((p) => p.handled).join('/')}`);
+    context.log(
+      `${aggregators} aggregator(s): ${(rate / 1000).toFixed(1)} k msg/s; broker ${brokerCores.toFixed(2)} core, aggregators ${aggregatorCores.toFixed(2)}, ` +
+        `machine ${machineCores.toFixed(2)}; ` +
+        `per aggregator ${finals.map((p) => p.handled).join('/')}`,
+    );
     return {
-      rate, handled, brokerCores, aggregatorCores, machineCores, shares: finals.map((p) => p.handled / Math.max(1, handled)),
-      brokerMicros: (brokerSeconds * 1e6) / handled, aggregatorMicros: (finals.reduce((sum, p) => sum + p.cpuMs, 0) * 1000) / handled,
+      rate,
+      handled,
+      brokerCores,
+      aggregatorCores,
+      machineCores,
+      shares: finals.map((p) => p.handled / Math.max(1, handled)),
+      brokerMicros: (brokerSeconds * 1e6) / handled,
+      aggregatorMicros: (finals.reduce((sum, p) => sum + p.cpuMs, 0) * 1000) / handled,
     };
   } finally {
     if (running) await Promise.all(children.map((child) => child.stop()));
@@ -202,7 +262,9 @@ function machineTicks(): { busy: number; total: number } {
  */
 function pidListeningOn(port: number): number | undefined {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const listening = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+  const listening = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
     .map((line) => line.trim().split(/\s+/))
     .find((fields) => fields[1]?.endsWith(`:${hexPort}`) && fields[3] === '0A');
   const inode = listening?.[9];

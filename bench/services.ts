@@ -81,7 +81,9 @@ export class Services {
     const started = Date.now();
     this.stops.push(() => stopCassandraNode());
     const node = await cassandraNode();
-    this.log(`cassandra ${node.version} (pid ${node.pid}) up on ${node.contactPoint} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    this.log(
+      `cassandra ${node.version} (pid ${node.pid}) up on ${node.contactPoint} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
     return { contactPoint: node.contactPoint, port: node.port, localDataCenter: 'datacenter1' };
   }
 }

@@ -9,7 +9,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { from } from 'rxjs';
 import { WindowCounter, windowedCount, type WindowedCountOptions } from '../src/index.js';
-import { interleave, pairedRatio, rateOf, spreadNote, threshold, type BenchContext, type BenchResult, type Benchmark } from './harness.js';
+import {
+  interleave,
+  pairedRatio,
+  rateOf,
+  spreadNote,
+  threshold,
+  type BenchContext,
+  type BenchResult,
+  type Benchmark,
+} from './harness.js';
 import { statusEvents, type StatusEvent } from './events.js';
 import { plainWindowLoop } from './plain-window-loop.js';
 import type { WindowMemoryReport } from './window-memory.js';
@@ -51,8 +60,16 @@ export const windowBench: Benchmark = {
     const figure = (value: number) => ({ value, unit: 'events/s' });
     const memory = await measureMemory(context, 10_000_000);
     return [
-      threshold('windowedCount (WindowCounter)', figure(measured.stateMachine.median), 5e6, { baseline: figure(measured.plainLoop.median), ratio: pairedRatio(measured.stateMachine, measured.plainLoop), note: spreadNote(measured.stateMachine, measured.plainLoop) }),
-      threshold('windowedCount (operator)', figure(measured.operator.median), 5e6, { baseline: figure(measured.plainLoop.median), ratio: pairedRatio(measured.operator, measured.plainLoop), note: spreadNote(measured.operator, measured.plainLoop) }),
+      threshold('windowedCount (WindowCounter)', figure(measured.stateMachine.median), 5e6, {
+        baseline: figure(measured.plainLoop.median),
+        ratio: pairedRatio(measured.stateMachine, measured.plainLoop),
+        note: spreadNote(measured.stateMachine, measured.plainLoop),
+      }),
+      threshold('windowedCount (operator)', figure(measured.operator.median), 5e6, {
+        baseline: figure(measured.plainLoop.median),
+        ratio: pairedRatio(measured.operator, measured.plainLoop),
+        note: spreadNote(measured.operator, measured.plainLoop),
+      }),
       threshold('windowedCount heap growth, 10 M events', { value: memory.heapGrowthBytes / MB, unit: 'MB' }, 50, {
         atMost: true,
         note: `${memory.rows} rows, ${memory.stateSizeAtEnd} counts in ${memory.openWindowsAtEnd} open windows at the end, ${(memory.events / memory.seconds / 1e6).toFixed(2)} M events/s with GC sampling`,
@@ -65,13 +82,17 @@ async function measureMemory(context: BenchContext, events: number): Promise<Win
   const child = join(dirname(fileURLToPath(import.meta.url)), 'window-memory.ts');
   const started = Date.now();
   const output = await new Promise<string>((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', child, String(events)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', child, String(events)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));
     proc.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
     proc.once('error', reject);
-    proc.once('exit', (code, signal) => (code === 0 ? resolve(stdout) : reject(new Error(`window-memory child exited with ${code ?? signal}: ${stderr}`))));
+    proc.once('exit', (code, signal) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`window-memory child exited with ${code ?? signal}: ${stderr}`)),
+    );
   });
   context.log(`window memory: child took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return JSON.parse(output.trim().split('\n').pop()!) as WindowMemoryReport;

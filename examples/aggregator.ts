@@ -15,9 +15,26 @@
 import type { Client } from 'cassandra-driver';
 import { NEVER, takeUntil, tap, type Observable, type OperatorFunction } from 'rxjs';
 import {
-  cassandraSink, decodeIotPayload, durableWindowedCount, fromMqtt, parseAccessLog, windowCountRows, windowedCount,
-  type CassandraWriteResult, type DecodedMqttMessage, type DurableWriterHooks, type Duration, type MqttConnection, type MqttConnectOptions,
-  type MqttMessage, type OutputMode, type ParsedAccessLog, type Rejection, type WindowRow, type WindowStats, type WriteResult,
+  cassandraSink,
+  decodeIotPayload,
+  durableWindowedCount,
+  fromMqtt,
+  parseAccessLog,
+  windowCountRows,
+  windowedCount,
+  type CassandraWriteResult,
+  type DecodedMqttMessage,
+  type DurableWriterHooks,
+  type Duration,
+  type MqttConnection,
+  type MqttConnectOptions,
+  type MqttMessage,
+  type OutputMode,
+  type ParsedAccessLog,
+  type Rejection,
+  type WindowRow,
+  type WindowStats,
+  type WriteResult,
 } from 'mqtt-iot-stream';
 
 export interface CountSettings {
@@ -44,11 +61,15 @@ export interface CountReport {
 type Request = ParsedAccessLog<DecodedMqttMessage>;
 
 /** The payload decoded and its log line parsed: the requests to count. */
-function requests(onReject: (rejection: Rejection) => void, maxPayloadBytes?: number): OperatorFunction<MqttMessage, Request> {
-  return (messages) => messages.pipe(
-    decodeIotPayload({ onReject, ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }) }),
-    parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
-  );
+function requests(
+  onReject: (rejection: Rejection) => void,
+  maxPayloadBytes?: number,
+): OperatorFunction<MqttMessage, Request> {
+  return (messages) =>
+    messages.pipe(
+      decodeIotPayload({ onReject, ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }) }),
+      parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
+    );
 }
 
 /** The reference windows: requests per HTTP status, in event time read from `iottimestamp`. */
@@ -98,7 +119,10 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
    * Where rows go: Cassandra ({@link cassandraWriter}) or anything emitting `{ value }`
    * per stored row (and passing a row it refuses for good to `hooks.onReject`).
    */
-  readonly write: (rows: Observable<WindowRow<number>>, hooks: DurableWriterHooks<number>) => Observable<WriteResult<WindowRow<number>>>;
+  readonly write: (
+    rows: Observable<WindowRow<number>>,
+    hooks: DurableWriterHooks<number>,
+  ) => Observable<WriteResult<WindowRow<number>>>;
 }
 
 /**
@@ -106,7 +130,10 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
  * directory before its PUBACK, rows are written by `write`, and a restart continues
  * the open windows. Emits one result per written row; completes after `stop`.
  */
-export function aggregator(settings: AggregatorSettings, report: CountReport): Observable<WriteResult<WindowRow<number>>> {
+export function aggregator(
+  settings: AggregatorSettings,
+  report: CountReport,
+): Observable<WriteResult<WindowRow<number>>> {
   const onReject = report.rejected;
   return fromMqtt(settings.broker, settings.topic, { qos: settings.qos, ack: 'manual', keepSubscription: true }).pipe(
     tap(report.received),
@@ -129,8 +156,13 @@ export function aggregator(settings: AggregatorSettings, report: CountReport): O
 /** Writes rows into the window-count table as this aggregator's partial counts. */
 export function cassandraWriter(cassandra: Client, options: { keyspace: string; table: string; aggregatorId: string }) {
   const { keyspace, table, aggregatorId } = options;
-  return (rows: Observable<WindowRow<number>>, { onReject }: DurableWriterHooks<number>): Observable<CassandraWriteResult<WindowRow<number>>> =>
-    rows.pipe(cassandraSink(cassandra, { ...windowCountRows({ keyspace, table, aggregator: aggregatorId }), onReject }));
+  return (
+    rows: Observable<WindowRow<number>>,
+    { onReject }: DurableWriterHooks<number>,
+  ): Observable<CassandraWriteResult<WindowRow<number>>> =>
+    rows.pipe(
+      cassandraSink(cassandra, { ...windowCountRows({ keyspace, table, aggregator: aggregatorId }), onReject }),
+    );
 }
 
 /**
@@ -138,19 +170,31 @@ export function cassandraWriter(cassandra: Client, options: { keyspace: string; 
  * aggregator id, `clean: false` and a session expiry, so the broker queues QoS 1
  * messages while the aggregator is stopped, restarting or backlogged.
  */
-export function persistentSession(url: string, options: {
-  aggregatorId: string; clientId?: string; sessionExpirySeconds: number; username?: string; password?: string;
-  ca?: Buffer; cert?: Buffer; key?: Buffer;
-  /** MQTT 5 Maximum Packet Size: the broker drops larger messages instead of sending them (and logs it). */
-  maximumPacketSize?: number;
-}): MqttConnectOptions {
+export function persistentSession(
+  url: string,
+  options: {
+    aggregatorId: string;
+    clientId?: string;
+    sessionExpirySeconds: number;
+    username?: string;
+    password?: string;
+    ca?: Buffer;
+    cert?: Buffer;
+    key?: Buffer;
+    /** MQTT 5 Maximum Packet Size: the broker drops larger messages instead of sending them (and logs it). */
+    maximumPacketSize?: number;
+  },
+): MqttConnectOptions {
   const { aggregatorId, clientId, sessionExpirySeconds, maximumPacketSize, ...rest } = options;
   return {
     url,
     clientId: clientId ?? `mqtt-iot-stream-aggregator${aggregatorId === '' ? '' : `-${aggregatorId}`}`,
     clean: false,
     protocolVersion: 5,
-    properties: { sessionExpiryInterval: sessionExpirySeconds, ...(maximumPacketSize === undefined ? {} : { maximumPacketSize }) },
+    properties: {
+      sessionExpiryInterval: sessionExpirySeconds,
+      ...(maximumPacketSize === undefined ? {} : { maximumPacketSize }),
+    },
     ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)),
   };
 }

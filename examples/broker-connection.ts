@@ -12,7 +12,11 @@ const FIRST_CONNECT_TIMEOUT_MS = 10_000;
  * After that first success MQTT.js reconnects by itself; `onStatus` hears about each
  * loss and return of the connection.
  */
-export function connectBroker(url: string, options: IClientOptions, onStatus: (line: string) => void): Promise<MqttClient> {
+export function connectBroker(
+  url: string,
+  options: IClientOptions,
+  onStatus: (line: string) => void,
+): Promise<MqttClient> {
   const client = connect(url, { connectTimeout: FIRST_CONNECT_TIMEOUT_MS, ...options });
   return new Promise<MqttClient>((resolve, reject) => {
     const fail = (reason: string): void => {
@@ -38,7 +42,10 @@ export function connectBroker(url: string, options: IClientOptions, onStatus: (l
     };
     const onError = (error: Error & { code?: string | number }): void => fail(describeFailure(url, error));
     // No CONNACK and no error: an answer that is not MQTT, or the connect timeout.
-    const onClose = (): void => fail(`the MQTT broker at ${url} closed the connection before accepting it (wrong port, or a TLS port: use mqtts://)`);
+    const onClose = (): void =>
+      fail(
+        `the MQTT broker at ${url} closed the connection before accepting it (wrong port, or a TLS port: use mqtts://)`,
+      );
     const cleanup = (): void => {
       client.removeListener('connect', onConnect);
       client.removeListener('error', onError);
@@ -51,12 +58,21 @@ export function connectBroker(url: string, options: IClientOptions, onStatus: (l
 }
 
 function describeFailure(url: string, error: Error & { code?: string | number }): string {
-  if (error.message === 'connack timeout') return `no answer from the MQTT broker at ${url} within ${FIRST_CONNECT_TIMEOUT_MS / 1000} s`;
-  if (typeof error.code === 'number') return `the MQTT broker at ${url} refused the connection: ${error.message} (check --username and --password)`;
+  if (error.message === 'connack timeout')
+    return `no answer from the MQTT broker at ${url} within ${FIRST_CONNECT_TIMEOUT_MS / 1000} s`;
+  if (typeof error.code === 'number')
+    return `the MQTT broker at ${url} refused the connection: ${error.message} (check --username and --password)`;
   switch (error.code) {
-    case 'ECONNREFUSED': return `nothing accepts connections at ${url} (is the broker running? --broker sets the address)`;
-    case 'ENOTFOUND': case 'EAI_AGAIN': return `cannot resolve the broker host in ${url} (${error.code})`;
-    case 'EHOSTUNREACH': case 'ENETUNREACH': case 'ETIMEDOUT': return `cannot reach the MQTT broker at ${url} (${error.code})`;
-    default: return `cannot connect to the MQTT broker at ${url}: ${error.message}${error.code === undefined ? '' : ` (${error.code})`}`;
+    case 'ECONNREFUSED':
+      return `nothing accepts connections at ${url} (is the broker running? --broker sets the address)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve the broker host in ${url} (${error.code})`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ETIMEDOUT':
+      return `cannot reach the MQTT broker at ${url} (${error.code})`;
+    default:
+      return `cannot connect to the MQTT broker at ${url}: ${error.message}${error.code === undefined ? '' : ` (${error.code})`}`;
   }
 }

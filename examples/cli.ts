@@ -20,11 +20,12 @@ Usage:
 
 Every flag can also come from the environment variable shown beside it.`;
 
-const commands: Record<string, { readonly help: string; readonly run: (argv: readonly string[]) => Promise<number> }> = {
-  demo: { help: demoHelp, run: demoCommand },
-  publish: { help: publishHelp, run: publishCommand },
-  aggregate: { help: aggregateHelp, run: aggregateCommand },
-};
+const commands: Record<string, { readonly help: string; readonly run: (argv: readonly string[]) => Promise<number> }> =
+  {
+    demo: { help: demoHelp, run: demoCommand },
+    publish: { help: publishHelp, run: publishCommand },
+    aggregate: { help: aggregateHelp, run: aggregateCommand },
+  };
 
 /** Runs the command line `argv` (without node and the script); resolves with the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -38,7 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const command = commands[name];
-  if (command === undefined) throw new UsageError(`unknown command "${name}" (mqtt-iot-stream --help lists the commands)`);
+  if (command === undefined)
+    throw new UsageError(`unknown command "${name}" (mqtt-iot-stream --help lists the commands)`);
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.help}\n`);
     return 0;
@@ -46,7 +48,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (error) {
-    if (error instanceof UsageError) throw new UsageError(`${error.message} (mqtt-iot-stream ${name} --help lists the flags)`);
+    if (error instanceof UsageError)
+      throw new UsageError(`${error.message} (mqtt-iot-stream ${name} --help lists the flags)`);
     throw error;
   }
 }

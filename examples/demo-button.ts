@@ -15,10 +15,16 @@ export class DemoButton {
   private reported = 0;
   private readonly releases = new Set<ReturnType<typeof setTimeout>>();
 
-  constructor(private readonly gpio: SimulatedGpio, readonly pin: number, readonly bounceMs: number) {}
+  constructor(
+    private readonly gpio: SimulatedGpio,
+    readonly pin: number,
+    readonly bounceMs: number,
+  ) {}
 
   /** Hand this to the pipeline: it is called for each press event the button emits. */
-  readonly pressReported = (): void => { this.reported++; };
+  readonly pressReported = (): void => {
+    this.reported++;
+  };
 
   /**
    * Presses and, `holdMs` later, releases the button. The simulated line delivers the

@@ -45,8 +45,9 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   // Cassandra first: if it cannot be used, nothing else has been started.
   let cassandra: Client | undefined;
   if (settings.cassandra !== undefined) {
-    cassandra = await prepareCassandra(settings.cassandra, settings.datacenter,
-      (client) => ensureWindowCountTable(client, { keyspace: settings.keyspace, table: settings.table }));
+    cassandra = await prepareCassandra(settings.cassandra, settings.datacenter, (client) =>
+      ensureWindowCountTable(client, { keyspace: settings.keyspace, table: settings.table }),
+    );
   }
   const broker = await startEmbeddedBroker().catch(async (error: unknown) => {
     await cassandra?.shutdown();
@@ -59,10 +60,12 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   const view = new LiveView({
     intro: [
       `broker ${broker.url} (in-process) · simulated button on GPIO ${BUTTON_PIN}, LED on GPIO ${LED_PIN}`,
-      `windows of ${settings.window}, watermark ${settings.watermark} · `
-        + (cassandra ? `writing rows to Cassandra ${settings.keyspace}.${settings.table}` : 'no Cassandra (--cassandra writes the rows)'),
-      `${settings.rate > 0 ? `${settings.rate} presses/s` : 'no automatic presses'}${keyboard ? ' · Enter presses the button' : ''}`
-        + ` · ${keyboard ? 'q or ' : ''}Ctrl-C stops, flushing the open windows`,
+      `windows of ${settings.window}, watermark ${settings.watermark} · ` +
+        (cassandra
+          ? `writing rows to Cassandra ${settings.keyspace}.${settings.table}`
+          : 'no Cassandra (--cassandra writes the rows)'),
+      `${settings.rate > 0 ? `${settings.rate} presses/s` : 'no automatic presses'}${keyboard ? ' · Enter presses the button' : ''}` +
+        ` · ${keyboard ? 'q or ' : ''}Ctrl-C stops, flushing the open windows`,
     ],
     status: () => [button.summary(), tally.summary()],
     watermark: () => tally.windows?.watermark,
@@ -74,29 +77,47 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   const publisherClient = connect(broker.url, { protocolVersion: 4 });
   publisherClient.on('error', () => {}); // the broker is ours and local; its end is not news
   const published = piPublisher({
-    broker: publisherClient, topic: TOPIC, qos: 1, logFile: settings.logFile,
-    backend: 'simulated', buttonPin: BUTTON_PIN, ledPin: LED_PIN, onPress: button.pressReported,
-  }).pipe(takeUntil(stopPublishing), tap(() => tally.sent++));
+    broker: publisherClient,
+    topic: TOPIC,
+    qos: 1,
+    logFile: settings.logFile,
+    backend: 'simulated',
+    buttonPin: BUTTON_PIN,
+    ledPin: LED_PIN,
+    onPress: button.pressReported,
+  }).pipe(
+    takeUntil(stopPublishing),
+    tap(() => tally.sent++),
+  );
 
   // Update mode, so the table fills as presses arrive; the sink upserts, so Cassandra
   // ends with the same rows append mode would write.
-  const rows = statusCounts({
-    broker: { url: broker.url, protocolVersion: 4 }, topic: TOPIC, qos: 1,
-    window: settings.window, watermark: settings.watermark, outputMode: 'update', idleAdvanceMs: 5_000,
-    stop: stopAggregating,
-  }, { received: tally.countReceived, rejected: tally.countRejected, windowStats: tally.watchWindows }).pipe(
-    tap(view.add),
-    share(),
-  );
-  const written = cassandra === undefined ? EMPTY : rows.pipe(
-    cassandraSink(cassandra, windowCountRows({ keyspace: settings.keyspace, table: settings.table })),
-    tap(() => tally.rowsWritten++),
-  );
+  const rows = statusCounts(
+    {
+      broker: { url: broker.url, protocolVersion: 4 },
+      topic: TOPIC,
+      qos: 1,
+      window: settings.window,
+      watermark: settings.watermark,
+      outputMode: 'update',
+      idleAdvanceMs: 5_000,
+      stop: stopAggregating,
+    },
+    { received: tally.countReceived, rejected: tally.countRejected, windowStats: tally.watchWindows },
+  ).pipe(tap(view.add), share());
+  const written =
+    cassandra === undefined
+      ? EMPTY
+      : rows.pipe(
+          cassandraSink(cassandra, windowCountRows({ keyspace: settings.keyspace, table: settings.table })),
+          tap(() => tally.rowsWritten++),
+        );
 
-  const presses = settings.rate > 0
-    // The first press waits a second, for the aggregator's subscription to be in place.
-    ? timer(1000, 1000 / settings.rate).pipe(tap(() => button.press('automatic', 50)))
-    : EMPTY;
+  const presses =
+    settings.rate > 0
+      ? // The first press waits a second, for the aggregator's subscription to be in place.
+        timer(1000, 1000 / settings.rate).pipe(tap(() => button.press('automatic', 50)))
+      : EMPTY;
   const redraw = interval(250).pipe(tap(() => view.render()));
 
   // Ctrl-C, q, SIGTERM or --duration: stop pressing, let the last publishes land, then
@@ -118,14 +139,18 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   const aggregation = lastValueFrom(merge(rows, written), { defaultValue: undefined });
   let failure: unknown;
   try {
-    await lastValueFrom(merge(published, presses, redraw, deadline).pipe(takeUntil(stopPublishing)), { defaultValue: undefined });
+    await lastValueFrom(merge(published, presses, redraw, deadline).pipe(takeUntil(stopPublishing)), {
+      defaultValue: undefined,
+    });
     await lastValueFrom(timer(500)); // the last publishes reach the aggregator
   } catch (error) {
     failure = error;
   }
   try {
     stopAggregating.next();
-    await aggregation.catch((error: unknown) => { failure ??= error; });
+    await aggregation.catch((error: unknown) => {
+      failure ??= error;
+    });
   } finally {
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGTERM', stop);
@@ -138,8 +163,11 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   }
   if (failure !== undefined) throw failure;
   if (!process.stdout.isTTY) process.stdout.write(`\n${button.summary()}\n${tally.summary()}\n`); // a terminal has them under the table
-  if (tally.lastRejection) process.stdout.write(`last rejection: ${tally.lastRejection.kind}: ${tally.lastRejection.reason}\n`);
-  process.stdout.write(`\nNext: examples/pi-publisher.ts and examples/aggregator.ts are the two pipelines to copy;\n`
-    + `run them against Mosquitto and Cassandra with "npx mqtt-iot-stream publish|aggregate --help".\n`);
+  if (tally.lastRejection)
+    process.stdout.write(`last rejection: ${tally.lastRejection.kind}: ${tally.lastRejection.reason}\n`);
+  process.stdout.write(
+    `\nNext: examples/pi-publisher.ts and examples/aggregator.ts are the two pipelines to copy;\n` +
+      `run them against Mosquitto and Cassandra with "npx mqtt-iot-stream publish|aggregate --help".\n`,
+  );
   return tally;
 }

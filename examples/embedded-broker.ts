@@ -19,8 +19,9 @@ export async function startEmbeddedBroker(): Promise<EmbeddedBroker> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `mqtt://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      broker.close(() => server.close(() => resolve()));
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        broker.close(() => server.close(() => resolve()));
+      }),
   };
 }

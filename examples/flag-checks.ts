@@ -11,22 +11,30 @@ export type FlagCheck = (value: string) => string | undefined;
 const got = (value: string): string => `got ${JSON.stringify(value)}`;
 
 /** One of the listed words. */
-export const oneOf = (...choices: readonly string[]): FlagCheck => (value) =>
-  choices.includes(value) ? undefined : `must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}, ${got(value)}`;
+export const oneOf =
+  (...choices: readonly string[]): FlagCheck =>
+  (value) =>
+    choices.includes(value)
+      ? undefined
+      : `must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}, ${got(value)}`;
 
 /** A whole number within a range. */
-export const wholeNumber = (min = 0, max = Number.MAX_SAFE_INTEGER): FlagCheck => (value) => {
-  const number = Number(value);
-  if (value.trim() !== '' && Number.isInteger(number) && number >= min && number <= max) return undefined;
-  return `must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}, ${got(value)}`;
-};
+export const wholeNumber =
+  (min = 0, max = Number.MAX_SAFE_INTEGER): FlagCheck =>
+  (value) => {
+    const number = Number(value);
+    if (value.trim() !== '' && Number.isInteger(number) && number >= min && number <= max) return undefined;
+    return `must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}, ${got(value)}`;
+  };
 
 /** A number (fractions allowed) within a range. */
-export const decimalNumber = (min: number, max: number): FlagCheck => (value) => {
-  const number = Number(value);
-  if (value.trim() !== '' && Number.isFinite(number) && number >= min && number <= max) return undefined;
-  return `must be a number from ${min} to ${max}, ${got(value)}`;
-};
+export const decimalNumber =
+  (min: number, max: number): FlagCheck =>
+  (value) => {
+    const number = Number(value);
+    if (value.trim() !== '' && Number.isFinite(number) && number >= min && number <= max) return undefined;
+    return `must be a number from ${min} to ${max}, ${got(value)}`;
+  };
 
 /** A BCM GPIO number, as the GPIO operators take them. */
 export const gpioPin: FlagCheck = (value) =>
@@ -71,9 +79,13 @@ export const topicFilter: FlagCheck = (value) => {
   const basic = topicBasics(value);
   if (basic !== undefined) return basic;
   const levels = value.split('/');
-  const misplaced = levels.some((level, index) =>
-    (level.includes('+') && level !== '+') || (level.includes('#') && (level !== '#' || index !== levels.length - 1)));
-  return misplaced ? `must be a topic filter: + stands for a whole level and # for the whole last level, ${got(value)}` : undefined;
+  const misplaced = levels.some(
+    (level, index) =>
+      (level.includes('+') && level !== '+') || (level.includes('#') && (level !== '#' || index !== levels.length - 1)),
+  );
+  return misplaced
+    ? `must be a topic filter: + stands for a whole level and # for the whole last level, ${got(value)}`
+    : undefined;
 };
 
 /** Topics starting with `$` belong to the broker ($SYS/…, $share/…): it drops what clients publish there. */
@@ -89,16 +101,22 @@ export const shareGroup: FlagCheck = (value) =>
 
 /** A plain CQL identifier (keyspace or table name). */
 export const cqlIdentifier: FlagCheck = (value) =>
-  isCqlIdentifier(value) ? undefined
+  isCqlIdentifier(value)
+    ? undefined
     : `must be a plain CQL name: a letter, then letters, digits or _, at most 48 characters, not a CQL keyword, ${got(value)}`;
 
 /** Comma-separated Cassandra contact points, each `host` or `host:port`. */
 export const cassandraContactPoints: FlagCheck = (value) => {
-  const bad = value.split(',').map((point) => point.trim()).find((point) => {
-    const match = /^(\[[0-9a-f:.]+\]|[^\s:[\]]+)(?::(\d+))?$/i.exec(point);
-    return match === null || (match[2] !== undefined && wholeNumber(1, 65_535)(match[2]) !== undefined);
-  });
-  return bad === undefined ? undefined : `must be contact points such as 127.0.0.1:9042 (host or host:port, comma-separated), ${got(value)}`;
+  const bad = value
+    .split(',')
+    .map((point) => point.trim())
+    .find((point) => {
+      const match = /^(\[[0-9a-f:.]+\]|[^\s:[\]]+)(?::(\d+))?$/i.exec(point);
+      return match === null || (match[2] !== undefined && wholeNumber(1, 65_535)(match[2]) !== undefined);
+    });
+  return bad === undefined
+    ? undefined
+    : `must be contact points such as 127.0.0.1:9042 (host or host:port, comma-separated), ${got(value)}`;
 };
 
 /** Not empty. */
@@ -112,7 +130,8 @@ export const readableFile: FlagCheck = (value) => {
     return undefined;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    const reason =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     return `cannot be read: ${JSON.stringify(value)}: ${reason}`;
   }
 };
@@ -122,15 +141,21 @@ export const readableFile: FlagCheck = (value) => {
  * The check asks the window state machine itself, so the CLI accepts exactly what the
  * operator does.
  */
-export const duration = (role: 'window' | 'watermark'): FlagCheck => (value) => {
-  try {
-    new WindowCounter({
-      eventTime: () => 0, key: () => 0,
-      windowDuration: role === 'window' ? value : '1 minute',
-      watermarkDelay: role === 'watermark' ? value : 0,
-    }, () => {});
-    return undefined;
-  } catch {
-    return `must be a length of time such as '1 minute', '10 s' or '500 ms'${role === 'window' ? ' (more than 0)' : ''}, ${got(value)}`;
-  }
-};
+export const duration =
+  (role: 'window' | 'watermark'): FlagCheck =>
+  (value) => {
+    try {
+      new WindowCounter(
+        {
+          eventTime: () => 0,
+          key: () => 0,
+          windowDuration: role === 'window' ? value : '1 minute',
+          watermarkDelay: role === 'watermark' ? value : 0,
+        },
+        () => {},
+      );
+      return undefined;
+    } catch {
+      return `must be a length of time such as '1 minute', '10 s' or '500 ms'${role === 'window' ? ' (more than 0)' : ''}, ${got(value)}`;
+    }
+  };

@@ -37,7 +37,10 @@ export class LiveView {
   private started = false;
   private closed = false;
 
-  constructor(private readonly source: LiveViewSource, private readonly out: NodeJS.WriteStream = process.stdout) {}
+  constructor(
+    private readonly source: LiveViewSource,
+    private readonly out: NodeJS.WriteStream = process.stdout,
+  ) {}
 
   /** Shows the intro: on a terminal, switches to the alternate screen and hides the cursor. */
   start(): void {
@@ -88,7 +91,9 @@ export class LiveView {
       this.printFinalWindows(Infinity);
     } else {
       this.out.write('\x1b[?25h\x1b[?1049l');
-      this.out.write(`${[...this.source.intro, '', ...this.table(Infinity), '', ...this.source.status()].join('\n')}\n`);
+      this.out.write(
+        `${[...this.source.intro, '', ...this.table(Infinity), '', ...this.source.status()].join('\n')}\n`,
+      );
     }
     this.closed = true;
   }
@@ -102,23 +107,32 @@ export class LiveView {
     }
     const columns = statusColumns(totals);
     const cell = (text: string): string => text.padStart(COUNT_WIDTH);
-    const header = `${'window (UTC)'.padEnd(WINDOW_WIDTH)}  ${'state'.padEnd(5)}${columns.shown.map((status) => cell(String(status))).join('')}`
-      + (columns.other.size > 0 ? cell('other') : '');
+    const header =
+      `${'window (UTC)'.padEnd(WINDOW_WIDTH)}  ${'state'.padEnd(5)}${columns.shown.map((status) => cell(String(status))).join('')}` +
+      (columns.other.size > 0 ? cell('other') : '');
     if (windows.length === 0) return [header, 'no counts yet: the first press is on its way'];
-    return [header, ...windows.map(([start, window]) => {
-      const count = (status: number): number => window.counts.get(status) ?? 0;
-      const other = [...columns.other].reduce((sum, status) => sum + count(status), 0);
-      return `${describeWindow(start, window.end)}  ${window.end <= watermark ? 'final' : 'open '}`
-        + columns.shown.map((status) => cell(count(status) === 0 ? '-' : String(count(status)))).join('')
-        + (columns.other.size > 0 ? cell(other === 0 ? '-' : String(other)) : '');
-    })];
+    return [
+      header,
+      ...windows.map(([start, window]) => {
+        const count = (status: number): number => window.counts.get(status) ?? 0;
+        const other = [...columns.other].reduce((sum, status) => sum + count(status), 0);
+        return (
+          `${describeWindow(start, window.end)}  ${window.end <= watermark ? 'final' : 'open '}` +
+          columns.shown.map((status) => cell(count(status) === 0 ? '-' : String(count(status)))).join('') +
+          (columns.other.size > 0 ? cell(other === 0 ? '-' : String(other)) : '')
+        );
+      }),
+    ];
   }
 
   private printFinalWindows(watermark: number): void {
     for (const [start, window] of [...this.windows].sort(([a], [b]) => a - b)) {
       if (window.end <= watermark && !this.printedFinal.has(start)) {
         this.printedFinal.add(start);
-        const counts = [...window.counts].sort(([a], [b]) => a - b).map(([status, count]) => `${status}:${count}`).join('  ');
+        const counts = [...window.counts]
+          .sort(([a], [b]) => a - b)
+          .map(([status, count]) => `${status}:${count}`)
+          .join('  ');
         this.out.write(`${describeWindow(start, window.end)}  ${counts}\n`);
       }
     }
@@ -138,6 +152,11 @@ function describeWindow(start: number, end: number): string {
 function statusColumns(totals: Map<number, number>): { shown: number[]; other: Set<number> } {
   const statuses = [...totals.keys()].sort((a, b) => a - b);
   if (statuses.length <= STATUS_COLUMNS) return { shown: statuses, other: new Set() };
-  const kept = new Set([...statuses].sort((a, b) => totals.get(b)! - totals.get(a)! || a - b).slice(0, STATUS_COLUMNS - 1));
-  return { shown: statuses.filter((status) => kept.has(status)), other: new Set(statuses.filter((status) => !kept.has(status))) };
+  const kept = new Set(
+    [...statuses].sort((a, b) => totals.get(b)! - totals.get(a)! || a - b).slice(0, STATUS_COLUMNS - 1),
+  );
+  return {
+    shown: statuses.filter((status) => kept.has(status)),
+    other: new Set(statuses.filter((status) => !kept.has(status))),
+  };
 }

@@ -12,8 +12,15 @@
 import type { MqttClient } from 'mqtt';
 import { filter, map, of, tap, type Observable } from 'rxjs';
 import {
-  encodePayload, fromGpioButton, lightWhile, makePayload, nextLine, toMqtt,
-  type GpioBackendChoice, type IotPayload, type MqttPublished,
+  encodePayload,
+  fromGpioButton,
+  lightWhile,
+  makePayload,
+  nextLine,
+  toMqtt,
+  type GpioBackendChoice,
+  type IotPayload,
+  type MqttPublished,
 } from 'mqtt-iot-stream';
 
 export interface PublisherSettings {
@@ -34,12 +41,24 @@ export interface PublisherSettings {
 
 /** Every press of the button, published; emits once the broker has acknowledged it. */
 export function piPublisher(settings: PublisherSettings): Observable<MqttPublished<IotPayload>> {
-  const { broker, topic, qos, logFile, backend, buttonPin, ledPin, stamp = () => new Date(), onPress = () => {} } = settings;
+  const {
+    broker,
+    topic,
+    qos,
+    logFile,
+    backend,
+    buttonPin,
+    ledPin,
+    stamp = () => new Date(),
+    onPress = () => {},
+  } = settings;
   return fromGpioButton(buttonPin, { pull: 'up', edge: 'both', debounceMs: 300, backend }).pipe(
     filter((event) => event.pressed),
     tap(onPress),
     nextLine(logFile),
     map((line) => makePayload(line, stamp())), // iottimestamp as Python's str(datetime.utcnow())
-    lightWhile(ledPin, (payload) => of(payload).pipe(toMqtt(broker, { topic, qos, serialize: encodePayload })), { backend }),
+    lightWhile(ledPin, (payload) => of(payload).pipe(toMqtt(broker, { topic, qos, serialize: encodePayload })), {
+      backend,
+    }),
   );
 }

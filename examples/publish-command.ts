@@ -1,7 +1,11 @@
 // `mqtt-iot-stream publish`: the Pi side from the command line. Everything that can be
 // wrong is found before the first press: the flags, the GPIO backend, the broker.
 import {
-  loadGpiodBackend, loadPigpioBackend, keyboardButton, sharedSimulatedGpio, type GpioBackend,
+  loadGpiodBackend,
+  loadPigpioBackend,
+  keyboardButton,
+  sharedSimulatedGpio,
+  type GpioBackend,
 } from 'mqtt-iot-stream';
 import { Subject, lastValueFrom, takeUntil, tap } from 'rxjs';
 import { connectBroker } from './broker-connection.js';
@@ -9,7 +13,17 @@ import { publishTopic, reservedTopicWarning } from './flag-checks.js';
 import { piPublisher } from './pi-publisher.js';
 import { UsageError, describeFlags, integerSetting, qosSetting, readSettings, type FlagName } from './settings.js';
 
-const publishFlags = ['broker', 'topic', 'username', 'password', 'qos', 'file', 'backend', 'button-pin', 'led-pin'] as const satisfies readonly FlagName[];
+const publishFlags = [
+  'broker',
+  'topic',
+  'username',
+  'password',
+  'qos',
+  'file',
+  'backend',
+  'button-pin',
+  'led-pin',
+] as const satisfies readonly FlagName[];
 
 export const publishHelp = `mqtt-iot-stream publish [flags]
 
@@ -24,18 +38,27 @@ export async function publishCommand(argv: readonly string[]): Promise<number> {
   const s = readSettings(argv, publishFlags, {}, { topic: publishTopic });
   const buttonPin = integerSetting('button-pin', s['button-pin']);
   const ledPin = integerSetting('led-pin', s['led-pin']);
-  if (buttonPin === ledPin) throw new UsageError(`--button-pin and --led-pin must be different pins, both are ${buttonPin}`);
+  if (buttonPin === ledPin)
+    throw new UsageError(`--button-pin and --led-pin must be different pins, both are ${buttonPin}`);
   const qos = qosSetting(s.qos);
   const warning = reservedTopicWarning(s.topic);
   if (warning !== undefined) process.stderr.write(`warning: ${warning}\n`);
 
   // The hardware before the network: off a Pi, pigpio fails here with its diagnosis.
-  const backend: GpioBackend = s.backend === 'simulated' ? sharedSimulatedGpio()
-    : s.backend === 'gpiod' ? await loadGpiodBackend() : await loadPigpioBackend();
-  const client = await connectBroker(s.broker, {
-    ...(s.username === undefined ? {} : { username: s.username }),
-    ...(s.password === undefined ? {} : { password: s.password }),
-  }, (line) => process.stdout.write(`${line}\n`));
+  const backend: GpioBackend =
+    s.backend === 'simulated'
+      ? sharedSimulatedGpio()
+      : s.backend === 'gpiod'
+        ? await loadGpiodBackend()
+        : await loadPigpioBackend();
+  const client = await connectBroker(
+    s.broker,
+    {
+      ...(s.username === undefined ? {} : { username: s.username }),
+      ...(s.password === undefined ? {} : { password: s.password }),
+    },
+    (line) => process.stdout.write(`${line}\n`),
+  );
 
   const stop = new Subject<void>();
   const onSignal = (): void => stop.next();
@@ -45,16 +68,23 @@ export async function publishCommand(argv: readonly string[]): Promise<number> {
   const stopKeyboard = simulated ? keyboardButton(sharedSimulatedGpio(), buttonPin) : () => {};
   // With the keyboard as the button, the end of input (Ctrl-D, or a pipe) ends the run
   // too, a moment later, so the last press still gets published.
-  const onInputEnd = (): void => { setTimeout(onSignal, 1_000); };
+  const onInputEnd = (): void => {
+    setTimeout(onSignal, 1_000);
+  };
   if (simulated) process.stdin.once('end', onInputEnd);
-  process.stdout.write(`connected to ${s.broker}; each press of GPIO ${buttonPin} (${s.backend}${simulated ? ': press Enter' : ''}) `
-    + `publishes the next line of ${s.file} to "${s.topic}"; Ctrl-C stops\n`);
+  process.stdout.write(
+    `connected to ${s.broker}; each press of GPIO ${buttonPin} (${s.backend}${simulated ? ': press Enter' : ''}) ` +
+      `publishes the next line of ${s.file} to "${s.topic}"; Ctrl-C stops\n`,
+  );
   let sent = 0;
   try {
-    await lastValueFrom(piPublisher({ broker: client, topic: s.topic, qos, logFile: s.file, backend, buttonPin, ledPin }).pipe(
-      takeUntil(stop),
-      tap((published) => process.stdout.write(`sent #${++sent} ${published.value.accesslogs.slice(0, 100)}\n`)),
-    ), { defaultValue: undefined });
+    await lastValueFrom(
+      piPublisher({ broker: client, topic: s.topic, qos, logFile: s.file, backend, buttonPin, ledPin }).pipe(
+        takeUntil(stop),
+        tap((published) => process.stdout.write(`sent #${++sent} ${published.value.accesslogs.slice(0, 100)}\n`)),
+      ),
+      { defaultValue: undefined },
+    );
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

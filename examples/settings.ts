@@ -5,8 +5,19 @@ import { auth, Client, policies, types } from 'cassandra-driver';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  brokerUrl, cassandraContactPoints, cqlIdentifier, decimalNumber, duration, gpioPin, nonEmpty, oneOf, readableFile, shareGroup, topicFilter,
-  wholeNumber, type FlagCheck,
+  brokerUrl,
+  cassandraContactPoints,
+  cqlIdentifier,
+  decimalNumber,
+  duration,
+  gpioPin,
+  nonEmpty,
+  oneOf,
+  readableFile,
+  shareGroup,
+  topicFilter,
+  wholeNumber,
+  type FlagCheck,
 } from './flag-checks.js';
 
 /** One flag: its environment variable, its default, a line of help and what its value must be. */
@@ -21,49 +32,193 @@ interface Flag {
 const bundledLog = fileURLToPath(new URL('./data/access.log', import.meta.url));
 
 /** The write consistency levels --consistency takes (ANY and the SERIAL ones make no sense for the counts). */
-const WRITE_CONSISTENCIES = ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'LOCAL_ONE'] as const;
+const WRITE_CONSISTENCIES = [
+  'ONE',
+  'TWO',
+  'THREE',
+  'QUORUM',
+  'ALL',
+  'LOCAL_QUORUM',
+  'EACH_QUORUM',
+  'LOCAL_ONE',
+] as const;
 
 export const flags = {
-  broker: { env: 'MQTT_URL', fallback: 'mqtt://localhost:1883', help: 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)', check: brokerUrl },
-  topic: { env: 'MQTT_TOPIC', fallback: 'rupesh/gpiotopic', help: 'topic to publish to / subscribe to', check: topicFilter },
+  broker: {
+    env: 'MQTT_URL',
+    fallback: 'mqtt://localhost:1883',
+    help: 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)',
+    check: brokerUrl,
+  },
+  topic: {
+    env: 'MQTT_TOPIC',
+    fallback: 'rupesh/gpiotopic',
+    help: 'topic to publish to / subscribe to',
+    check: topicFilter,
+  },
   username: { env: 'MQTT_USERNAME', fallback: undefined, help: 'MQTT user name' },
   password: { env: 'MQTT_PASSWORD', fallback: undefined, help: 'MQTT password' },
   qos: { env: 'MQTT_QOS', fallback: '1', help: 'QoS of publish and subscribe: 0, 1 or 2', check: oneOf('0', '1', '2') },
-  file: { env: 'ACCESS_LOG', fallback: bundledLog, help: 'access log whose next line each press publishes', check: readableFile },
-  backend: { env: 'GPIO_BACKEND', fallback: 'pigpio', help: 'GPIO backend: pigpio (Pi 1-4), gpiod (Pi 5), simulated', check: oneOf('pigpio', 'gpiod', 'simulated') },
+  file: {
+    env: 'ACCESS_LOG',
+    fallback: bundledLog,
+    help: 'access log whose next line each press publishes',
+    check: readableFile,
+  },
+  backend: {
+    env: 'GPIO_BACKEND',
+    fallback: 'pigpio',
+    help: 'GPIO backend: pigpio (Pi 1-4), gpiod (Pi 5), simulated',
+    check: oneOf('pigpio', 'gpiod', 'simulated'),
+  },
   'button-pin': { env: 'BUTTON_PIN', fallback: '17', help: 'button pin, BCM numbering', check: gpioPin },
   'led-pin': { env: 'LED_PIN', fallback: '4', help: 'LED pin, BCM numbering', check: gpioPin },
-  cassandra: { env: 'CASSANDRA_CONTACT_POINTS', fallback: '127.0.0.1:9042', help: 'Cassandra contact points, comma-separated host:port', check: cassandraContactPoints },
-  datacenter: { env: 'CASSANDRA_DATACENTER', fallback: 'datacenter1', help: 'Cassandra local data centre', check: nonEmpty },
-  consistency: { env: 'CASSANDRA_CONSISTENCY', fallback: 'LOCAL_QUORUM', help: 'write consistency; LOCAL_QUORUM: a majority of the local data centre\'s replicas (on one node, that one)', check: oneOf(...WRITE_CONSISTENCIES) },
-  keyspace: { env: 'CASSANDRA_KEYSPACE', fallback: 'hyper', help: 'keyspace of the counts table', check: cqlIdentifier },
+  cassandra: {
+    env: 'CASSANDRA_CONTACT_POINTS',
+    fallback: '127.0.0.1:9042',
+    help: 'Cassandra contact points, comma-separated host:port',
+    check: cassandraContactPoints,
+  },
+  datacenter: {
+    env: 'CASSANDRA_DATACENTER',
+    fallback: 'datacenter1',
+    help: 'Cassandra local data centre',
+    check: nonEmpty,
+  },
+  consistency: {
+    env: 'CASSANDRA_CONSISTENCY',
+    fallback: 'LOCAL_QUORUM',
+    help: "write consistency; LOCAL_QUORUM: a majority of the local data centre's replicas (on one node, that one)",
+    check: oneOf(...WRITE_CONSISTENCIES),
+  },
+  keyspace: {
+    env: 'CASSANDRA_KEYSPACE',
+    fallback: 'hyper',
+    help: 'keyspace of the counts table',
+    check: cqlIdentifier,
+  },
   table: { env: 'CASSANDRA_TABLE', fallback: 'mqtt', help: 'table of the counts', check: cqlIdentifier },
-  replication: { env: 'CASSANDRA_REPLICATION', fallback: '1', help: 'replication factor if the keyspace is created', check: wholeNumber(1) },
-  window: { env: 'WINDOW', fallback: '1 minute', help: "window length, e.g. '1 minute', '10 s'", check: duration('window') },
-  watermark: { env: 'WATERMARK', fallback: '2 minutes', help: 'watermark delay (how late data may be)', check: duration('watermark') },
-  'idle-advance': { env: 'IDLE_ADVANCE_MS', fallback: '5000', help: 'ms of silence before the watermark follows the wall clock (0: off)', check: wholeNumber(0) },
-  'aggregator-id': { env: 'AGGREGATOR_ID', fallback: '', help: 'this aggregator\'s id when several share the stream (scale-out)' },
-  'share-group': { env: 'MQTT_SHARE_GROUP', fallback: undefined, help: 'subscribe as $share/<group>/<topic> (MQTT 5 shared subscription)', check: shareGroup },
-  'state-dir': { env: 'AGGREGATOR_STATE_DIR', fallback: undefined, help: 'where open windows and the journal are saved (default: ~/.local/state/mqtt-iot-stream/<aggregator id or "default">)', check: nonEmpty },
-  durability: { env: 'AGGREGATOR_DURABILITY', fallback: 'process', help: 'what an acknowledged message survives: process (a crash of this process) or power (also power loss; fsync per batch)', check: oneOf('process', 'power') },
-  'client-id': { env: 'MQTT_CLIENT_ID', fallback: undefined, help: 'MQTT client id of the persistent session (default: mqtt-iot-stream-aggregator[-<aggregator id>])', check: nonEmpty },
-  'session-expiry': { env: 'MQTT_SESSION_EXPIRY', fallback: '604800', help: 'seconds the broker keeps the session and queues messages while the aggregator is away', check: wholeNumber(1, 4_294_967_295) },
-  'max-pending-rows': { env: 'MAX_PENDING_ROWS', fallback: '10000', help: 'rows waiting for Cassandra before the aggregator stops taking messages', check: wholeNumber(1) },
-  'max-message-size': { env: 'MAX_MESSAGE_SIZE', fallback: '1048576', help: 'bytes; larger payloads are rejected unparsed', check: wholeNumber(1) },
-  'max-event-time-ahead': { env: 'MAX_EVENT_TIME_AHEAD', fallback: '1 hour', help: "events stamped further ahead of this machine's clock are rejected (off: no guard)", check: (value) => (value === 'off' ? undefined : duration('watermark')(value)) },
-  'output-mode': { env: 'OUTPUT_MODE', fallback: 'append', help: 'append (final rows), update (rows as they change)', check: oneOf('append', 'update') },
-  format: { env: 'OUTPUT_FORMAT', fallback: undefined, help: 'rows on stdout: table or json (default: table on a terminal, json otherwise)', check: oneOf('table', 'json') },
-  ca: { env: 'MQTT_CA', fallback: undefined, help: 'PEM file of the CA that signed the broker certificate (mqtts://)', check: readableFile },
+  replication: {
+    env: 'CASSANDRA_REPLICATION',
+    fallback: '1',
+    help: 'replication factor if the keyspace is created',
+    check: wholeNumber(1),
+  },
+  window: {
+    env: 'WINDOW',
+    fallback: '1 minute',
+    help: "window length, e.g. '1 minute', '10 s'",
+    check: duration('window'),
+  },
+  watermark: {
+    env: 'WATERMARK',
+    fallback: '2 minutes',
+    help: 'watermark delay (how late data may be)',
+    check: duration('watermark'),
+  },
+  'idle-advance': {
+    env: 'IDLE_ADVANCE_MS',
+    fallback: '5000',
+    help: 'ms of silence before the watermark follows the wall clock (0: off)',
+    check: wholeNumber(0),
+  },
+  'aggregator-id': {
+    env: 'AGGREGATOR_ID',
+    fallback: '',
+    help: "this aggregator's id when several share the stream (scale-out)",
+  },
+  'share-group': {
+    env: 'MQTT_SHARE_GROUP',
+    fallback: undefined,
+    help: 'subscribe as $share/<group>/<topic> (MQTT 5 shared subscription)',
+    check: shareGroup,
+  },
+  'state-dir': {
+    env: 'AGGREGATOR_STATE_DIR',
+    fallback: undefined,
+    help: 'where open windows and the journal are saved (default: ~/.local/state/mqtt-iot-stream/<aggregator id or "default">)',
+    check: nonEmpty,
+  },
+  durability: {
+    env: 'AGGREGATOR_DURABILITY',
+    fallback: 'process',
+    help: 'what an acknowledged message survives: process (a crash of this process) or power (also power loss; fsync per batch)',
+    check: oneOf('process', 'power'),
+  },
+  'client-id': {
+    env: 'MQTT_CLIENT_ID',
+    fallback: undefined,
+    help: 'MQTT client id of the persistent session (default: mqtt-iot-stream-aggregator[-<aggregator id>])',
+    check: nonEmpty,
+  },
+  'session-expiry': {
+    env: 'MQTT_SESSION_EXPIRY',
+    fallback: '604800',
+    help: 'seconds the broker keeps the session and queues messages while the aggregator is away',
+    check: wholeNumber(1, 4_294_967_295),
+  },
+  'max-pending-rows': {
+    env: 'MAX_PENDING_ROWS',
+    fallback: '10000',
+    help: 'rows waiting for Cassandra before the aggregator stops taking messages',
+    check: wholeNumber(1),
+  },
+  'max-message-size': {
+    env: 'MAX_MESSAGE_SIZE',
+    fallback: '1048576',
+    help: 'bytes; larger payloads are rejected unparsed',
+    check: wholeNumber(1),
+  },
+  'max-event-time-ahead': {
+    env: 'MAX_EVENT_TIME_AHEAD',
+    fallback: '1 hour',
+    help: "events stamped further ahead of this machine's clock are rejected (off: no guard)",
+    check: (value) => (value === 'off' ? undefined : duration('watermark')(value)),
+  },
+  'output-mode': {
+    env: 'OUTPUT_MODE',
+    fallback: 'append',
+    help: 'append (final rows), update (rows as they change)',
+    check: oneOf('append', 'update'),
+  },
+  format: {
+    env: 'OUTPUT_FORMAT',
+    fallback: undefined,
+    help: 'rows on stdout: table or json (default: table on a terminal, json otherwise)',
+    check: oneOf('table', 'json'),
+  },
+  ca: {
+    env: 'MQTT_CA',
+    fallback: undefined,
+    help: 'PEM file of the CA that signed the broker certificate (mqtts://)',
+    check: readableFile,
+  },
   cert: { env: 'MQTT_CERT', fallback: undefined, help: 'PEM client certificate (mqtts://)', check: readableFile },
   key: { env: 'MQTT_KEY', fallback: undefined, help: 'PEM key of the client certificate', check: readableFile },
-  'cassandra-username': { env: 'CASSANDRA_USERNAME', fallback: undefined, help: 'Cassandra user name (PasswordAuthenticator)' },
+  'cassandra-username': {
+    env: 'CASSANDRA_USERNAME',
+    fallback: undefined,
+    help: 'Cassandra user name (PasswordAuthenticator)',
+  },
   'cassandra-password': { env: 'CASSANDRA_PASSWORD', fallback: undefined, help: 'Cassandra password' },
-  rate: { env: 'DEMO_RATE', fallback: '2', help: 'automatic presses per second, up to 20 (0: only Enter); above ~3/s the 300 ms bounce time swallows presses', check: decimalNumber(0, 20) },
-  duration: { env: 'DEMO_DURATION', fallback: '0', help: 'stop by itself after this many seconds (0: at Ctrl-C)', check: wholeNumber(0) },
+  rate: {
+    env: 'DEMO_RATE',
+    fallback: '2',
+    help: 'automatic presses per second, up to 20 (0: only Enter); above ~3/s the 300 ms bounce time swallows presses',
+    check: decimalNumber(0, 20),
+  },
+  duration: {
+    env: 'DEMO_DURATION',
+    fallback: '0',
+    help: 'stop by itself after this many seconds (0: at Ctrl-C)',
+    check: wholeNumber(0),
+  },
 } as const satisfies Record<string, Flag>;
 
 export type FlagName = keyof typeof flags;
-export type Settings<N extends FlagName> = { [K in N]: (typeof flags)[K]['fallback'] extends string ? string : string | undefined };
+export type Settings<N extends FlagName> = {
+  [K in N]: (typeof flags)[K]['fallback'] extends string ? string : string | undefined;
+};
 
 /**
  * A command line that cannot be run as given: an unknown flag, a missing value, a value
@@ -94,10 +249,14 @@ function joinNegativeNumbers(argv: readonly string[], names: readonly string[]):
 function usageProblem(error: Error & { code?: string }): string {
   const flag = /'(-[^' ]+)/.exec(error.message)?.[1];
   switch (error.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': return `unknown flag ${flag ?? error.message}`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': return `${flag ?? 'a flag'} needs a value`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': return `unexpected argument ${/'([^']*)'/.exec(error.message)?.[1] ?? ''}: values go after their flag (--name value)`;
-    default: return error.message.split('\n')[0]!;
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown flag ${flag ?? error.message}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return `${flag ?? 'a flag'} needs a value`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument ${/'([^']*)'/.exec(error.message)?.[1] ?? ''}: values go after their flag (--name value)`;
+    default:
+      return error.message.split('\n')[0]!;
   }
 }
 
@@ -144,25 +303,35 @@ export function readSettings<N extends FlagName>(
 }
 
 /** The help lines of the named flags. */
-export function describeFlags<N extends FlagName>(names: readonly N[], defaults: Partial<Record<N, string | undefined>> = {}): string {
-  return names.map((name) => {
-    const flag: Flag = flags[name];
-    const value = name in defaults ? defaults[name] : flag.fallback;
-    const fallback = value === undefined ? '' : ` (default: ${value === bundledLog ? 'the bundled demo log' : JSON.stringify(value)})`;
-    return `  --${name.padEnd(14)} ${flag.help}${fallback}  [$${flag.env}]`;
-  }).join('\n');
+export function describeFlags<N extends FlagName>(
+  names: readonly N[],
+  defaults: Partial<Record<N, string | undefined>> = {},
+): string {
+  return names
+    .map((name) => {
+      const flag: Flag = flags[name];
+      const value = name in defaults ? defaults[name] : flag.fallback;
+      const fallback =
+        value === undefined
+          ? ''
+          : ` (default: ${value === bundledLog ? 'the bundled demo log' : JSON.stringify(value)})`;
+      return `  --${name.padEnd(14)} ${flag.help}${fallback}  [$${flag.env}]`;
+    })
+    .join('\n');
 }
 
 /** Reads a whole number flag (its check has already passed). */
 export function integerSetting(name: FlagName, text: string): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(text)}`);
   return value;
 }
 
 /** Reads the QoS flag (its check has already passed). */
 export function qosSetting(text: string): 0 | 1 | 2 {
-  if (text !== '0' && text !== '1' && text !== '2') throw new UsageError(`--qos must be 0, 1 or 2, got ${JSON.stringify(text)}`);
+  if (text !== '0' && text !== '1' && text !== '2')
+    throw new UsageError(`--qos must be 0, 1 or 2, got ${JSON.stringify(text)}`);
   return Number(text) as 0 | 1 | 2;
 }
 
@@ -170,7 +339,8 @@ export function qosSetting(text: string): 0 | 1 | 2 {
 export function consistencySetting(text: string): number {
   const name = text.toLowerCase().replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
   const value = (types.consistencies as unknown as Record<string, number | undefined>)[name];
-  if (value === undefined) throw new UsageError(`--consistency must be ${WRITE_CONSISTENCIES.join(', ')}, got ${JSON.stringify(text)}`);
+  if (value === undefined)
+    throw new UsageError(`--consistency must be ${WRITE_CONSISTENCIES.join(', ')}, got ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -179,16 +349,22 @@ export function consistencySetting(text: string): number {
  * reached and one that refuses the statements are different lines, each naming the cause.
  */
 export async function prepareCassandra(
-  contactPoints: string, localDataCenter: string, create: (client: Client) => Promise<void>, credentials?: { username: string; password: string },
+  contactPoints: string,
+  localDataCenter: string,
+  create: (client: Client) => Promise<void>,
+  credentials?: { username: string; password: string },
   options: { consistency?: number } = {},
 ): Promise<Client> {
-  const authProvider = credentials === undefined ? undefined : new auth.PlainTextAuthProvider(credentials.username, credentials.password);
+  const authProvider =
+    credentials === undefined ? undefined : new auth.PlainTextAuthProvider(credentials.username, credentials.password);
   // The driver reaches the nodes it discovers (system.peers) on protocolOptions.port,
   // 9042 unless told, not on the contact points' port: a ring on another port needs it.
   const ports = new Set(contactPoints.split(',').map((point) => /:(\d+)$/.exec(point)?.[1]));
   const port = ports.size === 1 ? [...ports][0] : undefined;
   const client = new Client({
-    contactPoints: contactPoints.split(','), localDataCenter, ...(authProvider === undefined ? {} : { authProvider }),
+    contactPoints: contactPoints.split(','),
+    localDataCenter,
+    ...(authProvider === undefined ? {} : { authProvider }),
     ...(port === undefined ? {} : { protocolOptions: { port: Number(port) } }),
     // The sink writes at the client's consistency (and the schema check reads at it).
     ...(options.consistency === undefined ? {} : { queryOptions: { consistency: options.consistency } }),
@@ -203,8 +379,11 @@ export async function prepareCassandra(
     await client.shutdown().catch(() => {});
     const reason = (error as Error).message.split('\n')[0];
     const unreachable = (error as Error).name === 'NoHostAvailableError';
-    throw new Error(unreachable
-      ? `cannot reach Cassandra at ${contactPoints} (is it running? --cassandra sets the address): ${reason}`
-      : `cannot set up the counts table in Cassandra at ${contactPoints}: ${reason}`, { cause: error });
+    throw new Error(
+      unreachable
+        ? `cannot reach Cassandra at ${contactPoints} (is it running? --cassandra sets the address): ${reason}`
+        : `cannot set up the counts table in Cassandra at ${contactPoints}: ${reason}`,
+      { cause: error },
+    );
   }
 }

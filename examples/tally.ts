@@ -14,12 +14,16 @@ export class Tally {
   sending = true;
 
   // Arrow properties: handed to the pipelines as callbacks.
-  readonly countReceived = (): void => { this.received++; };
+  readonly countReceived = (): void => {
+    this.received++;
+  };
   readonly countRejected = (rejection: Rejection): void => {
     this.rejected.set(rejection.kind, (this.rejected.get(rejection.kind) ?? 0) + 1);
     this.lastRejection = rejection;
   };
-  readonly watchWindows = (stats: WindowStats): void => { this.windows = stats; };
+  readonly watchWindows = (stats: WindowStats): void => {
+    this.windows = stats;
+  };
 
   get rejectedTotal(): number {
     let total = 0;

@@ -27,7 +27,16 @@ if (!existsSync('node_modules/typescript/bin/tsc')) {
 }
 
 // What dist/ is made from; a change to any of them makes it stale.
-const inputs = ['src', 'examples', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.cjs.json', 'tsconfig.examples.json', 'scripts/build.mjs'];
+const inputs = [
+  'src',
+  'examples',
+  'package.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'tsconfig.cjs.json',
+  'tsconfig.examples.json',
+  'scripts/build.mjs',
+];
 // Outside dist/, so it is never packed; its mtime is when the last build started.
 const stamp = 'node_modules/.cache/mqtt-iot-stream/build-stamp';
 
@@ -76,10 +85,16 @@ async function transpileOnly() {
     fullBuild();
     return;
   }
-  const emit = (from, to) => esbuild.build({
-    entryPoints: files(from).filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts')),
-    outbase: from, outdir: to, format: 'esm', platform: 'node', target: 'es2022', logLevel: 'error',
-  });
+  const emit = (from, to) =>
+    esbuild.build({
+      entryPoints: files(from).filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts')),
+      outbase: from,
+      outdir: to,
+      format: 'esm',
+      platform: 'node',
+      target: 'es2022',
+      logLevel: 'error',
+    });
   await Promise.all([emit('src', 'dist/esm'), emit('examples', 'dist/examples')]);
   cpSync('examples/data', 'dist/examples/data', { recursive: true });
 }
@@ -97,4 +112,3 @@ function files(path) {
     .filter((entry) => entry.isFile())
     .map((entry) => join(entry.parentPath ?? entry.path, entry.name));
 }
-

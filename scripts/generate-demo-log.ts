@@ -20,8 +20,19 @@ function weighted<T>(table: ReadonlyArray<readonly [T, number]>): T {
   return table[table.length - 1]![0];
 }
 
-const pages = ['/', '/index.html', '/about', '/blog/2020/06/sensor-network', '/blog/2020/07/mqtt-at-home',
-  '/images/pi-breadboard.jpg', '/css/site.css', '/js/app.js', '/api/readings?since=3600', '/favicon.ico', '/robots.txt'];
+const pages = [
+  '/',
+  '/index.html',
+  '/about',
+  '/blog/2020/06/sensor-network',
+  '/blog/2020/07/mqtt-at-home',
+  '/images/pi-breadboard.jpg',
+  '/css/site.css',
+  '/js/app.js',
+  '/api/readings?since=3600',
+  '/favicon.ico',
+  '/robots.txt',
+];
 const missing = ['/wp-login.php', '/.env', '/admin/config.php', '/old-page', '/images/missing.png'];
 const agents = [
   'Mozilla/5.0 (X11; Linux armv7l) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/84.0.4147.105 Safari/537.36',
@@ -39,14 +50,29 @@ for (let i = 0; i < lineCount; i++) {
   time += Math.floor(random() * 4000);
   const at = new Date(time);
   const stamp = `${two(at.getUTCDate())}/${months[at.getUTCMonth()]}/${at.getUTCFullYear()}:${two(at.getUTCHours())}:${two(at.getUTCMinutes())}:${two(at.getUTCSeconds())} +0000`;
-  const status = weighted([[200, 70], [304, 10], [404, 8], [301, 4], [302, 3], [500, 2], [403, 2], [503, 1]] as const);
+  const status = weighted([
+    [200, 70],
+    [304, 10],
+    [404, 8],
+    [301, 4],
+    [302, 3],
+    [500, 2],
+    [403, 2],
+    [503, 1],
+  ] as const);
   const path = status === 404 ? pick(missing) : pick(pages);
   const method = status === 404 || random() < 0.9 ? 'GET' : 'POST';
   const bytes = status === 304 ? '-' : String(200 + Math.floor(random() * 40_000));
-  const client = random() < 0.1 ? `2001:db8::${Math.floor(random() * 0xffff).toString(16)}` : `192.0.2.${1 + Math.floor(random() * 254)}`;
+  const client =
+    random() < 0.1
+      ? `2001:db8::${Math.floor(random() * 0xffff).toString(16)}`
+      : `192.0.2.${1 + Math.floor(random() * 254)}`;
   const referer = random() < 0.5 ? '-' : `https://example.org${pick(pages)}`;
   // About one line in a hundred is junk, so the demo shows rejects being counted, not fatal.
-  if (random() < 0.01) { lines.push(`-- log rotated by logrotate at ${stamp} --`); continue; }
+  if (random() < 0.01) {
+    lines.push(`-- log rotated by logrotate at ${stamp} --`);
+    continue;
+  }
   lines.push(`${client} - - [${stamp}] "${method} ${path} HTTP/1.1" ${status} ${bytes} "${referer}" "${pick(agents)}"`);
 }
 writeFileSync(new URL('../examples/data/access.log', import.meta.url), lines.join('\n') + '\n');

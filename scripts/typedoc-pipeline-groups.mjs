@@ -41,9 +41,11 @@ export function load(app) {
     if (declaration === undefined) return;
     const file = relative('src', relative(process.cwd(), declaration.getSourceFile().fileName)).split(sep).join('/');
     const comment = (reflection.comment ??= new Comment());
-    const tagged = comment.blockTags.some((tag) => tag.tag === '@group')
-      || reflection.signatures?.some((signature) => signature.comment?.blockTags.some((tag) => tag.tag === '@group'));
-    if (!tagged) comment.blockTags.push(new CommentTag('@group', [{ kind: 'text', text: pipelineGroup(reflection.name, file) }]));
+    const tagged =
+      comment.blockTags.some((tag) => tag.tag === '@group') ||
+      reflection.signatures?.some((signature) => signature.comment?.blockTags.some((tag) => tag.tag === '@group'));
+    if (!tagged)
+      comment.blockTags.push(new CommentTag('@group', [{ kind: 'text', text: pipelineGroup(reflection.name, file) }]));
   });
 
   // Groups list their members by kind, then alphabetically; the operators read best

@@ -38,16 +38,39 @@ export type { MqttMessage, MqttMessageProperties } from './mqtt/message.js';
 export { topicMatches } from './mqtt/topicFilter.js';
 
 export { durableWindowedCount } from './durable/durableWindowedCount.js';
-export type { DurableWindowedCountOptions, DurableWindowStats, DurableWriterHooks } from './durable/durableWindowedCount.js';
+export type {
+  DurableWindowedCountOptions,
+  DurableWindowStats,
+  DurableWriterHooks,
+} from './durable/durableWindowedCount.js';
 export { defaultStateDirectory } from './durable/stateFiles.js';
 export type { Durability } from './durable/stateFiles.js';
 
 export { cassandraSink } from './cassandra/cassandraSink.js';
-export type { CassandraOutage, CassandraRetry, CassandraSinkOptions, CassandraTableMapping, CassandraWriteResult } from './cassandra/cassandraSink.js';
+export type {
+  CassandraOutage,
+  CassandraRetry,
+  CassandraSinkOptions,
+  CassandraTableMapping,
+  CassandraWriteResult,
+} from './cassandra/cassandraSink.js';
 export type { CassandraClientInput } from './cassandra/client.js';
 export { CqlIdentifierError, isCqlIdentifier } from './cassandra/identifier.js';
-export { DEFAULT_KEYSPACE, DEFAULT_TABLE, WindowCountTableError, checkWindowCountTable, ensureWindowCountTable, readWindowTotals, windowCountRows } from './cassandra/windowCountTable.js';
-export type { EnsureWindowCountTableOptions, WindowCountRowsOptions, WindowCountTableOptions, WindowTotal } from './cassandra/windowCountTable.js';
+export {
+  DEFAULT_KEYSPACE,
+  DEFAULT_TABLE,
+  WindowCountTableError,
+  checkWindowCountTable,
+  ensureWindowCountTable,
+  readWindowTotals,
+  windowCountRows,
+} from './cassandra/windowCountTable.js';
+export type {
+  EnsureWindowCountTableOptions,
+  WindowCountRowsOptions,
+  WindowCountTableOptions,
+  WindowTotal,
+} from './cassandra/windowCountTable.js';
 export { CassandraWriteError, isRetryableCassandraError } from './cassandra/writeError.js';
 
 export { fromGpioButton } from './gpio/fromGpioButton.js';
@@ -55,11 +78,26 @@ export type { GpioButtonEvent, GpioButtonOptions } from './gpio/fromGpioButton.j
 export { lightWhile } from './gpio/lightWhile.js';
 export type { LightWhileOptions } from './gpio/lightWhile.js';
 export { TICK_RANGE, tickDiff } from './gpio/backend.js';
-export type { Edge, GpioBackend, InputPin, InputPinOptions, Level, LevelChange, OutputPin, OutputPinOptions, Pull } from './gpio/backend.js';
+export type {
+  Edge,
+  GpioBackend,
+  InputPin,
+  InputPinOptions,
+  Level,
+  LevelChange,
+  OutputPin,
+  OutputPinOptions,
+  Pull,
+} from './gpio/backend.js';
 export type { GpioBackendChoice } from './gpio/gpioBackendChoice.js';
 export { GpioBackendUnavailableError } from './gpio/gpioBackendUnavailableError.js';
 export { SimulatedGpio, sharedSimulatedGpio } from './gpio/simulation/simulatedGpio.js';
-export type { DriveStep, OutputWrite, SimulatedGpioOptions, SimulatedPressOptions } from './gpio/simulation/simulatedGpio.js';
+export type {
+  DriveStep,
+  OutputWrite,
+  SimulatedGpioOptions,
+  SimulatedPressOptions,
+} from './gpio/simulation/simulatedGpio.js';
 export { ManualClock, RealClock } from './gpio/simulation/simulationClock.js';
 export type { SimulationClock } from './gpio/simulation/simulationClock.js';
 export { keyboardButton } from './gpio/simulation/keyboardButton.js';
@@ -67,7 +105,12 @@ export type { KeyboardButtonOptions } from './gpio/simulation/keyboardButton.js'
 export { loadPigpioBackend } from './gpio/backends/pigpio/pigpioBackend.js';
 export type { PigpioGpioBackend } from './gpio/backends/pigpio/pigpioBackend.js';
 export { detectBoard, diagnosePigpioFailure } from './gpio/backends/pigpio/pigpioDiagnosis.js';
-export type { BoardInfo, PigpioDiagnosis, PigpioFailureCause, PigpioLoadFacts } from './gpio/backends/pigpio/pigpioDiagnosis.js';
+export type {
+  BoardInfo,
+  PigpioDiagnosis,
+  PigpioFailureCause,
+  PigpioLoadFacts,
+} from './gpio/backends/pigpio/pigpioDiagnosis.js';
 export { loadGpiodBackend } from './gpio/backends/gpiod/gpiodBackend.js';
 export type { GpiodBackendOptions, GpiodGpioBackend } from './gpio/backends/gpiod/gpiodBackend.js';
 export { parseGpiomonLine } from './gpio/backends/gpiod/gpiomonOutput.js';

@@ -8,15 +8,15 @@
 
 /** Which stage of the pipeline refused an input, or why. */
 export type RejectionKind =
-  | 'payload'    // undecodable MQTT payload (not JSON, wrong shape)
-  | 'timestamp'  // an event time that cannot be read
-  | 'line'       // an access-log line that is not one
-  | 'late'       // an event whose window was already final
-  | 'future'     // an event time too far ahead of the clock (windowedCount's maxEventTimeAhead)
-  | 'message'    // any other refused message (e.g. publish not authorised)
-  | 'row'        // a value cassandraSink cannot write (toValues throws, a value of the wrong type)
+  | 'payload' // undecodable MQTT payload (not JSON, wrong shape)
+  | 'timestamp' // an event time that cannot be read
+  | 'line' // an access-log line that is not one
+  | 'late' // an event whose window was already final
+  | 'future' // an event time too far ahead of the clock (windowedCount's maxEventTimeAhead)
+  | 'message' // any other refused message (e.g. publish not authorised)
+  | 'row' // a value cassandraSink cannot write (toValues throws, a value of the wrong type)
   | 'queue-full' // a value a writing operator had no room for (onQueueFull: 'reject')
-  | 'gpio';      // a GPIO backend report that cannot be turned into an event
+  | 'gpio'; // a GPIO backend report that cannot be turned into an event
 
 /**
  * An input that an operator did not turn into output, and why.
@@ -132,7 +132,8 @@ export function reject<I>(options: RejectOptions<I> | undefined, rejection: Reje
     kind: rejection.kind,
     reason: truncateText(rejection.reason, MAX_REASON_LENGTH),
     // A string input is cut to a string, so it is still an I.
-    input: typeof rejection.input === 'string' ? truncateText(rejection.input, MAX_INPUT_LENGTH) as I : rejection.input,
+    input:
+      typeof rejection.input === 'string' ? (truncateText(rejection.input, MAX_INPUT_LENGTH) as I) : rejection.input,
   };
   if (options?.strict) throw new RejectionError(bounded);
   (options?.onReject ?? (warnOnReject as (r: Rejection<I>) => void))(bounded);

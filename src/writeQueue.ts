@@ -76,9 +76,16 @@ export class QueueFullError extends Error {
    * @param maxQueued - its `maxQueued`.
    * @param state - the state of the far end, e.g. `the broker at mqtt://… is not connected`.
    */
-  constructor(readonly operator: WritingOperator, readonly concurrency: number, readonly maxQueued: number, state: string) {
-    super(`${queueFullReason(operator, concurrency, maxQueued, state)}. `
-      + "Pace the source on the operator's results, raise maxQueued, or set onQueueFull: 'reject'");
+  constructor(
+    readonly operator: WritingOperator,
+    readonly concurrency: number,
+    readonly maxQueued: number,
+    state: string,
+  ) {
+    super(
+      `${queueFullReason(operator, concurrency, maxQueued, state)}. ` +
+        "Pace the source on the operator's results, raise maxQueued, or set onQueueFull: 'reject'",
+    );
   }
 }
 
@@ -86,7 +93,12 @@ export class QueueFullError extends Error {
  * The sentence a full queue is reported with, as an error or a rejection.
  * @internal
  */
-export function queueFullReason(operator: WritingOperator, concurrency: number, maxQueued: number, state: string): string {
+export function queueFullReason(
+  operator: WritingOperator,
+  concurrency: number,
+  maxQueued: number,
+  state: string,
+): string {
   const values = concurrency === 1 ? 'value' : 'values';
   return `${operator}: ${concurrency} ${values} in flight and ${maxQueued} queued (${state}): the source is faster than they are written`;
 }

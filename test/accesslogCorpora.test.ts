@@ -12,7 +12,11 @@ import { corpora, corpusLines, corpusPath, type CorpusName } from './support/cor
 
 const run = promisify(execFile);
 
-interface Parsed { lines: string[]; records: AccessLogRecord[]; reasons: string[] }
+interface Parsed {
+  lines: string[];
+  records: AccessLogRecord[];
+  reasons: string[];
+}
 
 const parsedCorpora = new Map<CorpusName, Parsed>();
 function parseCorpus(name: CorpusName): Parsed {
@@ -34,7 +38,9 @@ function parseCorpus(name: CorpusName): Parsed {
 
 /** A parse result as text: the whole record (every field read) or the reason. */
 function show(result: ReturnType<typeof parseAccessLine>): string {
-  return result._tag === 'Right' ? `${JSON.stringify(result.right)} ${result.right.timeMillis}` : `rejected: ${result.left}`;
+  return result._tag === 'Right'
+    ? `${JSON.stringify(result.right)} ${result.right.timeMillis}`
+    : `rejected: ${result.left}`;
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string | number): Record<string, number> {
@@ -75,7 +81,8 @@ describe('parseAccessLine on the real corpora', () => {
     for (let i = 0; i < longest; i++) {
       for (const lines of backwards) {
         const line = lines[i];
-        if (line !== undefined && show(parseAccessLine(line)) !== inOrder.get(line)) expect.fail(`${line}: ${show(parseAccessLine(line))}, in order ${inOrder.get(line)}`);
+        if (line !== undefined && show(parseAccessLine(line)) !== inOrder.get(line))
+          expect.fail(`${line}: ${show(parseAccessLine(line))}, in order ${inOrder.get(line)}`);
       }
     }
   });
@@ -85,13 +92,21 @@ describe('parseAccessLine on the real corpora', () => {
     const times = records.map((record) => record.time.getTime());
     expect(new Date(Math.min(...times)).toISOString()).to.equal('2015-05-17T10:05:00.000Z');
     expect(new Date(Math.max(...times)).toISOString()).to.equal('2015-05-20T21:05:59.000Z');
-    let runningMax = -Infinity, behind = 0;
-    for (const time of times) { if (time < runningMax) behind++; runningMax = Math.max(runningMax, time); }
+    let runningMax = -Infinity,
+      behind = 0;
+    for (const time of times) {
+      if (time < runningMax) behind++;
+      runningMax = Math.max(runningMax, time);
+    }
     expect(behind).to.equal(9448); // SOURCES.md: "9,448 lines are behind the running max"
     const dashBytes = records.filter((record) => bytesToken(record) === '-');
     expect(dashBytes).to.have.length(669);
     expect(dashBytes.every((record) => record.bytes === 0)).to.equal(true);
-    expect(records[8898]).to.deep.include({ status: 200, bytes: 235, userAgent: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html' });
+    expect(records[8898]).to.deep.include({
+      status: 200,
+      bytes: 235,
+      userAgent: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html',
+    });
     expect(records.filter((record) => record.referer?.includes('\\x'))).to.have.length(3);
   });
 
@@ -105,13 +120,22 @@ describe('parseAccessLine on the real corpora', () => {
 
   it('nginx: protocols, 61 empty requests (400, 0 bytes), junk requests without a method, 4 user tokens', () => {
     const { records } = parseCorpus('nginx');
-    expect(countBy(records, (record) => String(record.protocol))).to.deep.equal({ 'HTTP/1.1': 11_791, 'HTTP/2.0': 4_503, 'HTTP/1.0': 425, null: 193 });
+    expect(countBy(records, (record) => String(record.protocol))).to.deep.equal({
+      'HTTP/1.1': 11_791,
+      'HTTP/2.0': 4_503,
+      'HTTP/1.0': 425,
+      null: 193,
+    });
     const empty = records.filter((record) => record.request === '');
     expect(empty).to.have.length(61);
-    expect(empty.every((record) => record.status === 400 && record.bytes === 0 && record.method === null)).to.equal(true);
+    expect(empty.every((record) => record.status === 400 && record.bytes === 0 && record.method === null)).to.equal(
+      true,
+    );
     // Every request without an HTTP/x protocol here is junk or a one-word probe, none a request line.
     expect(records.filter((record) => record.method === null)).to.have.length(193);
-    expect(records.filter((record) => record.request.includes('\\x') && record.method === null).length).to.be.greaterThan(100);
+    expect(
+      records.filter((record) => record.request.includes('\\x') && record.method === null).length,
+    ).to.be.greaterThan(100);
     expect(records.filter((record) => record.user !== '-')).to.have.length(4);
   });
 
@@ -122,7 +146,12 @@ describe('parseAccessLine on the real corpora', () => {
     const dashBytes = records.filter((record) => bytesToken(record) === '-');
     expect(dashBytes).to.have.length(251);
     expect(dashBytes.every((record) => record.bytes === 0)).to.equal(true);
-    expect(countBy(records.filter((record) => record.protocol !== 'HTTP/1.0'), (record) => String(record.protocol))).to.deep.equal({ null: 36, 'HTTP/V1.0': 2 });
+    expect(
+      countBy(
+        records.filter((record) => record.protocol !== 'HTTP/1.0'),
+        (record) => String(record.protocol),
+      ),
+    ).to.deep.equal({ null: 36, 'HTTP/V1.0': 2 });
     expect(records[0]!.time.toISOString()).to.equal('1995-08-01T04:00:01.000Z');
     expect(records.at(-1)!.time.toISOString()).to.equal('1995-08-01T14:59:29.000Z');
   });
@@ -154,13 +183,14 @@ describe('parseAccessLine against GoAccess', function () {
     let report = reports.get(key);
     if (report === undefined) {
       const output = join(directory, `${name}-${reports.size}.json`);
-      report = run('goaccess', [corpusPath(name), ...flags, '--no-global-config', '--no-progress', '-o', output], { timeout: 100_000 })
-        .then(
-          () => JSON.parse(readFileSync(output, 'utf8')) as GoAccessReport,
-          (error: Error & { stderr?: string }) => {
-            throw new Error(`goaccess failed on ${name} (${flags.join(' ')}): ${error.message} ${error.stderr ?? ''}`);
-          },
-        );
+      report = run('goaccess', [corpusPath(name), ...flags, '--no-global-config', '--no-progress', '-o', output], {
+        timeout: 100_000,
+      }).then(
+        () => JSON.parse(readFileSync(output, 'utf8')) as GoAccessReport,
+        (error: Error & { stderr?: string }) => {
+          throw new Error(`goaccess failed on ${name} (${flags.join(' ')}): ${error.message} ${error.stderr ?? ''}`);
+        },
+      );
       reports.set(key, report);
     }
     return report;
@@ -169,7 +199,9 @@ describe('parseAccessLine against GoAccess', function () {
   before(async () => {
     directory = mkdtempSync(join(tmpdir(), 'accesslog-goaccess-'));
     const version = await run('goaccess', ['--version']).catch((error: Error) => {
-      throw new Error(`goaccess is needed for this test (Debian package goaccess, installed by scripts/install-test-deps): ${error.message}`);
+      throw new Error(
+        `goaccess is needed for this test (Debian package goaccess, installed by scripts/install-test-deps): ${error.message}`,
+      );
     });
     goAccessBuild = version.stdout;
     // The four runs are independent: start them together.
@@ -192,7 +224,11 @@ describe('parseAccessLine against GoAccess', function () {
       // as SOURCES.md's awk does and as we do: all three agree on every status here.
       const report = await goAccess(name, ['--log-format=COMBINED']);
       const { lines, records } = parseCorpus(name);
-      expect(report.general).to.deep.include({ total_requests: lines.length, valid_requests: lines.length, failed_requests: 0 });
+      expect(report.general).to.deep.include({
+        total_requests: lines.length,
+        valid_requests: lines.length,
+        failed_requests: 0,
+      });
       expect(goAccessStatusCounts(report)).to.deep.equal(countBy(records, (record) => record.status));
       expect(report.general.bandwidth).to.equal(records.reduce((sum, record) => sum + record.bytes, 0));
     });
@@ -230,10 +266,13 @@ describe('parseAccessLine against GoAccess', function () {
     const ours = countBy(records, (record) => record.status);
     const missed = countBy(tooLong, (record) => record.status);
     const goAccessPlusMissed = { ...goAccessStatusCounts(report) };
-    for (const [status, count] of Object.entries(missed)) goAccessPlusMissed[status] = (goAccessPlusMissed[status] ?? 0) + count;
+    for (const [status, count] of Object.entries(missed))
+      goAccessPlusMissed[status] = (goAccessPlusMissed[status] ?? 0) + count;
     expect(goAccessPlusMissed).to.deep.equal(ours);
     expect(ours).to.deep.equal(expectedCounts('nginx'));
-    expect(report.general.bandwidth).to.equal(records.reduce((sum, record) => sum + record.bytes, 0) - tooLong.reduce((sum, record) => sum + record.bytes, 0));
+    expect(report.general.bandwidth).to.equal(
+      records.reduce((sum, record) => sum + record.bytes, 0) - tooLong.reduce((sum, record) => sum + record.bytes, 0),
+    );
   });
 
   it('nasa: GoAccess (COMMON) agrees once told host names are clients; with its IP check it reads only the IP lines', async () => {
@@ -248,7 +287,10 @@ describe('parseAccessLine against GoAccess', function () {
 
     const ipOnly = await goAccess('nasa', ['--log-format=COMMON', '--num-tests=0']);
     const ipRecords = records.filter((record) => isIP(record.client) !== 0);
-    expect(ipOnly.general).to.deep.include({ valid_requests: ipRecords.length, failed_requests: records.length - ipRecords.length });
+    expect(ipOnly.general).to.deep.include({
+      valid_requests: ipRecords.length,
+      failed_requests: records.length - ipRecords.length,
+    });
     expect(goAccessStatusCounts(ipOnly)).to.deep.equal(countBy(ipRecords, (record) => record.status));
   });
 });

@@ -44,13 +44,29 @@ realLines.push(
 /** One edit of a line: delete, insert, replace a character, cut the line, or repeat a piece of it. */
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(' ', '"', '\\', '[', ']', '-', '\n', '\r', ':', '/', '0', '9'), fc.string({ unit: 'binary', maxLength: 3 })) }),
-  fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), text: fc.constantFrom(' ', '"', '\\', '[', ']', '-', 'x', '0', '9', '\u0000', '\u00e9') }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.oneof(
+      fc.constantFrom(' ', '"', '\\', '[', ']', '-', '\n', '\r', ':', '/', '0', '9'),
+      fc.string({ unit: 'binary', maxLength: 3 }),
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('replace' as const),
+    at: fc.nat(),
+    text: fc.constantFrom(' ', '"', '\\', '[', ']', '-', 'x', '0', '9', '\u0000', '\u00e9'),
+  }),
   fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('repeat' as const), at: fc.nat(), length: fc.nat({ max: 40 }) }),
 );
 
-interface Edit { kind: string; at: number; text?: string; length?: number }
+interface Edit {
+  kind: string;
+  at: number;
+  text?: string;
+  length?: number;
+}
 
 function mutate(line: string, edits: Edit[]): string {
   let text = line;
@@ -68,7 +84,10 @@ function mutate(line: string, edits: Edit[]): string {
 /** What Apache and nginx do to text they put between quotes: escape \ and " and control bytes. */
 function escapeQuoted(text: string): string {
   return text.replace(/[\\"\u0000-\u001f\u007f]/g, (character) =>
-    character === '\\' || character === '"' ? `\\${character}` : `\\x${character.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+    character === '\\' || character === '"'
+      ? `\\${character}`
+      : `\\x${character.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
+  );
 }
 
 function two(value: number): string {
@@ -79,9 +98,11 @@ function two(value: number): string {
 function formatLogTime(epochSeconds: number, offsetMinutes: number): string {
   const local = new Date((epochSeconds + offsetMinutes * 60) * 1000);
   const offset = Math.abs(offsetMinutes);
-  return `${two(local.getUTCDate())}/${MONTHS[local.getUTCMonth()]}/${local.getUTCFullYear()}:` +
+  return (
+    `${two(local.getUTCDate())}/${MONTHS[local.getUTCMonth()]}/${local.getUTCFullYear()}:` +
     `${two(local.getUTCHours())}:${two(local.getUTCMinutes())}:${two(local.getUTCSeconds())} ` +
-    `${offsetMinutes < 0 ? '-' : '+'}${two(Math.floor(offset / 60))}${two(offset % 60)}`;
+    `${offsetMinutes < 0 ? '-' : '+'}${two(Math.floor(offset / 60))}${two(offset % 60)}`
+  );
 }
 
 const token = fc.stringMatching(/^[!-~]{1,30}$/); // printable ASCII, no space
@@ -91,17 +112,36 @@ const freeText = fc.string({ unit: 'binary', maxLength: 60 });
 
 describe('parseAccessLine fuzzing', () => {
   it('never throws on random text, and gives a record or a reason', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (text) => { checkResult(text); }), { numRuns: 3000 });
-    fc.assert(fc.property(fc.string({ unit: fc.constantFrom(' ', '"', '\\', '[', ']', '-', '/', ':', '+', '1', '2', '0', 'J', 'a', 'n', '\n', '\r'), maxLength: 120 }),
-      (text) => { checkResult(text); }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (text) => {
+        checkResult(text);
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(
+        fc.string({
+          unit: fc.constantFrom(' ', '"', '\\', '[', ']', '-', '/', ':', '+', '1', '2', '0', 'J', 'a', 'n', '\n', '\r'),
+          maxLength: 120,
+        }),
+        (text) => {
+          checkResult(text);
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 
   it('never throws on mutated real lines, and gives a well-formed record or a reason', () => {
-    let records = 0, reasons = 0;
-    fc.assert(fc.property(fc.constantFrom(...realLines), fc.array(mutation, { minLength: 1, maxLength: 4 }), (line, edits) => {
-      if (checkResult(mutate(line, edits)) === undefined) reasons++;
-      else records++;
-    }), { numRuns: 5000 });
+    let records = 0,
+      reasons = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(...realLines), fc.array(mutation, { minLength: 1, maxLength: 4 }), (line, edits) => {
+        if (checkResult(mutate(line, edits)) === undefined) reasons++;
+        else records++;
+      }),
+      { numRuns: 5000 },
+    );
     // Both outcomes must be exercised, or the property says little.
     expect(records).to.be.greaterThan(100);
     expect(reasons).to.be.greaterThan(100);
@@ -109,11 +149,17 @@ describe('parseAccessLine fuzzing', () => {
 
   it('reads back, field for field, any line a server would write (CLF and combined, any zone, any year 1000–9999)', () => {
     const logLine = fc.record({
-      client: token, ident: token, user: userToken,
+      client: token,
+      ident: token,
+      user: userToken,
       epochSeconds: fc.integer({ min: Date.UTC(1000, 0, 2) / 1000, max: Date.UTC(9999, 11, 30) / 1000 }),
       offsetMinutes: fc.integer({ min: -23 * 60 - 59, max: 23 * 60 + 59 }),
       request: fc.oneof(
-        fc.record({ method: fc.stringMatching(/^[A-Z][A-Z_-]{0,11}$/), path: requestToken, protocol: fc.option(requestToken, { nil: undefined }) }),
+        fc.record({
+          method: fc.stringMatching(/^[A-Z][A-Z_-]{0,11}$/),
+          path: requestToken,
+          protocol: fc.option(requestToken, { nil: undefined }),
+        }),
         freeText,
       ),
       status: fc.integer({ min: 100, max: 999 }),
@@ -121,26 +167,43 @@ describe('parseAccessLine fuzzing', () => {
       combined: fc.option(fc.record({ referer: freeText, userAgent: freeText }), { nil: undefined }),
       ending: fc.constantFrom('', '\n', '\r\n'),
     });
-    fc.assert(fc.property(logLine, (generated) => {
-      const request = typeof generated.request === 'string'
-        ? escapeQuoted(generated.request)
-        : [generated.request.method, generated.request.path, generated.request.protocol].filter((part) => part !== undefined).join(' ');
-      const referer = generated.combined && escapeQuoted(generated.combined.referer);
-      const userAgent = generated.combined && escapeQuoted(generated.combined.userAgent);
-      const line = `${generated.client} ${generated.ident} ${generated.user} [${formatLogTime(generated.epochSeconds, generated.offsetMinutes)}] ` +
-        `"${request}" ${generated.status} ${generated.bytes ?? '-'}` +
-        (generated.combined ? ` "${referer}" "${userAgent}"` : '') + generated.ending;
-      const record = checkResult(line);
-      expect(record, line).to.not.equal(undefined);
-      expect(record).to.deep.include({
-        client: generated.client, ident: generated.ident, user: generated.user,
-        time: new Date(generated.epochSeconds * 1000), request,
-        status: generated.status, bytes: generated.bytes ?? 0,
-        referer: referer ?? null, userAgent: userAgent ?? null,
-      });
-      if (typeof generated.request !== 'string') {
-        expect(record).to.deep.include({ method: generated.request.method, path: generated.request.path, protocol: generated.request.protocol ?? null });
-      }
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(logLine, (generated) => {
+        const request =
+          typeof generated.request === 'string'
+            ? escapeQuoted(generated.request)
+            : [generated.request.method, generated.request.path, generated.request.protocol]
+                .filter((part) => part !== undefined)
+                .join(' ');
+        const referer = generated.combined && escapeQuoted(generated.combined.referer);
+        const userAgent = generated.combined && escapeQuoted(generated.combined.userAgent);
+        const line =
+          `${generated.client} ${generated.ident} ${generated.user} [${formatLogTime(generated.epochSeconds, generated.offsetMinutes)}] ` +
+          `"${request}" ${generated.status} ${generated.bytes ?? '-'}` +
+          (generated.combined ? ` "${referer}" "${userAgent}"` : '') +
+          generated.ending;
+        const record = checkResult(line);
+        expect(record, line).to.not.equal(undefined);
+        expect(record).to.deep.include({
+          client: generated.client,
+          ident: generated.ident,
+          user: generated.user,
+          time: new Date(generated.epochSeconds * 1000),
+          request,
+          status: generated.status,
+          bytes: generated.bytes ?? 0,
+          referer: referer ?? null,
+          userAgent: userAgent ?? null,
+        });
+        if (typeof generated.request !== 'string') {
+          expect(record).to.deep.include({
+            method: generated.request.method,
+            path: generated.request.path,
+            protocol: generated.request.protocol ?? null,
+          });
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

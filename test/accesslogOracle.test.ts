@@ -8,8 +8,22 @@ import { inspect } from 'node:util';
 import { parseAccessLine, type AccessLogRecord } from '../src/index.js';
 import { corpora, corpusLines, type CorpusName } from './support/corpora.js';
 
-const FIELDS = ['client', 'ident', 'user', 'time', 'request', 'method', 'path', 'protocol', 'status', 'bytes', 'referer', 'userAgent', 'raw'] as const;
-type Field = typeof FIELDS[number];
+const FIELDS = [
+  'client',
+  'ident',
+  'user',
+  'time',
+  'request',
+  'method',
+  'path',
+  'protocol',
+  'status',
+  'bytes',
+  'referer',
+  'userAgent',
+  'raw',
+] as const;
+type Field = (typeof FIELDS)[number];
 
 /** What the eager parser returned: a plain object with every field. */
 type EagerRecord = { -readonly [K in Field]: AccessLogRecord[K] };
@@ -22,13 +36,16 @@ function agree(line: string, order: readonly Field[] = FIELDS): AccessLogRecord 
     expect(result, JSON.stringify(line)).to.deep.equal({ _tag: 'Left', left: expected });
     return undefined;
   }
-  if (result._tag === 'Left') expect.fail(`${JSON.stringify(line)}: the eager parser accepts it, the lazy one says ${result.left}`);
+  if (result._tag === 'Left')
+    expect.fail(`${JSON.stringify(line)}: the eager parser accepts it, the lazy one says ${result.left}`);
   const record = result.right;
   for (const pass of [1, 2]) {
     for (const field of order) {
-      const value = record[field], wanted = expected[field];
+      const value = record[field],
+        wanted = expected[field];
       // A cheap check first (this runs on every corpus line); chai to say what differs.
-      const same = value instanceof Date && wanted instanceof Date ? value.getTime() === wanted.getTime() : value === wanted;
+      const same =
+        value instanceof Date && wanted instanceof Date ? value.getTime() === wanted.getTime() : value === wanted;
       if (!same) expect(value, `${JSON.stringify(line)} ${field} (read ${pass})`).to.deep.equal(wanted);
     }
   }
@@ -78,16 +95,56 @@ describe('parseAccessLine: lazy records equal the eager parser', () => {
 
   it('on mutated real lines, read in any order, after any other lines (the hour cache)', () => {
     const fields = fc.shuffledSubarray([...FIELDS], { minLength: 1 });
-    fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom(...realLines), fc.array(edit, { maxLength: 3 }), fields), { minLength: 1, maxLength: 8 }),
-      (steps) => { for (const [line, edits, order] of steps) agree(mutate(line, edits), order); }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...realLines), fc.array(edit, { maxLength: 3 }), fields), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (steps) => {
+          for (const [line, edits, order] of steps) agree(mutate(line, edits), order);
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 
   it('on random text, including text shaped like dates', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => { agree(text); }), { numRuns: 2000 });
-    const dateChars = fc.constantFrom('0', '1', '2', '3', '9', '/', ':', ' ', '+', '-', 'J', 'a', 'n', 'F', 'e', 'b', ']', '"');
-    fc.assert(fc.property(fc.array(fc.string({ unit: dateChars, minLength: 20, maxLength: 30 }), { minLength: 1, maxLength: 6 }), (dates) => {
-      for (const date of dates) agree(`h - - [${date}] "GET / HTTP/1.1" 200 1`);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => {
+        agree(text);
+      }),
+      { numRuns: 2000 },
+    );
+    const dateChars = fc.constantFrom(
+      '0',
+      '1',
+      '2',
+      '3',
+      '9',
+      '/',
+      ':',
+      ' ',
+      '+',
+      '-',
+      'J',
+      'a',
+      'n',
+      'F',
+      'e',
+      'b',
+      ']',
+      '"',
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: dateChars, minLength: 20, maxLength: 30 }), { minLength: 1, maxLength: 6 }),
+        (dates) => {
+          for (const date of dates) agree(`h - - [${date}] "GET / HTTP/1.1" 200 1`);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('on lines sharing the hour with the line before but not the rest of the date, nor its validity', () => {
@@ -115,9 +172,12 @@ describe('parseAccessLine: lazy records equal the eager parser', () => {
 });
 
 describe('parseAccessLine records as plain values', () => {
-  const line = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"';
+  const line =
+    '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"';
   let plain: EagerRecord;
-  before(() => { plain = eagerScan(line) as EagerRecord; });
+  before(() => {
+    plain = eagerScan(line) as EagerRecord;
+  });
 
   function record(): AccessLogRecord {
     const result = parseAccessLine(line);
@@ -140,7 +200,9 @@ describe('parseAccessLine records as plain values', () => {
   it('util.inspect (console.log) shows the fields as for the plain record, not the positions', () => {
     expect(inspect(record())).to.equal(inspect(plain));
     expect(inspect([record()], { depth: 0 })).to.equal(inspect([plain], { depth: 0 }));
-    expect(inspect({ nested: { record: record() } }, { depth: 1 })).to.equal(inspect({ nested: { record: plain } }, { depth: 1 }));
+    expect(inspect({ nested: { record: record() } }, { depth: 1 })).to.equal(
+      inspect({ nested: { record: plain } }, { depth: 1 }),
+    );
   });
 
   it('for…in lists exactly the thirteen fields, and deep equality with the plain record holds', () => {
@@ -151,7 +213,9 @@ describe('parseAccessLine records as plain values', () => {
   });
 
   it('gives timeMillis, the instant without making a Date', () => {
-    expect((record() as AccessLogRecord & { timeMillis: number }).timeMillis).to.equal(Date.UTC(2000, 9, 10, 20, 55, 36));
+    expect((record() as AccessLogRecord & { timeMillis: number }).timeMillis).to.equal(
+      Date.UTC(2000, 9, 10, 20, 55, 36),
+    );
   });
 });
 
@@ -160,9 +224,21 @@ describe('parseAccessLine records as plain values', () => {
 // removed, otherwise unchanged). Not exported; used only by the tests above.
 
 // Character codes the scanner compares against.
-const SPACE = 0x20, QUOTE = 0x22, BACKSLASH = 0x5c, OPEN_BRACKET = 0x5b, CLOSE_BRACKET = 0x5d;
-const SLASH = 0x2f, COLON = 0x3a, PLUS = 0x2b, MINUS = 0x2d, LF = 0x0a, CR = 0x0d;
-const UNDERSCORE = 0x5f, UPPER_A = 0x41, UPPER_Z = 0x5a, DIGIT_0 = 0x30;
+const SPACE = 0x20,
+  QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  OPEN_BRACKET = 0x5b,
+  CLOSE_BRACKET = 0x5d;
+const SLASH = 0x2f,
+  COLON = 0x3a,
+  PLUS = 0x2b,
+  MINUS = 0x2d,
+  LF = 0x0a,
+  CR = 0x0d;
+const UNDERSCORE = 0x5f,
+  UPPER_A = 0x41,
+  UPPER_Z = 0x5a,
+  DIGIT_0 = 0x30;
 
 const MS_PER_MINUTE = 60_000;
 const MS_PER_DAY = 86_400_000;
@@ -173,23 +249,30 @@ function eagerScan(line: string): EagerRecord | string {
   if (end > 0 && line.charCodeAt(end - 1) === CR) end--;
   if (end === 0) return 'the line is empty';
   const lineBreak = line.indexOf('\n');
-  if (lineBreak !== -1 && lineBreak < end) return 'the text holds more than one line (a line break before its end): pass one line at a time';
+  if (lineBreak !== -1 && lineBreak < end)
+    return 'the text holds more than one line (a line break before its end): pass one line at a time';
 
   // client, ident: single tokens, each followed by one space. A "-" ident or user (nearly
   // every line) is recognised in place and shared: no search, no new string.
   const clientEnd = line.indexOf(' ');
-  if (clientEnd <= 0 || clientEnd >= end) return notALogLine(line, end, 'it does not start with a client followed by a space');
+  if (clientEnd <= 0 || clientEnd >= end)
+    return notALogLine(line, end, 'it does not start with a client followed by a space');
   let ident = '-';
   let identEnd = clientEnd + 2;
   if (line.charCodeAt(clientEnd + 1) !== MINUS || line.charCodeAt(identEnd) !== SPACE) {
     identEnd = line.indexOf(' ', clientEnd + 1);
-    if (identEnd === -1 || identEnd >= end || identEnd === clientEnd + 1) return notALogLine(line, end, 'no ident field after the client');
+    if (identEnd === -1 || identEnd >= end || identEnd === clientEnd + 1)
+      return notALogLine(line, end, 'no ident field after the client');
     ident = line.slice(clientEnd + 1, identEnd);
   }
   // user: up to " [" so that a user token is taken whole.
   let user = '-';
   let userEnd = identEnd + 2;
-  if (line.charCodeAt(identEnd + 1) !== MINUS || line.charCodeAt(userEnd) !== SPACE || line.charCodeAt(userEnd + 1) !== OPEN_BRACKET) {
+  if (
+    line.charCodeAt(identEnd + 1) !== MINUS ||
+    line.charCodeAt(userEnd) !== SPACE ||
+    line.charCodeAt(userEnd + 1) !== OPEN_BRACKET
+  ) {
     userEnd = line.indexOf(' [', identEnd + 1);
     if (userEnd === -1 || userEnd >= end) return notALogLine(line, end, 'no " [date]" after client, ident and user');
     if (userEnd === identEnd + 1) return notALogLine(line, end, 'the user field is empty');
@@ -213,11 +296,16 @@ function eagerScan(line: string): EagerRecord | string {
 
   // status: three digits, then a space.
   position = requestEnd + 1;
-  if (position >= end || line.charCodeAt(position) !== SPACE) return `no space after the quoted request: ${excerpt(line, position, end)}`;
+  if (position >= end || line.charCodeAt(position) !== SPACE)
+    return `no space after the quoted request: ${excerpt(line, position, end)}`;
   position++;
   const statusEnd = position + 3;
-  const status = statusEnd <= end && (statusEnd === end || line.charCodeAt(statusEnd) === SPACE) ? readDigits(line, position, statusEnd) : -1;
-  if (status < 0) return `the status "${line.slice(position, Math.min(tokenEnd(line, position, end), position + 20))}" is not a three-digit number`;
+  const status =
+    statusEnd <= end && (statusEnd === end || line.charCodeAt(statusEnd) === SPACE)
+      ? readDigits(line, position, statusEnd)
+      : -1;
+  if (status < 0)
+    return `the status "${line.slice(position, Math.min(tokenEnd(line, position, end), position + 20))}" is not a three-digit number`;
 
   // bytes: digits or "-".
   if (statusEnd === end) return 'no bytes field after the status';
@@ -250,7 +338,12 @@ function eagerScan(line: string): EagerRecord | string {
       referer = line.slice(position + 1, refererEnd);
     }
     position = refererEnd + 2;
-    if (refererEnd < end && position < end && line.charCodeAt(refererEnd + 1) === SPACE && line.charCodeAt(position) === QUOTE) {
+    if (
+      refererEnd < end &&
+      position < end &&
+      line.charCodeAt(refererEnd + 1) === SPACE &&
+      line.charCodeAt(position) === QUOTE
+    ) {
       userAgent = quotedDash(line, position) ? '-' : line.slice(position + 1, closingQuote(line, position + 1, end));
     }
   }
@@ -323,21 +416,42 @@ function readDigits(line: string, from: number, to: number): number {
 }
 
 function twoDigits(line: string, at: number): number {
-  const high = line.charCodeAt(at) - DIGIT_0, low = line.charCodeAt(at + 1) - DIGIT_0;
+  const high = line.charCodeAt(at) - DIGIT_0,
+    low = line.charCodeAt(at + 1) - DIGIT_0;
   return high >= 0 && high <= 9 && low >= 0 && low <= 9 ? high * 10 + low : NaN;
 }
 
 function readTime(line: string, at: number): number {
-  if (line.charCodeAt(at + 2) !== SLASH || line.charCodeAt(at + 6) !== SLASH || line.charCodeAt(at + 11) !== COLON ||
-      line.charCodeAt(at + 14) !== COLON || line.charCodeAt(at + 17) !== COLON || line.charCodeAt(at + 20) !== SPACE) return NaN;
+  if (
+    line.charCodeAt(at + 2) !== SLASH ||
+    line.charCodeAt(at + 6) !== SLASH ||
+    line.charCodeAt(at + 11) !== COLON ||
+    line.charCodeAt(at + 14) !== COLON ||
+    line.charCodeAt(at + 17) !== COLON ||
+    line.charCodeAt(at + 20) !== SPACE
+  )
+    return NaN;
   const day = twoDigits(line, at);
   const month = monthNumber(line.charCodeAt(at + 3), line.charCodeAt(at + 4), line.charCodeAt(at + 5));
   const year = twoDigits(line, at + 7) * 100 + twoDigits(line, at + 9);
-  const hour = twoDigits(line, at + 12), minute = twoDigits(line, at + 15), second = twoDigits(line, at + 18);
+  const hour = twoDigits(line, at + 12),
+    minute = twoDigits(line, at + 15),
+    second = twoDigits(line, at + 18);
   const sign = line.charCodeAt(at + 21);
-  const offsetHours = twoDigits(line, at + 22), offsetMinutes = twoDigits(line, at + 24);
-  if (!(day >= 1 && month >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59 &&
-        offsetHours <= 23 && offsetMinutes <= 59 && (sign === PLUS || sign === MINUS))) return NaN;
+  const offsetHours = twoDigits(line, at + 22),
+    offsetMinutes = twoDigits(line, at + 24);
+  if (!(
+    day >= 1 &&
+    month >= 1 &&
+    day <= daysInMonth(year, month) &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    offsetHours <= 23 &&
+    offsetMinutes <= 59 &&
+    (sign === PLUS || sign === MINUS)
+  ))
+    return NaN;
   const offset = (offsetHours * 60 + offsetMinutes) * MS_PER_MINUTE;
   const local = daysFromCivil(year, month, day) * MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000;
   return sign === PLUS ? local - offset : local + offset;
@@ -345,19 +459,32 @@ function readTime(line: string, at: number): number {
 
 function monthNumber(first: number, second: number, third: number): number {
   switch ((first << 16) | (second << 8) | third) {
-    case 0x4a616e: return 1;  // Jan
-    case 0x466562: return 2;  // Feb
-    case 0x4d6172: return 3;  // Mar
-    case 0x417072: return 4;  // Apr
-    case 0x4d6179: return 5;  // May
-    case 0x4a756e: return 6;  // Jun
-    case 0x4a756c: return 7;  // Jul
-    case 0x417567: return 8;  // Aug
-    case 0x536570: return 9;  // Sep
-    case 0x4f6374: return 10; // Oct
-    case 0x4e6f76: return 11; // Nov
-    case 0x446563: return 12; // Dec
-    default: return 0;
+    case 0x4a616e:
+      return 1; // Jan
+    case 0x466562:
+      return 2; // Feb
+    case 0x4d6172:
+      return 3; // Mar
+    case 0x417072:
+      return 4; // Apr
+    case 0x4d6179:
+      return 5; // May
+    case 0x4a756e:
+      return 6; // Jun
+    case 0x4a756c:
+      return 7; // Jul
+    case 0x417567:
+      return 8; // Aug
+    case 0x536570:
+      return 9; // Sep
+    case 0x4f6374:
+      return 10; // Oct
+    case 0x4e6f76:
+      return 11; // Nov
+    case 0x446563:
+      return 12; // Dec
+    default:
+      return 0;
   }
 }
 
@@ -389,9 +516,24 @@ function requestMethodEnd(line: string, from: number, to: number): number {
 function methodText(line: string, from: number, to: number): string {
   const length = to - from;
   const first = line.charCodeAt(from);
-  if (length === 3 && first === 0x47 && line.charCodeAt(from + 1) === 0x45 && line.charCodeAt(from + 2) === 0x54) return 'GET';
-  if (length === 4 && line.charCodeAt(from + 3) === 0x54 && line.charCodeAt(from + 2) === 0x53 && line.charCodeAt(from + 1) === 0x4f && first === 0x50) return 'POST';
-  if (length === 4 && line.charCodeAt(from + 3) === 0x44 && line.charCodeAt(from + 2) === 0x41 && line.charCodeAt(from + 1) === 0x45 && first === 0x48) return 'HEAD';
+  if (length === 3 && first === 0x47 && line.charCodeAt(from + 1) === 0x45 && line.charCodeAt(from + 2) === 0x54)
+    return 'GET';
+  if (
+    length === 4 &&
+    line.charCodeAt(from + 3) === 0x54 &&
+    line.charCodeAt(from + 2) === 0x53 &&
+    line.charCodeAt(from + 1) === 0x4f &&
+    first === 0x50
+  )
+    return 'POST';
+  if (
+    length === 4 &&
+    line.charCodeAt(from + 3) === 0x44 &&
+    line.charCodeAt(from + 2) === 0x41 &&
+    line.charCodeAt(from + 1) === 0x45 &&
+    first === 0x48
+  )
+    return 'HEAD';
   return line.slice(from, to);
 }
 

@@ -22,11 +22,16 @@ describe('the aggregate command', function () {
   const started: AggregatorProcess[] = [];
 
   before(async () => {
-    broker = await startMosquitto({ persistence: true, users: [{ username: 'counter', password: 'not-for-your-eyes' }] });
+    broker = await startMosquitto({
+      persistence: true,
+      users: [{ username: 'counter', password: 'not-for-your-eyes' }],
+    });
     publisher = await testClient(broker.url, { username: 'counter', password: 'not-for-your-eyes' });
     stateRoot = mkdtempSync(join(tmpdir(), 'aggregate-'));
   });
-  afterEach(() => { for (const process of started.splice(0)) process.child.kill('SIGKILL'); });
+  afterEach(() => {
+    for (const process of started.splice(0)) process.child.kill('SIGKILL');
+  });
   after(async () => {
     await closeClients();
     await broker?.dispose();
@@ -36,26 +41,52 @@ describe('the aggregate command', function () {
   const urlWith = (password: string) => broker.url.replace('mqtt://', `mqtt://counter:${password}@`);
 
   function aggregate(name: string, extra: string[] = []): AggregatorProcess {
-    const process = startAggregate(['--broker', urlWith('not-for-your-eyes'), '--topic', TOPIC, '--aggregator-id', name,
-      '--state-dir', join(stateRoot, name), '--idle-advance', '0', '--max-event-time-ahead', 'off', '--format', 'json', ...extra]);
+    const process = startAggregate([
+      '--broker',
+      urlWith('not-for-your-eyes'),
+      '--topic',
+      TOPIC,
+      '--aggregator-id',
+      name,
+      '--state-dir',
+      join(stateRoot, name),
+      '--idle-advance',
+      '0',
+      '--max-event-time-ahead',
+      'off',
+      '--format',
+      'json',
+      ...extra,
+    ]);
     started.push(process);
     return process;
   }
 
-  const subscribed = (name: string) => waitFor(() => broker.log().includes(`mqtt-iot-stream-aggregator-${name} 1 ${TOPIC}`), `${name}'s subscription`);
+  const subscribed = (name: string) =>
+    waitFor(() => broker.log().includes(`mqtt-iot-stream-aggregator-${name} 1 ${TOPIC}`), `${name}'s subscription`);
 
   it('prints rows as JSON lines without Cassandra, and on SIGTERM writes the open window and exits 0', async () => {
     const process = aggregate('stdout');
     await subscribed('stdout');
     for (const second of [1, 2, 3]) {
-      await publisher.publishAsync(TOPIC, encodePayload(makePayload(LINE, new Date(Date.UTC(2020, 6, 1, 12, 0, second)))), { qos: 1 });
+      await publisher.publishAsync(
+        TOPIC,
+        encodePayload(makePayload(LINE, new Date(Date.UTC(2020, 6, 1, 12, 0, second)))),
+        { qos: 1 },
+      );
     }
     await waitFor(() => broker.log().includes('Sending PUBLISH to mqtt-iot-stream-aggregator-stdout'), 'delivery');
     await new Promise((resolve) => setTimeout(resolve, 500));
     process.child.kill('SIGTERM');
     expect(await process.exited, process.output()).to.equal(0);
-    const rows = process.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { status: number; count: number });
-    expect(rows).to.deep.equal([{ windowStart: '2020-07-01T12:00:00.000Z', windowEnd: '2020-07-01T12:01:00.000Z', status: 200, count: 3 }]);
+    const rows = process
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { status: number; count: number });
+    expect(rows).to.deep.equal([
+      { windowStart: '2020-07-01T12:00:00.000Z', windowEnd: '2020-07-01T12:01:00.000Z', status: 200, count: 3 },
+    ]);
   });
 
   it('never prints the password of a broker URL, also when the broker refuses it', async () => {
@@ -63,7 +94,16 @@ describe('the aggregate command', function () {
     await subscribed('masked');
     accepted.child.kill('SIGTERM');
     await accepted.exited;
-    const refused = startAggregate(['--broker', urlWith('wrong-secret'), '--topic', TOPIC, '--aggregator-id', 'refused', '--state-dir', join(stateRoot, 'refused')]);
+    const refused = startAggregate([
+      '--broker',
+      urlWith('wrong-secret'),
+      '--topic',
+      TOPIC,
+      '--aggregator-id',
+      'refused',
+      '--state-dir',
+      join(stateRoot, 'refused'),
+    ]);
     started.push(refused);
     expect(await refused.exited).to.equal(1);
     expect(refused.output()).to.match(/refused|not authori[sz]ed/i);
@@ -84,13 +124,17 @@ describe('the aggregate command', function () {
   it('refuses to continue saved windows under other window options, and says how to start afresh', async () => {
     const first = aggregate('reshaped');
     await subscribed('reshaped');
-    await publisher.publishAsync(TOPIC, encodePayload(makePayload(LINE, new Date(Date.UTC(2020, 6, 1, 12, 0, 1)))), { qos: 1 });
+    await publisher.publishAsync(TOPIC, encodePayload(makePayload(LINE, new Date(Date.UTC(2020, 6, 1, 12, 0, 1)))), {
+      qos: 1,
+    });
     await new Promise((resolve) => setTimeout(resolve, 500));
     first.child.kill('SIGTERM');
     expect(await first.exited).to.equal(0);
     const second = aggregate('reshaped', ['--window', '5 minutes']);
     expect(await second.exited).to.equal(1);
-    expect(second.output()).to.match(/windowDuration 60000.*300000/).and.match(/another state directory/);
+    expect(second.output())
+      .to.match(/windowDuration 60000.*300000/)
+      .and.match(/another state directory/);
   });
 
   it('refuses QoS 0, which cannot be counted exactly once', async () => {

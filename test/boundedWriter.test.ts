@@ -22,14 +22,24 @@ function run(order: 'input' | 'completion', options: WriteQueueOptions<number>, 
   const slots = new Map<number, WriteSlot<string>>();
   const source = new Subject<number>();
   const subscription = new Observable<string>((destination) => {
-    const writer = new BoundedWriter<number, string>(destination, {
-      ...writeQueueSettings<number>('toMqtt', options, 2), order, state: () => 'the test holds them', ...(release ? { release } : {}),
-    }, (value, slot) => slots.set(value, slot));
+    const writer = new BoundedWriter<number, string>(
+      destination,
+      {
+        ...writeQueueSettings<number>('toMqtt', options, 2),
+        order,
+        state: () => 'the test holds them',
+        ...(release ? { release } : {}),
+      },
+      (value, slot) => slots.set(value, slot),
+    );
     writer.subscribe(source);
     return () => writer.unsubscribe();
   }).subscribe({
     next: (result) => emitted.push(result),
-    error: (error: unknown) => { errors.push(error); events.push(`error ${(error as Error).message}`); },
+    error: (error: unknown) => {
+      errors.push(error);
+      events.push(`error ${(error as Error).message}`);
+    },
     complete: () => events.push('complete'),
   });
   return { emitted, slots, events, errors, source, teardown: () => subscription.unsubscribe() };
@@ -62,7 +72,14 @@ describe('BoundedWriter (the write queue under every writing operator)', () => {
     const backlogAtReport: number[] = [];
     let inFlight = 0;
     const { emitted, slots, source } = run('input', {
-      concurrency: 2, onBacklog: (b) => { inFlight = b.inFlight; }, onReject: (r) => { rejections.push(r); backlogAtReport.push(inFlight); },
+      concurrency: 2,
+      onBacklog: (b) => {
+        inFlight = b.inFlight;
+      },
+      onReject: (r) => {
+        rejections.push(r);
+        backlogAtReport.push(inFlight);
+      },
     });
     source.next(1);
     source.next(2);
@@ -91,15 +108,30 @@ describe('BoundedWriter (the write queue under every writing operator)', () => {
     failing.source.next(1);
     failing.source.next(2);
     failing.source.next(3);
-    expect(failing.events).to.deep.equal(["error toMqtt: 1 value in flight and 1 queued (the test holds them): the source is faster than they are written. "
-      + "Pace the source on the operator's results, raise maxQueued, or set onQueueFull: 'reject'"]);
+    expect(failing.events).to.deep.equal([
+      'error toMqtt: 1 value in flight and 1 queued (the test holds them): the source is faster than they are written. ' +
+        "Pace the source on the operator's results, raise maxQueued, or set onQueueFull: 'reject'",
+    ]);
 
     const rejections: Rejection[] = [];
-    const rejecting = run('completion', { concurrency: 1, maxQueued: 1, onQueueFull: 'reject', onReject: (r) => rejections.push(r) });
+    const rejecting = run('completion', {
+      concurrency: 1,
+      maxQueued: 1,
+      onQueueFull: 'reject',
+      onReject: (r) => rejections.push(r),
+    });
     for (let i = 1; i <= 4; i++) rejecting.source.next(i);
-    expect(rejections.map((r) => [r.kind, r.input])).to.deep.equal([['queue-full', 3], ['queue-full', 4]]);
+    expect(rejections.map((r) => [r.kind, r.input])).to.deep.equal([
+      ['queue-full', 3],
+      ['queue-full', 4],
+    ]);
     expect(rejecting.events).to.deep.equal([]);
-    expect(new QueueFullError('cassandraSink', 2, 3, 'x')).to.include({ name: 'QueueFullError', operator: 'cassandraSink', concurrency: 2, maxQueued: 3 });
+    expect(new QueueFullError('cassandraSink', 2, 3, 'x')).to.include({
+      name: 'QueueFullError',
+      operator: 'cassandraSink',
+      concurrency: 2,
+      maxQueued: 3,
+    });
   });
 
   it('a source paced on the results, with maxQueued 0, never overflows, however the writes settle (synchronously too)', () => {
@@ -108,16 +140,30 @@ describe('BoundedWriter (the write queue under every writing operator)', () => {
       const pull = new Subject<void>();
       let next = 0;
       const errors: unknown[] = [];
-      const more = () => { if (next < 100_000) pull.next(); };
+      const more = () => {
+        if (next < 100_000) pull.next();
+      };
       // As in toMqtt's example: a result or a rejection asks for the next value.
       const options = { concurrency: 4, maxQueued: 0, onReject: more };
       new Observable<number>((destination) => {
-        const writer = new BoundedWriter<number, number>(destination, {
-          ...writeQueueSettings<number>('cassandraSink', options, 1), order, state: () => '',
-        }, (value, slot) => (value % 3 === 0 ? slot.reject('row', 'every third') : slot.done(value)));
+        const writer = new BoundedWriter<number, number>(
+          destination,
+          {
+            ...writeQueueSettings<number>('cassandraSink', options, 1),
+            order,
+            state: () => '',
+          },
+          (value, slot) => (value % 3 === 0 ? slot.reject('row', 'every third') : slot.done(value)),
+        );
         writer.subscribe(new Observable<number>((subscriber) => pull.subscribe(() => subscriber.next(next++))));
         return () => writer.unsubscribe();
-      }).subscribe({ next: (value) => { emitted.push(value); more(); }, error: (error: unknown) => errors.push(error) });
+      }).subscribe({
+        next: (value) => {
+          emitted.push(value);
+          more();
+        },
+        error: (error: unknown) => errors.push(error),
+      });
       for (let i = 0; i < 4; i++) more(); // fill the window
       expect(errors, order).to.deep.equal([]);
       expect(next, order).to.equal(100_000);
@@ -142,14 +188,22 @@ describe('BoundedWriter (the write queue under every writing operator)', () => {
   it('passes the end on only after release settled; unsubscribing releases without an end', async () => {
     let released = 0;
     let finishRelease!: () => void;
-    const ended = run('completion', {}, () => { released++; return new Promise<void>((resolve) => { finishRelease = resolve; }); });
+    const ended = run('completion', {}, () => {
+      released++;
+      return new Promise<void>((resolve) => {
+        finishRelease = resolve;
+      });
+    });
     ended.source.complete();
     expect([released, ended.events]).to.deep.equal([1, []]);
     finishRelease();
     await Promise.resolve();
     expect(ended.events).to.deep.equal(['complete']);
 
-    const unsubscribed = run('completion', {}, () => { released++; return Promise.resolve(); });
+    const unsubscribed = run('completion', {}, () => {
+      released++;
+      return Promise.resolve();
+    });
     unsubscribed.source.next(1);
     unsubscribed.teardown();
     unsubscribed.teardown();
@@ -158,9 +212,22 @@ describe('BoundedWriter (the write queue under every writing operator)', () => {
   });
 
   it('checks its options with the operator named', () => {
-    expect(() => writeQueueSettings('cassandraSink', { concurrency: 1.5 }, 1)).to.throw(RangeError, /^cassandraSink: concurrency must be a whole number ≥ 1 or Infinity, not 1.5$/);
-    expect(() => writeQueueSettings('toMqtt', { maxQueued: Number.NaN }, 1)).to.throw(RangeError, /^toMqtt: maxQueued must be a whole number ≥ 0 or Infinity, not NaN$/);
-    expect(() => writeQueueSettings('lightWhile', { onQueueFull: 'drop' as 'error' }, 1)).to.throw(TypeError, /^lightWhile: onQueueFull must be 'error' or 'reject', not drop$/);
-    expect(writeQueueSettings('lightWhile', {}, 1)).to.include({ concurrency: 1, maxQueued: 10_000, onQueueFull: 'error' });
+    expect(() => writeQueueSettings('cassandraSink', { concurrency: 1.5 }, 1)).to.throw(
+      RangeError,
+      /^cassandraSink: concurrency must be a whole number ≥ 1 or Infinity, not 1.5$/,
+    );
+    expect(() => writeQueueSettings('toMqtt', { maxQueued: Number.NaN }, 1)).to.throw(
+      RangeError,
+      /^toMqtt: maxQueued must be a whole number ≥ 0 or Infinity, not NaN$/,
+    );
+    expect(() => writeQueueSettings('lightWhile', { onQueueFull: 'drop' as 'error' }, 1)).to.throw(
+      TypeError,
+      /^lightWhile: onQueueFull must be 'error' or 'reject', not drop$/,
+    );
+    expect(writeQueueSettings('lightWhile', {}, 1)).to.include({
+      concurrency: 1,
+      maxQueued: 10_000,
+      onQueueFull: 'error',
+    });
   });
 });

@@ -7,15 +7,27 @@ import cassandra from 'cassandra-driver';
 import type { Client } from 'cassandra-driver';
 import { Subject, lastValueFrom, map, range, tap, toArray, type Subscription } from 'rxjs';
 import {
-  CassandraWriteError, RejectionError, cassandraSink, ensureWindowCountTable, readWindowTotals, windowCountRows,
-  type CassandraOutage, type CassandraWriteResult, type Rejection, type WindowRow,
+  CassandraWriteError,
+  RejectionError,
+  cassandraSink,
+  ensureWindowCountTable,
+  readWindowTotals,
+  windowCountRows,
+  type CassandraOutage,
+  type CassandraWriteResult,
+  type Rejection,
+  type WindowRow,
 } from '../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
 import { corpusRecords, finalTable, plain, windowRows } from './support/windowRows.js';
 import { waitFor } from './support/waitFor.js';
 
-const row = (i: number): WindowRow<number> =>
-  ({ windowStart: new Date(Date.UTC(2020, 6, 1, 12, i)), windowEnd: new Date(Date.UTC(2020, 6, 1, 12, i + 1)), key: 200, count: i + 1 });
+const row = (i: number): WindowRow<number> => ({
+  windowStart: new Date(Date.UTC(2020, 6, 1, 12, i)),
+  windowEnd: new Date(Date.UTC(2020, 6, 1, 12, i + 1)),
+  key: 200,
+  count: i + 1,
+});
 
 /**
  * A stand-in for a driver Client (the sink duck-types it): each write fails with the
@@ -31,9 +43,21 @@ class FlakyClient {
     this.sent++;
     this.timestamps.push(options.timestamp);
     const fails = this.down;
-    return new Promise((resolve, reject) => setTimeout(() => (fails
-      ? reject(new cassandra.errors.NoHostAvailableError({ '127.0.0.1:9042': Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9042'), { code: 'ECONNREFUSED' }) }))
-      : resolve()), Math.floor(Math.random() * 5)));
+    return new Promise((resolve, reject) =>
+      setTimeout(
+        () =>
+          fails
+            ? reject(
+                new cassandra.errors.NoHostAvailableError({
+                  '127.0.0.1:9042': Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9042'), {
+                    code: 'ECONNREFUSED',
+                  }),
+                }),
+              )
+            : resolve(),
+        Math.floor(Math.random() * 5),
+      ),
+    );
   }
   shutdown(): Promise<void> {
     return Promise.resolve();
@@ -65,7 +89,13 @@ describe('cassandraSink outage handling (a stand-in client that goes down and co
     const client = new FlakyClient();
     client.down = true;
     const outages: CassandraOutage[] = [];
-    const done = lastValueFrom(range(0, 4).pipe(map(row), cassandraSink(asClient(client), { ...fast, onOutage: (o) => outages.push(o) }), toArray()));
+    const done = lastValueFrom(
+      range(0, 4).pipe(
+        map(row),
+        cassandraSink(asClient(client), { ...fast, onOutage: (o) => outages.push(o) }),
+        toArray(),
+      ),
+    );
     await waitFor(() => client.sent >= 1_000, '1,000 attempts', 20_000);
     client.down = false;
     const results = await done;
@@ -78,8 +108,15 @@ describe('cassandraSink outage handling (a stand-in client that goes down and co
     const client = new FlakyClient();
     client.down = true;
     const outages: CassandraOutage[] = [];
-    const error = await lastValueFrom(range(0, 8).pipe(map(row), cassandraSink(asClient(client), { ...fast, retries: 3, onOutage: (o) => outages.push(o) })))
-      .then(() => expect.fail('the stream completed'), (e: unknown) => e);
+    const error = await lastValueFrom(
+      range(0, 8).pipe(
+        map(row),
+        cassandraSink(asClient(client), { ...fast, retries: 3, onOutage: (o) => outages.push(o) }),
+      ),
+    ).then(
+      () => expect.fail('the stream completed'),
+      (e: unknown) => e,
+    );
     expect(error).to.be.instanceOf(CassandraWriteError).and.include({ attempts: 4, retryable: true });
     expect(outages.map((o) => o.state)).to.deep.equal(['down']);
   });
@@ -91,14 +128,24 @@ describe('cassandraSink outage handling (a stand-in client that goes down and co
     let retriesWhenUp = 0;
     let written = 0;
     const source = new Subject<WindowRow<number>>();
-    const done = lastValueFrom(source.pipe(
-      cassandraSink(asClient(client), {
-        ...fast, concurrency: 16, maxQueued: Infinity, onRetry: () => { retries++; },
-        onOutage: (o) => { outages.push(o); if (o.state === 'up') retriesWhenUp = retries; },
-      }),
-      tap(() => written++),
-      toArray(),
-    ));
+    const done = lastValueFrom(
+      source.pipe(
+        cassandraSink(asClient(client), {
+          ...fast,
+          concurrency: 16,
+          maxQueued: Infinity,
+          onRetry: () => {
+            retries++;
+          },
+          onOutage: (o) => {
+            outages.push(o);
+            if (o.state === 'up') retriesWhenUp = retries;
+          },
+        }),
+        tap(() => written++),
+        toArray(),
+      ),
+    );
     for (let i = 0; i < 200; i++) source.next(row(i));
     await waitFor(() => written >= 50, '50 rows written', 10_000);
     client.down = true;
@@ -110,7 +157,10 @@ describe('cassandraSink outage handling (a stand-in client that goes down and co
     const results = await done;
     expect(results).to.have.length(400);
     expect(outages).to.have.length(2);
-    const [down, up] = outages as [Extract<CassandraOutage, { state: 'down' }>, Extract<CassandraOutage, { state: 'up' }>];
+    const [down, up] = outages as [
+      Extract<CassandraOutage, { state: 'down' }>,
+      Extract<CassandraOutage, { state: 'up' }>,
+    ];
     expect(down).to.include({ state: 'down', target: 'hyper.mqtt' });
     expect(down.reason).to.match(/^NoHostAvailableError: All host\(s\) tried for query failed/);
     expect(down.error).to.be.instanceOf(cassandra.errors.NoHostAvailableError);
@@ -128,10 +178,17 @@ describe('cassandraSink outage handling (a stand-in client that goes down and co
     const outages: string[] = [];
     let written = 0;
     const source = new Subject<WindowRow<number>>();
-    const done = lastValueFrom(source.pipe(
-      cassandraSink(asClient(client), { ...fast, concurrency: 4, maxQueued: Infinity, onOutage: (o) => outages.push(o.state) }),
-      tap(() => written++),
-    ));
+    const done = lastValueFrom(
+      source.pipe(
+        cassandraSink(asClient(client), {
+          ...fast,
+          concurrency: 4,
+          maxQueued: Infinity,
+          onOutage: (o) => outages.push(o.state),
+        }),
+        tap(() => written++),
+      ),
+    );
     for (const round of [0, 1]) {
       client.down = true;
       for (let i = 0; i < 20; i++) source.next(row(round * 20 + i));
@@ -148,30 +205,55 @@ describe('cassandraSink outage handling (a stand-in client that goes down and co
     const client = new FlakyClient();
     client.down = true;
     const stderr = await captureStderr(async () => {
-      const done = lastValueFrom(range(0, 50).pipe(map(row), cassandraSink(asClient(client), { ...fast, concurrency: 8 })));
+      const done = lastValueFrom(
+        range(0, 50).pipe(map(row), cassandraSink(asClient(client), { ...fast, concurrency: 8 })),
+      );
       await waitFor(() => client.sent >= 200, '200 failed attempts', 10_000);
       client.down = false;
       await done;
     });
     const lines = stderr.split('\n');
     expect(lines).to.have.length(3);
-    expect(lines[0]).to.match(/^mqtt-iot-stream: cassandraSink: writes to hyper\.mqtt failing since \d\d:\d\d:\d\d \(NoHostAvailableError: All host\(s\) tried for query failed\. .*\); retrying until it is back$/);
-    expect(lines[1]).to.match(/^mqtt-iot-stream: cassandraSink: writes to hyper\.mqtt work again after \d+\.\d s \(\d+ retries\)$/);
+    expect(lines[0]).to.match(
+      /^mqtt-iot-stream: cassandraSink: writes to hyper\.mqtt failing since \d\d:\d\d:\d\d \(NoHostAvailableError: All host\(s\) tried for query failed\. .*\); retrying until it is back$/,
+    );
+    expect(lines[1]).to.match(
+      /^mqtt-iot-stream: cassandraSink: writes to hyper\.mqtt work again after \d+\.\d s \(\d+ retries\)$/,
+    );
     expect(lines[2]).to.equal('');
 
     client.down = true;
     const finite = await captureStderr(async () => {
-      await lastValueFrom(range(0, 1).pipe(map(row), cassandraSink(asClient(client), { ...fast, ...windowCountRows({ table: 'counts' }), retries: 5 }))).catch(() => undefined);
+      await lastValueFrom(
+        range(0, 1).pipe(
+          map(row),
+          cassandraSink(asClient(client), { ...fast, ...windowCountRows({ table: 'counts' }), retries: 5 }),
+        ),
+      ).catch(() => undefined);
     });
-    expect(finite).to.match(/^mqtt-iot-stream: cassandraSink: writes to hyper\.counts failing since .*; retrying each write up to 5 times\n$/);
+    expect(finite).to.match(
+      /^mqtt-iot-stream: cassandraSink: writes to hyper\.counts failing since .*; retrying each write up to 5 times\n$/,
+    );
   });
 
   it('a throwing onOutage ends the stream with its error', async () => {
     const client = new FlakyClient();
     client.down = true;
     const thrown = new Error('reporter broke');
-    const error = await lastValueFrom(range(0, 3).pipe(map(row), cassandraSink(asClient(client), { ...fast, onOutage: () => { throw thrown; } })))
-      .then(() => expect.fail('the stream completed'), (e: unknown) => e);
+    const error = await lastValueFrom(
+      range(0, 3).pipe(
+        map(row),
+        cassandraSink(asClient(client), {
+          ...fast,
+          onOutage: () => {
+            throw thrown;
+          },
+        }),
+      ),
+    ).then(
+      () => expect.fail('the stream completed'),
+      (e: unknown) => e,
+    );
     expect(error).to.equal(thrown);
   });
 });
@@ -183,25 +265,47 @@ describe('cassandraSink write timestamps (a stand-in client recording them)', ()
     const client = new FlakyClient();
     const rows: WindowRow<number>[] = [
       row(0),
-      { windowStart: new Date(Date.UTC(9999, 11, 31, 23, 58)), windowEnd: new Date(Date.UTC(9999, 11, 31, 23, 59)), key: 200, count: 7 },
+      {
+        windowStart: new Date(Date.UTC(9999, 11, 31, 23, 58)),
+        windowEnd: new Date(Date.UTC(9999, 11, 31, 23, 59)),
+        key: 200,
+        count: 7,
+      },
     ];
-    await lastValueFrom(range(0, 2).pipe(map((i) => rows[i]!), cassandraSink(asClient(client), { ...windowCountRows(), concurrency: 1 })));
+    await lastValueFrom(
+      range(0, 2).pipe(
+        map((i) => rows[i]!),
+        cassandraSink(asClient(client), { ...windowCountRows(), concurrency: 1 }),
+      ),
+    );
     expect(client.timestamps.map(String)).to.deep.equal([
-      Long.fromNumber(Date.UTC(2020, 6, 1, 12, 1)).multiply(1000).add(1).toString(),
+      Long.fromNumber(Date.UTC(2020, 6, 1, 12, 1))
+        .multiply(1000)
+        .add(1)
+        .toString(),
       '253402300740000007',
     ]);
   });
 
-  it('by default the clock, strictly increasing; writeTimestamp overrides it, windowCountRows\' too', async () => {
+  it("by default the clock, strictly increasing; writeTimestamp overrides it, windowCountRows' too", async () => {
     const client = new FlakyClient();
     const before = Date.now() * 1000;
-    await lastValueFrom(range(0, 100).pipe(cassandraSink(asClient(client), { keyspace: 'k', table: 't', columns: ['n'], toValues: (n: number) => [n] })));
+    await lastValueFrom(
+      range(0, 100).pipe(
+        cassandraSink(asClient(client), { keyspace: 'k', table: 't', columns: ['n'], toValues: (n: number) => [n] }),
+      ),
+    );
     const stamps = client.timestamps as number[];
     expect(stamps[0]).to.be.at.least(before);
     expect(stamps.every((stamp, i) => i === 0 || stamp > stamps[i - 1]!)).to.equal(true);
 
     const custom = new FlakyClient();
-    await lastValueFrom(range(0, 3).pipe(map(row), cassandraSink(asClient(custom), { ...windowCountRows(), concurrency: 1, writeTimestamp: (r) => r.count * 10 })));
+    await lastValueFrom(
+      range(0, 3).pipe(
+        map(row),
+        cassandraSink(asClient(custom), { ...windowCountRows(), concurrency: 1, writeTimestamp: (r) => r.count * 10 }),
+      ),
+    );
     expect(custom.timestamps).to.deep.equal([10, 20, 30]);
   });
 
@@ -209,16 +313,42 @@ describe('cassandraSink write timestamps (a stand-in client recording them)', ()
     const client = new FlakyClient();
     const rejections: Rejection<WindowRow<number>>[] = [];
     const bad: Record<number, unknown> = { 1: 1.5, 2: Number.NaN, 3: 2 ** 60, 4: '17' };
-    const results = await lastValueFrom(range(0, 6).pipe(map(row), cassandraSink(asClient(client), {
-      ...windowCountRows(), writeTimestamp: (r) => (bad[r.count - 1] ?? r.count) as number, onReject: (r) => rejections.push(r),
-    }), toArray()));
+    const results = await lastValueFrom(
+      range(0, 6).pipe(
+        map(row),
+        cassandraSink(asClient(client), {
+          ...windowCountRows(),
+          writeTimestamp: (r) => (bad[r.count - 1] ?? r.count) as number,
+          onReject: (r) => rejections.push(r),
+        }),
+        toArray(),
+      ),
+    );
     expect(results.map((r) => r.value.count).sort()).to.deep.equal([1, 6]);
     expect(client.sent).to.equal(2);
-    expect(rejections.map((r) => [r.kind, r.input.count])).to.deep.equal([['row', 2], ['row', 3], ['row', 4], ['row', 5]]);
-    expect(rejections[0]!.reason).to.equal('cannot make a row of the value for hyper.mqtt: writeTimestamp returned 1.5; expected microseconds since the epoch, a safe integer or a Long');
+    expect(rejections.map((r) => [r.kind, r.input.count])).to.deep.equal([
+      ['row', 2],
+      ['row', 3],
+      ['row', 4],
+      ['row', 5],
+    ]);
+    expect(rejections[0]!.reason).to.equal(
+      'cannot make a row of the value for hyper.mqtt: writeTimestamp returned 1.5; expected microseconds since the epoch, a safe integer or a Long',
+    );
 
-    const strict = await lastValueFrom(range(0, 1).pipe(map(row), cassandraSink(asClient(new FlakyClient()), { ...windowCountRows(), writeTimestamp: () => Number.NaN, strict: true })))
-      .then(() => expect.fail('the stream completed'), (e: unknown) => e);
+    const strict = await lastValueFrom(
+      range(0, 1).pipe(
+        map(row),
+        cassandraSink(asClient(new FlakyClient()), {
+          ...windowCountRows(),
+          writeTimestamp: () => Number.NaN,
+          strict: true,
+        }),
+      ),
+    ).then(
+      () => expect.fail('the stream completed'),
+      (e: unknown) => e,
+    );
     expect(strict).to.be.instanceOf(RejectionError);
   });
 });
@@ -288,37 +418,39 @@ describe('cassandraSink through a Cassandra outage (node stopped mid-stream, res
     let maxQueued = 0;
     let subscription: Subscription | undefined;
     const done = new Promise<Array<CassandraWriteResult<WindowRow<number>>>>((resolve, reject) => {
-      subscription = source.pipe(
-        cassandraSink(node.clientOptions(), {
-          ...windowCountRows({ keyspace: 'sink_outage' }),
-          concurrency,
-          // retries: the default, Infinity; the node's restart takes 15-60 s.
-          retryBaseDelayMs: 50,
-          retryMaxDelayMs: 1_000,
-          onRetry: ({ error }) => {
-            retries++;
-            retryErrors.add((error as Error).constructor.name);
-          },
-          onOutage: (outage) => outages.push(outage),
-          onBacklog: ({ inFlight, queued }) => {
-            maxInFlight = Math.max(maxInFlight, inFlight);
-            maxQueued = Math.max(maxQueued, queued);
-          },
-        }),
-        tap(() => {
-          written++;
-          if (!stopping) {
-            emitNext();
-            return;
-          }
-          const timer = setTimeout(() => {
-            slowTimers.delete(timer);
-            emitNext();
-          }, 50);
-          slowTimers.add(timer);
-        }),
-        toArray(),
-      ).subscribe({ next: resolve, error: reject });
+      subscription = source
+        .pipe(
+          cassandraSink(node.clientOptions(), {
+            ...windowCountRows({ keyspace: 'sink_outage' }),
+            concurrency,
+            // retries: the default, Infinity; the node's restart takes 15-60 s.
+            retryBaseDelayMs: 50,
+            retryMaxDelayMs: 1_000,
+            onRetry: ({ error }) => {
+              retries++;
+              retryErrors.add((error as Error).constructor.name);
+            },
+            onOutage: (outage) => outages.push(outage),
+            onBacklog: ({ inFlight, queued }) => {
+              maxInFlight = Math.max(maxInFlight, inFlight);
+              maxQueued = Math.max(maxQueued, queued);
+            },
+          }),
+          tap(() => {
+            written++;
+            if (!stopping) {
+              emitNext();
+              return;
+            }
+            const timer = setTimeout(() => {
+              slowTimers.delete(timer);
+              emitNext();
+            }, 50);
+            slowTimers.add(timer);
+          }),
+          toArray(),
+        )
+        .subscribe({ next: resolve, error: reject });
     });
     try {
       for (let i = 0; i < concurrency; i++) emitNext();
@@ -334,7 +466,10 @@ describe('cassandraSink through a Cassandra outage (node stopped mid-stream, res
       await waitFor(() => retries >= retriesAtStop + concurrency, 'writes to fail while the node is down', 60_000);
       expect(written, 'no write can succeed while the node is down').to.equal(writtenAtStop);
       expect(emitted - written, 'rows held by the pipeline during the outage').to.be.at.most(concurrency);
-      expect(outages.map((o) => o.state), 'one report when the writes started failing').to.deep.equal(['down']);
+      expect(
+        outages.map((o) => o.state),
+        'one report when the writes started failing',
+      ).to.deep.equal(['down']);
       const restartedAt = Date.now();
       await node.start();
       const restartMs = Date.now() - restartedAt;
@@ -349,21 +484,31 @@ describe('cassandraSink through a Cassandra outage (node stopped mid-stream, res
       expect(maxQueued).to.equal(0);
       expect(maxHeld).to.be.at.most(concurrency);
 
-      expect(outages.map((o) => o.state), 'one report when the outage started, one when it ended').to.deep.equal(['down', 'up']);
-      const [down, up] = outages as [Extract<CassandraOutage, { state: 'down' }>, Extract<CassandraOutage, { state: 'up' }>];
+      expect(
+        outages.map((o) => o.state),
+        'one report when the outage started, one when it ended',
+      ).to.deep.equal(['down', 'up']);
+      const [down, up] = outages as [
+        Extract<CassandraOutage, { state: 'down' }>,
+        Extract<CassandraOutage, { state: 'up' }>,
+      ];
       expect(down.target).to.equal('sink_outage.mqtt');
       expect(down.reason).to.match(/^(NoHostAvailableError|OperationTimedOutError|DriverError|ResponseError)/);
       expect(up.target).to.equal('sink_outage.mqtt');
       expect(up.downForMs, 'the outage lasted at least the restart').to.be.at.least(restartMs);
       expect(up.retries).to.be.within(1, retries);
-      process.stderr.write(`      (outage: down ${(up.downForMs / 1000).toFixed(1)} s, ${up.retries} retries; first error ${down.reason.slice(0, 120)})\n`);
+      process.stderr.write(
+        `      (outage: down ${(up.downForMs / 1000).toFixed(1)} s, ${up.retries} retries; first error ${down.reason.slice(0, 120)})\n`,
+      );
 
       // The owned client is shut down, including the Host the driver replaced after the outage.
-      await waitFor(() => openSockets() <= socketsBefore, 'the sink\'s client to close every socket', 20_000);
+      await waitFor(() => openSockets() <= socketsBefore, "the sink's client to close every socket", 20_000);
       await new Promise((resolve) => setTimeout(resolve, 2_000)); // a leaked pool would reconnect by now
       expect(openSockets(), 'sockets left after the stream ended').to.be.at.most(socketsBefore);
 
-      expect(plain(await withClient((client) => readWindowTotals(client, { keyspace: 'sink_outage' })))).to.deep.equal(expected);
+      expect(plain(await withClient((client) => readWindowTotals(client, { keyspace: 'sink_outage' })))).to.deep.equal(
+        expected,
+      );
     } finally {
       // A failed assertion must not leave the sink retrying: the run would not exit.
       subscription?.unsubscribe();

@@ -4,18 +4,32 @@ import { expect } from 'chai';
 import cassandra from 'cassandra-driver';
 import type { Client } from 'cassandra-driver';
 import { lastValueFrom, of } from 'rxjs';
-import { WindowCountTableError, cassandraSink, checkWindowCountTable, ensureWindowCountTable, readWindowTotals, windowCountRows } from '../src/index.js';
+import {
+  WindowCountTableError,
+  cassandraSink,
+  checkWindowCountTable,
+  ensureWindowCountTable,
+  readWindowTotals,
+  windowCountRows,
+} from '../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode } from './support/cassandra.js';
 
 const KEYSPACE = 'schema_check';
 const ADVICE = '. Drop it, or choose another table (the table option; --table on the command line).';
 
 /** What checking `table` rejects with, or `undefined` when it passes. */
-async function checkError(client: Client, table: string, check = checkWindowCountTable): Promise<WindowCountTableError | undefined> {
-  return check(client, { keyspace: KEYSPACE, table }).then(() => undefined, (error: unknown) => {
-    expect(error).to.be.instanceOf(WindowCountTableError);
-    return error as WindowCountTableError;
-  });
+async function checkError(
+  client: Client,
+  table: string,
+  check = checkWindowCountTable,
+): Promise<WindowCountTableError | undefined> {
+  return check(client, { keyspace: KEYSPACE, table }).then(
+    () => undefined,
+    (error: unknown) => {
+      expect(error).to.be.instanceOf(WindowCountTableError);
+      return error as WindowCountTableError;
+    },
+  );
 }
 
 describe('window-count table schema check against a real Cassandra 5 node', function () {
@@ -27,14 +41,19 @@ describe('window-count table schema check against a real Cassandra 5 node', func
     const node = await cassandraNode();
     admin = new cassandra.Client(node.clientOptions());
     await admin.connect();
-    await admin.execute(`CREATE KEYSPACE IF NOT EXISTS ${KEYSPACE} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+    await admin.execute(
+      `CREATE KEYSPACE IF NOT EXISTS ${KEYSPACE} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+    );
     const tables: Record<string, string> = {
       // The issue's example: a hand-made table from before the aggregator column, counts as int.
-      old_int: '(window_start timestamp, window_end timestamp, status int, count int, PRIMARY KEY ((window_start), window_end, status))',
+      old_int:
+        '(window_start timestamp, window_end timestamp, status int, count int, PRIMARY KEY ((window_start), window_end, status))',
       // Status stored as text and not in the key; a key column the sink does not know.
-      text_status: '(window_start timestamp, window_end timestamp, region text, status text, aggregator text, count bigint, PRIMARY KEY ((window_start), window_end, region, aggregator))',
+      text_status:
+        '(window_start timestamp, window_end timestamp, region text, status text, aggregator text, count bigint, PRIMARY KEY ((window_start), window_end, region, aggregator))',
       // A counter table, partitioned by window and status together.
-      counters: '(window_start timestamp, window_end timestamp, status int, aggregator text, count counter, PRIMARY KEY ((window_start, status), window_end, aggregator))',
+      counters:
+        '(window_start timestamp, window_end timestamp, status int, aggregator text, count counter, PRIMARY KEY ((window_start, status), window_end, aggregator))',
       // Right columns, with the clustering order reversed and an extra regular column: fine.
       fine: '(window_start timestamp, window_end timestamp, status int, aggregator text, count bigint, note text, PRIMARY KEY ((window_start), window_end, status, aggregator)) WITH CLUSTERING ORDER BY (window_end DESC, status ASC, aggregator ASC)',
     };
@@ -51,14 +70,18 @@ describe('window-count table schema check against a real Cassandra 5 node', func
     const error = await checkError(admin, 'old_int');
     expect(error).to.include({ target: `${KEYSPACE}.old_int`, exists: true });
     expect(error!.differences).to.deep.equal(['aggregator is missing', 'count is int (expected bigint)']);
-    expect(error!.message).to.equal(`${KEYSPACE}.old_int exists with another schema: aggregator is missing; count is int (expected bigint)${ADVICE}`);
+    expect(error!.message).to.equal(
+      `${KEYSPACE}.old_int exists with another schema: aggregator is missing; count is int (expected bigint)${ADVICE}`,
+    );
   });
 
   it('names a wrong type, a wrong key role and an extra key column together', async () => {
     const error = await checkError(admin, 'text_status');
-    expect(error!.message).to.equal(`${KEYSPACE}.text_status exists with another schema: `
-      + 'status is text (expected int); status is a regular column (expected a clustering column); '
-      + `region is an extra clustering column (the sink does not write it)${ADVICE}`);
+    expect(error!.message).to.equal(
+      `${KEYSPACE}.text_status exists with another schema: ` +
+        'status is text (expected int); status is a regular column (expected a clustering column); ' +
+        `region is an extra clustering column (the sink does not write it)${ADVICE}`,
+    );
   });
 
   it('names a counter column and a composite partition key', async () => {
@@ -72,25 +95,45 @@ describe('window-count table schema check against a real Cassandra 5 node', func
   it('accepts the right columns whatever their clustering order, with extra regular columns, in any letter case', async () => {
     expect(await checkError(admin, 'fine')).to.equal(undefined);
     expect(await checkError(admin, 'FINE')).to.equal(undefined);
-    await lastValueFrom(of({ windowStart: new Date(0), windowEnd: new Date(60_000), key: 200, count: 3 })
-      .pipe(cassandraSink(admin, windowCountRows({ keyspace: KEYSPACE, table: 'fine' }))));
+    await lastValueFrom(
+      of({ windowStart: new Date(0), windowEnd: new Date(60_000), key: 200, count: 3 }).pipe(
+        cassandraSink(admin, windowCountRows({ keyspace: KEYSPACE, table: 'fine' })),
+      ),
+    );
     expect(await readWindowTotals(admin, { keyspace: KEYSPACE, table: 'fine' })).to.have.length(1);
   });
 
   it('checkWindowCountTable says a missing table does not exist', async () => {
     const error = await checkError(admin, 'nothing_here');
     expect(error).to.include({ exists: false });
-    expect(error!.message).to.equal(`${KEYSPACE}.nothing_here does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`);
-    const noKeyspace = await checkWindowCountTable(admin, { keyspace: 'schema_no_such_keyspace' }).then(() => undefined, (e: unknown) => e);
-    expect((noKeyspace as Error).message).to.equal('schema_no_such_keyspace.mqtt does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).');
+    expect(error!.message).to.equal(
+      `${KEYSPACE}.nothing_here does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`,
+    );
+    const noKeyspace = await checkWindowCountTable(admin, { keyspace: 'schema_no_such_keyspace' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((noKeyspace as Error).message).to.equal(
+      'schema_no_such_keyspace.mqtt does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).',
+    );
   });
 
   it('ensureWindowCountTable on an existing wrong table fails at once with the same message and leaves it as it is', async () => {
-    const before = await admin.execute('SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?', [KEYSPACE, 'old_int']);
+    const before = await admin.execute(
+      'SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?',
+      [KEYSPACE, 'old_int'],
+    );
     const error = await checkError(admin, 'old_int', ensureWindowCountTable);
-    expect(error!.message).to.match(/^schema_check\.old_int exists with another schema: aggregator is missing; count is int \(expected bigint\)\. Drop it/);
-    const after = await admin.execute('SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?', [KEYSPACE, 'old_int']);
-    expect(after.rows.map((r) => `${r['column_name']} ${r['type']}`)).to.deep.equal(before.rows.map((r) => `${r['column_name']} ${r['type']}`));
+    expect(error!.message).to.match(
+      /^schema_check\.old_int exists with another schema: aggregator is missing; count is int \(expected bigint\)\. Drop it/,
+    );
+    const after = await admin.execute(
+      'SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?',
+      [KEYSPACE, 'old_int'],
+    );
+    expect(after.rows.map((r) => `${r['column_name']} ${r['type']}`)).to.deep.equal(
+      before.rows.map((r) => `${r['column_name']} ${r['type']}`),
+    );
     // A table it creates passes its own check.
     await ensureWindowCountTable(admin, { keyspace: KEYSPACE, table: 'created' });
     expect(await checkError(admin, 'created')).to.equal(undefined);

@@ -26,12 +26,15 @@ interface Run {
 }
 
 /** Runs the CLI with stdin closed (or fed `input`), killing it if it outlives `timeoutMs`. */
-function runCli(args: readonly string[], options: {
-  env?: Record<string, string>;
-  /** Feeds stdin; gets stdout to wait for the command to be ready. */
-  input?: (stdin: NodeJS.WritableStream, stdout: NodeJS.ReadableStream) => void;
-  timeoutMs?: number;
-} = {}): Promise<Run> {
+function runCli(
+  args: readonly string[],
+  options: {
+    env?: Record<string, string>;
+    /** Feeds stdin; gets stdout to wait for the command to be ready. */
+    input?: (stdin: NodeJS.WritableStream, stdout: NodeJS.ReadableStream) => void;
+    timeoutMs?: number;
+  } = {},
+): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [cli, ...args], {
       cwd: projectRoot,
@@ -41,9 +44,17 @@ function runCli(args: readonly string[], options: {
     let stdout = '';
     let stderr = '';
     let firstOutputAt: number | undefined;
-    const seen = (): void => { firstOutputAt ??= performance.now(); };
-    child.stdout!.on('data', (chunk: Buffer) => { seen(); stdout += chunk; });
-    child.stderr!.on('data', (chunk: Buffer) => { seen(); stderr += chunk; });
+    const seen = (): void => {
+      firstOutputAt ??= performance.now();
+    };
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen();
+      stdout += chunk;
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      seen();
+      stderr += chunk;
+    });
     if (options.input && child.stdin) options.input(child.stdin, child.stdout!);
     const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
     child.on('error', reject);
@@ -51,7 +62,9 @@ function runCli(args: readonly string[], options: {
       const exitAt = performance.now();
       clearTimeout(killer);
       // The pipes may still hold the last output: read them to their end.
-      child.on('close', () => resolvePromise({ status, signal, stdout, stderr, exitAfterOutputMs: exitAt - (firstOutputAt ?? exitAt) }));
+      child.on('close', () =>
+        resolvePromise({ status, signal, stdout, stderr, exitAfterOutputMs: exitAt - (firstOutputAt ?? exitAt) }),
+      );
     });
   });
 }
@@ -72,10 +85,11 @@ async function listen(handle: (socket: Socket) => void): Promise<LocalServer> {
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   return {
     url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((done) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => done());
-    }),
+    close: () =>
+      new Promise<void>((done) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => done());
+      }),
   };
 }
 
@@ -109,7 +123,8 @@ describe('the mqtt-iot-stream command', function () {
     before(async () => {
       silent = await listen(() => {});
       refusing = await startBroker({
-        authenticate: (_client, _username, _password, done) => done(Object.assign(new Error('no'), { returnCode: 4 }) as AuthenticateError, false),
+        authenticate: (_client, _username, _password, done) =>
+          done(Object.assign(new Error('no'), { returnCode: 4 }) as AuthenticateError, false),
       });
     });
 
@@ -118,60 +133,172 @@ describe('the mqtt-iot-stream command', function () {
       await refusing.close();
     });
 
-    const urls = (args: readonly string[]): string[] => args.map((arg) => arg.replace('SILENT_BROKER', () => silent.url).replace('REFUSING_BROKER', () => refusing.url));
+    const urls = (args: readonly string[]): string[] =>
+      args.map((arg) => arg.replace('SILENT_BROKER', () => silent.url).replace('REFUSING_BROKER', () => refusing.url));
 
     // status 2: the command line is wrong; 1: something it needs is not there.
-    const cases: Array<{ args: string[]; env?: Record<string, string>; status: number; message: RegExp; skip?: boolean }> = [
+    const cases: Array<{
+      args: string[];
+      env?: Record<string, string>;
+      status: number;
+      message: RegExp;
+      skip?: boolean;
+    }> = [
       { args: ['frobnicate'], status: 2, message: /^mqtt-iot-stream: unknown command "frobnicate"/ },
       { args: [], status: 2, message: /^mqtt-iot-stream: a Raspberry Pi button/ },
       // demo
-      { args: ['demo', '--cassandra', '127.0.0.1:9'], status: 1, message: /^mqtt-iot-stream: cannot reach Cassandra at 127\.0\.0\.1:9 \(is it running\?/ },
-      { args: ['demo', '--window', 'soon'], status: 2, message: /^mqtt-iot-stream: --window must be a length of time such as '1 minute'.*got "soon"/ },
+      {
+        args: ['demo', '--cassandra', '127.0.0.1:9'],
+        status: 1,
+        message: /^mqtt-iot-stream: cannot reach Cassandra at 127\.0\.0\.1:9 \(is it running\?/,
+      },
+      {
+        args: ['demo', '--window', 'soon'],
+        status: 2,
+        message: /^mqtt-iot-stream: --window must be a length of time such as '1 minute'.*got "soon"/,
+      },
       { args: ['demo', '--watermark', '-5 s'], status: 2, message: /--watermark must be a length of time/ },
       { args: ['demo', '--rate', 'abc'], status: 2, message: /--rate must be a number from 0 to 20, got "abc"/ },
       { args: ['demo', '--rate', '-1'], status: 2, message: /--rate must be a number from 0 to 20, got "-1"/ },
       { args: ['demo', '--duration', '1.5'], status: 2, message: /--duration must be a whole number/ },
-      { args: ['demo', '--file', '/nonexistent.log'], status: 2, message: /^mqtt-iot-stream: --file cannot be read: "\/nonexistent\.log": no such file/ },
+      {
+        args: ['demo', '--file', '/nonexistent.log'],
+        status: 2,
+        message: /^mqtt-iot-stream: --file cannot be read: "\/nonexistent\.log": no such file/,
+      },
       { args: ['demo', '--file', '/'], status: 2, message: /--file must be a file/ },
-      { args: ['demo', '--colour', 'blue'], status: 2, message: /^mqtt-iot-stream: unknown flag --colour \(mqtt-iot-stream demo --help lists the flags\)/ },
+      {
+        args: ['demo', '--colour', 'blue'],
+        status: 2,
+        message: /^mqtt-iot-stream: unknown flag --colour \(mqtt-iot-stream demo --help lists the flags\)/,
+      },
       { args: ['demo', 'now'], status: 2, message: /unexpected argument now/ },
       // Checked before Cassandra is tried: the bad name is the message, not "cannot reach".
-      { args: ['demo', '--cassandra', '127.0.0.1:9', '--keyspace', 'bad-name'], status: 2, message: /--keyspace must be a plain CQL name.*got "bad-name"/ },
+      {
+        args: ['demo', '--cassandra', '127.0.0.1:9', '--keyspace', 'bad-name'],
+        status: 2,
+        message: /--keyspace must be a plain CQL name.*got "bad-name"/,
+      },
       { args: ['demo', '--cassandra', 'localhost:99999'], status: 2, message: /--cassandra must be contact points/ },
-      { args: ['demo'], env: { DEMO_RATE: 'fast' }, status: 2, message: /--rate \(from \$DEMO_RATE\) must be a number/ },
+      {
+        args: ['demo'],
+        env: { DEMO_RATE: 'fast' },
+        status: 2,
+        message: /--rate \(from \$DEMO_RATE\) must be a number/,
+      },
       // publish: flags
       { args: ['publish', '--qos', '3'], status: 2, message: /^mqtt-iot-stream: --qos must be 0, 1 or 2, got "3"/ },
       { args: ['publish', '--qos'], status: 2, message: /--qos needs a value/ },
-      { args: ['publish', '--button-pin', 'abc'], status: 2, message: /--button-pin must be a BCM GPIO number from 0 to 53, got "abc"/ },
-      { args: ['publish', '--led-pin', '99'], status: 2, message: /--led-pin must be a BCM GPIO number from 0 to 53, got "99"/ },
-      { args: ['publish', '--button-pin', '4'], status: 2, message: /--button-pin and --led-pin must be different pins/ },
-      { args: ['publish', '--file', '/nonexistent/access.log'], status: 2, message: /--file cannot be read: "\/nonexistent\/access\.log": no such file/ },
-      { args: ['publish', '--backend', 'banana'], status: 2, message: /--backend must be pigpio, gpiod or simulated, got "banana"/ },
-      { args: ['publish', '--broker', 'notaurl'], status: 2, message: /--broker must be a broker URL such as mqtt:\/\/localhost:1883 \(mqtt:\/\/, mqtts:\/\/, ws:\/\/ or wss:\/\/\), got "notaurl"/ },
-      { args: ['publish', '--broker', 'http://localhost:1883'], status: 2, message: /--broker must be a broker URL.*got "http:\/\/localhost:1883"/ },
-      { args: ['publish', '--topic', 'sensors/+/log'], status: 2, message: /--topic must be a topic to publish to, without the wildcards/ },
+      {
+        args: ['publish', '--button-pin', 'abc'],
+        status: 2,
+        message: /--button-pin must be a BCM GPIO number from 0 to 53, got "abc"/,
+      },
+      {
+        args: ['publish', '--led-pin', '99'],
+        status: 2,
+        message: /--led-pin must be a BCM GPIO number from 0 to 53, got "99"/,
+      },
+      {
+        args: ['publish', '--button-pin', '4'],
+        status: 2,
+        message: /--button-pin and --led-pin must be different pins/,
+      },
+      {
+        args: ['publish', '--file', '/nonexistent/access.log'],
+        status: 2,
+        message: /--file cannot be read: "\/nonexistent\/access\.log": no such file/,
+      },
+      {
+        args: ['publish', '--backend', 'banana'],
+        status: 2,
+        message: /--backend must be pigpio, gpiod or simulated, got "banana"/,
+      },
+      {
+        args: ['publish', '--broker', 'notaurl'],
+        status: 2,
+        message:
+          /--broker must be a broker URL such as mqtt:\/\/localhost:1883 \(mqtt:\/\/, mqtts:\/\/, ws:\/\/ or wss:\/\/\), got "notaurl"/,
+      },
+      {
+        args: ['publish', '--broker', 'http://localhost:1883'],
+        status: 2,
+        message: /--broker must be a broker URL.*got "http:\/\/localhost:1883"/,
+      },
+      {
+        args: ['publish', '--topic', 'sensors/+/log'],
+        status: 2,
+        message: /--topic must be a topic to publish to, without the wildcards/,
+      },
       { args: ['publish', '--topic', ''], status: 2, message: /--topic must not be empty/ },
-      { args: ['publish'], env: { MQTT_QOS: '5' }, status: 2, message: /--qos \(from \$MQTT_QOS\) must be 0, 1 or 2, got "5"/ },
+      {
+        args: ['publish'],
+        env: { MQTT_QOS: '5' },
+        status: 2,
+        message: /--qos \(from \$MQTT_QOS\) must be 0, 1 or 2, got "5"/,
+      },
       // Two bad flags: both named, still one line.
-      { args: ['publish', '--qos', '9', '--led-pin', 'x'], status: 2, message: /--qos must be 0, 1 or 2, got "9"; --led-pin must be/ },
+      {
+        args: ['publish', '--qos', '9', '--led-pin', 'x'],
+        status: 2,
+        message: /--qos must be 0, 1 or 2, got "9"; --led-pin must be/,
+      },
       // publish: what it needs
       { args: ['publish'], status: 1, message: /^mqtt-iot-stream: The pigpio GPIO backend cannot be used/ },
-      { args: ['publish', '--backend', 'gpiod'], status: 1, message: /^mqtt-iot-stream: The gpiod GPIO backend cannot be used/, skip: hasGpioChip },
-      { args: ['publish', '--backend', 'simulated', '--broker', 'mqtt://127.0.0.1:9'], status: 1, message: /^mqtt-iot-stream: nothing accepts connections at mqtt:\/\/127\.0\.0\.1:9 \(is the broker running\?/ },
-      { args: ['publish', '--backend', 'simulated', '--broker', 'mqtt://no-such-host.invalid:1883'], status: 1, message: /cannot resolve the broker host in mqtt:\/\/no-such-host\.invalid:1883/ },
-      { args: ['publish', '--backend', 'simulated', '--broker', 'REFUSING_BROKER', '--username', 'pi', '--password', 'wrong'], status: 1, message: /the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the connection: .*\(check --username and --password\)/ },
-      { args: ['publish', '--backend', 'simulated', '--broker', 'SILENT_BROKER'], status: 1, message: /no answer from the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ within 10 s/ },
+      {
+        args: ['publish', '--backend', 'gpiod'],
+        status: 1,
+        message: /^mqtt-iot-stream: The gpiod GPIO backend cannot be used/,
+        skip: hasGpioChip,
+      },
+      {
+        args: ['publish', '--backend', 'simulated', '--broker', 'mqtt://127.0.0.1:9'],
+        status: 1,
+        message: /^mqtt-iot-stream: nothing accepts connections at mqtt:\/\/127\.0\.0\.1:9 \(is the broker running\?/,
+      },
+      {
+        args: ['publish', '--backend', 'simulated', '--broker', 'mqtt://no-such-host.invalid:1883'],
+        status: 1,
+        message: /cannot resolve the broker host in mqtt:\/\/no-such-host\.invalid:1883/,
+      },
+      {
+        args: [
+          'publish',
+          '--backend',
+          'simulated',
+          '--broker',
+          'REFUSING_BROKER',
+          '--username',
+          'pi',
+          '--password',
+          'wrong',
+        ],
+        status: 1,
+        message:
+          /the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the connection: .*\(check --username and --password\)/,
+      },
+      {
+        args: ['publish', '--backend', 'simulated', '--broker', 'SILENT_BROKER'],
+        status: 1,
+        message: /no answer from the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ within 10 s/,
+      },
       // aggregate: the same shared checks, before anything is opened
       { args: ['aggregate', '--qos', '3'], status: 2, message: /^mqtt-iot-stream: --qos must be 0, 1 or 2, got "3"/ },
       { args: ['aggregate', '--broker', 'notaurl'], status: 2, message: /--broker must be a broker URL/ },
       { args: ['aggregate', '--broker', 'http://localhost:1883'], status: 2, message: /--broker must be a broker URL/ },
-      { args: ['aggregate', '--keyspace', 'bad-name', '--cassandra', '127.0.0.1:9'], status: 2, message: /--keyspace must be a plain CQL name/ },
+      {
+        args: ['aggregate', '--keyspace', 'bad-name', '--cassandra', '127.0.0.1:9'],
+        status: 2,
+        message: /--keyspace must be a plain CQL name/,
+      },
       { args: ['aggregate', '--topic', 'a/#/b'], status: 2, message: /--topic must be a topic filter/ },
       { args: ['aggregate', '--window', 'soon'], status: 2, message: /--window must be a length of time/ },
     ];
 
     for (const testCase of cases) {
-      const environment = Object.entries(testCase.env ?? {}).map(([name, value]) => `${name}=${value} `).join('');
+      const environment = Object.entries(testCase.env ?? {})
+        .map(([name, value]) => `${name}=${value} `)
+        .join('');
       const label = `${environment}mqtt-iot-stream ${testCase.args.map((arg) => (/^[\w:/.,-]+$/.test(arg) ? arg : JSON.stringify(arg))).join(' ')}`;
       (testCase.skip ? it.skip : it)(`${label} → status ${testCase.status}`, async function () {
         this.timeout(30_000);
@@ -192,12 +319,19 @@ describe('the mqtt-iot-stream command', function () {
 
   it('explains itself with --help, per command, with defaults and environment variables, and tells its version', async () => {
     const top = await runCli(['--help']);
-    expect(top.stdout).to.match(/demo \[flags\]/).and.match(/publish \[flags\]/).and.match(/aggregate \[flags\]/).and.match(/--version/);
+    expect(top.stdout)
+      .to.match(/demo \[flags\]/)
+      .and.match(/publish \[flags\]/)
+      .and.match(/aggregate \[flags\]/)
+      .and.match(/--version/);
     const publish = await runCli(['publish', '--help']);
     expect(publish.status).to.equal(0);
     expect(publish.stdout).to.match(/--topic\s+.*\(default: "rupesh\/gpiotopic"\)\s+\[\$MQTT_TOPIC\]/);
     const aggregate = await runCli(['aggregate', '--help']);
-    expect(aggregate.stdout).to.match(/--window\s+.*"1 minute"/).and.match(/--watermark\s+.*"2 minutes"/).and.match(/--keyspace\s+.*"hyper"/);
+    expect(aggregate.stdout)
+      .to.match(/--window\s+.*"1 minute"/)
+      .and.match(/--watermark\s+.*"2 minutes"/)
+      .and.match(/--keyspace\s+.*"hyper"/);
     const demo = await runCli(['demo', '--help']);
     expect(demo.stdout).to.match(/--rate\s+/);
     const version = await runCli(['--version']);
@@ -239,7 +373,9 @@ describe('the mqtt-iot-stream command', function () {
           },
         });
         expect(run.status, run.stderr).to.equal(0);
-        expect(run.stdout).to.match(/^connected to mqtt:\/\/127\.0\.0\.1:\d+; each press of GPIO 17 \(simulated: press Enter\)/);
+        expect(run.stdout).to.match(
+          /^connected to mqtt:\/\/127\.0\.0\.1:\d+; each press of GPIO 17 \(simulated: press Enter\)/,
+        );
         expect(run.stdout).to.match(/sent #3 /);
         expect(received).to.have.length(3);
         expect(JSON.parse(received[0]!)).to.have.keys('iottimestamp', 'accesslogs');
@@ -248,10 +384,12 @@ describe('the mqtt-iot-stream command', function () {
       }
     });
 
-    it('warns that a $ topic is the broker\'s, and still connects', async () => {
+    it("warns that a $ topic is the broker's, and still connects", async () => {
       const run = await runCli(['publish', '--backend', 'simulated', '--broker', url, '--topic', '$SYS/x']);
       expect(run.status, run.stderr).to.equal(0); // stdin closed: the run ends with its input
-      expect(run.stderr).to.match(/^warning: topics starting with \$ \(such as \$SYS\/… and \$share\/…\) are the broker's/);
+      expect(run.stderr).to.match(
+        /^warning: topics starting with \$ \(such as \$SYS\/… and \$share\/…\) are the broker's/,
+      );
       expect(run.stdout).to.match(/^connected to /);
     });
   });
@@ -267,7 +405,9 @@ describe('the mqtt-iot-stream command', function () {
     expect(late).to.equal(0);
     // Every received line is counted in a window or rejected: the flushed rows add up.
     const windows = [...stdout.matchAll(/^(\d\d:\d\d:\d\d)–\d\d:\d\d:\d\d {2}(.*)$/gm)];
-    const counted = windows.flatMap((match) => [...match[2]!.matchAll(/\b\d{3}:(\d+)/g)]).reduce((sum, match) => sum + Number(match[1]), 0);
+    const counted = windows
+      .flatMap((match) => [...match[2]!.matchAll(/\b\d{3}:(\d+)/g)])
+      .reduce((sum, match) => sum + Number(match[1]), 0);
     expect(counted + rejected!).to.equal(received);
     // Final windows are printed in time order.
     const starts = windows.map((match) => match[1]!);

@@ -18,9 +18,18 @@ const tmux = (...args: string[]): string => execFileSync(tmuxPath!, ['-L', socke
 const screen = (): string[] => tmux('capture-pane', '-p', '-t', 'demo').split('\n');
 
 /** The screen once `predicate` holds for it; fails showing the last screen. */
-async function screenShowing(predicate: (lines: string[]) => boolean, timeoutMs: number, what: string): Promise<string[]> {
+async function screenShowing(
+  predicate: (lines: string[]) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<string[]> {
   let lines: string[] = [];
-  await waitFor(() => predicate((lines = screen())), () => `${what}; the screen:\n${lines.join('\n')}`, timeoutMs, 200);
+  await waitFor(
+    () => predicate((lines = screen())),
+    () => `${what}; the screen:\n${lines.join('\n')}`,
+    timeoutMs,
+    200,
+  );
   return lines;
 }
 
@@ -42,8 +51,19 @@ describe('the demo in a terminal', function () {
   });
 
   it('keeps one table, aligned, at most 100 columns wide, in time order, through Enter presses; q leaves the final table', async () => {
-    tmux('new-session', '-d', '-s', 'demo', '-x', '100', '-y', '30', '-c', projectRoot,
-      `${process.execPath} ${cli} demo --rate 2; echo "demo exited with $?"; sleep 30`);
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'demo',
+      '-x',
+      '100',
+      '-y',
+      '30',
+      '-c',
+      projectRoot,
+      `${process.execPath} ${cli} demo --rate 2; echo "demo exited with $?"; sleep 30`,
+    );
     await screenShowing((lines) => lines.some((line) => WINDOW_ROW.test(line)), 30_000, 'a window row');
 
     const enterPresses = 6;
@@ -85,11 +105,18 @@ describe('the demo in a terminal', function () {
     expect(sent).to.be.within(automatic + keyboard - swallowed - 2, automatic + keyboard - swallowed);
 
     tmux('send-keys', '-t', 'demo', 'q');
-    const after = await screenShowing((current) => current.some((line) => line.startsWith('demo exited with')), 20_000, 'the exit');
+    const after = await screenShowing(
+      (current) => current.some((line) => line.startsWith('demo exited with')),
+      20_000,
+      'the exit',
+    );
     const afterText = after.join('\n');
     expect(afterText).to.match(/demo exited with 0/);
     // The final table stays on the normal screen, every window final, once.
-    expect(after.filter((line) => line.startsWith('window (UTC)')), afterText).to.have.length(1);
+    expect(
+      after.filter((line) => line.startsWith('window (UTC)')),
+      afterText,
+    ).to.have.length(1);
     const finalRows = after.filter((line) => WINDOW_ROW.test(line));
     expect(finalRows.length, afterText).to.be.at.least(1);
     for (const row of finalRows) expect(row, afterText).to.match(/ final/);

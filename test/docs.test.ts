@@ -24,7 +24,11 @@ describe('the API docs', function () {
   before(() => {
     out = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-docs-'));
     // typedoc.json sets treatWarningsAsErrors: a warning fails this.
-    execFileSync(process.execPath, [join(projectRoot, 'node_modules/typedoc/bin/typedoc'), '--out', out], { cwd: projectRoot, encoding: 'utf8', stdio: 'pipe' });
+    execFileSync(process.execPath, [join(projectRoot, 'node_modules/typedoc/bin/typedoc'), '--out', out], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
     // The sidebar's data: base64 of deflated JSON, as the default theme writes it.
     const script = readFileSync(join(out, 'assets', 'navigation.js'), 'utf8');
     const data = /navigationData = "([^"]+)"/.exec(script)?.[1];
@@ -36,10 +40,27 @@ describe('the API docs', function () {
 
   it('groups the sidebar by pipeline stage, the six operators first in pipeline order', () => {
     const groups = navigation.map((node) => node.text);
-    expect(groups).to.deep.equal(['Operators', 'GPIO', 'Files', 'Payload', 'MQTT', 'Access logs', 'Windows', 'Cassandra', 'Errors']);
-    expect(navigation[0]!.children!.map((node) => node.text))
-      .to.deep.equal(['fromGpioButton', 'toMqtt', 'fromMqtt', 'parseAccessLog', 'windowedCount', 'cassandraSink']);
-    const member = (group: string) => navigation.find((node) => node.text === group)!.children!.map((node) => node.text);
+    expect(groups).to.deep.equal([
+      'Operators',
+      'GPIO',
+      'Files',
+      'Payload',
+      'MQTT',
+      'Access logs',
+      'Windows',
+      'Cassandra',
+      'Errors',
+    ]);
+    expect(navigation[0]!.children!.map((node) => node.text)).to.deep.equal([
+      'fromGpioButton',
+      'toMqtt',
+      'fromMqtt',
+      'parseAccessLog',
+      'windowedCount',
+      'cassandraSink',
+    ]);
+    const member = (group: string) =>
+      navigation.find((node) => node.text === group)!.children!.map((node) => node.text);
     expect(member('GPIO')).to.include.members(['lightWhile', 'SimulatedGpio', 'keyboardButton']);
     expect(member('Files')).to.include('nextLine');
     expect(member('Payload')).to.include('decodeIotPayload');
@@ -47,7 +68,14 @@ describe('the API docs', function () {
     expect(member('Access logs')).to.include('parseAccessLine');
     expect(member('Windows')).to.include.members(['WindowCounter', 'WindowRow']);
     expect(member('Cassandra')).to.include('ensureWindowCountTable');
-    expect(member('Errors')).to.include.members(['RejectionError', 'MqttConnectionError', 'Rejection', 'warnOnReject', 'QueueFullError', 'WriteQueueOptions']);
+    expect(member('Errors')).to.include.members([
+      'RejectionError',
+      'MqttConnectionError',
+      'Rejection',
+      'warnOnReject',
+      'QueueFullError',
+      'WriteQueueOptions',
+    ]);
   });
 
   it('gives the front page one title', () => {

@@ -7,13 +7,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Observable, Subject, lastValueFrom, map, of, delay, filter, toArray, type Subscription } from 'rxjs';
 import {
-  RejectionError, durableWindowedCount,
-  type DurableWindowStats, type DurableWriterHooks, type MqttMessage, type Rejection, type WindowRow, type WriteResult,
+  RejectionError,
+  durableWindowedCount,
+  type DurableWindowStats,
+  type DurableWriterHooks,
+  type MqttMessage,
+  type Rejection,
+  type WindowRow,
+  type WriteResult,
 } from '../src/index.js';
 
-interface Ev { readonly t: number; readonly k: number }
+interface Ev {
+  readonly t: number;
+  readonly k: number;
+}
 
-const show = (row: WindowRow<number>) => `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
+const show = (row: WindowRow<number>) =>
+  `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
 
 /**
  * A broker stand-in on our side of the wire: messages with packet identifiers, and a
@@ -45,7 +55,13 @@ class Deliveries {
       this.acked.push(messageId);
     };
     return {
-      topic: 't', payload: Buffer.from(JSON.stringify(event)), qos: 1, retain: false, dup: options.dup ?? false, messageId, properties: {},
+      topic: 't',
+      payload: Buffer.from(JSON.stringify(event)),
+      qos: 1,
+      retain: false,
+      dup: options.dup ?? false,
+      messageId,
+      properties: {},
       ack: () => (this.corks > 0 ? this.corked.push(send) : send()),
       holdAcknowledgements: () => {
         this.corks++;
@@ -69,16 +85,20 @@ class Deliveries {
 const windows = { windowDuration: 10, watermarkDelay: 5 } as const;
 
 /** A writer that refuses the rows of status 404 for good, as cassandraSink refuses a row it cannot encode. */
-const refusing404 = (rows: Observable<WindowRow<number>>, { onReject }: DurableWriterHooks<number>) => rows.pipe(
-  filter((row) => {
-    if (row.key !== 404) return true;
-    onReject({ kind: 'row', reason: 'cannot write 404', input: row });
-    return false;
-  }),
-  map((row) => ({ value: row })),
-);
+const refusing404 = (rows: Observable<WindowRow<number>>, { onReject }: DurableWriterHooks<number>) =>
+  rows.pipe(
+    filter((row) => {
+      if (row.key !== 404) return true;
+      onReject({ kind: 'row', reason: 'cannot write 404', input: row });
+      return false;
+    }),
+    map((row) => ({ value: row })),
+  );
 
-function counting(stateDirectory: string, extra: Partial<Parameters<typeof durableWindowedCount<Ev, number, WriteResult<WindowRow<number>>>>[0]> = {}) {
+function counting(
+  stateDirectory: string,
+  extra: Partial<Parameters<typeof durableWindowedCount<Ev, number, WriteResult<WindowRow<number>>>>[0]> = {},
+) {
   return durableWindowedCount<Ev, number, WriteResult<WindowRow<number>>>({
     stateDirectory,
     prepare: (messages) => messages.pipe(map((message) => JSON.parse(message.payload.toString()) as Ev)),
@@ -93,7 +113,9 @@ function counting(stateDirectory: string, extra: Partial<Parameters<typeof durab
 
 describe('durableWindowedCount', () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'durable-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'durable-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('lets a PUBACK leave only once its message is in the journal, one write for a batch', async () => {
@@ -113,8 +135,20 @@ describe('durableWindowedCount', () => {
 
   it('counts as windowedCount does, and a restart continues the open windows instead of starting from zero', () => {
     const rows: string[] = [];
-    const events: Ev[] = [{ t: 1, k: 200 }, { t: 3, k: 404 }, { t: 12, k: 200 }, { t: 14, k: 200 }, { t: 16, k: 200 }, { t: 27, k: 200 }, { t: 40, k: 404 }];
-    for (const [from, to] of [[0, 3], [3, 5], [5, 7]] as const) {
+    const events: Ev[] = [
+      { t: 1, k: 200 },
+      { t: 3, k: 404 },
+      { t: 12, k: 200 },
+      { t: 14, k: 200 },
+      { t: 16, k: 200 },
+      { t: 27, k: 200 },
+      { t: 40, k: 404 },
+    ];
+    for (const [from, to] of [
+      [0, 3],
+      [3, 5],
+      [5, 7],
+    ] as const) {
       const deliveries = new Deliveries();
       const subscription = deliveries.source.pipe(counting(dir)).subscribe(({ value }) => rows.push(show(value)));
       for (const event of events.slice(from, to)) deliveries.send(event);
@@ -127,7 +161,17 @@ describe('durableWindowedCount', () => {
   it('recognises a redelivery (dup, same packet identifier, same payload) and does not count it again', async () => {
     const deliveries = new Deliveries();
     let stats: DurableWindowStats | undefined;
-    const rows = lastValueFrom(deliveries.source.pipe(counting(dir, { onSubscribe: (s) => { stats = s; }, stop: deliveries.subject.pipe(delay(0)) }), toArray()));
+    const rows = lastValueFrom(
+      deliveries.source.pipe(
+        counting(dir, {
+          onSubscribe: (s) => {
+            stats = s;
+          },
+          stop: deliveries.subject.pipe(delay(0)),
+        }),
+        toArray(),
+      ),
+    );
     deliveries.send({ t: 1, k: 200 }, { messageId: 7 });
     deliveries.send({ t: 1, k: 200 }, { messageId: 7, dup: true }); // PUBACK lost: sent again
     deliveries.send({ t: 2, k: 200 }, { messageId: 7, dup: true }); // same identifier, another message: counted
@@ -141,7 +185,15 @@ describe('durableWindowedCount', () => {
   it('recognises a redelivery however many messages the broker had in flight (one slot per packet identifier)', () => {
     const deliveries = new Deliveries();
     let stats: DurableWindowStats | undefined;
-    const subscription = deliveries.source.pipe(counting(dir, { onSubscribe: (s) => { stats = s; } })).subscribe();
+    const subscription = deliveries.source
+      .pipe(
+        counting(dir, {
+          onSubscribe: (s) => {
+            stats = s;
+          },
+        }),
+      )
+      .subscribe();
     // A broker that ignored our Receive Maximum: 5,000 messages unacknowledged, then all sent again.
     for (let id = 1; id <= 5_000; id++) deliveries.send({ t: id, k: 200 }, { messageId: id });
     for (let id = 1; id <= 5_000; id++) deliveries.send({ t: id, k: 200 }, { messageId: id, dup: true });
@@ -158,7 +210,15 @@ describe('durableWindowedCount', () => {
     again.send({ t: 1, k: 200 }, { messageId: 5 });
     subscription.unsubscribe();
     let stats: DurableWindowStats | undefined;
-    subscription = again.source.pipe(counting(dir, { onSubscribe: (s) => { stats = s; } })).subscribe();
+    subscription = again.source
+      .pipe(
+        counting(dir, {
+          onSubscribe: (s) => {
+            stats = s;
+          },
+        }),
+      )
+      .subscribe();
     again.send({ t: 1, k: 200 }, { messageId: 5, dup: true });
     expect(stats!.duplicates).to.equal(1);
     expect(stats!.eventsCounted).to.equal(1);
@@ -178,7 +238,15 @@ describe('durableWindowedCount', () => {
     rmSync(join(dir, 'checkpoint.json'));
     appendFileSync(join(dir, 'journal.log'), journal + '{"q":3,"m":3,"h":"x","n":1,"t":3,');
     let stats: DurableWindowStats | undefined;
-    subscription = deliveries.source.pipe(counting(dir, { onSubscribe: (s) => { stats = s; } })).subscribe();
+    subscription = deliveries.source
+      .pipe(
+        counting(dir, {
+          onSubscribe: (s) => {
+            stats = s;
+          },
+        }),
+      )
+      .subscribe();
     expect(stats!.replayedRecords).to.equal(2);
     expect(stats!.eventsCounted).to.equal(2);
     subscription.unsubscribe();
@@ -190,7 +258,11 @@ describe('durableWindowedCount', () => {
     deliveries.send({ t: 1, k: 200 });
     subscription.unsubscribe();
     let failure: Error | undefined;
-    deliveries.source.pipe(counting(dir, { windowDuration: 20 })).subscribe({ error: (error: Error) => { failure = error; } });
+    deliveries.source.pipe(counting(dir, { windowDuration: 20 })).subscribe({
+      error: (error: Error) => {
+        failure = error;
+      },
+    });
     expect(failure?.message).to.match(/windowDuration 10 .*20/);
   });
 
@@ -198,7 +270,11 @@ describe('durableWindowedCount', () => {
     const deliveries = new Deliveries();
     const subscription = deliveries.source.pipe(counting(dir)).subscribe();
     let failure: Error | undefined;
-    deliveries.source.pipe(counting(dir)).subscribe({ error: (error: Error) => { failure = error; } });
+    deliveries.source.pipe(counting(dir)).subscribe({
+      error: (error: Error) => {
+        failure = error;
+      },
+    });
     subscription.unsubscribe();
     expect(failure?.message).to.match(/already in use/);
   });
@@ -209,16 +285,30 @@ describe('durableWindowedCount', () => {
     const held: WindowRow<number>[] = [];
     let stats: DurableWindowStats | undefined;
     // A writer that acknowledges only when told: Cassandra down, then back.
-    const write = (rows: Observable<WindowRow<number>>) => new Observable<WriteResult<WindowRow<number>>>((subscriber) => {
-      const input = rows.subscribe((row) => held.push(row));
-      const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ value: row })));
-      return () => { input.unsubscribe(); release.unsubscribe(); };
-    });
+    const write = (rows: Observable<WindowRow<number>>) =>
+      new Observable<WriteResult<WindowRow<number>>>((subscriber) => {
+        const input = rows.subscribe((row) => held.push(row));
+        const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ value: row })));
+        return () => {
+          input.unsubscribe();
+          release.unsubscribe();
+        };
+      });
     const reports: string[] = [];
-    const subscription = deliveries.source.pipe(counting(dir, {
-      write, maxPendingRows: 4, outputMode: 'update', onSubscribe: (s) => { stats = s; },
-      onBackpressure: ({ paused, pendingRows }) => reports.push(`${paused ? 'paused' : 'resumed'} at ${pendingRows}`),
-    })).subscribe();
+    const subscription = deliveries.source
+      .pipe(
+        counting(dir, {
+          write,
+          maxPendingRows: 4,
+          outputMode: 'update',
+          onSubscribe: (s) => {
+            stats = s;
+          },
+          onBackpressure: ({ paused, pendingRows }) =>
+            reports.push(`${paused ? 'paused' : 'resumed'} at ${pendingRows}`),
+        }),
+      )
+      .subscribe();
     for (let k = 1; k <= 4; k++) deliveries.send({ t: 1, k });
     return Promise.resolve().then(() => {
       expect(stats!.paused).to.equal(true);
@@ -238,12 +328,19 @@ describe('durableWindowedCount', () => {
     const deliveries = new Deliveries();
     const sent: string[] = [];
     const written = new Subject<void>();
-    const write = (rows: Observable<WindowRow<number>>) => new Observable<WriteResult<WindowRow<number>>>((subscriber) => {
-      const held: WindowRow<number>[] = [];
-      const input = rows.subscribe((row) => { sent.push(show(row)); held.push(row); });
-      const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ value: row })));
-      return () => { input.unsubscribe(); release.unsubscribe(); };
-    });
+    const write = (rows: Observable<WindowRow<number>>) =>
+      new Observable<WriteResult<WindowRow<number>>>((subscriber) => {
+        const held: WindowRow<number>[] = [];
+        const input = rows.subscribe((row) => {
+          sent.push(show(row));
+          held.push(row);
+        });
+        const release = written.subscribe(() => held.splice(0).forEach((row) => subscriber.next({ value: row })));
+        return () => {
+          input.unsubscribe();
+          release.unsubscribe();
+        };
+      });
     const subscription = deliveries.source.pipe(counting(dir, { write, outputMode: 'update' })).subscribe();
     for (let i = 0; i < 1000; i++) deliveries.send({ t: 1, k: 200 });
     written.next();
@@ -267,9 +364,20 @@ describe('durableWindowedCount', () => {
 
   it('errors when prepare emits after its message was handled (it must be synchronous)', async () => {
     const deliveries = new Deliveries();
-    const failure = lastValueFrom(deliveries.source.pipe(counting(dir, {
-      prepare: (messages) => messages.pipe(map((message) => JSON.parse(message.payload.toString()) as Ev), delay(1)),
-    }))).then(() => undefined, (error: Error) => error);
+    const failure = lastValueFrom(
+      deliveries.source.pipe(
+        counting(dir, {
+          prepare: (messages) =>
+            messages.pipe(
+              map((message) => JSON.parse(message.payload.toString()) as Ev),
+              delay(1),
+            ),
+        }),
+      ),
+    ).then(
+      () => undefined,
+      (error: Error) => error,
+    );
     deliveries.send({ t: 1, k: 200 });
     expect((await failure)?.message).to.match(/must be synchronous/);
     expect(deliveries.acked).to.deep.equal([1]); // acknowledged with nothing counted: the event came too late
@@ -286,15 +394,26 @@ describe('durableWindowedCount', () => {
     const rejections: Rejection[] = [];
     const results: string[] = [];
     let stats: DurableWindowStats | undefined;
-    const subscription = deliveries.source.pipe(counting(dir, {
-      write: refusing404, maxRowsInFlight: 1, outputMode: 'update', onReject: (r) => rejections.push(r), onSubscribe: (s) => { stats = s; },
-    })).subscribe(({ value }) => results.push(show(value)));
+    const subscription = deliveries.source
+      .pipe(
+        counting(dir, {
+          write: refusing404,
+          maxRowsInFlight: 1,
+          outputMode: 'update',
+          onReject: (r) => rejections.push(r),
+          onSubscribe: (s) => {
+            stats = s;
+          },
+        }),
+      )
+      .subscribe(({ value }) => results.push(show(value)));
     deliveries.send({ t: 1, k: 404 });
     deliveries.send({ t: 1, k: 200 }); // one write slot: written only if the refused row gave it back
     deliveries.send({ t: 1, k: 404 });
     expect(results).to.deep.equal(['[0,10) 200=1']);
     expect(rejections.map((r) => [r.kind, r.reason, show(r.input as WindowRow<number>)])).to.deep.equal([
-      ['row', 'cannot write 404', '[0,10) 404=1'], ['row', 'cannot write 404', '[0,10) 404=2'],
+      ['row', 'cannot write 404', '[0,10) 404=1'],
+      ['row', 'cannot write 404', '[0,10) 404=2'],
     ]);
     expect(stats!.pendingRows).to.equal(0);
     subscription.unsubscribe();
@@ -302,7 +421,10 @@ describe('durableWindowedCount', () => {
 
   it('with strict, a row the writer refuses ends the stream and stays saved for the next start', async () => {
     const deliveries = new Deliveries();
-    const failure = lastValueFrom(deliveries.source.pipe(counting(dir, { write: refusing404, strict: true }))).then(() => undefined, (e: unknown) => e);
+    const failure = lastValueFrom(deliveries.source.pipe(counting(dir, { write: refusing404, strict: true }))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     deliveries.send({ t: 1, k: 404 });
     deliveries.send({ t: 30, k: 200 }); // the watermark passes [0,10): its row goes to the writer
     const error = await failure;
@@ -316,7 +438,9 @@ describe('durableWindowedCount', () => {
 
   it('writes nothing twice to a result stream that completes early, and still saves', async () => {
     const deliveries = new Deliveries();
-    const rows = await lastValueFrom(of(deliveries.message({ t: 1, k: 200 }), deliveries.message({ t: 30, k: 200 })).pipe(counting(dir), toArray()));
+    const rows = await lastValueFrom(
+      of(deliveries.message({ t: 1, k: 200 }), deliveries.message({ t: 30, k: 200 })).pipe(counting(dir), toArray()),
+    );
     expect(rows.map(({ value }) => show(value))).to.deep.equal(['[0,10) 200=1', '[30,40) 200=1']);
   });
 });

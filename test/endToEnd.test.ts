@@ -27,7 +27,10 @@ const MINUTE = 60_000;
 const WINDOW = MINUTE;
 const WATERMARK = 2 * MINUTE;
 
-interface SentEvent { readonly time: number; readonly line: string }
+interface SentEvent {
+  readonly time: number;
+  readonly line: string;
+}
 
 /** Spark's rule replayed naively: the expected table and the late count, from the arrival order. */
 function expectedCounts(arrivals: readonly SentEvent[]): { rows: string[]; late: number } {
@@ -39,17 +42,23 @@ function expectedCounts(arrivals: readonly SentEvent[]): { rows: string[]; late:
     if (status === undefined) continue; // junk: rejected, not counted
     const start = time - (time % WINDOW);
     if (start + WINDOW <= maxTime - WATERMARK) late++;
-    else counts.set(`${new Date(start).toISOString()} ${status}`, (counts.get(`${new Date(start).toISOString()} ${status}`) ?? 0) + 1);
+    else
+      counts.set(
+        `${new Date(start).toISOString()} ${status}`,
+        (counts.get(`${new Date(start).toISOString()} ${status}`) ?? 0) + 1,
+      );
     maxTime = Math.max(maxTime, time);
   }
   return { rows: [...counts].map(([key, count]) => `${key} ${count}`).sort(), late };
 }
 
 function tableRows(totals: Awaited<ReturnType<typeof readWindowTotals>>): string[] {
-  return totals.map((total) => {
-    expect(total.windowEnd.getTime() - total.windowStart.getTime()).to.equal(WINDOW);
-    return `${total.windowStart.toISOString()} ${total.status} ${total.count}`;
-  }).sort();
+  return totals
+    .map((total) => {
+      expect(total.windowEnd.getTime() - total.windowStart.getTime()).to.equal(WINDOW);
+      return `${total.windowStart.toISOString()} ${total.status} ${total.count}`;
+    })
+    .sort();
 }
 
 /** Presses the simulated button `count` times, 400 ms apart on its own clock (past the 300 ms bounce time). */
@@ -64,8 +73,12 @@ function pressTimes(gpio: SimulatedGpio, clock: ManualClock, count: number): voi
 
 function publishWithPython(broker: Mosquitto, events: readonly SentEvent[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile('/usr/bin/python3', [join(here, 'python', 'publish_timed.py'), '127.0.0.1', String(broker.port), TOPIC],
-      { timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout.trim())));
+    const child = execFile(
+      '/usr/bin/python3',
+      [join(here, 'python', 'publish_timed.py'), '127.0.0.1', String(broker.port), TOPIC],
+      { timeout: 60_000 },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout.trim())),
+    );
     child.stdin!.end(events.map((event) => `${event.time}\t${event.line}`).join('\n') + '\n');
   });
 }
@@ -96,15 +109,31 @@ describe('the reference scenario end to end (real Mosquitto, real Cassandra, Pyt
     const stop = new Subject<void>();
     const rejections: Rejection[] = [];
     let received = 0;
-    const report: CountReport = { received: () => { received++; }, rejected: (r) => rejections.push(r), windowStats: () => {} };
+    const report: CountReport = {
+      received: () => {
+        received++;
+      },
+      rejected: (r) => rejections.push(r),
+      windowStats: () => {},
+    };
     const aggregatorId = options.aggregatorId ?? '';
-    const written = lastValueFrom(aggregator({
-      broker: persistentSession(broker.url, { aggregatorId: `${table}-${aggregatorId}`, sessionExpirySeconds: 60 }),
-      topic: options.topic ?? TOPIC, qos: 1, window: '1 minute', watermark: '2 minutes',
-      outputMode: 'append', idleAdvanceMs: 0, stop,
-      stateDirectory: mkdtempSync(join(workDir, 'state-')),
-      write: cassandraWriter(cassandra, { keyspace: 'hyper', table, aggregatorId }),
-    }, report).pipe(toArray()));
+    const written = lastValueFrom(
+      aggregator(
+        {
+          broker: persistentSession(broker.url, { aggregatorId: `${table}-${aggregatorId}`, sessionExpirySeconds: 60 }),
+          topic: options.topic ?? TOPIC,
+          qos: 1,
+          window: '1 minute',
+          watermark: '2 minutes',
+          outputMode: 'append',
+          idleAdvanceMs: 0,
+          stop,
+          stateDirectory: mkdtempSync(join(workDir, 'state-')),
+          write: cassandraWriter(cassandra, { keyspace: 'hyper', table, aggregatorId }),
+        },
+        report,
+      ).pipe(toArray()),
+    );
     return { stop, written, rejections, received: () => received };
   }
 
@@ -114,7 +143,9 @@ describe('the reference scenario end to end (real Mosquitto, real Cassandra, Pyt
     const lines = corpusLines('elastic').slice(0, 120);
     const base = Date.UTC(2020, 6, 1, 12, 0, 0);
     // Our publisher: 60 presses, event times 5 s apart but shuffled within each minute.
-    const ours: SentEvent[] = lines.slice(0, 60).map((line, i) => ({ time: base + i * 5_000 + ((i * 7) % 12) * 400, line }));
+    const ours: SentEvent[] = lines
+      .slice(0, 60)
+      .map((line, i) => ({ time: base + i * 5_000 + ((i * 7) % 12) * 400, line }));
     // The Python publisher afterwards: 58 corpus lines continuing in time, a junk line,
     // one from the first minute (late: its window ended long before the watermark, 12:07:45),
     // and one from 12:07:30: older than the watermark, yet its window [12:07, 12:08) is open.
@@ -138,10 +169,21 @@ describe('the reference scenario end to end (real Mosquitto, real Cassandra, Pyt
     const stamps = ours.map((event) => new Date(event.time));
     const acks: unknown[] = [];
     const publishing = piPublisher({
-      broker: publisherClient, topic: TOPIC, qos: 1, logFile, backend: gpio, buttonPin: 17, ledPin: 4, stamp: () => stamps.shift()!,
+      broker: publisherClient,
+      topic: TOPIC,
+      qos: 1,
+      logFile,
+      backend: gpio,
+      buttonPin: 17,
+      ledPin: 4,
+      stamp: () => stamps.shift()!,
     }).subscribe((ack) => acks.push(ack));
     pressTimes(gpio, clock, ours.length);
-    await waitFor(() => aggregation.received() === ours.length, () => `our ${ours.length} messages (received ${aggregation.received()})`, 30_000);
+    await waitFor(
+      () => aggregation.received() === ours.length,
+      () => `our ${ours.length} messages (received ${aggregation.received()})`,
+      30_000,
+    );
     await waitFor(() => acks.length === ours.length, 'every PUBACK reaching our publisher');
     expect(gpio.outputHistory(4).filter((write) => write.level === 1)).to.have.length(ours.length); // the LED lit once a press
     expect(gpio.outputLevel(4)).to.equal(0);
@@ -168,11 +210,17 @@ describe('the reference scenario end to end (real Mosquitto, real Cassandra, Pyt
     const shared = `$share/counters/${TOPIC}`;
     const first = startAggregator(table, { topic: shared, aggregatorId: 'a' });
     const second = startAggregator(table, { topic: shared, aggregatorId: 'b' });
-    await waitFor(() => countLog(broker.log(), /\$share\/counters\/rupesh\/gpiotopic/) >= 2, 'both shared subscriptions');
+    await waitFor(
+      () => countLog(broker.log(), /\$share\/counters\/rupesh\/gpiotopic/) >= 2,
+      'both shared subscriptions',
+    );
 
     expect(await publishWithPython(broker, events)).to.equal(String(events.length));
-    await waitFor(() => first.received() + second.received() === events.length,
-      () => `${events.length} messages between the two (got ${first.received()} + ${second.received()})`, 30_000);
+    await waitFor(
+      () => first.received() + second.received() === events.length,
+      () => `${events.length} messages between the two (got ${first.received()} + ${second.received()})`,
+      30_000,
+    );
     expect(first.received(), 'each aggregator takes part').to.be.greaterThan(0);
     expect(second.received(), 'each aggregator takes part').to.be.greaterThan(0);
     first.stop.next();
@@ -181,7 +229,11 @@ describe('the reference scenario end to end (real Mosquitto, real Cassandra, Pyt
 
     const byAggregator = await cassandra.execute(`SELECT aggregator, count FROM hyper.${table}`);
     const partials = new Map<string, number>();
-    for (const row of byAggregator.rows) partials.set(row['aggregator'] as string, (partials.get(row['aggregator'] as string) ?? 0) + Number(row['count']));
+    for (const row of byAggregator.rows)
+      partials.set(
+        row['aggregator'] as string,
+        (partials.get(row['aggregator'] as string) ?? 0) + Number(row['count']),
+      );
     expect(partials.get('a')).to.equal(first.received());
     expect(partials.get('b')).to.equal(second.received());
     // Time moves forward in this stream, so nothing is late for either aggregator, and

@@ -8,8 +8,14 @@ import { corpusLines, corpusPath } from './support/corpora.js';
 
 describe('LineCursor and nextLine', () => {
   let dir: string;
-  const file = (name: string, text: string) => { const path = join(dir, name); writeFileSync(path, text); return path; };
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'line-cursor-')); });
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'line-cursor-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives lines in order without endings, skips empty ones, and loops by default', () => {
@@ -23,7 +29,8 @@ describe('LineCursor and nextLine', () => {
     expect([once.next(), once.next()]).to.deep.equal(['x', undefined]);
     const empty = new LineCursor(file('c.log', '\n\n'));
     expect(empty.next()).to.equal(undefined);
-    once.close(); empty.close();
+    once.close();
+    empty.close();
   });
 
   it('keeps UTF-8 characters whole across chunk boundaries', () => {
@@ -43,7 +50,10 @@ describe('LineCursor and nextLine', () => {
 
   it('maps each value to the next line and completes when the file is exhausted', async () => {
     const path = file('e.log', 'a\nb\n');
-    expect(await lastValueFrom(of(1, 2, 3, 4).pipe(nextLine(path, { loop: false }), toArray()))).to.deep.equal(['a', 'b']);
+    expect(await lastValueFrom(of(1, 2, 3, 4).pipe(nextLine(path, { loop: false }), toArray()))).to.deep.equal([
+      'a',
+      'b',
+    ]);
   });
 
   it('errors the stream with the system message when the file is missing', async () => {

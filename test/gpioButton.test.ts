@@ -27,7 +27,9 @@ function rig(options: GpioButtonOptions & { startTick?: number } = {}) {
   const subscription: Subscription = fromGpioButton(PIN, { backend: gpio, ...options }).subscribe({
     next: (event) => events.push(event),
     error: (error: unknown) => errors.push(error),
-    complete: () => { completed = true; },
+    complete: () => {
+      completed = true;
+    },
   });
   const summary = () => events.map((event) => `${event.pressed ? 'press' : 'release'}@${event.tick}`);
   return { clock, gpio, events, errors, subscription, summary, completed: () => completed };
@@ -96,35 +98,41 @@ describe('fromGpioButton on the simulated backend', () => {
     });
 
     it('accepts exactly the edges RPi.GPIO’s rule accepts, for random edge sequences and tick origins', () => {
-      const step = fc.record({ afterMicros: fc.integer({ min: 0, max: 400_000 }), level: fc.constantFrom<Level>(0, 1) });
-      fc.assert(fc.property(
-        fc.array(step, { maxLength: 40 }),
-        fc.integer({ min: 0, max: 500 }),
-        fc.constantFrom('rising', 'falling', 'both' as const),
-        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-        (steps: DriveStep[], debounceMs, edge, startTick) => {
-          const { clock, gpio, events, subscription } = rig({ edge, debounceMs, startTick });
-          gpio.drive(PIN, steps);
-          clock.advance(steps.reduce((sum, s) => sum + s.afterMicros, 0) + 1);
-          subscription.unsubscribe();
-          // RPi.GPIO (event_gpio.c): accept when no edge was accepted yet or
-          // now - lastcall > bouncetime * 1000; lastcall moves on accepted edges only.
-          const expected: string[] = [];
-          let level: Level = 1; // pull-up idle
-          let at = 0;
-          let lastAccepted: number | undefined;
-          for (const s of steps) {
-            at += s.afterMicros;
-            if (s.level === level) continue;
-            level = s.level;
-            if (edge !== 'both' && (edge === 'rising') !== (level === 1)) continue;
-            if (lastAccepted !== undefined && !(at - lastAccepted > debounceMs * 1000)) continue;
-            lastAccepted = at;
-            expected.push(`${level}@${(startTick + at) >>> 0}`);
-          }
-          expect(events.map((event) => `${event.level}@${event.tick}`)).to.deep.equal(expected);
-        },
-      ), { numRuns: 500, seed: 20261127 }); // fixed seed: the same cases on every run
+      const step = fc.record({
+        afterMicros: fc.integer({ min: 0, max: 400_000 }),
+        level: fc.constantFrom<Level>(0, 1),
+      });
+      fc.assert(
+        fc.property(
+          fc.array(step, { maxLength: 40 }),
+          fc.integer({ min: 0, max: 500 }),
+          fc.constantFrom('rising', 'falling', 'both' as const),
+          fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+          (steps: DriveStep[], debounceMs, edge, startTick) => {
+            const { clock, gpio, events, subscription } = rig({ edge, debounceMs, startTick });
+            gpio.drive(PIN, steps);
+            clock.advance(steps.reduce((sum, s) => sum + s.afterMicros, 0) + 1);
+            subscription.unsubscribe();
+            // RPi.GPIO (event_gpio.c): accept when no edge was accepted yet or
+            // now - lastcall > bouncetime * 1000; lastcall moves on accepted edges only.
+            const expected: string[] = [];
+            let level: Level = 1; // pull-up idle
+            let at = 0;
+            let lastAccepted: number | undefined;
+            for (const s of steps) {
+              at += s.afterMicros;
+              if (s.level === level) continue;
+              level = s.level;
+              if (edge !== 'both' && (edge === 'rising') !== (level === 1)) continue;
+              if (lastAccepted !== undefined && !(at - lastAccepted > debounceMs * 1000)) continue;
+              lastAccepted = at;
+              expected.push(`${level}@${(startTick + at) >>> 0}`);
+            }
+            expect(events.map((event) => `${event.level}@${event.tick}`)).to.deep.equal(expected);
+          },
+        ),
+        { numRuns: 500, seed: 20261127 },
+      ); // fixed seed: the same cases on every run
     });
 
     it('reports every edge when debounceMs is 0', () => {
@@ -166,7 +174,12 @@ describe('fromGpioButton on the simulated backend', () => {
       const { clock, gpio, events, subscription } = rig({ pull: 'down', edge: 'both' });
       expect(gpio.lineLevel(PIN)).to.equal(0);
       cycle(gpio, clock);
-      expect(events.map((event) => [event.level, event.pressed])).to.deep.equal([[1, true], [0, false], [1, true], [0, false]]);
+      expect(events.map((event) => [event.level, event.pressed])).to.deep.equal([
+        [1, true],
+        [0, false],
+        [1, true],
+        [0, false],
+      ]);
       subscription.unsubscribe();
     });
 
@@ -182,7 +195,13 @@ describe('fromGpioButton on the simulated backend', () => {
       clock.advanceMillis(1500);
       gpio.press(PIN);
       expect(events).to.have.length(1);
-      expect(events[0]).to.deep.equal({ pin: PIN, pressed: true, level: 0, tick: 1_500_000, at: new Date(Date.UTC(2020, 6, 1, 12, 0, 1, 500)) });
+      expect(events[0]).to.deep.equal({
+        pin: PIN,
+        pressed: true,
+        level: 0,
+        tick: 1_500_000,
+        at: new Date(Date.UTC(2020, 6, 1, 12, 0, 1, 500)),
+      });
       subscription.unsubscribe();
     });
   });
@@ -190,7 +209,10 @@ describe('fromGpioButton on the simulated backend', () => {
   describe('glitch filter (pigpio gpioGlitchFilter) versus debounce', () => {
     it('drops a glitch shorter than the filter entirely', () => {
       const { clock, gpio, events, subscription } = rig({ edge: 'both', glitchFilterMicros: 10_000 });
-      gpio.drive(PIN, [{ afterMicros: 1000, level: 0 }, { afterMicros: 9000, level: 1 }]); // a 9 ms dip
+      gpio.drive(PIN, [
+        { afterMicros: 1000, level: 0 },
+        { afterMicros: 9000, level: 1 },
+      ]); // a 9 ms dip
       clock.advanceMillis(100);
       expect(events).to.deep.equal([]);
       subscription.unsubscribe();
@@ -214,7 +236,10 @@ describe('fromGpioButton on the simulated backend', () => {
     it('removes the spike a debounce alone reports as a press', () => {
       const spike = (options: GpioButtonOptions) => {
         const { clock, gpio, summary, subscription } = rig({ edge: 'falling', ...options });
-        gpio.drive(PIN, [{ afterMicros: 0, level: 0 }, { afterMicros: 2000, level: 1 }]); // 2 ms noise
+        gpio.drive(PIN, [
+          { afterMicros: 0, level: 0 },
+          { afterMicros: 2000, level: 1 },
+        ]); // 2 ms noise
         clock.advanceMillis(50);
         subscription.unsubscribe();
         return summary();
@@ -269,9 +294,14 @@ describe('fromGpioButton on the simulated backend', () => {
       const gpio = new SimulatedGpio({ clock, startTick: 42 });
       clock.advance(1000);
       const events: GpioButtonEvent[] = [];
-      const subscription = fromGpioButton(PIN, { backend: gpio, emitInitial: true }).subscribe((event) => events.push(event));
+      const subscription = fromGpioButton(PIN, { backend: gpio, emitInitial: true }).subscribe((event) =>
+        events.push(event),
+      );
       gpio.press(PIN);
-      expect(events.map((event) => [event.pressed, event.level, event.tick])).to.deep.equal([[false, 1, 1042], [true, 0, 1042]]);
+      expect(events.map((event) => [event.pressed, event.level, event.tick])).to.deep.equal([
+        [false, 1, 1042],
+        [true, 0, 1042],
+      ]);
       subscription.unsubscribe();
     });
 
@@ -281,7 +311,9 @@ describe('fromGpioButton on the simulated backend', () => {
       fromGpioButton(PIN, { backend: gpio }).subscribe().unsubscribe(); // sets the pull-up
       gpio.press(PIN);
       const events: GpioButtonEvent[] = [];
-      fromGpioButton(PIN, { backend: gpio, emitInitial: true }).pipe(take(1)).subscribe((event) => events.push(event));
+      fromGpioButton(PIN, { backend: gpio, emitInitial: true })
+        .pipe(take(1))
+        .subscribe((event) => events.push(event));
       expect(events.map((event) => event.pressed)).to.deep.equal([true]);
       expectAllReleased(gpio, clock); // take(1) unsubscribed synchronously, inside the subscribe
     });
@@ -350,7 +382,9 @@ describe('fromGpioButton on the simulated backend', () => {
       const gpio = new SimulatedGpio({ clock });
       const first = fromGpioButton(PIN, { backend: gpio, edge: 'falling' }).subscribe();
       const errors: unknown[] = [];
-      fromGpioButton(PIN, { backend: gpio, edge: 'rising' }).subscribe({ error: (error: unknown) => errors.push(error) });
+      fromGpioButton(PIN, { backend: gpio, edge: 'rising' }).subscribe({
+        error: (error: unknown) => errors.push(error),
+      });
       expect(String(errors[0])).to.match(/GPIO 17 is already open as an input with other options/);
       first.unsubscribe();
       expectAllReleased(gpio, clock);
@@ -372,16 +406,25 @@ describe('fromGpioButton on the simulated backend', () => {
           },
           release: () => undefined,
         }),
-        openOutput: () => { throw new Error('not used'); },
+        openOutput: () => {
+          throw new Error('not used');
+        },
       };
       const rejections: Rejection[] = [];
       const events: GpioButtonEvent[] = [];
-      fromGpioButton(PIN, { backend, onReject: (rejection) => rejections.push(rejection) }).subscribe((event) => events.push(event));
-      expect(rejections).to.deep.equal([{ kind: 'gpio', reason: 'GPIO 17 (test): not a gpiomon event line', input: 'garbage' }]);
+      fromGpioButton(PIN, { backend, onReject: (rejection) => rejections.push(rejection) }).subscribe((event) =>
+        events.push(event),
+      );
+      expect(rejections).to.deep.equal([
+        { kind: 'gpio', reason: 'GPIO 17 (test): not a gpiomon event line', input: 'garbage' },
+      ]);
       expect(events.map((event) => event.tick)).to.deep.equal([7]);
 
       const errors: unknown[] = [];
-      fromGpioButton(PIN, { backend, strict: true }).subscribe({ next: (event) => events.push(event), error: (error: unknown) => errors.push(error) });
+      fromGpioButton(PIN, { backend, strict: true }).subscribe({
+        next: (event) => events.push(event),
+        error: (error: unknown) => errors.push(error),
+      });
       expect(errors[0]).to.be.instanceOf(RejectionError);
       expect(events).to.have.length(1);
     });

@@ -43,11 +43,25 @@ describe('gpiod backend', () => {
     it('reads libgpiod v1 lines, including the space-padded seconds of a monotonic clock', () => {
       expect(parseGpiomonLine('event:  RISING EDGE offset: 17 timestamp: [1589554219.545618376]')).to.deep.equal({
         kind: 'edge',
-        edge: { level: 1, timestampNanos: 1_589_554_219_545_618_376n, offset: 17, lineName: undefined, chip: undefined, format: 'v1' },
+        edge: {
+          level: 1,
+          timestampNanos: 1_589_554_219_545_618_376n,
+          offset: 17,
+          lineName: undefined,
+          chip: undefined,
+          format: 'v1',
+        },
       });
       expect(parseGpiomonLine('event: FALLING EDGE offset: 4 timestamp: [     164.000012345]')).to.deep.equal({
         kind: 'edge',
-        edge: { level: 0, timestampNanos: 164_000_012_345n, offset: 4, lineName: undefined, chip: undefined, format: 'v1' },
+        edge: {
+          level: 0,
+          timestampNanos: 164_000_012_345n,
+          offset: 4,
+          lineName: undefined,
+          chip: undefined,
+          format: 'v1',
+        },
       });
     });
 
@@ -57,18 +71,40 @@ describe('gpiod backend', () => {
         if (parsed.kind !== 'edge') throw new Error(`not an edge: ${text}`);
         return parsed.edge;
       };
-      expect(edge('1589554219.545618376\trising\t"GPIO17"')).to.deep.equal({ level: 1, timestampNanos: 1_589_554_219_545_618_376n, offset: undefined, lineName: 'GPIO17', chip: undefined, format: 'v2' });
-      expect(edge('164.000012345\tfalling\tgpiochip0 17 "GPIO17"')).to.deep.include({ level: 0, offset: 17, chip: 'gpiochip0', lineName: 'GPIO17' });
-      expect(edge('164.000012345\tfalling\tgpiochip4 17')).to.deep.include({ offset: 17, chip: 'gpiochip4', lineName: undefined });
+      expect(edge('1589554219.545618376\trising\t"GPIO17"')).to.deep.equal({
+        level: 1,
+        timestampNanos: 1_589_554_219_545_618_376n,
+        offset: undefined,
+        lineName: 'GPIO17',
+        chip: undefined,
+        format: 'v2',
+      });
+      expect(edge('164.000012345\tfalling\tgpiochip0 17 "GPIO17"')).to.deep.include({
+        level: 0,
+        offset: 17,
+        chip: 'gpiochip0',
+        lineName: 'GPIO17',
+      });
+      expect(edge('164.000012345\tfalling\tgpiochip4 17')).to.deep.include({
+        offset: 17,
+        chip: 'gpiochip4',
+        lineName: undefined,
+      });
       expect(edge('164.000012345\trising\tGPIO17')).to.deep.include({ lineName: 'GPIO17', offset: undefined });
-      expect(edge('2024-05-01T12:00:00.000000123Z\trising\t"GPIO17"').timestampNanos).to.equal(1_714_564_800_000_000_123n);
+      expect(edge('2024-05-01T12:00:00.000000123Z\trising\t"GPIO17"').timestampNanos).to.equal(
+        1_714_564_800_000_000_123n,
+      );
     });
 
     it('tells a banner from an event and explains a line it cannot read', () => {
       expect(parseGpiomonLine("Monitoring line 'GPIO17'...")).to.deep.equal({ kind: 'banner' });
-      const unknown = parseGpiomonLine('gpiomon: unable to request lines on chip /dev/gpiochip0: Device or resource busy');
+      const unknown = parseGpiomonLine(
+        'gpiomon: unable to request lines on chip /dev/gpiochip0: Device or resource busy',
+      );
       expect(unknown.kind).to.equal('unknown');
-      expect(unknown.kind === 'unknown' && unknown.reason).to.match(/^not a gpiomon event line \(libgpiod v1 or v2 default format\): "gpiomon: unable/);
+      expect(unknown.kind === 'unknown' && unknown.reason).to.match(
+        /^not a gpiomon event line \(libgpiod v1 or v2 default format\): "gpiomon: unable/,
+      );
     });
 
     it('turns kernel nanoseconds into 32-bit microsecond ticks', () => {
@@ -82,24 +118,49 @@ describe('gpiod backend', () => {
     it('builds gpiomon, gpioget and gpioset arguments for libgpiod v1', () => {
       const line = { chip: 'gpiochip0', offset: 17 };
       expect(gpiomonArguments(1, line, both)).to.deep.equal(['--line-buffered', '--bias=pull-up', 'gpiochip0', '17']);
-      expect(gpiomonArguments(1, line, { pull: 'off', edge: 'falling' })).to.deep.equal(['--line-buffered', '--bias=disable', '--falling-edge', 'gpiochip0', '17']);
+      expect(gpiomonArguments(1, line, { pull: 'off', edge: 'falling' })).to.deep.equal([
+        '--line-buffered',
+        '--bias=disable',
+        '--falling-edge',
+        'gpiochip0',
+        '17',
+      ]);
       expect(gpiogetArguments(1, line, 'down')).to.deep.equal(['--bias=pull-down', 'gpiochip0', '17']);
-      expect(gpiosetArguments(1, { chip: 'gpiochip0', offset: 4 }, 1)).to.deep.equal(['--mode=signal', 'gpiochip0', '4=1']);
-      expect(() => gpiomonArguments(1, line, { ...both, glitchFilterMicros: 1000 })).to.throw(/no glitch filter: use debounceMs/);
+      expect(gpiosetArguments(1, { chip: 'gpiochip0', offset: 4 }, 1)).to.deep.equal([
+        '--mode=signal',
+        'gpiochip0',
+        '4=1',
+      ]);
+      expect(() => gpiomonArguments(1, line, { ...both, glitchFilterMicros: 1000 })).to.throw(
+        /no glitch filter: use debounceMs/,
+      );
     });
 
     it('builds them for libgpiod v2, by line name or by chip', () => {
-      expect(gpiomonArguments(2, { name: 'GPIO17' }, { pull: 'up', edge: 'rising', glitchFilterMicros: 5000 }))
-        .to.deep.equal(['--bias', 'pull-up', '--edges', 'rising', '--debounce-period', '5000us', 'GPIO17']);
-      expect(gpiomonArguments(2, { chip: 'gpiochip4', offset: 17 }, { pull: 'off', edge: 'both' }))
-        .to.deep.equal(['--bias', 'disabled', '--edges', 'both', '--chip', 'gpiochip4', '17']);
+      expect(
+        gpiomonArguments(2, { name: 'GPIO17' }, { pull: 'up', edge: 'rising', glitchFilterMicros: 5000 }),
+      ).to.deep.equal(['--bias', 'pull-up', '--edges', 'rising', '--debounce-period', '5000us', 'GPIO17']);
+      expect(gpiomonArguments(2, { chip: 'gpiochip4', offset: 17 }, { pull: 'off', edge: 'both' })).to.deep.equal([
+        '--bias',
+        'disabled',
+        '--edges',
+        'both',
+        '--chip',
+        'gpiochip4',
+        '17',
+      ]);
       expect(gpiogetArguments(2, { name: 'GPIO17' }, 'up')).to.deep.equal(['--bias', 'pull-up', 'GPIO17']);
       expect(gpiosetArguments(2, { name: 'GPIO4' }, 0)).to.deep.equal(['GPIO4=0']);
     });
 
     it('reads gpioget output of both versions', () => {
-      expect([parseGpiogetOutput('1\n'), parseGpiogetOutput('0\n'), parseGpiogetOutput('"GPIO17"=active\n'), parseGpiogetOutput('"GPIO17"=inactive\n'), parseGpiogetOutput('huh')])
-        .to.deep.equal([1, 0, 1, 0, undefined]);
+      expect([
+        parseGpiogetOutput('1\n'),
+        parseGpiogetOutput('0\n'),
+        parseGpiogetOutput('"GPIO17"=active\n'),
+        parseGpiogetOutput('"GPIO17"=inactive\n'),
+        parseGpiogetOutput('huh'),
+      ]).to.deep.equal([1, 0, 1, 0, undefined]);
     });
   });
 
@@ -111,14 +172,20 @@ describe('gpiod backend', () => {
     it('refuses to load for lack of /dev/gpiochip*, saying so', async () => {
       installedVersion();
       expect(existsSync('/dev/gpiochip0'), 'this test expects a machine without GPIO chips').to.equal(false);
-      const error = await loadGpiodBackend().then(() => undefined, (failure: unknown) => failure);
+      const error = await loadGpiodBackend().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
       expect(error).to.be.instanceOf(GpioBackendUnavailableError);
       expect((error as GpioBackendUnavailableError).causes).to.deep.equal(['no-gpio-chip']);
       expect((error as Error).message).to.contain('no GPIO character device (/dev/gpiochip*)');
     });
 
     it('says the tools are not installed when gpiomon cannot be found', async () => {
-      const error = await loadGpiodBackend({ toolPrefix: '/nonexistent/' }).then(() => undefined, (failure: unknown) => failure);
+      const error = await loadGpiodBackend({ toolPrefix: '/nonexistent/' }).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
       expect((error as GpioBackendUnavailableError).causes).to.deep.equal(['not-installed']);
       expect((error as Error).message).to.contain('sudo apt install gpiod');
     });
@@ -129,7 +196,9 @@ describe('gpiod backend', () => {
       const error = await new Promise<unknown>((resolve) => {
         fromGpioButton(17, { backend }).subscribe({ next: () => resolve('an event'), error: resolve });
       });
-      expect(String(error)).to.match(/gpiomon exited with code 1 while watching GPIO 17 \(.*gpiochip0 17\): gpiomon: .*(No such file or directory|No such device)/);
+      expect(String(error)).to.match(
+        /gpiomon exited with code 1 while watching GPIO 17 \(.*gpiochip0 17\): gpiomon: .*(No such file or directory|No such device)/,
+      );
       await waitFor(() => backend.runningProcesses === 0, 'gpiomon to be gone');
     });
 
@@ -137,7 +206,9 @@ describe('gpiod backend', () => {
       const backend = createGpiodBackend(installedVersion(), { chip: 'gpiochip0' });
       const errors: unknown[] = [];
       fromGpioButton(17, { backend, emitInitial: true }).subscribe({ error: (error: unknown) => errors.push(error) });
-      expect(String(errors[0])).to.match(/gpioget could not read GPIO 17: gpioget: .*(No such file or directory|No such device)/);
+      expect(String(errors[0])).to.match(
+        /gpioget could not read GPIO 17: gpioget: .*(No such file or directory|No such device)/,
+      );
       expect(backend.runningProcesses).to.equal(0);
     });
 
@@ -147,14 +218,18 @@ describe('gpiod backend', () => {
       const backend = createGpiodBackend(version);
       const errors: unknown[] = [];
       fromGpioButton(17, { backend }).subscribe({ error: (error: unknown) => errors.push(error) });
-      expect(String(errors[0])).to.contain("gpiofind found no GPIO line named GPIO17 (pass the chip option, e.g. { chip: 'gpiochip0' }): exit code 1");
+      expect(String(errors[0])).to.contain(
+        "gpiofind found no GPIO line named GPIO17 (pass the chip option, e.g. { chip: 'gpiochip0' }): exit code 1",
+      );
     });
 
     it('reports a failed gpioset on the next write, then holds no process', async () => {
       const backend = createGpiodBackend(installedVersion(), { chip: 'gpiochip0' });
       const led = backend.openOutput(4);
       await waitFor(() => backend.runningProcesses === 0, 'gpioset to fail');
-      expect(() => led.write(1)).to.throw(/gpioset exited with code 1 while holding GPIO 4 at 0: gpioset: .*(No such file or directory|No such device)/);
+      expect(() => led.write(1)).to.throw(
+        /gpioset exited with code 1 while holding GPIO 4 at 0: gpioset: .*(No such file or directory|No such device)/,
+      );
       led.release();
       await waitFor(() => backend.runningProcesses === 0, 'no gpioset left');
     });
@@ -165,24 +240,32 @@ describe('gpiod backend', () => {
   // unsubscribing ends the process. It proves nothing about a real chip.
   describe('process lifecycle with a stand-in gpiomon (not hardware behaviour)', () => {
     let dir: string;
-    beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gpiod-')); });
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'gpiod-'));
+    });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
     it('delivers every line gpiomon printed before passing on its exit', async () => {
-      writeFileSync(join(dir, 'gpiomon'), [
-        '#!/bin/sh',
-        "printf 'event: FALLING EDGE offset: 17 timestamp: [     164.000012345]\\n'",
-        "echo 'gpiomon: error waiting for events: Input/output error' >&2",
-        'exit 1',
-        '',
-      ].join('\n'));
+      writeFileSync(
+        join(dir, 'gpiomon'),
+        [
+          '#!/bin/sh',
+          "printf 'event: FALLING EDGE offset: 17 timestamp: [     164.000012345]\\n'",
+          "echo 'gpiomon: error waiting for events: Input/output error' >&2",
+          'exit 1',
+          '',
+        ].join('\n'),
+      );
       chmodSync(join(dir, 'gpiomon'), 0o755);
       const backend = createGpiodBackend('1.6.3', { chip: 'gpiochip0', toolPrefix: `${dir}/` });
       const seen: string[] = [];
       await new Promise<void>((resolve) => {
         fromGpioButton(17, { backend }).subscribe({
           next: (event) => seen.push(`pressed ${event.pressed}`),
-          error: (error: unknown) => { seen.push(String(error)); resolve(); },
+          error: (error: unknown) => {
+            seen.push(String(error));
+            resolve();
+          },
         });
       });
       expect(seen).to.deep.equal([
@@ -194,22 +277,28 @@ describe('gpiod backend', () => {
 
     it('streams events as they are printed and ends gpiomon on unsubscribe', async () => {
       const pidFile = join(dir, 'pid');
-      writeFileSync(join(dir, 'gpiomon'), [
-        '#!/bin/sh',
-        `echo $$ > ${pidFile}`,
-        "printf 'event: FALLING EDGE offset: 17 timestamp: [     164.000012345]\\nevent:  RISING'",
-        'sleep 0.1',
-        "printf ' EDGE offset: 17 timestamp: [     164.200000000]\\nnot an event\\n'",
-        'exec sleep 60',
-        '',
-      ].join('\n'));
+      writeFileSync(
+        join(dir, 'gpiomon'),
+        [
+          '#!/bin/sh',
+          `echo $$ > ${pidFile}`,
+          "printf 'event: FALLING EDGE offset: 17 timestamp: [     164.000012345]\\nevent:  RISING'",
+          'sleep 0.1',
+          "printf ' EDGE offset: 17 timestamp: [     164.200000000]\\nnot an event\\n'",
+          'exec sleep 60',
+          '',
+        ].join('\n'),
+      );
       chmodSync(join(dir, 'gpiomon'), 0o755);
       const backend = createGpiodBackend('1.6.3', { chip: 'gpiochip0', toolPrefix: `${dir}/` });
       const events: GpioButtonEvent[] = [];
       const rejected: unknown[] = [];
       const errors: unknown[] = [];
-      const subscription = fromGpioButton(17, { backend, debounceMs: 300, onReject: (rejection) => rejected.push(rejection.input) })
-        .subscribe({ next: (event) => events.push(event), error: (error: unknown) => errors.push(error) });
+      const subscription = fromGpioButton(17, {
+        backend,
+        debounceMs: 300,
+        onReject: (rejection) => rejected.push(rejection.input),
+      }).subscribe({ next: (event) => events.push(event), error: (error: unknown) => errors.push(error) });
       let pid: number;
       try {
         await waitFor(() => rejected.length === 1 || errors.length > 0, 'the stand-in’s output');

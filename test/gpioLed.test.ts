@@ -1,6 +1,14 @@
 import { expect } from 'chai';
 import { Observable, Subject, map, of, throwError } from 'rxjs';
-import { QueueFullError, fromGpioButton, lightWhile, ManualClock, SimulatedGpio, type Level, type Rejection } from '../src/index.js';
+import {
+  QueueFullError,
+  fromGpioButton,
+  lightWhile,
+  ManualClock,
+  SimulatedGpio,
+  type Level,
+  type Rejection,
+} from '../src/index.js';
 
 const LED = 4;
 const BUTTON = 17;
@@ -18,15 +26,23 @@ describe('lightWhile on the simulated backend', () => {
     const { gpio, log, led } = rig();
     const source = new Subject<string>();
     const works: Subject<string>[] = [];
-    source.pipe(lightWhile(LED, (value) => {
-      log.push(`work(${value}) LED=${led()}`);
-      const work = new Subject<string>();
-      works.push(work);
-      return work;
-    }, { backend: gpio })).subscribe({
-      next: (value) => log.push(`next ${value} LED=${led()}`),
-      complete: () => log.push(`complete LED=${led()}`),
-    });
+    source
+      .pipe(
+        lightWhile(
+          LED,
+          (value) => {
+            log.push(`work(${value}) LED=${led()}`);
+            const work = new Subject<string>();
+            works.push(work);
+            return work;
+          },
+          { backend: gpio },
+        ),
+      )
+      .subscribe({
+        next: (value) => log.push(`next ${value} LED=${led()}`),
+        complete: () => log.push(`complete LED=${led()}`),
+      });
     expect(gpio.openOutputs()).to.deep.equal([LED]);
     log.push(`idle LED=${led()}`);
     source.next('a');
@@ -54,11 +70,19 @@ describe('lightWhile on the simulated backend', () => {
     const { gpio, log, led } = rig();
     const works = new Map<number, Subject<number>>();
     const source = new Subject<number>();
-    source.pipe(lightWhile(LED, (value) => {
-      const work = new Subject<number>();
-      works.set(value, work);
-      return work;
-    }, { backend: gpio })).subscribe((value) => log.push(`done ${value}`));
+    source
+      .pipe(
+        lightWhile(
+          LED,
+          (value) => {
+            const work = new Subject<number>();
+            works.set(value, work);
+            return work;
+          },
+          { backend: gpio },
+        ),
+      )
+      .subscribe((value) => log.push(`done ${value}`));
     source.next(1);
     source.next(2); // waits for 1
     expect([...works.keys()]).to.deep.equal([1]);
@@ -76,7 +100,19 @@ describe('lightWhile on the simulated backend', () => {
     const { gpio } = rig();
     const works: Subject<never>[] = [];
     const source = new Subject<number>();
-    source.pipe(lightWhile(LED, () => { const work = new Subject<never>(); works.push(work); return work; }, { backend: gpio, concurrency: 2 })).subscribe();
+    source
+      .pipe(
+        lightWhile(
+          LED,
+          () => {
+            const work = new Subject<never>();
+            works.push(work);
+            return work;
+          },
+          { backend: gpio, concurrency: 2 },
+        ),
+      )
+      .subscribe();
     source.next(1);
     source.next(2);
     works[0]!.complete();
@@ -87,9 +123,11 @@ describe('lightWhile on the simulated backend', () => {
 
   it('turns the LED off before passing on an error from the work, and releases the pin', () => {
     const { gpio, log, led } = rig();
-    of('a').pipe(lightWhile(LED, () => throwError(() => new Error('broker refused')), { backend: gpio })).subscribe({
-      error: (error: unknown) => log.push(`error ${(error as Error).message} LED=${led()}`),
-    });
+    of('a')
+      .pipe(lightWhile(LED, () => throwError(() => new Error('broker refused')), { backend: gpio }))
+      .subscribe({
+        error: (error: unknown) => log.push(`error ${(error as Error).message} LED=${led()}`),
+      });
     expect(log).to.deep.equal(['error broker refused LED=0']);
     expect(gpio.outputHistory(LED).map((write) => write.level)).to.deep.equal([0, 1, 0]);
     expect(gpio.openOutputs()).to.deep.equal([]);
@@ -97,9 +135,19 @@ describe('lightWhile on the simulated backend', () => {
 
   it('treats a work function that throws like a failed work', () => {
     const { gpio, log, led } = rig();
-    of('a').pipe(lightWhile(LED, (): Observable<never> => { throw new Error('bad value'); }, { backend: gpio })).subscribe({
-      error: (error: unknown) => log.push(`error ${(error as Error).message} LED=${led()}`),
-    });
+    of('a')
+      .pipe(
+        lightWhile(
+          LED,
+          (): Observable<never> => {
+            throw new Error('bad value');
+          },
+          { backend: gpio },
+        ),
+      )
+      .subscribe({
+        error: (error: unknown) => log.push(`error ${(error as Error).message} LED=${led()}`),
+      });
     expect(log).to.deep.equal(['error bad value LED=0']);
   });
 
@@ -108,10 +156,21 @@ describe('lightWhile on the simulated backend', () => {
     let workSubscribed = false;
     let workTornDown = false;
     const source = new Subject<number>();
-    const subscription = source.pipe(lightWhile(LED, () => new Observable<number>(() => {
-      workSubscribed = true;
-      return () => { workTornDown = true; };
-    }), { backend: gpio })).subscribe();
+    const subscription = source
+      .pipe(
+        lightWhile(
+          LED,
+          () =>
+            new Observable<number>(() => {
+              workSubscribed = true;
+              return () => {
+                workTornDown = true;
+              };
+            }),
+          { backend: gpio },
+        ),
+      )
+      .subscribe();
     source.next(1);
     expect([workSubscribed, gpio.outputLevel(LED)]).to.deep.equal([true, 1]);
     subscription.unsubscribe();
@@ -124,7 +183,9 @@ describe('lightWhile on the simulated backend', () => {
 
   it('lights an active-low LED with level 0', () => {
     const { gpio } = rig();
-    of(1).pipe(lightWhile(LED, (value) => of(value), { backend: gpio, activeLow: true })).subscribe();
+    of(1)
+      .pipe(lightWhile(LED, (value) => of(value), { backend: gpio, activeLow: true }))
+      .subscribe();
     expect(gpio.outputHistory(LED).map((write) => write.level)).to.deep.equal([1, 0, 1]);
   });
 
@@ -132,7 +193,9 @@ describe('lightWhile on the simulated backend', () => {
     const { gpio } = rig();
     gpio.failNextWrite(LED, new Error('LED pin fault'));
     const errors: unknown[] = [];
-    of(1).pipe(lightWhile(LED, (value) => of(value), { backend: gpio })).subscribe({ error: (error: unknown) => errors.push(error) });
+    of(1)
+      .pipe(lightWhile(LED, (value) => of(value), { backend: gpio }))
+      .subscribe({ error: (error: unknown) => errors.push(error) });
     expect(errors.map(String)).to.deep.equal(['Error: LED pin fault']);
     expect(gpio.openOutputs()).to.deep.equal([]);
   });
@@ -142,7 +205,9 @@ describe('lightWhile on the simulated backend', () => {
     gpio.failNextOpen(LED, new Error('GPIO 4 is busy'));
     const source = new Subject<number>();
     const errors: unknown[] = [];
-    source.pipe(lightWhile(LED, (value) => of(value), { backend: gpio })).subscribe({ error: (error: unknown) => errors.push(error) });
+    source
+      .pipe(lightWhile(LED, (value) => of(value), { backend: gpio }))
+      .subscribe({ error: (error: unknown) => errors.push(error) });
     expect(errors.map(String)).to.deep.equal(['Error: GPIO 4 is busy']);
     expect(source.observed).to.equal(false);
   });
@@ -152,25 +217,53 @@ describe('lightWhile on the simulated backend', () => {
     const backlog: string[] = [];
     const errors: unknown[] = [];
     const source = new Subject<number>();
-    source.pipe(lightWhile(LED, () => new Subject<never>(), {
-      backend: gpio, maxQueued: 2, onBacklog: ({ inFlight, queued }) => backlog.push(`${inFlight}+${queued}`),
-    })).subscribe({ error: (error: unknown) => errors.push(error) });
+    source
+      .pipe(
+        lightWhile(LED, () => new Subject<never>(), {
+          backend: gpio,
+          maxQueued: 2,
+          onBacklog: ({ inFlight, queued }) => backlog.push(`${inFlight}+${queued}`),
+        }),
+      )
+      .subscribe({ error: (error: unknown) => errors.push(error) });
     for (let i = 1; i <= 4; i++) source.next(i);
     expect(backlog).to.deep.equal(['1+0', '1+1', '1+2']);
     expect(errors).to.have.length(1);
-    expect(errors[0]).to.be.instanceOf(QueueFullError).and.include({ operator: 'lightWhile', concurrency: 1, maxQueued: 2 });
-    expect((errors[0] as Error).message).to.match(/^lightWhile: 1 value in flight and 2 queued \(the LED on GPIO 4 is lit for 1 running work\)/);
+    expect(errors[0])
+      .to.be.instanceOf(QueueFullError)
+      .and.include({ operator: 'lightWhile', concurrency: 1, maxQueued: 2 });
+    expect((errors[0] as Error).message).to.match(
+      /^lightWhile: 1 value in flight and 2 queued \(the LED on GPIO 4 is lit for 1 running work\)/,
+    );
     expect([gpio.outputLevel(LED), gpio.openOutputs()]).to.deep.equal([0, []]);
 
     const rejections: Rejection[] = [];
     const works: Subject<number>[] = [];
     const done: number[] = [];
     const again = new Subject<number>();
-    again.pipe(lightWhile(LED, (value) => { const work = new Subject<number>(); works.push(work); return work.pipe(map(() => value)); }, {
-      backend: gpio, maxQueued: 1, onQueueFull: 'reject', onReject: (r) => rejections.push(r),
-    })).subscribe((value) => done.push(value));
+    again
+      .pipe(
+        lightWhile(
+          LED,
+          (value) => {
+            const work = new Subject<number>();
+            works.push(work);
+            return work.pipe(map(() => value));
+          },
+          {
+            backend: gpio,
+            maxQueued: 1,
+            onQueueFull: 'reject',
+            onReject: (r) => rejections.push(r),
+          },
+        ),
+      )
+      .subscribe((value) => done.push(value));
     for (let i = 1; i <= 4; i++) again.next(i);
-    expect(rejections.map((r) => [r.kind, r.input])).to.deep.equal([['queue-full', 3], ['queue-full', 4]]);
+    expect(rejections.map((r) => [r.kind, r.input])).to.deep.equal([
+      ['queue-full', 3],
+      ['queue-full', 4],
+    ]);
     works[0]!.next(0);
     works[0]!.complete();
     works[1]!.next(0);
@@ -179,8 +272,14 @@ describe('lightWhile on the simulated backend', () => {
   });
 
   it('checks concurrency and maxQueued when called, naming lightWhile', () => {
-    expect(() => lightWhile(LED, (value: number) => of(value), { concurrency: 0 })).to.throw(RangeError, /^lightWhile: concurrency must be a whole number ≥ 1 or Infinity, not 0$/);
-    expect(() => lightWhile(LED, (value: number) => of(value), { maxQueued: -1 })).to.throw(RangeError, /^lightWhile: maxQueued must be/);
+    expect(() => lightWhile(LED, (value: number) => of(value), { concurrency: 0 })).to.throw(
+      RangeError,
+      /^lightWhile: concurrency must be a whole number ≥ 1 or Infinity, not 0$/,
+    );
+    expect(() => lightWhile(LED, (value: number) => of(value), { maxQueued: -1 })).to.throw(
+      RangeError,
+      /^lightWhile: maxQueued must be/,
+    );
     expect(() => lightWhile(LED, (value: number) => of(value), { concurrency: Infinity })).not.to.throw();
   });
 
@@ -189,10 +288,16 @@ describe('lightWhile on the simulated backend', () => {
     const published: string[] = [];
     const broker = new Subject<void>(); // stands for the broker's acknowledgement
     const subscription = fromGpioButton(BUTTON, { backend: gpio, edge: 'falling', debounceMs: 300 })
-      .pipe(lightWhile(LED, (press) => {
-        log.push(`publishing press@${press.tick} LED=${led()}`);
-        return broker.pipe(map(() => `acked press@${press.tick}`));
-      }, { backend: gpio }))
+      .pipe(
+        lightWhile(
+          LED,
+          (press) => {
+            log.push(`publishing press@${press.tick} LED=${led()}`);
+            return broker.pipe(map(() => `acked press@${press.tick}`));
+          },
+          { backend: gpio },
+        ),
+      )
       .subscribe((ack) => published.push(`${ack} LED=${led()}`));
     gpio.press(BUTTON, { bounceMicros: [200, 300] });
     clock.advanceMillis(50);
@@ -202,6 +307,11 @@ describe('lightWhile on the simulated backend', () => {
     expect(published).to.deep.equal(['acked press@0 LED=1']);
     expect(led()).to.equal(0);
     subscription.unsubscribe();
-    expect([gpio.openInputs(), gpio.openOutputs(), gpio.watcherCount(), clock.pendingTasks]).to.deep.equal([[], [], 0, 0]);
+    expect([gpio.openInputs(), gpio.openOutputs(), gpio.watcherCount(), clock.pendingTasks]).to.deep.equal([
+      [],
+      [],
+      0,
+      0,
+    ]);
   });
 });

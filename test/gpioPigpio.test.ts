@@ -11,8 +11,14 @@ import {
 } from '../src/index.js';
 import { loadPigpioBackendWith, type PigpioLoaderEnvironment } from '../src/gpio/backends/pigpio/pigpioBackend.js';
 
-const PI4: BoardInfo = detectBoard('Raspberry Pi 4 Model B Rev 1.4\0', 'Revision\t: c03114\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n');
-const PI5: BoardInfo = detectBoard('Raspberry Pi 5 Model B Rev 1.0\0', 'Revision\t: d04170\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n');
+const PI4: BoardInfo = detectBoard(
+  'Raspberry Pi 4 Model B Rev 1.4\0',
+  'Revision\t: c03114\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n',
+);
+const PI5: BoardInfo = detectBoard(
+  'Raspberry Pi 5 Model B Rev 1.0\0',
+  'Revision\t: d04170\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n',
+);
 
 async function failure(promise: Promise<unknown>): Promise<GpioBackendUnavailableError> {
   try {
@@ -60,65 +66,126 @@ describe('pigpio backend', () => {
     });
     // Module objects shaped like pigpio's exports, standing in for the package at
     // the point where the C library is (or is not) reached.
-    const initFails = { getTick: () => 1, initialize: () => { throw new Error('pigpio error -1 in gpioInitialise'); } };
+    const initFails = {
+      getTick: () => 1,
+      initialize: () => {
+        throw new Error('pigpio error -1 in gpioInitialise');
+      },
+    };
 
     it('not installed: says to install the C library and the package on the Pi', async () => {
-      const notFound = Object.assign(new Error("Cannot find package 'pigpio' imported from /app/index.js"), { code: 'ERR_MODULE_NOT_FOUND' });
+      const notFound = Object.assign(new Error("Cannot find package 'pigpio' imported from /app/index.js"), {
+        code: 'ERR_MODULE_NOT_FOUND',
+      });
       const error = await failure(loadPigpioBackendWith(environment({ importPigpio: () => Promise.reject(notFound) })));
       expect(error.causes).to.deep.equal(['not-installed']);
-      expect(error.message).to.equal("The pigpio GPIO backend cannot be used: the optional package 'pigpio' is not installed: on the Pi, install the C library (`sudo apt install pigpio`), then the package (`npm install pigpio`).");
+      expect(error.message).to.equal(
+        "The pigpio GPIO backend cannot be used: the optional package 'pigpio' is not installed: on the Pi, install the C library (`sudo apt install pigpio`), then the package (`npm install pigpio`).",
+      );
       expect(error.cause).to.equal(notFound);
     });
 
     it('C library missing: names libpigpio.so and apt', async () => {
-      const warnings = "Error: libpigpio.so.1: cannot open shared object file: No such file or directory\n    at Module._extensions..node";
-      const error = await failure(loadPigpioBackendWith(environment({
-        importPigpio: () => Promise.resolve({ module: { getTick: () => { throw new TypeError('pigpio.gpioTick is not a function'); } }, warnings }),
-      })));
+      const warnings =
+        'Error: libpigpio.so.1: cannot open shared object file: No such file or directory\n    at Module._extensions..node';
+      const error = await failure(
+        loadPigpioBackendWith(
+          environment({
+            importPigpio: () =>
+              Promise.resolve({
+                module: {
+                  getTick: () => {
+                    throw new TypeError('pigpio.gpioTick is not a function');
+                  },
+                },
+                warnings,
+              }),
+          }),
+        ),
+      );
       expect(error.causes).to.deep.equal(['c-library-missing']);
       expect(error.message).to.contain('libpigpio.so').and.to.contain('sudo apt install pigpio');
     });
 
     it('addon built for another Node.js: says so', async () => {
-      const warnings = 'Error: The module pigpio.node was compiled against a different Node.js version using NODE_MODULE_VERSION 108.';
-      const error = await failure(loadPigpioBackendWith(environment({
-        importPigpio: () => Promise.resolve({ module: { default: { getTick: () => { throw new TypeError('x'); } } }, warnings }),
-      })));
+      const warnings =
+        'Error: The module pigpio.node was compiled against a different Node.js version using NODE_MODULE_VERSION 108.';
+      const error = await failure(
+        loadPigpioBackendWith(
+          environment({
+            importPigpio: () =>
+              Promise.resolve({
+                module: {
+                  default: {
+                    getTick: () => {
+                      throw new TypeError('x');
+                    },
+                  },
+                },
+                warnings,
+              }),
+          }),
+        ),
+      );
       expect(error.causes).to.deep.equal(['native-addon-missing']);
       expect(error.message).to.contain('was built for another Node.js version');
     });
 
     it('not root: says to run with sudo', async () => {
-      const error = await failure(loadPigpioBackendWith(environment({
-        importPigpio: () => Promise.resolve({ module: initFails, warnings: '' }),
-        uid: () => 1000,
-      })));
+      const error = await failure(
+        loadPigpioBackendWith(
+          environment({
+            importPigpio: () => Promise.resolve({ module: initFails, warnings: '' }),
+            uid: () => 1000,
+          }),
+        ),
+      );
       expect(error.causes).to.deep.equal(['not-root']);
-      expect(error.message).to.contain('pigpio needs root').and.to.contain('uid 1000').and.to.contain('sudo node app.js');
+      expect(error.message)
+        .to.contain('pigpio needs root')
+        .and.to.contain('uid 1000')
+        .and.to.contain('sudo node app.js');
     });
 
     it('pigpiod running: says to stop it', async () => {
-      const error = await failure(loadPigpioBackendWith(environment({
-        importPigpio: () => Promise.resolve({ module: initFails, warnings: '' }),
-        lockFilePresent: () => true,
-      })));
+      const error = await failure(
+        loadPigpioBackendWith(
+          environment({
+            importPigpio: () => Promise.resolve({ module: initFails, warnings: '' }),
+            lockFilePresent: () => true,
+          }),
+        ),
+      );
       expect(error.causes).to.deep.equal(['daemon-running']);
       expect(error.message).to.contain('sudo systemctl stop pigpiod');
     });
 
     it('Raspberry Pi 5: refuses before importing pigpio and points to the gpiod backend', async () => {
       let imported = false;
-      const error = await failure(loadPigpioBackendWith(environment({
-        readBoard: () => PI5,
-        importPigpio: () => { imported = true; return Promise.reject(new Error('no')); },
-      })));
+      const error = await failure(
+        loadPigpioBackendWith(
+          environment({
+            readBoard: () => PI5,
+            importPigpio: () => {
+              imported = true;
+              return Promise.reject(new Error('no'));
+            },
+          }),
+        ),
+      );
       expect(imported).to.equal(false);
       expect(error.causes).to.deep.equal(['raspberry-pi-5']);
-      expect(error.message).to.equal("The pigpio GPIO backend cannot be used: this is a Raspberry Pi 5 Model B Rev 1.0, and pigpio does not support the Raspberry Pi 5: use backend 'gpiod' instead (the libgpiod tools: `sudo apt install gpiod`).");
+      expect(error.message).to.equal(
+        "The pigpio GPIO backend cannot be used: this is a Raspberry Pi 5 Model B Rev 1.0, and pigpio does not support the Raspberry Pi 5: use backend 'gpiod' instead (the libgpiod tools: `sudo apt install gpiod`).",
+      );
     });
 
     it('an unrecognised initialisation failure keeps pigpio’s own message', () => {
-      const diagnosis = diagnosePigpioFailure({ board: PI4, uid: 0, initError: new Error('pigpio error -1 in gpioInitialise') });
+      const diagnosis = diagnosePigpioFailure({
+        board: PI4,
+        uid: 0,
+        initError: new Error('pigpio error -1 in gpioInitialise'),
+      });
       expect(diagnosis.causes).to.deep.equal(['unknown']);
       expect(diagnosis.message).to.contain('pigpio error -1 in gpioInitialise');
     });
@@ -126,24 +193,39 @@ describe('pigpio backend', () => {
 
   describe('detectBoard', () => {
     it('recognises a Pi 4 by model and revision, and not as a Pi 5', () => {
-      expect(PI4).to.deep.equal({ model: 'Raspberry Pi 4 Model B Rev 1.4', isRaspberryPi: true, isRaspberryPi5: false });
+      expect(PI4).to.deep.equal({
+        model: 'Raspberry Pi 4 Model B Rev 1.4',
+        isRaspberryPi: true,
+        isRaspberryPi5: false,
+      });
     });
 
     it('recognises the Pi 5 family by name or by a BCM2712 revision code alone', () => {
       expect(PI5.isRaspberryPi5).to.equal(true);
-      expect(detectBoard(undefined, 'processor\t: 0\nRevision\t: c04170\nSerial\t\t: 1234\n')).to.deep.equal({ model: undefined, isRaspberryPi: true, isRaspberryPi5: true });
+      expect(detectBoard(undefined, 'processor\t: 0\nRevision\t: c04170\nSerial\t\t: 1234\n')).to.deep.equal({
+        model: undefined,
+        isRaspberryPi: true,
+        isRaspberryPi5: true,
+      });
       expect(detectBoard('Raspberry Pi Compute Module 5 Rev 1.0\0', undefined).isRaspberryPi5).to.equal(true);
       expect(detectBoard('Raspberry Pi 500 Rev 1.0\0', undefined).isRaspberryPi5).to.equal(true);
       expect(detectBoard('Raspberry Pi Compute Module 4 Rev 1.1\0', undefined).isRaspberryPi5).to.equal(false);
     });
 
     it('recognises an old Pi by its device-tree model (old-style revision code)', () => {
-      expect(detectBoard('Raspberry Pi Model B Rev 2\0', 'Hardware\t: BCM2835\nRevision\t: 000e\n'))
-        .to.deep.equal({ model: 'Raspberry Pi Model B Rev 2', isRaspberryPi: true, isRaspberryPi5: false });
+      expect(detectBoard('Raspberry Pi Model B Rev 2\0', 'Hardware\t: BCM2835\nRevision\t: 000e\n')).to.deep.equal({
+        model: 'Raspberry Pi Model B Rev 2',
+        isRaspberryPi: true,
+        isRaspberryPi5: false,
+      });
     });
 
     it('finds no Pi in this machine’s real /proc/cpuinfo', () => {
-      expect(detectBoard(undefined, readFileSync('/proc/cpuinfo', 'utf8'))).to.deep.equal({ model: undefined, isRaspberryPi: false, isRaspberryPi5: false });
+      expect(detectBoard(undefined, readFileSync('/proc/cpuinfo', 'utf8'))).to.deep.equal({
+        model: undefined,
+        isRaspberryPi: false,
+        isRaspberryPi5: false,
+      });
     });
   });
 
@@ -152,36 +234,75 @@ describe('pigpio backend', () => {
   // behaves on a Pi.
   describe('adapter bookkeeping against a stand-in Gpio', () => {
     class StandInGpio extends EventEmitter {
-      static readonly INPUT = 0; static readonly OUTPUT = 1;
-      static readonly PUD_OFF = 0; static readonly PUD_DOWN = 1; static readonly PUD_UP = 2;
-      static readonly RISING_EDGE = 0; static readonly FALLING_EDGE = 1; static readonly EITHER_EDGE = 2;
+      static readonly INPUT = 0;
+      static readonly OUTPUT = 1;
+      static readonly PUD_OFF = 0;
+      static readonly PUD_DOWN = 1;
+      static readonly PUD_UP = 2;
+      static readonly RISING_EDGE = 0;
+      static readonly FALLING_EDGE = 1;
+      static readonly EITHER_EDGE = 2;
       static readonly made: StandInGpio[] = [];
       readonly calls: string[] = [];
-      constructor(readonly gpio: number, readonly options: { mode?: number; pullUpDown?: number }) {
+      constructor(
+        readonly gpio: number,
+        readonly options: { mode?: number; pullUpDown?: number },
+      ) {
         super();
         StandInGpio.made.push(this);
       }
-      digitalRead() { return 1; }
-      digitalWrite(level: number) { this.calls.push(`write ${level}`); return this; }
-      enableInterrupt(edge: number) { this.calls.push(`enableInterrupt ${edge}`); return this; }
-      disableInterrupt() { this.calls.push('disableInterrupt'); return this; }
-      enableAlert() { this.calls.push('enableAlert'); return this; }
-      disableAlert() { this.calls.push('disableAlert'); return this; }
-      glitchFilter(steady: number) { this.calls.push(`glitchFilter ${steady}`); return this; }
+      digitalRead() {
+        return 1;
+      }
+      digitalWrite(level: number) {
+        this.calls.push(`write ${level}`);
+        return this;
+      }
+      enableInterrupt(edge: number) {
+        this.calls.push(`enableInterrupt ${edge}`);
+        return this;
+      }
+      disableInterrupt() {
+        this.calls.push('disableInterrupt');
+        return this;
+      }
+      enableAlert() {
+        this.calls.push('enableAlert');
+        return this;
+      }
+      disableAlert() {
+        this.calls.push('disableAlert');
+        return this;
+      }
+      glitchFilter(steady: number) {
+        this.calls.push(`glitchFilter ${steady}`);
+        return this;
+      }
     }
-    const load = () => loadPigpioBackendWith({
-      importPigpio: () => Promise.resolve({ module: { Gpio: StandInGpio, getTick: () => 5, initialize: () => undefined, terminate: () => undefined }, warnings: '' }),
-      readBoard: () => PI4,
-      uid: () => 0,
-      lockFilePresent: () => false,
+    const load = () =>
+      loadPigpioBackendWith({
+        importPigpio: () =>
+          Promise.resolve({
+            module: { Gpio: StandInGpio, getTick: () => 5, initialize: () => undefined, terminate: () => undefined },
+            warnings: '',
+          }),
+        readBoard: () => PI4,
+        uid: () => 0,
+        lockFilePresent: () => false,
+      });
+    beforeEach(() => {
+      StandInGpio.made.length = 0;
     });
-    beforeEach(() => { StandInGpio.made.length = 0; });
 
     it('uses interrupts with the edge in the kernel, shares one Gpio per pin, and disables interrupts when the last watch ends', async () => {
       const backend = await load();
       const presses: string[] = [];
-      const a = fromGpioButton(17, { backend, edge: 'falling' }).subscribe((event) => presses.push(`a ${event.pressed}@${event.tick}`));
-      const b = fromGpioButton(17, { backend, edge: 'falling' }).subscribe((event) => presses.push(`b ${event.pressed}@${event.tick}`));
+      const a = fromGpioButton(17, { backend, edge: 'falling' }).subscribe((event) =>
+        presses.push(`a ${event.pressed}@${event.tick}`),
+      );
+      const b = fromGpioButton(17, { backend, edge: 'falling' }).subscribe((event) =>
+        presses.push(`b ${event.pressed}@${event.tick}`),
+      );
       expect(StandInGpio.made).to.have.length(1);
       const gpio = StandInGpio.made[0]!;
       expect(gpio.options).to.deep.equal({ mode: 0, pullUpDown: 2 });
@@ -197,7 +318,9 @@ describe('pigpio backend', () => {
     it('uses alerts with the glitch filter, applies the edge choice itself, and clears the filter on release', async () => {
       const backend = await load();
       const events: number[] = [];
-      const subscription = fromGpioButton(22, { backend, edge: 'rising', glitchFilterMicros: 10_000 }).subscribe((event) => events.push(event.level));
+      const subscription = fromGpioButton(22, { backend, edge: 'rising', glitchFilterMicros: 10_000 }).subscribe(
+        (event) => events.push(event.level),
+      );
       const gpio = StandInGpio.made[0]!;
       gpio.emit('alert', 0, 100);
       gpio.emit('alert', 1, 200);
@@ -210,10 +333,15 @@ describe('pigpio backend', () => {
     it('hands a timeout level (2) to onReject instead of inventing an edge', async () => {
       const backend = await load();
       const reasons: string[] = [];
-      const subscription = fromGpioButton(17, { backend, onReject: (rejection) => reasons.push(rejection.reason) }).subscribe();
+      const subscription = fromGpioButton(17, {
+        backend,
+        onReject: (rejection) => reasons.push(rejection.reason),
+      }).subscribe();
       StandInGpio.made[0]!.emit('interrupt', 2, 99);
       subscription.unsubscribe();
-      expect(reasons).to.deep.equal(['GPIO 17 (pigpio): pigpio reported level 2 (2 is an interrupt timeout, which this backend never sets)']);
+      expect(reasons).to.deep.equal([
+        'GPIO 17 (pigpio): pigpio reported level 2 (2 is an interrupt timeout, which this backend never sets)',
+      ]);
     });
   });
 });

@@ -22,21 +22,30 @@ import { waitFor } from './support/waitFor.js';
  * simulator's event-driven implementation.
  */
 function pigpioAlertsReference(
-  initial: Level, edges: { at: number; level: Level }[], steady: number, sampleMicros: number,
-  end: number, startTick: number, edge: Edge,
+  initial: Level,
+  edges: { at: number; level: Level }[],
+  steady: number,
+  sampleMicros: number,
+  end: number,
+  startTick: number,
+  edge: Edge,
 ): string[] {
   let reported: Level = initial; // RBitV
-  let last: Level = initial;     // LBitV
+  let last: Level = initial; // LBitV
   let changedTick = 0;
   let level = initial;
   let next = 0;
   const reports: string[] = [];
   for (let sample = sampleMicros; sample <= end; sample += sampleMicros) {
     while (next < edges.length && edges[next]!.at < sample) level = edges[next++]!.level;
-    if (level !== last) { changedTick = sample; last = level; }
+    if (level !== last) {
+      changedTick = sample;
+      last = level;
+    }
     if (level !== reported && sample - changedTick >= steady) {
       reported = level;
-      if (edge === 'both' || (edge === 'rising') === (level === 1)) reports.push(`${level}@${(startTick + sample) >>> 0}`);
+      if (edge === 'both' || (edge === 'rising') === (level === 1))
+        reports.push(`${level}@${(startTick + sample) >>> 0}`);
     }
   }
   return reports;
@@ -45,41 +54,53 @@ function pigpioAlertsReference(
 function watchRaw(gpio: SimulatedGpio, pin: number, edge: Edge, glitchFilterMicros: number) {
   const input = gpio.openInput(pin, { pull: 'up', edge, glitchFilterMicros });
   const changes: LevelChange[] = [];
-  const stop = input.watch((change) => changes.push(change), (error) => { throw error; });
+  const stop = input.watch(
+    (change) => changes.push(change),
+    (error) => {
+      throw error;
+    },
+  );
   return { input, changes, stop };
 }
 
 describe('SimulatedGpio', () => {
   it('filters glitches exactly as pigpio.c does, for random edge sequences, sample periods and tick origins', () => {
     const step = fc.record({ afterMicros: fc.integer({ min: 0, max: 4000 }), level: fc.constantFrom<Level>(0, 1) });
-    fc.assert(fc.property(
-      fc.array(step, { maxLength: 30 }),
-      fc.integer({ min: 1, max: 3000 }),
-      fc.constantFrom(1, 2, 4, 5, 8, 10),
-      fc.constantFrom<Edge>('rising', 'falling', 'both'),
-      fc.oneof(fc.constant(0), fc.constant(2 ** 32 - 20_000), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
-      fc.integer({ min: 0, max: 50 }),
-      (steps: DriveStep[], steady, sampleMicros, edge, startTick, openAt) => {
-        const clock = new ManualClock();
-        const gpio = new SimulatedGpio({ clock, sampleMicros, startTick });
-        clock.advance(openAt);
-        const { changes, stop, input } = watchRaw(gpio, 4, edge, steady);
-        gpio.drive(4, steps);
-        const edges: { at: number; level: Level }[] = [];
-        let at = openAt;
-        for (const s of steps) { at += s.afterMicros; edges.push({ at, level: s.level }); }
-        const end = at + steady + 4 * sampleMicros + 10;
-        clock.advance(end - openAt);
-        stop();
-        input.release();
-        // The reference samples from the first sample after opening.
-        const firstSample = (Math.floor(openAt / sampleMicros) + 1) * sampleMicros;
-        const expected = pigpioAlertsReference(1, edges, steady, sampleMicros, end, startTick, edge)
-          .filter((report) => ((Number(report.split('@')[1]) - startTick) >>> 0) >= firstSample);
-        expect(changes.map((change) => `${change.level}@${change.tick}`)).to.deep.equal(expected);
-        expect(clock.pendingTasks).to.equal(0);
-      },
-    ), { numRuns: 1000, seed: 20261127 }); // fixed seed: the same 1000 cases on every run
+    fc.assert(
+      fc.property(
+        fc.array(step, { maxLength: 30 }),
+        fc.integer({ min: 1, max: 3000 }),
+        fc.constantFrom(1, 2, 4, 5, 8, 10),
+        fc.constantFrom<Edge>('rising', 'falling', 'both'),
+        fc.oneof(fc.constant(0), fc.constant(2 ** 32 - 20_000), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
+        fc.integer({ min: 0, max: 50 }),
+        (steps: DriveStep[], steady, sampleMicros, edge, startTick, openAt) => {
+          const clock = new ManualClock();
+          const gpio = new SimulatedGpio({ clock, sampleMicros, startTick });
+          clock.advance(openAt);
+          const { changes, stop, input } = watchRaw(gpio, 4, edge, steady);
+          gpio.drive(4, steps);
+          const edges: { at: number; level: Level }[] = [];
+          let at = openAt;
+          for (const s of steps) {
+            at += s.afterMicros;
+            edges.push({ at, level: s.level });
+          }
+          const end = at + steady + 4 * sampleMicros + 10;
+          clock.advance(end - openAt);
+          stop();
+          input.release();
+          // The reference samples from the first sample after opening.
+          const firstSample = (Math.floor(openAt / sampleMicros) + 1) * sampleMicros;
+          const expected = pigpioAlertsReference(1, edges, steady, sampleMicros, end, startTick, edge).filter(
+            (report) => (Number(report.split('@')[1]) - startTick) >>> 0 >= firstSample,
+          );
+          expect(changes.map((change) => `${change.level}@${change.tick}`)).to.deep.equal(expected);
+          expect(clock.pendingTasks).to.equal(0);
+        },
+      ),
+      { numRuns: 1000, seed: 20261127 },
+    ); // fixed seed: the same 1000 cases on every run
   });
 
   it('misses a pulse that falls between two samples, as pigpio’s alerts do', () => {
@@ -87,7 +108,10 @@ describe('SimulatedGpio', () => {
     const gpio = new SimulatedGpio({ clock, sampleMicros: 5 });
     const { changes } = watchRaw(gpio, 4, 'both', 10);
     clock.advance(1);
-    gpio.drive(4, [{ afterMicros: 0, level: 0 }, { afterMicros: 2, level: 1 }]); // low from 1 to 3 µs
+    gpio.drive(4, [
+      { afterMicros: 0, level: 0 },
+      { afterMicros: 2, level: 1 },
+    ]); // low from 1 to 3 µs
     clock.advance(1000);
     expect(changes).to.deep.equal([]);
   });
@@ -96,9 +120,16 @@ describe('SimulatedGpio', () => {
     const clock = new ManualClock();
     const gpio = new SimulatedGpio({ clock, startTick: 2 ** 32 - 2 });
     const { changes } = watchRaw(gpio, 4, 'both', 0);
-    gpio.drive(4, [{ afterMicros: 1, level: 0 }, { afterMicros: 1, level: 0 }, { afterMicros: 3, level: 1 }]);
+    gpio.drive(4, [
+      { afterMicros: 1, level: 0 },
+      { afterMicros: 1, level: 0 },
+      { afterMicros: 3, level: 1 },
+    ]);
     clock.advance(10);
-    expect(changes.map((change) => [change.level, change.tick])).to.deep.equal([[0, 2 ** 32 - 1], [1, 3]]);
+    expect(changes.map((change) => [change.level, change.tick])).to.deep.equal([
+      [0, 2 ** 32 - 1],
+      [1, 3],
+    ]);
     expect(tickDiff(changes[0]!.tick, changes[1]!.tick)).to.equal(4);
   });
 
@@ -125,7 +156,11 @@ describe('SimulatedGpio', () => {
     led.write(1);
     clock.advance(5);
     led.write(0);
-    expect(gpio.outputHistory(4)).to.deep.equal([{ level: 0, tick: 0 }, { level: 1, tick: 10 }, { level: 0, tick: 15 }]);
+    expect(gpio.outputHistory(4)).to.deep.equal([
+      { level: 0, tick: 0 },
+      { level: 1, tick: 10 },
+      { level: 0, tick: 15 },
+    ]);
     expect(() => gpio.openInput(4, { pull: 'off', edge: 'both' })).to.throw(/already open as an output/);
     led.release();
     expect(gpio.openOutputs()).to.deep.equal([]);
@@ -155,8 +190,14 @@ describe('SimulatedGpio', () => {
       clock.advanceMillis(200);
       await type(keys, '\r');
       clock.advanceMillis(200);
-      expect(changes.map((change) => `${change.level}@${change.tick}`))
-        .to.deep.equal(['0@0', '1@100000', '0@100000', '1@200000', '0@300000', '1@400000']);
+      expect(changes.map((change) => `${change.level}@${change.tick}`)).to.deep.equal([
+        '0@0',
+        '1@100000',
+        '0@100000',
+        '1@200000',
+        '0@300000',
+        '1@400000',
+      ]);
       stop();
       expect(keys.listenerCount('data')).to.equal(0);
       expect(keys.isPaused()).to.equal(true);
@@ -191,7 +232,7 @@ describe("the shared simulated backend ('simulated') on the real clock", () => {
     expect(gpio.clock.pendingTasks).to.equal(0);
   });
 
-  it('is what backend: \'simulated\' opens, and the keyboard driver releases after holdMs of real time', async () => {
+  it("is what backend: 'simulated' opens, and the keyboard driver releases after holdMs of real time", async () => {
     const gpio = sharedSimulatedGpio();
     const keys = new PassThrough();
     const stop = keyboardButton(gpio, 27, { input: keys, holdMs: 20 });
@@ -200,7 +241,10 @@ describe("the shared simulated backend ('simulated') on the real clock", () => {
     try {
       expect(gpio.openInputs()).to.include(27);
       keys.write('\n');
-      await waitFor(() => events.length >= 2, () => `a press and a release, got ${JSON.stringify(events)}`);
+      await waitFor(
+        () => events.length >= 2,
+        () => `a press and a release, got ${JSON.stringify(events)}`,
+      );
       expect(events).to.deep.equal([true, false]);
     } finally {
       subscription.unsubscribe();

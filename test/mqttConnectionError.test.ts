@@ -9,9 +9,15 @@ describe('finalConnectionError', function () {
   const withCode = (message: string, code: string | number): Error => Object.assign(new Error(message), { code });
 
   it('treats every error before the first connect as final', function () {
-    expect(finalConnectionError(withCode('connect ECONNREFUSED', 'ECONNREFUSED'), broker, false, false)?.message).to.match(/nothing accepts connections/);
-    expect(finalConnectionError(withCode('read ECONNRESET', 'ECONNRESET'), broker, false, false)?.message).to.match(/closed the connection before answering CONNECT/);
-    expect(finalConnectionError(new Error('connack timeout'), broker, false, false)?.message).to.equal(`cannot connect to the MQTT broker at ${broker}: connack timeout`);
+    expect(
+      finalConnectionError(withCode('connect ECONNREFUSED', 'ECONNREFUSED'), broker, false, false)?.message,
+    ).to.match(/nothing accepts connections/);
+    expect(finalConnectionError(withCode('read ECONNRESET', 'ECONNRESET'), broker, false, false)?.message).to.match(
+      /closed the connection before answering CONNECT/,
+    );
+    expect(finalConnectionError(new Error('connack timeout'), broker, false, false)?.message).to.equal(
+      `cannot connect to the MQTT broker at ${broker}: connack timeout`,
+    );
   });
 
   it('leaves socket errors after a successful connect to the reconnect', function () {
@@ -23,15 +29,20 @@ describe('finalConnectionError', function () {
   });
 
   it('makes a packet MQTT.js refuses after the connect final, since reconnecting would resend the same message', function () {
-    expect(finalConnectionError(new Error('Invalid puback reason code'), broker, true, false)?.message)
-      .to.equal(`the MQTT broker at ${broker} sent a packet MQTT.js refuses: Invalid puback reason code (Mosquitto answers so when a message is larger than its message_size_limit)`);
+    expect(finalConnectionError(new Error('Invalid puback reason code'), broker, true, false)?.message).to.equal(
+      `the MQTT broker at ${broker} sent a packet MQTT.js refuses: Invalid puback reason code (Mosquitto answers so when a message is larger than its message_size_limit)`,
+    );
   });
 
   it('keeps refusals and certificate failures final after a successful connect', function () {
     const refused = finalConnectionError(withCode('Connection refused: Not authorized', 135), broker, true, true);
     expect(refused?.reasonCode).to.equal(135);
     expect(refused?.message).to.match(/refused the credentials: CONNACK Not authorized \(0x87\)/);
-    expect(finalConnectionError(withCode('Connection refused: Server unavailable', 136), broker, true, true)?.message).to.match(/refused the connection: CONNACK Server unavailable \(0x88\)/);
-    expect(finalConnectionError(withCode('certificate has expired', 'CERT_HAS_EXPIRED'), broker, true, false)?.code).to.equal('CERT_HAS_EXPIRED');
+    expect(
+      finalConnectionError(withCode('Connection refused: Server unavailable', 136), broker, true, true)?.message,
+    ).to.match(/refused the connection: CONNACK Server unavailable \(0x88\)/);
+    expect(
+      finalConnectionError(withCode('certificate has expired', 'CERT_HAS_EXPIRED'), broker, true, false)?.code,
+    ).to.equal('CERT_HAS_EXPIRED');
   });
 });

@@ -32,13 +32,22 @@ describe('fromMqtt on a real Mosquitto', function () {
 
     const received: MqttMessage[] = [];
     const subscription = fromMqtt(client, 'life/a', { qos: 1 }).subscribe((m) => received.push(m));
-    await waitFor(() => countLog(broker.log(), /Received SUBSCRIBE from from-lifecycle/) >= 2, 'SUBSCRIBE in the broker log');
-    await waitFor(() => countLog(broker.log(), /from-lifecycle 1 life\/a/) === 1, 'the life/a subscription in the broker log');
+    await waitFor(
+      () => countLog(broker.log(), /Received SUBSCRIBE from from-lifecycle/) >= 2,
+      'SUBSCRIBE in the broker log',
+    );
+    await waitFor(
+      () => countLog(broker.log(), /from-lifecycle 1 life\/a/) === 1,
+      'the life/a subscription in the broker log',
+    );
     await publisher.publishAsync('life/a', 'one', { qos: 1 });
     await waitFor(() => received.length === 1, 'the first message');
 
     subscription.unsubscribe();
-    await waitFor(() => countLog(broker.log(), /Received UNSUBSCRIBE from from-lifecycle/) === 1, 'UNSUBSCRIBE in the broker log');
+    await waitFor(
+      () => countLog(broker.log(), /Received UNSUBSCRIBE from from-lifecycle/) === 1,
+      'UNSUBSCRIBE in the broker log',
+    );
     await waitFor(() => countLog(broker.log(), /Sending UNSUBACK to from-lifecycle/) === 1, 'UNSUBACK');
     // Published after the unsubscribe, before a barrier: the broker must not send it.
     await publisher.publishAsync('life/a', 'two', { qos: 1 });
@@ -64,9 +73,17 @@ describe('fromMqtt on a real Mosquitto', function () {
     await publisher.publishAsync('deep', 'q2', { qos: 2 });
     await publisher.publishAsync('wild/a/b/x', 'no', { qos: 1 }); // + is one level only
     await publisher.publishAsync('other', 'no', { qos: 1 });
-    await waitFor(() => received.length === 4, () => `4 messages, got ${received.length}`);
+    await waitFor(
+      () => received.length === 4,
+      () => `4 messages, got ${received.length}`,
+    );
 
-    const summary = received.map((m) => ({ topic: m.topic, payload: m.payload.toString(), qos: m.qos, retain: m.retain }));
+    const summary = received.map((m) => ({
+      topic: m.topic,
+      payload: m.payload.toString(),
+      qos: m.qos,
+      retain: m.retain,
+    }));
     expect(summary).to.deep.equal([
       { topic: 'wild/retained/x', payload: 'kept', qos: 1, retain: true },
       { topic: 'wild/a/x', payload: 'q0', qos: 0, retain: false },
@@ -74,24 +91,43 @@ describe('fromMqtt on a real Mosquitto', function () {
       { topic: 'deep', payload: 'q2', qos: 2, retain: false },
     ]);
     expect(Buffer.isBuffer(received[0]!.payload)).to.equal(true);
-    expect(received[2]!.properties).to.deep.include({ contentType: 'text/plain', userProperties: { sensor: 'gpio17' }, payloadFormatIndicator: true });
+    expect(received[2]!.properties).to.deep.include({
+      contentType: 'text/plain',
+      userProperties: { sensor: 'gpio17' },
+      payloadFormatIndicator: true,
+    });
     await publisher.publishAsync('wild/retained/x', '', { qos: 1, retain: true }); // clear the retained message
   });
 
   it('closes a client it built itself on teardown, and leaves a passed-in client open', async function () {
     const ownedId = 'from-owned-client';
     const subscription = fromMqtt({ url: broker.url, clientId: ownedId }, 'owned/t').subscribe();
-    await waitFor(() => countLog(broker.log(), new RegExp(`New client connected .* as ${ownedId}`)) === 1, 'the owned client to connect');
+    await waitFor(
+      () => countLog(broker.log(), new RegExp(`New client connected .* as ${ownedId}`)) === 1,
+      'the owned client to connect',
+    );
     await waitFor(() => countLog(broker.log(), new RegExp(`${ownedId} 1 owned/t`)) === 1, 'its subscription');
     subscription.unsubscribe();
-    await waitFor(() => countLog(broker.log(), new RegExp(`Received UNSUBSCRIBE from ${ownedId}`)) === 1, 'its UNSUBSCRIBE');
-    await waitFor(() => countLog(broker.log(), new RegExp(`Received DISCONNECT from ${ownedId}`)) === 1, 'its DISCONNECT');
+    await waitFor(
+      () => countLog(broker.log(), new RegExp(`Received UNSUBSCRIBE from ${ownedId}`)) === 1,
+      'its UNSUBSCRIBE',
+    );
+    await waitFor(
+      () => countLog(broker.log(), new RegExp(`Received DISCONNECT from ${ownedId}`)) === 1,
+      'its DISCONNECT',
+    );
 
     const client = await testClient(broker.url, { clientId: 'from-passed-client' });
     const passed = fromMqtt(client, 'owned/t').subscribe();
-    await waitFor(() => countLog(broker.log(), /from-passed-client 1 owned\/t/) === 1, 'the passed-in client subscription');
+    await waitFor(
+      () => countLog(broker.log(), /from-passed-client 1 owned\/t/) === 1,
+      'the passed-in client subscription',
+    );
     passed.unsubscribe();
-    await waitFor(() => countLog(broker.log(), /Received UNSUBSCRIBE from from-passed-client/) === 1, 'its UNSUBSCRIBE');
+    await waitFor(
+      () => countLog(broker.log(), /Received UNSUBSCRIBE from from-passed-client/) === 1,
+      'its UNSUBSCRIBE',
+    );
     expect(client.connected).to.equal(true);
     expect(client.listenerCount('message'), 'no listener left behind').to.equal(0);
     expect(countLog(broker.log(), /Received DISCONNECT from from-passed-client/)).to.equal(0);
@@ -116,12 +152,28 @@ describe('fromMqtt on a real Mosquitto', function () {
   it('splits a shared subscription ($share/group/topic): every message goes to exactly one member, none lost', async function () {
     const total = 200;
     const byMember: [string[], string[]] = [[], []];
-    subscriptions.push(fromMqtt(broker.url, '$share/aggregators/shared/t', { qos: 1 }).subscribe((m) => byMember[0].push(m.payload.toString())));
-    subscriptions.push(fromMqtt(broker.url, '$share/aggregators/shared/t', { qos: 1 }).subscribe((m) => byMember[1].push(m.payload.toString())));
-    await waitFor(() => countLog(broker.log(), / 1 \$share\/aggregators\/shared\/t/) === 2, 'both shared subscriptions');
+    subscriptions.push(
+      fromMqtt(broker.url, '$share/aggregators/shared/t', { qos: 1 }).subscribe((m) =>
+        byMember[0].push(m.payload.toString()),
+      ),
+    );
+    subscriptions.push(
+      fromMqtt(broker.url, '$share/aggregators/shared/t', { qos: 1 }).subscribe((m) =>
+        byMember[1].push(m.payload.toString()),
+      ),
+    );
+    await waitFor(
+      () => countLog(broker.log(), / 1 \$share\/aggregators\/shared\/t/) === 2,
+      'both shared subscriptions',
+    );
     const publisher = await testClient(broker.url);
-    await Promise.all(Array.from({ length: total }, (_, i) => publisher.publishAsync('shared/t', String(i), { qos: 1 })));
-    await waitFor(() => byMember[0].length + byMember[1].length >= total, () => `${total} messages, got ${byMember[0].length}+${byMember[1].length}`);
+    await Promise.all(
+      Array.from({ length: total }, (_, i) => publisher.publishAsync('shared/t', String(i), { qos: 1 })),
+    );
+    await waitFor(
+      () => byMember[0].length + byMember[1].length >= total,
+      () => `${total} messages, got ${byMember[0].length}+${byMember[1].length}`,
+    );
     const all = [...byMember[0], ...byMember[1]].map(Number).sort((x, y) => x - y);
     expect(all).to.deep.equal(Array.from({ length: total }, (_, i) => i));
     expect(byMember[0].length, 'member 1 got some').to.be.greaterThan(0);
@@ -131,7 +183,9 @@ describe('fromMqtt on a real Mosquitto', function () {
   it('with ack: "manual", holds the PUBACK until ack() and takes in nothing else meanwhile', async function () {
     const client = await testClient(broker.url, { clientId: 'from-manual' });
     const pubacks: number[] = [];
-    client.on('packetsend', (packet) => { if (packet.cmd === 'puback') pubacks.push(packet.messageId!); });
+    client.on('packetsend', (packet) => {
+      if (packet.cmd === 'puback') pubacks.push(packet.messageId!);
+    });
     const received: MqttMessage[] = [];
     subscriptions.push(fromMqtt(client, 'manual/t', { qos: 1, ack: 'manual' }).subscribe((m) => received.push(m)));
     await waitFor(() => countLog(broker.log(), /from-manual 1 manual\/t/) === 1, 'the subscription');
@@ -146,7 +200,10 @@ describe('fromMqtt on a real Mosquitto', function () {
     expect(received).to.have.length(1);
     expect(pubacks).to.deep.equal([]);
     received[0]!.ack();
-    await waitFor(() => received.length === 2 && pubacks.length === 1, 'the PUBACK of the first and the second message');
+    await waitFor(
+      () => received.length === 2 && pubacks.length === 1,
+      'the PUBACK of the first and the second message',
+    );
     received[0]!.ack(); // a second call does nothing
     received[1]!.ack();
     await waitFor(() => pubacks.length === 2, 'the PUBACK of the second');
@@ -154,19 +211,31 @@ describe('fromMqtt on a real Mosquitto', function () {
   });
 
   it('with ack: "manual" and a persistent session, gets a message again when it was not acknowledged before teardown', async function () {
-    const session = { url: broker.url, clientId: 'from-redeliver', clean: false, properties: { sessionExpiryInterval: 300 } };
+    const session = {
+      url: broker.url,
+      clientId: 'from-redeliver',
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+    };
     const publisher = await testClient(broker.url);
     const first: MqttMessage[] = [];
-    const crashed = fromMqtt(session, 'redeliver/t', { qos: 1, ack: 'manual', keepSubscription: true }).subscribe((m) => first.push(m));
+    const crashed = fromMqtt(session, 'redeliver/t', { qos: 1, ack: 'manual', keepSubscription: true }).subscribe((m) =>
+      first.push(m),
+    );
     await waitFor(() => countLog(broker.log(), /from-redeliver 1 redeliver\/t/) === 1, 'the subscription');
     await publisher.publishAsync('redeliver/t', 'must not be lost', { qos: 1 });
     await waitFor(() => first.length === 1, 'the message');
     crashed.unsubscribe(); // the downstream write never happened: no ack()
-    await waitFor(() => countLog(broker.log(), /Received DISCONNECT from from-redeliver/) === 1, 'the first session to end');
+    await waitFor(
+      () => countLog(broker.log(), /Received DISCONNECT from from-redeliver/) === 1,
+      'the first session to end',
+    );
     expect(countLog(broker.log(), /Received UNSUBSCRIBE from from-redeliver/)).to.equal(0);
 
     const again: MqttMessage[] = [];
-    const resumed = fromMqtt(session, 'redeliver/t', { qos: 1, ack: 'manual', keepSubscription: true }).subscribe((m) => again.push(m));
+    const resumed = fromMqtt(session, 'redeliver/t', { qos: 1, ack: 'manual', keepSubscription: true }).subscribe((m) =>
+      again.push(m),
+    );
     await waitFor(() => again.length === 1, 'the redelivered message');
     expect(again[0]!.payload.toString()).to.equal('must not be lost');
     expect(again[0]!.dup).to.equal(true);
@@ -175,7 +244,10 @@ describe('fromMqtt on a real Mosquitto', function () {
     await waitFor(() => again.length === 2, 'the next message after the ack');
     again[1]!.ack();
     resumed.unsubscribe();
-    await waitFor(() => countLog(broker.log(), /Received DISCONNECT from from-redeliver/) === 2, 'the second session to end');
+    await waitFor(
+      () => countLog(broker.log(), /Received DISCONNECT from from-redeliver/) === 2,
+      'the second session to end',
+    );
 
     // Both acknowledged: a third session gets nothing old, only what is new.
     const third: MqttMessage[] = [];

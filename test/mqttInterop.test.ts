@@ -7,7 +7,15 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { firstValueFrom, from, lastValueFrom, take, toArray, type Subscription } from 'rxjs';
-import { decodeIotPayload, encodePayload, fromMqtt, makePayload, toMqtt, type DecodedMqttMessage, type Rejection } from '../src/index.js';
+import {
+  decodeIotPayload,
+  encodePayload,
+  fromMqtt,
+  makePayload,
+  toMqtt,
+  type DecodedMqttMessage,
+  type Rejection,
+} from '../src/index.js';
 import { corpusLines, corpusPath } from './support/corpora.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { countLog } from './support/mqttHelpers.js';
@@ -27,7 +35,9 @@ describe('MQTT interoperability with mosquitto_pub, mosquitto_sub and the origin
   });
   afterEach(function () {
     subscriptions.splice(0).forEach((s) => s.unsubscribe());
-    children.splice(0).forEach((child) => { if (child.exitCode === null) child.kill('SIGKILL'); });
+    children.splice(0).forEach((child) => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
   });
   after(async function () {
     await broker?.dispose();
@@ -37,18 +47,52 @@ describe('MQTT interoperability with mosquitto_pub, mosquitto_sub and the origin
     const lines = corpusLines('hackers').slice(0, 3);
     const decoded: DecodedMqttMessage[] = [];
     const rejections: Rejection[] = [];
-    subscriptions.push(fromMqtt(broker.url, 'interop/pub').pipe(decodeIotPayload({ onReject: (r) => rejections.push(r) })).subscribe((d) => decoded.push(d)));
+    subscriptions.push(
+      fromMqtt(broker.url, 'interop/pub')
+        .pipe(decodeIotPayload({ onReject: (r) => rejections.push(r) }))
+        .subscribe((d) => decoded.push(d)),
+    );
     await waitFor(() => countLog(broker.log(), / 1 interop\/pub/) === 1, 'the subscription');
     const stamps = ['2020-07-01 12:34:56.789012', '2020-07-01T12:34:57Z', '2020-07-01 12:34:58'];
     for (const [i, line] of lines.entries()) {
       const version = i % 2 === 0 ? 'mqttv311' : 'mqttv5';
-      await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), '-V', version, '-q', '1', '-t', 'interop/pub',
-        '-m', JSON.stringify({ iottimestamp: stamps[i], accesslogs: line })]);
+      await run('mosquitto_pub', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(broker.port),
+        '-V',
+        version,
+        '-q',
+        '1',
+        '-t',
+        'interop/pub',
+        '-m',
+        JSON.stringify({ iottimestamp: stamps[i], accesslogs: line }),
+      ]);
     }
-    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), '-q', '1', '-t', 'interop/pub', '-m', 'not json at all']);
-    await waitFor(() => decoded.length === 3 && rejections.length === 1, () => `3 decoded and 1 rejected, got ${decoded.length} and ${rejections.length}`);
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(broker.port),
+      '-q',
+      '1',
+      '-t',
+      'interop/pub',
+      '-m',
+      'not json at all',
+    ]);
+    await waitFor(
+      () => decoded.length === 3 && rejections.length === 1,
+      () => `3 decoded and 1 rejected, got ${decoded.length} and ${rejections.length}`,
+    );
     expect(decoded.map((d) => d.payload.accesslogs)).to.deep.equal(lines);
-    expect(decoded.map((d) => d.payload.iottimestamp.toISOString())).to.deep.equal(['2020-07-01T12:34:56.789Z', '2020-07-01T12:34:57.000Z', '2020-07-01T12:34:58.000Z']);
+    expect(decoded.map((d) => d.payload.iottimestamp.toISOString())).to.deep.equal([
+      '2020-07-01T12:34:56.789Z',
+      '2020-07-01T12:34:57.000Z',
+      '2020-07-01T12:34:58.000Z',
+    ]);
     expect(rejections[0]!.kind).to.equal('payload');
     expect(rejections[0]!.reason).to.match(/^message on "interop\/pub": payload is not JSON/);
   });
@@ -56,11 +100,20 @@ describe('MQTT interoperability with mosquitto_pub, mosquitto_sub and the origin
   it('receives and decodes what the original Python publisher (paho-mqtt) sends for real access-log lines', async function () {
     const count = 25;
     const lines = corpusLines('elastic').slice(0, count);
-    const received = firstValueFrom(fromMqtt(broker.url, 'rupesh/gpiotopic').pipe(decodeIotPayload({ strict: true }), take(count), toArray()));
+    const received = firstValueFrom(
+      fromMqtt(broker.url, 'rupesh/gpiotopic').pipe(decodeIotPayload({ strict: true }), take(count), toArray()),
+    );
     await waitFor(() => countLog(broker.log(), / 1 rupesh\/gpiotopic/) === 1, 'the subscription');
     const before = Date.now();
     const script = join(here, 'python', 'publish_like_original.py');
-    const { stdout } = await run('/usr/bin/python3', [script, '127.0.0.1', String(broker.port), 'rupesh/gpiotopic', corpusPath('elastic'), String(count)]);
+    const { stdout } = await run('/usr/bin/python3', [
+      script,
+      '127.0.0.1',
+      String(broker.port),
+      'rupesh/gpiotopic',
+      corpusPath('elastic'),
+      String(count),
+    ]);
     const after = Date.now();
     expect(stdout.trim()).to.equal(String(count));
     const decoded = await received;
@@ -75,7 +128,12 @@ describe('MQTT interoperability with mosquitto_pub, mosquitto_sub and the origin
 
   it('publishes with toMqtt what mosquitto_sub receives byte for byte', async function () {
     const values: (Buffer | string | object)[] = [
-      encodePayload(makePayload('127.0.0.1 - - [01/Jul/2020:12:34:56 +0000] "GET / HTTP/1.1" 200 5\n', new Date(Date.UTC(2020, 6, 1, 12, 34, 56, 789)))),
+      encodePayload(
+        makePayload(
+          '127.0.0.1 - - [01/Jul/2020:12:34:56 +0000] "GET / HTTP/1.1" 200 5\n',
+          new Date(Date.UTC(2020, 6, 1, 12, 34, 56, 789)),
+        ),
+      ),
       'plain text, ünïcødé ✓',
       Buffer.from([0, 1, 2, 10, 13, 255, 254]),
       { nested: { list: [1, 'two', null] } },
@@ -87,10 +145,31 @@ describe('MQTT interoperability with mosquitto_pub, mosquitto_sub and the origin
       Buffer.from('{"nested":{"list":[1,"two",null]}}'),
     ];
     // -F %x prints each payload as hex on its own line, so bytes survive exactly.
-    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(broker.port), '-i', 'interop-sub', '-t', 'interop/out', '-q', '1', '-C', String(values.length), '-F', '%x'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const sub = spawn(
+      'mosquitto_sub',
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(broker.port),
+        '-i',
+        'interop-sub',
+        '-t',
+        'interop/out',
+        '-q',
+        '1',
+        '-C',
+        String(values.length),
+        '-F',
+        '%x',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     children.push(sub);
     let output = '';
-    sub.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    sub.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     const exited = new Promise<number | null>((resolve) => sub.once('exit', (code) => resolve(code)));
     await waitFor(() => countLog(broker.log(), /interop-sub 1 interop\/out/) === 1, 'mosquitto_sub to subscribe');
     // The default serializer: strings and Buffers as they are, objects as JSON.
@@ -98,6 +177,8 @@ describe('MQTT interoperability with mosquitto_pub, mosquitto_sub and the origin
     expect(await exited).to.equal(0);
     expect(output.trim().split('\n')).to.deep.equal(expected.map((b) => b.toString('hex')));
     // The reference payload is exactly what the original publisher would send.
-    expect(expected[0]!.toString()).to.equal('{"iottimestamp":"2020-07-01 12:34:56.789000","accesslogs":"127.0.0.1 - - [01/Jul/2020:12:34:56 +0000] \\"GET / HTTP/1.1\\" 200 5\\n"}');
+    expect(expected[0]!.toString()).to.equal(
+      '{"iottimestamp":"2020-07-01 12:34:56.789000","accesslogs":"127.0.0.1 - - [01/Jul/2020:12:34:56 +0000] \\"GET / HTTP/1.1\\" 200 5\\n"}',
+    );
   });
 });

@@ -3,22 +3,34 @@
 // connection failures error the stream once, with a message naming the cause.
 import { expect } from 'chai';
 import { firstValueFrom, from, lastValueFrom, take, toArray, type Observable, type Subscription } from 'rxjs';
-import { MqttConnectionError, MqttSubscribeError, RejectionError, fromMqtt, toMqtt, type Rejection } from '../src/index.js';
+import {
+  MqttConnectionError,
+  MqttSubscribeError,
+  RejectionError,
+  fromMqtt,
+  toMqtt,
+  type Rejection,
+} from '../src/index.js';
 import { freePort, startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
 import { waitFor } from './support/waitFor.js';
 
-const acl = [
-  'user alice', 'topic readwrite alice/#',
-  'user bob', 'topic readwrite bob/#',
-  'user monitor', 'topic read #',
-].join('\n') + '\n';
+const acl =
+  ['user alice', 'topic readwrite alice/#', 'user bob', 'topic readwrite bob/#', 'user monitor', 'topic read #'].join(
+    '\n',
+  ) + '\n';
 
 /** Subscribes and resolves with the error the stream ends with, counting error calls. */
 async function failure(stream: Observable<unknown>): Promise<{ error: unknown; errors: () => number }> {
   let count = 0;
   const error = await new Promise<unknown>((resolve) => {
-    stream.subscribe({ error: (e) => { count++; resolve(e); }, complete: () => resolve(new Error('completed instead of failing')) });
+    stream.subscribe({
+      error: (e) => {
+        count++;
+        resolve(e);
+      },
+      complete: () => resolve(new Error('completed instead of failing')),
+    });
   });
   return { error, errors: () => count };
 }
@@ -31,7 +43,11 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
   before(async function () {
     broker = await startMosquitto({
       tls: true,
-      users: [{ username: 'alice', password: 'alice-secret' }, { username: 'bob', password: 'bob-secret' }, { username: 'monitor', password: 'monitor-secret' }],
+      users: [
+        { username: 'alice', password: 'alice-secret' },
+        { username: 'bob', password: 'bob-secret' },
+        { username: 'monitor', password: 'monitor-secret' },
+      ],
       acl,
     });
     tls = { url: broker.tlsUrl!, ca: broker.tlsMaterial!.ca };
@@ -57,9 +73,16 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
     it(`errors once, saying the broker refused the credentials, on a wrong password (MQTT ${protocolVersion === 5 ? '5' : '3.1.1'}), with no reconnect loop`, async function () {
       const refusal = new RegExp(`Sending CONNACK to 127\\.0\\.0\\.1 \\(0, ${protocolVersion === 5 ? 135 : 5}\\)`);
       const refusalsBefore = countLog(broker.log(), refusal);
-      const { error, errors } = await failure(fromMqtt({ url: tls.url, ca: tls.ca, username: 'alice', password: 'wrong', protocolVersion, reconnectPeriod: 100 }, 'alice/x'));
+      const { error, errors } = await failure(
+        fromMqtt(
+          { url: tls.url, ca: tls.ca, username: 'alice', password: 'wrong', protocolVersion, reconnectPeriod: 100 },
+          'alice/x',
+        ),
+      );
       expect(error).to.be.instanceOf(MqttConnectionError);
-      expect((error as Error).message).to.match(/the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ refused the credentials: CONNACK Not authorized \((0x87|0x05)\)/);
+      expect((error as Error).message).to.match(
+        /the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ refused the credentials: CONNACK Not authorized \((0x87|0x05)\)/,
+      );
       expect((error as MqttConnectionError).reasonCode).to.equal(protocolVersion === 5 ? 135 : 5);
       // A negative check needs time to pass: ten reconnect periods without a retry.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -76,27 +99,37 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
   it('fails clearly when plain MQTT is sent to the TLS port', async function () {
     const { error } = await failure(toMqtt(`mqtt://127.0.0.1:${broker.tlsPort}`, { topic: 'alice/x' })(from([1])));
     expect(error).to.be.instanceOf(MqttConnectionError);
-    expect((error as Error).message).to.match(/closed the connection before answering CONNECT .*If this port expects TLS, connect with mqtts:\/\//);
+    expect((error as Error).message).to.match(
+      /closed the connection before answering CONNECT .*If this port expects TLS, connect with mqtts:\/\//,
+    );
   });
 
   it('fails clearly when the broker certificate is not trusted (no ca given)', async function () {
     const { error } = await failure(fromMqtt({ url: tls.url, username: 'alice', password: 'alice-secret' }, 'alice/x'));
     expect((error as MqttConnectionError).code).to.equal('SELF_SIGNED_CERT_IN_CHAIN');
-    expect((error as Error).message).to.match(/TLS with the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ failed: .*Pass the CA/);
+    expect((error as Error).message).to.match(
+      /TLS with the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ failed: .*Pass the CA/,
+    );
   });
 
   it('fails clearly when nothing listens at the first connect', async function () {
     const port = await freePort();
     const { error } = await failure(fromMqtt(`mqtt://127.0.0.1:${port}`, 't'));
-    expect((error as Error).message).to.equal(`nothing accepts connections at mqtt://127.0.0.1:${port} (ECONNREFUSED): is the broker running, and is the port right?`);
+    expect((error as Error).message).to.equal(
+      `nothing accepts connections at mqtt://127.0.0.1:${port} (ECONNREFUSED): is the broker running, and is the port right?`,
+    );
   });
 
   it('fails clearly on options MQTT.js refuses', async function () {
     const unknownScheme = await failure(fromMqtt('nonsense://127.0.0.1:1', 't'));
     expect(unknownScheme.error).to.be.instanceOf(MqttConnectionError);
-    expect((unknownScheme.error as Error).message).to.equal('invalid MQTT connection options for nonsense://127.0.0.1:1: unknown scheme "nonsense://"; use mqtt://, mqtts://, ws:// or wss://');
+    expect((unknownScheme.error as Error).message).to.equal(
+      'invalid MQTT connection options for nonsense://127.0.0.1:1: unknown scheme "nonsense://"; use mqtt://, mqtts://, ws:// or wss://',
+    );
     const uncleanWithoutId = await failure(fromMqtt({ url: broker.url, clean: false }, 't'));
-    expect((uncleanWithoutId.error as Error).message).to.match(/invalid MQTT connection options for mqtt:\/\/127\.0\.0\.1:\d+: Missing clientId for unclean clients/);
+    expect((uncleanWithoutId.error as Error).message).to.match(
+      /invalid MQTT connection options for mqtt:\/\/127\.0\.0\.1:\d+: Missing clientId for unclean clients/,
+    );
   });
 
   it('honours an ACL that gives a client only its own topic, and reports the refused publish (MQTT 5 PUBACK 0x87)', async function () {
@@ -107,28 +140,46 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
 
     const alice = { url: tls.url, ca: tls.ca, username: 'alice', password: 'alice-secret' };
     const rejections: Rejection[] = [];
-    const acks = await lastValueFrom(from(['alice/ok', 'bob/intrusion', 'alice/after']).pipe(
-      toMqtt(alice, { topic: (t) => t, qos: 1, onReject: (r) => rejections.push(r) }),
-      toArray(),
-    ));
+    const acks = await lastValueFrom(
+      from(['alice/ok', 'bob/intrusion', 'alice/after']).pipe(
+        toMqtt(alice, { topic: (t) => t, qos: 1, onReject: (r) => rejections.push(r) }),
+        toArray(),
+      ),
+    );
     expect(acks.map((a) => a.topic)).to.deep.equal(['alice/ok', 'alice/after']);
     expect(rejections).to.have.length(1);
     expect(rejections[0]).to.deep.include({ kind: 'message', input: 'bob/intrusion' });
-    expect(rejections[0]!.reason).to.match(/the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ refused the message on "bob\/intrusion": Not authorized \(0x87\)/);
+    expect(rejections[0]!.reason).to.match(
+      /the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ refused the message on "bob\/intrusion": Not authorized \(0x87\)/,
+    );
     await waitFor(() => seen.includes('alice/after'), 'alice/after at the monitor');
     expect(seen).to.deep.equal(['alice/ok', 'alice/after']);
 
-    const strict = await failure(from(['bob/intrusion']).pipe(toMqtt(alice, { topic: (t) => t, qos: 1, strict: true })));
+    const strict = await failure(
+      from(['bob/intrusion']).pipe(toMqtt(alice, { topic: (t) => t, qos: 1, strict: true })),
+    );
     expect(strict.error).to.be.instanceOf(RejectionError);
     expect((strict.error as Error).message).to.match(/message rejected: .*Not authorized \(0x87\)/);
   });
 
   it('does not deliver to a client what the ACL does not let it read', async function () {
     const received: string[] = [];
-    subscriptions.push(fromMqtt({ url: tls.url, ca: tls.ca, username: 'bob', password: 'bob-secret' }, ['alice/#', 'bob/#']).subscribe((m) => received.push(m.topic)));
+    subscriptions.push(
+      fromMqtt({ url: tls.url, ca: tls.ca, username: 'bob', password: 'bob-secret' }, ['alice/#', 'bob/#']).subscribe(
+        (m) => received.push(m.topic),
+      ),
+    );
     await waitFor(() => countLog(broker.log(), / 1 bob\/#/) >= 1, "bob's subscriptions");
-    await lastValueFrom(from(['secret']).pipe(toMqtt({ url: tls.url, ca: tls.ca, username: 'alice', password: 'alice-secret' }, { topic: 'alice/private' })));
-    await lastValueFrom(from(['hello']).pipe(toMqtt({ url: tls.url, ca: tls.ca, username: 'bob', password: 'bob-secret' }, { topic: 'bob/own' })));
+    await lastValueFrom(
+      from(['secret']).pipe(
+        toMqtt({ url: tls.url, ca: tls.ca, username: 'alice', password: 'alice-secret' }, { topic: 'alice/private' }),
+      ),
+    );
+    await lastValueFrom(
+      from(['hello']).pipe(
+        toMqtt({ url: tls.url, ca: tls.ca, username: 'bob', password: 'bob-secret' }, { topic: 'bob/own' }),
+      ),
+    );
     await waitFor(() => received.includes('bob/own'), 'bob/own');
     expect(received).to.deep.equal(['bob/own']);
   });
@@ -151,7 +202,9 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
       const carol = { url: dynsecBroker.url, username: 'carol', password: 'carol-secret' };
       const { error, errors } = await failure(fromMqtt(carol, ['carol/in', 'other/x']));
       expect(error).to.be.instanceOf(MqttSubscribeError);
-      expect((error as Error).message).to.match(/^the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the subscription to "other\/x": SUBACK Not authorized \(0x87\)$/);
+      expect((error as Error).message).to.match(
+        /^the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the subscription to "other\/x": SUBACK Not authorized \(0x87\)$/,
+      );
       expect((error as MqttSubscribeError).topics).to.deep.equal(['other/x']);
       expect(errors()).to.equal(1);
 

@@ -2,20 +2,50 @@
 // serializer, one ack per value after PUBACK/PUBCOMP, the in-flight bound, and the
 // bounded offline queue while the broker is down.
 import { expect } from 'chai';
-import { Subject, count, firstValueFrom, from, lastValueFrom, map, takeWhile, tap, toArray, type Subscription } from 'rxjs';
+import {
+  Subject,
+  count,
+  firstValueFrom,
+  from,
+  lastValueFrom,
+  map,
+  takeWhile,
+  tap,
+  toArray,
+  type Subscription,
+} from 'rxjs';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { QueueFullError, decodePayload, encodePayload, makePayload, toMqtt, type MqttPublished, type Rejection } from '../src/index.js';
+import {
+  QueueFullError,
+  decodePayload,
+  encodePayload,
+  makePayload,
+  toMqtt,
+  type MqttPublished,
+  type Rejection,
+} from '../src/index.js';
 import { corpusLines } from './support/corpora.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
 import { waitFor } from './support/waitFor.js';
 
-interface Received { topic: string; payload: Buffer; qos: number; retain: boolean }
+interface Received {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: boolean;
+}
 
-async function listen(url: string, filter: string, options: IClientOptions = {}): Promise<{ client: MqttClient; received: Received[] }> {
+async function listen(
+  url: string,
+  filter: string,
+  options: IClientOptions = {},
+): Promise<{ client: MqttClient; received: Received[] }> {
   const client = await testClient(url, options);
   const received: Received[] = [];
-  client.on('message', (topic, payload, packet) => received.push({ topic, payload, qos: packet.qos, retain: packet.retain }));
+  client.on('message', (topic, payload, packet) =>
+    received.push({ topic, payload, qos: packet.qos, retain: packet.retain }),
+  );
   await client.subscribeAsync(filter, { qos: 2 });
   return { client, received };
 }
@@ -51,11 +81,23 @@ describe('toMqtt on a real Mosquitto', function () {
 
   it('derives the topic from the value, passes strings and Buffers through and uses a custom serializer', async function () {
     const { received } = await listen(broker.url, 'derived/#');
-    const values = [{ room: 'kitchen', t: 21 }, { room: 'hall', t: 19 }];
-    await lastValueFrom(from(values).pipe(toMqtt(broker.url, { topic: (v) => `derived/${v.room}`, serialize: (v) => `${v.room}=${v.t}` })));
-    await lastValueFrom(from(['plain text', Buffer.from([0, 255, 1])]).pipe(toMqtt(broker.url, { topic: 'derived/raw' })));
+    const values = [
+      { room: 'kitchen', t: 21 },
+      { room: 'hall', t: 19 },
+    ];
+    await lastValueFrom(
+      from(values).pipe(
+        toMqtt(broker.url, { topic: (v) => `derived/${v.room}`, serialize: (v) => `${v.room}=${v.t}` }),
+      ),
+    );
+    await lastValueFrom(
+      from(['plain text', Buffer.from([0, 255, 1])]).pipe(toMqtt(broker.url, { topic: 'derived/raw' })),
+    );
     await waitFor(() => received.length === 4, 'four messages');
-    expect(received.slice(0, 2).map((r) => [r.topic, r.payload.toString()])).to.deep.equal([['derived/kitchen', 'kitchen=21'], ['derived/hall', 'hall=19']]);
+    expect(received.slice(0, 2).map((r) => [r.topic, r.payload.toString()])).to.deep.equal([
+      ['derived/kitchen', 'kitchen=21'],
+      ['derived/hall', 'hall=19'],
+    ]);
     expect(received[2]!.payload.toString()).to.equal('plain text');
     expect([...received[3]!.payload]).to.deep.equal([0, 255, 1]);
   });
@@ -65,10 +107,14 @@ describe('toMqtt on a real Mosquitto', function () {
     const properties: unknown[] = [];
     client.on('message', (_topic, _payload, packet) => properties.push(packet.properties));
     await client.subscribeAsync('props/t', { qos: 1 });
-    await lastValueFrom(from([{ room: 'hall' }]).pipe(toMqtt(broker.url, {
-      topic: 'props/t',
-      properties: (v) => ({ contentType: 'application/json', userProperties: { room: v.room } }),
-    })));
+    await lastValueFrom(
+      from([{ room: 'hall' }]).pipe(
+        toMqtt(broker.url, {
+          topic: 'props/t',
+          properties: (v) => ({ contentType: 'application/json', userProperties: { room: v.room } }),
+        }),
+      ),
+    );
     await waitFor(() => properties.length === 1, 'the message');
     expect(properties[0]).to.deep.include({ contentType: 'application/json', userProperties: { room: 'hall' } });
   });
@@ -87,14 +133,21 @@ describe('toMqtt on a real Mosquitto', function () {
       const client = await testClient(broker.url);
       const events: string[] = [];
       const ackPacket = qos === 1 ? 'puback' : 'pubcomp';
-      client.on('packetreceive', (packet) => { if (packet.cmd === ackPacket) events.push(`${ackPacket} ${packet.messageId}`); });
+      client.on('packetreceive', (packet) => {
+        if (packet.cmd === ackPacket) events.push(`${ackPacket} ${packet.messageId}`);
+      });
       const emitted: MqttPublished<number>[] = [];
       await new Promise<void>((resolve, reject) => {
-        from(Array.from({ length: 50 }, (_, i) => i)).pipe(toMqtt(client, { topic: `ackorder/${qos}`, qos, concurrency: 8 })).subscribe({
-          next: (ack) => { emitted.push(ack); events.push(`emit ${ack.messageId}`); },
-          error: reject,
-          complete: resolve,
-        });
+        from(Array.from({ length: 50 }, (_, i) => i))
+          .pipe(toMqtt(client, { topic: `ackorder/${qos}`, qos, concurrency: 8 }))
+          .subscribe({
+            next: (ack) => {
+              emitted.push(ack);
+              events.push(`emit ${ack.messageId}`);
+            },
+            error: reject,
+            complete: resolve,
+          });
       });
       expect(emitted).to.have.length(50);
       expect(emitted.map((a) => a.value)).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
@@ -106,7 +159,10 @@ describe('toMqtt on a real Mosquitto', function () {
         const [kind, id] = event.split(' ') as [string, string];
         const counter = kind === 'emit' ? emitsById : acksById;
         counter.set(id, (counter.get(id) ?? 0) + 1);
-        if (kind === 'emit') expect(emitsById.get(id), `${ackPacket} for message ${id} before its ack was emitted`).to.be.at.most(acksById.get(id) ?? 0);
+        if (kind === 'emit')
+          expect(emitsById.get(id), `${ackPacket} for message ${id} before its ack was emitted`).to.be.at.most(
+            acksById.get(id) ?? 0,
+          );
       }
       expect([...emitsById.values()].reduce((a, b) => a + b, 0)).to.equal(50);
     }
@@ -119,11 +175,15 @@ describe('toMqtt on a real Mosquitto', function () {
     client.on('packetsend', (packet) => {
       if (packet.cmd === 'publish') maxOutstanding = Math.max(maxOutstanding, ++outstanding);
     });
-    client.on('packetreceive', (packet) => { if (packet.cmd === 'puback') outstanding--; });
-    const acks = await lastValueFrom(from(Array.from({ length: 500 }, (_, i) => i)).pipe(
-      toMqtt(client, { topic: 'bound/t', qos: 1, concurrency: 4, maxQueued: 500 }),
-      toArray(),
-    ));
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'puback') outstanding--;
+    });
+    const acks = await lastValueFrom(
+      from(Array.from({ length: 500 }, (_, i) => i)).pipe(
+        toMqtt(client, { topic: 'bound/t', qos: 1, concurrency: 4, maxQueued: 500 }),
+        toArray(),
+      ),
+    );
     expect(acks.map((a) => a.value)).to.deep.equal(Array.from({ length: 500 }, (_, i) => i));
     expect(maxOutstanding).to.be.within(1, 4);
   });
@@ -135,47 +195,78 @@ describe('toMqtt on a real Mosquitto', function () {
     const iterator = lines[Symbol.iterator]();
     let pulled = 0;
     const pull = new Subject<void>();
-    const done = lastValueFrom(pull.pipe(
-      map(() => iterator.next()),
-      takeWhile((next) => !next.done),
-      map((next) => { pulled++; return encodePayload(makePayload(next.value as string)); }),
-      toMqtt(client, { topic: 'paced/t', qos: 1, concurrency: 16, maxQueued: 0, onReject: () => pull.next() }),
-      tap(() => pull.next()),
-      count(),
-    ));
+    const done = lastValueFrom(
+      pull.pipe(
+        map(() => iterator.next()),
+        takeWhile((next) => !next.done),
+        map((next) => {
+          pulled++;
+          return encodePayload(makePayload(next.value as string));
+        }),
+        toMqtt(client, { topic: 'paced/t', qos: 1, concurrency: 16, maxQueued: 0, onReject: () => pull.next() }),
+        tap(() => pull.next()),
+        count(),
+      ),
+    );
     for (let i = 0; i < 16; i++) pull.next();
     expect(pulled, 'only the first window was read before any ack').to.equal(16);
     expect(await done).to.equal(lines.length);
-    await waitFor(() => received.length === lines.length, () => `${lines.length} messages at the subscriber, got ${received.length}`);
-    expect(received.map((r) => (decodePayload(r.payload) as { right: { accesslogs: string } }).right.accesslogs)).to.deep.equal(lines);
+    await waitFor(
+      () => received.length === lines.length,
+      () => `${lines.length} messages at the subscriber, got ${received.length}`,
+    );
+    expect(
+      received.map((r) => (decodePayload(r.payload) as { right: { accesslogs: string } }).right.accesslogs),
+    ).to.deep.equal(lines);
   });
 
   it('rejects a value whose derived topic is not publishable, or that the serializer cannot handle, and goes on', async function () {
     const rejections: Rejection[] = [];
-    const acks = await lastValueFrom(from(['ok', 'bad+topic', 'ok2', 'boom']).pipe(
-      toMqtt(broker.url, {
-        topic: (v) => `checks/${v}`,
-        serialize: (v) => { if (v === 'boom') throw new Error('cannot serialize boom'); return v; },
-        onReject: (r) => rejections.push(r),
-      }),
-      toArray(),
-    ));
+    const acks = await lastValueFrom(
+      from(['ok', 'bad+topic', 'ok2', 'boom']).pipe(
+        toMqtt(broker.url, {
+          topic: (v) => `checks/${v}`,
+          serialize: (v) => {
+            if (v === 'boom') throw new Error('cannot serialize boom');
+            return v;
+          },
+          onReject: (r) => rejections.push(r),
+        }),
+        toArray(),
+      ),
+    );
     expect(acks.map((a) => a.value)).to.deep.equal(['ok', 'ok2']);
-    expect(rejections.map((r) => [r.kind, r.input])).to.deep.equal([['message', 'bad+topic'], ['message', 'boom']]);
+    expect(rejections.map((r) => [r.kind, r.input])).to.deep.equal([
+      ['message', 'bad+topic'],
+      ['message', 'boom'],
+    ]);
     expect(rejections[0]!.reason).to.match(/wildcard/);
     expect(rejections[1]!.reason).to.match(/cannot serialize boom/);
     expect(() => toMqtt(broker.url, { topic: 'a/#' })).to.throw(TypeError, /wildcard/);
-    expect(() => toMqtt(broker.url, { topic: 't', concurrency: 0 })).to.throw(RangeError, /^toMqtt: concurrency must be a whole number ≥ 1 or Infinity, not 0$/);
-    expect(() => toMqtt(broker.url, { topic: 't', maxQueued: 1.5 })).to.throw(RangeError, /^toMqtt: maxQueued must be a whole number ≥ 0 or Infinity, not 1.5$/);
+    expect(() => toMqtt(broker.url, { topic: 't', concurrency: 0 })).to.throw(
+      RangeError,
+      /^toMqtt: concurrency must be a whole number ≥ 1 or Infinity, not 0$/,
+    );
+    expect(() => toMqtt(broker.url, { topic: 't', maxQueued: 1.5 })).to.throw(
+      RangeError,
+      /^toMqtt: maxQueued must be a whole number ≥ 0 or Infinity, not 1.5$/,
+    );
   });
 
   it('ends with a clear error, not a silent resend loop, when Mosquitto refuses a message over its message_size_limit', async function () {
     const limited = await startMosquitto({ extraConfig: ['message_size_limit 1000'] });
     try {
-      const attempts = () => countLog(limited.log(), /Dropped too large PUBLISH from .*'big\/t', \.\.\. \(2000 bytes\)/);
-      const error = await lastValueFrom(from([Buffer.alloc(10), Buffer.alloc(2000)]).pipe(toMqtt(limited.url, { topic: 'big/t' })))
-        .then(() => undefined, (e: unknown) => e);
-      expect((error as Error).message).to.match(/^the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ sent a packet MQTT\.js refuses: Invalid puback reason code \(Mosquitto answers so when a message is larger than its message_size_limit\)$/);
+      const attempts = () =>
+        countLog(limited.log(), /Dropped too large PUBLISH from .*'big\/t', \.\.\. \(2000 bytes\)/);
+      const error = await lastValueFrom(
+        from([Buffer.alloc(10), Buffer.alloc(2000)]).pipe(toMqtt(limited.url, { topic: 'big/t' })),
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((error as Error).message).to.match(
+        /^the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ sent a packet MQTT\.js refuses: Invalid puback reason code \(Mosquitto answers so when a message is larger than its message_size_limit\)$/,
+      );
       expect(attempts()).to.equal(1);
     } finally {
       await limited.dispose();
@@ -193,18 +284,37 @@ describe('toMqtt on a real Mosquitto', function () {
 
     it('keeps at most concurrency in the offline queue and maxQueued waiting, rejects beyond that, and delivers the rest after the restart', async function () {
       // A persistent session, so the broker queues what arrives before it resubscribes.
-      const { received } = await listen(offline.url, 'offline/t', { clientId: 'offline-subscriber', clean: false, properties: { sessionExpiryInterval: 300 } });
+      const { received } = await listen(offline.url, 'offline/t', {
+        clientId: 'offline-subscriber',
+        clean: false,
+        properties: { sessionExpiryInterval: 300 },
+      });
       const client = await testClient(offline.url, { clientId: 'offline-publisher' });
       const source = new Subject<number>();
       const acks: number[] = [];
       const rejections: Rejection[] = [];
       const backlog: string[] = [];
       let completed = false;
-      subscriptions.push(source.pipe(toMqtt(client, {
-        topic: 'offline/t', qos: 1, concurrency: 3, maxQueued: 5, onQueueFull: 'reject', onReject: (r) => rejections.push(r),
-        onBacklog: ({ inFlight, queued }) => backlog.push(`${inFlight}+${queued}`),
-      }))
-        .subscribe({ next: (a) => acks.push(a.value), complete: () => { completed = true; } }));
+      subscriptions.push(
+        source
+          .pipe(
+            toMqtt(client, {
+              topic: 'offline/t',
+              qos: 1,
+              concurrency: 3,
+              maxQueued: 5,
+              onQueueFull: 'reject',
+              onReject: (r) => rejections.push(r),
+              onBacklog: ({ inFlight, queued }) => backlog.push(`${inFlight}+${queued}`),
+            }),
+          )
+          .subscribe({
+            next: (a) => acks.push(a.value),
+            complete: () => {
+              completed = true;
+            },
+          }),
+      );
       source.next(0);
       await waitFor(() => acks.length === 1, 'the first ack while connected');
 
@@ -215,17 +325,24 @@ describe('toMqtt on a real Mosquitto', function () {
       expect(Object.keys(client.outgoing)).to.have.length(3);
       expect(rejections.map((r) => r.input)).to.deep.equal([9, 10]);
       expect(rejections[0]!.kind).to.equal('queue-full');
-      expect(rejections[0]!.reason).to.match(/^toMqtt: 3 values in flight and 5 queued \(the broker at mqtt:\/\/127\.0\.0\.1:\d+ is not connected\): the source is faster than they are written$/);
+      expect(rejections[0]!.reason).to.match(
+        /^toMqtt: 3 values in flight and 5 queued \(the broker at mqtt:\/\/127\.0\.0\.1:\d+ is not connected\): the source is faster than they are written$/,
+      );
       expect(acks).to.deep.equal([0]);
       expect(backlog.at(-1), 'the backlog while the broker is away').to.equal('3+5');
 
       await offline.restart();
-      await waitFor(() => acks.length === 9, () => `acks for 0..8 after the restart, got ${acks.join(',')}`);
+      await waitFor(
+        () => acks.length === 9,
+        () => `acks for 0..8 after the restart, got ${acks.join(',')}`,
+      );
       expect(acks).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8]);
       source.complete();
       await waitFor(() => completed, 'completion after the last ack');
       await waitFor(() => new Set(received.map((r) => r.payload.toString())).size === 9, 'all nine at the subscriber');
-      expect([...new Set(received.map((r) => Number(r.payload.toString())))].sort((a, b) => a - b)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+      expect([...new Set(received.map((r) => Number(r.payload.toString())))].sort((a, b) => a - b)).to.deep.equal([
+        0, 1, 2, 3, 4, 5, 6, 7, 8,
+      ]);
     });
 
     it("errors with QueueFullError naming toMqtt by default when the queue is full, naming the broker's state", async function () {
@@ -233,11 +350,18 @@ describe('toMqtt on a real Mosquitto', function () {
       await offline.stop();
       await waitFor(() => !client.connected, 'the client to notice the broker is gone');
       const source = new Subject<number>();
-      const outcome = firstValueFrom(source.pipe(toMqtt(client, { topic: 'offline/full', concurrency: 2, maxQueued: 2 }), toArray()));
+      const outcome = firstValueFrom(
+        source.pipe(toMqtt(client, { topic: 'offline/full', concurrency: 2, maxQueued: 2 }), toArray()),
+      );
       for (let i = 0; i < 5; i++) source.next(i);
-      const error = await outcome.then(() => undefined, (e: unknown) => e);
+      const error = await outcome.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).to.be.instanceOf(QueueFullError).and.include({ operator: 'toMqtt', concurrency: 2, maxQueued: 2 });
-      expect((error as Error).message).to.match(/^toMqtt: 2 values in flight and 2 queued \(the broker at mqtt:\/\/127\.0\.0\.1:\d+ is not connected\)/);
+      expect((error as Error).message).to.match(
+        /^toMqtt: 2 values in flight and 2 queued \(the broker at mqtt:\/\/127\.0\.0\.1:\d+ is not connected\)/,
+      );
       await offline.restart();
     });
   });
@@ -247,8 +371,14 @@ describe('toMqtt on a real Mosquitto', function () {
     const listenersBefore = client.eventNames().map((name) => `${String(name)}:${client.listenerCount(name)}`);
     await lastValueFrom(from([1]).pipe(toMqtt(client, { topic: 'life/t' })));
     expect(client.connected).to.equal(true);
-    expect(client.eventNames().map((name) => `${String(name)}:${client.listenerCount(name)}`), 'no listener left behind').to.deep.equal(listenersBefore);
+    expect(
+      client.eventNames().map((name) => `${String(name)}:${client.listenerCount(name)}`),
+      'no listener left behind',
+    ).to.deep.equal(listenersBefore);
     await lastValueFrom(from([1]).pipe(toMqtt({ url: broker.url, clientId: 'to-owned' }, { topic: 'life/t' })));
-    await waitFor(() => countLog(broker.log(), /Received DISCONNECT from to-owned/) === 1, 'the owned client to disconnect');
+    await waitFor(
+      () => countLog(broker.log(), /Received DISCONNECT from to-owned/) === 1,
+      'the owned client to disconnect',
+    );
   });
 });

@@ -3,13 +3,24 @@
 // empty project, loaded from CommonJS and from ESM, its command run.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as publicApi from '../src/index.js';
 
 const projectRoot = resolve(import.meta.dirname, '..');
-const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const npm = (args: string[], cwd: string) =>
+  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /**
  * The files a clone would have (tracked, plus new ones not ignored, as they are in the
@@ -18,7 +29,10 @@ const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, en
  */
 function cleanCopy(): string {
   const copy = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-clone-'));
-  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: projectRoot, encoding: 'utf8' });
+  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: projectRoot,
+    encoding: 'utf8',
+  });
   for (const file of listed.split('\0').filter((name) => name !== '' && existsSync(join(projectRoot, name)))) {
     mkdirSync(dirname(join(copy, file)), { recursive: true });
     cpSync(join(projectRoot, file), join(copy, file));
@@ -41,10 +55,16 @@ describe('the packed package', function () {
     clone = cleanCopy();
     expect(existsSync(join(clone, 'dist'))).to.equal(false);
     consumer = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-consumer-'));
-    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', consumer], clone)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', consumer], clone)) as Array<{
+      filename: string;
+      files: Array<{ path: string }>;
+    }>;
     const tarball = join(consumer, packed[0]!.filename);
     packedFiles = packed[0]!.files.map((f) => f.path);
-    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    writeFileSync(
+      join(consumer, 'package.json'),
+      JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+    );
     npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], consumer);
   });
 
@@ -54,51 +74,92 @@ describe('the packed package', function () {
 
   it('is built by npm pack from a clean clone, and carries the licence', () => {
     expect(packedFiles).to.include.members([
-      'dist/esm/index.js', 'dist/cjs/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.d.ts', 'dist/examples/cli.js',
-      'README.md', 'CHANGELOG.md', 'LICENSE',
+      'dist/esm/index.js',
+      'dist/cjs/index.js',
+      'dist/esm/index.d.ts',
+      'dist/cjs/index.d.ts',
+      'dist/examples/cli.js',
+      'README.md',
+      'CHANGELOG.md',
+      'LICENSE',
     ]);
-    expect(readFileSync(join(consumer, 'node_modules/mqtt-iot-stream/LICENSE'), 'utf8')).to.match(/^MIT License\n\nCopyright \(c\) 2026 the mqtt-iot-stream authors\n/);
+    expect(readFileSync(join(consumer, 'node_modules/mqtt-iot-stream/LICENSE'), 'utf8')).to.match(
+      /^MIT License\n\nCopyright \(c\) 2026 the mqtt-iot-stream authors\n/,
+    );
   });
 
   it('installs a working mqtt-iot-stream command', () => {
     const bin = join(consumer, 'node_modules', '.bin', 'mqtt-iot-stream');
-    const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules/mqtt-iot-stream/package.json'), 'utf8')) as { version: string };
-    expect(execFileSync(bin, ['--version'], { cwd: consumer, encoding: 'utf8' })).to.equal(`mqtt-iot-stream ${manifest.version}\n`);
+    const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules/mqtt-iot-stream/package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(execFileSync(bin, ['--version'], { cwd: consumer, encoding: 'utf8' })).to.equal(
+      `mqtt-iot-stream ${manifest.version}\n`,
+    );
     expect(execFileSync(bin, ['demo', '--help'], { cwd: consumer, encoding: 'utf8' })).to.match(/--rate/);
   });
 
   it('ships no tests, sources or benchmarks', () => {
     const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules/mqtt-iot-stream/package.json'), 'utf8'));
     expect(manifest.name).to.equal('mqtt-iot-stream');
-    const listing = execFileSync('find', ['node_modules/mqtt-iot-stream', '-maxdepth', '1'], { cwd: consumer, encoding: 'utf8' });
+    const listing = execFileSync('find', ['node_modules/mqtt-iot-stream', '-maxdepth', '1'], {
+      cwd: consumer,
+      encoding: 'utf8',
+    });
     expect(listing).not.to.match(/\/(test|src|bench)$/m);
   });
 
   it('can be required from CommonJS with every public export', () => {
-    writeFileSync(join(consumer, 'use.cjs'), "const lib = require('mqtt-iot-stream'); console.log(JSON.stringify(Object.keys(lib).sort()));");
+    writeFileSync(
+      join(consumer, 'use.cjs'),
+      "const lib = require('mqtt-iot-stream'); console.log(JSON.stringify(Object.keys(lib).sort()));",
+    );
     const names = JSON.parse(execFileSync(process.execPath, ['use.cjs'], { cwd: consumer, encoding: 'utf8' }));
     expect(names).to.deep.equal(publicNames);
   });
 
   it('can be imported from ESM with every public export, and works', () => {
-    writeFileSync(join(consumer, 'use.mjs'), [
-      "import * as lib from 'mqtt-iot-stream';",
-      "import { parseEventTime } from 'mqtt-iot-stream';",
-      'console.log(JSON.stringify({ names: Object.keys(lib).sort(), epoch: parseEventTime("2020-07-01 12:34:56") }));',
-    ].join('\n'));
+    writeFileSync(
+      join(consumer, 'use.mjs'),
+      [
+        "import * as lib from 'mqtt-iot-stream';",
+        "import { parseEventTime } from 'mqtt-iot-stream';",
+        'console.log(JSON.stringify({ names: Object.keys(lib).sort(), epoch: parseEventTime("2020-07-01 12:34:56") }));',
+      ].join('\n'),
+    );
     const result = JSON.parse(execFileSync(process.execPath, ['use.mjs'], { cwd: consumer, encoding: 'utf8' }));
     expect(result.names).to.deep.equal(publicNames);
     expect(result.epoch).to.equal(Date.UTC(2020, 6, 1, 12, 34, 56));
   });
 
   it('type-checks a TypeScript consumer against the shipped declarations', () => {
-    writeFileSync(join(consumer, 'use.ts'), [
-      "import { decodePayload, type IotPayload } from 'mqtt-iot-stream';",
-      "const decoded = decodePayload('{}');",
-      "const payload: IotPayload | string = decoded._tag === 'Right' ? decoded.right : decoded.left;",
-      'export { payload };',
-    ].join('\n'));
-    writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', noEmit: true, skipLibCheck: true, types: [] }, files: ['use.ts'] }));
-    execFileSync(process.execPath, [join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', '.'], { cwd: consumer, encoding: 'utf8' });
+    writeFileSync(
+      join(consumer, 'use.ts'),
+      [
+        "import { decodePayload, type IotPayload } from 'mqtt-iot-stream';",
+        "const decoded = decodePayload('{}');",
+        "const payload: IotPayload | string = decoded._tag === 'Right' ? decoded.right : decoded.left;",
+        'export { payload };',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(consumer, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
+        files: ['use.ts'],
+      }),
+    );
+    execFileSync(process.execPath, [join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', '.'], {
+      cwd: consumer,
+      encoding: 'utf8',
+    });
   });
 });

@@ -16,8 +16,17 @@ describe('parseEventTime', () => {
   });
 
   it('refuses impossible dates and non-timestamps', () => {
-    for (const text of ['2020-02-30 00:00:00', '2021-02-29 00:00:00', '2020-07-01 24:00:00', '2020-13-01 00:00:00',
-      '2020-07-01', 'yesterday', '', '2020-07-01 12:34:56 UTC', '1593606896'])
+    for (const text of [
+      '2020-02-30 00:00:00',
+      '2021-02-29 00:00:00',
+      '2020-07-01 24:00:00',
+      '2020-13-01 00:00:00',
+      '2020-07-01',
+      'yesterday',
+      '',
+      '2020-07-01 12:34:56 UTC',
+      '1593606896',
+    ])
       expect(parseEventTime(text), text).to.equal(undefined);
     expect(parseEventTime('2020-02-29 00:00:00')).to.equal(Date.UTC(2020, 1, 29));
   });
@@ -28,24 +37,36 @@ describe('parseEventTime', () => {
   });
 
   it('round-trips every millisecond instant through formatEventTime', () => {
-    fc.assert(fc.property(fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(9999, 11, 31) }), (epoch) => {
-      expect(parseEventTime(formatEventTime(epoch))).to.equal(epoch);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(9999, 11, 31) }), (epoch) => {
+        expect(parseEventTime(formatEventTime(epoch))).to.equal(epoch);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
 describe('formatEventTime', () => {
   it('writes exactly what Python str(datetime) writes for the same instant', () => {
-    const instants = [Date.UTC(2020, 6, 1, 12, 34, 56, 789), Date.UTC(2020, 6, 1, 12, 34, 56), Date.UTC(1999, 11, 31, 23, 59, 59, 1)];
-    const script = 'import sys, datetime\nfor ms in sys.argv[1:]:\n    print(str(datetime.datetime(1970,1,1) + datetime.timedelta(milliseconds=int(ms))))';
-    const python = execFileSync('python3', ['-c', script, ...instants.map(String)], { encoding: 'utf8' }).trim().split('\n');
+    const instants = [
+      Date.UTC(2020, 6, 1, 12, 34, 56, 789),
+      Date.UTC(2020, 6, 1, 12, 34, 56),
+      Date.UTC(1999, 11, 31, 23, 59, 59, 1),
+    ];
+    const script =
+      'import sys, datetime\nfor ms in sys.argv[1:]:\n    print(str(datetime.datetime(1970,1,1) + datetime.timedelta(milliseconds=int(ms))))';
+    const python = execFileSync('python3', ['-c', script, ...instants.map(String)], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
     expect(instants.map(formatEventTime)).to.deep.equal(python);
   });
 });
 
 describe('decodePayload', () => {
   it('decodes the original publisher message, keeping the trailing newline of the line', () => {
-    const result = decodePayload(Buffer.from('{"iottimestamp": "2020-07-01 12:34:56.789012", "accesslogs": "line\\n"}'));
+    const result = decodePayload(
+      Buffer.from('{"iottimestamp": "2020-07-01 12:34:56.789012", "accesslogs": "line\\n"}'),
+    );
     expect(result._tag).to.equal('Right');
     if (result._tag === 'Right') {
       expect(result.right.iottimestamp.getTime()).to.equal(Date.UTC(2020, 6, 1, 12, 34, 56, 789));
@@ -54,20 +75,38 @@ describe('decodePayload', () => {
   });
 
   it('names the field and the problem when it rejects', () => {
-    const reasons = (text: string) => { const r = decodePayload(text); return r._tag === 'Left' ? r.left : 'decoded'; };
+    const reasons = (text: string) => {
+      const r = decodePayload(text);
+      return r._tag === 'Left' ? r.left : 'decoded';
+    };
     expect(reasons('not json')).to.match(/^payload is not JSON/);
-    expect(reasons('{"iottimestamp": 5, "accesslogs": "x"}')).to.match(/iottimestamp: expected a timestamp string, got 5/);
+    expect(reasons('{"iottimestamp": 5, "accesslogs": "x"}')).to.match(
+      /iottimestamp: expected a timestamp string, got 5/,
+    );
     expect(reasons('{"iottimestamp": "soon", "accesslogs": "x"}')).to.match(/iottimestamp: "soon" is not a timestamp/);
     expect(reasons('{"iottimestamp": "2020-07-01 12:34:56"}')).to.match(/accesslogs/);
-    expect(reasons('[]')).to.equal('payload is not a JSON object {"iottimestamp": …, "accesslogs": …}: got an array of 0 items');
-    expect(reasons('{"iottimestamp": "2020-07-01 12:34:56", "accesslogs": 5}')).to.equal('accesslogs: expected a string (one access-log line), got 5');
+    expect(reasons('[]')).to.equal(
+      'payload is not a JSON object {"iottimestamp": …, "accesslogs": …}: got an array of 0 items',
+    );
+    expect(reasons('{"iottimestamp": "2020-07-01 12:34:56", "accesslogs": 5}')).to.equal(
+      'accesslogs: expected a string (one access-log line), got 5',
+    );
   });
 
   it('never throws, whatever the bytes', () => {
-    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.json().map((s) => Buffer.from(s))), (bytes) => {
-      const result = decodePayload(bytes);
-      expect(['Left', 'Right']).to.include(result._tag);
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.json().map((s) => Buffer.from(s)),
+        ),
+        (bytes) => {
+          const result = decodePayload(bytes);
+          expect(['Left', 'Right']).to.include(result._tag);
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
 
@@ -75,9 +114,15 @@ describe('encodePayload', () => {
   it('writes the field names and timestamp format the original Spark job and Python side read', () => {
     const text = encodePayload(makePayload('x y', new Date(Date.UTC(2020, 6, 1, 12, 34, 56, 789))));
     expect(text).to.equal('{"iottimestamp":"2020-07-01 12:34:56.789000","accesslogs":"x y"}');
-    const python = execFileSync('python3', ['-c',
-      'import json, sys, datetime\np = json.loads(sys.argv[1])\nprint(datetime.datetime.fromisoformat(p["iottimestamp"]).isoformat(), p["accesslogs"])', text],
-    { encoding: 'utf8' });
+    const python = execFileSync(
+      'python3',
+      [
+        '-c',
+        'import json, sys, datetime\np = json.loads(sys.argv[1])\nprint(datetime.datetime.fromisoformat(p["iottimestamp"]).isoformat(), p["accesslogs"])',
+        text,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(python.trim()).to.equal('2020-07-01T12:34:56.789000 x y');
   });
 });

@@ -23,12 +23,26 @@ describe('README', () => {
       writeFileSync(file, `${code}\nexport {};\n`);
       return file;
     });
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', noEmit: true, skipLibCheck: true, types: ['node'], typeRoots: [join(projectRoot, 'node_modules/@types')] },
-      files,
-    }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          noEmit: true,
+          skipLibCheck: true,
+          types: ['node'],
+          typeRoots: [join(projectRoot, 'node_modules/@types')],
+        },
+        files,
+      }),
+    );
     try {
-      execFileSync(process.execPath, [join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', dir], { encoding: 'utf8' });
+      execFileSync(process.execPath, [join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', dir], {
+        encoding: 'utf8',
+      });
     } catch (error) {
       throw new Error(`README code does not compile:\n${(error as { stdout: string }).stdout}`);
     } finally {
@@ -41,11 +55,17 @@ describe('README', () => {
     const late: Rejection[] = [];
     const at = (clock: string) => Date.parse(`2020-07-01T${clock}Z`);
     let sink = rows;
-    const counter = new WindowCounter<{ time: number; status: number }, number>({
-      eventTime: (event) => event.time, key: (event) => event.status,
-      windowDuration: '1 minute', watermarkDelay: '2 minutes', outputMode: 'append',
-      onReject: (rejection) => late.push(rejection),
-    }, (row) => sink.push(row));
+    const counter = new WindowCounter<{ time: number; status: number }, number>(
+      {
+        eventTime: (event) => event.time,
+        key: (event) => event.status,
+        windowDuration: '1 minute',
+        watermarkDelay: '2 minutes',
+        outputMode: 'append',
+        onReject: (rejection) => late.push(rejection),
+      },
+      (row) => sink.push(row),
+    );
     const watermarks: string[] = [];
     const push = (clock: string, status: number) => {
       counter.push({ time: at(clock), status });
@@ -55,7 +75,10 @@ describe('README', () => {
     push('12:00:50', 404);
     expect(rows).to.have.length(0);
     push('12:03:05', 200);
-    expect(rows.map((row) => [row.windowStart.toISOString().slice(11, 16), row.key, row.count])).to.deep.equal([['12:00', 200, 1], ['12:00', 404, 1]]);
+    expect(rows.map((row) => [row.windowStart.toISOString().slice(11, 16), row.key, row.count])).to.deep.equal([
+      ['12:00', 200, 1],
+      ['12:00', 404, 1],
+    ]);
     push('12:00:30', 200);
     expect(late.map((rejection) => rejection.kind)).to.deep.equal(['late']);
     push('12:01:30', 500);
@@ -64,6 +87,9 @@ describe('README', () => {
     const flushed: WindowRow<number>[] = [];
     sink = flushed;
     counter.flush();
-    expect(flushed.map((row) => [row.windowStart.toISOString().slice(11, 16), row.key, row.count])).to.deep.equal([['12:01', 500, 1], ['12:03', 200, 1]]);
+    expect(flushed.map((row) => [row.windowStart.toISOString().slice(11, 16), row.key, row.count])).to.deep.equal([
+      ['12:01', 500, 1],
+      ['12:03', 200, 1],
+    ]);
   });
 });

@@ -6,9 +6,25 @@ import { parseAccessLog } from '../src/accesslog/parseAccessLog.js';
 import { windowedCount, type Rejection, type WindowStats } from '../src/index.js';
 import { corpora, corpusLines } from './support/corpora.js';
 
-interface Request { readonly time: number; readonly status: number }
+interface Request {
+  readonly time: number;
+  readonly status: number;
+}
 
-const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
+const MONTHS: Record<string, number> = {
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+};
 // Just the two fields this test needs: "[17/May/2015:10:05:03 +0000] "<request, escapes allowed>" 200 "
 const LINE = /\[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "(?:[^"\\]|\\.)*" (\d{3}) /;
 
@@ -45,7 +61,9 @@ async function countWindows(events: readonly Request[], windowDuration: string, 
         windowDuration,
         watermarkDelay,
         onReject: (r) => late.push(r),
-        onSubscribe: (s) => { stats = s; },
+        onSubscribe: (s) => {
+          stats = s;
+        },
       }),
       toArray(),
     ),
@@ -105,7 +123,13 @@ describe('windowedCount on the elastic access log (out of order by up to 59 s)',
     const rows = await lastValueFrom(
       from(corpusLines('elastic')).pipe(
         parseAccessLog({ onReject: (r) => rejected.push(r) }),
-        windowedCount({ eventTime: (r) => r.time, key: (r) => r.status, windowDuration: '1 minute', watermarkDelay: '2 minutes', onReject: (r) => rejected.push(r) }),
+        windowedCount({
+          eventTime: (r) => r.time,
+          key: (r) => r.status,
+          windowDuration: '1 minute',
+          watermarkDelay: '2 minutes',
+          onReject: (r) => rejected.push(r),
+        }),
         toArray(),
       ),
     );

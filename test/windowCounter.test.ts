@@ -1,46 +1,97 @@
 // The window state machine on its own: options, bad event times, late reports, output
 // modes, flush and watermark advance, with hand-computed expectations.
 import { expect } from 'chai';
-import { RejectionError, WindowCounter, type LateRule, type OutputMode, type Rejection, type WindowCounterSnapshot, type WindowedCountOptions, type WindowRow } from '../src/index.js';
+import {
+  RejectionError,
+  WindowCounter,
+  type LateRule,
+  type OutputMode,
+  type Rejection,
+  type WindowCounterSnapshot,
+  type WindowedCountOptions,
+  type WindowRow,
+} from '../src/index.js';
 
-interface Ev { readonly t: number | Date; readonly k: string }
+interface Ev {
+  readonly t: number | Date;
+  readonly k: string;
+}
 
 function make(options: Partial<WindowedCountOptions<Ev, string>> & { outputMode?: OutputMode } = {}) {
   const rows: WindowRow<string>[] = [];
   const rejections: Rejection<Ev>[] = [];
   const counter = new WindowCounter<Ev, string>(
-    { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: 10, watermarkDelay: 5, onReject: (r) => rejections.push(r), ...options },
+    {
+      eventTime: (e) => e.t,
+      key: (e) => e.k,
+      windowDuration: 10,
+      watermarkDelay: 5,
+      onReject: (r) => rejections.push(r),
+      ...options,
+    },
     (row) => rows.push(row),
   );
-  const push = (...events: [number | Date, string][]) => { for (const [t, k] of events) counter.push({ t, k }); };
+  const push = (...events: [number | Date, string][]) => {
+    for (const [t, k] of events) counter.push({ t, k });
+  };
   return { counter, rows, rejections, push };
 }
 
-const show = (row: WindowRow<string>) => `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
+const show = (row: WindowRow<string>) =>
+  `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
 
 describe('WindowCounter', () => {
   describe('options', () => {
-    const base: WindowedCountOptions<Ev, string> = { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: 10, watermarkDelay: 5 };
+    const base: WindowedCountOptions<Ev, string> = {
+      eventTime: (e) => e.t,
+      key: (e) => e.k,
+      windowDuration: 10,
+      watermarkDelay: 5,
+    };
     const bad: [string, Partial<WindowedCountOptions<Ev, string>>, RegExp][] = [
       ['a zero window', { windowDuration: 0 }, /windowDuration must be a positive duration/],
       ['a negative window', { windowDuration: -5 }, /windowDuration must be a positive duration/],
-      ['a slide longer than the window', { slideDuration: 11 }, /slideDuration must be positive and at most windowDuration \(10 ms\)/],
+      [
+        'a slide longer than the window',
+        { slideDuration: 11 },
+        /slideDuration must be positive and at most windowDuration \(10 ms\)/,
+      ],
       ['a zero slide', { slideDuration: 0 }, /slideDuration must be positive/],
       ['a negative delay', { watermarkDelay: -1 }, /watermarkDelay must be a duration ≥ 0/],
       ['no delay', { watermarkDelay: undefined as unknown as number }, /watermarkDelay is required/],
-      ['an unknown output mode', { outputMode: 'final' as OutputMode }, /outputMode must be 'append', 'update' or 'complete', got "final"/],
-      ['unreadable duration text', { windowDuration: 'ten minutes' }, /windowDuration must be milliseconds or text like '10 minutes', got "ten minutes"/],
+      [
+        'an unknown output mode',
+        { outputMode: 'final' as OutputMode },
+        /outputMode must be 'append', 'update' or 'complete', got "final"/,
+      ],
+      [
+        'unreadable duration text',
+        { windowDuration: 'ten minutes' },
+        /windowDuration must be milliseconds or text like '10 minutes', got "ten minutes"/,
+      ],
       ['an unknown unit', { watermarkDelay: '2 fortnights' }, /watermarkDelay must be milliseconds or text/],
       ['a non-finite offset', { offset: Number.NaN }, /offset must be a finite duration/],
       ['a zero idle time', { idleAdvance: { afterMs: 0 } }, /idleAdvance.afterMs must be a positive number/],
       ['no key accessor', { key: undefined as unknown as (e: Ev) => string }, /key must be a function/],
-      ['an unknown late rule', { lateRule: 'spark-3.5' as LateRule }, /lateRule must be 'spark-2.4' or 'spark-3.4', got "spark-3.5"/],
+      [
+        'an unknown late rule',
+        { lateRule: 'spark-3.5' as LateRule },
+        /lateRule must be 'spark-2.4' or 'spark-3.4', got "spark-3.5"/,
+      ],
       ['a zero window bound', { maxWindows: 0 }, /maxWindows must be a positive integer, got 0/],
       ['a fractional window bound', { maxWindows: 2.5 }, /maxWindows must be a positive integer, got 2.5/],
       ['a negative future guard', { maxEventTimeAhead: -1 }, /maxEventTimeAhead must be a duration ≥ 0/],
-      ['unreadable future guard text', { maxEventTimeAhead: 'an hour' }, /maxEventTimeAhead must be milliseconds or text/],
+      [
+        'unreadable future guard text',
+        { maxEventTimeAhead: 'an hour' },
+        /maxEventTimeAhead must be milliseconds or text/,
+      ],
       ['a clock that is not a function', { now: 5 as unknown as () => number }, /now must be a function/],
-      ['idle advance in complete mode', { outputMode: 'complete', idleAdvance: { afterMs: 10 } }, /idleAdvance has nothing to do in 'complete' mode/],
+      [
+        'idle advance in complete mode',
+        { outputMode: 'complete', idleAdvance: { afterMs: 10 } },
+        /idleAdvance has nothing to do in 'complete' mode/,
+      ],
     ];
     for (const [what, change, message] of bad) {
       it(`refuses ${what} when created, naming the option`, () => {
@@ -49,7 +100,13 @@ describe('WindowCounter', () => {
     }
 
     it('reads durations as text the way Spark writes them', () => {
-      const { counter, rows } = make({ windowDuration: '1 minute', slideDuration: '30 s', watermarkDelay: '2 minutes', offset: '250ms', outputMode: 'update' });
+      const { counter, rows } = make({
+        windowDuration: '1 minute',
+        slideDuration: '30 s',
+        watermarkDelay: '2 minutes',
+        offset: '250ms',
+        outputMode: 'update',
+      });
       counter.push({ t: 70_000, k: 'a' });
       expect(rows.map(show)).to.deep.equal(['[30250,90250) a=1', '[60250,120250) a=1']);
       expect(counter.watermark).to.equal(70_000 - 120_000);
@@ -65,7 +122,7 @@ describe('WindowCounter', () => {
       expect(rows.map(show)).to.deep.equal(['[-10,0) a=1', '[-10,0) a=2', '[-20,-10) a=1']);
     });
 
-    it('shifts the grid by the offset, taken modulo the slide (Spark\'s startTime)', () => {
+    it("shifts the grid by the offset, taken modulo the slide (Spark's startTime)", () => {
       const hour = 3_600_000;
       const quarter = 900_000;
       for (const offset of [quarter, quarter - hour, quarter + 3 * hour]) {
@@ -82,10 +139,23 @@ describe('WindowCounter', () => {
     });
 
     it('handles slides that do not divide the window (some events in 3 windows, some in 4)', () => {
-      const { counter, rows } = make({ windowDuration: 10, slideDuration: 3, outputMode: 'update', watermarkDelay: 100 });
+      const { counter, rows } = make({
+        windowDuration: 10,
+        slideDuration: 3,
+        outputMode: 'update',
+        watermarkDelay: 100,
+      });
       counter.push({ t: 9, k: 'a' }); // starts 0, 3, 6, 9
       counter.push({ t: 11, k: 'b' }); // starts 3, 6, 9
-      expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[3,13) a=1', '[6,16) a=1', '[9,19) a=1', '[3,13) b=1', '[6,16) b=1', '[9,19) b=1']);
+      expect(rows.map(show)).to.deep.equal([
+        '[0,10) a=1',
+        '[3,13) a=1',
+        '[6,16) a=1',
+        '[9,19) a=1',
+        '[3,13) b=1',
+        '[6,16) b=1',
+        '[9,19) b=1',
+      ]);
     });
   });
 
@@ -105,16 +175,28 @@ describe('WindowCounter', () => {
       expect(counter.watermark).to.equal(undefined);
       expect(counter.eventsSeen).to.equal(5);
       expect(counter.timestampRejects).to.equal(5);
-      expect(rejections.map((r) => r.kind)).to.deep.equal(['timestamp', 'timestamp', 'timestamp', 'timestamp', 'timestamp']);
+      expect(rejections.map((r) => r.kind)).to.deep.equal([
+        'timestamp',
+        'timestamp',
+        'timestamp',
+        'timestamp',
+        'timestamp',
+      ]);
       expect(rejections.map((r) => r.reason.split(',')[0])).to.deep.equal([
-        'event time is NaN', 'event time is Invalid Date', 'event time is Infinity', 'event time is 9000000000000000', 'event time is a string',
+        'event time is NaN',
+        'event time is Invalid Date',
+        'event time is Infinity',
+        'event time is 9000000000000000',
+        'event time is a string',
       ]);
       expect(rejections[1]?.input.k).to.equal('a');
     });
 
     it('throws a RejectionError for a bad time when strict', () => {
       const { counter } = make({ strict: true });
-      expect(() => counter.push({ t: Number.NaN, k: 'a' })).to.throw(RejectionError).with.nested.property('rejection.kind', 'timestamp');
+      expect(() => counter.push({ t: Number.NaN, k: 'a' }))
+        .to.throw(RejectionError)
+        .with.nested.property('rejection.kind', 'timestamp');
     });
   });
 
@@ -140,7 +222,7 @@ describe('WindowCounter', () => {
       expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[100,110) b=1']);
     });
 
-    it('still counts an event older than the watermark when its window is open (Spark\'s rule)', () => {
+    it("still counts an event older than the watermark when its window is open (Spark's rule)", () => {
       const { push, rejections, rows, counter } = make({ watermarkDelay: 0, outputMode: 'update' });
       push([15, 'a'], [12, 'a']); // watermark 15 > 12, but [10, 20) ends at 20 > 15
       expect(rejections).to.deep.equal([]);
@@ -152,24 +234,37 @@ describe('WindowCounter', () => {
     });
 
     it('counts a sliding-window event in its open windows and reports the final ones once', () => {
-      const { push, rejections, rows, counter } = make({ windowDuration: 10, slideDuration: 5, watermarkDelay: 0, outputMode: 'update' });
+      const { push, rejections, rows, counter } = make({
+        windowDuration: 10,
+        slideDuration: 5,
+        watermarkDelay: 0,
+        outputMode: 'update',
+      });
       push([22, 'a']); // watermark 22
       push([13, 'b']); // [5,15) is final, [10,20) is not (ends 20 ≤ 22? yes: final too)
       push([18, 'c']); // [10,20) final (20 ≤ 22), [15,25) open
       expect(rows.map(show)).to.deep.equal(['[15,25) a=1', '[20,30) a=1', '[15,25) c=1']);
       expect(rejections.map((r) => r.input.k)).to.deep.equal(['b', 'c']);
       expect(rejections[0]?.reason).to.equal(
-        'event time 1970-01-01T00:00:00.013Z is late for 2 of its 2 window(s): windows [1970-01-01T00:00:00.005Z, 1970-01-01T00:00:00.015Z) '
-        + 'to [1970-01-01T00:00:00.010Z, 1970-01-01T00:00:00.020Z) already final at watermark 1970-01-01T00:00:00.022Z; not counted',
+        'event time 1970-01-01T00:00:00.013Z is late for 2 of its 2 window(s): windows [1970-01-01T00:00:00.005Z, 1970-01-01T00:00:00.015Z) ' +
+          'to [1970-01-01T00:00:00.010Z, 1970-01-01T00:00:00.020Z) already final at watermark 1970-01-01T00:00:00.022Z; not counted',
       );
-      expect(rejections[1]?.reason).to.match(/late for 1 of its 2 window\(s\): window \[1970-01-01T00:00:00\.010Z, 1970-01-01T00:00:00\.020Z\) already final .*; counted in its 1 later window\(s\)$/);
+      expect(rejections[1]?.reason).to.match(
+        /late for 1 of its 2 window\(s\): window \[1970-01-01T00:00:00\.010Z, 1970-01-01T00:00:00\.020Z\) already final .*; counted in its 1 later window\(s\)$/,
+      );
       expect(counter.lateEvents).to.equal(2);
       expect(counter.latePairs).to.equal(3);
       expect(counter.eventsCounted).to.equal(2);
     });
 
     it('with strict, throws the late rejection after counting the open windows', () => {
-      const { push, counter, rows } = make({ windowDuration: 10, slideDuration: 5, watermarkDelay: 0, outputMode: 'update', strict: true });
+      const { push, counter, rows } = make({
+        windowDuration: 10,
+        slideDuration: 5,
+        watermarkDelay: 0,
+        outputMode: 'update',
+        strict: true,
+      });
       push([22, 'a']);
       expect(() => push([18, 'c'])).to.throw(RejectionError, /late rejected: event time .* is late for 1 of its 2/);
       expect(rows.map(show)).to.deep.equal(['[15,25) a=1', '[20,30) a=1', '[15,25) c=1']);
@@ -201,7 +296,7 @@ describe('WindowCounter', () => {
       expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) a=2', '[30,40) b=1']);
     });
 
-    it('complete: after each event every row of every window; the watermark drops and closes nothing (Spark\'s complete mode)', () => {
+    it("complete: after each event every row of every window; the watermark drops and closes nothing (Spark's complete mode)", () => {
       const { push, rows, rejections, counter } = make({ outputMode: 'complete' });
       push([3, 'a'], [12, 'b']);
       expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) a=1', '[10,20) b=1']);
@@ -229,7 +324,13 @@ describe('WindowCounter', () => {
     it('throws a RangeError naming maxWindows when complete mode would hold one window more, and leaves the state as it was', () => {
       const { push, rows, counter } = make({ outputMode: 'complete', maxWindows: 2 });
       push([3, 'a'], [12, 'a']);
-      const state = () => [counter.eventsCounted, counter.openWindows, counter.stateSize, counter.watermark, counter.maxEventTime];
+      const state = () => [
+        counter.eventsCounted,
+        counter.openWindows,
+        counter.stateSize,
+        counter.watermark,
+        counter.maxEventTime,
+      ];
       const before = { rows: rows.length, state: state() };
       expect(() => push([25, 'a'])).to.throw(
         RangeError,
@@ -242,9 +343,18 @@ describe('WindowCounter', () => {
     });
 
     it('counts every window of a sliding event, so an event that would open two past the bound is refused whole', () => {
-      const { push, counter } = make({ outputMode: 'update', windowDuration: 10, slideDuration: 5, watermarkDelay: 100, maxWindows: 3 });
+      const { push, counter } = make({
+        outputMode: 'update',
+        windowDuration: 10,
+        slideDuration: 5,
+        watermarkDelay: 100,
+        maxWindows: 3,
+      });
       push([7, 'a']); // [0, 10) and [5, 15)
-      expect(() => push([17, 'a'])).to.throw(RangeError, /would open 2 more window\(s\) with 2 held, past maxWindows \(3\); not counted\. raise maxWindows, or shorten watermarkDelay/);
+      expect(() => push([17, 'a'])).to.throw(
+        RangeError,
+        /would open 2 more window\(s\) with 2 held, past maxWindows \(3\); not counted\. raise maxWindows, or shorten watermarkDelay/,
+      );
       expect([counter.openWindows, counter.stateSize, counter.eventsCounted]).to.deep.equal([2, 2, 1]);
       push([12, 'a']); // [5, 15) held, [10, 20) new: 3 in all
       expect(counter.openWindows).to.equal(3);
@@ -270,14 +380,28 @@ describe('WindowCounter', () => {
     });
 
     it('rejects an event more than maxEventTimeAhead after now() as future: not counted, the watermark stays, later events count', () => {
-      const { push, rows, rejections, counter } = make({ outputMode: 'update', maxEventTimeAhead: '1 hour', now: () => clock });
+      const { push, rows, rejections, counter } = make({
+        outputMode: 'update',
+        maxEventTimeAhead: '1 hour',
+        now: () => clock,
+      });
       push([clock - 30_000, 'a']);
       const watermark = counter.watermark;
       push([farFuture, 'b']);
       expect(rejections.map((r) => [r.kind, r.input.k, r.reason])).to.deep.equal([
-        ['future', 'b', "event time 9999-12-31T00:00:00.000Z is 7973 years ahead of this machine's clock (maxEventTimeAhead 1 hour); not counted"],
+        [
+          'future',
+          'b',
+          "event time 9999-12-31T00:00:00.000Z is 7973 years ahead of this machine's clock (maxEventTimeAhead 1 hour); not counted",
+        ],
       ]);
-      expect([counter.watermark, counter.maxEventTime, counter.futureRejects, counter.eventsSeen, counter.eventsCounted]).to.deep.equal([watermark, clock - 30_000, 1, 2, 1]);
+      expect([
+        counter.watermark,
+        counter.maxEventTime,
+        counter.futureRejects,
+        counter.eventsSeen,
+        counter.eventsCounted,
+      ]).to.deep.equal([watermark, clock - 30_000, 1, 2, 1]);
       push([clock - 20_000, 'a'], [clock + hour, 'c']); // a normal event, and one exactly at the limit
       expect(rows.map((row) => `${row.key}=${row.count}`)).to.deep.equal(['a=1', 'a=1', 'c=1']);
       expect(rejections).to.have.length(1);
@@ -307,7 +431,9 @@ describe('WindowCounter', () => {
 
     it('throws a RejectionError of kind future when strict', () => {
       const { counter } = make({ strict: true, maxEventTimeAhead: '1 hour', now: () => clock });
-      expect(() => counter.push({ t: farFuture, k: 'a' })).to.throw(RejectionError, /^future rejected: event time 9999/).with.nested.property('rejection.kind', 'future');
+      expect(() => counter.push({ t: farFuture, k: 'a' }))
+        .to.throw(RejectionError, /^future rejected: event time 9999/)
+        .with.nested.property('rejection.kind', 'future');
       expect(counter.futureRejects).to.equal(1);
     });
   });
@@ -321,16 +447,39 @@ describe('WindowCounter', () => {
       const snapshot = counter.snapshot();
       expect(snapshot).to.deep.equal({
         format: 1,
-        settings: { windowDuration: 10, slideDuration: 5, offset: 0, watermarkDelay: 5, outputMode: 'update', lateRule: 'spark-2.4' },
+        settings: {
+          windowDuration: 10,
+          slideDuration: 5,
+          offset: 0,
+          watermarkDelay: 5,
+          outputMode: 'update',
+          lateRule: 'spark-2.4',
+        },
         watermark: 7,
         closedUpTo: 7,
         maxEventTime: 12,
-        windows: [ // [-5, 5) is final; 2 was late there, counted in [0, 10)
-          { windowStart: 0, counts: [['b', 1], ['a', 1], ['c', 1]] },
+        windows: [
+          // [-5, 5) is final; 2 was late there, counted in [0, 10)
+          {
+            windowStart: 0,
+            counts: [
+              ['b', 1],
+              ['a', 1],
+              ['c', 1],
+            ],
+          },
           { windowStart: 5, counts: [['a', 1]] },
           { windowStart: 10, counts: [['a', 1]] },
         ],
-        stats: { eventsSeen: 5, eventsCounted: 4, timestampRejects: 1, futureRejects: 0, lateEvents: 1, latePairs: 1, rowsEmitted: 7 },
+        stats: {
+          eventsSeen: 5,
+          eventsCounted: 4,
+          timestampRejects: 1,
+          futureRejects: 0,
+          lateEvents: 1,
+          latePairs: 1,
+          rowsEmitted: 7,
+        },
       });
       expect(JSON.parse(JSON.stringify(snapshot))).to.deep.equal(snapshot);
       push([30, 'z']);
@@ -342,7 +491,9 @@ describe('WindowCounter', () => {
       first.push([11, 'b'], [12, 'a'], [13, 'c']);
       const second = make(options);
       second.counter.restore(JSON.parse(JSON.stringify(first.counter.snapshot())) as WindowCounterSnapshot<string>);
-      expect([second.counter.openWindows, second.counter.stateSize, second.counter.eventsSeen]).to.deep.equal([2, 6, 3]);
+      expect([second.counter.openWindows, second.counter.stateSize, second.counter.eventsSeen]).to.deep.equal([
+        2, 6, 3,
+      ]);
       for (const { push } of [first, second]) push([14, 'c'], [40, 'd']);
       expect(second.rows.map(show)).to.deep.equal(first.rows.slice(6).map(show));
       const append = make();
@@ -357,10 +508,15 @@ describe('WindowCounter', () => {
       const snapshot = make(options).counter.snapshot();
       const pushed = make(options);
       pushed.push([1, 'a']);
-      expect(() => pushed.counter.restore(snapshot)).to.throw(Error, /^WindowCounter\.restore: this counter already has state \(1 event\(s\) seen, watermark -4\); restore into a new counter, before its first event$/);
+      expect(() => pushed.counter.restore(snapshot)).to.throw(
+        Error,
+        /^WindowCounter\.restore: this counter already has state \(1 event\(s\) seen, watermark -4\); restore into a new counter, before its first event$/,
+      );
       const advanced = make(options);
       advanced.counter.advanceWatermark(50);
-      expect(() => advanced.counter.restore(snapshot)).to.throw(/already has state \(0 event\(s\) seen, watermark 50\)/);
+      expect(() => advanced.counter.restore(snapshot)).to.throw(
+        /already has state \(0 event\(s\) seen, watermark 50\)/,
+      );
     });
 
     const source = make(options);
@@ -369,14 +525,57 @@ describe('WindowCounter', () => {
     const bad: [string, unknown, RegExp][] = [
       ['something that is not a snapshot', 'state', /expected a snapshot object, got "state"/],
       ['another format', { ...good, format: 2 }, /snapshot format 2 is not one this version reads \(1\)/],
-      ['a snapshot taken with other options', { ...good, settings: { ...good.settings, windowDuration: 20, lateRule: 'spark-3.4' } }, /taken with other options: windowDuration 20 \(this counter: 10\), lateRule "spark-3.4" \(this counter: "spark-2.4"\)/],
-      ['a watermark that is not a number', { ...good, watermark: '7' }, /watermark must be a finite number or null, got "7"/],
-      ['closedUpTo apart from the watermark under spark-2.4', { ...good, closedUpTo: 3 }, /closedUpTo 3 does not fit watermark 7 under update mode and the spark-2.4 rule/],
-      ['a negative stat', { ...good, stats: { ...good.stats, lateEvents: -1 } }, /stats\.lateEvents must be a whole number ≥ 0, got -1/],
-      ['windows out of order', { ...good, windows: [...good.windows].reverse() }, /window starts must be finite numbers in ascending order, got 5 after 10/],
-      ['a window already final', { ...good, windows: [{ windowStart: -5, counts: [['a', 1]] }, ...good.windows] }, /window -5 ended by closedUpTo 7/],
-      ['a key twice in a window', { ...good, windows: [{ windowStart: 10, counts: [['a', 1], ['a', 2]] }] }, /window 10 has key "a" twice/],
-      ['a zero count', { ...good, windows: [{ windowStart: 10, counts: [['a', 0]] }] }, /window 10 has a count that is not \[key, whole number > 0\]: \["a",0\]/],
+      [
+        'a snapshot taken with other options',
+        { ...good, settings: { ...good.settings, windowDuration: 20, lateRule: 'spark-3.4' } },
+        /taken with other options: windowDuration 20 \(this counter: 10\), lateRule "spark-3.4" \(this counter: "spark-2.4"\)/,
+      ],
+      [
+        'a watermark that is not a number',
+        { ...good, watermark: '7' },
+        /watermark must be a finite number or null, got "7"/,
+      ],
+      [
+        'closedUpTo apart from the watermark under spark-2.4',
+        { ...good, closedUpTo: 3 },
+        /closedUpTo 3 does not fit watermark 7 under update mode and the spark-2.4 rule/,
+      ],
+      [
+        'a negative stat',
+        { ...good, stats: { ...good.stats, lateEvents: -1 } },
+        /stats\.lateEvents must be a whole number ≥ 0, got -1/,
+      ],
+      [
+        'windows out of order',
+        { ...good, windows: [...good.windows].reverse() },
+        /window starts must be finite numbers in ascending order, got 5 after 10/,
+      ],
+      [
+        'a window already final',
+        { ...good, windows: [{ windowStart: -5, counts: [['a', 1]] }, ...good.windows] },
+        /window -5 ended by closedUpTo 7/,
+      ],
+      [
+        'a key twice in a window',
+        {
+          ...good,
+          windows: [
+            {
+              windowStart: 10,
+              counts: [
+                ['a', 1],
+                ['a', 2],
+              ],
+            },
+          ],
+        },
+        /window 10 has key "a" twice/,
+      ],
+      [
+        'a zero count',
+        { ...good, windows: [{ windowStart: 10, counts: [['a', 0]] }] },
+        /window 10 has a count that is not \[key, whole number > 0\]: \["a",0\]/,
+      ],
       ['more windows than maxWindows', good, /holds 2 windows, more than maxWindows \(1\)/],
     ];
     for (const [what, snapshot, message] of bad) {
@@ -411,7 +610,8 @@ describe('WindowCounter', () => {
 
     it('advanceWatermark refuses a watermark that is not a finite time', () => {
       const { counter } = make();
-      for (const to of [Number.NaN, Number.POSITIVE_INFINITY]) expect(() => counter.advanceWatermark(to)).to.throw(RangeError, /must be a finite time in epoch milliseconds/);
+      for (const to of [Number.NaN, Number.POSITIVE_INFINITY])
+        expect(() => counter.advanceWatermark(to)).to.throw(RangeError, /must be a finite time in epoch milliseconds/);
     });
 
     it('advanceWatermark finalises the windows it passes and makes later events for them late', () => {

@@ -3,10 +3,25 @@
 // without the state machine's shortcuts (brute-force window enumeration, batch group-by).
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { WindowCounter, type LateRule, type OutputMode, type Rejection, type WindowCounterSnapshot, type WindowedCountOptions, type WindowRow } from '../src/index.js';
+import {
+  WindowCounter,
+  type LateRule,
+  type OutputMode,
+  type Rejection,
+  type WindowCounterSnapshot,
+  type WindowedCountOptions,
+  type WindowRow,
+} from '../src/index.js';
 
-interface Ev { readonly t: number; readonly k: string }
-interface Grid { readonly length: number; readonly slide: number; readonly offset: number }
+interface Ev {
+  readonly t: number;
+  readonly k: string;
+}
+interface Grid {
+  readonly length: number;
+  readonly slide: number;
+  readonly offset: number;
+}
 
 /** Every window start s on the grid with s ≤ t < s + length, ascending, by trying every grid point near t. */
 function bruteForceStarts(t: number, { length, slide, offset }: Grid): number[] {
@@ -50,7 +65,8 @@ function referenceReplay(events: readonly Ev[], grid: Grid, delay: number, lateR
 
 function batchGroupBy(events: readonly Ev[], grid: Grid): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const { t, k } of events) for (const start of bruteForceStarts(t, grid)) counts.set(`${start}|${k}`, (counts.get(`${start}|${k}`) ?? 0) + 1);
+  for (const { t, k } of events)
+    for (const start of bruteForceStarts(t, grid)) counts.set(`${start}|${k}`, (counts.get(`${start}|${k}`) ?? 0) + 1);
   return counts;
 }
 
@@ -65,14 +81,27 @@ function disorder(events: readonly Ev[]): number {
   return behind;
 }
 
-function run(events: readonly Ev[], grid: Grid, delay: number, outputMode: OutputMode, flush = true, lateRule: LateRule = 'spark-2.4') {
+function run(
+  events: readonly Ev[],
+  grid: Grid,
+  delay: number,
+  outputMode: OutputMode,
+  flush = true,
+  lateRule: LateRule = 'spark-2.4',
+) {
   const rows: WindowRow<string>[] = [];
   const rejections: Rejection<Ev>[] = [];
   const counter = new WindowCounter<Ev, string>(
     {
-      eventTime: (e) => e.t, key: (e) => e.k,
-      windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset,
-      watermarkDelay: delay, outputMode, lateRule, onReject: (r) => rejections.push(r),
+      eventTime: (e) => e.t,
+      key: (e) => e.k,
+      windowDuration: grid.length,
+      slideDuration: grid.slide,
+      offset: grid.offset,
+      watermarkDelay: delay,
+      outputMode,
+      lateRule,
+      onReject: (r) => rejections.push(r),
     },
     (row) => rows.push(row),
   );
@@ -92,10 +121,26 @@ function lastPerRow(rows: readonly WindowRow<string>[]): Map<string, number> {
 const sorted = (map: Map<string, number>) => [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 const gridArb: fc.Arbitrary<Grid> = fc
-  .record({ length: fc.integer({ min: 1, max: 40 }), slideDivisor: fc.integer({ min: 1, max: 40 }), offset: fc.integer({ min: -50, max: 50 }) })
-  .map(({ length, slideDivisor, offset }) => ({ length, slide: Math.max(1, Math.floor(length / Math.min(slideDivisor, length))), offset }))
-  .chain((grid) => fc.oneof(fc.constant(grid), fc.integer({ min: 1, max: grid.length }).map((slide) => ({ ...grid, slide }))));
-const eventsArb = fc.array(fc.record({ t: fc.integer({ min: -200, max: 400 }), k: fc.constantFrom('200', '301', '404', '500') }), { maxLength: 80 });
+  .record({
+    length: fc.integer({ min: 1, max: 40 }),
+    slideDivisor: fc.integer({ min: 1, max: 40 }),
+    offset: fc.integer({ min: -50, max: 50 }),
+  })
+  .map(({ length, slideDivisor, offset }) => ({
+    length,
+    slide: Math.max(1, Math.floor(length / Math.min(slideDivisor, length))),
+    offset,
+  }))
+  .chain((grid) =>
+    fc.oneof(
+      fc.constant(grid),
+      fc.integer({ min: 1, max: grid.length }).map((slide) => ({ ...grid, slide })),
+    ),
+  );
+const eventsArb = fc.array(
+  fc.record({ t: fc.integer({ min: -200, max: 400 }), k: fc.constantFrom('200', '301', '404', '500') }),
+  { maxLength: 80 },
+);
 const delayArb = fc.integer({ min: 0, max: 120 });
 const modeArb = fc.constantFrom<OutputMode>('append', 'update', 'complete');
 const ruleArb = fc.constantFrom<LateRule>('spark-2.4', 'spark-3.4');
@@ -105,7 +150,15 @@ describe('windowedCount state machine properties', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: -2e12, max: 2e12 }),
-        fc.integer({ min: 1, max: 5_000 }).chain((length) => fc.tuple(fc.constant(length), fc.integer({ min: 1, max: length }), fc.integer({ min: -10_000, max: 10_000 }))),
+        fc
+          .integer({ min: 1, max: 5_000 })
+          .chain((length) =>
+            fc.tuple(
+              fc.constant(length),
+              fc.integer({ min: 1, max: length }),
+              fc.integer({ min: -10_000, max: 10_000 }),
+            ),
+          ),
         (t, [length, slide, offset]) => {
           const { rows } = run([{ t, k: 'x' }], { length, slide, offset }, 0, 'update', false);
           const expected = bruteForceStarts(t, { length, slide, offset });
@@ -117,7 +170,7 @@ describe('windowedCount state machine properties', () => {
     );
   });
 
-  it('with a delay at least the stream\'s disorder, nothing is late and append totals equal a batch group-by', () => {
+  it("with a delay at least the stream's disorder, nothing is late and append totals equal a batch group-by", () => {
     fc.assert(
       fc.property(eventsArb, gridArb, fc.integer({ min: 0, max: 50 }), (events, grid, extra) => {
         const { rows, rejections, counter } = run(events, grid, disorder(events) + extra, 'append');
@@ -130,7 +183,7 @@ describe('windowedCount state machine properties', () => {
     );
   });
 
-  it('counts and late reports equal a naive replay of Spark\'s rule, whatever the delay, under either late rule', () => {
+  it("counts and late reports equal a naive replay of Spark's rule, whatever the delay, under either late rule", () => {
     fc.assert(
       fc.property(eventsArb, gridArb, delayArb, ruleArb, (events, grid, delay, lateRule) => {
         const { rows, rejections, counter } = run(events, grid, delay, 'append', true, lateRule);
@@ -147,14 +200,26 @@ describe('windowedCount state machine properties', () => {
 
   it('append never emits a (window, key) twice, even with watermark advances in between, under either late rule', () => {
     const step = fc.oneof(
-      { weight: 5, arbitrary: fc.record({ t: fc.integer({ min: -200, max: 400 }), k: fc.constantFrom('a', 'b', 'c') }) },
+      {
+        weight: 5,
+        arbitrary: fc.record({ t: fc.integer({ min: -200, max: 400 }), k: fc.constantFrom('a', 'b', 'c') }),
+      },
       { weight: 1, arbitrary: fc.integer({ min: -200, max: 500 }).map((advanceTo) => ({ advanceTo })) },
     );
     fc.assert(
       fc.property(fc.array(step, { maxLength: 80 }), gridArb, delayArb, ruleArb, (steps, grid, delay, lateRule) => {
         const rows: WindowRow<string>[] = [];
         const counter = new WindowCounter<Ev, string>(
-          { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay, lateRule, onReject: () => {} },
+          {
+            eventTime: (e) => e.t,
+            key: (e) => e.k,
+            windowDuration: grid.length,
+            slideDuration: grid.slide,
+            offset: grid.offset,
+            watermarkDelay: delay,
+            lateRule,
+            onReject: () => {},
+          },
           (row) => rows.push(row),
         );
         for (const s of steps) {
@@ -175,8 +240,12 @@ describe('windowedCount state machine properties', () => {
   it('the last update value of each row equals the append row, and the rows are the same, under either late rule', () => {
     fc.assert(
       fc.property(eventsArb, gridArb, delayArb, ruleArb, (events, grid, delay, lateRule) => {
-        const append = new Map(run(events, grid, delay, 'append', true, lateRule).rows.map((row) => [rowKey(row), row.count]));
-        expect(sorted(lastPerRow(run(events, grid, delay, 'update', true, lateRule).rows))).to.deep.equal(sorted(append));
+        const append = new Map(
+          run(events, grid, delay, 'append', true, lateRule).rows.map((row) => [rowKey(row), row.count]),
+        );
+        expect(sorted(lastPerRow(run(events, grid, delay, 'update', true, lateRule).rows))).to.deep.equal(
+          sorted(append),
+        );
       }),
       { numRuns: 200 },
     );
@@ -187,7 +256,17 @@ describe('windowedCount state machine properties', () => {
       fc.property(eventsArb, gridArb, delayArb, ruleArb, (events, grid, delay, lateRule) => {
         const rows: WindowRow<string>[] = [];
         const counter = new WindowCounter<Ev, string>(
-          { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay, outputMode: 'complete', lateRule, onReject: () => {} },
+          {
+            eventTime: (e) => e.t,
+            key: (e) => e.k,
+            windowDuration: grid.length,
+            slideDuration: grid.slide,
+            offset: grid.offset,
+            watermarkDelay: delay,
+            outputMode: 'complete',
+            lateRule,
+            onReject: () => {},
+          },
           (row) => rows.push(row),
         );
         for (let i = 0; i < events.length; i++) {
@@ -207,25 +286,40 @@ describe('windowedCount state machine properties', () => {
 
   it('in append and update mode, state never exceeds the open windows × keys, and open windows stay within (delay + length) / slide + 1', () => {
     fc.assert(
-      fc.property(eventsArb, gridArb, delayArb, fc.constantFrom<OutputMode>('append', 'update'), (events, grid, delay, outputMode) => {
-        const keys = new Set<string>();
-        const counter = new WindowCounter<Ev, string>(
-          { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay, outputMode, onReject: () => {} },
-          () => {},
-        );
-        let maxTime = Number.NEGATIVE_INFINITY;
-        for (const event of events) {
-          counter.push(event);
-          keys.add(event.k);
-          maxTime = Math.max(maxTime, event.t);
-          expect(counter.stateSize).to.be.at.most(counter.openWindows * keys.size);
-          expect(counter.openWindows).to.be.at.most(Math.floor((delay + grid.length) / grid.slide) + 1);
-          // watermark: max event time − delay, set after the event
-          expect(counter.watermark).to.equal(maxTime - delay);
-          const earliestEnd = counter.earliestOpenWindowEnd;
-          if (earliestEnd !== undefined) expect(earliestEnd).to.be.greaterThan(maxTime - delay);
-        }
-      }),
+      fc.property(
+        eventsArb,
+        gridArb,
+        delayArb,
+        fc.constantFrom<OutputMode>('append', 'update'),
+        (events, grid, delay, outputMode) => {
+          const keys = new Set<string>();
+          const counter = new WindowCounter<Ev, string>(
+            {
+              eventTime: (e) => e.t,
+              key: (e) => e.k,
+              windowDuration: grid.length,
+              slideDuration: grid.slide,
+              offset: grid.offset,
+              watermarkDelay: delay,
+              outputMode,
+              onReject: () => {},
+            },
+            () => {},
+          );
+          let maxTime = Number.NEGATIVE_INFINITY;
+          for (const event of events) {
+            counter.push(event);
+            keys.add(event.k);
+            maxTime = Math.max(maxTime, event.t);
+            expect(counter.stateSize).to.be.at.most(counter.openWindows * keys.size);
+            expect(counter.openWindows).to.be.at.most(Math.floor((delay + grid.length) / grid.slide) + 1);
+            // watermark: max event time − delay, set after the event
+            expect(counter.watermark).to.equal(maxTime - delay);
+            const earliestEnd = counter.earliestOpenWindowEnd;
+            if (earliestEnd !== undefined) expect(earliestEnd).to.be.greaterThan(maxTime - delay);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -233,7 +327,13 @@ describe('windowedCount state machine properties', () => {
   describe('snapshot and restore', () => {
     type Step = Ev | { readonly advanceTo: number };
     const stepArb: fc.Arbitrary<Step> = fc.oneof(
-      { weight: 10, arbitrary: fc.record({ t: fc.integer({ min: -200, max: 400 }), k: fc.constantFrom('200', '301', '404', '500') }) },
+      {
+        weight: 10,
+        arbitrary: fc.record({
+          t: fc.integer({ min: -200, max: 400 }),
+          k: fc.constantFrom('200', '301', '404', '500'),
+        }),
+      },
       { weight: 1, arbitrary: fc.constant({ t: Number.NaN, k: 'bad' }) },
       { weight: 2, arbitrary: fc.integer({ min: -200, max: 500 }).map((advanceTo) => ({ advanceTo })) },
     );
@@ -241,13 +341,26 @@ describe('windowedCount state machine properties', () => {
     const aheadArb = fc.option(fc.integer({ min: 0, max: 150 }), { nil: undefined });
     const clock = () => 300;
 
-    function counterFor(grid: Grid, delay: number, outputMode: OutputMode, lateRule: LateRule, maxEventTimeAhead: number | undefined) {
+    function counterFor(
+      grid: Grid,
+      delay: number,
+      outputMode: OutputMode,
+      lateRule: LateRule,
+      maxEventTimeAhead: number | undefined,
+    ) {
       const rows: WindowRow<string>[] = [];
       const rejections: Rejection<Ev>[] = [];
       const options: WindowedCountOptions<Ev, string> = {
-        eventTime: (e) => e.t, key: (e) => e.k,
-        windowDuration: grid.length, slideDuration: grid.slide, offset: grid.offset, watermarkDelay: delay,
-        outputMode, lateRule, now: clock, onReject: (r) => rejections.push(r),
+        eventTime: (e) => e.t,
+        key: (e) => e.k,
+        windowDuration: grid.length,
+        slideDuration: grid.slide,
+        offset: grid.offset,
+        watermarkDelay: delay,
+        outputMode,
+        lateRule,
+        now: clock,
+        onReject: (r) => rejections.push(r),
         ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
       };
       const counter = new WindowCounter<Ev, string>(options, (row) => rows.push(row));
@@ -261,59 +374,91 @@ describe('windowedCount state machine properties', () => {
     }
 
     const stats = (counter: WindowCounter<Ev, string>) => ({
-      eventsSeen: counter.eventsSeen, eventsCounted: counter.eventsCounted, timestampRejects: counter.timestampRejects,
-      futureRejects: counter.futureRejects, lateEvents: counter.lateEvents, latePairs: counter.latePairs,
-      rowsEmitted: counter.rowsEmitted, openWindows: counter.openWindows, stateSize: counter.stateSize,
-      watermark: counter.watermark, maxEventTime: counter.maxEventTime, earliestOpenWindowEnd: counter.earliestOpenWindowEnd,
+      eventsSeen: counter.eventsSeen,
+      eventsCounted: counter.eventsCounted,
+      timestampRejects: counter.timestampRejects,
+      futureRejects: counter.futureRejects,
+      lateEvents: counter.lateEvents,
+      latePairs: counter.latePairs,
+      rowsEmitted: counter.rowsEmitted,
+      openWindows: counter.openWindows,
+      stateSize: counter.stateSize,
+      watermark: counter.watermark,
+      maxEventTime: counter.maxEventTime,
+      earliestOpenWindowEnd: counter.earliestOpenWindowEnd,
     });
-    const shown = (rows: readonly WindowRow<string>[]) => rows.map((row) => `${row.windowStart.getTime()}-${row.windowEnd.getTime()} ${row.key}=${row.count}`);
+    const shown = (rows: readonly WindowRow<string>[]) =>
+      rows.map((row) => `${row.windowStart.getTime()}-${row.windowEnd.getTime()} ${row.key}=${row.count}`);
 
     it('a counter restored from a JSON copy of a snapshot taken at any point emits what the uninterrupted counter emits from there, with the same stats', () => {
       fc.assert(
-        fc.property(fc.array(stepArb, { maxLength: 80 }), fc.nat(), gridArb, delayArb, modeArb, ruleArb, aheadArb, (steps, at, grid, delay, outputMode, lateRule, ahead) => {
-          const split = at % (steps.length + 1);
-          const whole = counterFor(grid, delay, outputMode, lateRule, ahead);
-          whole.apply(steps.slice(0, split));
-          const [rowsBefore, rejectionsBefore] = [whole.rows.length, whole.rejections.length];
-          whole.apply(steps.slice(split));
+        fc.property(
+          fc.array(stepArb, { maxLength: 80 }),
+          fc.nat(),
+          gridArb,
+          delayArb,
+          modeArb,
+          ruleArb,
+          aheadArb,
+          (steps, at, grid, delay, outputMode, lateRule, ahead) => {
+            const split = at % (steps.length + 1);
+            const whole = counterFor(grid, delay, outputMode, lateRule, ahead);
+            whole.apply(steps.slice(0, split));
+            const [rowsBefore, rejectionsBefore] = [whole.rows.length, whole.rejections.length];
+            whole.apply(steps.slice(split));
 
-          const prefix = counterFor(grid, delay, outputMode, lateRule, ahead);
-          prefix.apply(steps.slice(0, split));
-          const resumed = counterFor(grid, delay, outputMode, lateRule, ahead);
-          resumed.counter.restore(JSON.parse(JSON.stringify(prefix.counter.snapshot())) as WindowCounterSnapshot<string>);
-          expect(stats(resumed.counter)).to.deep.equal(stats(prefix.counter));
-          resumed.apply(steps.slice(split));
+            const prefix = counterFor(grid, delay, outputMode, lateRule, ahead);
+            prefix.apply(steps.slice(0, split));
+            const resumed = counterFor(grid, delay, outputMode, lateRule, ahead);
+            resumed.counter.restore(
+              JSON.parse(JSON.stringify(prefix.counter.snapshot())) as WindowCounterSnapshot<string>,
+            );
+            expect(stats(resumed.counter)).to.deep.equal(stats(prefix.counter));
+            resumed.apply(steps.slice(split));
 
-          expect(shown(resumed.rows)).to.deep.equal(shown(whole.rows.slice(rowsBefore)));
-          expect(resumed.rejections.map((r) => [r.kind, r.reason])).to.deep.equal(whole.rejections.slice(rejectionsBefore).map((r) => [r.kind, r.reason]));
-          expect(stats(resumed.counter)).to.deep.equal(stats(whole.counter));
-          expect(resumed.counter.snapshot()).to.deep.equal(whole.counter.snapshot());
-          whole.counter.flush();
-          resumed.counter.flush();
-          expect(shown(resumed.rows)).to.deep.equal(shown(whole.rows.slice(rowsBefore)));
-        }),
+            expect(shown(resumed.rows)).to.deep.equal(shown(whole.rows.slice(rowsBefore)));
+            expect(resumed.rejections.map((r) => [r.kind, r.reason])).to.deep.equal(
+              whole.rejections.slice(rejectionsBefore).map((r) => [r.kind, r.reason]),
+            );
+            expect(stats(resumed.counter)).to.deep.equal(stats(whole.counter));
+            expect(resumed.counter.snapshot()).to.deep.equal(whole.counter.snapshot());
+            whole.counter.flush();
+            resumed.counter.flush();
+            expect(shown(resumed.rows)).to.deep.equal(shown(whole.rows.slice(rowsBefore)));
+          },
+        ),
         { numRuns: 400 },
       );
     });
 
     it('in append and update mode a snapshot holds the open windows × their keys, nothing that grows with the stream', () => {
       fc.assert(
-        fc.property(fc.array(stepArb, { maxLength: 80 }), gridArb, delayArb, fc.constantFrom<OutputMode>('append', 'update'), ruleArb, (steps, grid, delay, outputMode, lateRule) => {
-          const { counter, apply } = counterFor(grid, delay, outputMode, lateRule, undefined);
-          const keys = new Set<string>();
-          // spark-3.4 holds the windows of the last event on top (they close at the next one)
-          const windowsAtMost = Math.floor((delay + grid.length) / grid.slide) + 1 + (lateRule === 'spark-3.4' ? Math.ceil(grid.length / grid.slide) : 0);
-          for (const step of steps) {
-            apply([step]);
-            if (!('advanceTo' in step)) keys.add(step.k);
-            const snapshot = counter.snapshot();
-            const pairs = snapshot.windows.reduce((sum, window) => sum + window.counts.length, 0);
-            expect(snapshot.windows.length).to.equal(counter.openWindows);
-            expect(snapshot.windows.length).to.be.at.most(windowsAtMost);
-            expect(pairs).to.equal(counter.stateSize);
-            expect(pairs).to.be.at.most(counter.openWindows * keys.size);
-          }
-        }),
+        fc.property(
+          fc.array(stepArb, { maxLength: 80 }),
+          gridArb,
+          delayArb,
+          fc.constantFrom<OutputMode>('append', 'update'),
+          ruleArb,
+          (steps, grid, delay, outputMode, lateRule) => {
+            const { counter, apply } = counterFor(grid, delay, outputMode, lateRule, undefined);
+            const keys = new Set<string>();
+            // spark-3.4 holds the windows of the last event on top (they close at the next one)
+            const windowsAtMost =
+              Math.floor((delay + grid.length) / grid.slide) +
+              1 +
+              (lateRule === 'spark-3.4' ? Math.ceil(grid.length / grid.slide) : 0);
+            for (const step of steps) {
+              apply([step]);
+              if (!('advanceTo' in step)) keys.add(step.k);
+              const snapshot = counter.snapshot();
+              const pairs = snapshot.windows.reduce((sum, window) => sum + window.counts.length, 0);
+              expect(snapshot.windows.length).to.equal(counter.openWindows);
+              expect(snapshot.windows.length).to.be.at.most(windowsAtMost);
+              expect(pairs).to.equal(counter.stateSize);
+              expect(pairs).to.be.at.most(counter.openWindows * keys.size);
+            }
+          },
+        ),
         { numRuns: 300 },
       );
     });
@@ -322,7 +467,14 @@ describe('windowedCount state machine properties', () => {
       const statuses = ['200', '206', '301', '302', '304', '400', '403', '404', '408', '500', '503'];
       for (const lateRule of ['spark-2.4', 'spark-3.4'] as const) {
         const counter = new WindowCounter<Ev, string>(
-          { eventTime: (e) => e.t, key: (e) => e.k, windowDuration: '1 minute', watermarkDelay: '2 minutes', lateRule, onReject: () => {} },
+          {
+            eventTime: (e) => e.t,
+            key: (e) => e.k,
+            windowDuration: '1 minute',
+            watermarkDelay: '2 minutes',
+            lateRule,
+            onReject: () => {},
+          },
           () => {},
         );
         const sizes: number[] = [];

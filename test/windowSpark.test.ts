@@ -27,14 +27,18 @@
 import { expect } from 'chai';
 import { WindowCounter, type Rejection, type WindowRow } from '../src/index.js';
 
-interface Word { readonly at: number; readonly word: string }
+interface Word {
+  readonly at: number;
+  readonly word: string;
+}
 
 const at = (hhmm: string): number => Date.parse(`2024-01-01T${hhmm.length === 5 ? `${hhmm}:00` : hhmm}Z`);
 const w = (hhmm: string, word: string): Word => ({ at: at(hhmm), word });
 const hhmm = (date: Date): string => date.toISOString().slice(11, 16);
 
 /** A row as the figures print it: "12:00 - 12:10 owl 1". */
-const show = (row: WindowRow<string>): string => `${hhmm(row.windowStart)} - ${hhmm(row.windowEnd)} ${row.key} ${row.count}`;
+const show = (row: WindowRow<string>): string =>
+  `${hhmm(row.windowStart)} - ${hhmm(row.windowEnd)} ${row.key} ${row.count}`;
 
 /** Update mode writes each changed row once per trigger with its latest count, ordered by window, then word. */
 function lastPerRow(rows: readonly WindowRow<string>[]): string[] {
@@ -72,11 +76,17 @@ describe('windowedCount reproduces the Spark programming guide watermark example
     const { counter, trigger, rejections } = guideCounter('update');
 
     expect(lastPerRow(trigger(w('12:07', 'dog'), w('12:08', 'owl')))).to.deep.equal([
-      '12:00 - 12:10 dog 1', '12:00 - 12:10 owl 1', '12:05 - 12:15 dog 1', '12:05 - 12:15 owl 1',
+      '12:00 - 12:10 dog 1',
+      '12:00 - 12:10 owl 1',
+      '12:05 - 12:15 dog 1',
+      '12:05 - 12:15 owl 1',
     ]);
 
     expect(lastPerRow(trigger(w('12:14', 'dog'), w('12:09', 'cat')))).to.deep.equal([
-      '12:00 - 12:10 cat 1', '12:05 - 12:15 cat 1', '12:05 - 12:15 dog 2', '12:10 - 12:20 dog 1',
+      '12:00 - 12:10 cat 1',
+      '12:05 - 12:15 cat 1',
+      '12:05 - 12:15 dog 2',
+      '12:10 - 12:20 dog 1',
     ]);
     // "when the engine observes the data (12:14, dog), it sets the watermark for the next trigger as 12:04"
     expect(counter.watermark).to.equal(at('12:04'));
@@ -84,11 +94,16 @@ describe('windowedCount reproduces the Spark programming guide watermark example
     // The figure lists rows of 12:00 - 12:20 and elides the rest ("..."): the windows
     // 12:15 - 12:25 and 12:20 - 12:30 that (12:15, cat) and (12:21, owl) open. Its
     // "12:05 - 12:15 cat 2" is absent: a cat at 12:15:00 is not in [12:05, 12:15) (see top).
-    expect(lastPerRow(trigger(w('12:15', 'cat'), w('12:08', 'dog'), w('12:13', 'owl'), w('12:21', 'owl')))).to.deep.equal([
+    expect(
+      lastPerRow(trigger(w('12:15', 'cat'), w('12:08', 'dog'), w('12:13', 'owl'), w('12:21', 'owl'))),
+    ).to.deep.equal([
       '12:00 - 12:10 dog 2',
-      '12:05 - 12:15 dog 3', '12:05 - 12:15 owl 2',
-      '12:10 - 12:20 cat 1', '12:10 - 12:20 owl 1',
-      '12:15 - 12:25 cat 1', '12:15 - 12:25 owl 1',
+      '12:05 - 12:15 dog 3',
+      '12:05 - 12:15 owl 2',
+      '12:10 - 12:20 cat 1',
+      '12:10 - 12:20 owl 1',
+      '12:15 - 12:25 cat 1',
+      '12:15 - 12:25 owl 1',
       '12:20 - 12:30 owl 1',
     ]);
     expect(counter.watermark).to.equal(at('12:11')); // wm = 12:21 - 10m = 12:11
@@ -96,7 +111,8 @@ describe('windowedCount reproduces the Spark programming guide watermark example
 
     // "table not updated with too late data (12:04, donkey)"; "table updated with late data (12:17, owl)"
     expect(lastPerRow(trigger(w('12:04', 'donkey'), w('12:17', 'owl')))).to.deep.equal([
-      '12:10 - 12:20 owl 2', '12:15 - 12:25 owl 2',
+      '12:10 - 12:20 owl 2',
+      '12:15 - 12:25 owl 2',
     ]);
     expect(rejections.map((r) => [r.kind, r.input.word])).to.deep.equal([['late', 'donkey']]);
     expect(rejections[0]?.reason).to.contain('late for 2 of its 2 window(s)');
@@ -124,7 +140,11 @@ describe('windowedCount reproduces the Spark programming guide watermark example
     // The 12:30 table of the figure: 12:05 - 12:15 is final once (12:26, owl) sets wm = 12:16
     // (cat 1, not the figure's 2: the cat at 12:15:00 is not in [12:05, 12:15), see top).
     const fourth = trigger(w('12:04', 'donkey'), w('12:26', 'owl'), w('12:17', 'owl'));
-    expect(fourth.map(show).sort()).to.deep.equal(['12:05 - 12:15 cat 1', '12:05 - 12:15 dog 3', '12:05 - 12:15 owl 2']);
+    expect(fourth.map(show).sort()).to.deep.equal([
+      '12:05 - 12:15 cat 1',
+      '12:05 - 12:15 dog 3',
+      '12:05 - 12:15 owl 2',
+    ]);
     expect(counter.watermark).to.equal(at('12:16'));
 
     // (12:09, cat) arrives after wm = 12:16: both its windows are final ("data too late, ignored in counts").
@@ -139,7 +159,7 @@ describe('windowedCount reproduces the Spark programming guide watermark example
     expect(counter.openWindows).to.equal(4); // 12:10 - 12:20 … 12:25 - 12:35
   });
 
-  it('reproduces every cell of both figures when the figure\'s (12:15, cat) is read as 12:14:59', () => {
+  it("reproduces every cell of both figures when the figure's (12:15, cat) is read as 12:14:59", () => {
     const update = guideCounter('update');
     const updates = [
       update.trigger(w('12:07', 'dog'), w('12:08', 'owl')),
@@ -153,9 +173,13 @@ describe('windowedCount reproduces the Spark programming guide watermark example
       ['12:00 - 12:10 cat 1', '12:05 - 12:15 cat 1', '12:05 - 12:15 dog 2', '12:10 - 12:20 dog 1'],
       [
         '12:00 - 12:10 dog 2',
-        '12:05 - 12:15 cat 2', '12:05 - 12:15 dog 3', '12:05 - 12:15 owl 2',
-        '12:10 - 12:20 cat 1', '12:10 - 12:20 owl 1',
-        '12:15 - 12:25 owl 1', '12:20 - 12:30 owl 1',
+        '12:05 - 12:15 cat 2',
+        '12:05 - 12:15 dog 3',
+        '12:05 - 12:15 owl 2',
+        '12:10 - 12:20 cat 1',
+        '12:10 - 12:20 owl 1',
+        '12:15 - 12:25 owl 1',
+        '12:20 - 12:30 owl 1',
       ],
       ['12:10 - 12:20 owl 2', '12:15 - 12:25 owl 2'],
     ]);
@@ -182,8 +206,18 @@ describe('windowedCount reproduces the Spark programming guide watermark example
 
   it('update mode ends with the same counts as append mode for every row append wrote', () => {
     const events = [
-      w('12:07', 'dog'), w('12:08', 'owl'), w('12:14', 'dog'), w('12:09', 'cat'), w('12:15', 'cat'), w('12:08', 'dog'),
-      w('12:13', 'owl'), w('12:21', 'owl'), w('12:04', 'donkey'), w('12:26', 'owl'), w('12:17', 'owl'), w('12:09', 'cat'),
+      w('12:07', 'dog'),
+      w('12:08', 'owl'),
+      w('12:14', 'dog'),
+      w('12:09', 'cat'),
+      w('12:15', 'cat'),
+      w('12:08', 'dog'),
+      w('12:13', 'owl'),
+      w('12:21', 'owl'),
+      w('12:04', 'donkey'),
+      w('12:26', 'owl'),
+      w('12:17', 'owl'),
+      w('12:09', 'cat'),
     ];
     const append = guideCounter('append');
     const update = guideCounter('update');
@@ -202,7 +236,10 @@ describe('windowedCount reproduces the Spark programming guide watermark example
 // judges it against the watermark before that (10:03:30), counts it, and closes
 // [10:05, 10:06) in the same micro-batch. Complete mode ignores the watermark in both.
 describe('windowedCount on the three events where Spark 2.4 and Spark ≥ 3.4 differ', () => {
-  interface Hit { readonly at: number; readonly status: number }
+  interface Hit {
+    readonly at: number;
+    readonly status: number;
+  }
   const hit = (clock: string): Hit => ({ at: Date.parse(`2020-07-01T${clock}Z`), status: 200 });
   const events = [hit('10:05:30'), hit('10:08:30'), hit('10:05:50')];
   const row = (r: WindowRow<number>) => `[${hhmm(r.windowStart)}, ${hhmm(r.windowEnd)}) ${r.key} ×${r.count}`;
@@ -213,8 +250,13 @@ describe('windowedCount on the three events where Spark 2.4 and Spark ≥ 3.4 di
     let current: string[] = [];
     const counter = new WindowCounter<Hit, number>(
       {
-        eventTime: (e) => e.at, key: (e) => e.status, windowDuration: '1 minute', watermarkDelay: '2 minutes',
-        outputMode, ...(lateRule === undefined ? {} : { lateRule }), onReject: (r) => late.push(r),
+        eventTime: (e) => e.at,
+        key: (e) => e.status,
+        windowDuration: '1 minute',
+        watermarkDelay: '2 minutes',
+        outputMode,
+        ...(lateRule === undefined ? {} : { lateRule }),
+        onReject: (r) => late.push(r),
       },
       (r) => current.push(row(r)),
     );
@@ -263,7 +305,13 @@ describe('windowedCount on the three events where Spark 2.4 and Spark ≥ 3.4 di
   it('spark-3.4: advancing the watermark closes the windows the last event left open, as a no-data micro-batch', () => {
     const rows: string[] = [];
     const counter = new WindowCounter<Hit, number>(
-      { eventTime: (e) => e.at, key: (e) => e.status, windowDuration: '1 minute', watermarkDelay: '2 minutes', lateRule: 'spark-3.4' },
+      {
+        eventTime: (e) => e.at,
+        key: (e) => e.status,
+        windowDuration: '1 minute',
+        watermarkDelay: '2 minutes',
+        lateRule: 'spark-3.4',
+      },
       (r) => rows.push(row(r)),
     );
     counter.push(events[0]!);

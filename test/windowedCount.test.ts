@@ -3,12 +3,24 @@
 import { expect } from 'chai';
 import { Subject, concat, from, lastValueFrom, of, take, throwError, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { RejectionError, WindowCounter, windowedCount, type Rejection, type WindowCounterSnapshot, type WindowRow, type WindowStats } from '../src/index.js';
+import {
+  RejectionError,
+  WindowCounter,
+  windowedCount,
+  type Rejection,
+  type WindowCounterSnapshot,
+  type WindowRow,
+  type WindowStats,
+} from '../src/index.js';
 import { waitFor } from './support/waitFor.js';
 
-interface Ev { readonly t: number; readonly k: string }
+interface Ev {
+  readonly t: number;
+  readonly k: string;
+}
 
-const show = (row: WindowRow<string>) => `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
+const show = (row: WindowRow<string>) =>
+  `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
 const ev = (t: number, k = 'a'): Ev => ({ t, k });
 const base = { eventTime: (e: Ev) => e.t, key: (e: Ev) => e.k, windowDuration: 10, watermarkDelay: 5 };
 
@@ -16,7 +28,9 @@ const timeouts = () => process.getActiveResourcesInfo().filter((kind) => kind ==
 
 describe('windowedCount operator', () => {
   it('emits final rows as the watermark passes, then flushes the open windows when the source completes', async () => {
-    const rows = await lastValueFrom(from([ev(1), ev(4, 'b'), ev(12), ev(16, 'b')]).pipe(windowedCount(base), toArray()));
+    const rows = await lastValueFrom(
+      from([ev(1), ev(4, 'b'), ev(12), ev(16, 'b')]).pipe(windowedCount(base), toArray()),
+    );
     expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) b=1', '[10,20) a=1', '[10,20) b=1']);
   });
 
@@ -31,7 +45,12 @@ describe('windowedCount operator', () => {
   });
 
   it('does not flush with flushOnComplete: false, as Spark', async () => {
-    const rows = await lastValueFrom(from([ev(1), ev(4, 'b'), ev(12), ev(16, 'b')]).pipe(windowedCount({ ...base, flushOnComplete: false }), toArray()));
+    const rows = await lastValueFrom(
+      from([ev(1), ev(4, 'b'), ev(12), ev(16, 'b')]).pipe(
+        windowedCount({ ...base, flushOnComplete: false }),
+        toArray(),
+      ),
+    );
     expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) b=1']);
   });
 
@@ -40,13 +59,28 @@ describe('windowedCount operator', () => {
     let stats: WindowStats | undefined;
     const rows = await lastValueFrom(
       from([ev(1), ev(30), ev(2), ev(31)]).pipe(
-        windowedCount({ ...base, onReject: (r) => late.push(r), onSubscribe: (s) => { stats = s; } }),
+        windowedCount({
+          ...base,
+          onReject: (r) => late.push(r),
+          onSubscribe: (s) => {
+            stats = s;
+          },
+        }),
         toArray(),
       ),
     );
     expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[30,40) a=2']);
     expect(late.map((r) => [r.kind, r.input.t])).to.deep.equal([['late', 2]]);
-    expect(stats).to.include({ eventsSeen: 4, eventsCounted: 3, lateEvents: 1, latePairs: 1, rowsEmitted: 2, openWindows: 0, watermark: 26, maxEventTime: 31 });
+    expect(stats).to.include({
+      eventsSeen: 4,
+      eventsCounted: 3,
+      lateEvents: 1,
+      latePairs: 1,
+      rowsEmitted: 2,
+      openWindows: 0,
+      watermark: 26,
+      maxEventTime: 31,
+    });
   });
 
   it('with strict, errors the stream with a RejectionError at the first late event and stops counting', async () => {
@@ -54,11 +88,21 @@ describe('windowedCount operator', () => {
     const seen: Rejection[] = [];
     const result = lastValueFrom(
       from([ev(1), ev(30), ev(2), ev(31), ev(3)]).pipe(
-        windowedCount({ ...base, strict: true, onReject: (r) => seen.push(r), onSubscribe: (s) => { stats = s; } }),
+        windowedCount({
+          ...base,
+          strict: true,
+          onReject: (r) => seen.push(r),
+          onSubscribe: (s) => {
+            stats = s;
+          },
+        }),
         toArray(),
       ),
     );
-    const error = await result.then(() => undefined, (e: unknown) => e);
+    const error = await result.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).to.be.instanceOf(RejectionError);
     expect((error as RejectionError).rejection).to.include({ kind: 'late' });
     expect((error as RejectionError).message).to.match(/^late rejected: event time 1970-01-01T00:00:00\.002Z is late/);
@@ -67,19 +111,42 @@ describe('windowedCount operator', () => {
   });
 
   it('with strict, errors the stream on a bad event time', async () => {
-    const error = await lastValueFrom(of(ev(Number.NaN)).pipe(windowedCount({ ...base, strict: true }))).then(() => undefined, (e: unknown) => e);
+    const error = await lastValueFrom(of(ev(Number.NaN)).pipe(windowedCount({ ...base, strict: true }))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).to.be.instanceOf(RejectionError);
     expect((error as RejectionError).rejection.kind).to.equal('timestamp');
   });
 
   it('errors the stream when an accessor throws, and passes source errors through without flushing', async () => {
-    const boom = await lastValueFrom(of(ev(1)).pipe(windowedCount({ ...base, key: () => { throw new Error('no key'); } }))).then(() => undefined, (e: unknown) => e);
+    const boom = await lastValueFrom(
+      of(ev(1)).pipe(
+        windowedCount({
+          ...base,
+          key: () => {
+            throw new Error('no key');
+          },
+        }),
+      ),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((boom as Error).message).to.equal('no key');
     const rows: WindowRow<string>[] = [];
     let upstream: unknown;
-    concat(of(ev(1)), throwError(() => new Error('upstream')))
+    concat(
+      of(ev(1)),
+      throwError(() => new Error('upstream')),
+    )
       .pipe(windowedCount(base))
-      .subscribe({ next: (row) => rows.push(row), error: (e: unknown) => { upstream = e; } });
+      .subscribe({
+        next: (row) => rows.push(row),
+        error: (e: unknown) => {
+          upstream = e;
+        },
+      });
     expect((upstream as Error).message).to.equal('upstream');
     expect(rows).to.deep.equal([]); // [0, 10) stays unflushed: the source failed, it did not complete
   });
@@ -88,14 +155,26 @@ describe('windowedCount operator', () => {
     let stats: WindowStats | undefined;
     const rows: WindowRow<string>[] = [];
     from(Array.from({ length: 1_000 }, (_, i) => ev(i)))
-      .pipe(windowedCount({ ...base, outputMode: 'update', onSubscribe: (s) => { stats = s; } }), take(1))
+      .pipe(
+        windowedCount({
+          ...base,
+          outputMode: 'update',
+          onSubscribe: (s) => {
+            stats = s;
+          },
+        }),
+        take(1),
+      )
       .subscribe((row) => rows.push(row));
     expect(rows.map(show)).to.deep.equal(['[0,10) a=1']);
     expect(stats?.eventsSeen).to.equal(1);
   });
 
   it('throws on bad options when the operator is created, before any subscription', () => {
-    expect(() => windowedCount({ ...base, slideDuration: 20 })).to.throw(RangeError, /slideDuration must be positive and at most windowDuration/);
+    expect(() => windowedCount({ ...base, slideDuration: 20 })).to.throw(
+      RangeError,
+      /slideDuration must be positive and at most windowDuration/,
+    );
     expect(() => windowedCount({ ...base, windowDuration: 0 })).to.throw(RangeError, /windowDuration/);
     expect(() => windowedCount({ ...base, watermarkDelay: -1 })).to.throw(RangeError, /watermarkDelay/);
     expect(() => windowedCount({ ...base, outputMode: 'upsert' as 'update' })).to.throw(RangeError, /outputMode/);
@@ -103,7 +182,13 @@ describe('windowedCount operator', () => {
 
   it('checks its options once, when created, not again for each subscription', async () => {
     let reads = 0;
-    const options = { ...base, get windowDuration() { reads++; return '10 ms'; } };
+    const options = {
+      ...base,
+      get windowDuration() {
+        reads++;
+        return '10 ms';
+      },
+    };
     const counted = of(ev(1), ev(12)).pipe(windowedCount(options), toArray());
     const readsAtCreation = reads;
     expect(readsAtCreation).to.be.greaterThan(0);
@@ -119,9 +204,13 @@ describe('windowedCount operator', () => {
     expect(second.map(show)).to.deep.equal(['[0,10) a=2']);
   });
 
-  it('errors the stream with maxWindows\'s RangeError when complete mode would hold too many windows', async () => {
-    const error = await lastValueFrom(from([ev(1), ev(12), ev(25)]).pipe(windowedCount({ ...base, outputMode: 'complete', maxWindows: 2 }), toArray()))
-      .then(() => undefined, (e: unknown) => e);
+  it("errors the stream with maxWindows's RangeError when complete mode would hold too many windows", async () => {
+    const error = await lastValueFrom(
+      from([ev(1), ev(12), ev(25)]).pipe(windowedCount({ ...base, outputMode: 'complete', maxWindows: 2 }), toArray()),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).to.be.instanceOf(RangeError);
     expect((error as Error).message).to.match(/past maxWindows \(2\); not counted/);
   });
@@ -131,7 +220,15 @@ describe('windowedCount operator', () => {
     let stats: WindowStats | undefined;
     const rows = await lastValueFrom(
       from([ev(1), ev(9e12), ev(2), ev(15)]).pipe(
-        windowedCount({ ...base, maxEventTimeAhead: '1 s', now: () => 0, onReject: (r) => rejected.push(r), onSubscribe: (s) => { stats = s; } }),
+        windowedCount({
+          ...base,
+          maxEventTimeAhead: '1 s',
+          now: () => 0,
+          onReject: (r) => rejected.push(r),
+          onSubscribe: (s) => {
+            stats = s;
+          },
+        }),
         toArray(),
       ),
     );
@@ -141,7 +238,10 @@ describe('windowedCount operator', () => {
   });
 
   describe('initialState', () => {
-    function snapshotAfter(events: readonly Ev[], outputMode: 'append' | 'update' = 'append'): WindowCounterSnapshot<string> {
+    function snapshotAfter(
+      events: readonly Ev[],
+      outputMode: 'append' | 'update' = 'append',
+    ): WindowCounterSnapshot<string> {
       const counter = new WindowCounter<Ev, string>({ ...base, outputMode }, () => {});
       for (const event of events) counter.push(event);
       return JSON.parse(JSON.stringify(counter.snapshot())) as WindowCounterSnapshot<string>;
@@ -152,65 +252,111 @@ describe('windowedCount operator', () => {
       const all: Rejection<Ev>[] = [];
       const statsSeen: WindowStats[] = [];
       const counted = from([ev(3), ev(17, 'b'), ev(2)]).pipe(
-        windowedCount({ ...base, initialState, onReject: (r) => all.push(r), onSubscribe: (s) => { statsSeen.push(s); } }),
+        windowedCount({
+          ...base,
+          initialState,
+          onReject: (r) => all.push(r),
+          onSubscribe: (s) => {
+            statsSeen.push(s);
+          },
+        }),
         toArray(),
       );
       for (let run = 0; run < 2; run++) {
-        expect((await lastValueFrom(counted)).map(show)).to.deep.equal(['[0,10) a=2', '[0,10) b=1', '[10,20) a=1', '[10,20) b=1']);
+        expect((await lastValueFrom(counted)).map(show)).to.deep.equal([
+          '[0,10) a=2',
+          '[0,10) b=1',
+          '[10,20) a=1',
+          '[10,20) b=1',
+        ]);
       }
-      expect(all.map((r) => [r.kind, r.input.t])).to.deep.equal([['late', 2], ['late', 2]]);
-      for (const stats of statsSeen) expect(stats).to.include({ eventsSeen: 6, eventsCounted: 5, lateEvents: 1, rowsEmitted: 4 });
+      expect(all.map((r) => [r.kind, r.input.t])).to.deep.equal([
+        ['late', 2],
+        ['late', 2],
+      ]);
+      for (const stats of statsSeen)
+        expect(stats).to.include({ eventsSeen: 6, eventsCounted: 5, lateEvents: 1, rowsEmitted: 4 });
     });
 
     it('refuses a snapshot taken under other options when the operator is created', () => {
       const initialState = snapshotAfter([ev(1)], 'update');
-      expect(() => windowedCount({ ...base, initialState })).to.throw(Error, /^windowedCount: initialState: the snapshot was taken with other options: outputMode "update" \(this counter: "append"\)/);
-      expect(() => windowedCount({ ...base, initialState: { ...initialState, format: 0 } as unknown as WindowCounterSnapshot<string> })).to.throw(/snapshot format 0/);
+      expect(() => windowedCount({ ...base, initialState })).to.throw(
+        Error,
+        /^windowedCount: initialState: the snapshot was taken with other options: outputMode "update" \(this counter: "append"\)/,
+      );
+      expect(() =>
+        windowedCount({
+          ...base,
+          initialState: { ...initialState, format: 0 } as unknown as WindowCounterSnapshot<string>,
+        }),
+      ).to.throw(/snapshot format 0/);
     });
 
     it('closes restored windows by the clock when the source stays silent (idle advance)', () => {
       const initialState = snapshotAfter([ev(10)]);
-      const scheduler = new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected); });
+      const scheduler = new TestScheduler((actual, expected) => {
+        expect(actual).to.deep.equal(expected);
+      });
       scheduler.run(({ cold, expectObservable }) => {
         // Restored: window [10, 20), max event time 10, watermark 5. Counting the silence
         // from the subscription, [10, 20) would be final at 15 ms, but idleness starts at 50 ms.
-        const counted = cold<Ev>('200ms |').pipe(windowedCount({ ...base, initialState, idleAdvance: { afterMs: 50, scheduler } }));
-        expectObservable(counted).toBe('50ms r 149ms |', { r: { windowStart: new Date(10), windowEnd: new Date(20), key: 'a', count: 1 } });
+        const counted = cold<Ev>('200ms |').pipe(
+          windowedCount({ ...base, initialState, idleAdvance: { afterMs: 50, scheduler } }),
+        );
+        expectObservable(counted).toBe('50ms r 149ms |', {
+          r: { windowStart: new Date(10), windowEnd: new Date(20), key: 'a', count: 1 },
+        });
       });
     });
   });
 
   describe('idle advance', () => {
     it('closes a window by the clock when the source goes quiet (virtual time)', () => {
-      const scheduler = new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected); });
+      const scheduler = new TestScheduler((actual, expected) => {
+        expect(actual).to.deep.equal(expected);
+      });
       scheduler.run(({ cold, expectObservable }) => {
         // One event at 10 ms event time, then 1 s of silence. With a 0 delay the window
         // [0, 100) is final once event time would have reached 100: 90 ms after the event.
         const source = cold<Ev>('a 999ms |', { a: ev(10) });
-        const counted = source.pipe(windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 50, scheduler } }));
+        const counted = source.pipe(
+          windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 50, scheduler } }),
+        );
         const row = { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1 };
         expectObservable(counted).toBe('90ms r 909ms |', { r: row });
       });
     });
 
     it('waits at least afterMs, and does nothing before the first event', () => {
-      const scheduler = new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected); });
+      const scheduler = new TestScheduler((actual, expected) => {
+        expect(actual).to.deep.equal(expected);
+      });
       scheduler.run(({ cold, expectObservable }) => {
         // window [0, 100) would be final 10 ms after the event, but idleness starts at 300 ms
         const source = cold<Ev>('500ms a 999ms |', { a: ev(90) });
-        const counted = source.pipe(windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 300, scheduler } }));
-        expectObservable(counted).toBe('800ms r 699ms |', { r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1 } });
+        const counted = source.pipe(
+          windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 300, scheduler } }),
+        );
+        expectObservable(counted).toBe('800ms r 699ms |', {
+          r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1 },
+        });
       });
     });
 
     it('does not advance while events keep arriving', () => {
-      const scheduler = new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected); });
+      const scheduler = new TestScheduler((actual, expected) => {
+        expect(actual).to.deep.equal(expected);
+      });
       scheduler.run(({ cold, expectObservable }) => {
         // events every 40 ms (< afterMs 50) with event times that stay in [0, 100): the
         // wall clock never takes over, and the window only ends with the flush
         const source = cold<Ev>('a 39ms b 39ms c 39ms d 39ms |', { a: ev(1), b: ev(2), c: ev(3), d: ev(4) });
-        const counted = source.pipe(windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 50, scheduler } }));
-        expectObservable(counted).toBe('160ms (r|)', { r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 4 } });
+        const counted = source.pipe(
+          windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 50, scheduler } }),
+        );
+        expectObservable(counted).toBe('160ms (r|)', {
+          r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 4 },
+        });
       });
     });
 
@@ -239,7 +385,12 @@ describe('windowedCount operator', () => {
       const events = new Subject<Ev>();
       const rows: WindowRow<string>[] = [];
       let completed = false;
-      events.pipe(windowedCount({ ...base, idleAdvance: { afterMs: 60_000 } })).subscribe({ next: (row) => rows.push(row), complete: () => { completed = true; } });
+      events.pipe(windowedCount({ ...base, idleAdvance: { afterMs: 60_000 } })).subscribe({
+        next: (row) => rows.push(row),
+        complete: () => {
+          completed = true;
+        },
+      });
       events.next(ev(1));
       expect(timeouts()).to.equal(before + 1);
       events.complete();
@@ -249,7 +400,11 @@ describe('windowedCount operator', () => {
 
       const failing = new Subject<Ev>();
       let failure: unknown;
-      failing.pipe(windowedCount({ ...base, idleAdvance: { afterMs: 60_000 } })).subscribe({ error: (e: unknown) => { failure = e; } });
+      failing.pipe(windowedCount({ ...base, idleAdvance: { afterMs: 60_000 } })).subscribe({
+        error: (e: unknown) => {
+          failure = e;
+        },
+      });
       failing.next(ev(1));
       expect(timeouts()).to.equal(before + 1);
       failing.error(new Error('gone'));

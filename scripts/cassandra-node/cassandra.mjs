@@ -12,8 +12,26 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
-  DEFAULT_VERSION, HOST, READY_LINE, cacheRoot, deleteOnFailure, fail, fetchJars, freePort, here, isOurNode, javaMajorVersion, jvmArgs,
-  lastNodeFile, libDir, portOpen, sleep, startTimeoutMs, stopGraceMs, stopPid, version,
+  DEFAULT_VERSION,
+  HOST,
+  READY_LINE,
+  cacheRoot,
+  deleteOnFailure,
+  fail,
+  fetchJars,
+  freePort,
+  here,
+  isOurNode,
+  javaMajorVersion,
+  jvmArgs,
+  lastNodeFile,
+  libDir,
+  portOpen,
+  sleep,
+  startTimeoutMs,
+  stopGraceMs,
+  stopPid,
+  version,
 } from './node-process.mjs';
 import { clusterStatus, downCluster, isCluster, startNode, stopNode, upCluster } from './cluster.mjs';
 
@@ -48,7 +66,15 @@ Environment: CASSANDRA_VERSION (default ${DEFAULT_VERSION}), CASSANDRA_START_TIM
 Jars are cached in ${libDir}.`;
 
 function parseArgs(argv) {
-  const args = { command: argv[0] ?? 'help', dir: undefined, json: false, keep: false, nodes: undefined, kill: false, node: undefined };
+  const args = {
+    command: argv[0] ?? 'help',
+    dir: undefined,
+    json: false,
+    keep: false,
+    nodes: undefined,
+    kill: false,
+    node: undefined,
+  };
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--dir') args.dir = resolve(argv[++i] ?? fail('--dir needs a folder'));
@@ -58,13 +84,18 @@ function parseArgs(argv) {
       args.nodesText = argv[++i] ?? fail('--nodes needs a number');
       args.nodes = /^\d+$/.test(args.nodesText) ? Number(args.nodesText) : NaN;
     } else if (arg === '--kill' && args.command === 'stop-node') args.kill = true;
-    else if (/^\d+$/.test(arg) && (args.command === 'stop-node' || args.command === 'start-node') && args.node === undefined) args.node = Number(arg);
+    else if (
+      /^\d+$/.test(arg) &&
+      (args.command === 'stop-node' || args.command === 'start-node') &&
+      args.node === undefined
+    )
+      args.node = Number(arg);
     else fail(`unknown option ${arg}\n${usage}`);
   }
-  if ((args.command === 'stop-node' || args.command === 'start-node') && args.node === undefined) fail(`${args.command} needs a node number, e.g. ${args.command} 2`);
+  if ((args.command === 'stop-node' || args.command === 'start-node') && args.node === undefined)
+    fail(`${args.command} needs a node number, e.g. ${args.command} 2`);
   return args;
 }
-
 
 async function up(args) {
   const t0 = Date.now();
@@ -107,7 +138,9 @@ async function up(args) {
   closeSync(out);
   state.pid = child.pid;
   let exitCode = null;
-  child.on('exit', (code, signal) => { exitCode = code ?? signal; });
+  child.on('exit', (code, signal) => {
+    exitCode = code ?? signal;
+  });
   writeFileSync(join(dir, 'node.json'), JSON.stringify(state, null, 2) + '\n');
   mkdirSync(cacheRoot, { recursive: true });
   writeFileSync(lastNodeFile, dir + '\n');
@@ -116,7 +149,7 @@ async function up(args) {
   for (;;) {
     if (exitCode !== null) fail(`Cassandra exited during startup (${exitCode})`, logDir);
     const log = existsSync(systemLog) ? readFileSync(systemLog).subarray(logOffset).toString('utf8') : '';
-    if (log.includes(READY_LINE) && await portOpen(state.port)) break;
+    if (log.includes(READY_LINE) && (await portOpen(state.port))) break;
     if (Date.now() - jvmStart > startTimeoutMs) {
       await stopPid(state.pid, dir, 0);
       fail(`Cassandra did not accept CQL clients within ${startTimeoutMs / 1000} s`, logDir);
@@ -130,12 +163,19 @@ async function up(args) {
   if (args.json) {
     process.stdout.write(JSON.stringify(report) + '\n');
   } else {
-    process.stdout.write([
-      `CASSANDRA_HOST=${state.host}`, `CASSANDRA_PORT=${state.port}`, `CASSANDRA_PID=${state.pid}`,
-      `CASSANDRA_DIR=${dir}`, `CASSANDRA_VERSION=${version}`,
-    ].join('\n') + '\n');
-    process.stderr.write(`scripts/cassandra: Cassandra ${version} accepts CQL clients on ${state.host}:${state.port} ` +
-      `(JVM start ${(startedMs / 1000).toFixed(1)} s${downloaded ? `, jar download ${(fetchedMs / 1000).toFixed(1)} s` : ''})\n`);
+    process.stdout.write(
+      [
+        `CASSANDRA_HOST=${state.host}`,
+        `CASSANDRA_PORT=${state.port}`,
+        `CASSANDRA_PID=${state.pid}`,
+        `CASSANDRA_DIR=${dir}`,
+        `CASSANDRA_VERSION=${version}`,
+      ].join('\n') + '\n',
+    );
+    process.stderr.write(
+      `scripts/cassandra: Cassandra ${version} accepts CQL clients on ${state.host}:${state.port} ` +
+        `(JVM start ${(startedMs / 1000).toFixed(1)} s${downloaded ? `, jar download ${(fetchedMs / 1000).toFixed(1)} s` : ''})\n`,
+    );
   }
   // The JVM is detached in its own process group: this script may exit, the node stays.
   process.exit(0);
@@ -156,21 +196,27 @@ async function down(args) {
   if (outcome === 'still running') fail(`pid ${state.pid} survived SIGKILL`);
   if (!args.keep) {
     rmSync(dir, { recursive: true, force: true });
-    if (existsSync(lastNodeFile) && readFileSync(lastNodeFile, 'utf8').trim() === dir) rmSync(lastNodeFile, { force: true });
+    if (existsSync(lastNodeFile) && readFileSync(lastNodeFile, 'utf8').trim() === dir)
+      rmSync(lastNodeFile, { force: true });
   }
-  process.stderr.write(`scripts/cassandra: node pid ${state.pid} ${outcome}${args.keep ? `; kept ${dir}` : `; removed ${dir}`}\n`);
+  process.stderr.write(
+    `scripts/cassandra: node pid ${state.pid} ${outcome}${args.keep ? `; kept ${dir}` : `; removed ${dir}`}\n`,
+  );
 }
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   switch (args.command) {
-    case 'up': return args.nodes === undefined ? up(args) : upCluster(args);
+    case 'up':
+      return args.nodes === undefined ? up(args) : upCluster(args);
     case 'down': {
       const dir = nodeDir(args);
       return isCluster(dir) ? downCluster({ ...args, dir }) : down(args);
     }
-    case 'stop-node': return stopNode(args);
-    case 'start-node': return startNode(args);
+    case 'stop-node':
+      return stopNode(args);
+    case 'start-node':
+      return startNode(args);
     case 'restart': {
       const dir = nodeDir(args);
       if (isCluster(dir)) fail(`${dir} holds a cluster: restart its nodes with stop-node N and start-node N`);
@@ -180,7 +226,9 @@ async function main() {
     case 'fetch': {
       const t0 = Date.now();
       const { downloaded } = fetchJars();
-      process.stderr.write(`scripts/cassandra: jars ${downloaded ? `downloaded in ${((Date.now() - t0) / 1000).toFixed(1)} s` : 'already cached'} in ${libDir}\n`);
+      process.stderr.write(
+        `scripts/cassandra: jars ${downloaded ? `downloaded in ${((Date.now() - t0) / 1000).toFixed(1)} s` : 'already cached'} in ${libDir}\n`,
+      );
       return;
     }
     case 'status': {
@@ -190,7 +238,9 @@ async function main() {
       process.stdout.write(JSON.stringify({ ...state, running: isOurNode(state.pid, dir) }) + '\n');
       return;
     }
-    case 'help': case '--help': case '-h':
+    case 'help':
+    case '--help':
+    case '-h':
       process.stdout.write(usage + '\n');
       return;
     default:

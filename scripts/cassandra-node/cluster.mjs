@@ -14,8 +14,20 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  READY_LINE, cacheRoot, deleteOnFailure, fail, fetchJars, here, javaMajorVersion, jvmArgs, lastNodeFile, portOpen, sleep,
-  startTimeoutMs, stopGraceMs, version,
+  READY_LINE,
+  cacheRoot,
+  deleteOnFailure,
+  fail,
+  fetchJars,
+  here,
+  javaMajorVersion,
+  jvmArgs,
+  lastNodeFile,
+  portOpen,
+  sleep,
+  startTimeoutMs,
+  stopGraceMs,
+  version,
 } from './node-process.mjs';
 
 export const CLUSTER_FILE = 'cluster.json';
@@ -62,7 +74,7 @@ async function portFreeOnAll(hosts, taken) {
     });
     if (taken.includes(port)) continue;
     let free = true;
-    for (const host of hosts) free = free && await canBind(port, host);
+    for (const host of hosts) free = free && (await canBind(port, host));
     if (free) return port;
   }
   fail(`no port free on all of ${hosts.join(', ')} after 50 tries`);
@@ -108,7 +120,8 @@ function nodeOf(cluster, index) {
 
 const systemLog = (node) => join(node.dir, 'logs', 'system.log');
 const logSize = (node) => (existsSync(systemLog(node)) ? readFileSync(systemLog(node)).length : 0);
-const logSince = (node, offset) => (existsSync(systemLog(node)) ? readFileSync(systemLog(node)).subarray(offset).toString('utf8') : '');
+const logSince = (node, offset) =>
+  existsSync(systemLog(node)) ? readFileSync(systemLog(node)).subarray(offset).toString('utf8') : '';
 
 /**
  * The node's own view of its peers, from its log: the last "is now UP" or "is now
@@ -139,14 +152,20 @@ function requireJava() {
 function launch(java, cluster, node) {
   const offset = logSize(node);
   const out = openSync(join(node.dir, 'logs', 'stdout.log'), 'a');
-  const child = spawn(java, jvmArgs(node.dir, {
-    heap: cluster.heap,
-    extra: [`-Dcassandra-rackdc.properties=file://${join(node.dir, 'conf', 'cassandra-rackdc.properties')}`],
-  }), { cwd: node.dir, detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(
+    java,
+    jvmArgs(node.dir, {
+      heap: cluster.heap,
+      extra: [`-Dcassandra-rackdc.properties=file://${join(node.dir, 'conf', 'cassandra-rackdc.properties')}`],
+    }),
+    { cwd: node.dir, detached: true, stdio: ['ignore', out, out] },
+  );
   closeSync(out);
   node.pid = child.pid;
   const launched = { node, offset, startedAt: Date.now(), exit: null, readyMs: undefined, child };
-  child.on('exit', (code, signal) => { launched.exit = code ?? signal; });
+  child.on('exit', (code, signal) => {
+    launched.exit = code ?? signal;
+  });
   return launched;
 }
 
@@ -157,9 +176,15 @@ async function waitReady(cluster, launches) {
       if (launched.readyMs !== undefined) continue;
       if (launched.exit !== null) {
         await killAll(cluster, launches);
-        fail(`node ${launched.node.index} (${launched.node.host}) exited during startup (${launched.exit})`, join(launched.node.dir, 'logs'));
+        fail(
+          `node ${launched.node.index} (${launched.node.host}) exited during startup (${launched.exit})`,
+          join(launched.node.dir, 'logs'),
+        );
       }
-      if (logSince(launched.node, launched.offset).includes(READY_LINE) && await portOpen(cluster.port, launched.node.host)) {
+      if (
+        logSince(launched.node, launched.offset).includes(READY_LINE) &&
+        (await portOpen(cluster.port, launched.node.host))
+      ) {
         launched.readyMs = Date.now() - launched.startedAt;
       }
     }
@@ -167,7 +192,10 @@ async function waitReady(cluster, launches) {
     const slowest = launches.find((launched) => launched.readyMs === undefined);
     if (Date.now() - slowest.startedAt > startTimeoutMs) {
       await killAll(cluster, launches);
-      fail(`node ${slowest.node.index} did not accept CQL clients within ${startTimeoutMs / 1000} s`, join(slowest.node.dir, 'logs'));
+      fail(
+        `node ${slowest.node.index} did not accept CQL clients within ${startTimeoutMs / 1000} s`,
+        join(slowest.node.dir, 'logs'),
+      );
     }
     await sleep(250);
   }
@@ -187,7 +215,8 @@ async function waitGossip(cluster, offsets, deadlineMs) {
     for (const node of running) {
       const states = peerStates(node, cluster, offsets.get(node.index) ?? 0);
       for (const peer of running) {
-        if (peer.index !== node.index && states[peer.index] !== 'UP') missing.push(`${node.index} does not see ${peer.index} up`);
+        if (peer.index !== node.index && states[peer.index] !== 'UP')
+          missing.push(`${node.index} does not see ${peer.index} up`);
       }
     }
     if (missing.length === 0) return [];
@@ -198,16 +227,30 @@ async function waitGossip(cluster, offsets, deadlineMs) {
 
 async function killAll(cluster, launches) {
   for (const launched of launches) {
-    try { process.kill(launched.node.pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(launched.node.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   writeCluster(cluster);
 }
 
 function report(cluster, extra) {
   return {
-    dir: cluster.dir, version: cluster.version, datacenter: cluster.datacenter, port: cluster.port, storagePort: cluster.storagePort,
+    dir: cluster.dir,
+    version: cluster.version,
+    datacenter: cluster.datacenter,
+    port: cluster.port,
+    storagePort: cluster.storagePort,
     contactPoints: cluster.nodes.map((node) => `${node.host}:${cluster.port}`),
-    nodes: cluster.nodes.map((node) => ({ index: node.index, host: node.host, pid: node.pid, dir: node.dir, running: isNodeProcess(node.pid, node.dir) })),
+    nodes: cluster.nodes.map((node) => ({
+      index: node.index,
+      host: node.host,
+      pid: node.pid,
+      dir: node.dir,
+      running: isNodeProcess(node.pid, node.dir),
+    })),
     ...extra,
   };
 }
@@ -215,7 +258,8 @@ function report(cluster, extra) {
 /** `up --nodes N`: a fresh cluster, every node started at once, ready when all see each other. */
 export async function upCluster(args) {
   const count = args.nodes;
-  if (!Number.isInteger(count) || count < 1 || count > MAX_NODES) fail(`--nodes must be 1 to ${MAX_NODES}, got ${args.nodesText}`);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_NODES)
+    fail(`--nodes must be 1 to ${MAX_NODES}, got ${args.nodesText}`);
   const t0 = Date.now();
   const { downloaded } = fetchJars();
   const downloadMs = downloaded ? Date.now() - t0 : 0;
@@ -229,18 +273,26 @@ export async function upCluster(args) {
   const storagePort = await portFreeOnAll(hosts, [port]);
   const heap = process.env.CASSANDRA_HEAP || DEFAULT_CLUSTER_HEAP;
   const cluster = {
-    dir, version, datacenter: DATACENTER, port, storagePort, heap,
+    dir,
+    version,
+    datacenter: DATACENTER,
+    port,
+    storagePort,
+    heap,
     nodes: hosts.map((host, i) => ({ index: i + 1, host, dir: join(dir, `node${i + 1}`), pid: 0 })),
   };
   const seeds = hosts.map((host) => `${host}:${storagePort}`).join(',');
   for (const node of cluster.nodes) {
     for (const sub of ['conf', 'data', 'logs', 'tmp']) mkdirSync(join(node.dir, sub), { recursive: true });
-    writeFileSync(join(node.dir, 'conf', 'cassandra.yaml'), readFileSync(join(here, 'cassandra-cluster.yaml.template'), 'utf8')
-      .replaceAll('@HOST@', node.host)
-      .replaceAll('@STORAGE_PORT@', String(storagePort))
-      .replaceAll('@NATIVE_PORT@', String(port))
-      .replaceAll('@SEEDS@', seeds)
-      .replaceAll('@INITIAL_TOKEN@', initialToken(node.index, count)));
+    writeFileSync(
+      join(node.dir, 'conf', 'cassandra.yaml'),
+      readFileSync(join(here, 'cassandra-cluster.yaml.template'), 'utf8')
+        .replaceAll('@HOST@', node.host)
+        .replaceAll('@STORAGE_PORT@', String(storagePort))
+        .replaceAll('@NATIVE_PORT@', String(port))
+        .replaceAll('@SEEDS@', seeds)
+        .replaceAll('@INITIAL_TOKEN@', initialToken(node.index, count)),
+    );
     writeFileSync(join(node.dir, 'conf', 'logback.xml'), readFileSync(join(here, 'logback.xml'), 'utf8'));
     writeFileSync(join(node.dir, 'conf', 'cassandra-rackdc.properties'), `dc=${DATACENTER}\nrack=${RACK}\n`);
   }
@@ -264,13 +316,21 @@ export async function upCluster(args) {
   if (args.json) {
     process.stdout.write(JSON.stringify(result) + '\n');
   } else {
-    process.stdout.write([
-      `CASSANDRA_CONTACT_POINTS=${result.contactPoints.join(',')}`, `CASSANDRA_PORT=${port}`, `CASSANDRA_DATACENTER=${DATACENTER}`,
-      `CASSANDRA_PIDS=${cluster.nodes.map((node) => node.pid).join(',')}`, `CASSANDRA_DIR=${dir}`, `CASSANDRA_VERSION=${version}`,
-    ].join('\n') + '\n');
-    process.stderr.write(`scripts/cassandra: ${count}-node cluster (${DATACENTER}, heap ${heap} each) accepts CQL clients on `
-      + `${result.contactPoints.join(', ')}; all up and gossiping in ${(startMs / 1000).toFixed(1)} s `
-      + `(nodes ready after ${launches.map((launched) => (launched.readyMs / 1000).toFixed(1)).join(', ')} s)\n`);
+    process.stdout.write(
+      [
+        `CASSANDRA_CONTACT_POINTS=${result.contactPoints.join(',')}`,
+        `CASSANDRA_PORT=${port}`,
+        `CASSANDRA_DATACENTER=${DATACENTER}`,
+        `CASSANDRA_PIDS=${cluster.nodes.map((node) => node.pid).join(',')}`,
+        `CASSANDRA_DIR=${dir}`,
+        `CASSANDRA_VERSION=${version}`,
+      ].join('\n') + '\n',
+    );
+    process.stderr.write(
+      `scripts/cassandra: ${count}-node cluster (${DATACENTER}, heap ${heap} each) accepts CQL clients on ` +
+        `${result.contactPoints.join(', ')}; all up and gossiping in ${(startMs / 1000).toFixed(1)} s ` +
+        `(nodes ready after ${launches.map((launched) => (launched.readyMs / 1000).toFixed(1)).join(', ')} s)\n`,
+    );
   }
   process.exit(0);
 }
@@ -278,11 +338,19 @@ export async function upCluster(args) {
 /** SIGTERM (or SIGKILL at once with `kill`), SIGKILL after the grace period; resolves when gone. */
 async function stopProcess(node, kill) {
   if (!isNodeProcess(node.pid, node.dir)) return 'not running';
-  try { process.kill(node.pid, kill ? 'SIGKILL' : 'SIGTERM'); } catch { return 'not running'; }
+  try {
+    process.kill(node.pid, kill ? 'SIGKILL' : 'SIGTERM');
+  } catch {
+    return 'not running';
+  }
   const deadline = Date.now() + (kill ? 0 : stopGraceMs);
   while (isNodeProcess(node.pid, node.dir) && Date.now() < deadline) await sleep(100);
   if (!isNodeProcess(node.pid, node.dir)) return kill ? 'killed' : 'stopped';
-  try { process.kill(node.pid, 'SIGKILL'); } catch { /* gone */ }
+  try {
+    process.kill(node.pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
   const hardDeadline = Date.now() + 10_000;
   while (isNodeProcess(node.pid, node.dir) && Date.now() < hardDeadline) await sleep(100);
   return isNodeProcess(node.pid, node.dir) ? 'still running' : 'killed';
@@ -294,7 +362,8 @@ export async function stopNode(args) {
   const node = nodeOf(cluster, args.node);
   const outcome = await stopProcess(node, args.kill);
   if (outcome === 'still running') fail(`node ${node.index} (pid ${node.pid}) survived SIGKILL`);
-  if (args.json) process.stdout.write(JSON.stringify({ index: node.index, host: node.host, pid: node.pid, outcome }) + '\n');
+  if (args.json)
+    process.stdout.write(JSON.stringify({ index: node.index, host: node.host, pid: node.pid, outcome }) + '\n');
   process.stderr.write(`scripts/cassandra: node ${node.index} (${node.host}, pid ${node.pid}) ${outcome}\n`);
 }
 
@@ -313,9 +382,14 @@ export async function startNode(args) {
   launched.child.unref();
   const startMs = Date.now() - launched.startedAt;
   writeCluster(cluster);
-  if (args.json) process.stdout.write(JSON.stringify({ index: node.index, host: node.host, pid: node.pid, startMs, readyMs: launched.readyMs }) + '\n');
-  process.stderr.write(`scripts/cassandra: node ${node.index} (${node.host}, pid ${node.pid}) accepts CQL clients after `
-    + `${(launched.readyMs / 1000).toFixed(1)} s, seen up by the running nodes after ${(startMs / 1000).toFixed(1)} s\n`);
+  if (args.json)
+    process.stdout.write(
+      JSON.stringify({ index: node.index, host: node.host, pid: node.pid, startMs, readyMs: launched.readyMs }) + '\n',
+    );
+  process.stderr.write(
+    `scripts/cassandra: node ${node.index} (${node.host}, pid ${node.pid}) accepts CQL clients after ` +
+      `${(launched.readyMs / 1000).toFixed(1)} s, seen up by the running nodes after ${(startMs / 1000).toFixed(1)} s\n`,
+  );
   process.exit(0);
 }
 
@@ -328,7 +402,8 @@ async function waitGossipAround(cluster, restarted, offsets, deadlineMs) {
     const seenByRestarted = peerStates(restarted, cluster, offsets.get(restarted.index));
     for (const other of others) {
       if (seenByRestarted[other.index] !== 'UP') missing.push(`${restarted.index} does not see ${other.index} up`);
-      if (peerStates(other, cluster, offsets.get(other.index))[restarted.index] !== 'UP') missing.push(`${other.index} does not see ${restarted.index} up`);
+      if (peerStates(other, cluster, offsets.get(other.index))[restarted.index] !== 'UP')
+        missing.push(`${other.index} does not see ${restarted.index} up`);
     }
     if (missing.length === 0) return;
     if (Date.now() > deadline) fail(`gossip did not settle within ${deadlineMs / 1000} s: ${missing.join('; ')}`);
@@ -345,10 +420,13 @@ export async function downCluster(args) {
   if (survivors.length > 0) fail(`pid ${survivors.map((node) => node.pid).join(', ')} survived SIGKILL`);
   if (!args.keep) {
     rmSync(dir, { recursive: true, force: true });
-    if (existsSync(lastNodeFile) && readFileSync(lastNodeFile, 'utf8').trim() === dir) rmSync(lastNodeFile, { force: true });
+    if (existsSync(lastNodeFile) && readFileSync(lastNodeFile, 'utf8').trim() === dir)
+      rmSync(lastNodeFile, { force: true });
   }
-  process.stderr.write(`scripts/cassandra: cluster nodes ${cluster.nodes.map((node, i) => `${node.index} ${outcomes[i]}`).join(', ')}`
-    + `${args.keep ? `; kept ${dir}` : `; removed ${dir}`}\n`);
+  process.stderr.write(
+    `scripts/cassandra: cluster nodes ${cluster.nodes.map((node, i) => `${node.index} ${outcomes[i]}`).join(', ')}` +
+      `${args.keep ? `; kept ${dir}` : `; removed ${dir}`}\n`,
+  );
 }
 
 /** `status` of a cluster: per node, its process, its CQL port and its view of the others. */
@@ -358,8 +436,11 @@ export async function clusterStatus(args) {
   for (const node of cluster.nodes) {
     const running = isNodeProcess(node.pid, node.dir);
     nodes.push({
-      index: node.index, host: node.host, pid: node.pid, running,
-      cql: running && await portOpen(cluster.port, node.host),
+      index: node.index,
+      host: node.host,
+      pid: node.pid,
+      running,
+      cql: running && (await portOpen(cluster.port, node.host)),
       peers: running ? peerStates(node, cluster) : {},
     });
   }
@@ -367,10 +448,16 @@ export async function clusterStatus(args) {
     process.stdout.write(JSON.stringify({ ...report(cluster, {}), nodes }) + '\n');
     return;
   }
-  process.stdout.write(`cluster ${cluster.dir}: ${cluster.datacenter}, CQL port ${cluster.port}, storage port ${cluster.storagePort}, heap ${cluster.heap}\n`);
+  process.stdout.write(
+    `cluster ${cluster.dir}: ${cluster.datacenter}, CQL port ${cluster.port}, storage port ${cluster.storagePort}, heap ${cluster.heap}\n`,
+  );
   for (const node of nodes) {
-    const view = Object.entries(node.peers).map(([index, state]) => `${index} ${state}`).join(', ');
-    process.stdout.write(`  node ${node.index}  ${node.host.padEnd(10)}  pid ${String(node.pid).padEnd(7)}  `
-      + `${node.running ? (node.cql ? 'up, CQL open' : 'starting') : 'down'}${node.running ? `  sees: ${view}` : ''}\n`);
+    const view = Object.entries(node.peers)
+      .map(([index, state]) => `${index} ${state}`)
+      .join(', ');
+    process.stdout.write(
+      `  node ${node.index}  ${node.host.padEnd(10)}  pid ${String(node.pid).padEnd(7)}  ` +
+        `${node.running ? (node.cql ? 'up, CQL open' : 'starting') : 'down'}${node.running ? `  sees: ${view}` : ''}\n`,
+    );
   }
 }

@@ -55,13 +55,18 @@ export function fetchJars() {
     writeFileSync(join(work, 'pom.xml'), pom);
     rmSync(libDir, { recursive: true, force: true });
     mkdirSync(libDir, { recursive: true });
-    process.stderr.write(`scripts/cassandra: downloading cassandra-all ${version} and its dependencies into ${libDir}\n`);
+    process.stderr.write(
+      `scripts/cassandra: downloading cassandra-all ${version} and its dependencies into ${libDir}\n`,
+    );
     try {
       execFileSync('mvn', ['-B', '-q', '-Dstyle.color=never', 'package'], { cwd: work, stdio: ['ignore', 2, 2] }); // stdout stays machine-readable
     } catch (error) {
-      fail(`Maven could not fetch org.apache.cassandra:cassandra-all:${version} (${error.message}); is Maven installed and Maven Central reachable?`);
+      fail(
+        `Maven could not fetch org.apache.cassandra:cassandra-all:${version} (${error.message}); is Maven installed and Maven Central reachable?`,
+      );
     }
-    if (!readdirSync(libDir).some((name) => name.startsWith('cassandra-all-'))) fail(`Maven ran but no cassandra-all jar is in ${libDir}`);
+    if (!readdirSync(libDir).some((name) => name.startsWith('cassandra-all-')))
+      fail(`Maven ran but no cassandra-all jar is in ${libDir}`);
     writeFileSync(marker, new Date().toISOString() + '\n');
     return { downloaded: true };
   } finally {
@@ -101,15 +106,29 @@ export function freePort(host = HOST) {
 export function portOpen(port, host = HOST) {
   return new Promise((resolveOpen) => {
     const socket = connect({ host, port });
-    socket.once('connect', () => { socket.destroy(); resolveOpen(true); });
-    socket.once('error', () => { socket.destroy(); resolveOpen(false); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolveOpen(true);
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      resolveOpen(false);
+    });
   });
 }
 
 export function alive(pid) {
-  try { process.kill(pid, 0); } catch { return false; }
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
   // A zombie (exited, not yet reaped) still answers signal 0; /proc tells the truth.
-  try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return true; }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return true;
+  }
 }
 
 /** True when pid is still the Cassandra JVM of this folder (pids get reused). */
@@ -127,20 +146,46 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function jvmArgs(dir, options = {}) {
   const jamm = readdirSync(libDir).find((name) => /^jamm-.*\.jar$/.test(name));
-  const exportsList = ['java.base/jdk.internal.misc', 'java.management.rmi/com.sun.jmx.remote.internal.rmi',
-    'java.management/com.sun.jmx.remote.security', 'java.rmi/sun.rmi.registry', 'java.rmi/sun.rmi.server',
-    'java.sql/java.sql', 'java.base/java.lang.ref', 'jdk.unsupported/sun.misc', 'jdk.attach/sun.tools.attach',
-    'jdk.compiler/com.sun.tools.javac.file'];
-  const opensList = ['java.base/java.lang.module', 'java.base/jdk.internal.loader', 'java.base/jdk.internal.ref',
-    'java.base/jdk.internal.reflect', 'java.base/jdk.internal.math', 'java.base/jdk.internal.module',
-    'java.base/jdk.internal.util.jar', 'jdk.management/com.sun.management.internal', 'java.base/sun.nio.ch',
-    'java.base/java.io', 'java.base/java.lang.reflect', 'java.base/java.lang', 'java.base/java.util',
-    'java.base/java.nio', 'jdk.compiler/com.sun.tools.javac'];
+  const exportsList = [
+    'java.base/jdk.internal.misc',
+    'java.management.rmi/com.sun.jmx.remote.internal.rmi',
+    'java.management/com.sun.jmx.remote.security',
+    'java.rmi/sun.rmi.registry',
+    'java.rmi/sun.rmi.server',
+    'java.sql/java.sql',
+    'java.base/java.lang.ref',
+    'jdk.unsupported/sun.misc',
+    'jdk.attach/sun.tools.attach',
+    'jdk.compiler/com.sun.tools.javac.file',
+  ];
+  const opensList = [
+    'java.base/java.lang.module',
+    'java.base/jdk.internal.loader',
+    'java.base/jdk.internal.ref',
+    'java.base/jdk.internal.reflect',
+    'java.base/jdk.internal.math',
+    'java.base/jdk.internal.module',
+    'java.base/jdk.internal.util.jar',
+    'jdk.management/com.sun.management.internal',
+    'java.base/sun.nio.ch',
+    'java.base/java.io',
+    'java.base/java.lang.reflect',
+    'java.base/java.lang',
+    'java.base/java.util',
+    'java.base/java.nio',
+    'jdk.compiler/com.sun.tools.javac',
+  ];
   const heap = options.heap ?? (process.env.CASSANDRA_HEAP || '1G');
   return [
-    `-Xms${heap}`, `-Xmx${heap}`, '-XX:+UseG1GC', '-Xss256k', '-XX:+ExitOnOutOfMemoryError', '-ea',
+    `-Xms${heap}`,
+    `-Xmx${heap}`,
+    '-XX:+UseG1GC',
+    '-Xss256k',
+    '-XX:+ExitOnOutOfMemoryError',
+    '-ea',
     ...(jamm ? [`-javaagent:${join(libDir, jamm)}`] : []),
-    '-Djdk.attach.allowAttachSelf=true', '-Dio.netty.tryReflectionSetAccessible=true',
+    '-Djdk.attach.allowAttachSelf=true',
+    '-Dio.netty.tryReflectionSetAccessible=true',
     ...exportsList.flatMap((m) => ['--add-exports', `${m}=ALL-UNNAMED`]),
     ...opensList.flatMap((m) => ['--add-opens', `${m}=ALL-UNNAMED`]),
     `-Dcassandra.config=${pathToFileURL(join(dir, 'conf', 'cassandra.yaml')).href}`,
@@ -154,10 +199,12 @@ export function jvmArgs(dir, options = {}) {
     '-Dcassandra.libjemalloc=-',
     '-Djava.net.preferIPv4Stack=true',
     // Native libraries (JNA, snappy, lz4, zstd) unpack here; the folder must allow exec.
-    `-Djava.io.tmpdir=${join(dir, 'tmp')}`, `-Djna.tmpdir=${join(dir, 'tmp')}`,
+    `-Djava.io.tmpdir=${join(dir, 'tmp')}`,
+    `-Djna.tmpdir=${join(dir, 'tmp')}`,
     `-Dmqtt-iot-stream.node-dir=${dir}`, // marks the process as this folder's node (see isOurNode)
     ...(options.extra ?? []),
-    '-cp', join(libDir, '*'),
+    '-cp',
+    join(libDir, '*'),
     'org.apache.cassandra.service.CassandraDaemon',
   ];
 }
@@ -165,11 +212,19 @@ export function jvmArgs(dir, options = {}) {
 /** SIGTERM, then SIGKILL after the grace period; resolves when the pid is gone. */
 export async function stopPid(pid, dir, graceMs) {
   if (!isOurNode(pid, dir)) return 'not running';
-  try { process.kill(pid, graceMs > 0 ? 'SIGTERM' : 'SIGKILL'); } catch { return 'not running'; }
+  try {
+    process.kill(pid, graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
+  } catch {
+    return 'not running';
+  }
   const deadline = Date.now() + graceMs;
   while (alive(pid) && Date.now() < deadline) await sleep(100);
   if (!alive(pid)) return 'stopped';
-  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
   const hardDeadline = Date.now() + 10_000;
   while (alive(pid) && Date.now() < hardDeadline) await sleep(100);
   return alive(pid) ? 'still running' : 'killed';

@@ -9,7 +9,13 @@ import { closingQuote, quotedDash } from './quotedField.js';
 // Character codes compared against. Declared here, not imported from one module: V8
 // reads an imported constant from its module cell at every use, and the scanner
 // measured about 5% slower that way.
-const SPACE = 0x20, QUOTE = 0x22, MINUS = 0x2d, SLASH = 0x2f, UPPER_A = 0x41, UPPER_Z = 0x5a, UNDERSCORE = 0x5f;
+const SPACE = 0x20,
+  QUOTE = 0x22,
+  MINUS = 0x2d,
+  SLASH = 0x2f,
+  UPPER_A = 0x41,
+  UPPER_Z = 0x5a,
+  UNDERSCORE = 0x5f;
 
 /** Not yet computed, for the lazily found positions. */
 const UNKNOWN = -2;
@@ -63,8 +69,18 @@ export class LazyAccessLogRecord implements AccessLogRecord {
   /** The strings, the `Date` and the positions made on first read, kept for the next reads. */
   #made: Made | undefined = undefined;
 
-  constructor(line: string, end: number, clientEnd: number, identEnd: number, userEnd: number, requestEnd: number, bytesEnd: number,
-    status: number, bytes: number, timeMillis: number) {
+  constructor(
+    line: string,
+    end: number,
+    clientEnd: number,
+    identEnd: number,
+    userEnd: number,
+    requestEnd: number,
+    bytesEnd: number,
+    status: number,
+    bytes: number,
+    timeMillis: number,
+  ) {
     this.#line = line;
     this.#end = end;
     this.#clientEnd = clientEnd;
@@ -78,8 +94,8 @@ export class LazyAccessLogRecord implements AccessLogRecord {
   }
 
   get client(): string {
-    const made = this.#made ??= new Made();
-    return made.client ??= this.#line.slice(0, this.#clientEnd);
+    const made = (this.#made ??= new Made());
+    return (made.client ??= this.#line.slice(0, this.#clientEnd));
   }
 
   get ident(): string {
@@ -89,13 +105,13 @@ export class LazyAccessLogRecord implements AccessLogRecord {
   }
 
   get user(): string {
-    const made = this.#made ??= new Made();
-    return made.user ??= this.#line.slice(this.#identEnd + 1, this.#userEnd);
+    const made = (this.#made ??= new Made());
+    return (made.user ??= this.#line.slice(this.#identEnd + 1, this.#userEnd));
   }
 
   get time(): Date {
-    const made = this.#made ??= new Made();
-    return made.time ??= new Date(this.#timeMillis);
+    const made = (this.#made ??= new Made());
+    return (made.time ??= new Date(this.#timeMillis));
   }
 
   get timeMillis(): number {
@@ -103,25 +119,25 @@ export class LazyAccessLogRecord implements AccessLogRecord {
   }
 
   get request(): string {
-    const made = this.#made ??= new Made();
-    return made.request ??= this.#line.slice(this.#userEnd + USER_END_TO_REQUEST, this.#requestEnd);
+    const made = (this.#made ??= new Made());
+    return (made.request ??= this.#line.slice(this.#userEnd + USER_END_TO_REQUEST, this.#requestEnd));
   }
 
   get method(): string | null {
-    const made = this.#made ??= new Made();
+    const made = (this.#made ??= new Made());
     if (made.methodEnd === UNKNOWN) this.#splitRequest();
     return made.method;
   }
 
   get path(): string | null {
-    const made = this.#made ??= new Made();
+    const made = (this.#made ??= new Made());
     const methodEnd = made.methodEnd === UNKNOWN ? this.#splitRequest() : made.methodEnd;
     if (methodEnd === -1) return null;
-    return made.path ??= this.#line.slice(methodEnd + 1, made.pathEnd);
+    return (made.path ??= this.#line.slice(methodEnd + 1, made.pathEnd));
   }
 
   get protocol(): string | null {
-    const made = this.#made ??= new Made();
+    const made = (this.#made ??= new Made());
     if (made.methodEnd === UNKNOWN) this.#splitRequest();
     return made.protocol;
   }
@@ -135,17 +151,17 @@ export class LazyAccessLogRecord implements AccessLogRecord {
   }
 
   get referer(): string | null {
-    const made = this.#made ??= new Made();
+    const made = (this.#made ??= new Made());
     const refererEnd = made.refererEnd === UNKNOWN ? this.#findQuoted() : made.refererEnd;
     if (refererEnd === -1) return null;
-    return made.referer ??= this.#line.slice(this.#bytesEnd + 2, refererEnd);
+    return (made.referer ??= this.#line.slice(this.#bytesEnd + 2, refererEnd));
   }
 
   get userAgent(): string | null {
-    const made = this.#made ??= new Made();
+    const made = (this.#made ??= new Made());
     if (made.refererEnd === UNKNOWN) this.#findQuoted();
     if (made.agentStart === -1) return null;
-    return made.userAgent ??= this.#line.slice(made.agentStart, made.agentEnd);
+    return (made.userAgent ??= this.#line.slice(made.agentStart, made.agentEnd));
   }
 
   get raw(): string {
@@ -155,9 +171,19 @@ export class LazyAccessLogRecord implements AccessLogRecord {
   /** The plain record, for `JSON.stringify` (which writes `time` as its ISO string). */
   toJSON(): AccessLogRecord {
     return {
-      client: this.client, ident: this.ident, user: this.user, time: this.time, request: this.request,
-      method: this.method, path: this.path, protocol: this.protocol, status: this.status, bytes: this.bytes,
-      referer: this.referer, userAgent: this.userAgent, raw: this.raw,
+      client: this.client,
+      ident: this.ident,
+      user: this.user,
+      time: this.time,
+      request: this.request,
+      method: this.method,
+      path: this.path,
+      protocol: this.protocol,
+      status: this.status,
+      bytes: this.bytes,
+      referer: this.referer,
+      userAgent: this.userAgent,
+      raw: this.raw,
     };
   }
 
@@ -176,8 +202,9 @@ export class LazyAccessLogRecord implements AccessLogRecord {
    * Returns the referer end.
    */
   #findQuoted(): number {
-    const made = this.#made ??= new Made();
-    const line = this.#line, end = this.#end;
+    const made = (this.#made ??= new Made());
+    const line = this.#line,
+      end = this.#end;
     let refererEnd = -1;
     let agentStart = -1;
     let agentEnd = -1;
@@ -185,7 +212,12 @@ export class LazyAccessLogRecord implements AccessLogRecord {
     if (position + 1 <= end && line.charCodeAt(position) === QUOTE) {
       refererEnd = quotedDash(line, position) ? position + 2 : closingQuote(line, position + 1, end);
       position = refererEnd + 2;
-      if (refererEnd < end && position < end && line.charCodeAt(refererEnd + 1) === SPACE && line.charCodeAt(position) === QUOTE) {
+      if (
+        refererEnd < end &&
+        position < end &&
+        line.charCodeAt(refererEnd + 1) === SPACE &&
+        line.charCodeAt(position) === QUOTE
+      ) {
         agentStart = position + 1;
         agentEnd = quotedDash(line, position) ? position + 2 : closingQuote(line, agentStart, end);
       }
@@ -201,9 +233,10 @@ export class LazyAccessLogRecord implements AccessLogRecord {
    * `METHOD target [protocol]`; returns where the method ends, or -1 when it is not.
    */
   #splitRequest(): number {
-    const made = this.#made ??= new Made();
+    const made = (this.#made ??= new Made());
     const line = this.#line;
-    const from = this.#userEnd + USER_END_TO_REQUEST, requestEnd = this.#requestEnd;
+    const from = this.#userEnd + USER_END_TO_REQUEST,
+      requestEnd = this.#requestEnd;
     // The method: upper-case letters, _ or -. Its first four codes, packed, tell GET,
     // POST and HEAD (nearly every request) without reading them again.
     let i = from;
@@ -220,10 +253,14 @@ export class LazyAccessLogRecord implements AccessLogRecord {
     if (i !== from && i < requestEnd - 1 && line.charCodeAt(i) === SPACE && line.charCodeAt(i + 1) !== SPACE) {
       methodEnd = i;
       const length = i - from;
-      method = length === 3 && packed === 0x474554 ? 'GET'
-        : length === 4 && packed === 0x504f5354 ? 'POST'
-        : length === 4 && packed === 0x48454144 ? 'HEAD'
-        : line.slice(from, i);
+      method =
+        length === 3 && packed === 0x474554
+          ? 'GET'
+          : length === 4 && packed === 0x504f5354
+            ? 'POST'
+            : length === 4 && packed === 0x48454144
+              ? 'HEAD'
+              : line.slice(from, i);
       // The protocol is the last word. Nearly always it is " HTTP/1.1", " HTTP/1.0" or
       // " HTTP/2.0": checked in place, giving a shared string.
       const space = requestEnd - 9;
@@ -251,7 +288,21 @@ export class LazyAccessLogRecord implements AccessLogRecord {
 
 // The record's fields are prototype getters; make them enumerable so that code walking
 // the record's properties (for…in, deep equality in tests) sees the fields.
-for (const field of ['client', 'ident', 'user', 'time', 'request', 'method', 'path', 'protocol', 'status', 'bytes', 'referer', 'userAgent', 'raw']) {
+for (const field of [
+  'client',
+  'ident',
+  'user',
+  'time',
+  'request',
+  'method',
+  'path',
+  'protocol',
+  'status',
+  'bytes',
+  'referer',
+  'userAgent',
+  'raw',
+]) {
   Object.defineProperty(LazyAccessLogRecord.prototype, field, { enumerable: true });
 }
 
@@ -260,9 +311,17 @@ for (const field of ['client', 'ident', 'user', 'time', 'request', 'method', 'pa
  * one of them at `at`, else null. The caller checked that 8 characters are there.
  */
 function knownProtocol(line: string, at: number): string | null {
-  if (line.charCodeAt(at) !== 0x48 || line.charCodeAt(at + 1) !== 0x54 || line.charCodeAt(at + 2) !== 0x54 || line.charCodeAt(at + 3) !== 0x50 ||
-      line.charCodeAt(at + 4) !== SLASH || line.charCodeAt(at + 6) !== 0x2e) return null;
-  const major = line.charCodeAt(at + 5), minor = line.charCodeAt(at + 7);
+  if (
+    line.charCodeAt(at) !== 0x48 ||
+    line.charCodeAt(at + 1) !== 0x54 ||
+    line.charCodeAt(at + 2) !== 0x54 ||
+    line.charCodeAt(at + 3) !== 0x50 ||
+    line.charCodeAt(at + 4) !== SLASH ||
+    line.charCodeAt(at + 6) !== 0x2e
+  )
+    return null;
+  const major = line.charCodeAt(at + 5),
+    minor = line.charCodeAt(at + 7);
   if (major === 0x31) return minor === 0x31 ? 'HTTP/1.1' : minor === 0x30 ? 'HTTP/1.0' : null;
   return major === 0x32 && minor === 0x30 ? 'HTTP/2.0' : null;
 }

@@ -8,7 +8,12 @@ import { daysFromCivil, daysInMonth, MS_PER_DAY } from '../calendar.js';
 // Character codes compared against. Declared here, not imported from one module: V8
 // reads an imported constant from its module cell at every use, and the scanner
 // measured about 5% slower that way.
-const SPACE = 0x20, PLUS = 0x2b, MINUS = 0x2d, SLASH = 0x2f, DIGIT_0 = 0x30, COLON = 0x3a;
+const SPACE = 0x20,
+  PLUS = 0x2b,
+  MINUS = 0x2d,
+  SLASH = 0x2f,
+  DIGIT_0 = 0x30,
+  COLON = 0x3a;
 
 const MS_PER_MINUTE = 60_000;
 const MS_PER_HOUR = 3_600_000;
@@ -56,7 +61,8 @@ export class LastHour {
 export function readLogTime(line: string, at: number, sameHour: boolean, lastHour: LastHour): number {
   let local = lastHour.millis;
   if (!sameHour && line.indexOf(lastHour.text, at) !== at) {
-    if (line.charCodeAt(at + 2) !== SLASH || line.charCodeAt(at + 6) !== SLASH || line.charCodeAt(at + 11) !== COLON) return NaN;
+    if (line.charCodeAt(at + 2) !== SLASH || line.charCodeAt(at + 6) !== SLASH || line.charCodeAt(at + 11) !== COLON)
+      return NaN;
     const day = twoDigits(line, at);
     const month = monthNumber(line.charCodeAt(at + 3), line.charCodeAt(at + 4), line.charCodeAt(at + 5));
     const year = twoDigits(line, at + 7) * 100 + twoDigits(line, at + 9);
@@ -68,15 +74,41 @@ export function readLogTime(line: string, at: number, sameHour: boolean, lastHou
   // :MM:SS ±hhmm, read on every line. Each digit d is checked as d | (max - d) >= 0
   // (a non-digit or a digit above max makes one side negative), all in one test.
   const sign = line.charCodeAt(at + 21);
-  if (line.charCodeAt(at + 14) !== COLON || line.charCodeAt(at + 17) !== COLON || line.charCodeAt(at + 20) !== SPACE ||
-      (sign !== PLUS && sign !== MINUS)) return NaN;
-  const minuteTens = line.charCodeAt(at + 15) - DIGIT_0, minuteUnits = line.charCodeAt(at + 16) - DIGIT_0;
-  const secondTens = line.charCodeAt(at + 18) - DIGIT_0, secondUnits = line.charCodeAt(at + 19) - DIGIT_0;
-  const offsetHourTens = line.charCodeAt(at + 22) - DIGIT_0, offsetHourUnits = line.charCodeAt(at + 23) - DIGIT_0;
-  const offsetMinuteTens = line.charCodeAt(at + 24) - DIGIT_0, offsetMinuteUnits = line.charCodeAt(at + 25) - DIGIT_0;
-  if ((minuteTens | (5 - minuteTens) | minuteUnits | (9 - minuteUnits) | secondTens | (5 - secondTens) | secondUnits | (9 - secondUnits) |
-       offsetHourTens | (2 - offsetHourTens) | offsetHourUnits | (9 - offsetHourUnits) |
-       offsetMinuteTens | (5 - offsetMinuteTens) | offsetMinuteUnits | (9 - offsetMinuteUnits)) < 0) return NaN;
+  if (
+    line.charCodeAt(at + 14) !== COLON ||
+    line.charCodeAt(at + 17) !== COLON ||
+    line.charCodeAt(at + 20) !== SPACE ||
+    (sign !== PLUS && sign !== MINUS)
+  )
+    return NaN;
+  const minuteTens = line.charCodeAt(at + 15) - DIGIT_0,
+    minuteUnits = line.charCodeAt(at + 16) - DIGIT_0;
+  const secondTens = line.charCodeAt(at + 18) - DIGIT_0,
+    secondUnits = line.charCodeAt(at + 19) - DIGIT_0;
+  const offsetHourTens = line.charCodeAt(at + 22) - DIGIT_0,
+    offsetHourUnits = line.charCodeAt(at + 23) - DIGIT_0;
+  const offsetMinuteTens = line.charCodeAt(at + 24) - DIGIT_0,
+    offsetMinuteUnits = line.charCodeAt(at + 25) - DIGIT_0;
+  if (
+    (minuteTens |
+      (5 - minuteTens) |
+      minuteUnits |
+      (9 - minuteUnits) |
+      secondTens |
+      (5 - secondTens) |
+      secondUnits |
+      (9 - secondUnits) |
+      offsetHourTens |
+      (2 - offsetHourTens) |
+      offsetHourUnits |
+      (9 - offsetHourUnits) |
+      offsetMinuteTens |
+      (5 - offsetMinuteTens) |
+      offsetMinuteUnits |
+      (9 - offsetMinuteUnits)) <
+    0
+  )
+    return NaN;
   const offsetHours = offsetHourTens * 10 + offsetHourUnits;
   if (offsetHours > 23) return NaN;
   const offset = (offsetHours * 60 + offsetMinuteTens * 10 + offsetMinuteUnits) * MS_PER_MINUTE;
@@ -86,25 +118,39 @@ export function readLogTime(line: string, at: number, sameHour: boolean, lastHou
 
 /** Two digits at `at` as a number, or NaN. */
 function twoDigits(line: string, at: number): number {
-  const high = line.charCodeAt(at) - DIGIT_0, low = line.charCodeAt(at + 1) - DIGIT_0;
+  const high = line.charCodeAt(at) - DIGIT_0,
+    low = line.charCodeAt(at + 1) - DIGIT_0;
   return high >= 0 && high <= 9 && low >= 0 && low <= 9 ? high * 10 + low : NaN;
 }
 
 /** 1–12 for `Jan`…`Dec` as Apache and nginx write them, 0 otherwise; no string is built. */
 function monthNumber(first: number, second: number, third: number): number {
   switch ((first << 16) | (second << 8) | third) {
-    case 0x4a616e: return 1;  // Jan
-    case 0x466562: return 2;  // Feb
-    case 0x4d6172: return 3;  // Mar
-    case 0x417072: return 4;  // Apr
-    case 0x4d6179: return 5;  // May
-    case 0x4a756e: return 6;  // Jun
-    case 0x4a756c: return 7;  // Jul
-    case 0x417567: return 8;  // Aug
-    case 0x536570: return 9;  // Sep
-    case 0x4f6374: return 10; // Oct
-    case 0x4e6f76: return 11; // Nov
-    case 0x446563: return 12; // Dec
-    default: return 0;
+    case 0x4a616e:
+      return 1; // Jan
+    case 0x466562:
+      return 2; // Feb
+    case 0x4d6172:
+      return 3; // Mar
+    case 0x417072:
+      return 4; // Apr
+    case 0x4d6179:
+      return 5; // May
+    case 0x4a756e:
+      return 6; // Jun
+    case 0x4a756c:
+      return 7; // Jul
+    case 0x417567:
+      return 8; // Aug
+    case 0x536570:
+      return 9; // Sep
+    case 0x4f6374:
+      return 10; // Oct
+    case 0x4e6f76:
+      return 11; // Nov
+    case 0x446563:
+      return 12; // Dec
+    default:
+      return 0;
   }
 }

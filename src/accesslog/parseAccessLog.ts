@@ -88,29 +88,33 @@ export function parseAccessLog<T>(
   options?: RejectOptions<T> & { line?: (input: T) => string },
 ): OperatorFunction<T, AccessLogRecord | ParsedAccessLog<T>> {
   const selectLine = options?.line;
-  return (source) => new Observable<AccessLogRecord | ParsedAccessLog<T>>((destination) => {
-    // Each subscription reads one log: its own memo keeps that log's hour (see LastHour).
-    const lastHour = new LastHour();
-    return source.subscribe({
-      next: (input) => {
-        let result: AccessLogRecord | string;
-        try {
-          const line: unknown = selectLine === undefined ? input : selectLine(input);
-          result = typeof line === 'string' ? scanAccessLine(line, lastHour) : `expected a line of text, got ${describe(line)}`;
-          if (typeof result === 'string') {
-            reject(options, { kind: 'line', reason: result, input });
+  return (source) =>
+    new Observable<AccessLogRecord | ParsedAccessLog<T>>((destination) => {
+      // Each subscription reads one log: its own memo keeps that log's hour (see LastHour).
+      const lastHour = new LastHour();
+      return source.subscribe({
+        next: (input) => {
+          let result: AccessLogRecord | string;
+          try {
+            const line: unknown = selectLine === undefined ? input : selectLine(input);
+            result =
+              typeof line === 'string'
+                ? scanAccessLine(line, lastHour)
+                : `expected a line of text, got ${describe(line)}`;
+            if (typeof result === 'string') {
+              reject(options, { kind: 'line', reason: result, input });
+              return;
+            }
+          } catch (error) {
+            destination.error(error);
             return;
           }
-        } catch (error) {
-          destination.error(error);
-          return;
-        }
-        destination.next(selectLine === undefined ? result : { record: result, input });
-      },
-      error: (error) => destination.error(error),
-      complete: () => destination.complete(),
+          destination.next(selectLine === undefined ? result : { record: result, input });
+        },
+        error: (error) => destination.error(error),
+        complete: () => destination.complete(),
+      });
     });
-  });
 }
 
 function describe(value: unknown): string {

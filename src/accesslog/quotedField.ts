@@ -8,7 +8,9 @@
 // Character codes compared against. Declared here, not imported from one module: V8
 // reads an imported constant from its module cell at every use, and the scanner
 // measured about 5% slower that way.
-const QUOTE = 0x22, MINUS = 0x2d, BACKSLASH = 0x5c;
+const QUOTE = 0x22,
+  MINUS = 0x2d,
+  BACKSLASH = 0x5c;
 
 /**
  * Index of the quote closing a field that starts at `from`, or `end` when there is none.

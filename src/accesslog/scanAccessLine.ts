@@ -11,7 +11,13 @@ import { closingQuote } from './quotedField.js';
 // Character codes compared against. Declared here, not imported from one module: V8
 // reads an imported constant from its module cell at every use, and the scanner
 // measured about 5% slower that way.
-const CR = 0x0d, SPACE = 0x20, QUOTE = 0x22, MINUS = 0x2d, DIGIT_0 = 0x30, OPEN_BRACKET = 0x5b, CLOSE_BRACKET = 0x5d;
+const CR = 0x0d,
+  SPACE = 0x20,
+  QUOTE = 0x22,
+  MINUS = 0x2d,
+  DIGIT_0 = 0x30,
+  OPEN_BRACKET = 0x5b,
+  CLOSE_BRACKET = 0x5d;
 
 /**
  * The scanner behind {@link parseAccessLine} and {@link parseAccessLog}: a record, or
@@ -32,11 +38,13 @@ export function scanAccessLine(line: string, lastHour: LastHour): AccessLogRecor
   if (lineBreak !== -1 && lineBreak === end - 1) end--;
   if (end > 0 && line.charCodeAt(end - 1) === CR) end--;
   if (end === 0) return 'the line is empty';
-  if (lineBreak !== -1 && lineBreak < end) return 'the text holds more than one line (a line break before its end): pass one line at a time';
+  if (lineBreak !== -1 && lineBreak < end)
+    return 'the text holds more than one line (a line break before its end): pass one line at a time';
 
   // client, ident: single tokens, each followed by one space.
   const clientEnd = line.indexOf(' ');
-  if (clientEnd <= 0 || clientEnd >= end) return notALogLine(line, end, 'it does not start with a client followed by a space');
+  if (clientEnd <= 0 || clientEnd >= end)
+    return notALogLine(line, end, 'it does not start with a client followed by a space');
   let identEnd = clientEnd + 2;
   let userEnd = clientEnd + 4;
   // Nearly every line goes on with " - - [" and the hour of the line before: one search
@@ -46,11 +54,16 @@ export function scanAccessLine(line: string, lastHour: LastHour): AccessLogRecor
     // A "-" ident or user is still recognised in place: no search.
     if (line.charCodeAt(clientEnd + 1) !== MINUS || line.charCodeAt(identEnd) !== SPACE) {
       identEnd = line.indexOf(' ', clientEnd + 1);
-      if (identEnd === -1 || identEnd >= end || identEnd === clientEnd + 1) return notALogLine(line, end, 'no ident field after the client');
+      if (identEnd === -1 || identEnd >= end || identEnd === clientEnd + 1)
+        return notALogLine(line, end, 'no ident field after the client');
     }
     // user: up to " [" so that a user token is taken whole.
     userEnd = identEnd + 2;
-    if (line.charCodeAt(identEnd + 1) !== MINUS || line.charCodeAt(userEnd) !== SPACE || line.charCodeAt(userEnd + 1) !== OPEN_BRACKET) {
+    if (
+      line.charCodeAt(identEnd + 1) !== MINUS ||
+      line.charCodeAt(userEnd) !== SPACE ||
+      line.charCodeAt(userEnd + 1) !== OPEN_BRACKET
+    ) {
       userEnd = line.indexOf(' [', identEnd + 1);
       if (userEnd === -1 || userEnd >= end) return notALogLine(line, end, 'no " [date]" after client, ident and user');
       if (userEnd === identEnd + 1) return notALogLine(line, end, 'the user field is empty');
@@ -73,16 +86,21 @@ export function scanAccessLine(line: string, lastHour: LastHour): AccessLogRecor
 
   // status: three digits, then a space.
   position = requestEnd + 1;
-  if (position >= end || line.charCodeAt(position) !== SPACE) return `no space after the quoted request: ${excerpt(line, position, end)}`;
+  if (position >= end || line.charCodeAt(position) !== SPACE)
+    return `no space after the quoted request: ${excerpt(line, position, end)}`;
   position++;
   const statusEnd = position + 3;
   let status = -1;
   if (statusEnd <= end && (statusEnd === end || line.charCodeAt(statusEnd) === SPACE)) {
-    const hundreds = line.charCodeAt(position) - DIGIT_0, tens = line.charCodeAt(position + 1) - DIGIT_0, units = line.charCodeAt(position + 2) - DIGIT_0;
+    const hundreds = line.charCodeAt(position) - DIGIT_0,
+      tens = line.charCodeAt(position + 1) - DIGIT_0,
+      units = line.charCodeAt(position + 2) - DIGIT_0;
     // A digit d has d | (9 - d) >= 0; anything else makes one of them negative.
-    if ((hundreds | (9 - hundreds) | tens | (9 - tens) | units | (9 - units)) >= 0) status = hundreds * 100 + tens * 10 + units;
+    if ((hundreds | (9 - hundreds) | tens | (9 - tens) | units | (9 - units)) >= 0)
+      status = hundreds * 100 + tens * 10 + units;
   }
-  if (status < 0) return `the status "${line.slice(position, Math.min(tokenEnd(line, position, end), position + 20))}" is not a three-digit number`;
+  if (status < 0)
+    return `the status "${line.slice(position, Math.min(tokenEnd(line, position, end), position + 20))}" is not a three-digit number`;
 
   // bytes: digits or "-".
   if (statusEnd === end) return 'no bytes field after the status';
@@ -104,7 +122,18 @@ export function scanAccessLine(line: string, lastHour: LastHour): AccessLogRecor
 
   // Optional "referer" "user agent" follow; they never reject a line, so the record finds
   // them when first read.
-  return new LazyAccessLogRecord(line, end, clientEnd, identEnd, userEnd, requestEnd, bytesEnd, status, bytes, timeMillis);
+  return new LazyAccessLogRecord(
+    line,
+    end,
+    clientEnd,
+    identEnd,
+    userEnd,
+    requestEnd,
+    bytesEnd,
+    status,
+    bytes,
+    timeMillis,
+  );
 }
 
 /** Index of the next space at or after `from`, or `end`. */

@@ -36,25 +36,25 @@ export interface CassandraRetry<T> {
  */
 export type CassandraOutage =
   | {
-    readonly state: 'down';
-    /** `keyspace.table` written to. */
-    readonly target: string;
-    /** When the first write failed. */
-    readonly since: Date;
-    /** That write's transient error, e.g. a `NoHostAvailableError`. */
-    readonly error: unknown;
-    /** The error as one short line: its name and message. */
-    readonly reason: string;
-  }
+      readonly state: 'down';
+      /** `keyspace.table` written to. */
+      readonly target: string;
+      /** When the first write failed. */
+      readonly since: Date;
+      /** That write's transient error, e.g. a `NoHostAvailableError`. */
+      readonly error: unknown;
+      /** The error as one short line: its name and message. */
+      readonly reason: string;
+    }
   | {
-    readonly state: 'up';
-    /** `keyspace.table` written to. */
-    readonly target: string;
-    /** From the first failure to the first write that succeeded again. */
-    readonly downForMs: number;
-    /** Retries scheduled during the outage, over every row. */
-    readonly retries: number;
-  };
+      readonly state: 'up';
+      /** `keyspace.table` written to. */
+      readonly target: string;
+      /** From the first failure to the first write that succeeded again. */
+      readonly downForMs: number;
+      /** Retries scheduled during the outage, over every row. */
+      readonly retries: number;
+    };
 
 /**
  * Where and what {@link cassandraSink} writes: one row of `keyspace.table` per value.
@@ -132,7 +132,8 @@ const DEFAULTS = { concurrency: 32, retries: Infinity, retryBaseDelayMs: 100, re
 
 function positiveInteger(option: string, value: number | undefined, fallback: number, min: number): number {
   const resolved = value ?? fallback;
-  if (!Number.isInteger(resolved) || resolved < min) throw new RangeError(`cassandraSink: ${option} must be an integer ≥ ${min}, got ${String(value)}`);
+  if (!Number.isInteger(resolved) || resolved < min)
+    throw new RangeError(`cassandraSink: ${option} must be an integer ≥ ${min}, got ${String(value)}`);
   return resolved;
 }
 
@@ -140,9 +141,10 @@ function positiveInteger(option: string, value: number | undefined, fallback: nu
 function outageReporter(retries: number): (outage: CassandraOutage) => void {
   const retrying = retries === Infinity ? 'retrying until it is back' : `retrying each write up to ${retries} times`;
   return (outage) => {
-    const line = outage.state === 'down'
-      ? `writes to ${outage.target} failing since ${outage.since.toTimeString().slice(0, 8)} (${outage.reason}); ${retrying}`
-      : `writes to ${outage.target} work again after ${formatSeconds(outage.downForMs)} (${outage.retries} ${outage.retries === 1 ? 'retry' : 'retries'})`;
+    const line =
+      outage.state === 'down'
+        ? `writes to ${outage.target} failing since ${outage.since.toTimeString().slice(0, 8)} (${outage.reason}); ${retrying}`
+        : `writes to ${outage.target} work again after ${formatSeconds(outage.downForMs)} (${outage.retries} ${outage.retries === 1 ? 'retry' : 'retries'})`;
     process.stderr.write(`mqtt-iot-stream: cassandraSink: ${line}\n`);
   };
 }
@@ -272,11 +274,17 @@ function describeError(error: unknown): string {
  * @param options - the target table and its mapping, the queue bounds, the retries.
  * @returns an operator emitting `{ value, attempts }` per written value.
  */
-export function cassandraSink<T>(client: CassandraClientInput, options: CassandraSinkOptions<T>): OperatorFunction<T, CassandraWriteResult<T>> {
+export function cassandraSink<T>(
+  client: CassandraClientInput,
+  options: CassandraSinkOptions<T>,
+): OperatorFunction<T, CassandraWriteResult<T>> {
   const { target, query, columnCount } = insertFor(options);
   const queue = writeQueueSettings<T>('cassandraSink', options, DEFAULTS.concurrency);
   // Infinity, the default, retries for as long as the stream lives.
-  const retries = (options.retries ?? DEFAULTS.retries) === Infinity ? Infinity : positiveInteger('retries', options.retries, DEFAULTS.retries, 0);
+  const retries =
+    (options.retries ?? DEFAULTS.retries) === Infinity
+      ? Infinity
+      : positiveInteger('retries', options.retries, DEFAULTS.retries, 0);
   const baseDelayMs = positiveInteger('retryBaseDelayMs', options.retryBaseDelayMs, DEFAULTS.retryBaseDelayMs, 0);
   const maxDelayMs = positiveInteger('retryMaxDelayMs', options.retryMaxDelayMs, DEFAULTS.retryMaxDelayMs, 1);
   const { toValues, onRetry } = options;
@@ -285,117 +293,151 @@ export function cassandraSink<T>(client: CassandraClientInput, options: Cassandr
   const queryOptions: QueryOptions = { prepare: true, isIdempotent: true };
   if (options.consistency !== undefined) queryOptions.consistency = options.consistency;
 
-  return (source) => new Observable<CassandraWriteResult<T>>((destination) => {
-    const held = holdClient(client, maxDelayMs);
-    const timers = new Set<ReturnType<typeof setTimeout>>();
-    let released = false;
-    // Outage tracking. Writes are numbered as they are sent; a result changes the
-    // state only if its write was sent after the last change, so that writes already
-    // on their way when the node went down (or came back) do not make it flap.
-    let sent = 0;
-    let outage: { since: Date; retries: number; startedAfter: number } | undefined;
-    let recoveredAfter = 0;
+  return (source) =>
+    new Observable<CassandraWriteResult<T>>((destination) => {
+      const held = holdClient(client, maxDelayMs);
+      const timers = new Set<ReturnType<typeof setTimeout>>();
+      let released = false;
+      // Outage tracking. Writes are numbered as they are sent; a result changes the
+      // state only if its write was sent after the last change, so that writes already
+      // on their way when the node went down (or came back) do not make it flap.
+      let sent = 0;
+      let outage: { since: Date; retries: number; startedAfter: number } | undefined;
+      let recoveredAfter = 0;
 
-    // A throwing callback ends the stream, never an unhandled rejection.
-    const called = (callback: () => void): boolean => {
-      try {
-        callback();
-        return true;
-      } catch (callbackError) {
-        writer.fail(callbackError);
-        return false;
-      }
-    };
-
-    const send = (value: T, slot: WriteSlot<CassandraWriteResult<T>>, params: readonly unknown[], timestamp: number | types.Long, attempt: number) => {
-      const sendNumber = ++sent;
-      held.client.execute(query, params as unknown[], { ...queryOptions, timestamp }).then(() => {
-        held.watchHosts();
-        if (writer.closed) return;
-        if (outage !== undefined && sendNumber > outage.startedAfter) {
-          const { since, retries: retried } = outage;
-          outage = undefined;
-          recoveredAfter = sent;
-          if (!called(() => onOutage({ state: 'up', target, downForMs: Date.now() - since.getTime(), retries: retried }))) return;
+      // A throwing callback ends the stream, never an unhandled rejection.
+      const called = (callback: () => void): boolean => {
+        try {
+          callback();
+          return true;
+        } catch (callbackError) {
+          writer.fail(callbackError);
+          return false;
         }
-        slot.done({ value, attempts: attempt });
-      }, (error: unknown) => {
-        held.watchHosts();
-        if (writer.closed) return;
-        if (isValueEncodingError(error)) {
-          slot.reject('row', `cannot write the value to ${target}: ${describeError(error)}`);
+      };
+
+      const send = (
+        value: T,
+        slot: WriteSlot<CassandraWriteResult<T>>,
+        params: readonly unknown[],
+        timestamp: number | types.Long,
+        attempt: number,
+      ) => {
+        const sendNumber = ++sent;
+        held.client.execute(query, params as unknown[], { ...queryOptions, timestamp }).then(
+          () => {
+            held.watchHosts();
+            if (writer.closed) return;
+            if (outage !== undefined && sendNumber > outage.startedAfter) {
+              const { since, retries: retried } = outage;
+              outage = undefined;
+              recoveredAfter = sent;
+              if (
+                !called(() =>
+                  onOutage({ state: 'up', target, downForMs: Date.now() - since.getTime(), retries: retried }),
+                )
+              )
+                return;
+            }
+            slot.done({ value, attempts: attempt });
+          },
+          (error: unknown) => {
+            held.watchHosts();
+            if (writer.closed) return;
+            if (isValueEncodingError(error)) {
+              slot.reject('row', `cannot write the value to ${target}: ${describeError(error)}`);
+              return;
+            }
+            const retryable = isRetryableCassandraError(error);
+            if (!retryable || attempt > retries) {
+              writer.fail(new CassandraWriteError(target, value, attempt, retryable, error));
+              return;
+            }
+            if (outage === undefined && sendNumber > recoveredAfter) {
+              outage = { since: new Date(), retries: 0, startedAfter: sent };
+              const since = outage.since;
+              if (!called(() => onOutage({ state: 'down', target, since, error, reason: describeError(error) })))
+                return;
+            }
+            if (outage !== undefined) outage.retries++;
+            // 2 ** attempt is Infinity after about 1,000 attempts: the cap still applies.
+            const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+            // Jitter spreads the retries of the rows that failed together (an outage).
+            const delayMs = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+            if (onRetry !== undefined && !called(() => onRetry({ value, attempt, delayMs, error }))) return;
+            const timer = setTimeout(() => {
+              timers.delete(timer);
+              if (!writer.closed) send(value, slot, params, timestamp, attempt + 1);
+            }, delayMs);
+            timers.add(timer);
+          },
+        );
+      };
+
+      // The row and its timestamp are made once, when the value's turn comes: a
+      // value they cannot be made of concerns that value alone.
+      const write = (value: T, slot: WriteSlot<CassandraWriteResult<T>>) => {
+        let params: readonly unknown[];
+        let timestamp: number | types.Long;
+        try {
+          params = toValues(value);
+          if (!Array.isArray(params) || params.length !== columnCount) {
+            throw new TypeError(
+              `toValues returned ${Array.isArray(params) ? params.length : typeof params} values for ${columnCount} columns (${options.columns.join(', ')})`,
+            );
+          }
+          timestamp = stampOf(value);
+          if (
+            !(typeof timestamp === 'number' ? Number.isSafeInteger(timestamp) : cassandra.types.Long.isLong(timestamp))
+          ) {
+            throw new TypeError(
+              `writeTimestamp returned ${String(timestamp)}; expected microseconds since the epoch, a safe integer or a Long`,
+            );
+          }
+        } catch (error) {
+          slot.reject(
+            'row',
+            `cannot make a row of the value for ${target}: ${error instanceof Error ? error.message : String(error)}`,
+          );
           return;
         }
-        const retryable = isRetryableCassandraError(error);
-        if (!retryable || attempt > retries) {
-          writer.fail(new CassandraWriteError(target, value, attempt, retryable, error));
-          return;
-        }
-        if (outage === undefined && sendNumber > recoveredAfter) {
-          outage = { since: new Date(), retries: 0, startedAfter: sent };
-          const since = outage.since;
-          if (!called(() => onOutage({ state: 'down', target, since, error, reason: describeError(error) }))) return;
-        }
-        if (outage !== undefined) outage.retries++;
-        // 2 ** attempt is Infinity after about 1,000 attempts: the cap still applies.
-        const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-        // Jitter spreads the retries of the rows that failed together (an outage).
-        const delayMs = Math.round(ceiling / 2 + Math.random() * ceiling / 2);
-        if (onRetry !== undefined && !called(() => onRetry({ value, attempt, delayMs, error }))) return;
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          if (!writer.closed) send(value, slot, params, timestamp, attempt + 1);
-        }, delayMs);
-        timers.add(timer);
-      });
-    };
+        send(value, slot, params, timestamp, 1);
+      };
 
-    // The row and its timestamp are made once, when the value's turn comes: a
-    // value they cannot be made of concerns that value alone.
-    const write = (value: T, slot: WriteSlot<CassandraWriteResult<T>>) => {
-      let params: readonly unknown[];
-      let timestamp: number | types.Long;
-      try {
-        params = toValues(value);
-        if (!Array.isArray(params) || params.length !== columnCount) {
-          throw new TypeError(`toValues returned ${Array.isArray(params) ? params.length : typeof params} values for ${columnCount} columns (${options.columns.join(', ')})`);
-        }
-        timestamp = stampOf(value);
-        if (!(typeof timestamp === 'number' ? Number.isSafeInteger(timestamp) : cassandra.types.Long.isLong(timestamp))) {
-          throw new TypeError(`writeTimestamp returned ${String(timestamp)}; expected microseconds since the epoch, a safe integer or a Long`);
-        }
-      } catch (error) {
-        slot.reject('row', `cannot make a row of the value for ${target}: ${error instanceof Error ? error.message : String(error)}`);
-        return;
-      }
-      send(value, slot, params, timestamp, 1);
-    };
+      // Shuts an owned client down (once): the end is passed on after it, so a
+      // finished stream holds no socket or timer.
+      const release = () => {
+        if (released) return undefined;
+        released = true;
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        return releaseClient(held);
+      };
 
-    // Shuts an owned client down (once): the end is passed on after it, so a
-    // finished stream holds no socket or timer.
-    const release = () => {
-      if (released) return undefined;
-      released = true;
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      return releaseClient(held);
-    };
-
-    const writer = new BoundedWriter<T, CassandraWriteResult<T>>(destination, {
-      ...queue,
-      order: 'completion',
-      state: () => (outage === undefined ? `writing to ${target}` : `writes to ${target} failing since ${outage.since.toTimeString().slice(0, 8)}`),
-      release,
-    }, write);
-    writer.subscribe(source);
-    return () => writer.unsubscribe();
-  });
+      const writer = new BoundedWriter<T, CassandraWriteResult<T>>(
+        destination,
+        {
+          ...queue,
+          order: 'completion',
+          state: () =>
+            outage === undefined
+              ? `writing to ${target}`
+              : `writes to ${target} failing since ${outage.since.toTimeString().slice(0, 8)}`,
+          release,
+        },
+        write,
+      );
+      writer.subscribe(source);
+      return () => writer.unsubscribe();
+    });
 }
 
 /** The INSERT of a mapping, with every name checked before anything is sent. */
 function insertFor<T>(mapping: CassandraTableMapping<T>): { target: string; query: string; columnCount: number } {
   if (typeof mapping !== 'object' || mapping === null) {
-    throw new TypeError('cassandraSink: options must name keyspace, table, columns and toValues (windowCountRows() gives them for the window-count table)');
+    throw new TypeError(
+      'cassandraSink: options must name keyspace, table, columns and toValues (windowCountRows() gives them for the window-count table)',
+    );
   }
   const keyspace = assertCqlIdentifier('keyspace', mapping.keyspace);
   const table = assertCqlIdentifier('table', mapping.table);
@@ -406,7 +448,8 @@ function insertFor<T>(mapping: CassandraTableMapping<T>): { target: string; quer
   if (new Set(columns.map((c) => c.toLowerCase())).size !== columns.length) {
     throw new TypeError(`cassandraSink: columns name a column twice: ${columns.join(', ')}`);
   }
-  if (typeof mapping.toValues !== 'function') throw new TypeError('cassandraSink: toValues must be a function value => column values');
+  if (typeof mapping.toValues !== 'function')
+    throw new TypeError('cassandraSink: toValues must be a function value => column values');
   if (mapping.writeTimestamp !== undefined && typeof mapping.writeTimestamp !== 'function') {
     throw new TypeError('cassandraSink: writeTimestamp must be a function value => microseconds');
   }

@@ -55,8 +55,13 @@ function isClient(input: CassandraClientInput): input is Client {
  */
 export function holdClient(input: CassandraClientInput, reconnectMaxDelayMs: number): HeldClient {
   if (isClient(input)) return { client: input, owned: false, watchHosts: () => undefined };
-  const reconnection = input.policies?.reconnection
-    ?? new cassandra.policies.reconnection.ExponentialReconnectionPolicy(Math.min(500, reconnectMaxDelayMs), reconnectMaxDelayMs, false);
+  const reconnection =
+    input.policies?.reconnection ??
+    new cassandra.policies.reconnection.ExponentialReconnectionPolicy(
+      Math.min(500, reconnectMaxDelayMs),
+      reconnectMaxDelayMs,
+      false,
+    );
   const client = new cassandra.Client({ ...input, policies: { ...input.policies, reconnection } });
   return { client, owned: true, watchHosts: shutDownReplacedHosts(client) };
 }

@@ -17,12 +17,68 @@ const UNQUOTED_IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
  * keywords such as `count`, `status` or `key` are fine.)
  */
 const RESERVED = new Set([
-  'add', 'allow', 'alter', 'and', 'apply', 'asc', 'authorize', 'batch', 'begin', 'by', 'columnfamily',
-  'create', 'default', 'delete', 'desc', 'describe', 'drop', 'entries', 'execute', 'from', 'full',
-  'grant', 'if', 'in', 'index', 'infinity', 'insert', 'into', 'is', 'keyspace', 'limit', 'materialized',
-  'mbean', 'mbeans', 'modify', 'nan', 'norecursive', 'not', 'null', 'of', 'on', 'or', 'order', 'primary',
-  'rename', 'replace', 'revoke', 'schema', 'select', 'set', 'table', 'to', 'token', 'truncate', 'unlogged',
-  'unset', 'update', 'use', 'using', 'view', 'where', 'with',
+  'add',
+  'allow',
+  'alter',
+  'and',
+  'apply',
+  'asc',
+  'authorize',
+  'batch',
+  'begin',
+  'by',
+  'columnfamily',
+  'create',
+  'default',
+  'delete',
+  'desc',
+  'describe',
+  'drop',
+  'entries',
+  'execute',
+  'from',
+  'full',
+  'grant',
+  'if',
+  'in',
+  'index',
+  'infinity',
+  'insert',
+  'into',
+  'is',
+  'keyspace',
+  'limit',
+  'materialized',
+  'mbean',
+  'mbeans',
+  'modify',
+  'nan',
+  'norecursive',
+  'not',
+  'null',
+  'of',
+  'on',
+  'or',
+  'order',
+  'primary',
+  'rename',
+  'replace',
+  'revoke',
+  'schema',
+  'select',
+  'set',
+  'table',
+  'to',
+  'token',
+  'truncate',
+  'unlogged',
+  'unset',
+  'update',
+  'use',
+  'using',
+  'view',
+  'where',
+  'with',
 ]);
 
 /** The error thrown for a keyspace, table or column name that is not a plain CQL identifier. */
@@ -32,7 +88,11 @@ export class CqlIdentifierError extends Error {
    * @param option - which option held the name, e.g. `'keyspace'` or `'columns[2]'`.
    * @param value - the rejected value, as given.
    */
-  constructor(readonly option: string, readonly value: unknown, why: string) {
+  constructor(
+    readonly option: string,
+    readonly value: unknown,
+    why: string,
+  ) {
     super(`${option} ${JSON.stringify(value) ?? String(value)} is not a valid CQL identifier: ${why}`);
   }
 }
@@ -61,7 +121,8 @@ export function isCqlIdentifier(name: unknown): name is string {
 export function assertCqlIdentifier(option: string, name: unknown): string {
   if (typeof name !== 'string') throw new CqlIdentifierError(option, name, `expected a string, got ${typeof name}`);
   if (name.length === 0) throw new CqlIdentifierError(option, name, 'it is empty');
-  if (name.length > 48) throw new CqlIdentifierError(option, name, `it has ${name.length} characters, at most 48 are allowed`);
+  if (name.length > 48)
+    throw new CqlIdentifierError(option, name, `it has ${name.length} characters, at most 48 are allowed`);
   if (!UNQUOTED_IDENTIFIER.test(name)) {
     throw new CqlIdentifierError(option, name, 'use a letter followed by letters, digits or underscores');
   }

@@ -119,7 +119,9 @@ function windowCountTimestamp(row: WindowRow<number>): types.Long {
  * @param options - keyspace and table (default `hyper.mqtt`), this aggregator's id.
  * @returns the keyspace, table, columns, `toValues` and `writeTimestamp` options of {@link cassandraSink}.
  */
-export function windowCountRows(options: WindowCountRowsOptions = {}): Required<CassandraTableMapping<WindowRow<number>>> {
+export function windowCountRows(
+  options: WindowCountRowsOptions = {},
+): Required<CassandraTableMapping<WindowRow<number>>> {
   const { keyspace, table } = windowCountTarget(options);
   const aggregator = options.aggregator ?? '';
   if (typeof aggregator !== 'string') throw new TypeError('windowCountRows: aggregator must be a string');
@@ -152,10 +154,16 @@ export class WindowCountTableError extends Error {
    * @param differences - each difference as a phrase, e.g. `count is int (expected bigint)`.
    * @param exists - whether the table exists.
    */
-  constructor(readonly target: string, readonly differences: readonly string[], readonly exists: boolean) {
-    super(exists
-      ? `${target} exists with another schema: ${differences.join('; ')}. Drop it, or choose another table (the table option; --table on the command line).`
-      : `${target} does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`);
+  constructor(
+    readonly target: string,
+    readonly differences: readonly string[],
+    readonly exists: boolean,
+  ) {
+    super(
+      exists
+        ? `${target} exists with another schema: ${differences.join('; ')}. Drop it, or choose another table (the table option; --table on the command line).`
+        : `${target} does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`,
+    );
   }
 }
 
@@ -173,13 +181,17 @@ function schemaDifferences(columns: ReadonlyArray<{ name: string; type: string; 
       differences.push(`${expected.name} is missing`);
       continue;
     }
-    if (actual.type !== expected.type) differences.push(`${expected.name} is ${actual.type} (expected ${expected.type})`);
-    if (actual.kind !== expected.kind) differences.push(`${expected.name} is ${kindName(actual.kind)} (expected ${kindName(expected.kind)})`);
+    if (actual.type !== expected.type)
+      differences.push(`${expected.name} is ${actual.type} (expected ${expected.type})`);
+    if (actual.kind !== expected.kind)
+      differences.push(`${expected.name} is ${kindName(actual.kind)} (expected ${kindName(expected.kind)})`);
   }
   const known = new Set(WINDOW_COUNT_COLUMNS.map((column) => column.name));
   for (const column of columns) {
     if (!known.has(column.name) && (column.kind === 'partition_key' || column.kind === 'clustering')) {
-      differences.push(`${column.name} is an extra ${column.kind === 'clustering' ? 'clustering' : 'partition key'} column (the sink does not write it)`);
+      differences.push(
+        `${column.name} is an extra ${column.kind === 'clustering' ? 'clustering' : 'partition key'} column (the sink does not write it)`,
+      );
     }
   }
   return differences;
@@ -216,8 +228,14 @@ export async function checkWindowCountTable(client: Client, options: WindowCount
   // Unquoted names are stored folded to lower case.
   const result = await client.execute(
     'SELECT column_name, kind, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?',
-    [keyspace.toLowerCase(), table.toLowerCase()], { prepare: true });
-  const columns = result.rows.map((row) => ({ name: String(row['column_name']), type: String(row['type']), kind: String(row['kind']) }));
+    [keyspace.toLowerCase(), table.toLowerCase()],
+    { prepare: true },
+  );
+  const columns = result.rows.map((row) => ({
+    name: String(row['column_name']),
+    type: String(row['type']),
+    kind: String(row['kind']),
+  }));
   const target = `${keyspace}.${table}`;
   if (columns.length === 0) throw new WindowCountTableError(target, [], false);
   const differences = schemaDifferences(columns);
@@ -236,13 +254,21 @@ const REPLICATION_TOKEN = /^[A-Za-z0-9_.]{1,100}$/;
 function replicationLiteral(replication: Readonly<Record<string, string | number>>): string {
   const entries = Object.entries(replication);
   if (entries.length === 0) throw new TypeError('replication: the map is empty');
-  return '{' + entries.map(([key, value]) => {
-    const text = String(value);
-    if (!REPLICATION_TOKEN.test(key) || !REPLICATION_TOKEN.test(text)) {
-      throw new TypeError(`replication: ${JSON.stringify(key)}: ${JSON.stringify(value)} is not allowed (letters, digits, '_' and '.' only)`);
-    }
-    return `'${key}': '${text}'`;
-  }).join(', ') + '}';
+  return (
+    '{' +
+    entries
+      .map(([key, value]) => {
+        const text = String(value);
+        if (!REPLICATION_TOKEN.test(key) || !REPLICATION_TOKEN.test(text)) {
+          throw new TypeError(
+            `replication: ${JSON.stringify(key)}: ${JSON.stringify(value)} is not allowed (letters, digits, '_' and '.' only)`,
+          );
+        }
+        return `'${key}': '${text}'`;
+      })
+      .join(', ') +
+    '}'
+  );
 }
 
 /**
@@ -285,7 +311,10 @@ function replicationLiteral(replication: Readonly<Record<string, string | number
  * @returns resolves once both exist and the schema agrees across the cluster; rejects
  *   with a {@link WindowCountTableError} when an existing table has another schema.
  */
-export async function ensureWindowCountTable(client: Client, options: EnsureWindowCountTableOptions = {}): Promise<void> {
+export async function ensureWindowCountTable(
+  client: Client,
+  options: EnsureWindowCountTableOptions = {},
+): Promise<void> {
   const { keyspace, table } = windowCountTarget(options);
   const replication = replicationLiteral(options.replication ?? { class: 'SimpleStrategy', replication_factor: 1 });
   await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`);
@@ -326,17 +355,27 @@ export async function readWindowTotals(client: Client, options: WindowCountTable
   // eachRow pages through the table (fetchSize rows at a time) instead of holding it all.
   const query = `SELECT window_start, window_end, status, count FROM ${keyspace}.${table}`;
   await new Promise<void>((resolve, reject) => {
-    client.eachRow(query, [], { prepare: true, autoPage: true }, (_n, row) => {
-      const windowStart = row['window_start'] as Date;
-      const windowEnd = row['window_end'] as Date;
-      const status = row['status'] as number;
-      const count = toNumber(row['count']);
-      const id = `${windowStart.getTime()}/${windowEnd.getTime()}/${status}`;
-      const total = totals.get(id);
-      if (total) total.count += count;
-      else totals.set(id, { windowStart, windowEnd, status, count });
-    }, (error) => (error ? reject(error) : resolve()));
+    client.eachRow(
+      query,
+      [],
+      { prepare: true, autoPage: true },
+      (_n, row) => {
+        const windowStart = row['window_start'] as Date;
+        const windowEnd = row['window_end'] as Date;
+        const status = row['status'] as number;
+        const count = toNumber(row['count']);
+        const id = `${windowStart.getTime()}/${windowEnd.getTime()}/${status}`;
+        const total = totals.get(id);
+        if (total) total.count += count;
+        else totals.set(id, { windowStart, windowEnd, status, count });
+      },
+      (error) => (error ? reject(error) : resolve()),
+    );
   });
-  return [...totals.values()].sort((a, b) =>
-    a.windowStart.getTime() - b.windowStart.getTime() || a.windowEnd.getTime() - b.windowEnd.getTime() || a.status - b.status);
+  return [...totals.values()].sort(
+    (a, b) =>
+      a.windowStart.getTime() - b.windowStart.getTime() ||
+      a.windowEnd.getTime() - b.windowEnd.getTime() ||
+      a.status - b.status,
+  );
 }

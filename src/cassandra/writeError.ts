@@ -36,14 +36,19 @@ export function isRetryableCassandraError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error instanceof errors.NoHostAvailableError) {
     const inner: unknown[] = Object.values((error.innerErrors ?? {}) as Record<string, unknown>);
-    return !inner.some((e) => e instanceof errors.AuthenticationError
-      || (e instanceof errors.ResponseError && !RETRYABLE_RESPONSE_CODES.has(e.code)));
+    return !inner.some(
+      (e) =>
+        e instanceof errors.AuthenticationError ||
+        (e instanceof errors.ResponseError && !RETRYABLE_RESPONSE_CODES.has(e.code)),
+    );
   }
   if (error instanceof errors.ResponseError) return RETRYABLE_RESPONSE_CODES.has(error.code);
   if (error instanceof errors.OperationTimedOutError || error instanceof errors.BusyConnectionError) return true;
   if ((error as { isSocketError?: boolean }).isSocketError === true) return true;
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code);
+  return (
+    typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code)
+  );
 }
 
 /**
@@ -83,8 +88,10 @@ export class CassandraWriteError<T = unknown> extends Error {
     override readonly cause: unknown,
   ) {
     const why = cause instanceof Error ? cause.message : String(cause);
-    super(retryable
-      ? `cassandraSink: writing to ${target} still failed after ${attempts} attempts, giving up: ${why}`
-      : `cassandraSink: writing to ${target} failed: ${why}`);
+    super(
+      retryable
+        ? `cassandraSink: writing to ${target} still failed after ${attempts} attempts, giving up: ${why}`
+        : `cassandraSink: writing to ${target} failed: ${why}`,
+    );
   }
 }

@@ -27,8 +27,11 @@ export interface DurableWriterHooks<K> {
 }
 
 /** Options of {@link durableWindowedCount}. */
-export interface DurableWindowedCountOptions<E, K extends string | number, R extends WriteResult<WindowRow<K>>>
-  extends Omit<WindowedCountOptions<E, K>, 'flushOnComplete' | 'onReject'> {
+export interface DurableWindowedCountOptions<
+  E,
+  K extends string | number,
+  R extends WriteResult<WindowRow<K>>,
+> extends Omit<WindowedCountOptions<E, K>, 'flushOnComplete' | 'onReject'> {
   /**
    * Called once for every refused input, synchronously: an event (an unreadable or
    * far-future time, a late event, as {@link windowedCount} reports them) or a row
@@ -239,10 +242,14 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
   }
   const durability = options.durability ?? 'process';
   if (durability !== 'process' && durability !== 'power') {
-    throw new RangeError(`durableWindowedCount: durability must be 'process' or 'power', got ${JSON.stringify(durability)}`);
+    throw new RangeError(
+      `durableWindowedCount: durability must be 'process' or 'power', got ${JSON.stringify(durability)}`,
+    );
   }
-  if (typeof options.prepare !== 'function') throw new TypeError('durableWindowedCount: prepare must be a function (messages) => events');
-  if (typeof options.write !== 'function') throw new TypeError('durableWindowedCount: write must be a function (rows) => results');
+  if (typeof options.prepare !== 'function')
+    throw new TypeError('durableWindowedCount: prepare must be a function (messages) => events');
+  if (typeof options.write !== 'function')
+    throw new TypeError('durableWindowedCount: write must be a function (rows) => results');
   const maxRowsInFlight = positiveInteger('maxRowsInFlight', options.maxRowsInFlight, 32);
   const maxPendingRows = positiveInteger('maxPendingRows', options.maxPendingRows, 10_000);
   const checkpointEvery = positiveInteger('checkpointEvery', options.checkpointEvery, 10_000);
@@ -251,370 +258,414 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
   const eventTimeOf = options.eventTime;
   const keyOf = options.key;
 
-  return (source) => new Observable<R>((destination) => {
-    let files: StateFiles<Checkpoint<K>, JournalRecord>;
-    let saved: SavedState<Checkpoint<K>, JournalRecord>;
-    try {
-      ({ files, saved } = StateFiles.open<Checkpoint<K>, JournalRecord>(options.stateDirectory, durability));
-    } catch (error) {
-      destination.error(error);
-      return;
-    }
-
-    // While replaying the journal, the counter's clock reads each record's arrival
-    // time, and rejections are not reported again (they were, before the restart).
-    let replaying = true;
-    let arrival = 0;
-    let current: E | undefined;
-    const report = (rejection: Rejection<Counted<E, K>>) => {
-      if (replaying) return;
-      const rejected = { ...rejection, input: current as E };
-      if (options.strict) throw new RejectionError(rejected);
-      reject(options, rejected);
-    };
-    const counter = new WindowCounter<Counted<E, K>, K>({
-      ...options,
-      eventTime: (event) => event.time,
-      key: (event) => event.key,
-      now: () => arrival,
-      onReject: report,
-      strict: false,
-    }, (row) => pending.add(row));
-
-    const rowsToWrite = new Subject<WindowRow<K>>();
-    const pending = new PendingRows<K>(maxRowsInFlight, (row) => rowsToWrite.next(row));
-    let deliveries: RecentDeliveries;
-    let sequence = saved.checkpoint?.sequence ?? 0;
-    let journalLength = saved.records.length;
-    let lastCheckpointAt = Date.now();
-    let dirty = false;
-
-    const stats = {
-      messages: 0, duplicates: 0, replayedRecords: saved.records.length, rowsWritten: 0, pauses: 0, checkpoints: 0,
-      paused: false,
-    };
-    const liveStats: DurableWindowStats = Object.defineProperties(stats, {
-      ...Object.fromEntries((['eventsSeen', 'eventsCounted', 'timestampRejects', 'futureRejects', 'lateEvents', 'latePairs', 'rowsEmitted', 'openWindows',
-        'stateSize', 'watermark', 'maxEventTime'] as const).map((name) => [name, { get: () => counter[name], enumerable: true }])),
-      pendingRows: { get: () => pending.size, enumerable: true },
-      rowsInFlight: { get: () => pending.inFlight, enumerable: true },
-    }) as unknown as DurableWindowStats;
-
-    // Restore: the checkpoint, then every journal record after it, in order.
-    try {
-      deliveries = new RecentDeliveries(saved.checkpoint?.deliveries);
-      if (saved.checkpoint !== undefined) {
-        counter.restore(saved.checkpoint.counter);
-        for (const row of saved.checkpoint.pendingRows) pending.add(savedRowToRow(row));
-      }
-      for (const record of saved.records) {
-        sequence = record.q;
-        if (record.m !== undefined && record.h !== undefined) deliveries.remember(record.m, record.h);
-        if (record.a !== undefined) counter.advanceWatermark(record.a);
-        if (record.k !== undefined) {
-          arrival = record.n ?? 0;
-          counter.push({ time: record.t ?? Number.NaN, key: record.k as K, source: undefined });
-        }
-      }
-    } catch (error) {
-      files.close();
-      destination.error(new Error(`durableWindowedCount: cannot restore the state in ${options.stateDirectory}: ${(error as Error).message}. `
-        + 'Start with the options it was saved with, or give another state directory (its open windows are then not continued)', { cause: error }));
-      return;
-    }
-    replaying = false;
-
-    let closed = false;
-    let stopping = false;
-    // Set when a message's effect reached the counter but not the journal (a strict
-    // rejection or a throwing accessor): the in-memory state must then not be saved.
-    let unjournaled = false;
-    let intake: Subscription | undefined;
-    let stopTimer: ReturnType<typeof setTimeout> | undefined;
-    let idleTimer: ReturnType<typeof setTimeout> | undefined;
-    let lastArrivalMs = Date.now();
-    let writes: Subscription | undefined;
-    let stopSubscription: Subscription | undefined;
-    // Acknowledgements held back until the journal lines of their batch are written:
-    // one write(2) (and, for 'power', one fsync) per batch of messages, not per message.
-    let heldAcknowledgements: (() => void)[] = [];
-    let batchFlush: ReturnType<typeof setImmediate> | undefined;
-
-    const flushBatch = () => {
-      clearImmediate(batchFlush);
-      batchFlush = undefined;
-      files.flush();
-      const held = heldAcknowledgements;
-      heldAcknowledgements = [];
-      for (const release of held) release();
-    };
-
-    const checkpoint = () => {
-      if (unjournaled) return;
-      files.checkpoint({
-        format: 1, sequence, counter: counter.snapshot(), pendingRows: pending.saved(),
-        deliveries: deliveries.save(), savedAt: new Date().toISOString(),
-      });
-      journalLength = 0;
-      lastCheckpointAt = Date.now();
-      dirty = false;
-      stats.checkpoints++;
-    };
-
-    const maybeCheckpoint = () => {
-      if (journalLength >= checkpointEvery || (dirty && Date.now() - lastCheckpointAt >= CHECKPOINT_INTERVAL_MS)) checkpoint();
-    };
-
-    const finish = (error?: unknown) => {
-      if (closed) return;
-      closed = true;
-      intake?.unsubscribe();
-      clearTimeout(stopTimer);
-      clearTimeout(idleTimer);
-      stopSubscription?.unsubscribe();
-      let failure = error;
+  return (source) =>
+    new Observable<R>((destination) => {
+      let files: StateFiles<Checkpoint<K>, JournalRecord>;
+      let saved: SavedState<Checkpoint<K>, JournalRecord>;
       try {
-        flushBatch();
-        pending.abandonWrites();
-        checkpoint();
-      } catch (saveError) {
-        failure ??= saveError;
-      }
-      files.close();
-      writes?.unsubscribe();
-      if (failure === undefined) destination.complete();
-      else destination.error(failure);
-    };
-
-    // Runs a step that touches the state files; a failure (disk full, directory gone)
-    // ends the stream with its error. Returns whether the step went through.
-    const saving = (step: () => void): boolean => {
-      try {
-        step();
-        return true;
+        ({ files, saved } = StateFiles.open<Checkpoint<K>, JournalRecord>(options.stateDirectory, durability));
       } catch (error) {
-        finish(error);
-        return false;
+        destination.error(error);
+        return;
       }
-    };
 
-    const journal = (record: Omit<JournalRecord, 'q'>) => {
-      files.append({ q: ++sequence, ...record });
-      journalLength++;
-      dirty = true;
-    };
+      // While replaying the journal, the counter's clock reads each record's arrival
+      // time, and rejections are not reported again (they were, before the restart).
+      let replaying = true;
+      let arrival = 0;
+      let current: E | undefined;
+      const report = (rejection: Rejection<Counted<E, K>>) => {
+        if (replaying) return;
+        const rejected = { ...rejection, input: current as E };
+        if (options.strict) throw new RejectionError(rejected);
+        reject(options, rejected);
+      };
+      const counter = new WindowCounter<Counted<E, K>, K>(
+        {
+          ...options,
+          eventTime: (event) => event.time,
+          key: (event) => event.key,
+          now: () => arrival,
+          onReject: report,
+          strict: false,
+        },
+        (row) => pending.add(row),
+      );
 
-    const prepared = new Subject<MqttMessage>();
-    const events: E[] = [];
-    let preparing = false;
-    const preparation = options.prepare(prepared).subscribe({
-      next: (event) => {
-        if (!preparing) {
-          finish(new Error('durableWindowedCount: prepare emitted an event after its message was handled; it must be synchronous'));
+      const rowsToWrite = new Subject<WindowRow<K>>();
+      const pending = new PendingRows<K>(maxRowsInFlight, (row) => rowsToWrite.next(row));
+      let deliveries: RecentDeliveries;
+      let sequence = saved.checkpoint?.sequence ?? 0;
+      let journalLength = saved.records.length;
+      let lastCheckpointAt = Date.now();
+      let dirty = false;
+
+      const stats = {
+        messages: 0,
+        duplicates: 0,
+        replayedRecords: saved.records.length,
+        rowsWritten: 0,
+        pauses: 0,
+        checkpoints: 0,
+        paused: false,
+      };
+      const liveStats: DurableWindowStats = Object.defineProperties(stats, {
+        ...Object.fromEntries(
+          (
+            [
+              'eventsSeen',
+              'eventsCounted',
+              'timestampRejects',
+              'futureRejects',
+              'lateEvents',
+              'latePairs',
+              'rowsEmitted',
+              'openWindows',
+              'stateSize',
+              'watermark',
+              'maxEventTime',
+            ] as const
+          ).map((name) => [name, { get: () => counter[name], enumerable: true }]),
+        ),
+        pendingRows: { get: () => pending.size, enumerable: true },
+        rowsInFlight: { get: () => pending.inFlight, enumerable: true },
+      }) as unknown as DurableWindowStats;
+
+      // Restore: the checkpoint, then every journal record after it, in order.
+      try {
+        deliveries = new RecentDeliveries(saved.checkpoint?.deliveries);
+        if (saved.checkpoint !== undefined) {
+          counter.restore(saved.checkpoint.counter);
+          for (const row of saved.checkpoint.pendingRows) pending.add(savedRowToRow(row));
+        }
+        for (const record of saved.records) {
+          sequence = record.q;
+          if (record.m !== undefined && record.h !== undefined) deliveries.remember(record.m, record.h);
+          if (record.a !== undefined) counter.advanceWatermark(record.a);
+          if (record.k !== undefined) {
+            arrival = record.n ?? 0;
+            counter.push({ time: record.t ?? Number.NaN, key: record.k as K, source: undefined });
+          }
+        }
+      } catch (error) {
+        files.close();
+        destination.error(
+          new Error(
+            `durableWindowedCount: cannot restore the state in ${options.stateDirectory}: ${(error as Error).message}. ` +
+              'Start with the options it was saved with, or give another state directory (its open windows are then not continued)',
+            { cause: error },
+          ),
+        );
+        return;
+      }
+      replaying = false;
+
+      let closed = false;
+      let stopping = false;
+      // Set when a message's effect reached the counter but not the journal (a strict
+      // rejection or a throwing accessor): the in-memory state must then not be saved.
+      let unjournaled = false;
+      let intake: Subscription | undefined;
+      let stopTimer: ReturnType<typeof setTimeout> | undefined;
+      let idleTimer: ReturnType<typeof setTimeout> | undefined;
+      let lastArrivalMs = Date.now();
+      let writes: Subscription | undefined;
+      let stopSubscription: Subscription | undefined;
+      // Acknowledgements held back until the journal lines of their batch are written:
+      // one write(2) (and, for 'power', one fsync) per batch of messages, not per message.
+      let heldAcknowledgements: (() => void)[] = [];
+      let batchFlush: ReturnType<typeof setImmediate> | undefined;
+
+      const flushBatch = () => {
+        clearImmediate(batchFlush);
+        batchFlush = undefined;
+        files.flush();
+        const held = heldAcknowledgements;
+        heldAcknowledgements = [];
+        for (const release of held) release();
+      };
+
+      const checkpoint = () => {
+        if (unjournaled) return;
+        files.checkpoint({
+          format: 1,
+          sequence,
+          counter: counter.snapshot(),
+          pendingRows: pending.saved(),
+          deliveries: deliveries.save(),
+          savedAt: new Date().toISOString(),
+        });
+        journalLength = 0;
+        lastCheckpointAt = Date.now();
+        dirty = false;
+        stats.checkpoints++;
+      };
+
+      const maybeCheckpoint = () => {
+        if (journalLength >= checkpointEvery || (dirty && Date.now() - lastCheckpointAt >= CHECKPOINT_INTERVAL_MS))
+          checkpoint();
+      };
+
+      const finish = (error?: unknown) => {
+        if (closed) return;
+        closed = true;
+        intake?.unsubscribe();
+        clearTimeout(stopTimer);
+        clearTimeout(idleTimer);
+        stopSubscription?.unsubscribe();
+        let failure = error;
+        try {
+          flushBatch();
+          pending.abandonWrites();
+          checkpoint();
+        } catch (saveError) {
+          failure ??= saveError;
+        }
+        files.close();
+        writes?.unsubscribe();
+        if (failure === undefined) destination.complete();
+        else destination.error(failure);
+      };
+
+      // Runs a step that touches the state files; a failure (disk full, directory gone)
+      // ends the stream with its error. Returns whether the step went through.
+      const saving = (step: () => void): boolean => {
+        try {
+          step();
+          return true;
+        } catch (error) {
+          finish(error);
+          return false;
+        }
+      };
+
+      const journal = (record: Omit<JournalRecord, 'q'>) => {
+        files.append({ q: ++sequence, ...record });
+        journalLength++;
+        dirty = true;
+      };
+
+      const prepared = new Subject<MqttMessage>();
+      const events: E[] = [];
+      let preparing = false;
+      const preparation = options.prepare(prepared).subscribe({
+        next: (event) => {
+          if (!preparing) {
+            finish(
+              new Error(
+                'durableWindowedCount: prepare emitted an event after its message was handled; it must be synchronous',
+              ),
+            );
+            return;
+          }
+          events.push(event);
+        },
+        error: (error: unknown) => finish(error),
+      });
+
+      const onMessage = (message: MqttMessage) => {
+        if (closed || stopping) return; // unacknowledged: the broker sends it again
+        stats.messages++;
+        const messageId = message.qos > 0 ? message.messageId : undefined;
+        const digest = messageId === undefined ? undefined : payloadDigest(message.payload);
+        if (messageId !== undefined && digest !== undefined && message.dup && deliveries.counted(messageId, digest)) {
+          stats.duplicates++;
+          message.ack();
           return;
         }
-        events.push(event);
-      },
-      error: (error: unknown) => finish(error),
-    });
-
-    const onMessage = (message: MqttMessage) => {
-      if (closed || stopping) return; // unacknowledged: the broker sends it again
-      stats.messages++;
-      const messageId = message.qos > 0 ? message.messageId : undefined;
-      const digest = messageId === undefined ? undefined : payloadDigest(message.payload);
-      if (messageId !== undefined && digest !== undefined && message.dup && deliveries.counted(messageId, digest)) {
-        stats.duplicates++;
-        message.ack();
-        return;
-      }
-      events.length = 0;
-      preparing = true;
-      try {
-        prepared.next(message);
-      } finally {
-        preparing = false;
-      }
-      if (closed) return;
-      try {
-        if (events.length === 0) {
-          if (messageId !== undefined) journal({ m: messageId, h: digest });
+        events.length = 0;
+        preparing = true;
+        try {
+          prepared.next(message);
+        } finally {
+          preparing = false;
         }
-        for (const event of events) {
-          const raw = eventTimeOf(event);
-          const time = typeof raw === 'number' ? raw : raw instanceof Date ? raw.getTime() : Number.NaN;
-          const key = keyOf(event);
-          if (typeof key !== 'string' && typeof key !== 'number') {
-            throw new TypeError(`durableWindowedCount: key must return a string or a number to be saved, got ${typeof key}`);
+        if (closed) return;
+        try {
+          if (events.length === 0) {
+            if (messageId !== undefined) journal({ m: messageId, h: digest });
           }
-          arrival = Date.now();
-          current = event;
-          unjournaled = true;
-          counter.push({ time, key, source: event });
-          journal({ m: messageId, h: digest, n: arrival, t: Number.isFinite(time) ? time : null, k: key });
-          unjournaled = false;
+          for (const event of events) {
+            const raw = eventTimeOf(event);
+            const time = typeof raw === 'number' ? raw : raw instanceof Date ? raw.getTime() : Number.NaN;
+            const key = keyOf(event);
+            if (typeof key !== 'string' && typeof key !== 'number') {
+              throw new TypeError(
+                `durableWindowedCount: key must return a string or a number to be saved, got ${typeof key}`,
+              );
+            }
+            arrival = Date.now();
+            current = event;
+            unjournaled = true;
+            counter.push({ time, key, source: event });
+            journal({ m: messageId, h: digest, n: arrival, t: Number.isFinite(time) ? time : null, k: key });
+            unjournaled = false;
+          }
+        } catch (error) {
+          finish(error);
+          return;
+        } finally {
+          current = undefined;
         }
-      } catch (error) {
-        finish(error);
-        return;
-      } finally {
-        current = undefined;
-      }
-      if (messageId !== undefined && digest !== undefined) deliveries.remember(messageId, digest);
-      if (files.unflushed) {
-        if (typeof message.holdAcknowledgements === 'function') {
-          // MQTT.js hands over the next message as soon as this one is acknowledged;
-          // its PUBACK waits in the corked connection until flushBatch has written the batch.
-          heldAcknowledgements.push(message.holdAcknowledgements());
-          batchFlush ??= setImmediate(() => saving(flushBatch));
-        } else {
-          files.flush();
-        }
-      }
-      message.ack();
-      lastArrivalMs = Date.now();
-      pending.pump();
-      if (pending.size >= maxPendingRows) pauseIntake();
-      if (saving(maybeCheckpoint)) armIdleTimer();
-    };
-
-    const startIntake = () => {
-      if (closed || stopping || intake !== undefined) return;
-      if (stats.paused) options.onBackpressure?.({ paused: false, pendingRows: pending.size });
-      stats.paused = false;
-      intake = source.subscribe({
-        next: onMessage,
-        error: (error: unknown) => finish(error),
-        complete: () => beginStop(),
-      });
-    };
-
-    const pauseIntake = () => {
-      if (intake === undefined) return;
-      stats.paused = true;
-      stats.pauses++;
-      options.onBackpressure?.({ paused: true, pendingRows: pending.size });
-      const stopped = intake;
-      intake = undefined;
-      // After the current message returns, and after the batch's acknowledgements
-      // are released: unsubscribing first would close the connection under them.
-      queueMicrotask(() => {
-        if (saving(flushBatch)) stopped.unsubscribe();
-      });
-    };
-
-    // Idle advance, as in windowedCount, but recorded: a restart must close the same windows.
-    const armIdleTimer = () => {
-      if (idleAfterMs === undefined || closed || stopping) return;
-      clearTimeout(idleTimer);
-      const earliestEnd = counter.earliestOpenWindowEnd;
-      const maxEventTime = counter.maxEventTime;
-      if (earliestEnd === undefined || maxEventTime === undefined) return;
-      const finalAt = lastArrivalMs + (earliestEnd + settings.watermarkDelay - maxEventTime);
-      const dueAt = Math.max(lastArrivalMs + idleAfterMs, finalAt);
-      idleTimer = setTimeout(() => {
-        const largest = counter.maxEventTime;
-        const silentFor = Date.now() - lastArrivalMs;
-        if (closed || stopping || largest === undefined || silentFor < idleAfterMs) return;
-        const to = largest + silentFor - settings.watermarkDelay;
-        if (to > (counter.watermark ?? Number.NEGATIVE_INFINITY)) {
-          const advanced = saving(() => {
-            journal({ a: to });
+        if (messageId !== undefined && digest !== undefined) deliveries.remember(messageId, digest);
+        if (files.unflushed) {
+          if (typeof message.holdAcknowledgements === 'function') {
+            // MQTT.js hands over the next message as soon as this one is acknowledged;
+            // its PUBACK waits in the corked connection until flushBatch has written the batch.
+            heldAcknowledgements.push(message.holdAcknowledgements());
+            batchFlush ??= setImmediate(() => saving(flushBatch));
+          } else {
             files.flush();
-            counter.advanceWatermark(to);
-          });
-          if (!advanced) return;
-          pending.pump();
-          if (!saving(maybeCheckpoint)) return;
+          }
         }
-        armIdleTimer();
-      }, Math.max(0, dueAt - Date.now()));
-    };
+        message.ack();
+        lastArrivalMs = Date.now();
+        pending.pump();
+        if (pending.size >= maxPendingRows) pauseIntake();
+        if (saving(maybeCheckpoint)) armIdleTimer();
+      };
 
-    // Graceful stop: no more messages; the open windows' counts so far are written
-    // too (they keep counting after the next start, and a larger count replaces them).
-    const beginStop = () => {
-      if (closed || stopping) return;
-      stopping = true;
-      clearTimeout(idleTimer);
-      const saved = saving(() => {
-        flushBatch();
-        intake?.unsubscribe();
+      const startIntake = () => {
+        if (closed || stopping || intake !== undefined) return;
+        if (stats.paused) options.onBackpressure?.({ paused: false, pendingRows: pending.size });
+        stats.paused = false;
+        intake = source.subscribe({
+          next: onMessage,
+          error: (error: unknown) => finish(error),
+          complete: () => beginStop(),
+        });
+      };
+
+      const pauseIntake = () => {
+        if (intake === undefined) return;
+        stats.paused = true;
+        stats.pauses++;
+        options.onBackpressure?.({ paused: true, pendingRows: pending.size });
+        const stopped = intake;
         intake = undefined;
-        checkpoint();
+        // After the current message returns, and after the batch's acknowledgements
+        // are released: unsubscribing first would close the connection under them.
+        queueMicrotask(() => {
+          if (saving(flushBatch)) stopped.unsubscribe();
+        });
+      };
+
+      // Idle advance, as in windowedCount, but recorded: a restart must close the same windows.
+      const armIdleTimer = () => {
+        if (idleAfterMs === undefined || closed || stopping) return;
+        clearTimeout(idleTimer);
+        const earliestEnd = counter.earliestOpenWindowEnd;
+        const maxEventTime = counter.maxEventTime;
+        if (earliestEnd === undefined || maxEventTime === undefined) return;
+        const finalAt = lastArrivalMs + (earliestEnd + settings.watermarkDelay - maxEventTime);
+        const dueAt = Math.max(lastArrivalMs + idleAfterMs, finalAt);
+        idleTimer = setTimeout(
+          () => {
+            const largest = counter.maxEventTime;
+            const silentFor = Date.now() - lastArrivalMs;
+            if (closed || stopping || largest === undefined || silentFor < idleAfterMs) return;
+            const to = largest + silentFor - settings.watermarkDelay;
+            if (to > (counter.watermark ?? Number.NEGATIVE_INFINITY)) {
+              const advanced = saving(() => {
+                journal({ a: to });
+                files.flush();
+                counter.advanceWatermark(to);
+              });
+              if (!advanced) return;
+              pending.pump();
+              if (!saving(maybeCheckpoint)) return;
+            }
+            armIdleTimer();
+          },
+          Math.max(0, dueAt - Date.now()),
+        );
+      };
+
+      // Graceful stop: no more messages; the open windows' counts so far are written
+      // too (they keep counting after the next start, and a larger count replaces them).
+      const beginStop = () => {
+        if (closed || stopping) return;
+        stopping = true;
+        clearTimeout(idleTimer);
+        const saved = saving(() => {
+          flushBatch();
+          intake?.unsubscribe();
+          intake = undefined;
+          checkpoint();
+        });
+        if (!saved) return;
+        for (const { windowStart, counts } of counter.snapshot().windows) {
+          const windowEnd = new Date(windowStart + settings.windowDuration);
+          for (const [key, count] of counts) pending.add({ windowStart: new Date(windowStart), windowEnd, key, count });
+        }
+        pending.pump();
+        if (pending.size === 0) {
+          finish();
+          return;
+        }
+        stopTimer = setTimeout(() => finish(), stopTimeoutMs);
+      };
+
+      // A row settled (acknowledged, or refused for good) frees its write slot.
+      const afterSettled = () => {
+        if (closed) return;
+        pending.pump();
+        if (stopping) {
+          if (pending.size === 0) finish();
+          return;
+        }
+        if (stats.paused && pending.size <= maxPendingRows / 2) startIntake();
+        saving(maybeCheckpoint);
+      };
+      const hooks: DurableWriterHooks<K> = {
+        onReject: (rejection) => {
+          if (closed) return;
+          // Reported first: a strict report throws into the writer, which ends with
+          // that error, and the row stays saved.
+          reject(options, rejection);
+          pending.settled(rejection.input);
+          dirty = true;
+          afterSettled();
+        },
+      };
+      writes = options.write(rowsToWrite, hooks).subscribe({
+        next: (result) => {
+          if (closed) return;
+          stats.rowsWritten++;
+          pending.settled(result.value);
+          dirty = true;
+          destination.next(result);
+          afterSettled();
+        },
+        error: (error: unknown) => finish(error),
+        complete: () => finish(),
       });
-      if (!saved) return;
-      for (const { windowStart, counts } of counter.snapshot().windows) {
-        const windowEnd = new Date(windowStart + settings.windowDuration);
-        for (const [key, count] of counts) pending.add({ windowStart: new Date(windowStart), windowEnd, key, count });
-      }
-      pending.pump();
-      if (pending.size === 0) {
-        finish();
-        return;
-      }
-      stopTimer = setTimeout(() => finish(), stopTimeoutMs);
-    };
 
-    // A row settled (acknowledged, or refused for good) frees its write slot.
-    const afterSettled = () => {
+      stopSubscription = options.stop?.subscribe(() => beginStop());
+      options.onSubscribe?.(liveStats);
       if (closed) return;
+      // The replay may have made rows (and a long journal): save, then write them.
+      if (!saving(checkpoint)) return;
       pending.pump();
-      if (stopping) {
-        if (pending.size === 0) finish();
-        return;
+      if (pending.size >= maxPendingRows) {
+        stats.paused = true;
+        stats.pauses++;
+        options.onBackpressure?.({ paused: true, pendingRows: pending.size });
+      } else {
+        startIntake();
       }
-      if (stats.paused && pending.size <= maxPendingRows / 2) startIntake();
-      saving(maybeCheckpoint);
-    };
-    const hooks: DurableWriterHooks<K> = {
-      onReject: (rejection) => {
-        if (closed) return;
-        // Reported first: a strict report throws into the writer, which ends with
-        // that error, and the row stays saved.
-        reject(options, rejection);
-        pending.settled(rejection.input);
-        dirty = true;
-        afterSettled();
-      },
-    };
-    writes = options.write(rowsToWrite, hooks).subscribe({
-      next: (result) => {
-        if (closed) return;
-        stats.rowsWritten++;
-        pending.settled(result.value);
-        dirty = true;
-        destination.next(result);
-        afterSettled();
-      },
-      error: (error: unknown) => finish(error),
-      complete: () => finish(),
+      armIdleTimer();
+
+      return () => {
+        preparation.unsubscribe();
+        finish();
+      };
     });
-
-    stopSubscription = options.stop?.subscribe(() => beginStop());
-    options.onSubscribe?.(liveStats);
-    if (closed) return;
-    // The replay may have made rows (and a long journal): save, then write them.
-    if (!saving(checkpoint)) return;
-    pending.pump();
-    if (pending.size >= maxPendingRows) {
-      stats.paused = true;
-      stats.pauses++;
-      options.onBackpressure?.({ paused: true, pendingRows: pending.size });
-    } else {
-      startIntake();
-    }
-    armIdleTimer();
-
-    return () => {
-      preparation.unsubscribe();
-      finish();
-    };
-  });
 }
 
 function positiveInteger(option: string, value: number | undefined, fallback: number): number {
   const resolved = value ?? fallback;
-  if (!Number.isInteger(resolved) || resolved < 1) throw new RangeError(`durableWindowedCount: ${option} must be an integer ≥ 1, got ${String(value)}`);
+  if (!Number.isInteger(resolved) || resolved < 1)
+    throw new RangeError(`durableWindowedCount: ${option} must be an integer ≥ 1, got ${String(value)}`);
   return resolved;
 }

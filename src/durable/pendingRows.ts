@@ -26,7 +26,10 @@ export class PendingRows<K> {
   /** Id → count of the write outstanding. */
   private readonly writing = new Map<string, number>();
 
-  constructor(private readonly maxInFlight: number, private readonly send: (row: WindowRow<K>) => void) {}
+  constructor(
+    private readonly maxInFlight: number,
+    private readonly send: (row: WindowRow<K>) => void,
+  ) {}
 
   /** Rows not yet acknowledged (waiting or being written). */
   get size(): number {
@@ -73,7 +76,12 @@ export class PendingRows<K> {
 
   /** Every row not yet acknowledged, for the checkpoint. */
   saved(): SavedRow<K>[] {
-    return [...this.newest.values()].map((row) => [row.windowStart.getTime(), row.windowEnd.getTime(), row.key, row.count]);
+    return [...this.newest.values()].map((row) => [
+      row.windowStart.getTime(),
+      row.windowEnd.getTime(),
+      row.key,
+      row.count,
+    ]);
   }
 
   /** Writes in flight are abandoned (the stream stopped): their rows wait again, for a checkpoint. */

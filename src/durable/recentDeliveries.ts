@@ -29,7 +29,8 @@ export class RecentDeliveries {
   constructor(saved?: string) {
     if (saved === undefined) return;
     const bytes = Buffer.from(saved, 'base64');
-    if (bytes.length !== this.digests.byteLength) throw new Error(`the saved deliveries hold ${bytes.length} bytes, not ${this.digests.byteLength}`);
+    if (bytes.length !== this.digests.byteLength)
+      throw new Error(`the saved deliveries hold ${bytes.length} bytes, not ${this.digests.byteLength}`);
     new Uint8Array(this.digests.buffer).set(bytes);
   }
 

@@ -17,7 +17,17 @@
  * @module
  */
 import {
-  closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +57,9 @@ export interface SavedState<C, R> {
  */
 export function defaultStateDirectory(name: string): string {
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(name) || name === '.' || name === '..') {
-    throw new TypeError(`defaultStateDirectory: ${JSON.stringify(name)} is not a usable directory name (letters, digits, '.', '_', '-')`);
+    throw new TypeError(
+      `defaultStateDirectory: ${JSON.stringify(name)} is not a usable directory name (letters, digits, '.', '_', '-')`,
+    );
   }
   const base = process.env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state');
   return join(base, 'mqtt-iot-stream', name);
@@ -65,13 +77,17 @@ export class StateFiles<C, R extends { readonly q: number }> {
   /** Journal lines appended and not yet written. */
   private batch = '';
 
-  private constructor(readonly directory: string, durability: Durability) {
+  private constructor(
+    readonly directory: string,
+    durability: Durability,
+  ) {
     this.syncEachAppend = durability === 'power';
   }
 
   /** Takes the lock and reads what was saved; throws an Error naming the cause. */
   static open<C extends { readonly sequence: number }, R extends { readonly q: number }>(
-    directory: string, durability: Durability,
+    directory: string,
+    durability: Durability,
   ): { files: StateFiles<C, R>; saved: SavedState<C, R> } {
     mkdirSync(directory, { recursive: true });
     takeLock(directory);
@@ -158,7 +174,10 @@ function parseCheckpoint<C>(path: string): C {
     return JSON.parse(readFileSync(path, 'utf8')) as C;
   } catch (error) {
     // Written beside and renamed: a damaged checkpoint is not a crash, it is damage.
-    throw new Error(`the checkpoint ${path} cannot be read (${(error as Error).message}); move the state directory away to start from zero`, { cause: error });
+    throw new Error(
+      `the checkpoint ${path} cannot be read (${(error as Error).message}); move the state directory away to start from zero`,
+      { cause: error },
+    );
   }
 }
 
@@ -171,7 +190,10 @@ function readJournal<R>(path: string): { records: R[]; tornTail: boolean } {
     try {
       records.push(JSON.parse(lines[i] as string) as R);
     } catch (error) {
-      throw new Error(`the journal ${path} is damaged at line ${i + 1}; move the state directory away to start from zero`, { cause: error });
+      throw new Error(
+        `the journal ${path} is damaged at line ${i + 1}; move the state directory away to start from zero`,
+        { cause: error },
+      );
     }
   }
   // A last line without its newline is an append the process died in: never acknowledged.
@@ -183,7 +205,10 @@ const lockedHere = new Set<string>();
 
 function takeLock(directory: string): void {
   const path = join(directory, LOCK);
-  if (lockedHere.has(path)) throw new Error(`the state directory ${directory} is already in use in this process; give each aggregator its own directory`);
+  if (lockedHere.has(path))
+    throw new Error(
+      `the state directory ${directory} is already in use in this process; give each aggregator its own directory`,
+    );
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(path, String(process.pid), { flag: 'wx' });
@@ -194,7 +219,9 @@ function takeLock(directory: string): void {
     }
     const holder = Number(readFileSync(path, 'utf8'));
     if (Number.isInteger(holder) && holder !== process.pid && isRunning(holder)) {
-      throw new Error(`the state directory ${directory} is in use by process ${holder}; give each aggregator its own directory`);
+      throw new Error(
+        `the state directory ${directory} is in use by process ${holder}; give each aggregator its own directory`,
+      );
     }
     // Left by a process that died (or by this one, not closed): take it over.
     unlinkSync(path);

@@ -44,7 +44,10 @@ export class LineCursor {
    * @param path - the file to read.
    * @param options - see {@link LineCursorOptions}.
    */
-  constructor(readonly path: string, options: LineCursorOptions = {}) {
+  constructor(
+    readonly path: string,
+    options: LineCursorOptions = {},
+  ) {
     this.loop = options.loop ?? true;
     this.chunk = Buffer.allocUnsafe(options.chunkSize ?? 65_536);
     this.fd = openSync(path, 'r');
@@ -61,7 +64,10 @@ export class LineCursor {
       if (newline >= 0) {
         const line = this.pending.slice(this.pendingStart, newline).replace(/\r$/, '');
         this.pendingStart = newline + 1;
-        if (line.length > 0) { this.linesSincePassStart++; return line; }
+        if (line.length > 0) {
+          this.linesSincePassStart++;
+          return line;
+        }
         continue;
       }
       const bytesRead = readSync(this.fd, this.chunk, 0, this.chunk.length, this.position);
@@ -75,7 +81,10 @@ export class LineCursor {
       const last = (this.pending.slice(this.pendingStart) + this.decoder.end()).replace(/\r$/, '');
       this.pending = '';
       this.pendingStart = 0;
-      if (last.length > 0) { this.linesSincePassStart++; return last; }
+      if (last.length > 0) {
+        this.linesSincePassStart++;
+        return last;
+      }
       if (!this.loop || this.linesSincePassStart === 0) return undefined;
       this.position = 0;
       this.linesSincePassStart = 0;

@@ -27,33 +27,34 @@ import { LineCursor, type LineCursorOptions } from './LineCursor.js';
  * @see {@link LineCursor} for the same without RxJS.
  */
 export function nextLine<T>(path: string, options?: LineCursorOptions): OperatorFunction<T, string> {
-  return (source) => new Observable<string>((destination) => {
-    let cursor: LineCursor | undefined;
-    try {
-      cursor = new LineCursor(path, options);
-    } catch (error) {
-      destination.error(error);
-      return;
-    }
-    const subscription = source.subscribe({
-      next: () => {
-        let line: string | undefined;
-        try {
-          line = cursor!.next();
-        } catch (error) {
-          destination.error(error);
-          return;
-        }
-        if (line === undefined) destination.complete();
-        else destination.next(line);
-      },
-      error: (error) => destination.error(error),
-      complete: () => destination.complete(),
+  return (source) =>
+    new Observable<string>((destination) => {
+      let cursor: LineCursor | undefined;
+      try {
+        cursor = new LineCursor(path, options);
+      } catch (error) {
+        destination.error(error);
+        return;
+      }
+      const subscription = source.subscribe({
+        next: () => {
+          let line: string | undefined;
+          try {
+            line = cursor!.next();
+          } catch (error) {
+            destination.error(error);
+            return;
+          }
+          if (line === undefined) destination.complete();
+          else destination.next(line);
+        },
+        error: (error) => destination.error(error),
+        complete: () => destination.complete(),
+      });
+      return () => {
+        subscription.unsubscribe();
+        cursor?.close();
+        cursor = undefined;
+      };
     });
-    return () => {
-      subscription.unsubscribe();
-      cursor?.close();
-      cursor = undefined;
-    };
-  });
 }

@@ -116,7 +116,7 @@ export const TICK_RANGE = 2 ** 32;
  * @returns the elapsed microseconds
  */
 export function tickDiff(startTick: number, endTick: number): number {
-  return (endTick >> 0) - (startTick >> 0) | 0;
+  return ((endTick >> 0) - (startTick >> 0)) | 0;
 }
 
 /** Checks a BCM pin number; throws a RangeError naming the bad value. @internal */

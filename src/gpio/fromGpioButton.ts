@@ -124,48 +124,59 @@ export function fromGpioButton(pin: number, options: GpioButtonOptions = {}): Ob
     throw new RangeError(`debounceMs must be a finite number >= 0, got ${debounceMs}`);
   }
   if (!Number.isInteger(glitchFilterMicros) || glitchFilterMicros < 0 || glitchFilterMicros > 300_000) {
-    throw new RangeError(`glitchFilterMicros must be an integer from 0 to 300000 (pigpio's limit), got ${glitchFilterMicros}`);
+    throw new RangeError(
+      `glitchFilterMicros must be an integer from 0 to 300000 (pigpio's limit), got ${glitchFilterMicros}`,
+    );
   }
   const debounceMicros = Math.round(debounceMs * 1000);
-  const toEvent = (level: Level, tick: number, at: Date): GpioButtonEvent =>
-    ({ pin, pressed: activeLow ? level === 0 : level === 1, level, at, tick });
+  const toEvent = (level: Level, tick: number, at: Date): GpioButtonEvent => ({
+    pin,
+    pressed: activeLow ? level === 0 : level === 1,
+    level,
+    at,
+    tick,
+  });
 
-  return withGpioBackend(options.backend ?? 'pigpio', (backend) => new Observable<GpioButtonEvent>((subscriber) => {
-    const input = backend.openInput(pin, { pull, edge, glitchFilterMicros });
-    let stopWatching: (() => void) | undefined;
-    // Registered before anything is emitted, so a synchronous unsubscribe downstream
-    // (take(1) on the initial state) still releases the pin.
-    subscriber.add(() => {
-      stopWatching?.();
-      stopWatching = undefined;
-      input.release();
-    });
+  return withGpioBackend(
+    options.backend ?? 'pigpio',
+    (backend) =>
+      new Observable<GpioButtonEvent>((subscriber) => {
+        const input = backend.openInput(pin, { pull, edge, glitchFilterMicros });
+        let stopWatching: (() => void) | undefined;
+        // Registered before anything is emitted, so a synchronous unsubscribe downstream
+        // (take(1) on the initial state) still releases the pin.
+        subscriber.add(() => {
+          stopWatching?.();
+          stopWatching = undefined;
+          input.release();
+        });
 
-    let lastAccepted: { tick: number; atMillis: number } | undefined;
-    const accept = (change: LevelChange): boolean => {
-      if (debounceMicros === 0 || lastAccepted === undefined) return true;
-      if (change.at.getTime() - lastAccepted.atMillis >= HALF_TICK_RANGE_MILLIS) return true;
-      return ((change.tick - lastAccepted.tick) >>> 0) > debounceMicros;
-    };
+        let lastAccepted: { tick: number; atMillis: number } | undefined;
+        const accept = (change: LevelChange): boolean => {
+          if (debounceMicros === 0 || lastAccepted === undefined) return true;
+          if (change.at.getTime() - lastAccepted.atMillis >= HALF_TICK_RANGE_MILLIS) return true;
+          return (change.tick - lastAccepted.tick) >>> 0 > debounceMicros;
+        };
 
-    // Read before watching: a backend that watches by holding the line (gpiod v1)
-    // cannot read it while it does.
-    const initial = options.emitInitial ? toEvent(input.read(), input.tick(), input.now()) : undefined;
-    stopWatching = input.watch(
-      (change) => {
-        if (subscriber.closed || !accept(change)) return;
-        lastAccepted = { tick: change.tick, atMillis: change.at.getTime() };
-        subscriber.next(toEvent(change.level, change.tick, change.at));
-      },
-      (error) => subscriber.error(error),
-      (report, reason) => {
-        try {
-          reject(options, { kind: 'gpio', reason: `GPIO ${pin} (${backend.name}): ${reason}`, input: report });
-        } catch (error) {
-          subscriber.error(error);
-        }
-      },
-    );
-    if (initial !== undefined && !subscriber.closed) subscriber.next(initial);
-  }));
+        // Read before watching: a backend that watches by holding the line (gpiod v1)
+        // cannot read it while it does.
+        const initial = options.emitInitial ? toEvent(input.read(), input.tick(), input.now()) : undefined;
+        stopWatching = input.watch(
+          (change) => {
+            if (subscriber.closed || !accept(change)) return;
+            lastAccepted = { tick: change.tick, atMillis: change.at.getTime() };
+            subscriber.next(toEvent(change.level, change.tick, change.at));
+          },
+          (error) => subscriber.error(error),
+          (report, reason) => {
+            try {
+              reject(options, { kind: 'gpio', reason: `GPIO ${pin} (${backend.name}): ${reason}`, input: report });
+            } catch (error) {
+              subscriber.error(error);
+            }
+          },
+        );
+        if (initial !== undefined && !subscriber.closed) subscriber.next(initial);
+      }),
+  );
 }

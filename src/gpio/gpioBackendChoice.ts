@@ -25,7 +25,10 @@ export type GpioBackendChoice = 'pigpio' | 'gpiod' | 'simulated' | GpioBackend;
  * detection) when the result is subscribed, and a loading failure errors it.
  * @internal
  */
-export function withGpioBackend<T>(choice: GpioBackendChoice, use: (backend: GpioBackend) => Observable<T>): Observable<T> {
+export function withGpioBackend<T>(
+  choice: GpioBackendChoice,
+  use: (backend: GpioBackend) => Observable<T>,
+): Observable<T> {
   if (typeof choice === 'object') return use(choice);
   switch (choice) {
     case 'simulated':

@@ -72,54 +72,72 @@ export function lightWhile<T, R>(
   const onLevel: Level = options.activeLow ? 0 : 1;
   const offLevel: Level = options.activeLow ? 1 : 0;
 
-  return (source) => withGpioBackend(options.backend ?? 'pigpio', (backend) => new Observable<R>((destination) => {
-    const led: OutputPin = backend.openOutput(pin, { initialLevel: offLevel });
-    const running = new Set<Subscription>();
-    let index = 0;
+  return (source) =>
+    withGpioBackend(
+      options.backend ?? 'pigpio',
+      (backend) =>
+        new Observable<R>((destination) => {
+          const led: OutputPin = backend.openOutput(pin, { initialLevel: offLevel });
+          const running = new Set<Subscription>();
+          let index = 0;
 
-    const setLed = (level: Level): boolean => {
-      try {
-        led.write(level);
-        return true;
-      } catch (error) {
-        writer.fail(error);
-        return false;
-      }
-    };
+          const setLed = (level: Level): boolean => {
+            try {
+              led.write(level);
+              return true;
+            } catch (error) {
+              writer.fail(error);
+              return false;
+            }
+          };
 
-    const writer = new BoundedWriter<T, R>(destination, {
-      ...queue,
-      order: 'completion',
-      state: () => `the LED on GPIO ${pin} is lit for ${running.size} running ${running.size === 1 ? 'work' : 'works'}`,
-    }, (value, slot) => {
-      if (running.size === 0 && !setLed(onLevel)) return;
-      let ended = false;
-      let subscription: Subscription | undefined = undefined;
-      // Off before the work's end is passed on, so the LED is dark when the
-      // subscriber hears of it.
-      const end = (): boolean => {
-        ended = true;
-        if (subscription !== undefined) running.delete(subscription);
-        return running.size > 0 || setLed(offLevel);
-      };
-      subscription = defer(() => work(value, index++)).subscribe({
-        next: (result) => slot.next(result),
-        error: (error: unknown) => { if (end()) writer.fail(error); },
-        complete: () => { if (end()) slot.done(); },
-      });
-      if (!ended) running.add(subscription);
-    });
-    writer.subscribe(source);
+          const writer = new BoundedWriter<T, R>(
+            destination,
+            {
+              ...queue,
+              order: 'completion',
+              state: () =>
+                `the LED on GPIO ${pin} is lit for ${running.size} running ${running.size === 1 ? 'work' : 'works'}`,
+            },
+            (value, slot) => {
+              if (running.size === 0 && !setLed(onLevel)) return;
+              let ended = false;
+              let subscription: Subscription | undefined = undefined;
+              // Off before the work's end is passed on, so the LED is dark when the
+              // subscriber hears of it.
+              const end = (): boolean => {
+                ended = true;
+                if (subscription !== undefined) running.delete(subscription);
+                return running.size > 0 || setLed(offLevel);
+              };
+              subscription = defer(() => work(value, index++)).subscribe({
+                next: (result) => slot.next(result),
+                error: (error: unknown) => {
+                  if (end()) writer.fail(error);
+                },
+                complete: () => {
+                  if (end()) slot.done();
+                },
+              });
+              if (!ended) running.add(subscription);
+            },
+          );
+          writer.subscribe(source);
 
-    return () => {
-      writer.unsubscribe();
-      const lit = running.size > 0;
-      for (const subscription of running) subscription.unsubscribe();
-      running.clear();
-      if (lit) {
-        try { led.write(offLevel); } catch { /* the pin is going away; nothing left to tell */ }
-      }
-      led.release();
-    };
-  }));
+          return () => {
+            writer.unsubscribe();
+            const lit = running.size > 0;
+            for (const subscription of running) subscription.unsubscribe();
+            running.clear();
+            if (lit) {
+              try {
+                led.write(offLevel);
+              } catch {
+                /* the pin is going away; nothing left to tell */
+              }
+            }
+            led.release();
+          };
+        }),
+    );
 }

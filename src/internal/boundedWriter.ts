@@ -14,7 +14,13 @@
  */
 import type { Observable, Subscriber, Subscription } from 'rxjs';
 import { reject, type RejectionKind, type RejectOptions } from '../reject.js';
-import { QueueFullError, queueFullReason, type WriteBacklog, type WriteQueueOptions, type WritingOperator } from '../writeQueue.js';
+import {
+  QueueFullError,
+  queueFullReason,
+  type WriteBacklog,
+  type WriteQueueOptions,
+  type WritingOperator,
+} from '../writeQueue.js';
 
 /** {@link WriteQueueOptions}, checked, with the operator's defaults applied. @internal */
 export interface WriteQueueSettings<T> {
@@ -33,7 +39,11 @@ const DEFAULT_MAX_QUEUED = 10_000;
  * with the operator's name, before anything is opened.
  * @internal
  */
-export function writeQueueSettings<T>(operator: WritingOperator, options: WriteQueueOptions<T>, defaultConcurrency: number): WriteQueueSettings<T> {
+export function writeQueueSettings<T>(
+  operator: WritingOperator,
+  options: WriteQueueOptions<T>,
+  defaultConcurrency: number,
+): WriteQueueSettings<T> {
   const concurrency = options.concurrency ?? defaultConcurrency;
   if (!(concurrency === Infinity || (Number.isInteger(concurrency) && concurrency >= 1))) {
     throw new RangeError(`${operator}: concurrency must be a whole number ≥ 1 or Infinity, not ${String(concurrency)}`);
@@ -198,7 +208,8 @@ export class BoundedWriter<T, R> {
   private overflow(value: T): void {
     const { operator, concurrency, maxQueued, onQueueFull } = this.settings;
     const state = this.settings.state();
-    if (onQueueFull === 'reject') this.report(value, 'queue-full', queueFullReason(operator, concurrency, maxQueued, state));
+    if (onQueueFull === 'reject')
+      this.report(value, 'queue-full', queueFullReason(operator, concurrency, maxQueued, state));
     else this.fail(new QueueFullError(operator, concurrency, maxQueued, state));
   }
 
@@ -233,7 +244,8 @@ export class BoundedWriter<T, R> {
     }
     if (this.ended) return;
     this.reportBacklog();
-    if (this.sourceDone && this.active === 0 && this.head === this.queue.length) this.end(() => this.destination.complete());
+    if (this.sourceDone && this.active === 0 && this.head === this.queue.length)
+      this.end(() => this.destination.complete());
   }
 
   private start(value: T): void {
@@ -300,7 +312,10 @@ class Slot<T, R> implements WriteSlot<R> {
   hasResult = false;
   result: R | undefined;
 
-  constructor(private readonly writer: BoundedWriter<T, R>, readonly value: T) {}
+  constructor(
+    private readonly writer: BoundedWriter<T, R>,
+    readonly value: T,
+  ) {}
 
   next(result: R): void {
     this.writer.emitNow(this, result);

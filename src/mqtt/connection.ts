@@ -41,7 +41,18 @@ export interface OpenedConnection {
   readonly broker: string;
 }
 
-const KNOWN_SCHEMES = new Set(['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss', 'mqtt+unix', 'mqtts+unix', 'ws+unix', 'wss+unix']);
+const KNOWN_SCHEMES = new Set([
+  'mqtt',
+  'mqtts',
+  'tcp',
+  'ssl',
+  'ws',
+  'wss',
+  'mqtt+unix',
+  'mqtts+unix',
+  'ws+unix',
+  'wss+unix',
+]);
 
 const OWNED_DEFAULTS: IClientOptions = { protocolVersion: 5, reconnectPeriod: 1_000, connectTimeout: 10_000 };
 
@@ -50,7 +61,10 @@ const OWNED_DEFAULTS: IClientOptions = { protocolVersion: 5, reconnectPeriod: 1_
  * options errors `subscriber` and gives `undefined`.
  * @internal
  */
-export function openConnectionOrError(conn: MqttConnection, subscriber: { error(error: unknown): void }): OpenedConnection | undefined {
+export function openConnectionOrError(
+  conn: MqttConnection,
+  subscriber: { error(error: unknown): void },
+): OpenedConnection | undefined {
   try {
     return openConnection(conn);
   } catch (error) {
@@ -73,12 +87,19 @@ export function openConnection(conn: MqttConnection): OpenedConnection {
     // MQTT.js quietly falls back to plain TCP for a scheme it does not know.
     if (url !== undefined) {
       const scheme = url.slice(0, Math.max(0, url.indexOf('://')));
-      if (!KNOWN_SCHEMES.has(scheme)) throw new Error(`unknown scheme "${scheme}://"; use mqtt://, mqtts://, ws:// or wss://`);
+      if (!KNOWN_SCHEMES.has(scheme))
+        throw new Error(`unknown scheme "${scheme}://"; use mqtt://, mqtts://, ws:// or wss://`);
     }
     client = url === undefined ? connect(options) : connect(url, options);
   } catch (error) {
     const broker = url === undefined ? brokerName(options) : redactCredentials(url);
-    throw new MqttConnectionError(`invalid MQTT connection options for ${broker}: ${(error as Error).message}`, broker, undefined, undefined, { cause: error });
+    throw new MqttConnectionError(
+      `invalid MQTT connection options for ${broker}: ${(error as Error).message}`,
+      broker,
+      undefined,
+      undefined,
+      { cause: error },
+    );
   }
   // An owned client must never crash the process with an unhandled 'error' event,
   // also after teardown; watchConnection reports the errors that matter.
@@ -101,7 +122,12 @@ export function closeOwned(client: MqttClient): void {
 // of MQTT.js (another version, or the CommonJS build next to the ESM one).
 function isMqttClient(conn: MqttConnection): conn is MqttClient {
   const candidate = conn as Partial<MqttClient>;
-  return typeof conn === 'object' && typeof candidate.publish === 'function' && typeof candidate.subscribe === 'function' && typeof candidate.on === 'function';
+  return (
+    typeof conn === 'object' &&
+    typeof candidate.publish === 'function' &&
+    typeof candidate.subscribe === 'function' &&
+    typeof candidate.on === 'function'
+  );
 }
 
 function brokerName(options: IClientOptions): string {
@@ -110,7 +136,9 @@ function brokerName(options: IClientOptions): string {
   return options.port === undefined ? `${protocol}://${host}` : `${protocol}://${host}:${options.port}`;
 }
 
-function noop(): void { /* errors are reported by watchConnection */ }
+function noop(): void {
+  /* errors are reported by watchConnection */
+}
 
 /**
  * A URL fit for a log line or an error message: `mqtt://user:secret@host` becomes
@@ -120,5 +148,8 @@ function noop(): void { /* errors are reported by watchConnection */ }
  * @returns the same URL with its password (or lone user info) replaced by `***`.
  */
 export function redactCredentials(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@:]*)(?::[^/@]*)?@/i, (_all, scheme: string, user: string) => `${scheme}${user === '' ? '' : `${user}:`}***@`);
+  return url.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^/@:]*)(?::[^/@]*)?@/i,
+    (_all, scheme: string, user: string) => `${scheme}${user === '' ? '' : `${user}:`}***@`,
+  );
 }

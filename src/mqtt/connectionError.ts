@@ -28,8 +28,16 @@ export class MqttConnectionError extends Error {
 // Socket errors that mean "the network blipped or the broker is restarting".
 // After a successful connect these are left to MQTT.js's reconnect.
 const TRANSIENT_SOCKET_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'ENOTCONN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTCONN',
 ]);
 
 // MQTT.js's own timeouts: the connection is gone and a reconnect may well work.
@@ -49,7 +57,12 @@ const CREDENTIALS_REFUSED = new Set([4, 5, 134, 135]);
  * stay final because retrying cannot fix them.
  * @internal
  */
-export function finalConnectionError(error: Error, broker: string, connectedBefore: boolean, fromConnack: boolean): MqttConnectionError | undefined {
+export function finalConnectionError(
+  error: Error,
+  broker: string,
+  connectedBefore: boolean,
+  fromConnack: boolean,
+): MqttConnectionError | undefined {
   const reasonCode = reasonCodeOf(error);
   const rawCode = (error as { code?: unknown }).code;
   const code = typeof rawCode === 'string' ? rawCode : undefined;
@@ -57,14 +70,28 @@ export function finalConnectionError(error: Error, broker: string, connectedBefo
     if (CREDENTIALS_REFUSED.has(reasonCode)) {
       return new MqttConnectionError(
         `the MQTT broker at ${broker} refused the credentials: CONNACK ${describeReasonCode(reasonCode)}. Check username and password, and that this client may connect`,
-        broker, reasonCode, undefined, { cause: error });
+        broker,
+        reasonCode,
+        undefined,
+        { cause: error },
+      );
     }
-    return new MqttConnectionError(`the MQTT broker at ${broker} refused the connection: CONNACK ${describeReasonCode(reasonCode)}`, broker, reasonCode, undefined, { cause: error });
+    return new MqttConnectionError(
+      `the MQTT broker at ${broker} refused the connection: CONNACK ${describeReasonCode(reasonCode)}`,
+      broker,
+      reasonCode,
+      undefined,
+      { cause: error },
+    );
   }
   if (code !== undefined && isTlsCode(code)) {
     return new MqttConnectionError(
       `TLS with the MQTT broker at ${broker} failed: ${error.message} (${code}). Pass the CA that signed the broker's certificate as the \`ca\` option, and connect by the name or IP address the certificate was issued for`,
-      broker, undefined, code, { cause: error });
+      broker,
+      undefined,
+      code,
+      { cause: error },
+    );
   }
   if (connectedBefore) {
     // Errors without any code after a good connect are MQTT.js refusing what the
@@ -74,33 +101,74 @@ export function finalConnectionError(error: Error, broker: string, connectedBefo
     const hint = /Invalid pub(ack|rec) reason code/.test(error.message)
       ? ' (Mosquitto answers so when a message is larger than its message_size_limit)'
       : '';
-    return new MqttConnectionError(`the MQTT broker at ${broker} sent a packet MQTT.js refuses: ${error.message}${hint}`, broker, undefined, undefined, { cause: error });
+    return new MqttConnectionError(
+      `the MQTT broker at ${broker} sent a packet MQTT.js refuses: ${error.message}${hint}`,
+      broker,
+      undefined,
+      undefined,
+      { cause: error },
+    );
   }
   switch (code) {
     case 'ECONNREFUSED':
-      return new MqttConnectionError(`nothing accepts connections at ${broker} (ECONNREFUSED): is the broker running, and is the port right?`, broker, undefined, code, { cause: error });
+      return new MqttConnectionError(
+        `nothing accepts connections at ${broker} (ECONNREFUSED): is the broker running, and is the port right?`,
+        broker,
+        undefined,
+        code,
+        { cause: error },
+      );
     case 'ENOTFOUND':
-      return new MqttConnectionError(`the MQTT broker host in ${broker} cannot be resolved (ENOTFOUND)`, broker, undefined, code, { cause: error });
+      return new MqttConnectionError(
+        `the MQTT broker host in ${broker} cannot be resolved (ENOTFOUND)`,
+        broker,
+        undefined,
+        code,
+        { cause: error },
+      );
     case 'ECONNRESET':
     case 'EPIPE':
       return new MqttConnectionError(
         `the MQTT broker at ${broker} closed the connection before answering CONNECT (${code}). If this port expects TLS, connect with mqtts:// and a \`ca\``,
-        broker, undefined, code, { cause: error });
+        broker,
+        undefined,
+        code,
+        { cause: error },
+      );
     default:
       if (code !== undefined && TRANSIENT_SOCKET_CODES.has(code)) {
-        return new MqttConnectionError(`cannot reach the MQTT broker at ${broker}: ${error.message} (${code})`, broker, undefined, code, { cause: error });
+        return new MqttConnectionError(
+          `cannot reach the MQTT broker at ${broker}: ${error.message} (${code})`,
+          broker,
+          undefined,
+          code,
+          { cause: error },
+        );
       }
-      return new MqttConnectionError(`cannot connect to the MQTT broker at ${broker}: ${error.message}`, broker, reasonCode, code, { cause: error });
+      return new MqttConnectionError(
+        `cannot connect to the MQTT broker at ${broker}: ${error.message}`,
+        broker,
+        reasonCode,
+        code,
+        { cause: error },
+      );
   }
 }
 
 function isTlsCode(code: string): boolean {
-  return code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code.startsWith('UNABLE_TO') || code === 'EPROTO';
+  return (
+    code.startsWith('ERR_TLS') ||
+    code.startsWith('ERR_SSL') ||
+    code.includes('CERT') ||
+    code.startsWith('UNABLE_TO') ||
+    code === 'EPROTO'
+  );
 }
 
 /** The error for a socket that closed before the broker sent CONNACK, without any error. */
 export function closedBeforeConnack(broker: string): MqttConnectionError {
   return new MqttConnectionError(
     `the MQTT broker at ${broker} closed the connection before answering CONNECT. If this port expects TLS, connect with mqtts:// and a \`ca\``,
-    broker);
+    broker,
+  );
 }

@@ -45,7 +45,12 @@ export interface FromMqttOptions {
 /** The broker refused a subscription (SUBACK reason code ≥ 0x80). */
 export class MqttSubscribeError extends Error {
   override readonly name = 'MqttSubscribeError';
-  constructor(message: string, readonly topics: readonly string[], readonly reasonCode?: number, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly topics: readonly string[],
+    readonly reasonCode?: number,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -108,7 +113,11 @@ export class MqttSubscribeError extends Error {
  * @see {@link toMqtt}
  * @see {@link decodeIotPayload}
  */
-export function fromMqtt(conn: MqttConnection, topics: string | readonly string[], options: FromMqttOptions = {}): Observable<MqttMessage> {
+export function fromMqtt(
+  conn: MqttConnection,
+  topics: string | readonly string[],
+  options: FromMqttOptions = {},
+): Observable<MqttMessage> {
   const filters = typeof topics === 'string' ? [topics] : [...topics];
   const qos = options.qos ?? 1;
   const manual = (options.ack ?? 'auto') === 'manual';
@@ -170,12 +179,19 @@ export function fromMqtt(conn: MqttConnection, topics: string | readonly string[
         if (codes === undefined) return;
         const topicsInOrder = (requested ?? []).map((grant) => grant.topic);
         // mqtt-packet types granted entries as number | Object; SUBACK carries numbers.
-        const refused = codes.flatMap((code, i) => (typeof code === 'number' && code >= 0x80 ? [{ topic: topicsInOrder[i] ?? fresh[i] ?? '?', code }] : []));
+        const refused = codes.flatMap((code, i) =>
+          typeof code === 'number' && code >= 0x80 ? [{ topic: topicsInOrder[i] ?? fresh[i] ?? '?', code }] : [],
+        );
         const first = refused[0];
         if (first === undefined) return;
-        destination.error(new MqttSubscribeError(
-          `the MQTT broker at ${broker} refused the subscription to ${refused.map((r) => `"${r.topic}"`).join(', ')}: SUBACK ${describeReasonCode(first.code)}`,
-          refused.map((r) => r.topic), first.code, { cause: error }));
+        destination.error(
+          new MqttSubscribeError(
+            `the MQTT broker at ${broker} refused the subscription to ${refused.map((r) => `"${r.topic}"`).join(', ')}: SUBACK ${describeReasonCode(first.code)}`,
+            refused.map((r) => r.topic),
+            first.code,
+            { cause: error },
+          ),
+        );
       });
     }
 
@@ -207,4 +223,6 @@ export function fromMqtt(conn: MqttConnection, topics: string | readonly string[
   });
 }
 
-function noop(): void { /* QoS 0 and auto-acknowledged messages have nothing to acknowledge */ }
+function noop(): void {
+  /* QoS 0 and auto-acknowledged messages have nothing to acknowledge */
+}

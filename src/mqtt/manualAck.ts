@@ -47,7 +47,7 @@ export function holdAck(client: MqttClient, packet: IPublishPacket): () => void 
   if (packet.qos === 0) return () => undefined;
   installGate(client);
   let hold = holds.get(packet);
-  if (hold === undefined) holds.set(packet, hold = { pending: 0, release: undefined });
+  if (hold === undefined) holds.set(packet, (hold = { pending: 0, release: undefined }));
   const theHold = hold;
   theHold.pending++;
   let acked = false;

@@ -10,7 +10,7 @@ const counts = new WeakMap<MqttClient, Map<string, number>>();
 /** Counts one more user of each filter; returns the filters nobody had subscribed yet. @internal */
 export function acquireFilters(client: MqttClient, filters: readonly string[]): string[] {
   let perClient = counts.get(client);
-  if (perClient === undefined) counts.set(client, perClient = new Map());
+  if (perClient === undefined) counts.set(client, (perClient = new Map()));
   const fresh: string[] = [];
   for (const filter of filters) {
     const count = perClient.get(filter) ?? 0;

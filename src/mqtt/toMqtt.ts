@@ -119,7 +119,8 @@ export interface MqttPublished<T> extends WriteResult<T> {
 export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): OperatorFunction<T, MqttPublished<T>> {
   const qos = options.qos ?? 1;
   const serialize = options.serialize ?? (serializeJson as (value: T) => Buffer | string);
-  if (typeof options.topic !== 'string' && typeof options.topic !== 'function') throw new TypeError('toMqtt: topic must be a string or a function of the value');
+  if (typeof options.topic !== 'string' && typeof options.topic !== 'function')
+    throw new TypeError('toMqtt: topic must be a string or a function of the value');
   if (typeof options.topic === 'string') {
     const problem = topicProblem(options.topic);
     if (problem !== undefined) throw new TypeError(`toMqtt: ${problem}`);
@@ -127,73 +128,94 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`toMqtt: qos must be 0, 1 or 2, not ${String(qos)}`);
   const queue = writeQueueSettings<T>('toMqtt', options, 16);
 
-  return (source) => new Observable<MqttPublished<T>>((destination) => {
-    const opened = openConnectionOrError(conn, destination);
-    if (opened === undefined) return;
-    const { client, owned, broker } = opened;
+  return (source) =>
+    new Observable<MqttPublished<T>>((destination) => {
+      const opened = openConnectionOrError(conn, destination);
+      if (opened === undefined) return;
+      const { client, owned, broker } = opened;
 
-    const publish = (value: T, slot: WriteSlot<MqttPublished<T>>): void => {
-      let topic: string;
-      let payload: Buffer | string;
-      let properties: IClientPublishOptions['properties'];
-      try {
-        // A fixed topic was checked once, when the operator was made.
-        topic = typeof options.topic === 'function' ? options.topic(value) : options.topic;
-        const problem = typeof options.topic === 'function' ? topicProblem(topic) : undefined;
-        if (problem !== undefined) {
-          slot.reject('message', problem);
+      const publish = (value: T, slot: WriteSlot<MqttPublished<T>>): void => {
+        let topic: string;
+        let payload: Buffer | string;
+        let properties: IClientPublishOptions['properties'];
+        try {
+          // A fixed topic was checked once, when the operator was made.
+          topic = typeof options.topic === 'function' ? options.topic(value) : options.topic;
+          const problem = typeof options.topic === 'function' ? topicProblem(topic) : undefined;
+          if (problem !== undefined) {
+            slot.reject('message', problem);
+            return;
+          }
+          const serialized: unknown = serialize(value);
+          if (typeof serialized === 'string' || Buffer.isBuffer(serialized)) payload = serialized;
+          else if (serialized instanceof Uint8Array)
+            payload = Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength);
+          else {
+            slot.reject(
+              'message',
+              `the serializer returned ${serialized === null ? 'null' : typeof serialized}, not a Buffer, Uint8Array or string`,
+            );
+            return;
+          }
+          properties = typeof options.properties === 'function' ? options.properties(value) : options.properties;
+        } catch (error) {
+          slot.reject('message', `cannot make a message of the value: ${(error as Error).message}`);
           return;
         }
-        const serialized: unknown = serialize(value);
-        if (typeof serialized === 'string' || Buffer.isBuffer(serialized)) payload = serialized;
-        else if (serialized instanceof Uint8Array) payload = Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength);
-        else {
-          slot.reject('message', `the serializer returned ${serialized === null ? 'null' : typeof serialized}, not a Buffer, Uint8Array or string`);
-          return;
-        }
-        properties = typeof options.properties === 'function' ? options.properties(value) : options.properties;
-      } catch (error) {
-        slot.reject('message', `cannot make a message of the value: ${(error as Error).message}`);
-        return;
-      }
-      const publishOptions: IClientPublishOptions = { qos, retain: options.retain ?? false, ...(properties ? { properties } : {}) };
-      // The acknowledgement is handled on a microtask, outside MQTT.js's handling of the
-      // PUBACK: publishing the next value from inside that handler halved QoS 1
-      // throughput in bench/mqtt-publish (0.55× raw publishAsync, 1.09× with this).
-      client.publish(topic, payload, publishOptions, (error?: Error, packet?: Packet) => queueMicrotask(() => {
-        if (!error) {
-          const ack = packet as { messageId?: number; reasonCode?: number } | undefined;
-          slot.done({ value, topic, qos, messageId: ack?.messageId, reasonCode: ack?.reasonCode });
-          return;
-        }
-        const reasonCode = reasonCodeOf(error);
-        if (reasonCode !== undefined && reasonCode >= 0x80) {
-          slot.reject('message', `the MQTT broker at ${broker} refused the message on "${topic}": ${describeReasonCode(reasonCode)}`);
-        } else {
-          writer.fail(new Error(`toMqtt: publishing to "${topic}" on ${broker} failed: ${error.message}`, { cause: error }));
-        }
-      }));
-    };
+        const publishOptions: IClientPublishOptions = {
+          qos,
+          retain: options.retain ?? false,
+          ...(properties ? { properties } : {}),
+        };
+        // The acknowledgement is handled on a microtask, outside MQTT.js's handling of the
+        // PUBACK: publishing the next value from inside that handler halved QoS 1
+        // throughput in bench/mqtt-publish (0.55× raw publishAsync, 1.09× with this).
+        client.publish(topic, payload, publishOptions, (error?: Error, packet?: Packet) =>
+          queueMicrotask(() => {
+            if (!error) {
+              const ack = packet as { messageId?: number; reasonCode?: number } | undefined;
+              slot.done({ value, topic, qos, messageId: ack?.messageId, reasonCode: ack?.reasonCode });
+              return;
+            }
+            const reasonCode = reasonCodeOf(error);
+            if (reasonCode !== undefined && reasonCode >= 0x80) {
+              slot.reject(
+                'message',
+                `the MQTT broker at ${broker} refused the message on "${topic}": ${describeReasonCode(reasonCode)}`,
+              );
+            } else {
+              writer.fail(
+                new Error(`toMqtt: publishing to "${topic}" on ${broker} failed: ${error.message}`, { cause: error }),
+              );
+            }
+          }),
+        );
+      };
 
-    const writer = new BoundedWriter<T, MqttPublished<T>>(destination, {
-      ...queue,
-      order: 'input',
-      state: () => `the broker at ${broker} is ${client.connected ? 'connected' : 'not connected'}`,
-    }, publish);
-    const stopWatching = watchConnection(client, broker, writer.fail);
-    writer.subscribe(source);
+      const writer = new BoundedWriter<T, MqttPublished<T>>(
+        destination,
+        {
+          ...queue,
+          order: 'input',
+          state: () => `the broker at ${broker} is ${client.connected ? 'connected' : 'not connected'}`,
+        },
+        publish,
+      );
+      const stopWatching = watchConnection(client, broker, writer.fail);
+      writer.subscribe(source);
 
-    return () => {
-      writer.unsubscribe();
-      stopWatching();
-      if (owned) closeOwned(client);
-    };
-  });
+      return () => {
+        writer.unsubscribe();
+        stopWatching();
+        if (owned) closeOwned(client);
+      };
+    });
 }
 
 // MQTT topic names (not filters): non-empty, no wildcards, no NUL, at most 65535 bytes.
 function topicProblem(topic: unknown): string | undefined {
-  if (typeof topic !== 'string' || topic.length === 0) return `the topic must be a non-empty string, not ${JSON.stringify(topic)}`;
+  if (typeof topic !== 'string' || topic.length === 0)
+    return `the topic must be a non-empty string, not ${JSON.stringify(topic)}`;
   if (/[+#\u0000]/.test(topic)) return `"${topic}" is not a topic to publish to: it holds a wildcard (+ or #) or NUL`;
   if (Buffer.byteLength(topic) > 65_535) return 'the topic is longer than 65535 bytes';
   return undefined;

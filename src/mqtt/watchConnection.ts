@@ -12,7 +12,11 @@ import { closedBeforeConnack, finalConnectionError, type MqttConnectionError } f
  * Returns the function that removes the listeners.
  * @internal
  */
-export function watchConnection(client: MqttClient, broker: string, onFatal: (error: MqttConnectionError) => void): () => void {
+export function watchConnection(
+  client: MqttClient,
+  broker: string,
+  onFatal: (error: MqttConnectionError) => void,
+): () => void {
   // A client handed to us already connected has had its successful connect.
   let connectedBefore = client.connected;
   let refusedByConnack = false;
@@ -22,7 +26,9 @@ export function watchConnection(client: MqttClient, broker: string, onFatal: (er
     done = true;
     onFatal(error);
   };
-  const onConnect = (): void => { connectedBefore = true; };
+  const onConnect = (): void => {
+    connectedBefore = true;
+  };
   // MQTT.js emits a refusal as an 'error' right after the CONNACK packet; seeing the
   // packet first is how we know the error is the broker's answer, not the socket's.
   // A successful CONNACK, not the 'connect' event, marks the connect: MQTT.js emits

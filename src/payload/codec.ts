@@ -42,10 +42,15 @@ export const EventTimeCodec = new t.Type<Date, string, unknown>(
   (value): value is Date => value instanceof Date && !Number.isNaN(value.getTime()),
   (value, context) => {
     const field = fieldName(context, 'timestamp');
-    if (typeof value !== 'string') return t.failure(value, context, `${field}: expected a timestamp string, got ${describeValue(value)}`);
+    if (typeof value !== 'string')
+      return t.failure(value, context, `${field}: expected a timestamp string, got ${describeValue(value)}`);
     const epoch = parseEventTime(value);
     return epoch === undefined
-      ? t.failure(value, context, `${field}: ${describeValue(value)} is not a timestamp like "2020-07-01 12:34:56.789012" or ISO 8601`)
+      ? t.failure(
+          value,
+          context,
+          `${field}: ${describeValue(value)} is not a timestamp like "2020-07-01 12:34:56.789012" or ISO 8601`,
+        )
       : t.success(new Date(epoch));
   },
   formatEventTime,
@@ -58,9 +63,14 @@ export const EventTimeCodec = new t.Type<Date, string, unknown>(
 const AccessLogLineCodec = new t.Type<string, string, unknown>(
   'AccessLogLine',
   (value): value is string => typeof value === 'string',
-  (value, context) => typeof value === 'string'
-    ? t.success(value)
-    : t.failure(value, context, `${fieldName(context, 'line')}: expected a string (one access-log line), got ${describeValue(value)}`),
+  (value, context) =>
+    typeof value === 'string'
+      ? t.success(value)
+      : t.failure(
+          value,
+          context,
+          `${fieldName(context, 'line')}: expected a string (one access-log line), got ${describeValue(value)}`,
+        ),
   t.identity,
 );
 
@@ -115,7 +125,9 @@ export interface DecodePayloadOptions {
 export function maxPayloadBytesOption(options: DecodePayloadOptions | undefined, caller: string): number {
   const value = options?.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   if (value !== Infinity && (!Number.isInteger(value) || value < 1)) {
-    throw new RangeError(`${caller}: maxPayloadBytes must be an integer ≥ 1 or Infinity, got ${String(options?.maxPayloadBytes)}`);
+    throw new RangeError(
+      `${caller}: maxPayloadBytes must be an integer ≥ 1 or Infinity, got ${String(options?.maxPayloadBytes)}`,
+    );
   }
   return value;
 }
@@ -157,13 +169,21 @@ const formatCount = (n: number) => n.toLocaleString('en-US');
  * @returns the payload, or the reason it was refused.
  * @throws RangeError only for a bad `maxPayloadBytes` option, never for the payload.
  */
-export function decodePayload(message: Buffer | Uint8Array | string, options?: DecodePayloadOptions): Either<string, IotPayload> {
+export function decodePayload(
+  message: Buffer | Uint8Array | string,
+  options?: DecodePayloadOptions,
+): Either<string, IotPayload> {
   const limit = maxPayloadBytesOption(options, 'decodePayload');
   const size = sizeBeyond(message, limit);
   if (size !== undefined) {
-    return left(`payload is ${formatCount(size)} bytes, more than the ${formatCount(limit)} allowed (maxPayloadBytes); not parsed`);
+    return left(
+      `payload is ${formatCount(size)} bytes, more than the ${formatCount(limit)} allowed (maxPayloadBytes); not parsed`,
+    );
   }
-  const text = typeof message === 'string' ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8');
+  const text =
+    typeof message === 'string'
+      ? message
+      : Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8');
   let json: unknown;
   try {
     // V8's JSON.parse is iterative: any nesting depth parses without a stack overflow.

@@ -61,22 +61,29 @@ export interface DecodeIotPayloadOptions extends DecodePayloadOptions, RejectOpt
  */
 export function decodeIotPayload(options?: DecodeIotPayloadOptions): OperatorFunction<MqttMessage, DecodedMqttMessage> {
   const decodeOptions: DecodePayloadOptions = { maxPayloadBytes: maxPayloadBytesOption(options, 'decodeIotPayload') };
-  return (source) => new Observable<DecodedMqttMessage>((destination) => source.subscribe({
-    next: (message) => {
-      const decoded = decodePayload(message.payload, decodeOptions);
-      if (decoded._tag === 'Right') {
-        destination.next({ payload: decoded.right, message });
-        return;
-      }
-      try {
-        reject(options, { kind: 'payload', reason: `message on "${message.topic}": ${decoded.left}`, input: message });
-      } catch (error) {
-        destination.error(error);
-        return;
-      }
-      message.ack();
-    },
-    error: (error) => destination.error(error),
-    complete: () => destination.complete(),
-  }));
+  return (source) =>
+    new Observable<DecodedMqttMessage>((destination) =>
+      source.subscribe({
+        next: (message) => {
+          const decoded = decodePayload(message.payload, decodeOptions);
+          if (decoded._tag === 'Right') {
+            destination.next({ payload: decoded.right, message });
+            return;
+          }
+          try {
+            reject(options, {
+              kind: 'payload',
+              reason: `message on "${message.topic}": ${decoded.left}`,
+              input: message,
+            });
+          } catch (error) {
+            destination.error(error);
+            return;
+          }
+          message.ack();
+        },
+        error: (error) => destination.error(error),
+        complete: () => destination.complete(),
+      }),
+    );
 }

@@ -31,13 +31,18 @@ export function parseEventTime(text: string): number | undefined {
   const match = TIMESTAMP.exec(text);
   if (match === null) return undefined;
   const [, year, month, day, hour, minute, second, fraction, zulu, sign, offsetHours, offsetMinutes] = match;
-  const y = Number(year), mo = Number(month), d = Number(day);
-  const h = Number(hour), mi = Number(minute), s = Number(second);
+  const y = Number(year),
+    mo = Number(month),
+    d = Number(day);
+  const h = Number(hour),
+    mi = Number(minute),
+    s = Number(second);
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
   const millis = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
   let epoch = daysFromCivil(y, mo, d) * MS_PER_DAY + ((h * 60 + mi) * 60 + s) * 1000 + millis;
   if (zulu === undefined && sign !== undefined) {
-    const oh = Number(offsetHours), om = Number(offsetMinutes);
+    const oh = Number(offsetHours),
+      om = Number(offsetMinutes);
     if (oh > 23 || om > 59) return undefined;
     epoch -= (sign === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
   }

@@ -138,7 +138,10 @@ export class WindowCounter<E, K> implements WindowStats {
    * @param options - the window options (checked here; a bad one throws).
    * @param emit - receives every output row, synchronously.
    */
-  constructor(options: WindowedCountOptions<E, K>, private readonly emit: (row: WindowRow<K>) => void) {
+  constructor(
+    options: WindowedCountOptions<E, K>,
+    private readonly emit: (row: WindowRow<K>) => void,
+  ) {
     this.settings = windowSettingsOf(options);
     this.eventTimeOf = this.settings.eventTime;
     this.keyOf = this.settings.key;
@@ -244,7 +247,11 @@ export class WindowCounter<E, K> implements WindowStats {
     // closes them one micro-batch later) as it found it: the next event may still
     // count in the windows in between. The watermark is updated first so that `emit`
     // reads it as it now is.
-    const closeAt = this.closesOnWatermark ? this.currentWatermark : this.closesOnArrivalWatermark ? arrivalWatermark : closedUpTo;
+    const closeAt = this.closesOnWatermark
+      ? this.currentWatermark
+      : this.closesOnArrivalWatermark
+        ? arrivalWatermark
+        : closedUpTo;
     if (closeAt > this.closedUpTo) this.closeUpTo(closeAt);
     if (this.emitsComplete) this.emitAllRows();
     if (late > 0) this.rejectLate(event, time, firstStart, late, late + counted, closedUpTo);
@@ -261,7 +268,10 @@ export class WindowCounter<E, K> implements WindowStats {
    * @throws RangeError when `to` is not a finite number.
    */
   advanceWatermark(to: number): void {
-    if (!Number.isFinite(to)) throw new RangeError(`WindowCounter.advanceWatermark: the watermark must be a finite time in epoch milliseconds, got ${String(to)}`);
+    if (!Number.isFinite(to))
+      throw new RangeError(
+        `WindowCounter.advanceWatermark: the watermark must be a finite time in epoch milliseconds, got ${String(to)}`,
+      );
     if (to > this.currentWatermark) this.currentWatermark = to;
     if (!this.emitsComplete && this.currentWatermark > this.closedUpTo) this.closeUpTo(this.currentWatermark);
   }
@@ -306,7 +316,10 @@ export class WindowCounter<E, K> implements WindowStats {
       watermark: finiteOrNull(this.currentWatermark),
       closedUpTo: finiteOrNull(this.closedUpTo),
       maxEventTime: finiteOrNull(this.largestEventTime),
-      windows: this.openStarts.map((windowStart) => ({ windowStart, counts: [...(this.windows.get(windowStart) as Map<K, number>)] })),
+      windows: this.openStarts.map((windowStart) => ({
+        windowStart,
+        counts: [...(this.windows.get(windowStart) as Map<K, number>)],
+      })),
       stats: Object.fromEntries(STAT_NAMES.map((name) => [name, this[name]])) as WindowCounterSnapshot<K>['stats'],
     };
   }
@@ -422,7 +435,14 @@ export class WindowCounter<E, K> implements WindowStats {
 
   private rejectTimestamp(event: E, raw: unknown): void {
     this.timestampRejects++;
-    const shown = raw instanceof Date ? (Number.isNaN(raw.getTime()) ? 'Invalid Date' : `Date ${raw.getTime()}`) : typeof raw === 'number' ? String(raw) : `a ${typeof raw}`;
+    const shown =
+      raw instanceof Date
+        ? Number.isNaN(raw.getTime())
+          ? 'Invalid Date'
+          : `Date ${raw.getTime()}`
+        : typeof raw === 'number'
+          ? String(raw)
+          : `a ${typeof raw}`;
     reject(this.settings, {
       kind: 'timestamp',
       reason: `event time is ${shown}, not a valid time (expected epoch milliseconds or a valid Date within the Date range)`,
@@ -440,14 +460,22 @@ export class WindowCounter<E, K> implements WindowStats {
     });
   }
 
-  private rejectLate(event: E, time: number, firstStart: number, late: number, windows: number, closedUpTo: number): void {
+  private rejectLate(
+    event: E,
+    time: number,
+    firstStart: number,
+    late: number,
+    windows: number,
+    closedUpTo: number,
+  ): void {
     this.lateEvents++;
     this.latePairs += late;
     // The late windows are the earliest ones of the event (they end first).
     const lastLateStart = firstStart + (late - 1) * this.slide;
-    const span = late === 1
-      ? `window ${interval(firstStart, this.length)}`
-      : `windows ${interval(firstStart, this.length)} to ${interval(lastLateStart, this.length)}`;
+    const span =
+      late === 1
+        ? `window ${interval(firstStart, this.length)}`
+        : `windows ${interval(firstStart, this.length)} to ${interval(lastLateStart, this.length)}`;
     const rest = late < windows ? `; counted in its ${windows - late} later window(s)` : '; not counted';
     reject(this.settings, {
       kind: 'late',

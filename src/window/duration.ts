@@ -12,11 +12,25 @@
 export type Duration = number | string;
 
 const UNIT_MS: Record<string, number> = {
-  ms: 1, millisecond: 1, milliseconds: 1,
-  s: 1_000, sec: 1_000, secs: 1_000, second: 1_000, seconds: 1_000,
-  m: 60_000, min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000,
-  h: 3_600_000, hour: 3_600_000, hours: 3_600_000,
-  d: 86_400_000, day: 86_400_000, days: 86_400_000,
+  ms: 1,
+  millisecond: 1,
+  milliseconds: 1,
+  s: 1_000,
+  sec: 1_000,
+  secs: 1_000,
+  second: 1_000,
+  seconds: 1_000,
+  m: 60_000,
+  min: 60_000,
+  mins: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+  days: 86_400_000,
 };
 
 const DURATION = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i;
@@ -34,11 +48,17 @@ export function durationMillis(value: Duration, option: string): number {
     const unit = match?.[2] === undefined ? undefined : UNIT_MS[match[2].toLowerCase()];
     if (match !== null && unit !== undefined) return Number(match[1]) * unit;
   }
-  throw new TypeError(`windowedCount: ${option} must be milliseconds or text like '10 minutes', got ${JSON.stringify(value)}`);
+  throw new TypeError(
+    `windowedCount: ${option} must be milliseconds or text like '10 minutes', got ${JSON.stringify(value)}`,
+  );
 }
 
 const SPOKEN_UNITS: readonly (readonly [name: string, ms: number])[] = [
-  ['year', 365.2425 * 86_400_000], ['day', 86_400_000], ['hour', 3_600_000], ['minute', 60_000], ['second', 1_000],
+  ['year', 365.2425 * 86_400_000],
+  ['day', 86_400_000],
+  ['hour', 3_600_000],
+  ['minute', 60_000],
+  ['second', 1_000],
 ];
 
 /**

@@ -191,22 +191,29 @@ const LATE_RULES: readonly string[] = ['spark-2.4', 'spark-3.4'];
  */
 export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>): WindowSettings<E, K> {
   if (options === null || typeof options !== 'object') throw new TypeError('windowedCount: options are required');
-  if (typeof options.eventTime !== 'function') throw new TypeError('windowedCount: eventTime must be a function (event) => number | Date');
+  if (typeof options.eventTime !== 'function')
+    throw new TypeError('windowedCount: eventTime must be a function (event) => number | Date');
   if (typeof options.key !== 'function') throw new TypeError('windowedCount: key must be a function (event) => key');
   const windowDuration = durationMillis(options.windowDuration, 'windowDuration');
   if (!(windowDuration > 0 && Number.isFinite(windowDuration))) {
-    throw new RangeError(`windowedCount: windowDuration must be a positive duration, got ${String(options.windowDuration)}`);
+    throw new RangeError(
+      `windowedCount: windowDuration must be a positive duration, got ${String(options.windowDuration)}`,
+    );
   }
-  const slideDuration = options.slideDuration === undefined ? windowDuration : durationMillis(options.slideDuration, 'slideDuration');
+  const slideDuration =
+    options.slideDuration === undefined ? windowDuration : durationMillis(options.slideDuration, 'slideDuration');
   if (!(slideDuration > 0 && slideDuration <= windowDuration)) {
     throw new RangeError(
       `windowedCount: slideDuration must be positive and at most windowDuration (${windowDuration} ms), got ${String(options.slideDuration)}`,
     );
   }
   const rawOffset = options.offset === undefined ? 0 : durationMillis(options.offset, 'offset');
-  if (!Number.isFinite(rawOffset)) throw new RangeError(`windowedCount: offset must be a finite duration, got ${String(options.offset)}`);
+  if (!Number.isFinite(rawOffset))
+    throw new RangeError(`windowedCount: offset must be a finite duration, got ${String(options.offset)}`);
   if (options.watermarkDelay === undefined) {
-    throw new TypeError("windowedCount: watermarkDelay is required (e.g. '2 minutes'; 0 closes a window as soon as a later event arrives)");
+    throw new TypeError(
+      "windowedCount: watermarkDelay is required (e.g. '2 minutes'; 0 closes a window as soon as a later event arrives)",
+    );
   }
   const watermarkDelay = durationMillis(options.watermarkDelay, 'watermarkDelay');
   if (!(watermarkDelay >= 0 && Number.isFinite(watermarkDelay))) {
@@ -214,7 +221,9 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
   }
   const outputMode = options.outputMode ?? 'append';
   if (!OUTPUT_MODES.includes(outputMode)) {
-    throw new RangeError(`windowedCount: outputMode must be 'append', 'update' or 'complete', got ${JSON.stringify(outputMode)}`);
+    throw new RangeError(
+      `windowedCount: outputMode must be 'append', 'update' or 'complete', got ${JSON.stringify(outputMode)}`,
+    );
   }
   const lateRule = options.lateRule ?? 'spark-2.4';
   if (!LATE_RULES.includes(lateRule)) {
@@ -224,17 +233,30 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
   if (!(Number.isInteger(maxWindows) && maxWindows > 0) && maxWindows !== Number.POSITIVE_INFINITY) {
     throw new RangeError(`windowedCount: maxWindows must be a positive integer, got ${String(options.maxWindows)}`);
   }
-  const maxEventTimeAhead = options.maxEventTimeAhead === undefined ? Number.POSITIVE_INFINITY : durationMillis(options.maxEventTimeAhead, 'maxEventTimeAhead');
+  const maxEventTimeAhead =
+    options.maxEventTimeAhead === undefined
+      ? Number.POSITIVE_INFINITY
+      : durationMillis(options.maxEventTimeAhead, 'maxEventTimeAhead');
   if (!(maxEventTimeAhead >= 0)) {
-    throw new RangeError(`windowedCount: maxEventTimeAhead must be a duration ≥ 0, got ${String(options.maxEventTimeAhead)}`);
+    throw new RangeError(
+      `windowedCount: maxEventTimeAhead must be a duration ≥ 0, got ${String(options.maxEventTimeAhead)}`,
+    );
   }
-  if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('windowedCount: now must be a function () => epoch milliseconds');
+  if (options.now !== undefined && typeof options.now !== 'function')
+    throw new TypeError('windowedCount: now must be a function () => epoch milliseconds');
   const idleAdvance = options.idleAdvance;
-  if (idleAdvance !== undefined && !(typeof idleAdvance.afterMs === 'number' && idleAdvance.afterMs > 0 && Number.isFinite(idleAdvance.afterMs))) {
-    throw new RangeError(`windowedCount: idleAdvance.afterMs must be a positive number of milliseconds, got ${String(idleAdvance.afterMs)}`);
+  if (
+    idleAdvance !== undefined &&
+    !(typeof idleAdvance.afterMs === 'number' && idleAdvance.afterMs > 0 && Number.isFinite(idleAdvance.afterMs))
+  ) {
+    throw new RangeError(
+      `windowedCount: idleAdvance.afterMs must be a positive number of milliseconds, got ${String(idleAdvance.afterMs)}`,
+    );
   }
   if (idleAdvance !== undefined && outputMode === 'complete') {
-    throw new RangeError("windowedCount: idleAdvance has nothing to do in 'complete' mode, where the watermark closes no window; drop it or use 'update'");
+    throw new RangeError(
+      "windowedCount: idleAdvance has nothing to do in 'complete' mode, where the watermark closes no window; drop it or use 'update'",
+    );
   }
   const settings: WindowSettings<E, K> = {
     eventTime: options.eventTime,

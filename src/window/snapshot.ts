@@ -68,9 +68,24 @@ export interface WindowCounterSnapshot<K> {
   };
 }
 
-const SETTING_NAMES = ['windowDuration', 'slideDuration', 'offset', 'watermarkDelay', 'outputMode', 'lateRule'] as const;
+const SETTING_NAMES = [
+  'windowDuration',
+  'slideDuration',
+  'offset',
+  'watermarkDelay',
+  'outputMode',
+  'lateRule',
+] as const;
 /** The running counters a snapshot carries. @internal */
-export const STAT_NAMES = ['eventsSeen', 'eventsCounted', 'timestampRejects', 'futureRejects', 'lateEvents', 'latePairs', 'rowsEmitted'] as const;
+export const STAT_NAMES = [
+  'eventsSeen',
+  'eventsCounted',
+  'timestampRejects',
+  'futureRejects',
+  'lateEvents',
+  'latePairs',
+  'rowsEmitted',
+] as const;
 
 /**
  * Throws an `Error` saying what is wrong when `snapshot` cannot be the state of a
@@ -78,7 +93,11 @@ export const STAT_NAMES = ['eventsSeen', 'eventsCounted', 'timestampRejects', 'f
  * values a counter never holds (so a corrupted file fails here, not rows later).
  * @internal
  */
-export function checkSnapshot<E, K>(snapshot: WindowCounterSnapshot<K>, settings: WindowSettings<E, K>, context: string): void {
+export function checkSnapshot<E, K>(
+  snapshot: WindowCounterSnapshot<K>,
+  settings: WindowSettings<E, K>,
+  context: string,
+): void {
   const fail = (problem: string): never => {
     throw new Error(`${context}: ${problem}`);
   };
@@ -87,41 +106,58 @@ export function checkSnapshot<E, K>(snapshot: WindowCounterSnapshot<K>, settings
 
   const taken = snapshot.settings;
   if (taken === null || typeof taken !== 'object') fail('the snapshot has no settings');
-  const differences = SETTING_NAMES.filter((name) => taken[name] !== settings[name])
-    .map((name) => `${name} ${describe(taken[name])} (this counter: ${describe(settings[name])})`);
+  const differences = SETTING_NAMES.filter((name) => taken[name] !== settings[name]).map(
+    (name) => `${name} ${describe(taken[name])} (this counter: ${describe(settings[name])})`,
+  );
   if (differences.length > 0) {
-    fail(`the snapshot was taken with other options: ${differences.join(', ')}; restore it into a counter with the options it was taken with`);
+    fail(
+      `the snapshot was taken with other options: ${differences.join(', ')}; restore it into a counter with the options it was taken with`,
+    );
   }
 
   for (const name of ['watermark', 'closedUpTo', 'maxEventTime'] as const) {
     const value = snapshot[name];
-    if (value !== null && !Number.isFinite(value)) fail(`${name} must be a finite number or null, got ${describe(value)}`);
+    if (value !== null && !Number.isFinite(value))
+      fail(`${name} must be a finite number or null, got ${describe(value)}`);
   }
   const { watermark, closedUpTo } = snapshot;
-  if (settings.outputMode === 'complete' ? closedUpTo !== null : settings.lateRule === 'spark-2.4' ? closedUpTo !== watermark : !((closedUpTo ?? -Infinity) <= (watermark ?? -Infinity))) {
-    fail(`closedUpTo ${describe(closedUpTo)} does not fit watermark ${describe(watermark)} under ${settings.outputMode} mode and the ${settings.lateRule} rule`);
+  if (
+    settings.outputMode === 'complete'
+      ? closedUpTo !== null
+      : settings.lateRule === 'spark-2.4'
+        ? closedUpTo !== watermark
+        : !((closedUpTo ?? -Infinity) <= (watermark ?? -Infinity))
+  ) {
+    fail(
+      `closedUpTo ${describe(closedUpTo)} does not fit watermark ${describe(watermark)} under ${settings.outputMode} mode and the ${settings.lateRule} rule`,
+    );
   }
 
   const stats = snapshot.stats;
   if (stats === null || typeof stats !== 'object') fail('the snapshot has no stats');
   for (const name of STAT_NAMES) {
-    if (!(Number.isSafeInteger(stats[name]) && stats[name] >= 0)) fail(`stats.${name} must be a whole number ≥ 0, got ${describe(stats[name])}`);
+    if (!(Number.isSafeInteger(stats[name]) && stats[name] >= 0))
+      fail(`stats.${name} must be a whole number ≥ 0, got ${describe(stats[name])}`);
   }
 
   if (!Array.isArray(snapshot.windows)) fail(`windows must be an array, got ${describe(snapshot.windows)}`);
-  if (snapshot.windows.length > settings.maxWindows) fail(`the snapshot holds ${snapshot.windows.length} windows, more than maxWindows (${settings.maxWindows})`);
+  if (snapshot.windows.length > settings.maxWindows)
+    fail(`the snapshot holds ${snapshot.windows.length} windows, more than maxWindows (${settings.maxWindows})`);
   let previousStart = Number.NEGATIVE_INFINITY;
   for (const window of snapshot.windows) {
     const start = (window as { windowStart?: unknown } | null)?.windowStart;
     if (typeof start !== 'number' || !Number.isFinite(start) || start <= previousStart) {
-      fail(`window starts must be finite numbers in ascending order, got ${describe(start)} after ${describe(previousStart)}`);
+      fail(
+        `window starts must be finite numbers in ascending order, got ${describe(start)} after ${describe(previousStart)}`,
+      );
     }
     previousStart = start as number;
     if (closedUpTo !== null && (start as number) + settings.windowDuration <= closedUpTo) {
       fail(`window ${start as number} ended by closedUpTo ${closedUpTo}, so it would be final, not held`);
     }
     const counts = window.counts;
-    if (!Array.isArray(counts) || counts.length === 0) fail(`window ${start as number} must have a non-empty counts array`);
+    if (!Array.isArray(counts) || counts.length === 0)
+      fail(`window ${start as number} must have a non-empty counts array`);
     const keys = new Set<K>();
     for (const pair of counts) {
       if (!Array.isArray(pair) || pair.length !== 2 || !(Number.isSafeInteger(pair[1]) && pair[1] > 0)) {

@@ -46,7 +46,8 @@ export interface NodeStatus {
 function runScript(args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     execFile(script, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`scripts/cassandra ${args.join(' ')} failed (${error.message.split('\n')[0]}):\n${stderr}`));
+      if (error)
+        reject(new Error(`scripts/cassandra ${args.join(' ')} failed (${error.message.split('\n')[0]}):\n${stderr}`));
       else resolvePromise(stdout);
     });
   });
@@ -65,15 +66,29 @@ export class CassandraCluster {
     this.startTimes.push({ what: `${state.nodes.length} nodes together`, ms: state.startMs });
   }
 
-  get dir(): string { return this.state.dir; }
-  get version(): string { return this.state.version; }
-  get datacenter(): string { return this.state.datacenter; }
-  get port(): number { return this.state.port; }
+  get dir(): string {
+    return this.state.dir;
+  }
+  get version(): string {
+    return this.state.version;
+  }
+  get datacenter(): string {
+    return this.state.datacenter;
+  }
+  get port(): number {
+    return this.state.port;
+  }
   /** `127.0.0.1:port,127.0.0.2:port,…`, for `--cassandra`. */
-  get contactPoints(): string { return this.state.contactPoints.join(','); }
-  get size(): number { return this.state.nodes.length; }
+  get contactPoints(): string {
+    return this.state.contactPoints.join(',');
+  }
+  get size(): number {
+    return this.state.nodes.length;
+  }
   /** The current JVM pid of node `index` (1-based). */
-  pid(index: number): number { return this.pids[index - 1] ?? 0; }
+  pid(index: number): number {
+    return this.pids[index - 1] ?? 0;
+  }
 
   /**
    * Driver options for the whole ring. `protocolOptions.port`: the driver reaches the
@@ -102,14 +117,18 @@ export class CassandraCluster {
 
   /** Starts node `index` on its data; resolves once it and the running nodes see each other up. */
   async startNode(index: number): Promise<number> {
-    const report = JSON.parse(lastLine(await runScript(['start-node', String(index), '--dir', this.dir, '--json'], NODE_START_TIMEOUT_MS))) as { pid: number; startMs: number };
+    const report = JSON.parse(
+      lastLine(await runScript(['start-node', String(index), '--dir', this.dir, '--json'], NODE_START_TIMEOUT_MS)),
+    ) as { pid: number; startMs: number };
     this.pids[index - 1] = report.pid;
     this.startTimes.push({ what: `node ${index} restart`, ms: report.startMs });
     return report.startMs;
   }
 
   async status(): Promise<NodeStatus[]> {
-    return (JSON.parse(lastLine(await runScript(['status', '--json', '--dir', this.dir], 30_000))) as { nodes: NodeStatus[] }).nodes;
+    return (
+      JSON.parse(lastLine(await runScript(['status', '--json', '--dir', this.dir], 30_000))) as { nodes: NodeStatus[] }
+    ).nodes;
   }
 
   /** Stops every node and deletes the folder. */
@@ -135,7 +154,9 @@ export function cassandraCluster(): Promise<CassandraCluster> {
   starting ??= runScript(['up', '--nodes', '3', '--json'], CLUSTER_START_TIMEOUT_MS).then((stdout) => {
     const cluster = new CassandraCluster(JSON.parse(lastLine(stdout)) as ClusterState);
     current = cluster;
-    process.stderr.write(`      (Cassandra ${cluster.version} cluster of ${cluster.size} on ${cluster.contactPoints} up in ${(cluster.startTimes[0]!.ms / 1000).toFixed(1)} s)\n`);
+    process.stderr.write(
+      `      (Cassandra ${cluster.version} cluster of ${cluster.size} on ${cluster.contactPoints} up in ${(cluster.startTimes[0]!.ms / 1000).toFixed(1)} s)\n`,
+    );
     process.once('exit', () => current?.downSync());
     // A killed run (CI timeout) gets no 'exit' event: stop the detached JVMs first.
     process.once('SIGTERM', () => {

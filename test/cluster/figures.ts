@@ -7,6 +7,7 @@ export const figures: string[] = [];
 // A root-level hook: runs once after every file of the suite.
 if (typeof after === 'function') {
   after(() => {
-    if (figures.length > 0) process.stdout.write(`\n      cluster figures:\n${figures.map((line) => `        ${line}`).join('\n')}\n`);
+    if (figures.length > 0)
+      process.stdout.write(`\n      cluster figures:\n${figures.map((line) => `        ${line}`).join('\n')}\n`);
   });
 }

@@ -15,8 +15,20 @@ import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { closeClients, testClient } from '../support/mqttHelpers.js';
 import { waitFor } from '../support/waitFor.js';
 import {
-  MINUTE, TOPIC, aggregateSummary, aggregatorRunner, expectedCounts, publishEvents, scriptedEvents, settledComparison, sinkOutages, sleep,
-  type AggregatorProcess, type AggregatorRunner, type Comparison, type SentEvent,
+  MINUTE,
+  TOPIC,
+  aggregateSummary,
+  aggregatorRunner,
+  expectedCounts,
+  publishEvents,
+  scriptedEvents,
+  settledComparison,
+  sinkOutages,
+  sleep,
+  type AggregatorProcess,
+  type AggregatorRunner,
+  type Comparison,
+  type SentEvent,
 } from '../faults/aggregatorHarness.js';
 import { CLUSTER_START_TIMEOUT_MS, cassandraCluster, type CassandraCluster } from './cassandraCluster.js';
 import { figures } from './figures.js';
@@ -39,8 +51,13 @@ describe('aggregate on a three-node Cassandra cluster (replication 3, LOCAL_QUOR
     // The test reads at QUORUM: two of three replicas answer, so a read sees every write
     // that LOCAL_QUORUM acknowledged, whichever node is down.
     cassandra = new Client(cluster.clientOptions({ queryOptions: { consistency: types.consistencies.quorum } }));
-    await cassandra.execute(`CREATE KEYSPACE IF NOT EXISTS hyper WITH replication = {'class': 'NetworkTopologyStrategy', '${cluster.datacenter}': 3}`);
-    broker = await startMosquitto({ persistence: true, extraConfig: ['max_queued_messages 1000000', 'autosave_interval 5'] });
+    await cassandra.execute(
+      `CREATE KEYSPACE IF NOT EXISTS hyper WITH replication = {'class': 'NetworkTopologyStrategy', '${cluster.datacenter}': 3}`,
+    );
+    broker = await startMosquitto({
+      persistence: true,
+      extraConfig: ['max_queued_messages 1000000', 'autosave_interval 5'],
+    });
     publisher = await testClient(broker.url, { clientId: 'cluster-publisher', reconnectPeriod: 200 });
     workDir = mkdtempSync(join(tmpdir(), 'cluster-'));
   });
@@ -53,15 +70,50 @@ describe('aggregate on a three-node Cassandra cluster (replication 3, LOCAL_QUOR
   });
 
   /** One aggregator writing to the cluster at LOCAL_QUORUM; its table fresh. */
-  async function aggregatorFor(name: string, mode: 'append' | 'update', extra: string[] = []): Promise<AggregatorRunner & { table: string }> {
+  async function aggregatorFor(
+    name: string,
+    mode: 'append' | 'update',
+    extra: string[] = [],
+  ): Promise<AggregatorRunner & { table: string }> {
     const table = `cluster_${name}`;
     await cassandra.execute(`DROP TABLE IF EXISTS hyper.${table}`);
     await ensureWindowCountTable(cassandra, { table });
-    const runner = aggregatorRunner(broker, [
-      '--broker', broker.url, '--topic', TOPIC, '--cassandra', cluster.contactPoints, '--datacenter', cluster.datacenter,
-      '--consistency', 'LOCAL_QUORUM', '--keyspace', 'hyper', '--table', table, '--aggregator-id', name, '--state-dir', join(workDir, name),
-      '--idle-advance', '0', '--max-event-time-ahead', 'off', '--output-mode', mode, '--format', 'json', '--session-expiry', '600', ...extra,
-    ], `mqtt-iot-stream-aggregator-${name}`, TOPIC);
+    const runner = aggregatorRunner(
+      broker,
+      [
+        '--broker',
+        broker.url,
+        '--topic',
+        TOPIC,
+        '--cassandra',
+        cluster.contactPoints,
+        '--datacenter',
+        cluster.datacenter,
+        '--consistency',
+        'LOCAL_QUORUM',
+        '--keyspace',
+        'hyper',
+        '--table',
+        table,
+        '--aggregator-id',
+        name,
+        '--state-dir',
+        join(workDir, name),
+        '--idle-advance',
+        '0',
+        '--max-event-time-ahead',
+        'off',
+        '--output-mode',
+        mode,
+        '--format',
+        'json',
+        '--session-expiry',
+        '600',
+        ...extra,
+      ],
+      `mqtt-iot-stream-aggregator-${name}`,
+      TOPIC,
+    );
     runners.push(runner);
     return Object.assign(runner, { table });
   }
@@ -82,7 +134,9 @@ describe('aggregate on a three-node Cassandra cluster (replication 3, LOCAL_QUOR
     const events = scriptedEvents(lines, 12_000, START, 40);
     let published = 0;
     const streamStart = Date.now();
-    const publishing = publishEvents(publisher, events, 150, (sent) => { published = sent; });
+    const publishing = publishEvents(publisher, events, 150, (sent) => {
+      published = sent;
+    });
     await waitFor(() => published >= 3_000, 'a quarter of the stream', 60_000);
     const killedAt = published;
     await cluster.killNode(1);
@@ -101,10 +155,12 @@ describe('aggregate on a three-node Cassandra cluster (replication 3, LOCAL_QUOR
     expect(outages.started, 'every outage the sink reported also ended').to.equal(outages.ended);
     expect(await aggregator.kill('SIGTERM')).to.equal(0);
     const summary = aggregateSummary(process.output());
-    figures.push(`node 1 SIGKILLed after ${killedAt} of ${events.length} published, back after ${(downForMs / 1000).toFixed(0)} s `
-      + `(its restart ${(restartMs / 1000).toFixed(1)} s; ${restartedAt} published by then); stream ${(streamMs / 1000).toFixed(0)} s: `
-      + `sent ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}; `
-      + `sink outages ${outages.started}, retries ${outages.retries}${outages.causes.length > 0 ? ` (${outages.causes.join('; ')})` : ''}; rows written ${summary['rows written'] ?? '?'}`);
+    figures.push(
+      `node 1 SIGKILLed after ${killedAt} of ${events.length} published, back after ${(downForMs / 1000).toFixed(0)} s ` +
+        `(its restart ${(restartMs / 1000).toFixed(1)} s; ${restartedAt} published by then); stream ${(streamMs / 1000).toFixed(0)} s: ` +
+        `sent ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}; ` +
+        `sink outages ${outages.started}, retries ${outages.retries}${outages.causes.length > 0 ? ` (${outages.causes.join('; ')})` : ''}; rows written ${summary['rows written'] ?? '?'}`,
+    );
   });
 
   it('stops taking messages while two of three nodes are down, says why, and ends exact once one is back', async () => {
@@ -118,16 +174,27 @@ describe('aggregate on a three-node Cassandra cluster (replication 3, LOCAL_QUOR
     const outageStart = Date.now();
     // 50 s of event time moving on: windows close, their rows cannot reach two replicas.
     await publishEvents(publisher, events.slice(500, 3_000), 50);
-    await waitFor(() => /not taking messages until they are written/.test(process.output()), () => `intake to stop; output:\n${process.output()}`, 120_000);
+    await waitFor(
+      () => /not taking messages until they are written/.test(process.output()),
+      () => `intake to stop; output:\n${process.output()}`,
+      120_000,
+    );
     const stalled = sinkOutages(process.output());
     expect(stalled.started, `the sink reported the outage:\n${process.output()}`).to.be.at.least(1);
-    expect(stalled.causes.join('\n'), 'the cause names the consistency Cassandra could not reach')
-      .to.match(/LOCAL_QUORUM|localQuorum|Cannot achieve consistency|Unavailable|timeout/i);
+    expect(stalled.causes.join('\n'), 'the cause names the consistency Cassandra could not reach').to.match(
+      /LOCAL_QUORUM|localQuorum|Cannot achieve consistency|Unavailable|timeout/i,
+    );
     expect(process.child.exitCode, `the aggregator waits instead of failing:\n${process.output()}`).to.equal(null);
     const restartMs = await cluster.startNode(2);
     const outageMs = Date.now() - outageStart;
-    await waitFor(() => /rows written again \(\d+ waiting\): taking messages/.test(process.output().split('not taking messages until they are written').at(-1) ?? ''),
-      () => `intake to resume; output:\n${process.output()}`, 180_000);
+    await waitFor(
+      () =>
+        /rows written again \(\d+ waiting\): taking messages/.test(
+          process.output().split('not taking messages until they are written').at(-1) ?? '',
+        ),
+      () => `intake to resume; output:\n${process.output()}`,
+      180_000,
+    );
     await publishEvents(publisher, events.slice(3_000), 100);
     const comparison = await closeAndCompare(aggregator.table, events);
     // The third node comes back while the table is read, so the next file has three again.
@@ -138,9 +205,11 @@ describe('aggregate on a three-node Cassandra cluster (replication 3, LOCAL_QUOR
     expect(outages.ended, 'the sink said when writes worked again').to.be.at.least(1);
     expect(await aggregator.kill('SIGTERM')).to.equal(0);
     const waits = process.output().match(/(\d+) rows wait for Cassandra: not taking messages/g) ?? [];
-    figures.push(`nodes 2 (SIGKILL) and 3 (SIGTERM) down ${(outageMs / 1000).toFixed(0)} s (node 2 restart ${(restartMs / 1000).toFixed(1)} s): `
-      + `sent ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}; `
-      + `intake stopped ${waits.length}×; sink outages ${outages.started}, lasting ${outages.durations.map((s) => `${s} s`).join(', ')}, `
-      + `retries ${outages.retries}; cause: ${outages.causes[0]?.slice(0, 160) ?? '?'}`);
+    figures.push(
+      `nodes 2 (SIGKILL) and 3 (SIGTERM) down ${(outageMs / 1000).toFixed(0)} s (node 2 restart ${(restartMs / 1000).toFixed(1)} s): ` +
+        `sent ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}; ` +
+        `intake stopped ${waits.length}×; sink outages ${outages.started}, lasting ${outages.durations.map((s) => `${s} s`).join(', ')}, ` +
+        `retries ${outages.retries}; cause: ${outages.causes[0]?.slice(0, 160) ?? '?'}`,
+    );
   });
 });

@@ -17,8 +17,19 @@ import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { closeClients, testClient } from '../support/mqttHelpers.js';
 import { waitFor } from '../support/waitFor.js';
 import {
-  MINUTE, TOPIC, aggregateSummary, aggregatorRunner, compareTable, expectedCounts, publishEvents, scriptedEvents, settledComparison, sleep,
-  type AggregatorRunner, type Comparison, type SentEvent,
+  MINUTE,
+  TOPIC,
+  aggregateSummary,
+  aggregatorRunner,
+  compareTable,
+  expectedCounts,
+  publishEvents,
+  scriptedEvents,
+  settledComparison,
+  sleep,
+  type AggregatorRunner,
+  type Comparison,
+  type SentEvent,
 } from '../faults/aggregatorHarness.js';
 import { CLUSTER_START_TIMEOUT_MS, cassandraCluster, type CassandraCluster } from './cassandraCluster.js';
 import { figures } from './figures.js';
@@ -29,10 +40,17 @@ const AGGREGATORS = ['a1', 'a2', 'a3'] as const;
 /** One aggregator's counts over `events` in order (1-minute windows, 2-minute watermark, append), open windows flushed. */
 function oneAggregator(events: readonly SentEvent[]): Map<string, number> {
   const counts = new Map<string, number>();
-  const counter = new WindowCounter<SentEvent, number>({
-    eventTime: (event) => event.time, key: (event) => event.status, windowDuration: MINUTE, watermarkDelay: 2 * MINUTE, outputMode: 'append',
-    onReject: () => {},
-  }, (row) => counts.set(`${row.windowStart.getTime()}/${row.key}`, row.count));
+  const counter = new WindowCounter<SentEvent, number>(
+    {
+      eventTime: (event) => event.time,
+      key: (event) => event.status,
+      windowDuration: MINUTE,
+      watermarkDelay: 2 * MINUTE,
+      outputMode: 'append',
+      onReject: () => {},
+    },
+    (row) => counts.set(`${row.windowStart.getTime()}/${row.key}`, row.count),
+  );
   for (const event of events) counter.push(event);
   counter.flush();
   return counts;
@@ -52,8 +70,13 @@ describe('three aggregators on one shared subscription, writing partials to the 
     this.timeout(CLUSTER_START_TIMEOUT_MS);
     cluster = await cassandraCluster();
     cassandra = new Client(cluster.clientOptions({ queryOptions: { consistency: types.consistencies.quorum } }));
-    await cassandra.execute(`CREATE KEYSPACE IF NOT EXISTS hyper WITH replication = {'class': 'NetworkTopologyStrategy', '${cluster.datacenter}': 3}`);
-    broker = await startMosquitto({ persistence: true, extraConfig: ['max_queued_messages 1000000', 'autosave_interval 5'] });
+    await cassandra.execute(
+      `CREATE KEYSPACE IF NOT EXISTS hyper WITH replication = {'class': 'NetworkTopologyStrategy', '${cluster.datacenter}': 3}`,
+    );
+    broker = await startMosquitto({
+      persistence: true,
+      extraConfig: ['max_queued_messages 1000000', 'autosave_interval 5'],
+    });
     publisher = await testClient(broker.url, { clientId: 'shared-publisher', reconnectPeriod: 200 });
     workDir = mkdtempSync(join(tmpdir(), 'shared-'));
   });
@@ -70,17 +93,54 @@ describe('three aggregators on one shared subscription, writing partials to the 
    * anything is published. Its own group: the sessions of a case's aggregators outlive
    * them (persistent), and the broker would go on dealing them their share.
    */
-  async function sharedAggregators(name: string, extra: string[] = []): Promise<{ table: string; aggregators: AggregatorRunner[] }> {
+  async function sharedAggregators(
+    name: string,
+    extra: string[] = [],
+  ): Promise<{ table: string; aggregators: AggregatorRunner[] }> {
     const table = `shared_${name}`;
     const group = `counters-${name}`;
     await cassandra.execute(`DROP TABLE IF EXISTS hyper.${table}`);
     await ensureWindowCountTable(cassandra, { table });
-    const aggregators = AGGREGATORS.map((id) => aggregatorRunner(broker, [
-      '--broker', broker.url, '--topic', TOPIC, '--share-group', group, '--cassandra', cluster.contactPoints, '--datacenter', cluster.datacenter,
-      '--consistency', 'LOCAL_QUORUM', '--keyspace', 'hyper', '--table', table, '--aggregator-id', `${name}-${id}`,
-      '--state-dir', join(workDir, name, id), '--idle-advance', '0', '--max-event-time-ahead', 'off', '--output-mode', 'append',
-      '--format', 'json', '--session-expiry', '600', ...extra,
-    ], `mqtt-iot-stream-aggregator-${name}-${id}`, `$share/${group}/${TOPIC}`));
+    const aggregators = AGGREGATORS.map((id) =>
+      aggregatorRunner(
+        broker,
+        [
+          '--broker',
+          broker.url,
+          '--topic',
+          TOPIC,
+          '--share-group',
+          group,
+          '--cassandra',
+          cluster.contactPoints,
+          '--datacenter',
+          cluster.datacenter,
+          '--consistency',
+          'LOCAL_QUORUM',
+          '--keyspace',
+          'hyper',
+          '--table',
+          table,
+          '--aggregator-id',
+          `${name}-${id}`,
+          '--state-dir',
+          join(workDir, name, id),
+          '--idle-advance',
+          '0',
+          '--max-event-time-ahead',
+          'off',
+          '--output-mode',
+          'append',
+          '--format',
+          'json',
+          '--session-expiry',
+          '600',
+          ...extra,
+        ],
+        `mqtt-iot-stream-aggregator-${name}-${id}`,
+        `$share/${group}/${TOPIC}`,
+      ),
+    );
     runners.push(...aggregators);
     for (const aggregator of aggregators) await aggregator.start();
     return { table, aggregators };
@@ -93,7 +153,9 @@ describe('three aggregators on one shared subscription, writing partials to the 
   async function closeAll(events: readonly SentEvent[]): Promise<number> {
     const closing = Math.max(...events.map((event) => event.time)) + 60 * MINUTE;
     for (let i = 0; i < 2 * AGGREGATORS.length; i++) {
-      await publisher.publishAsync(TOPIC, encodePayload(makePayload(lines[0] as string, new Date(closing))), { qos: 1 });
+      await publisher.publishAsync(TOPIC, encodePayload(makePayload(lines[0] as string, new Date(closing))), {
+        qos: 1,
+      });
     }
     return closing - (closing % MINUTE);
   }
@@ -105,7 +167,12 @@ describe('three aggregators on one shared subscription, writing partials to the 
   }
 
   const outputs = (aggregators: readonly AggregatorRunner[]) =>
-    aggregators.map((aggregator, i) => `--- ${AGGREGATORS[i]}:\n${aggregator.processes.map((process) => process.output().slice(-1500)).join('\n(restart)\n')}`).join('\n');
+    aggregators
+      .map(
+        (aggregator, i) =>
+          `--- ${AGGREGATORS[i]}:\n${aggregator.processes.map((process) => process.output().slice(-1500)).join('\n(restart)\n')}`,
+      )
+      .join('\n');
   const explain = (comparison: Comparison, aggregators: readonly AggregatorRunner[]) =>
     `lost ${comparison.lost}, double-counted ${comparison.doubled}:\n${comparison.differences.slice(0, 20).join('\n')}\n${outputs(aggregators)}`;
 
@@ -114,7 +181,9 @@ describe('three aggregators on one shared subscription, writing partials to the 
     const events = scriptedEvents(lines, 9_000, START, 30);
     let published = 0;
     const started = Date.now();
-    const publishing = publishEvents(publisher, events, 300, (sent) => { published = sent; });
+    const publishing = publishEvents(publisher, events, 300, (sent) => {
+      published = sent;
+    });
     await waitFor(() => published >= 3_000, 'a third of the stream', 60_000);
     const killedAt = published;
     expect(await aggregators[1]!.kill('SIGKILL')).to.equal('SIGKILL');
@@ -128,9 +197,11 @@ describe('three aggregators on one shared subscription, writing partials to the 
     const summaries = await stopAll(aggregators);
     // Each process's own count since it started; the killed one's first life is in its journal, not here.
     const received = summaries.map((summary) => summary['received'] ?? 0);
-    figures.push(`3 aggregators, a2 SIGKILLed after ${killedAt} of ${events.length} published and restarted: sent ${comparison.expected}, `
-      + `counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}; stream ${(streamMs / 1000).toFixed(0)} s; `
-      + `received since (re)start: ${received.join(' / ')}`);
+    figures.push(
+      `3 aggregators, a2 SIGKILLed after ${killedAt} of ${events.length} published and restarted: sent ${comparison.expected}, ` +
+        `counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}; stream ${(streamMs / 1000).toFixed(0)} s; ` +
+        `received since (re)start: ${received.join(' / ')}`,
+    );
   });
 
   it('counts late data as one aggregator does unless the late event reaches an aggregator whose own watermark is behind', async () => {
@@ -140,11 +211,17 @@ describe('three aggregators on one shared subscription, writing partials to the 
     const base = scriptedEvents(lines, 600, START, 5);
     // Three events at +20 min: one reaches each aggregator, so every watermark is +18 min;
     // three at +1 min after them are late for all three, as for one aggregator: dropped.
-    const lateEverywhere = [...Array(3)].map(() => event(START + 20 * MINUTE)).concat([...Array(3)].map(() => event(START + MINUTE, lines[2])));
+    const lateEverywhere = [...Array(3)]
+      .map(() => event(START + 20 * MINUTE))
+      .concat([...Array(3)].map(() => event(START + MINUTE, lines[2])));
     // One event at +40 min reaches one aggregator (watermark +38 min); the two at +25 min
     // after it reach the other two, whose watermark is +18 min: on time there. One
     // aggregator (watermark +38 min) would drop them.
-    const lateForOne = [event(START + 40 * MINUTE), event(START + 25 * MINUTE, lines[3]), event(START + 25 * MINUTE, lines[3])];
+    const lateForOne = [
+      event(START + 40 * MINUTE),
+      event(START + 25 * MINUTE, lines[3]),
+      event(START + 25 * MINUTE, lines[3]),
+    ];
     const events = [...base, ...lateEverywhere, ...lateForOne];
     await publishEvents(publisher, base, 300);
     await publishEvents(publisher, lateEverywhere, 1_000);
@@ -159,11 +236,18 @@ describe('three aggregators on one shared subscription, writing partials to the 
     expect(comparison, explain(comparison, aggregators)).to.include({ lost: 0, doubled: 0 });
     // Against one aggregator: the same everywhere but the two events of the +25 min window.
     const againstSingle = await compareTable(cassandra, table, single, before);
-    expect(againstSingle.differences).to.deep.equal([`${new Date(START + 25 * MINUTE).toISOString()} status ${status(lines[3] as string)}: 2 (sent 0)`]);
+    expect(againstSingle.differences).to.deep.equal([
+      `${new Date(START + 25 * MINUTE).toISOString()} status ${status(lines[3] as string)}: 2 (sent 0)`,
+    ]);
     const summaries = await stopAll(aggregators);
     const late = summaries.map((summary) => summary['late'] ?? 0);
-    expect(late.reduce((a, b) => a + b, 0), `late reported by the three: ${late.join(', ')}`).to.equal(3);
-    figures.push(`late data, 3 aggregators: ${events.length} events; 3 late everywhere, dropped by all (late per aggregator ${late.join(' / ')}); `
-      + `2 late for one aggregator's watermark, counted by the two whose watermark was behind (one aggregator: 5 late, 0 counted there)`);
+    expect(
+      late.reduce((a, b) => a + b, 0),
+      `late reported by the three: ${late.join(', ')}`,
+    ).to.equal(3);
+    figures.push(
+      `late data, 3 aggregators: ${events.length} events; 3 late everywhere, dropped by all (late per aggregator ${late.join(' / ')}); ` +
+        `2 late for one aggregator's watermark, counted by the two whose watermark was behind (one aggregator: 5 late, 0 counted there)`,
+    );
   });
 });

@@ -16,13 +16,24 @@ import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { closeClients, testClient } from '../support/mqttHelpers.js';
 import { waitFor } from '../support/waitFor.js';
 import {
-  MINUTE, TOPIC, expectedCounts, publishEvents, scriptedEvents, settledComparison, sleep, startAggregate,
-  type AggregatorProcess, type Comparison, type SentEvent,
+  MINUTE,
+  TOPIC,
+  expectedCounts,
+  publishEvents,
+  scriptedEvents,
+  settledComparison,
+  sleep,
+  startAggregate,
+  type AggregatorProcess,
+  type Comparison,
+  type SentEvent,
 } from './aggregatorHarness.js';
 
 const START = Date.UTC(2026, 10, 30, 8, 0, 0);
 // The driver's default waits up to 10 minutes before trying a node that was down again.
-const quickReconnection = { policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(500, 5_000) } };
+const quickReconnection = {
+  policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(500, 5_000) },
+};
 /** Every case's figures, printed at the end (the fault table of docs/durability.md). */
 const figures: string[] = [];
 
@@ -42,7 +53,10 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     cassandra = new Client(node.clientOptions(quickReconnection));
     // Persistence: sessions and queued messages survive a broker restart. The queue
     // limit raised: Mosquitto's default (1000 per client) drops the rest silently.
-    broker = await startMosquitto({ persistence: true, extraConfig: ['max_queued_messages 1000000', 'autosave_interval 5'] });
+    broker = await startMosquitto({
+      persistence: true,
+      extraConfig: ['max_queued_messages 1000000', 'autosave_interval 5'],
+    });
     publisher = await testClient(broker.url, { clientId: 'faults-publisher', reconnectPeriod: 200 });
     workDir = mkdtempSync(join(tmpdir(), 'faults-'));
   });
@@ -52,7 +66,8 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     await cassandra?.shutdown();
     await broker?.dispose();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
-    if (figures.length > 0) process.stdout.write(`\n      fault figures:\n${figures.map((line) => `        ${line}`).join('\n')}\n`);
+    if (figures.length > 0)
+      process.stdout.write(`\n      fault figures:\n${figures.map((line) => `        ${line}`).join('\n')}\n`);
   });
 
   /** One case's aggregator: same id, table and state directory across restarts. */
@@ -61,17 +76,46 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     await cassandra.execute(`DROP TABLE IF EXISTS hyper.${table}`).catch(() => undefined);
     await ensureWindowCountTable(cassandra, { table });
     const stateDir = join(workDir, name);
-    const args = ['--broker', broker.url, '--topic', TOPIC, '--cassandra', node.contactPoint, '--keyspace', 'hyper', '--table', table,
-      '--aggregator-id', name, '--state-dir', stateDir, '--idle-advance', '0', '--max-event-time-ahead', 'off', '--output-mode', mode,
-      '--format', 'json', '--session-expiry', '600', ...extra];
+    const args = [
+      '--broker',
+      broker.url,
+      '--topic',
+      TOPIC,
+      '--cassandra',
+      node.contactPoint,
+      '--keyspace',
+      'hyper',
+      '--table',
+      table,
+      '--aggregator-id',
+      name,
+      '--state-dir',
+      stateDir,
+      '--idle-advance',
+      '0',
+      '--max-event-time-ahead',
+      'off',
+      '--output-mode',
+      mode,
+      '--format',
+      'json',
+      '--session-expiry',
+      '600',
+      ...extra,
+    ];
     let current: AggregatorProcess | undefined;
     const start = async () => {
       current = startAggregate(args);
       running.push(current);
       const logBefore = broker.log().length;
       // Subscribed: from then on the persistent session queues what the aggregator misses.
-      await waitFor(() => broker.log().slice(logBefore).includes(`mqtt-iot-stream-aggregator-${name} 1 ${TOPIC}`)
-        || current!.child.exitCode !== null, () => `the aggregator's subscription; its output:\n${current!.output()}`, 60_000);
+      await waitFor(
+        () =>
+          broker.log().slice(logBefore).includes(`mqtt-iot-stream-aggregator-${name} 1 ${TOPIC}`) ||
+          current!.child.exitCode !== null,
+        () => `the aggregator's subscription; its output:\n${current!.output()}`,
+        60_000,
+      );
       if (current.child.exitCode !== null) throw new Error(`the aggregator exited at start:\n${current.output()}`);
       return current;
     };
@@ -84,12 +128,19 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
   }
 
   /** Sends one event an hour after the last, so every window before it is final, then compares. */
-  async function closeAndCompare(table: string, events: readonly SentEvent[], caseName: string, extra = ''): Promise<Comparison> {
+  async function closeAndCompare(
+    table: string,
+    events: readonly SentEvent[],
+    caseName: string,
+    extra = '',
+  ): Promise<Comparison> {
     const last = Math.max(...events.map((event) => event.time));
     const closing = last + 60 * MINUTE;
     await publisher.publishAsync(TOPIC, encodePayload(makePayload(lines[0] as string, new Date(closing))), { qos: 1 });
     const comparison = await settledComparison(cassandra, table, expectedCounts(events), closing - (closing % MINUTE));
-    figures.push(`${caseName}: sent ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}${extra}`);
+    figures.push(
+      `${caseName}: sent ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}${extra}`,
+    );
     return comparison;
   }
 
@@ -102,7 +153,9 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
       await aggregator.start();
       const events = scriptedEvents(lines, 6_000, START, 30);
       let published = 0;
-      const publishing = publishEvents(publisher, events, 500, (sent) => { published = sent; });
+      const publishing = publishEvents(publisher, events, 500, (sent) => {
+        published = sent;
+      });
       const killedAt: number[] = [];
       for (let kill = 0; kill < 5; kill++) {
         await sleep(400 + Math.random() * 1_500);
@@ -112,8 +165,16 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
         await aggregator.start();
       }
       await publishing;
-      const comparison = await closeAndCompare(aggregator.table, events, `SIGKILL ×5, ${mode}`, ` (killed after ${killedAt.join(', ')} published)`);
-      expect(comparison, describeDifferences(comparison, aggregator.current().output())).to.include({ lost: 0, doubled: 0 });
+      const comparison = await closeAndCompare(
+        aggregator.table,
+        events,
+        `SIGKILL ×5, ${mode}`,
+        ` (killed after ${killedAt.join(', ')} published)`,
+      );
+      expect(comparison, describeDifferences(comparison, aggregator.current().output())).to.include({
+        lost: 0,
+        doubled: 0,
+      });
       expect(await aggregator.kill('SIGTERM')).to.equal(0);
     });
   }
@@ -123,7 +184,9 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     await aggregator.start();
     const events = scriptedEvents(lines, 1_500, START, 5);
     let published = 0;
-    const publishing = publishEvents(publisher, events, 300, (sent) => { published = sent; });
+    const publishing = publishEvents(publisher, events, 300, (sent) => {
+      published = sent;
+    });
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       await waitFor(() => published >= (signal === 'SIGTERM' ? 500 : 1_000), 'publishing', 30_000);
       const process = aggregator.current();
@@ -133,7 +196,10 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     }
     await publishing;
     const comparison = await closeAndCompare(aggregator.table, events, 'SIGTERM + SIGINT mid-window');
-    expect(comparison, describeDifferences(comparison, aggregator.current().output())).to.include({ lost: 0, doubled: 0 });
+    expect(comparison, describeDifferences(comparison, aggregator.current().output())).to.include({
+      lost: 0,
+      doubled: 0,
+    });
     expect(await aggregator.kill('SIGTERM')).to.equal(0);
   });
 
@@ -152,7 +218,15 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
       await broker.restart();
       // A killed broker may have lost the session itself (saved every 5 s here): then
       // MQTT.js subscribes again, and what is published before that reaches nobody.
-      await waitFor(() => broker.log().slice(logBefore).includes(`Sending CONNACK to mqtt-iot-stream-aggregator-broker_${signal.toLowerCase()}`), 'the aggregator reconnecting', 30_000);
+      await waitFor(
+        () =>
+          broker
+            .log()
+            .slice(logBefore)
+            .includes(`Sending CONNACK to mqtt-iot-stream-aggregator-broker_${signal.toLowerCase()}`),
+        'the aggregator reconnecting',
+        30_000,
+      );
       await sleep(500);
       await publishEvents(publisher, events.slice(1_500), 1_000);
       const comparison = await closeAndCompare(aggregator.table, events, `broker ${signal} + restart`);
@@ -173,7 +247,13 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     const process = await aggregator.start();
     const events = scriptedEvents(lines, 4_400, START, 240);
     const rss: number[] = [];
-    const sampler = setInterval(() => { try { rss.push(process.rssMb()); } catch { /* exited: the checks below say so */ } }, 1_000);
+    const sampler = setInterval(() => {
+      try {
+        rss.push(process.rssMb());
+      } catch {
+        /* exited: the checks below say so */
+      }
+    }, 1_000);
     try {
       await publishEvents(publisher, events.slice(0, 200), 200);
       // The test's own client sits the outage out: cassandra-driver 4 leaks the timers
@@ -196,11 +276,17 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
         globalThis.process.kill(node.pid, 'SIGCONT');
       }
       cassandra = new Client(node.clientOptions(quickReconnection));
-      const comparison = await closeAndCompare(aggregator.table, events, 'Cassandra stopped 185 s, then SIGSTOP 40 s',
-        `; RSS ${Math.min(...rss).toFixed(0)}–${Math.max(...rss).toFixed(0)} MB`);
+      const comparison = await closeAndCompare(
+        aggregator.table,
+        events,
+        'Cassandra stopped 185 s, then SIGSTOP 40 s',
+        `; RSS ${Math.min(...rss).toFixed(0)}–${Math.max(...rss).toFixed(0)} MB`,
+      );
       expect(comparison, describeDifferences(comparison, process.output())).to.include({ lost: 0, doubled: 0 });
       expect(process.output(), 'the outage is reported').to.match(/cassandraSink|Cassandra/);
-      expect(process.output(), 'intake stopped and resumed').to.match(/not taking messages until they are written/).and.match(/taking messages\n/);
+      expect(process.output(), 'intake stopped and resumed')
+        .to.match(/not taking messages until they are written/)
+        .and.match(/taking messages\n/);
       const early = Math.max(...rss.slice(0, 10));
       expect(Math.max(...rss) - early, `RSS ${rss.map((mb) => mb.toFixed(0)).join(' ')}`).to.be.lessThan(80);
     } finally {
@@ -235,9 +321,17 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     const comparison = await closeAndCompare(aggregator.table, events, 'hostile payloads');
     expect(comparison, describeDifferences(comparison, process.output())).to.include({ lost: 0, doubled: 0 });
     expect(process.child.exitCode, process.output()).to.equal(null);
-    expect(process.output()).to.match(/rejected \(future\)/).and.match(/rejected \(payload\): .*more than the 1,048,576 allowed/);
+    expect(process.output())
+      .to.match(/rejected \(future\)/)
+      .and.match(/rejected \(payload\): .*more than the 1,048,576 allowed/);
     expect(process.rssMb() - rssBefore, 'a 64 MiB message never reached the aggregator').to.be.lessThan(40);
-    expect(process.output().split('\n').every((line) => line.length < 2_000), 'every output line has a readable length').to.equal(true);
+    expect(
+      process
+        .output()
+        .split('\n')
+        .every((line) => line.length < 2_000),
+      'every output line has a readable length',
+    ).to.equal(true);
     expect(await aggregator.kill('SIGTERM')).to.equal(0);
   });
 });

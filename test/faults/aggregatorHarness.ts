@@ -26,8 +26,12 @@ export function scriptedEvents(lines: readonly string[], count: number, start: n
   const step = (minutes * MINUTE) / count;
   return Array.from({ length: count }, (_, i) => {
     const line = lines[i % lines.length] as string;
-    const jitter = ((i * 7919) % 41 - 20) * 1000;
-    return { time: Math.max(start, Math.round(start + i * step + jitter)), line, status: Number(/" (\d{3}) /.exec(line)?.[1]) };
+    const jitter = (((i * 7919) % 41) - 20) * 1000;
+    return {
+      time: Math.max(start, Math.round(start + i * step + jitter)),
+      line,
+      status: Number(/" (\d{3}) /.exec(line)?.[1]),
+    };
   });
 }
 
@@ -51,7 +55,12 @@ export interface Comparison {
   readonly differences: string[];
 }
 
-export async function compareTable(cassandra: Client, table: string, expected: Map<string, number>, before: number): Promise<Comparison> {
+export async function compareTable(
+  cassandra: Client,
+  table: string,
+  expected: Map<string, number>,
+  before: number,
+): Promise<Comparison> {
   const actual = new Map<string, number>();
   for (const total of await readWindowTotals(cassandra, { keyspace: 'hyper', table })) {
     if (total.windowStart.getTime() >= before) continue; // the closing event's window
@@ -67,13 +76,23 @@ export async function compareTable(cassandra: Client, table: string, expected: M
     counted += got;
     if (got < want) lost += want - got;
     if (got > want) doubled += got - want;
-    if (got !== want) differences.push(`${new Date(Number(id.split('/')[0])).toISOString()} status ${id.split('/')[1]}: ${got} (sent ${want})`);
+    if (got !== want)
+      differences.push(
+        `${new Date(Number(id.split('/')[0])).toISOString()} status ${id.split('/')[1]}: ${got} (sent ${want})`,
+      );
   }
   return { expected: [...expected.values()].reduce((a, b) => a + b, 0), counted, lost, doubled, differences };
 }
 
 /** Polls the table until it matches, or until it stopped changing for `quietMs` (then returns what it holds). */
-export async function settledComparison(cassandra: Client, table: string, expected: Map<string, number>, before: number, quietMs = 15_000, deadlineMs = 180_000): Promise<Comparison> {
+export async function settledComparison(
+  cassandra: Client,
+  table: string,
+  expected: Map<string, number>,
+  before: number,
+  quietMs = 15_000,
+  deadlineMs = 180_000,
+): Promise<Comparison> {
   const deadline = Date.now() + deadlineMs;
   let last = '';
   let lastChange = Date.now();
@@ -103,7 +122,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Publishes each event at QoS 1, at most `rate` a second, and resolves when the broker acknowledged every one. */
-export async function publishEvents(client: MqttClient, events: readonly SentEvent[], rate: number, onProgress?: (sent: number) => void): Promise<void> {
+export async function publishEvents(
+  client: MqttClient,
+  events: readonly SentEvent[],
+  rate: number,
+  onProgress?: (sent: number) => void,
+): Promise<void> {
   const started = Date.now();
   const inFlight = new Set<Promise<unknown>>();
   for (let i = 0; i < events.length; i++) {
@@ -132,9 +156,15 @@ export interface AggregatorProcess {
 export function startAggregate(args: string[]): AggregatorProcess {
   const child = spawn(process.execPath, [cli, 'aggregate', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)));
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | NodeJS.Signals>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)),
+  );
   return {
     child,
     output: () => output,
@@ -166,7 +196,12 @@ export interface AggregatorRunner {
  * Runs `aggregate args` as the MQTT client `clientId` subscribing to `topic` (for a
  * shared subscription, `$share/<group>/<topic>`, as the broker logs it).
  */
-export function aggregatorRunner(broker: LoggingBroker, args: readonly string[], clientId: string, topic: string): AggregatorRunner {
+export function aggregatorRunner(
+  broker: LoggingBroker,
+  args: readonly string[],
+  clientId: string,
+  topic: string,
+): AggregatorRunner {
   const processes: AggregatorProcess[] = [];
   const current = () => {
     const last = processes.at(-1);
@@ -180,10 +215,16 @@ export function aggregatorRunner(broker: LoggingBroker, args: readonly string[],
       const logBefore = broker.log().length;
       const started = startAggregate([...args]);
       processes.push(started);
-      await waitFor(() => {
-        if (started.child.exitCode !== null) throw new Error(`the aggregator ${clientId} exited at start:\n${started.output()}`);
-        return broker.log().slice(logBefore).includes(`${clientId} 1 ${topic}`);
-      }, () => `the aggregator ${clientId} to subscribe; its output:\n${started.output()}`, 60_000, 20);
+      await waitFor(
+        () => {
+          if (started.child.exitCode !== null)
+            throw new Error(`the aggregator ${clientId} exited at start:\n${started.output()}`);
+          return broker.log().slice(logBefore).includes(`${clientId} 1 ${topic}`);
+        },
+        () => `the aggregator ${clientId} to subscribe; its output:\n${started.output()}`,
+        60_000,
+        20,
+      );
       return started;
     },
     async kill(signal) {
@@ -209,8 +250,12 @@ export interface SinkOutages {
 }
 
 export function sinkOutages(output: string): SinkOutages {
-  const causes = [...output.matchAll(/cassandraSink: writes to \S+ failing since \S+ \((.*)\); retrying/g)].map((match) => match[1] as string);
-  const ends = [...output.matchAll(/cassandraSink: writes to \S+ work again after ([\d.]+) s \((\d+) retr(?:y|ies)\)/g)];
+  const causes = [...output.matchAll(/cassandraSink: writes to \S+ failing since \S+ \((.*)\); retrying/g)].map(
+    (match) => match[1] as string,
+  );
+  const ends = [
+    ...output.matchAll(/cassandraSink: writes to \S+ work again after ([\d.]+) s \((\d+) retr(?:y|ies)\)/g),
+  ];
   return {
     started: causes.length,
     ended: ends.length,
@@ -222,6 +267,12 @@ export function sinkOutages(output: string): SinkOutages {
 
 /** The counters of the summary line `aggregate` prints when it stops (SIGTERM): received, late, rows written… */
 export function aggregateSummary(output: string): Record<string, number> {
-  const line = output.split('\n').filter((text) => /^received \d+ · /.test(text) || / · received \d+ · /.test(text)).at(-1) ?? '';
-  return Object.fromEntries([...line.matchAll(/([a-z][a-z ]*?) (\d+)(?= ·|$)/g)].map((match) => [match[1] as string, Number(match[2])]));
+  const line =
+    output
+      .split('\n')
+      .filter((text) => /^received \d+ · /.test(text) || / · received \d+ · /.test(text))
+      .at(-1) ?? '';
+  return Object.fromEntries(
+    [...line.matchAll(/([a-z][a-z ]*?) (\d+)(?= ·|$)/g)].map((match) => [match[1] as string, Number(match[2])]),
+  );
 }

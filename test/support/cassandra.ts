@@ -75,12 +75,24 @@ function parseState(stdout: string): NodeState {
 class TestNode implements CassandraNode {
   running = true;
   constructor(private state: NodeState) {}
-  get host() { return this.state.host; }
-  get port() { return this.state.port; }
-  get contactPoint() { return `${this.state.host}:${this.state.port}`; }
-  get dir() { return this.state.dir; }
-  get version() { return this.state.version; }
-  get pid() { return this.state.pid; }
+  get host() {
+    return this.state.host;
+  }
+  get port() {
+    return this.state.port;
+  }
+  get contactPoint() {
+    return `${this.state.host}:${this.state.port}`;
+  }
+  get dir() {
+    return this.state.dir;
+  }
+  get version() {
+    return this.state.version;
+  }
+  get pid() {
+    return this.state.pid;
+  }
   clientOptions(extra: Partial<ClientOptions> = {}): ClientOptions {
     return { contactPoints: [this.contactPoint], localDataCenter: 'datacenter1', ...extra };
   }
@@ -123,8 +135,10 @@ export function cassandraNode(): Promise<CassandraNode> {
     const state = parseState(stdout);
     node = new TestNode(state);
     startupTimes.push(state.startMs);
-    process.stderr.write(`      (Cassandra ${state.version} up on ${state.host}:${state.port} in ${(state.startMs / 1000).toFixed(1)} s` +
-      `${state.downloadMs ? `, jars downloaded in ${(state.downloadMs / 1000).toFixed(1)} s` : ''})\n`);
+    process.stderr.write(
+      `      (Cassandra ${state.version} up on ${state.host}:${state.port} in ${(state.startMs / 1000).toFixed(1)} s` +
+        `${state.downloadMs ? `, jars downloaded in ${(state.downloadMs / 1000).toFixed(1)} s` : ''})\n`,
+    );
     process.once('exit', () => node?.destroySync());
     // A killed run (CI timeout) gets no 'exit' event: stop the detached JVM first.
     process.once('SIGTERM', () => {

@@ -10,10 +10,34 @@ export const corporaDir = process.env.MQTT_IOT_STREAM_CORPORA ?? join(projectRoo
 
 /** The four corpora, with the per-status counts that SOURCES.md lists for each. */
 export const corpora = {
-  elastic: { file: 'elastic-apache.log', lines: 10_000, statusCounts: { 200: 9126, 206: 45, 301: 164, 304: 445, 403: 2, 404: 213, 416: 2, 500: 3 } },
+  elastic: {
+    file: 'elastic-apache.log',
+    lines: 10_000,
+    statusCounts: { 200: 9126, 206: 45, 301: 164, 304: 445, 403: 2, 404: 213, 416: 2, 500: 3 },
+  },
   hackers: { file: 'logparser-hackers.log', lines: 3_456, statusCounts: { 200: 2846, 302: 585, 403: 13, 404: 12 } },
-  nginx: { file: 'ployt0-nginx.log', lines: 16_912, statusCounts: { 200: 4429, 301: 178, 304: 19, 307: 585, 400: 333, 404: 7229, 405: 3805, 422: 322, 499: 6, 500: 3, 502: 3 } },
-  nasa: { file: 'nasa-aug95-20k.log', lines: 20_000, statusCounts: { 200: 18083, 302: 244, 304: 1485, 403: 1, 404: 187 } },
+  nginx: {
+    file: 'ployt0-nginx.log',
+    lines: 16_912,
+    statusCounts: {
+      200: 4429,
+      301: 178,
+      304: 19,
+      307: 585,
+      400: 333,
+      404: 7229,
+      405: 3805,
+      422: 322,
+      499: 6,
+      500: 3,
+      502: 3,
+    },
+  },
+  nasa: {
+    file: 'nasa-aug95-20k.log',
+    lines: 20_000,
+    statusCounts: { 200: 18083, 302: 244, 304: 1485, 403: 1, 404: 187 },
+  },
 } as const;
 
 export type CorpusName = keyof typeof corpora;
@@ -22,7 +46,9 @@ export type CorpusName = keyof typeof corpora;
 export function corpusPath(name: CorpusName): string {
   const path = join(corporaDir, corpora[name].file);
   if (!existsSync(path)) {
-    throw new Error(`corpus ${corpora[name].file} not found at ${path}; set MQTT_IOT_STREAM_CORPORA to the folder holding the shared corpora`);
+    throw new Error(
+      `corpus ${corpora[name].file} not found at ${path}; set MQTT_IOT_STREAM_CORPORA to the folder holding the shared corpora`,
+    );
   }
   return path;
 }

@@ -8,10 +8,14 @@ export const mochaHooks = {
   afterAll(): void {
     const timer = setTimeout(() => {
       const open = process.getActiveResourcesInfo().filter((kind) => kind !== 'TTYWrap');
-      process.stderr.write(`\nleak check: the process is still alive ${GRACE_MS / 1000} s after the last test; open resources: ${open.join(', ') || 'none reported'}\n`);
+      process.stderr.write(
+        `\nleak check: the process is still alive ${GRACE_MS / 1000} s after the last test; open resources: ${open.join(', ') || 'none reported'}\n`,
+      );
       // Mocha's own 'exit' listener sets the exit code from the test failures (0 here);
       // this one, added later, runs after it.
-      process.on('exit', () => { process.exitCode = 1; });
+      process.on('exit', () => {
+        process.exitCode = 1;
+      });
       process.exit(1);
     }, GRACE_MS);
     timer.unref(); // this timer itself must not keep the process alive

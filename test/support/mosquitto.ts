@@ -86,7 +86,8 @@ function dynsecPluginPath(): string {
     .map((entry) => join('/usr/lib', entry, 'mosquitto_dynamic_security.so'))
     .concat('/usr/lib/mosquitto_dynamic_security.so', '/usr/lib/mosquitto/mosquitto_dynamic_security.so');
   const found = candidates.find((path) => existsSync(path));
-  if (found === undefined) throw new Error('mosquitto_dynamic_security.so not found under /usr/lib (Debian package mosquitto)');
+  if (found === undefined)
+    throw new Error('mosquitto_dynamic_security.so not found under /usr/lib (Debian package mosquitto)');
   return found;
 }
 // Temp dirs of brokers not yet disposed, removed at exit too.
@@ -99,7 +100,11 @@ function installExitHook(): void {
   // Last resort so an aborted run never leaves brokers or their dirs behind.
   const cleanUp = (): void => {
     for (const child of running) {
-      try { child.kill('SIGKILL'); } catch { /* already gone */ }
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
     for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
     liveDirs.clear();
@@ -139,28 +144,94 @@ function run(command: string, args: string[], cwd: string): void {
 
 /** Makes a CA and a server certificate for 127.0.0.1/localhost, signed by that CA. */
 export function makeTlsMaterial(dir: string): TlsMaterial & { certPath: string; keyPath: string } {
-  const caKey = join(dir, 'ca.key'), caPath = join(dir, 'ca.crt');
-  const keyPath = join(dir, 'server.key'), csr = join(dir, 'server.csr'), certPath = join(dir, 'server.crt');
+  const caKey = join(dir, 'ca.key'),
+    caPath = join(dir, 'ca.crt');
+  const keyPath = join(dir, 'server.key'),
+    csr = join(dir, 'server.csr'),
+    certPath = join(dir, 'server.crt');
   const ext = join(dir, 'server.ext');
-  run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', caPath, '-days', '2', '-subj', '/CN=mqtt-iot-stream test CA'], dir);
-  run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', csr, '-subj', '/CN=localhost'], dir);
-  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
-  run('openssl', ['x509', '-req', '-in', csr, '-CA', caPath, '-CAkey', caKey, '-CAcreateserial', '-out', certPath, '-days', '2', '-extfile', ext], dir);
+  run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      caKey,
+      '-out',
+      caPath,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=mqtt-iot-stream test CA',
+    ],
+    dir,
+  );
+  run(
+    'openssl',
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', csr, '-subj', '/CN=localhost'],
+    dir,
+  );
+  writeFileSync(
+    ext,
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n',
+  );
+  run(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      caPath,
+      '-CAkey',
+      caKey,
+      '-CAcreateserial',
+      '-out',
+      certPath,
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+    ],
+    dir,
+  );
   return { ca: readFileSync(caPath), caPath, certPath, keyPath };
 }
 
 /** Waits until `port` accepts a connection; fails at once, with the broker's output, if the broker exits. */
-async function waitForPort(port: number, child: ChildProcess, logText: () => string, deadlineMs = 15_000): Promise<void> {
-  await waitFor(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`mosquitto exited (${child.exitCode ?? child.signalCode}) before listening on ${port}. Its output:\n${logText()}`);
-    }
-    return new Promise<boolean>((resolve) => {
-      const socket = tcpConnect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
-      socket.once('error', () => { socket.destroy(); resolve(false); });
-    });
-  }, () => `mosquitto to accept connections on ${port}. Its output:\n${logText()}`, deadlineMs, 50);
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  logText: () => string,
+  deadlineMs = 15_000,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(
+          `mosquitto exited (${child.exitCode ?? child.signalCode}) before listening on ${port}. Its output:\n${logText()}`,
+        );
+      }
+      return new Promise<boolean>((resolve) => {
+        const socket = tcpConnect({ port, host: '127.0.0.1' });
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => {
+          socket.destroy();
+          resolve(false);
+        });
+      });
+    },
+    () => `mosquitto to accept connections on ${port}. Its output:\n${logText()}`,
+    deadlineMs,
+    50,
+  );
 }
 
 /**
@@ -192,7 +263,7 @@ async function startOnce(options: MosquittoOptions): Promise<Mosquitto> {
 }
 
 async function startIn(dir: string, options: MosquittoOptions): Promise<Mosquitto> {
-  const port = options.port ?? await freePort();
+  const port = options.port ?? (await freePort());
   const tlsPort = options.tls ? await freePort() : undefined;
   const tlsMaterial = options.tls ? makeTlsMaterial(dir) : undefined;
   const lines: string[] = [
@@ -207,7 +278,12 @@ async function startIn(dir: string, options: MosquittoOptions): Promise<Mosquitt
     `listener ${port} 127.0.0.1`,
   ];
   if (tlsMaterial !== undefined && tlsPort !== undefined) {
-    lines.push(`listener ${tlsPort} 127.0.0.1`, `cafile ${tlsMaterial.caPath}`, `certfile ${tlsMaterial.certPath}`, `keyfile ${tlsMaterial.keyPath}`);
+    lines.push(
+      `listener ${tlsPort} 127.0.0.1`,
+      `cafile ${tlsMaterial.caPath}`,
+      `certfile ${tlsMaterial.certPath}`,
+      `keyfile ${tlsMaterial.keyPath}`,
+    );
   }
   if (options.persistence) {
     const store = join(dir, 'persistence');
@@ -217,7 +293,13 @@ async function startIn(dir: string, options: MosquittoOptions): Promise<Mosquitt
   if (options.users) {
     const passwordFile = join(dir, 'passwd');
     options.users.forEach((user, index) => {
-      run('mosquitto_passwd', index === 0 ? ['-b', '-c', passwordFile, user.username, user.password] : ['-b', passwordFile, user.username, user.password], dir);
+      run(
+        'mosquitto_passwd',
+        index === 0
+          ? ['-b', '-c', passwordFile, user.username, user.password]
+          : ['-b', passwordFile, user.username, user.password],
+        dir,
+      );
     });
     lines.push(`password_file ${passwordFile}`);
   }
@@ -244,20 +326,34 @@ async function startIn(dir: string, options: MosquittoOptions): Promise<Mosquitt
     const proc = spawn('mosquitto', ['-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     running.add(proc);
-    proc.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    proc.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     proc.once('exit', () => running.delete(proc));
-    const spawnError = new Promise<never>((_, reject) => proc.once('error', (e) => reject(new Error(`cannot run mosquitto: ${e.message}`))));
+    const spawnError = new Promise<never>((_, reject) =>
+      proc.once('error', (e) => reject(new Error(`cannot run mosquitto: ${e.message}`))),
+    );
     try {
       await Promise.race([
         (async () => {
           // "running" is logged once every listener is open; a probe alone could be
           // answered by whoever else holds the port.
           const startedAt = output.length;
-          await waitFor(() => {
-            if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`mosquitto exited (${proc.exitCode ?? proc.signalCode}) while starting. Its output:\n${output}`);
-            return /mosquitto version \S+ running/.test(output.slice(startedAt));
-          }, () => `mosquitto to report running. Its output:\n${output}`, 15_000, 20);
+          await waitFor(
+            () => {
+              if (proc.exitCode !== null || proc.signalCode !== null)
+                throw new Error(
+                  `mosquitto exited (${proc.exitCode ?? proc.signalCode}) while starting. Its output:\n${output}`,
+                );
+              return /mosquitto version \S+ running/.test(output.slice(startedAt));
+            },
+            () => `mosquitto to report running. Its output:\n${output}`,
+            15_000,
+            20,
+          );
           await waitForPort(port, proc, () => output);
           if (tlsPort !== undefined) await waitForPort(tlsPort, proc, () => output);
         })(),
@@ -289,7 +385,9 @@ async function startIn(dir: string, options: MosquittoOptions): Promise<Mosquitt
     ...(tlsPort !== undefined ? { tlsPort, tlsUrl: `mqtts://127.0.0.1:${tlsPort}` } : {}),
     ...(tlsMaterial !== undefined ? { tlsMaterial: { ca: tlsMaterial.ca, caPath: tlsMaterial.caPath } } : {}),
     dir,
-    get pid() { return child?.pid; },
+    get pid() {
+      return child?.pid;
+    },
     log: () => output,
     stop: (signal?: NodeJS.Signals) => stop(signal),
     restart: async () => {
@@ -298,7 +396,18 @@ async function startIn(dir: string, options: MosquittoOptions): Promise<Mosquitt
     },
     dynsec: async (...args: string[]) => {
       if (!options.dynsec) throw new Error('dynsec(): start the broker with the dynsec option');
-      const { stdout } = await execFileAsync('mosquitto_ctrl', ['-h', '127.0.0.1', '-p', String(port), '-u', options.dynsec.username, '-P', options.dynsec.password, 'dynsec', ...args]);
+      const { stdout } = await execFileAsync('mosquitto_ctrl', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-u',
+        options.dynsec.username,
+        '-P',
+        options.dynsec.password,
+        'dynsec',
+        ...args,
+      ]);
       return stdout;
     },
     dispose: async () => {

@@ -20,7 +20,8 @@ export async function waitFor(
     const held = condition();
     // A plain boolean is not awaited, so a condition that already holds costs no extra tick.
     if (typeof held === 'boolean' ? held : await held) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -19,19 +19,26 @@ export function corpusRecords(name: CorpusName): AccessLogRecord[] {
 }
 
 /** Per-status counts in 1-minute windows with a 2-minute watermark, as the reference job. */
-export async function windowRows(records: readonly AccessLogRecord[], outputMode: OutputMode): Promise<{ rows: WindowRow<number>[]; late: number }> {
+export async function windowRows(
+  records: readonly AccessLogRecord[],
+  outputMode: OutputMode,
+): Promise<{ rows: WindowRow<number>[]; late: number }> {
   let late = 0;
-  const rows = await lastValueFrom(from(records).pipe(
-    windowedCount<AccessLogRecord, number>({
-      eventTime: (r) => r.time,
-      key: (r) => r.status,
-      windowDuration: '1 minute',
-      watermarkDelay: '2 minutes',
-      outputMode,
-      onReject: () => { late++; },
-    }),
-    toArray(),
-  ));
+  const rows = await lastValueFrom(
+    from(records).pipe(
+      windowedCount<AccessLogRecord, number>({
+        eventTime: (r) => r.time,
+        key: (r) => r.status,
+        windowDuration: '1 minute',
+        watermarkDelay: '2 minutes',
+        outputMode,
+        onReject: () => {
+          late++;
+        },
+      }),
+      toArray(),
+    ),
+  );
   return { rows, late };
 }
 
@@ -39,10 +46,19 @@ export async function windowRows(records: readonly AccessLogRecord[], outputMode
 export function finalTable(rows: readonly WindowRow<number>[]): WindowTotal[] {
   const last = new Map<string, WindowTotal>();
   for (const row of rows) {
-    last.set(`${row.windowStart.getTime()}/${row.key}`, { windowStart: row.windowStart, windowEnd: row.windowEnd, status: row.key, count: row.count });
+    last.set(`${row.windowStart.getTime()}/${row.key}`, {
+      windowStart: row.windowStart,
+      windowEnd: row.windowEnd,
+      status: row.key,
+      count: row.count,
+    });
   }
-  return [...last.values()].sort((a, b) =>
-    a.windowStart.getTime() - b.windowStart.getTime() || a.windowEnd.getTime() - b.windowEnd.getTime() || a.status - b.status);
+  return [...last.values()].sort(
+    (a, b) =>
+      a.windowStart.getTime() - b.windowStart.getTime() ||
+      a.windowEnd.getTime() - b.windowEnd.getTime() ||
+      a.status - b.status,
+  );
 }
 
 /** Comparable plain form (Dates as ISO strings) for deep equality with readable diffs. */

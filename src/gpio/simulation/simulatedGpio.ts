@@ -80,9 +80,9 @@ interface Watcher {
 // pigpio's glitch filter state for one GPIO (names after alertGlitchFilter in pigpio.c).
 interface GlitchFilter {
   readonly steadyMicros: number;
-  reported: Level;              // RBitV: the level last reported
-  last: Level;                  // LBitV: the level of the last sample
-  sampled: Level;               // the level the last processed sample saw
+  reported: Level; // RBitV: the level last reported
+  last: Level; // LBitV: the level of the last sample
+  sampled: Level; // the level the last processed sample saw
   rawEdges: { at: number; level: Level }[]; // edges not yet seen by a sample
   cancelSample: (() => void) | undefined;
   sampleAt: number;
@@ -188,16 +188,19 @@ export class SimulatedGpio implements GpioBackend {
       options,
       watchers: new Set(),
       released: false,
-      filter: steady === 0 ? undefined : {
-        steadyMicros: steady,
-        reported: line.level,
-        last: line.level,
-        sampled: line.level,
-        rawEdges: [],
-        cancelSample: undefined,
-        sampleAt: 0,
-        cancelReport: undefined,
-      },
+      filter:
+        steady === 0
+          ? undefined
+          : {
+              steadyMicros: steady,
+              reported: line.level,
+              last: line.level,
+              sampled: line.level,
+              rawEdges: [],
+              cancelSample: undefined,
+              sampleAt: 0,
+              cancelReport: undefined,
+            },
     };
     this.inputs.add(input);
     return {
@@ -209,7 +212,9 @@ export class SimulatedGpio implements GpioBackend {
         if (input.released) throw new Error(`GPIO ${pin} was released`);
         const watcher: Watcher = { onChange, onError };
         input.watchers.add(watcher);
-        return () => { input.watchers.delete(watcher); };
+        return () => {
+          input.watchers.delete(watcher);
+        };
       },
       release: () => this.releaseInput(input),
     };
@@ -376,7 +381,9 @@ export class SimulatedGpio implements GpioBackend {
   private settle(pin: number, level: Level, options: SimulatedPressOptions): void {
     const bounce = options.bounceMicros ?? [];
     if (bounce.length % 2 !== 0) {
-      throw new RangeError(`bounceMicros needs an even number of durations so the line ends at the new level, got ${bounce.length}`);
+      throw new RangeError(
+        `bounceMicros needs an even number of durations so the line ends at the new level, got ${bounce.length}`,
+      );
     }
     const other: Level = level === 0 ? 1 : 0;
     const steps: DriveStep[] = [{ afterMicros: 0, level }];

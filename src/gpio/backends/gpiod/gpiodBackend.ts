@@ -80,14 +80,26 @@ export async function loadGpiodBackend(options: GpiodBackendOptions = {}): Promi
   const version = await new Promise<string>((resolve, reject) => {
     execFile(`${prefix}gpiomon`, ['--version'], { timeout: 10_000 }, (error, stdout, stderr) => {
       if (error !== null && (error as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new GpioBackendUnavailableError('gpiod', ['not-installed'],
-          'The gpiod GPIO backend cannot be used: the libgpiod tools are not installed (no gpiomon on PATH): install them with `sudo apt install gpiod`.', error));
+        reject(
+          new GpioBackendUnavailableError(
+            'gpiod',
+            ['not-installed'],
+            'The gpiod GPIO backend cannot be used: the libgpiod tools are not installed (no gpiomon on PATH): install them with `sudo apt install gpiod`.',
+            error,
+          ),
+        );
         return;
       }
       const found = parseLibgpiodVersion(`${stdout}\n${stderr}`);
       if (found === undefined) {
-        reject(new GpioBackendUnavailableError('gpiod', ['unknown'],
-          `The gpiod GPIO backend cannot be used: \`gpiomon --version\` did not print a libgpiod version (${error?.message ?? stdout.slice(0, 80)}).`, error ?? undefined));
+        reject(
+          new GpioBackendUnavailableError(
+            'gpiod',
+            ['unknown'],
+            `The gpiod GPIO backend cannot be used: \`gpiomon --version\` did not print a libgpiod version (${error?.message ?? stdout.slice(0, 80)}).`,
+            error ?? undefined,
+          ),
+        );
         return;
       }
       resolve(found);
@@ -95,8 +107,11 @@ export async function loadGpiodBackend(options: GpiodBackendOptions = {}): Promi
   });
   const chips = listGpioChips();
   if (chips.length === 0) {
-    throw new GpioBackendUnavailableError('gpiod', ['no-gpio-chip'],
-      'The gpiod GPIO backend cannot be used: this machine has no GPIO character device (/dev/gpiochip*): run it on the board itself (in a container, pass the device through).');
+    throw new GpioBackendUnavailableError(
+      'gpiod',
+      ['no-gpio-chip'],
+      'The gpiod GPIO backend cannot be used: this machine has no GPIO character device (/dev/gpiochip*): run it on the board itself (in a container, pass the device through).',
+    );
   }
   return createGpiodBackend(version, options);
 }
@@ -122,7 +137,8 @@ export function gpiomonArguments(major: number, line: GpiodLine, options: InputP
   const steady = options.glitchFilterMicros ?? 0;
   if (major < 2) {
     if ('name' in line) throw new Error('libgpiod v1 needs a chip and offset (resolve the name with gpiofind)');
-    if (steady > 0) throw new Error('the gpiod backend with libgpiod v1 has no glitch filter: use debounceMs, or libgpiod v2');
+    if (steady > 0)
+      throw new Error('the gpiod backend with libgpiod v1 has no glitch filter: use debounceMs, or libgpiod v2');
     const edge = options.edge === 'rising' ? ['--rising-edge'] : options.edge === 'falling' ? ['--falling-edge'] : [];
     // -b: line-buffered stdout, or events would wait in a pipe buffer.
     return ['--line-buffered', `--bias=${v1Bias(options.pull)}`, ...edge, line.chip, String(line.offset)];
@@ -138,7 +154,9 @@ export function gpiogetArguments(major: number, line: GpiodLine, pull: Pull): st
     if ('name' in line) throw new Error('libgpiod v1 needs a chip and offset');
     return [`--bias=${v1Bias(pull)}`, line.chip, String(line.offset)];
   }
-  return 'name' in line ? ['--bias', v2Bias(pull), line.name] : ['--bias', v2Bias(pull), '--chip', line.chip, String(line.offset)];
+  return 'name' in line
+    ? ['--bias', v2Bias(pull), line.name]
+    : ['--bias', v2Bias(pull), '--chip', line.chip, String(line.offset)];
 }
 
 /** The arguments of `gpioset` holding one line at a level. @internal */
@@ -183,9 +201,16 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
     if (major >= 2) return { name };
     let found: string;
     try {
-      found = execFileSync(`${prefix}gpiofind`, [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+      found = execFileSync(`${prefix}gpiofind`, [name], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 10_000,
+      });
     } catch (error) {
-      throw new Error(`gpiofind found no GPIO line named ${name} (pass the chip option, e.g. { chip: 'gpiochip0' }): ${describeExecError(error)}`, { cause: error });
+      throw new Error(
+        `gpiofind found no GPIO line named ${name} (pass the chip option, e.g. { chip: 'gpiochip0' }): ${describeExecError(error)}`,
+        { cause: error },
+      );
     }
     const match = /^(\S+)\s+(\d+)\s*$/.exec(found);
     if (match === null) throw new Error(`gpiofind printed ${JSON.stringify(found)} for ${name}, not "<chip> <offset>"`);
@@ -231,13 +256,17 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
         read: () => {
           let output: string;
           try {
-            output = execFileSync(`${prefix}gpioget`, gpiogetArguments(major, line, inputOptions.pull),
-              { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+            output = execFileSync(`${prefix}gpioget`, gpiogetArguments(major, line, inputOptions.pull), {
+              encoding: 'utf8',
+              stdio: ['ignore', 'pipe', 'pipe'],
+              timeout: 10_000,
+            });
           } catch (error) {
             throw new Error(`gpioget could not read GPIO ${pin}: ${describeExecError(error)}`, { cause: error });
           }
           const level = parseGpiogetOutput(output);
-          if (level === undefined) throw new Error(`gpioget printed ${JSON.stringify(output)} for GPIO ${pin}, not a level`);
+          if (level === undefined)
+            throw new Error(`gpioget printed ${JSON.stringify(output)} for GPIO ${pin}, not a level`);
           return level;
         },
         // The kernel stamps gpiomon's events with CLOCK_MONOTONIC, the clock of hrtime.
@@ -277,11 +306,17 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
           child.stderr!.on('data', (chunk: string) => {
             if (stderr.length < STDERR_LIMIT) stderr += chunk.slice(0, STDERR_LIMIT - stderr.length);
           });
-          child.once('error', (error) => fail(new Error(`gpiomon could not be started for GPIO ${pin}: ${error.message}`, { cause: error })));
+          child.once('error', (error) =>
+            fail(new Error(`gpiomon could not be started for GPIO ${pin}: ${error.message}`, { cause: error })),
+          );
           // 'close' (not 'exit'): every line gpiomon printed has been read by then.
           child.once('close', (code, signal) => {
             const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-            fail(new Error(`gpiomon ${how} while watching GPIO ${pin} (${args.join(' ')})${stderr.trim() === '' ? '' : `: ${stderr.trim()}`}`));
+            fail(
+              new Error(
+                `gpiomon ${how} while watching GPIO ${pin} (${args.join(' ')})${stderr.trim() === '' ? '' : `: ${stderr.trim()}`}`,
+              ),
+            );
           });
           return () => {
             if (!watchers.delete(child)) return;
@@ -313,12 +348,18 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
         level = next;
         let stderr = '';
         child.stderr!.setEncoding('utf8');
-        child.stderr!.on('data', (chunk: string) => { if (stderr.length < STDERR_LIMIT) stderr += chunk; });
+        child.stderr!.on('data', (chunk: string) => {
+          if (stderr.length < STDERR_LIMIT) stderr += chunk;
+        });
         child.stdout!.resume();
-        child.once('error', (error) => { failure = new Error(`gpioset could not be started for GPIO ${pin}: ${error.message}`, { cause: error }); });
+        child.once('error', (error) => {
+          failure = new Error(`gpioset could not be started for GPIO ${pin}: ${error.message}`, { cause: error });
+        });
         child.once('exit', (code, signal) => {
           if (holder === child) holder = undefined;
-          failure = new Error(`gpioset ${signal !== null ? `was killed by ${signal}` : `exited with code ${code}`} while holding GPIO ${pin} at ${next}${stderr.trim() === '' ? '' : `: ${stderr.trim()}`}`);
+          failure = new Error(
+            `gpioset ${signal !== null ? `was killed by ${signal}` : `exited with code ${code}`} while holding GPIO ${pin} at ${next}${stderr.trim() === '' ? '' : `: ${stderr.trim()}`}`,
+          );
         });
       };
       hold(outputOptions.initialLevel ?? 0);

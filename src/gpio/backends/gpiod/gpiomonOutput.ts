@@ -38,7 +38,7 @@ export interface GpiomonEdge {
 /** What one line of `gpiomon` output is. */
 export type GpiomonLine =
   | { readonly kind: 'edge'; readonly edge: GpiomonEdge }
-  | { readonly kind: 'banner' }      // v2 --banner: "Monitoring line 'GPIO17'..."
+  | { readonly kind: 'banner' } // v2 --banner: "Monitoring line 'GPIO17'..."
   | { readonly kind: 'unknown'; readonly reason: string };
 
 const V1 = /^event:\s+(RISING|FALLING) EDGE offset:\s+(\d+) timestamp:\s+\[\s*(\d+)\.(\d{1,9})\]\s*$/;
@@ -92,7 +92,10 @@ export function parseGpiomonLine(line: string): GpiomonLine {
       });
     }
   }
-  return { kind: 'unknown', reason: `not a gpiomon event line (libgpiod v1 or v2 default format): ${JSON.stringify(text.slice(0, 120))}` };
+  return {
+    kind: 'unknown',
+    reason: `not a gpiomon event line (libgpiod v1 or v2 default format): ${JSON.stringify(text.slice(0, 120))}`,
+  };
 }
 
 function edge(value: GpiomonEdge): GpiomonLine {

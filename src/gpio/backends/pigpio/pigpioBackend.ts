@@ -96,7 +96,12 @@ export function loadPigpioBackend(): Promise<PigpioGpioBackend> {
 export async function loadPigpioBackendWith(environment: PigpioLoaderEnvironment): Promise<PigpioGpioBackend> {
   const board = environment.readBoard();
   const fail = (facts: Omit<Parameters<typeof diagnosePigpioFailure>[0], 'board'>, cause?: unknown): never => {
-    const diagnosis = diagnosePigpioFailure({ ...facts, board, uid: environment.uid(), lockFilePresent: environment.lockFilePresent() });
+    const diagnosis = diagnosePigpioFailure({
+      ...facts,
+      board,
+      uid: environment.uid(),
+      lockFilePresent: environment.lockFilePresent(),
+    });
     throw new GpioBackendUnavailableError('pigpio', diagnosis.causes, diagnosis.message, cause);
   };
   // pigpio would only print its "not a raspberry pi" banner on a Pi 5: say why at once.
@@ -127,7 +132,9 @@ export async function loadPigpioBackendWith(environment: PigpioLoaderEnvironment
 async function importCapturingWarnings(load: () => Promise<unknown>): Promise<{ module: unknown; warnings: string }> {
   const warnings: string[] = [];
   const warn = console.warn;
-  console.warn = (...args: unknown[]) => { warnings.push(args.map(String).join(' ')); };
+  console.warn = (...args: unknown[]) => {
+    warnings.push(args.map(String).join(' '));
+  };
   try {
     const module = await load();
     return { module, warnings: warnings.join('\n') };
@@ -140,7 +147,12 @@ function unwrapDefault(module: unknown): unknown {
   // import() of a CommonJS package gives its exports as `default` (named exports
   // are detected heuristically); the CommonJS build's require gives them directly.
   const candidate = module as { default?: unknown; Gpio?: unknown } | null;
-  if (candidate !== null && typeof candidate === 'object' && candidate.Gpio === undefined && candidate.default !== undefined) {
+  if (
+    candidate !== null &&
+    typeof candidate === 'object' &&
+    candidate.Gpio === undefined &&
+    candidate.default !== undefined
+  ) {
     return candidate.default;
   }
   return module;
@@ -264,8 +276,12 @@ class PigpioBackend implements PigpioGpioBackend {
         input.gpio.on('alert', (level, tick) => this.dispatch(input, level, tick));
         input.gpio.enableAlert();
       } else {
-        const edge = input.options.edge === 'rising' ? Gpio.RISING_EDGE
-          : input.options.edge === 'falling' ? Gpio.FALLING_EDGE : Gpio.EITHER_EDGE;
+        const edge =
+          input.options.edge === 'rising'
+            ? Gpio.RISING_EDGE
+            : input.options.edge === 'falling'
+              ? Gpio.FALLING_EDGE
+              : Gpio.EITHER_EDGE;
         input.gpio.on('interrupt', (level, tick) => this.dispatch(input, level, tick));
         input.gpio.enableInterrupt(edge);
       }
@@ -281,7 +297,11 @@ class PigpioBackend implements PigpioGpioBackend {
   private dispatch(input: SharedInput, level: number, tick: number): void {
     const watchers = [...input.watchers];
     if (level !== 0 && level !== 1) {
-      for (const watcher of watchers) watcher.onUnexpected?.({ level, tick }, `pigpio reported level ${level} (2 is an interrupt timeout, which this backend never sets)`);
+      for (const watcher of watchers)
+        watcher.onUnexpected?.(
+          { level, tick },
+          `pigpio reported level ${level} (2 is an interrupt timeout, which this backend never sets)`,
+        );
       return;
     }
     // Alerts report every change; the edge choice is applied here (interrupts apply it in the kernel).

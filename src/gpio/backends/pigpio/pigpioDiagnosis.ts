@@ -55,13 +55,13 @@ function cleanModel(text: string | undefined): string | undefined {
 
 /** One reason pigpio cannot be used. */
 export type PigpioFailureCause =
-  | 'raspberry-pi-5'      // pigpio does not support the Pi 5's RP1 GPIO
-  | 'not-installed'       // the npm package is missing
-  | 'c-library-missing'   // libpigpio.so cannot be loaded by the addon
-  | 'native-addon-missing'// the addon was not built (or built for another Node.js)
-  | 'not-root'            // gpioInitialise needs root (/dev/mem)
-  | 'daemon-running'      // pigpiod holds /var/run/pigpio.pid
-  | 'not-a-raspberry-pi'  // pigpio only runs on a Pi
+  | 'raspberry-pi-5' // pigpio does not support the Pi 5's RP1 GPIO
+  | 'not-installed' // the npm package is missing
+  | 'c-library-missing' // libpigpio.so cannot be loaded by the addon
+  | 'native-addon-missing' // the addon was not built (or built for another Node.js)
+  | 'not-root' // gpioInitialise needs root (/dev/mem)
+  | 'daemon-running' // pigpiod holds /var/run/pigpio.pid
+  | 'not-a-raspberry-pi' // pigpio only runs on a Pi
   | 'unknown';
 
 /** What a pigpio loader saw while trying. */
@@ -93,7 +93,8 @@ export interface PigpioDiagnosis {
   readonly message: string;
 }
 
-const INSTALL_HINT = 'on the Pi, install the C library (`sudo apt install pigpio`), then the package (`npm install pigpio`)';
+const INSTALL_HINT =
+  'on the Pi, install the C library (`sudo apt install pigpio`), then the package (`npm install pigpio`)';
 
 /**
  * Explains why pigpio could not be loaded or initialised, from the facts a loader
@@ -121,47 +122,75 @@ export function diagnosePigpioFailure(facts: PigpioLoadFacts): PigpioDiagnosis {
   };
   const { board } = facts;
   if (board.isRaspberryPi5) {
-    add('raspberry-pi-5', `this is a ${board.model ?? 'Raspberry Pi 5'}, and pigpio does not support the Raspberry Pi 5: use backend 'gpiod' instead (the libgpiod tools: \`sudo apt install gpiod\`)`);
+    add(
+      'raspberry-pi-5',
+      `this is a ${board.model ?? 'Raspberry Pi 5'}, and pigpio does not support the Raspberry Pi 5: use backend 'gpiod' instead (the libgpiod tools: \`sudo apt install gpiod\`)`,
+    );
   }
   if (facts.importError !== undefined) {
     const text = errorText(facts.importError);
     if (/ERR_MODULE_NOT_FOUND|MODULE_NOT_FOUND|Cannot find (package|module) ['"]?pigpio/.test(text)) {
       add('not-installed', `the optional package 'pigpio' is not installed: ${INSTALL_HINT}`);
     } else if (/libpigpio\.so/.test(text)) {
-      add('c-library-missing', 'the pigpio C library (libpigpio.so) cannot be loaded: install it with `sudo apt install pigpio`, then `npm rebuild pigpio`');
+      add(
+        'c-library-missing',
+        'the pigpio C library (libpigpio.so) cannot be loaded: install it with `sudo apt install pigpio`, then `npm rebuild pigpio`',
+      );
     } else {
       add('unknown', `import('pigpio') failed: ${firstLine(text)}`);
     }
   } else if (facts.nativeMissing || (facts.loadWarnings ?? '') !== '') {
     const log = facts.loadWarnings ?? '';
     if (/libpigpio\.so/.test(log)) {
-      add('c-library-missing', 'pigpio\'s native addon cannot load the pigpio C library (libpigpio.so): install it with `sudo apt install pigpio`, then `npm rebuild pigpio`');
+      add(
+        'c-library-missing',
+        "pigpio's native addon cannot load the pigpio C library (libpigpio.so): install it with `sudo apt install pigpio`, then `npm rebuild pigpio`",
+      );
     } else {
-      const why = /Could not locate the bindings file/.test(log) ? 'was never built (npm installed it without running its build, or the build failed)'
-        : /NODE_MODULE_VERSION|compiled against a different Node\.js/.test(log) ? 'was built for another Node.js version'
-        : /did not self-register/.test(log) ? 'did not register (usually a build made before the C library was installed)'
-        : 'cannot be loaded';
-      add('native-addon-missing', `pigpio's native addon ${why}: it builds only on a Raspberry Pi with the C library present, so run \`sudo apt install pigpio\` and then \`npm rebuild pigpio\` on the Pi`);
+      const why = /Could not locate the bindings file/.test(log)
+        ? 'was never built (npm installed it without running its build, or the build failed)'
+        : /NODE_MODULE_VERSION|compiled against a different Node\.js/.test(log)
+          ? 'was built for another Node.js version'
+          : /did not self-register/.test(log)
+            ? 'did not register (usually a build made before the C library was installed)'
+            : 'cannot be loaded';
+      add(
+        'native-addon-missing',
+        `pigpio's native addon ${why}: it builds only on a Raspberry Pi with the C library present, so run \`sudo apt install pigpio\` and then \`npm rebuild pigpio\` on the Pi`,
+      );
     }
   }
   if (facts.initError !== undefined) {
     if (facts.uid !== undefined && facts.uid !== 0) {
-      add('not-root', `pigpio needs root to reach the GPIO registers (/dev/mem), and this process runs as uid ${facts.uid}: start it with sudo (e.g. \`sudo node app.js\`)`);
+      add(
+        'not-root',
+        `pigpio needs root to reach the GPIO registers (/dev/mem), and this process runs as uid ${facts.uid}: start it with sudo (e.g. \`sudo node app.js\`)`,
+      );
     }
     if (facts.lockFilePresent) {
-      add('daemon-running', 'the lock file /var/run/pigpio.pid exists, so the pigpiod daemon (or a crashed pigpio program) owns the GPIO: stop it with `sudo systemctl stop pigpiod` (or remove the stale file)');
+      add(
+        'daemon-running',
+        'the lock file /var/run/pigpio.pid exists, so the pigpiod daemon (or a crashed pigpio program) owns the GPIO: stop it with `sudo systemctl stop pigpiod` (or remove the stale file)',
+      );
     }
   }
   if (!board.isRaspberryPi && !board.isRaspberryPi5) {
-    add('not-a-raspberry-pi', 'this machine does not look like a Raspberry Pi (no Raspberry Pi model in /proc/device-tree/model or /proc/cpuinfo), and pigpio runs only on one: use backend \'simulated\' to run pipelines elsewhere');
+    add(
+      'not-a-raspberry-pi',
+      "this machine does not look like a Raspberry Pi (no Raspberry Pi model in /proc/device-tree/model or /proc/cpuinfo), and pigpio runs only on one: use backend 'simulated' to run pipelines elsewhere",
+    );
   }
   if (facts.initError !== undefined && causes.length === 0) {
-    add('unknown', `pigpio could not initialise: ${firstLine(errorText(facts.initError))} (see the pigpio C library's message above)`);
+    add(
+      'unknown',
+      `pigpio could not initialise: ${firstLine(errorText(facts.initError))} (see the pigpio C library's message above)`,
+    );
   }
   if (causes.length === 0) add('unknown', 'pigpio failed for a reason not recognised');
-  const message = causes.length === 1
-    ? `The pigpio GPIO backend cannot be used: ${details[0]}.`
-    : `The pigpio GPIO backend cannot be used:\n${details.map((detail, index) => `  ${index + 1}. ${detail}`).join('\n')}`;
+  const message =
+    causes.length === 1
+      ? `The pigpio GPIO backend cannot be used: ${details[0]}.`
+      : `The pigpio GPIO backend cannot be used:\n${details.map((detail, index) => `  ${index + 1}. ${detail}`).join('\n')}`;
   return { causes, message };
 }
 
