@@ -16,6 +16,8 @@ export default defineConfig(
     files: [...code, '*.js'],
     extends: [js.configs.recommended, tseslint.configs.recommended],
     rules: {
+      // Subscriptions are declared before the closures that tear them down and assigned later; const would be a TDZ error.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' },

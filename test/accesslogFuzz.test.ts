@@ -83,6 +83,7 @@ function mutate(line: string, edits: Edit[]): string {
 
 /** What Apache and nginx do to text they put between quotes: escape \ and " and control bytes. */
 function escapeQuoted(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control bytes are what this escapes
   return text.replace(/[\\"\u0000-\u001f\u007f]/g, (character) =>
     character === '\\' || character === '"'
       ? `\\${character}`

@@ -27,7 +27,9 @@ function installedVersion(): string {
   try {
     text = execFileSync('gpiomon', ['--version'], { encoding: 'utf8' });
   } catch (error) {
-    throw new Error(`the libgpiod tools are needed for these tests (apt-get install gpiod): ${String(error)}`);
+    throw new Error(`the libgpiod tools are needed for these tests (apt-get install gpiod): ${String(error)}`, {
+      cause: error,
+    });
   }
   const version = parseLibgpiodVersion(text);
   if (version === undefined) throw new Error(`gpiomon --version printed no version: ${text}`);

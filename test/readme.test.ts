@@ -44,7 +44,7 @@ describe('README', () => {
         encoding: 'utf8',
       });
     } catch (error) {
-      throw new Error(`README code does not compile:\n${(error as { stdout: string }).stdout}`);
+      throw new Error(`README code does not compile:\n${(error as { stdout: string }).stdout}`, { cause: error });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

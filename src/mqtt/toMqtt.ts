@@ -216,6 +216,7 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
 function topicProblem(topic: unknown): string | undefined {
   if (typeof topic !== 'string' || topic.length === 0)
     return `the topic must be a non-empty string, not ${JSON.stringify(topic)}`;
+  // eslint-disable-next-line no-control-regex -- NUL is what this check looks for
   if (/[+#\u0000]/.test(topic)) return `"${topic}" is not a topic to publish to: it holds a wildcard (+ or #) or NUL`;
   if (Buffer.byteLength(topic) > 65_535) return 'the topic is longer than 65535 bytes';
   return undefined;

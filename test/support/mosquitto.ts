@@ -138,7 +138,7 @@ function run(command: string, args: string[], cwd: string): void {
     execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
     const e = error as { stderr?: Buffer; message: string };
-    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr?.toString() ?? e.message}`);
+    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr?.toString() ?? e.message}`, { cause: error });
   }
 }
 
