@@ -8,7 +8,13 @@
  */
 import cassandra from 'cassandra-driver';
 import { count as countResults, from, lastValueFrom } from 'rxjs';
-import { WindowCounter, cassandraSink, ensureWindowCountTable, windowCountRows, type WindowRow } from '../src/index.js';
+import {
+  WindowedCountState,
+  cassandraSink,
+  ensureWindowCountTable,
+  windowCountRows,
+  type WindowRow,
+} from '../src/index.js';
 import { compare, interleave, now, secondsSince, type BenchResult, type Benchmark } from './harness.js';
 import { statusEvents } from './events.js';
 
@@ -19,7 +25,7 @@ const TABLE = 'window_counts';
 /** `count` update-mode rows over the corpus statuses, 1-minute windows. */
 function updateRows(count: number): WindowRow<number>[] {
   const rows: WindowRow<number>[] = [];
-  const counter = new WindowCounter<{ at: Date; status: number }, number>(
+  const counter = new WindowedCountState<{ at: Date; status: number }, number>(
     {
       eventTime: (event) => event.at,
       key: (event) => event.status,

@@ -22,7 +22,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
-import { encodePayload, makePayload } from '../src/index.js';
+import { encodeIotPayload, makeIotPayload } from '../src/index.js';
 import {
   compare,
   interleave,
@@ -348,9 +348,13 @@ async function publishScripted(
     const sender = async (): Promise<void> => {
       while (next < count) {
         const i = next++;
-        await client.publishAsync(topic, encodePayload(makePayload(lines[i % lines.length]!, new Date(timeOf(i)))), {
-          qos: 1,
-        });
+        await client.publishAsync(
+          topic,
+          encodeIotPayload(makeIotPayload(lines[i % lines.length]!, new Date(timeOf(i)))),
+          {
+            qos: 1,
+          },
+        );
       }
     };
     await Promise.all(Array.from({ length: Math.min(100, count) }, sender));

@@ -13,7 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { connect, connectAsync, type MqttClient } from 'mqtt';
-import { encodePayload, makePayload } from '../src/index.js';
+import { encodeIotPayload, makeIotPayload } from '../src/index.js';
 import { waitFor } from '../test/support/waitFor.js';
 import { median, quantile, sleep, threshold, type BenchContext, type BenchResult, type Benchmark } from './harness.js';
 import { allCorpusLines } from './corpus.js';
@@ -69,7 +69,7 @@ async function measure(
 ): Promise<Latencies> {
   // A retained probe (event time a minute back: it cannot be late nor move the
   // watermark past anything) tells us when the subscriber is subscribed.
-  const probe = encodePayload(makePayload(allCorpusLines().lines[0]!, new Date(Date.now() - 60_000)));
+  const probe = encodeIotPayload(makeIotPayload(allCorpusLines().lines[0]!, new Date(Date.now() - 60_000)));
   await control.publishAsync(topic, probe, { qos: 1, retain: true });
   const arrivals: number[] = [];
   const stop = await start(url, topic, qos, () => void arrivals.push(performance.timeOrigin + performance.now()));

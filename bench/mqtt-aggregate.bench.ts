@@ -3,7 +3,7 @@
  * fromMqtt → decodeIotPayload → parseAccessLog → windowedCount (update mode, so each
  * message yields one row we can count; see pipeline.ts), against a raw MQTT.js
  * subscriber doing the same work by hand in its 'message' handler with the same pure
- * cores (decodePayload, parseAccessLine, WindowCounter). The ratio is therefore the
+ * cores (decodeIotPayloadBytes, parseAccessLogLine, WindowedCountState). The ratio is therefore the
  * cost of our operator layer (subscription handling, RxJS plumbing), not of the
  * parser or the codec, which have their own benchmarks.
  *

@@ -7,7 +7,7 @@
  */
 import { connectAsync, type MqttClient } from 'mqtt';
 import { from, lastValueFrom } from 'rxjs';
-import { encodePayload, makePayload, toMqtt } from '../src/index.js';
+import { encodeIotPayload, makeIotPayload, toMqtt } from '../src/index.js';
 import { compare, interleave, now, secondsSince, type BenchResult, type Benchmark } from './harness.js';
 import { allCorpusLines } from './corpus.js';
 import { eventTime } from './events.js';
@@ -45,7 +45,7 @@ export const mqttPublishBench: Benchmark = {
     const count = full ? 100_000 : 20_000;
     const { lines } = allCorpusLines();
     const payloads = Array.from({ length: count }, (_, i) =>
-      Buffer.from(encodePayload(makePayload(lines[i % lines.length]!, new Date(eventTime(i, 6))))),
+      Buffer.from(encodeIotPayload(makeIotPayload(lines[i % lines.length]!, new Date(eventTime(i, 6))))),
     );
     const broker = await context.mosquitto();
     const results: BenchResult[] = [];

@@ -12,7 +12,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { connect, type MqttClient } from 'mqtt';
-import { encodePayload, formatEventTime, makePayload } from '../src/index.js';
+import { encodeIotPayload, formatEventTime, makeIotPayload } from '../src/index.js';
 import { allCorpusLines } from './corpus.js';
 import { eventTime } from './events.js';
 import { endChild } from './endChild.js';
@@ -97,7 +97,7 @@ function makePayloads(count: number): Buffer[] {
   const { lines } = allCorpusLines();
   const payloads = new Array<Buffer>(count);
   for (let i = 0; i < count; i += 1)
-    payloads[i] = Buffer.from(encodePayload(makePayload(lines[i % lines.length]!, new Date(eventTime(i, 6)))));
+    payloads[i] = Buffer.from(encodeIotPayload(makeIotPayload(lines[i % lines.length]!, new Date(eventTime(i, 6)))));
   return payloads;
 }
 

@@ -10,7 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import { from } from 'rxjs';
-import { parseAccessLine, parseAccessLog, type AccessLogRecord } from '../src/index.js';
+import { parseAccessLogLine, parseAccessLog, type AccessLogRecord } from '../src/index.js';
 import { compare, interleave, rateOf, type BenchResult, type Benchmark } from './harness.js';
 import { repeatedCorpus } from './corpus.js';
 
@@ -71,7 +71,7 @@ export const parseBench: Benchmark = {
         ours: () =>
           rateOf(count, () => {
             for (let i = 0; i < count; i += 1) {
-              const parsed = parseAccessLine(lines[i]!);
+              const parsed = parseAccessLogLine(lines[i]!);
               checksum += parsed._tag === 'Right' ? parsed.right.status : -1;
             }
           }),
@@ -80,7 +80,7 @@ export const parseBench: Benchmark = {
         oursAllFields: () =>
           rateOf(count, () => {
             for (let i = 0; i < count; i += 1) {
-              const parsed = parseAccessLine(lines[i]!);
+              const parsed = parseAccessLogLine(lines[i]!);
               checksum += parsed._tag === 'Right' ? readEveryField(parsed.right) : -1;
             }
           }),
@@ -113,11 +113,11 @@ export const parseBench: Benchmark = {
         1,
         'bare regex',
       ),
-      compare('parseAccessLine, status, vs alpine', measured.ours, measured.alpine, unit, 10, 'alpine'),
-      compare('parseAccessLine, status, vs bare regex', measured.ours, measured.bareRegex, unit, 1, 'bare regex'),
-      compare('parseAccessLine, all fields, vs alpine', measured.oursAllFields, measured.alpine, unit, 10, 'alpine'),
+      compare('parseAccessLogLine, status, vs alpine', measured.ours, measured.alpine, unit, 10, 'alpine'),
+      compare('parseAccessLogLine, status, vs bare regex', measured.ours, measured.bareRegex, unit, 1, 'bare regex'),
+      compare('parseAccessLogLine, all fields, vs alpine', measured.oursAllFields, measured.alpine, unit, 10, 'alpine'),
       compare(
-        'parseAccessLine, all fields, vs bare regex',
+        'parseAccessLogLine, all fields, vs bare regex',
         measured.oursAllFields,
         measured.bareRegex,
         unit,

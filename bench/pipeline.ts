@@ -7,11 +7,11 @@
 import type { MqttClient } from 'mqtt';
 import type { Observable } from 'rxjs';
 import {
-  WindowCounter,
+  WindowedCountState,
   decodeIotPayload,
-  decodePayload,
+  decodeIotPayloadBytes,
   fromMqtt,
-  parseAccessLine,
+  parseAccessLogLine,
   parseAccessLog,
   windowedCount,
   type DecodedMqttMessage,
@@ -48,7 +48,7 @@ export function aggregatorPipeline(
 
 /**
  * The same work by hand on a raw MQTT.js client: a 'message' handler calling the
- * library's pure cores (decodePayload, parseAccessLine, WindowCounter) directly.
+ * library's pure cores (decodeIotPayloadBytes, parseAccessLogLine, WindowedCountState) directly.
  * Calls `onRow` per row and `onReject` per refused message.
  */
 export function handWrittenPipeline(
@@ -56,14 +56,14 @@ export function handWrittenPipeline(
   onRow: (row: WindowRow<number>) => void,
   onReject: () => void,
 ): void {
-  const counter = new WindowCounter<{ at: Date; status: number }, number>(
+  const counter = new WindowedCountState<{ at: Date; status: number }, number>(
     { eventTime: (event) => event.at, key: (event) => event.status, ...pipelineWindow },
     onRow,
   );
   client.on('message', (_topic, payload) => {
-    const decoded = decodePayload(payload);
+    const decoded = decodeIotPayloadBytes(payload);
     if (decoded._tag === 'Left') return onReject();
-    const record = parseAccessLine(decoded.right.accesslogs);
+    const record = parseAccessLogLine(decoded.right.accesslogs);
     if (record._tag === 'Left') return onReject();
     counter.push({ at: decoded.right.iottimestamp, status: record.right.status });
   });

@@ -1,14 +1,14 @@
 /**
  * windowedCount events/s (1-minute tumbling windows, 2-minute watermark, the nginx
  * corpus's 11 statuses, append mode) against a plain loop with a Map doing the same
- * counting; both the pure state machine (WindowCounter) and the RxJS operator. Then
+ * counting; both the pure state machine (WindowedCountState) and the RxJS operator. Then
  * heap growth over 10 M events in a child process (see window-memory.ts).
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { from } from 'rxjs';
-import { WindowCounter, windowedCount, type WindowedCountOptions } from '../src/index.js';
+import { WindowedCountState, windowedCount, type WindowedCountOptions } from '../src/index.js';
 import {
   interleave,
   pairedRatio,
@@ -48,7 +48,7 @@ export const windowBench: Benchmark = {
         plainLoop: () => rateOf(count, () => plainWindowLoop(events, countRow)),
         stateMachine: () =>
           rateOf(count, () => {
-            const counter = new WindowCounter(benchWindowOptions, countRow);
+            const counter = new WindowedCountState(benchWindowOptions, countRow);
             for (let i = 0; i < count; i += 1) counter.push(events[i]!);
             counter.flush();
           }),
@@ -60,7 +60,7 @@ export const windowBench: Benchmark = {
     const figure = (value: number) => ({ value, unit: 'events/s' });
     const memory = await measureMemory(context, 10_000_000);
     return [
-      threshold('windowedCount (WindowCounter)', figure(measured.stateMachine.median), 5e6, {
+      threshold('windowedCount (WindowedCountState)', figure(measured.stateMachine.median), 5e6, {
         baseline: figure(measured.plainLoop.median),
         ratio: pairedRatio(measured.stateMachine, measured.plainLoop),
         note: spreadNote(measured.stateMachine, measured.plainLoop),

@@ -9,16 +9,8 @@ import {
   type WindowRow,
 } from 'mqtt-iot-stream';
 import { aggregator, cassandraWriter, persistentSession } from './aggregator.js';
-import {
-  consistencySetting,
-  describeFlags,
-  integerSetting,
-  prepareCassandra,
-  qosSetting,
-  readSettings,
-  UsageError,
-  type FlagName,
-} from './settings.js';
+import { prepareCassandra } from './cassandra-connection.js';
+import { describeFlags, integerSetting, qosSetting, readSettings, UsageError, type FlagName } from './settings.js';
 import { Tally } from './tally.js';
 
 export const aggregateFlags = [
@@ -129,7 +121,7 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
               },
             }),
           cassandraCredentials,
-          { consistency: consistencySetting(s.consistency) },
+          { consistency: s.consistency },
         );
 
   const stop = new Subject<void>();

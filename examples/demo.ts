@@ -11,13 +11,14 @@
 import type { Client } from 'cassandra-driver';
 import { connect } from 'mqtt';
 import { EMPTY, Subject, interval, lastValueFrom, merge, share, takeUntil, tap, timer } from 'rxjs';
-import { cassandraSink, ensureWindowCountTable, sharedSimulatedGpio, windowCountRows } from 'mqtt-iot-stream';
+import { cassandraSink, ensureWindowCountTable, windowCountRows } from 'mqtt-iot-stream';
+import { sharedSimulatedGpio } from 'mqtt-iot-stream/testing';
 import { statusCounts } from './aggregator.js';
 import { DemoButton } from './demo-button.js';
 import { startEmbeddedBroker } from './embedded-broker.js';
 import { LiveView } from './live-view.js';
 import { piPublisher } from './pi-publisher.js';
-import { prepareCassandra } from './settings.js';
+import { prepareCassandra } from './cassandra-connection.js';
 import { Tally } from './tally.js';
 import { listenToKeys } from './terminal-keys.js';
 

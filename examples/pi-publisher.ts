@@ -12,10 +12,9 @@
 import type { MqttClient } from 'mqtt';
 import { filter, map, of, tap, type Observable } from 'rxjs';
 import {
-  encodePayload,
   fromGpioButton,
   lightWhile,
-  makePayload,
+  makeIotPayload,
   nextLine,
   toMqtt,
   type GpioBackendChoice,
@@ -56,8 +55,8 @@ export function piPublisher(settings: PublisherSettings): Observable<MqttPublish
     filter((event) => event.pressed),
     tap(onPress),
     nextLine(logFile),
-    map((line) => makePayload(line, stamp())), // iottimestamp as Python's str(datetime.utcnow())
-    lightWhile(ledPin, (payload) => of(payload).pipe(toMqtt(broker, { topic, qos, serialize: encodePayload })), {
+    map((line) => makeIotPayload(line, stamp())), // iottimestamp as Python's str(datetime.utcnow())
+    lightWhile(ledPin, (payload) => of(payload).pipe(toMqtt(broker, { topic, qos })), {
       backend,
     }),
   );

@@ -1,12 +1,7 @@
 // `mqtt-iot-stream publish`: the Pi side from the command line. Everything that can be
 // wrong is found before the first press: the flags, the GPIO backend, the broker.
-import {
-  loadGpiodBackend,
-  loadPigpioBackend,
-  keyboardButton,
-  sharedSimulatedGpio,
-  type GpioBackend,
-} from 'mqtt-iot-stream';
+import { loadGpiodBackend, loadPigpioBackend, type GpioBackend } from 'mqtt-iot-stream';
+import { keyboardButton, sharedSimulatedGpio } from 'mqtt-iot-stream/testing';
 import { Subject, lastValueFrom, takeUntil, tap } from 'rxjs';
 import { connectBroker } from './broker-connection.js';
 import { publishTopic, reservedTopicWarning } from './flag-checks.js';

@@ -1,7 +1,6 @@
 // Command-line flags with environment fallbacks for the examples and the CLI.
 // Every flag has a default, so `mqtt-iot-stream publish` works as it stands on a Pi
 // next to a local Mosquitto, and `aggregate` next to a local Cassandra.
-import { auth, Client, policies, types } from 'cassandra-driver';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -333,57 +332,4 @@ export function qosSetting(text: string): 0 | 1 | 2 {
   if (text !== '0' && text !== '1' && text !== '2')
     throw new UsageError(`--qos must be 0, 1 or 2, got ${JSON.stringify(text)}`);
   return Number(text) as 0 | 1 | 2;
-}
-
-/** The driver's value of a --consistency name (its check has already passed): LOCAL_QUORUM → `types.consistencies.localQuorum`. */
-export function consistencySetting(text: string): number {
-  const name = text.toLowerCase().replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
-  const value = (types.consistencies as unknown as Record<string, number | undefined>)[name];
-  if (value === undefined)
-    throw new UsageError(`--consistency must be ${WRITE_CONSISTENCIES.join(', ')}, got ${JSON.stringify(text)}`);
-  return value;
-}
-
-/**
- * Connects to Cassandra and creates the counts table if missing. A node that cannot be
- * reached and one that refuses the statements are different lines, each naming the cause.
- */
-export async function prepareCassandra(
-  contactPoints: string,
-  localDataCenter: string,
-  create: (client: Client) => Promise<void>,
-  credentials?: { username: string; password: string },
-  options: { consistency?: number } = {},
-): Promise<Client> {
-  const authProvider =
-    credentials === undefined ? undefined : new auth.PlainTextAuthProvider(credentials.username, credentials.password);
-  // The driver reaches the nodes it discovers (system.peers) on protocolOptions.port,
-  // 9042 unless told, not on the contact points' port: a ring on another port needs it.
-  const ports = new Set(contactPoints.split(',').map((point) => /:(\d+)$/.exec(point)?.[1]));
-  const port = ports.size === 1 ? [...ports][0] : undefined;
-  const client = new Client({
-    contactPoints: contactPoints.split(','),
-    localDataCenter,
-    ...(authProvider === undefined ? {} : { authProvider }),
-    ...(port === undefined ? {} : { protocolOptions: { port: Number(port) } }),
-    // The sink writes at the client's consistency (and the schema check reads at it).
-    ...(options.consistency === undefined ? {} : { queryOptions: { consistency: options.consistency } }),
-    // The driver's default waits up to 10 minutes between attempts to reach a node that
-    // was down; a long-running aggregator should notice within seconds that it is back.
-    policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, 10_000) },
-  });
-  try {
-    await create(client);
-    return client;
-  } catch (error) {
-    await client.shutdown().catch(() => {});
-    const reason = (error as Error).message.split('\n')[0];
-    const unreachable = (error as Error).name === 'NoHostAvailableError';
-    throw new Error(
-      unreachable
-        ? `cannot reach Cassandra at ${contactPoints} (is it running? --cassandra sets the address): ${reason}`
-        : `cannot set up the counts table in Cassandra at ${contactPoints}: ${reason}`,
-      { cause: error },
-    );
-  }
 }

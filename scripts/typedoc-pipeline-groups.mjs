@@ -7,7 +7,7 @@
 // share (rejections, the writers' queue) go to "Errors". An explicit @group in a doc
 // comment wins. typedoc.json's groupOrder orders the groups; test/docs.test.ts checks
 // the generated navigation.
-import { Comment, CommentTag, Converter, RendererEvent } from 'typedoc';
+import { Comment, CommentTag, Converter, ReflectionKind, RendererEvent } from 'typedoc';
 import { relative, sep } from 'node:path';
 
 /** The operators, in the order data flows through them. */
@@ -36,7 +36,9 @@ export function pipelineGroup(name, file) {
 /** @param {import('typedoc').Application} app */
 export function load(app) {
   app.converter.on(Converter.EVENT_CREATE_DECLARATION, (context, reflection) => {
-    if (reflection.parent !== context.project) return; // top-level exports only
+    // Top-level exports only: of the project, or of an entry point's module.
+    if (reflection.parent !== context.project && reflection.parent?.parent !== context.project) return;
+    if (reflection.kindOf(ReflectionKind.Module)) return;
     const declaration = context.getSymbolFromReflection(reflection)?.declarations?.[0];
     if (declaration === undefined) return;
     const file = relative('src', relative(process.cwd(), declaration.getSourceFile().fileName)).split(sep).join('/');
@@ -51,7 +53,9 @@ export function load(app) {
   // Groups list their members by kind, then alphabetically; the operators read best
   // in the order the data flows.
   app.renderer.on(RendererEvent.BEGIN, (event) => {
-    const operators = event.project.groups?.find((group) => group.title === 'Operators');
-    operators?.children.sort((a, b) => OPERATORS.indexOf(a.name) - OPERATORS.indexOf(b.name));
+    for (const container of [event.project, ...(event.project.children ?? [])]) {
+      const operators = container.groups?.find((group) => group.title === 'Operators');
+      operators?.children.sort((a, b) => OPERATORS.indexOf(a.name) - OPERATORS.indexOf(b.name));
+    }
   });
 }

@@ -1,6 +1,27 @@
-export { EventTimeCodec, IotPayloadCodec, decodePayload, encodePayload, makePayload } from './payload/codec.js';
-export type { DecodePayloadOptions, IotPayload, IotPayloadJson } from './payload/codec.js';
+/**
+ * The package's main entry: the six operators of the reference pipeline, the plain
+ * cores they run on, and the options, results and errors of both.
+ *
+ * Naming: an operator is named for its step on the stream (`parseAccessLog`,
+ * `decodeIotPayload`, `windowedCount`, `nextLine`); the plain core it wraps, usable
+ * without RxJS, carries the same name plus the one value it takes
+ * (`parseAccessLogLine`, `decodeIotPayloadBytes`) or, when it keeps state between
+ * values, plus `State` (`WindowedCountState`, `NextLineState`).
+ *
+ * Test doubles and simulation drivers (the simulated GPIO, its clocks, the keyboard
+ * button) are in `mqtt-iot-stream/testing`.
+ * @module mqtt-iot-stream
+ */
+export {
+  EventTimeCodec,
+  IotPayloadCodec,
+  decodeIotPayloadBytes,
+  encodeIotPayload,
+  makeIotPayload,
+} from './payload/codec.js';
+export type { DecodeIotPayloadBytesOptions, IotPayload, IotPayloadJson } from './payload/codec.js';
 export { formatEventTime, parseEventTime } from './payload/timestamp.js';
+export { serializePayload } from './payload/serializePayload.js';
 export { decodeIotPayload } from './payload/decodeIotPayload.js';
 export type { DecodedMqttMessage, DecodeIotPayloadOptions } from './payload/decodeIotPayload.js';
 
@@ -9,19 +30,19 @@ export type { Rejection, RejectionKind, RejectOptions } from './reject.js';
 export { QueueFullError } from './writeQueue.js';
 export type { WriteBacklog, WriteQueueOptions, WriteResult, WritingOperator } from './writeQueue.js';
 
-export { LineCursor } from './files/LineCursor.js';
-export type { LineCursorOptions } from './files/LineCursor.js';
+export { NextLineState } from './files/NextLineState.js';
+export type { NextLineOptions } from './files/NextLineState.js';
 export { nextLine } from './files/nextLine.js';
 
-export { parseAccessLine } from './accesslog/parseAccessLine.js';
+export { parseAccessLogLine } from './accesslog/parseAccessLogLine.js';
 export type { AccessLineFailure, AccessLogRecord } from './accesslog/accessLogRecord.js';
 export { parseAccessLog } from './accesslog/parseAccessLog.js';
 export type { ParseAccessLogOptions, ParsedAccessLog } from './accesslog/parseAccessLog.js';
 
 export { windowedCount } from './window/windowedCount.js';
 export type { WindowedCountOperatorOptions } from './window/windowedCount.js';
-export { WindowCounter } from './window/WindowCounter.js';
-export type { WindowCounterSnapshot, WindowStats } from './window/WindowCounter.js';
+export { WindowedCountState } from './window/WindowedCountState.js';
+export type { WindowedCountSnapshot, WindowStats } from './window/WindowedCountState.js';
 export type { IdleAdvanceOptions, LateRule, OutputMode, WindowedCountOptions } from './window/options.js';
 export type { Duration } from './window/duration.js';
 export type { WindowRow } from './window/windowRow.js';
@@ -30,7 +51,6 @@ export { fromMqtt, MqttSubscribeError } from './mqtt/fromMqtt.js';
 export type { FromMqttOptions } from './mqtt/fromMqtt.js';
 export { toMqtt } from './mqtt/toMqtt.js';
 export type { MqttPublished, ToMqttOptions } from './mqtt/toMqtt.js';
-export { serializeJson } from './mqtt/serialize.js';
 export { MqttConnectionError } from './mqtt/connectionError.js';
 export { redactCredentials } from './mqtt/connection.js';
 export type { MqttConnection, MqttConnectOptions } from './mqtt/connection.js';
@@ -55,10 +75,9 @@ export type {
   CassandraWriteResult,
 } from './cassandra/cassandraSink.js';
 export type { CassandraClientInput } from './cassandra/client.js';
+export { CassandraDriverMissingError } from './cassandra/driver.js';
 export { CqlIdentifierError, isCqlIdentifier } from './cassandra/identifier.js';
 export {
-  DEFAULT_KEYSPACE,
-  DEFAULT_TABLE,
   WindowCountTableError,
   checkWindowCountTable,
   ensureWindowCountTable,
@@ -77,7 +96,7 @@ export { fromGpioButton } from './gpio/fromGpioButton.js';
 export type { GpioButtonEvent, GpioButtonOptions } from './gpio/fromGpioButton.js';
 export { lightWhile } from './gpio/lightWhile.js';
 export type { LightWhileOptions } from './gpio/lightWhile.js';
-export { TICK_RANGE, tickDiff } from './gpio/backend.js';
+export { tickDiff } from './gpio/backend.js';
 export type {
   Edge,
   GpioBackend,
@@ -91,27 +110,7 @@ export type {
 } from './gpio/backend.js';
 export type { GpioBackendChoice } from './gpio/gpioBackendChoice.js';
 export { GpioBackendUnavailableError } from './gpio/gpioBackendUnavailableError.js';
-export { SimulatedGpio, sharedSimulatedGpio } from './gpio/simulation/simulatedGpio.js';
-export type {
-  DriveStep,
-  OutputWrite,
-  SimulatedGpioOptions,
-  SimulatedPressOptions,
-} from './gpio/simulation/simulatedGpio.js';
-export { ManualClock, RealClock } from './gpio/simulation/simulationClock.js';
-export type { SimulationClock } from './gpio/simulation/simulationClock.js';
-export { keyboardButton } from './gpio/simulation/keyboardButton.js';
-export type { KeyboardButtonOptions } from './gpio/simulation/keyboardButton.js';
 export { loadPigpioBackend } from './gpio/backends/pigpio/pigpioBackend.js';
 export type { PigpioGpioBackend } from './gpio/backends/pigpio/pigpioBackend.js';
-export { detectBoard, diagnosePigpioFailure } from './gpio/backends/pigpio/pigpioDiagnosis.js';
-export type {
-  BoardInfo,
-  PigpioDiagnosis,
-  PigpioFailureCause,
-  PigpioLoadFacts,
-} from './gpio/backends/pigpio/pigpioDiagnosis.js';
 export { loadGpiodBackend } from './gpio/backends/gpiod/gpiodBackend.js';
 export type { GpiodBackendOptions, GpiodGpioBackend } from './gpio/backends/gpiod/gpiodBackend.js';
-export { parseGpiomonLine } from './gpio/backends/gpiod/gpiomonOutput.js';
-export type { GpiomonEdge, GpiomonLine } from './gpio/backends/gpiod/gpiomonOutput.js';

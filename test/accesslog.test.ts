@@ -1,23 +1,29 @@
 import { expect } from 'chai';
 import { Subject, from, lastValueFrom, toArray } from 'rxjs';
-import { parseAccessLine, parseAccessLog, RejectionError, type AccessLogRecord, type Rejection } from '../src/index.js';
+import {
+  parseAccessLogLine,
+  parseAccessLog,
+  RejectionError,
+  type AccessLogRecord,
+  type Rejection,
+} from '../src/index.js';
 
 /** The record for a line that must parse; fails the test with the reason otherwise. */
 function parsed(line: string): AccessLogRecord {
-  const result = parseAccessLine(line);
+  const result = parseAccessLogLine(line);
   if (result._tag === 'Left') expect.fail(`expected a record for ${JSON.stringify(line)}, got: ${result.left}`);
   return result.right;
 }
 
 /** The reason for a line that must be rejected; fails the test if it parses. */
 function rejected(line: string): string {
-  const result = parseAccessLine(line);
+  const result = parseAccessLogLine(line);
   if (result._tag === 'Right')
     expect.fail(`expected ${JSON.stringify(line)} to be rejected, got ${JSON.stringify(result.right)}`);
   return result.left;
 }
 
-describe('parseAccessLine', () => {
+describe('parseAccessLogLine', () => {
   describe('formats', () => {
     it('reads the Common Log Format example of the Apache manual, applying the -0700 offset', () => {
       const line = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326';
@@ -420,7 +426,7 @@ describe('parseAccessLine', () => {
     });
 
     it('never invents a field: a rejection carries only a reason', () => {
-      expect(parseAccessLine('hello world')).to.deep.equal({
+      expect(parseAccessLogLine('hello world')).to.deep.equal({
         _tag: 'Left',
         left: 'not an access-log line (no ident field after the client): "hello world"',
       });

@@ -1,4 +1,4 @@
-// parseAccessLine on the four real corpora: per-status counts against SOURCES.md
+// parseAccessLogLine on the four real corpora: per-status counts against SOURCES.md
 // (the awk count in corpora.ts) and against GoAccess's own status panel, run here.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseAccessLine, type AccessLogRecord } from '../src/index.js';
+import { parseAccessLogLine, type AccessLogRecord } from '../src/index.js';
 import { corpora, corpusLines, corpusPath, type CorpusName } from './support/corpora.js';
 
 const run = promisify(execFile);
@@ -26,7 +26,7 @@ function parseCorpus(name: CorpusName): Parsed {
     const records: AccessLogRecord[] = [];
     const reasons: string[] = [];
     for (const line of lines) {
-      const result = parseAccessLine(line);
+      const result = parseAccessLogLine(line);
       if (result._tag === 'Right') records.push(result.right);
       else reasons.push(result.left);
     }
@@ -37,7 +37,7 @@ function parseCorpus(name: CorpusName): Parsed {
 }
 
 /** A parse result as text: the whole record (every field read) or the reason. */
-function show(result: ReturnType<typeof parseAccessLine>): string {
+function show(result: ReturnType<typeof parseAccessLogLine>): string {
   return result._tag === 'Right'
     ? `${JSON.stringify(result.right)} ${result.right.timeMillis}`
     : `rejected: ${result.left}`;
@@ -60,7 +60,7 @@ function bytesToken(record: AccessLogRecord): string {
   return afterRequest.split(' ')[1] ?? '';
 }
 
-describe('parseAccessLine on the real corpora', () => {
+describe('parseAccessLogLine on the real corpora', () => {
   for (const name of Object.keys(corpora) as CorpusName[]) {
     it(`${name}: reads every line, with the per-status counts of SOURCES.md`, () => {
       const { lines, records, reasons } = parseCorpus(name);
@@ -75,14 +75,14 @@ describe('parseAccessLine on the real corpora', () => {
     // line to the first, with the corpora interleaved, most lines miss it.
     const named = Object.keys(corpora) as CorpusName[];
     const inOrder = new Map<string, string>();
-    for (const name of named) for (const line of corpusLines(name)) inOrder.set(line, show(parseAccessLine(line)));
+    for (const name of named) for (const line of corpusLines(name)) inOrder.set(line, show(parseAccessLogLine(line)));
     const longest = Math.max(...named.map((name) => corpora[name].lines));
     const backwards = named.map((name) => corpusLines(name).reverse());
     for (let i = 0; i < longest; i++) {
       for (const lines of backwards) {
         const line = lines[i];
-        if (line !== undefined && show(parseAccessLine(line)) !== inOrder.get(line))
-          expect.fail(`${line}: ${show(parseAccessLine(line))}, in order ${inOrder.get(line)}`);
+        if (line !== undefined && show(parseAccessLogLine(line)) !== inOrder.get(line))
+          expect.fail(`${line}: ${show(parseAccessLogLine(line))}, in order ${inOrder.get(line)}`);
       }
     }
   });
@@ -171,7 +171,7 @@ function goAccessStatusCounts(report: GoAccessReport): Record<string, number> {
   return counts;
 }
 
-describe('parseAccessLine against GoAccess', function () {
+describe('parseAccessLogLine against GoAccess', function () {
   this.timeout(120_000);
   let directory: string;
   let goAccessBuild: string;

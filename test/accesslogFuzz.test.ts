@@ -1,16 +1,16 @@
-// Properties of parseAccessLine: it never throws, every input is a record or a reason,
+// Properties of parseAccessLogLine: it never throws, every input is a record or a reason,
 // a record never holds a field that is not in the line, and what a server would write
 // for a request comes back field for field.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { parseAccessLine, type AccessLogRecord } from '../src/index.js';
+import { parseAccessLogLine, type AccessLogRecord } from '../src/index.js';
 import { corpora, corpusLines, type CorpusName } from './support/corpora.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** Asserts the result is a well-formed record of `line` or a rejection with a reason; returns the record. */
 function checkResult(line: string): AccessLogRecord | undefined {
-  const result = parseAccessLine(line);
+  const result = parseAccessLogLine(line);
   if (result._tag === 'Left') {
     expect(result.left).to.be.a('string').and.not.equal('');
     return undefined;
@@ -111,7 +111,7 @@ const userToken = token.filter((text) => !text.includes('['));
 const requestToken = fc.stringMatching(/^[!#-[\]-~]{1,30}$/); // no space, no " and no \ (a server would escape those)
 const freeText = fc.string({ unit: 'binary', maxLength: 60 });
 
-describe('parseAccessLine fuzzing', () => {
+describe('parseAccessLogLine fuzzing', () => {
   it('never throws on random text, and gives a record or a reason', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (text) => {

@@ -1,11 +1,11 @@
-// The lazy records of parseAccessLine against the eager parser they replaced: the
+// The lazy records of parseAccessLogLine against the eager parser they replaced: the
 // same accept/reject decision, the same reason, and every field equal, whatever the
 // input, the order the fields are read in and the lines read before (the hour cache).
 // The eager parser is kept below, verbatim from before the change, as the oracle only.
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { inspect } from 'node:util';
-import { parseAccessLine, type AccessLogRecord } from '../src/index.js';
+import { parseAccessLogLine, type AccessLogRecord } from '../src/index.js';
 import { corpora, corpusLines, type CorpusName } from './support/corpora.js';
 
 const FIELDS = [
@@ -31,7 +31,7 @@ type EagerRecord = { -readonly [K in Field]: AccessLogRecord[K] };
 /** Parses `line` with both parsers, reading the lazy record's fields in `order` (twice), and asserts they agree. */
 function agree(line: string, order: readonly Field[] = FIELDS): AccessLogRecord | undefined {
   const expected = eagerScan(line);
-  const result = parseAccessLine(line);
+  const result = parseAccessLogLine(line);
   if (typeof expected === 'string') {
     expect(result, JSON.stringify(line)).to.deep.equal({ _tag: 'Left', left: expected });
     return undefined;
@@ -86,7 +86,7 @@ function mutate(line: string, edits: readonly { kind: string; at: number; text: 
   return text;
 }
 
-describe('parseAccessLine: lazy records equal the eager parser', () => {
+describe('parseAccessLogLine: lazy records equal the eager parser', () => {
   it('on every line of the four corpora, every field', () => {
     for (const name of Object.keys(corpora) as CorpusName[]) {
       for (const line of corpusLines(name)) agree(line);
@@ -171,7 +171,7 @@ describe('parseAccessLine: lazy records equal the eager parser', () => {
   });
 });
 
-describe('parseAccessLine records as plain values', () => {
+describe('parseAccessLogLine records as plain values', () => {
   const line =
     '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"';
   let plain: EagerRecord;
@@ -180,7 +180,7 @@ describe('parseAccessLine records as plain values', () => {
   });
 
   function record(): AccessLogRecord {
-    const result = parseAccessLine(line);
+    const result = parseAccessLogLine(line);
     if (result._tag === 'Left') return expect.fail(result.left);
     return result.right;
   }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { encodePayload, makePayload } from '../src/index.js';
+import { encodeIotPayload, makeIotPayload } from '../src/index.js';
 import { startAggregate, TOPIC, type AggregatorProcess } from './faults/aggregatorHarness.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { closeClients, testClient } from './support/mqttHelpers.js';
@@ -71,7 +71,7 @@ describe('the aggregate command', function () {
     for (const second of [1, 2, 3]) {
       await publisher.publishAsync(
         TOPIC,
-        encodePayload(makePayload(LINE, new Date(Date.UTC(2020, 6, 1, 12, 0, second)))),
+        encodeIotPayload(makeIotPayload(LINE, new Date(Date.UTC(2020, 6, 1, 12, 0, second)))),
         { qos: 1 },
       );
     }
@@ -124,9 +124,13 @@ describe('the aggregate command', function () {
   it('refuses to continue saved windows under other window options, and says how to start afresh', async () => {
     const first = aggregate('reshaped');
     await subscribed('reshaped');
-    await publisher.publishAsync(TOPIC, encodePayload(makePayload(LINE, new Date(Date.UTC(2020, 6, 1, 12, 0, 1)))), {
-      qos: 1,
-    });
+    await publisher.publishAsync(
+      TOPIC,
+      encodeIotPayload(makeIotPayload(LINE, new Date(Date.UTC(2020, 6, 1, 12, 0, 1)))),
+      {
+        qos: 1,
+      },
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     first.child.kill('SIGTERM');
     expect(await first.exited).to.equal(0);

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject, lastValueFrom, of, toArray } from 'rxjs';
-import { LineCursor, nextLine } from '../src/index.js';
+import { NextLineState, nextLine } from '../src/index.js';
 import { corpusLines, corpusPath } from './support/corpora.js';
 
-describe('LineCursor and nextLine', () => {
+describe('NextLineState and nextLine', () => {
   let dir: string;
   const file = (name: string, text: string) => {
     const path = join(dir, name);
@@ -19,29 +19,29 @@ describe('LineCursor and nextLine', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives lines in order without endings, skips empty ones, and loops by default', () => {
-    const cursor = new LineCursor(file('a.log', 'one\r\ntwo\n\nthree'), { chunkSize: 4 });
+    const cursor = new NextLineState(file('a.log', 'one\r\ntwo\n\nthree'), { chunkSize: 4 });
     expect([1, 2, 3, 4, 5].map(() => cursor.next())).to.deep.equal(['one', 'two', 'three', 'one', 'two']);
     cursor.close();
   });
 
   it('returns undefined at the end without loop, and for an empty file even with loop', () => {
-    const once = new LineCursor(file('b.log', 'x\n'), { loop: false });
+    const once = new NextLineState(file('b.log', 'x\n'), { loop: false });
     expect([once.next(), once.next()]).to.deep.equal(['x', undefined]);
-    const empty = new LineCursor(file('c.log', '\n\n'));
+    const empty = new NextLineState(file('c.log', '\n\n'));
     expect(empty.next()).to.equal(undefined);
     once.close();
     empty.close();
   });
 
   it('keeps UTF-8 characters whole across chunk boundaries', () => {
-    const cursor = new LineCursor(file('d.log', 'héllo wörld ☃\nnext\n'), { chunkSize: 3 });
+    const cursor = new NextLineState(file('d.log', 'héllo wörld ☃\nnext\n'), { chunkSize: 3 });
     expect([cursor.next(), cursor.next()]).to.deep.equal(['héllo wörld ☃', 'next']);
     cursor.close();
   });
 
   it('reads a real corpus line for line', () => {
     const expected = corpusLines('hackers');
-    const cursor = new LineCursor(corpusPath('hackers'), { loop: false });
+    const cursor = new NextLineState(corpusPath('hackers'), { loop: false });
     const read: string[] = [];
     for (let line = cursor.next(); line !== undefined; line = cursor.next()) read.push(line);
     cursor.close();

@@ -3,17 +3,15 @@ import fc from 'fast-check';
 import { take, type Subscription } from 'rxjs';
 import {
   fromGpioButton,
-  ManualClock,
   RejectionError,
-  SimulatedGpio,
   tickDiff,
   type GpioBackend,
   type GpioButtonEvent,
   type GpioButtonOptions,
-  type DriveStep,
   type Level,
   type Rejection,
 } from '../src/index.js';
+import { ManualClock, SimulatedGpio, type DriveStep } from '../src/testing.js';
 
 const PIN = 17;
 

@@ -3,13 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  fromGpioButton,
-  GpioBackendUnavailableError,
-  loadGpiodBackend,
-  parseGpiomonLine,
-  type GpioButtonEvent,
-} from '../src/index.js';
+import { fromGpioButton, GpioBackendUnavailableError, loadGpiodBackend, type GpioButtonEvent } from '../src/index.js';
+import { parseGpiomonLine } from '../src/gpio/backends/gpiod/gpiomonOutput.js';
 import {
   createGpiodBackend,
   gpiogetArguments,

@@ -1,14 +1,7 @@
 import { expect } from 'chai';
 import { Observable, Subject, map, of, throwError } from 'rxjs';
-import {
-  QueueFullError,
-  fromGpioButton,
-  lightWhile,
-  ManualClock,
-  SimulatedGpio,
-  type Level,
-  type Rejection,
-} from '../src/index.js';
+import { QueueFullError, fromGpioButton, lightWhile, type Level, type Rejection } from '../src/index.js';
+import { ManualClock, SimulatedGpio } from '../src/testing.js';
 
 const LED = 4;
 const BUTTON = 17;

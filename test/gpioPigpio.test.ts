@@ -1,14 +1,8 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import {
-  detectBoard,
-  diagnosePigpioFailure,
-  fromGpioButton,
-  GpioBackendUnavailableError,
-  loadPigpioBackend,
-  type BoardInfo,
-} from '../src/index.js';
+import { fromGpioButton, GpioBackendUnavailableError, loadPigpioBackend } from '../src/index.js';
+import { detectBoard, diagnosePigpioFailure, type BoardInfo } from '../src/gpio/backends/pigpio/pigpioDiagnosis.js';
 import { loadPigpioBackendWith, type PigpioLoaderEnvironment } from '../src/gpio/backends/pigpio/pigpioBackend.js';
 
 const PI4: BoardInfo = detectBoard(

@@ -1,18 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { PassThrough } from 'node:stream';
-import {
-  fromGpioButton,
-  keyboardButton,
-  ManualClock,
-  sharedSimulatedGpio,
-  SimulatedGpio,
-  tickDiff,
-  type DriveStep,
-  type Edge,
-  type Level,
-  type LevelChange,
-} from '../src/index.js';
+import { fromGpioButton, tickDiff, type Edge, type Level, type LevelChange } from '../src/index.js';
+import { keyboardButton, ManualClock, sharedSimulatedGpio, SimulatedGpio, type DriveStep } from '../src/testing.js';
 import { waitFor } from './support/waitFor.js';
 
 /**

@@ -1,4 +1,4 @@
-// Hostile payloads: nothing a publisher sends can throw out of decodePayload,
+// Hostile payloads: nothing a publisher sends can throw out of decodeIotPayloadBytes,
 // decodeIotPayload or any onReject path, make a reason or a reported input unbounded,
 // or make a payload over the size limit cost more than its own buffer. The cases
 // that once killed or flooded the aggregator (an 8 KB payload nested 5,000 deep, a
@@ -9,9 +9,9 @@ import { Subject, type Subscription } from 'rxjs';
 import {
   RejectionError,
   decodeIotPayload,
-  decodePayload,
-  encodePayload,
-  makePayload,
+  decodeIotPayloadBytes,
+  encodeIotPayload,
+  makeIotPayload,
   parseAccessLog,
   warnOnReject,
   windowedCount,
@@ -21,7 +21,7 @@ import {
 import { reject } from '../src/reject.js';
 
 const MiB = 1024 * 1024;
-/** Longest reason decodePayload gives: its longest sentence describes two fields, each in about 150 characters. */
+/** Longest reason decodeIotPayloadBytes gives: its longest sentence describes two fields, each in about 150 characters. */
 const MAX_DECODE_REASON = 400;
 /** What reject() hands over at most: 500 characters, then `… (N more characters)`. */
 const MAX_REASON = 500 + '… (999999999 more characters)'.length;
@@ -99,7 +99,7 @@ const trickyPayloads = fc.oneof(
   fc
     .tuple(fc.constantFrom([0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xff]), fc.nat())
     .map(([bad, at]) => {
-      const good = Buffer.from(encodePayload(makePayload('line', new Date(0))));
+      const good = Buffer.from(encodeIotPayload(makeIotPayload('line', new Date(0))));
       const cut = at % (good.length + 1);
       return Buffer.concat([good.subarray(0, cut), Buffer.from(bad), good.subarray(cut)]);
     }),
@@ -113,7 +113,7 @@ const hugeStrings = fc
   )
   .map(([length, where, unit]) => placed(`"${unit.repeat(Math.ceil(length / unit.length))}"`, where));
 
-function expectBoundedResult(result: ReturnType<typeof decodePayload>): void {
+function expectBoundedResult(result: ReturnType<typeof decodeIotPayloadBytes>): void {
   expect(['Left', 'Right']).to.include(result._tag);
   if (result._tag === 'Left') {
     expect(result.left).to.be.a('string').and.not.equal('');
@@ -145,9 +145,9 @@ function expectBoundedWarnings(stderr: string): void {
   }
 }
 
-describe('decodePayload under hostile input', () => {
+describe('decodeIotPayloadBytes under hostile input', () => {
   it("refuses the 8 KB payload nested 5,000 deep that overflowed the stack in io-ts's error rendering", () => {
-    const result = decodePayload(Buffer.from('['.repeat(5000) + ']'.repeat(5000)));
+    const result = decodeIotPayloadBytes(Buffer.from('['.repeat(5000) + ']'.repeat(5000)));
     expect(result).to.deep.equal({
       _tag: 'Left',
       left: 'payload is not a JSON object {"iottimestamp": …, "accesslogs": …}: got an array of 1 item',
@@ -156,29 +156,29 @@ describe('decodePayload under hostile input', () => {
 
   it('refuses nesting 100,000 deep in the top level and in each field, with a short reason', () => {
     const deep = nested(100_000, 'mixed', true);
-    expect(decodePayload(deep, { maxPayloadBytes: Infinity })).to.deep.equal({
+    expect(decodeIotPayloadBytes(deep, { maxPayloadBytes: Infinity })).to.deep.equal({
       _tag: 'Left',
       left: 'payload is not a JSON object {"iottimestamp": …, "accesslogs": …}: got an array of 1 item',
     });
-    expect(decodePayload(placed(deep, 'iottimestamp'), { maxPayloadBytes: Infinity })).to.deep.equal({
+    expect(decodeIotPayloadBytes(placed(deep, 'iottimestamp'), { maxPayloadBytes: Infinity })).to.deep.equal({
       _tag: 'Left',
       left: 'iottimestamp: expected a timestamp string, got an array of 1 item',
     });
     expect(
-      decodePayload(placed(nested(100_000, 'object', true), 'accesslogs'), { maxPayloadBytes: Infinity }),
+      decodeIotPayloadBytes(placed(nested(100_000, 'object', true), 'accesslogs'), { maxPayloadBytes: Infinity }),
     ).to.deep.equal({
       _tag: 'Left',
       left: 'accesslogs: expected a string (one access-log line), got an object',
     });
     // Deep junk in a field the codec does not read is ignored, as every extra field is.
-    expect(decodePayload(placed(deep, 'extra'), { maxPayloadBytes: Infinity })._tag).to.equal('Right');
+    expect(decodeIotPayloadBytes(placed(deep, 'extra'), { maxPayloadBytes: Infinity })._tag).to.equal('Right');
   });
 
   it('never throws and keeps the reason short for any nesting up to 100,000 deep, anywhere', () => {
     fc.assert(
       fc.property(deepPayloads, (payload) => {
-        expectBoundedResult(decodePayload(payload, { maxPayloadBytes: Infinity }));
-        expectBoundedResult(decodePayload(Buffer.from(payload)));
+        expectBoundedResult(decodeIotPayloadBytes(payload, { maxPayloadBytes: Infinity }));
+        expectBoundedResult(decodeIotPayloadBytes(Buffer.from(payload)));
       }),
       { numRuns: 200, seed: 20_200_701 },
     );
@@ -187,16 +187,16 @@ describe('decodePayload under hostile input', () => {
   it('never throws and keeps the reason short for random bytes, wrong types, prototype keys and invalid UTF-8', () => {
     fc.assert(
       fc.property(trickyPayloads, (payload) => {
-        expectBoundedResult(decodePayload(payload));
+        expectBoundedResult(decodeIotPayloadBytes(payload));
       }),
       { numRuns: 5000, seed: 20_200_701 },
     );
   });
 
   it('reads a "__proto__" key as a plain field: it never sets the payload\'s prototype', () => {
-    const hidden = decodePayload('{"__proto__": {"iottimestamp": "2020-07-01 12:34:56", "accesslogs": "x"}}');
+    const hidden = decodeIotPayloadBytes('{"__proto__": {"iottimestamp": "2020-07-01 12:34:56", "accesslogs": "x"}}');
     expect(hidden._tag).to.equal('Left');
-    const extra = decodePayload(
+    const extra = decodeIotPayloadBytes(
       '{"__proto__": {"polluted": 1}, "iottimestamp": "2020-07-01 12:34:56", "accesslogs": "x"}',
     );
     expect(extra._tag).to.equal('Right');
@@ -207,7 +207,7 @@ describe('decodePayload under hostile input', () => {
   it('never throws and keeps the reason short for strings up to 2 MiB anywhere, read whole', () => {
     fc.assert(
       fc.property(hugeStrings, (payload) => {
-        expectBoundedResult(decodePayload(payload, { maxPayloadBytes: Infinity }));
+        expectBoundedResult(decodeIotPayloadBytes(payload, { maxPayloadBytes: Infinity }));
       }),
       { numRuns: 40, seed: 20_200_701 },
     );
@@ -215,16 +215,16 @@ describe('decodePayload under hostile input', () => {
 
   it('describes a 16 MiB string in a field in a short reason, and decodes a 16 MiB line when the limit allows it', () => {
     const huge = 'x'.repeat(16 * MiB);
-    const asTimestamp = decodePayload(JSON.stringify({ iottimestamp: huge, accesslogs: 'x' }), {
+    const asTimestamp = decodeIotPayloadBytes(JSON.stringify({ iottimestamp: huge, accesslogs: 'x' }), {
       maxPayloadBytes: Infinity,
     });
     expect(asTimestamp).to.deep.equal({
       _tag: 'Left',
       left: `iottimestamp: "${'x'.repeat(60)}"… (a string of 16777216 characters) is not a timestamp like "2020-07-01 12:34:56.789012" or ISO 8601`,
     });
-    const asTopLevel = decodePayload(JSON.stringify(huge), { maxPayloadBytes: Infinity });
+    const asTopLevel = decodeIotPayloadBytes(JSON.stringify(huge), { maxPayloadBytes: Infinity });
     expect(asTopLevel._tag === 'Left' && asTopLevel.left.length).to.be.within(1, MAX_DECODE_REASON);
-    const asLine = decodePayload(JSON.stringify({ iottimestamp: '2020-07-01 12:34:56', accesslogs: huge }), {
+    const asLine = decodeIotPayloadBytes(JSON.stringify({ iottimestamp: '2020-07-01 12:34:56', accesslogs: huge }), {
       maxPayloadBytes: Infinity,
     });
     expect(asLine._tag === 'Right' && asLine.right.accesslogs.length).to.equal(16 * MiB);
@@ -238,21 +238,21 @@ describe('decodePayload under hostile input', () => {
       return parse(...args);
     }) as typeof JSON.parse;
     try {
-      const limit = Buffer.from(encodePayload(makePayload('x'.repeat(MiB - 100), new Date(0))));
+      const limit = Buffer.from(encodeIotPayload(makeIotPayload('x'.repeat(MiB - 100), new Date(0))));
       expect(limit.length).to.be.at.most(MiB);
-      expect(decodePayload(limit)._tag).to.equal('Right');
+      expect(decodeIotPayloadBytes(limit)._tag).to.equal('Right');
       expect(parsed).to.equal(1);
       parsed = 0;
-      expect(decodePayload(Buffer.alloc(MiB + 1, 0x5b))).to.deep.equal({
+      expect(decodeIotPayloadBytes(Buffer.alloc(MiB + 1, 0x5b))).to.deep.equal({
         _tag: 'Left',
         left: 'payload is 1,048,577 bytes, more than the 1,048,576 allowed (maxPayloadBytes); not parsed',
       });
-      expect(decodePayload('é'.repeat(MiB / 2 + 1))).to.deep.equal({
+      expect(decodeIotPayloadBytes('é'.repeat(MiB / 2 + 1))).to.deep.equal({
         _tag: 'Left',
         left: 'payload is 1,048,578 bytes, more than the 1,048,576 allowed (maxPayloadBytes); not parsed',
       });
       expect(
-        decodePayload(encodePayload(makePayload('x'.repeat(200), new Date(0))), { maxPayloadBytes: 100 }),
+        decodeIotPayloadBytes(encodeIotPayload(makeIotPayload('x'.repeat(200), new Date(0))), { maxPayloadBytes: 100 }),
       ).to.deep.include({ _tag: 'Left' });
       expect(parsed).to.equal(0);
     } finally {
@@ -265,7 +265,7 @@ describe('decodePayload under hostile input', () => {
     payload.write('{"iottimestamp": "2020-07-01 12:34:56", "accesslogs": "');
     const before = process.memoryUsage();
     const started = performance.now();
-    const result = decodePayload(payload);
+    const result = decodeIotPayloadBytes(payload);
     const tookMs = performance.now() - started;
     const after = process.memoryUsage();
     expect(result._tag).to.equal('Left');
@@ -276,9 +276,9 @@ describe('decodePayload under hostile input', () => {
 
   it('refuses a bad maxPayloadBytes with a RangeError naming the option', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      expect(() => decodePayload('{}', { maxPayloadBytes: bad })).to.throw(
+      expect(() => decodeIotPayloadBytes('{}', { maxPayloadBytes: bad })).to.throw(
         RangeError,
-        /decodePayload: maxPayloadBytes must be an integer ≥ 1 or Infinity/,
+        /decodeIotPayloadBytes: maxPayloadBytes must be an integer ≥ 1 or Infinity/,
       );
       expect(() => decodeIotPayload({ maxPayloadBytes: bad })).to.throw(
         RangeError,
@@ -378,14 +378,14 @@ describe('decodeIotPayload → parseAccessLog → windowedCount under hostile me
     fc.integer({ min: 64 * 1024, max: 3 * MiB }).map((size) => placed(`"${'w'.repeat(size)}"`, 'accesslogs')),
     fc.constantFrom(
       // A line of junk as long as the limit allows, and a line full of terminal escapes.
-      encodePayload(makePayload('\u001b[2J'.repeat(100_000), new Date(0))),
-      encodePayload(makePayload('1.2.3.4 - - [' + '['.repeat(500_000), new Date(0))),
-      encodePayload(makePayload('not a log line\n'.repeat(50_000), new Date(0))),
+      encodeIotPayload(makeIotPayload('\u001b[2J'.repeat(100_000), new Date(0))),
+      encodeIotPayload(makeIotPayload('1.2.3.4 - - [' + '['.repeat(500_000), new Date(0))),
+      encodeIotPayload(makeIotPayload('not a log line\n'.repeat(50_000), new Date(0))),
     ),
   );
   const good = (i: number) =>
-    encodePayload(
-      makePayload(
+    encodeIotPayload(
+      makeIotPayload(
         `10.0.0.${i % 250} - - [01/Jul/2020:12:00:${String(i % 60).padStart(2, '0')} +0000] "GET /${i} HTTP/1.1" 200 ${i}`,
         new Date(Date.UTC(2020, 6, 1, 12, 0, i % 60)),
       ),

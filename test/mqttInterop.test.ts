@@ -9,9 +9,9 @@ import { promisify } from 'node:util';
 import { firstValueFrom, from, lastValueFrom, take, toArray, type Subscription } from 'rxjs';
 import {
   decodeIotPayload,
-  encodePayload,
+  encodeIotPayload,
   fromMqtt,
-  makePayload,
+  makeIotPayload,
   toMqtt,
   type DecodedMqttMessage,
   type Rejection,
@@ -128,8 +128,8 @@ describe('MQTT interoperability with mosquitto_pub, mosquitto_sub and the origin
 
   it('publishes with toMqtt what mosquitto_sub receives byte for byte', async function () {
     const values: (Buffer | string | object)[] = [
-      encodePayload(
-        makePayload(
+      encodeIotPayload(
+        makeIotPayload(
           '127.0.0.1 - - [01/Jul/2020:12:34:56 +0000] "GET / HTTP/1.1" 200 5\n',
           new Date(Date.UTC(2020, 6, 1, 12, 34, 56, 789)),
         ),

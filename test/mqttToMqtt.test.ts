@@ -17,9 +17,9 @@ import {
 import type { IClientOptions, MqttClient } from 'mqtt';
 import {
   QueueFullError,
-  decodePayload,
-  encodePayload,
-  makePayload,
+  decodeIotPayloadBytes,
+  encodeIotPayload,
+  makeIotPayload,
   toMqtt,
   type MqttPublished,
   type Rejection,
@@ -100,6 +100,19 @@ describe('toMqtt on a real Mosquitto', function () {
     ]);
     expect(received[2]!.payload.toString()).to.equal('plain text');
     expect([...received[3]!.payload]).to.deep.equal([0, 255, 1]);
+  });
+
+  it("publishes the reference payload with the defaults as the Python publisher writes it, other objects' Dates as ISO", async function () {
+    const { received } = await listen(broker.url, 'reference/#');
+    const at = new Date('2026-11-30T10:00:00.250Z');
+    const line = '127.0.0.1 - - [30/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5';
+    await lastValueFrom(from([makeIotPayload(line, at), { at }]).pipe(toMqtt(broker.url, { topic: 'reference/t' })));
+    await waitFor(() => received.length === 2, 'both messages');
+    expect(received[0]!.payload.toString()).to.equal(
+      `{"iottimestamp":"2026-11-30 10:00:00.250000","accesslogs":${JSON.stringify(line)}}`,
+    );
+    expect(received[0]!.payload.toString()).to.equal(encodeIotPayload(makeIotPayload(line, at)));
+    expect(received[1]!.payload.toString()).to.equal('{"at":"2026-11-30T10:00:00.250Z"}');
   });
 
   it('sends MQTT 5 properties, fixed or derived from the value', async function () {
@@ -201,7 +214,7 @@ describe('toMqtt on a real Mosquitto', function () {
         takeWhile((next) => !next.done),
         map((next) => {
           pulled++;
-          return encodePayload(makePayload(next.value as string));
+          return encodeIotPayload(makeIotPayload(next.value as string));
         }),
         toMqtt(client, { topic: 'paced/t', qos: 1, concurrency: 16, maxQueued: 0, onReject: () => pull.next() }),
         tap(() => pull.next()),
@@ -216,7 +229,7 @@ describe('toMqtt on a real Mosquitto', function () {
       () => `${lines.length} messages at the subscriber, got ${received.length}`,
     );
     expect(
-      received.map((r) => (decodePayload(r.payload) as { right: { accesslogs: string } }).right.accesslogs),
+      received.map((r) => (decodeIotPayloadBytes(r.payload) as { right: { accesslogs: string } }).right.accesslogs),
     ).to.deep.equal(lines);
   });
 

@@ -17,6 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as publicApi from '../src/index.js';
+import * as testingApi from '../src/testing.js';
 
 const projectRoot = resolve(import.meta.dirname, '..');
 const npm = (args: string[], cwd: string) =>
@@ -49,7 +50,9 @@ describe('the packed package', function () {
   let clone: string;
   let consumer: string;
   let packedFiles: string[];
+  let tarball: string;
   const publicNames = Object.keys(publicApi).sort();
+  const testingNames = Object.keys(testingApi).sort();
 
   before(() => {
     clone = cleanCopy();
@@ -59,7 +62,7 @@ describe('the packed package', function () {
       filename: string;
       files: Array<{ path: string }>;
     }>;
-    const tarball = join(consumer, packed[0]!.filename);
+    tarball = join(consumer, packed[0]!.filename);
     packedFiles = packed[0]!.files.map((f) => f.path);
     writeFileSync(
       join(consumer, 'package.json'),
@@ -132,12 +135,108 @@ describe('the packed package', function () {
     expect(result.epoch).to.equal(Date.UTC(2020, 6, 1, 12, 34, 56));
   });
 
+  it('keeps the test doubles out of the main entry, in mqtt-iot-stream/testing (CommonJS and ESM)', () => {
+    expect(publicNames).to.not.include.members(['SimulatedGpio']);
+    expect(testingNames).to.deep.equal([
+      'ManualClock',
+      'RealClock',
+      'SimulatedGpio',
+      'keyboardButton',
+      'sharedSimulatedGpio',
+    ]);
+    writeFileSync(
+      join(consumer, 'testing.cjs'),
+      "console.log(JSON.stringify(Object.keys(require('mqtt-iot-stream/testing')).sort()));",
+    );
+    writeFileSync(
+      join(consumer, 'testing.mjs'),
+      "import * as t from 'mqtt-iot-stream/testing'; console.log(JSON.stringify(Object.keys(t).sort()));",
+    );
+    for (const script of ['testing.cjs', 'testing.mjs']) {
+      expect(JSON.parse(execFileSync(process.execPath, [script], { cwd: consumer, encoding: 'utf8' }))).to.deep.equal(
+        testingNames,
+      );
+    }
+  });
+
+  it('installs rxjs as a peer (one copy for the app), and aedes and cassandra-driver unless optional ones are omitted', () => {
+    for (const name of ['rxjs', 'mqtt', 'aedes', 'cassandra-driver']) {
+      expect(existsSync(join(consumer, 'node_modules', name, 'package.json')), name).to.equal(true);
+    }
+    const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules/mqtt-iot-stream/package.json'), 'utf8'));
+    expect(Object.keys(manifest.peerDependencies)).to.include('rxjs');
+    expect(Object.keys(manifest.dependencies)).to.not.include.members(['rxjs']);
+    expect(Object.keys(manifest.optionalDependencies).sort()).to.deep.equal(['aedes', 'cassandra-driver']);
+  });
+
+  describe('installed with --omit=optional (a Pi that only publishes)', function () {
+    let slim: string;
+    const run = (args: string[]) => {
+      try {
+        return { status: 0, out: execFileSync(process.execPath, args, { cwd: slim, encoding: 'utf8', stdio: 'pipe' }) };
+      } catch (error) {
+        const failed = error as { status: number; stdout: string; stderr: string };
+        return { status: failed.status, out: failed.stdout + failed.stderr };
+      }
+    };
+
+    before(() => {
+      slim = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-slim-'));
+      writeFileSync(join(slim, 'package.json'), JSON.stringify({ name: 'slim', version: '1.0.0', private: true }));
+      npm(
+        ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--omit=optional', tarball],
+        slim,
+      );
+    });
+    after(() => rmSync(slim, { recursive: true, force: true }));
+
+    it('has neither the broker nor the Cassandra driver, and loads every export from ESM and CommonJS', () => {
+      expect(existsSync(join(slim, 'node_modules/aedes'))).to.equal(false);
+      expect(existsSync(join(slim, 'node_modules/cassandra-driver'))).to.equal(false);
+      writeFileSync(
+        join(slim, 'use.cjs'),
+        "console.log(JSON.stringify(Object.keys(require('mqtt-iot-stream')).sort()));",
+      );
+      writeFileSync(
+        join(slim, 'use.mjs'),
+        "import * as lib from 'mqtt-iot-stream'; console.log(JSON.stringify(Object.keys(lib).sort()));",
+      );
+      for (const script of ['use.cjs', 'use.mjs']) expect(JSON.parse(run([script]).out)).to.deep.equal(publicNames);
+    });
+
+    it('ends a cassandraSink that needs the driver with an error saying how to install it', () => {
+      writeFileSync(
+        join(slim, 'sink.mjs'),
+        [
+          "import { of, lastValueFrom } from 'rxjs';",
+          "import { cassandraSink, windowCountRows } from 'mqtt-iot-stream';",
+          'const row = { windowStart: new Date(0), windowEnd: new Date(60000), key: 200, count: 1 };',
+          "const sink = cassandraSink({ contactPoints: ['127.0.0.1'], localDataCenter: 'dc1' }, windowCountRows());",
+          'lastValueFrom(of(row).pipe(sink)).then(() => console.log("wrote"), (e) => console.log(e.name + ": " + e.message));',
+        ].join('\n'),
+      );
+      expect(run(['sink.mjs']).out).to.match(
+        /^CassandraDriverMissingError: cassandraSink: cassandra-driver is not installed .*npm install cassandra-driver/,
+      );
+    });
+
+    it('runs publish --help, and says how to install the broker when demo needs it (status 1)', () => {
+      const bin = join(slim, 'node_modules/mqtt-iot-stream/dist/examples/cli.js');
+      expect(run([bin, 'publish', '--help'])).to.include({ status: 0 });
+      const demo = run([bin, 'demo', '--duration', '1']);
+      expect(demo.status).to.equal(1);
+      expect(demo.out).to.match(/embedded MQTT broker \(aedes\) is not installed.*npm install aedes/);
+    });
+  });
+
   it('type-checks a TypeScript consumer against the shipped declarations', () => {
     writeFileSync(
       join(consumer, 'use.ts'),
       [
-        "import { decodePayload, type IotPayload } from 'mqtt-iot-stream';",
-        "const decoded = decodePayload('{}');",
+        "import { decodeIotPayloadBytes, type IotPayload } from 'mqtt-iot-stream';",
+        "import { SimulatedGpio } from 'mqtt-iot-stream/testing';",
+        'export const gpio = new SimulatedGpio();',
+        "const decoded = decodeIotPayloadBytes('{}');",
         "const payload: IotPayload | string = decoded._tag === 'Right' ? decoded.right : decoded.left;",
         'export { payload };',
       ].join('\n'),

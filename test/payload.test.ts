@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
-import { decodePayload, encodePayload, formatEventTime, makePayload, parseEventTime } from '../src/index.js';
+import {
+  decodeIotPayloadBytes,
+  encodeIotPayload,
+  formatEventTime,
+  makeIotPayload,
+  parseEventTime,
+} from '../src/index.js';
 
 describe('parseEventTime', () => {
   it('reads the Python publisher format as UTC, with and without microseconds', () => {
@@ -62,9 +68,9 @@ describe('formatEventTime', () => {
   });
 });
 
-describe('decodePayload', () => {
+describe('decodeIotPayloadBytes', () => {
   it('decodes the original publisher message, keeping the trailing newline of the line', () => {
-    const result = decodePayload(
+    const result = decodeIotPayloadBytes(
       Buffer.from('{"iottimestamp": "2020-07-01 12:34:56.789012", "accesslogs": "line\\n"}'),
     );
     expect(result._tag).to.equal('Right');
@@ -76,7 +82,7 @@ describe('decodePayload', () => {
 
   it('names the field and the problem when it rejects', () => {
     const reasons = (text: string) => {
-      const r = decodePayload(text);
+      const r = decodeIotPayloadBytes(text);
       return r._tag === 'Left' ? r.left : 'decoded';
     };
     expect(reasons('not json')).to.match(/^payload is not JSON/);
@@ -101,7 +107,7 @@ describe('decodePayload', () => {
           fc.json().map((s) => Buffer.from(s)),
         ),
         (bytes) => {
-          const result = decodePayload(bytes);
+          const result = decodeIotPayloadBytes(bytes);
           expect(['Left', 'Right']).to.include(result._tag);
         },
       ),
@@ -110,9 +116,9 @@ describe('decodePayload', () => {
   });
 });
 
-describe('encodePayload', () => {
+describe('encodeIotPayload', () => {
   it('writes the field names and timestamp format the original Spark job and Python side read', () => {
-    const text = encodePayload(makePayload('x y', new Date(Date.UTC(2020, 6, 1, 12, 34, 56, 789))));
+    const text = encodeIotPayload(makeIotPayload('x y', new Date(Date.UTC(2020, 6, 1, 12, 34, 56, 789))));
     expect(text).to.equal('{"iottimestamp":"2020-07-01 12:34:56.789000","accesslogs":"x y"}');
     const python = execFileSync(
       'python3',

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { WindowCounter, type Rejection, type WindowRow } from '../src/index.js';
+import { WindowedCountState, type Rejection, type WindowRow } from '../src/index.js';
 
 const projectRoot = resolve(import.meta.dirname, '..');
 const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
@@ -55,7 +55,7 @@ describe('README', () => {
     const late: Rejection[] = [];
     const at = (clock: string) => Date.parse(`2020-07-01T${clock}Z`);
     let sink = rows;
-    const counter = new WindowCounter<{ time: number; status: number }, number>(
+    const counter = new WindowedCountState<{ time: number; status: number }, number>(
       {
         eventTime: (event) => event.time,
         key: (event) => event.status,

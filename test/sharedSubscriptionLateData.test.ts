@@ -8,7 +8,7 @@
 // real command on a real broker; the README's "Scale-out" section explains it.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { WindowCounter } from '../src/index.js';
+import { WindowedCountState } from '../src/index.js';
 
 interface Ev {
   readonly t: number;
@@ -22,7 +22,7 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 function aggregate(events: readonly Ev[]): { counts: Map<string, number>; late: number } {
   const counts = new Map<string, number>();
   let late = 0;
-  const counter = new WindowCounter<Ev, number>(
+  const counter = new WindowedCountState<Ev, number>(
     {
       eventTime: (e) => e.t,
       key: (e) => e.k,

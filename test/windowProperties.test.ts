@@ -4,11 +4,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import {
-  WindowCounter,
+  WindowedCountState,
   type LateRule,
   type OutputMode,
   type Rejection,
-  type WindowCounterSnapshot,
+  type WindowedCountSnapshot,
   type WindowedCountOptions,
   type WindowRow,
 } from '../src/index.js';
@@ -91,7 +91,7 @@ function run(
 ) {
   const rows: WindowRow<string>[] = [];
   const rejections: Rejection<Ev>[] = [];
-  const counter = new WindowCounter<Ev, string>(
+  const counter = new WindowedCountState<Ev, string>(
     {
       eventTime: (e) => e.t,
       key: (e) => e.k,
@@ -209,7 +209,7 @@ describe('windowedCount state machine properties', () => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 80 }), gridArb, delayArb, ruleArb, (steps, grid, delay, lateRule) => {
         const rows: WindowRow<string>[] = [];
-        const counter = new WindowCounter<Ev, string>(
+        const counter = new WindowedCountState<Ev, string>(
           {
             eventTime: (e) => e.t,
             key: (e) => e.k,
@@ -255,7 +255,7 @@ describe('windowedCount state machine properties', () => {
     fc.assert(
       fc.property(eventsArb, gridArb, delayArb, ruleArb, (events, grid, delay, lateRule) => {
         const rows: WindowRow<string>[] = [];
-        const counter = new WindowCounter<Ev, string>(
+        const counter = new WindowedCountState<Ev, string>(
           {
             eventTime: (e) => e.t,
             key: (e) => e.k,
@@ -293,7 +293,7 @@ describe('windowedCount state machine properties', () => {
         fc.constantFrom<OutputMode>('append', 'update'),
         (events, grid, delay, outputMode) => {
           const keys = new Set<string>();
-          const counter = new WindowCounter<Ev, string>(
+          const counter = new WindowedCountState<Ev, string>(
             {
               eventTime: (e) => e.t,
               key: (e) => e.k,
@@ -363,7 +363,7 @@ describe('windowedCount state machine properties', () => {
         onReject: (r) => rejections.push(r),
         ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
       };
-      const counter = new WindowCounter<Ev, string>(options, (row) => rows.push(row));
+      const counter = new WindowedCountState<Ev, string>(options, (row) => rows.push(row));
       const apply = (steps: readonly Step[]) => {
         for (const step of steps) {
           if ('advanceTo' in step) counter.advanceWatermark(step.advanceTo);
@@ -373,7 +373,7 @@ describe('windowedCount state machine properties', () => {
       return { counter, rows, rejections, apply };
     }
 
-    const stats = (counter: WindowCounter<Ev, string>) => ({
+    const stats = (counter: WindowedCountState<Ev, string>) => ({
       eventsSeen: counter.eventsSeen,
       eventsCounted: counter.eventsCounted,
       timestampRejects: counter.timestampRejects,
@@ -411,7 +411,7 @@ describe('windowedCount state machine properties', () => {
             prefix.apply(steps.slice(0, split));
             const resumed = counterFor(grid, delay, outputMode, lateRule, ahead);
             resumed.counter.restore(
-              JSON.parse(JSON.stringify(prefix.counter.snapshot())) as WindowCounterSnapshot<string>,
+              JSON.parse(JSON.stringify(prefix.counter.snapshot())) as WindowedCountSnapshot<string>,
             );
             expect(stats(resumed.counter)).to.deep.equal(stats(prefix.counter));
             resumed.apply(steps.slice(split));
@@ -466,7 +466,7 @@ describe('windowedCount state machine properties', () => {
     it('keeps a snapshot of a 200,000-event stream as small as after its first 10,000 events (1-minute windows, 11 statuses)', () => {
       const statuses = ['200', '206', '301', '302', '304', '400', '403', '404', '408', '500', '503'];
       for (const lateRule of ['spark-2.4', 'spark-3.4'] as const) {
-        const counter = new WindowCounter<Ev, string>(
+        const counter = new WindowedCountState<Ev, string>(
           {
             eventTime: (e) => e.t,
             key: (e) => e.k,

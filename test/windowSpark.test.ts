@@ -25,7 +25,7 @@
 // at a time. The events are fed trigger by trigger and the rows we emit during a trigger
 // are compared with the figure's result table for it.
 import { expect } from 'chai';
-import { WindowCounter, type Rejection, type WindowRow } from '../src/index.js';
+import { WindowedCountState, type Rejection, type WindowRow } from '../src/index.js';
 
 interface Word {
   readonly at: number;
@@ -50,7 +50,7 @@ function lastPerRow(rows: readonly WindowRow<string>[]): string[] {
 function guideCounter(outputMode: 'append' | 'update') {
   const rows: WindowRow<string>[] = [];
   const rejections: Rejection<Word>[] = [];
-  const counter = new WindowCounter<Word, string>(
+  const counter = new WindowedCountState<Word, string>(
     {
       eventTime: (e) => e.at,
       key: (e) => e.word,
@@ -248,7 +248,7 @@ describe('windowedCount on the three events where Spark 2.4 and Spark ≥ 3.4 di
     const perEvent: string[][] = [];
     const late: Rejection<Hit>[] = [];
     let current: string[] = [];
-    const counter = new WindowCounter<Hit, number>(
+    const counter = new WindowedCountState<Hit, number>(
       {
         eventTime: (e) => e.at,
         key: (e) => e.status,
@@ -304,7 +304,7 @@ describe('windowedCount on the three events where Spark 2.4 and Spark ≥ 3.4 di
 
   it('spark-3.4: advancing the watermark closes the windows the last event left open, as a no-data micro-batch', () => {
     const rows: string[] = [];
-    const counter = new WindowCounter<Hit, number>(
+    const counter = new WindowedCountState<Hit, number>(
       {
         eventTime: (e) => e.at,
         key: (e) => e.status,

@@ -5,10 +5,10 @@ import { Subject, concat, from, lastValueFrom, of, take, throwError, toArray } f
 import { TestScheduler } from 'rxjs/testing';
 import {
   RejectionError,
-  WindowCounter,
+  WindowedCountState,
   windowedCount,
   type Rejection,
-  type WindowCounterSnapshot,
+  type WindowedCountSnapshot,
   type WindowRow,
   type WindowStats,
 } from '../src/index.js';
@@ -241,10 +241,10 @@ describe('windowedCount operator', () => {
     function snapshotAfter(
       events: readonly Ev[],
       outputMode: 'append' | 'update' = 'append',
-    ): WindowCounterSnapshot<string> {
-      const counter = new WindowCounter<Ev, string>({ ...base, outputMode }, () => {});
+    ): WindowedCountSnapshot<string> {
+      const counter = new WindowedCountState<Ev, string>({ ...base, outputMode }, () => {});
       for (const event of events) counter.push(event);
-      return JSON.parse(JSON.stringify(counter.snapshot())) as WindowCounterSnapshot<string>;
+      return JSON.parse(JSON.stringify(counter.snapshot())) as WindowedCountSnapshot<string>;
     }
 
     it('resumes from the snapshot on each subscription: counts, late rule and stats carry on', async () => {
@@ -287,7 +287,7 @@ describe('windowedCount operator', () => {
       expect(() =>
         windowedCount({
           ...base,
-          initialState: { ...initialState, format: 0 } as unknown as WindowCounterSnapshot<string>,
+          initialState: { ...initialState, format: 0 } as unknown as WindowedCountSnapshot<string>,
         }),
       ).to.throw(/snapshot format 0/);
     });

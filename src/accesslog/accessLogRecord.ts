@@ -11,7 +11,7 @@
  * `-` (the servers' "absent") stays `-` in `ident`, `user`, `referer` and `userAgent`.
  * Only `time`, `status` and `bytes` are converted.
  *
- * Records from {@link parseAccessLine} and {@link parseAccessLog} make their text
+ * Records from {@link parseAccessLogLine} and {@link parseAccessLog} make their text
  * fields and `time` on first read, from the line they keep, so reading only `status`
  * costs no string and no `Date`. They read like plain objects (`record.path`,
  * `const { status, path } = record`, `for…in`, `JSON.stringify` and `console.log` all
@@ -49,7 +49,7 @@ export interface AccessLogRecord {
   /**
    * `time` as epoch milliseconds (`time.getTime()`), without making the `Date`: cheaper
    * when only the instant is needed, e.g. as a window's event time. Set on every record
-   * {@link parseAccessLine} and {@link parseAccessLog} give; optional so that records
+   * {@link parseAccessLogLine} and {@link parseAccessLog} give; optional so that records
    * built by hand need not have it. Not written by `JSON.stringify` (`time` is).
    */
   readonly timeMillis?: number;

@@ -1,5 +1,5 @@
 /**
- * The record {@link parseAccessLine} and {@link parseAccessLog} give: the line and
+ * The record {@link parseAccessLogLine} and {@link parseAccessLog} give: the line and
  * the positions of its fields, each string and the `Date` made on first read.
  * @module
  */

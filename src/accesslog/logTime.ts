@@ -32,7 +32,7 @@ const MS_PER_HOUR = 3_600_000;
  * what it gives. A line scans to the same record or reason whatever was scanned before,
  * because the memo starts as a valid hour and only ever holds hours that were checked.
  * Each {@link parseAccessLog} subscription has its own, so that interleaved logs do not
- * evict each other's hour; {@link parseAccessLine} shares one across its calls.
+ * evict each other's hour; {@link parseAccessLogLine} shares one across its calls.
  * @internal
  */
 export class LastHour {

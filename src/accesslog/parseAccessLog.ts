@@ -35,7 +35,7 @@ export interface ParsedAccessLog<T> {
  * parseAccessLog:  --A-----B--|     (x goes to onReject, kind 'line')
  * ```
  *
- * Each line is read by {@link parseAccessLine}: Common Log Format, Apache Combined
+ * Each line is read by {@link parseAccessLogLine}: Common Log Format, Apache Combined
  * and nginx's default `combined`, with or without its line ending (see there for
  * what each quirk of real logs gives). A line that is not an access-log line, or a
  * value that is not a string, is handed to `onReject` as a {@link Rejection} of kind
@@ -79,7 +79,7 @@ export interface ParsedAccessLog<T> {
  * @param options - `line` to find the line in each source value; `onReject` and `strict`, as everywhere.
  * @returns an operator from lines to {@link AccessLogRecord}s, or, with `line`, from
  *   source values to {@link ParsedAccessLog}s.
- * @see {@link parseAccessLine} for the parser without RxJS.
+ * @see {@link parseAccessLogLine} for the parser without RxJS.
  * @see {@link windowedCount} to count the records per status and window.
  */
 export function parseAccessLog<T>(options: ParseAccessLogOptions<T>): OperatorFunction<T, ParsedAccessLog<T>>;

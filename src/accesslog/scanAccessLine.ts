@@ -1,6 +1,6 @@
 /**
  * The access-log scanner: one walk over a line that decides between record and
- * reason. What it accepts is documented on {@link parseAccessLine}.
+ * reason. What it accepts is documented on {@link parseAccessLogLine}.
  * @module
  */
 import type { AccessLineFailure, AccessLogRecord } from './accessLogRecord.js';
@@ -20,7 +20,7 @@ const CR = 0x0d,
   CLOSE_BRACKET = 0x5d;
 
 /**
- * The scanner behind {@link parseAccessLine} and {@link parseAccessLog}: a record, or
+ * The scanner behind {@link parseAccessLogLine} and {@link parseAccessLog}: a record, or
  * the reason as a string, so that the operator's hot path allocates no `Either`.
  *
  * It checks everything that decides between record and reason (structure, date,

@@ -3,12 +3,12 @@
  * @module
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import cassandra from 'cassandra-driver';
 import type { QueryOptions, types } from 'cassandra-driver';
 import { BoundedWriter, writeQueueSettings, type WriteSlot } from '../internal/boundedWriter.js';
 import { singleLine, truncateText } from '../reject.js';
 import type { WriteQueueOptions, WriteResult } from '../writeQueue.js';
-import { holdClient, releaseClient, type CassandraClientInput } from './client.js';
+import { holdClient, type CassandraClientInput } from './client.js';
+import { CassandraDriverMissingError } from './driver.js';
 import { assertCqlIdentifier } from './identifier.js';
 import { CassandraWriteError, isRetryableCassandraError, isValueEncodingError } from './writeError.js';
 
@@ -71,13 +71,13 @@ export interface CassandraTableMapping<T> {
   toValues: (value: T) => readonly unknown[];
   /**
    * The write timestamp of a value, in microseconds since the epoch, as a safe
-   * integer or a driver `Long`: Cassandra keeps, cell by cell, the write with the
+   * integer, a `bigint` or a driver `Long`: Cassandra keeps, cell by cell, the write with the
    * highest timestamp, whatever order writes land in. Default: the clock when the
    * value's first write is sent (strictly increasing), so the newest value wins.
    * The window-count table's mapping stamps `windowEnd` (ms) × 1000 + `count`, so
    * that a smaller count never replaces a larger one (see {@link windowCountRows}).
    */
-  writeTimestamp?: (value: T) => number | types.Long;
+  writeTimestamp?: (value: T) => number | bigint | types.Long;
 }
 
 /** Options of {@link cassandraSink}: the table mapping, the shared write-queue options, retries. */
@@ -204,7 +204,7 @@ function describeError(error: unknown): string {
  *   (`onReject`, kind `'row'`) and skipped, like a value `toMqtt` cannot serialize;
  *   with `strict` it ends the stream with a {@link RejectionError}. That is:
  *   `toValues` throws or returns the wrong number of values, `writeTimestamp` throws
- *   or returns neither a safe integer nor a `Long`, or the driver cannot encode one
+ *   or returns neither a safe integer, a `bigint` nor a `Long`, or the driver cannot encode one
  *   of the values for its column's type (a string for an `int`, an invalid `Date`).
  *   Everything else concerns every row, and skipping would silently drop them all:
  *   an error Cassandra answers (unknown keyspace or table, a column of another
@@ -295,7 +295,7 @@ export function cassandraSink<T>(
 
   return (source) =>
     new Observable<CassandraWriteResult<T>>((destination) => {
-      const held = holdClient(client, maxDelayMs);
+      const held = holdClient('cassandraSink', client, maxDelayMs);
       const timers = new Set<ReturnType<typeof setTimeout>>();
       let released = false;
       // Outage tracking. Writes are numbered as they are sent; a result changes the
@@ -320,11 +320,11 @@ export function cassandraSink<T>(
         value: T,
         slot: WriteSlot<CassandraWriteResult<T>>,
         params: readonly unknown[],
-        timestamp: number | types.Long,
+        timestamp: number | bigint | types.Long,
         attempt: number,
       ) => {
         const sendNumber = ++sent;
-        held.client.execute(query, params as unknown[], { ...queryOptions, timestamp }).then(
+        held.execute(query, params as unknown[], { ...queryOptions, timestamp }).then(
           () => {
             held.watchHosts();
             if (writer.closed) return;
@@ -344,6 +344,10 @@ export function cassandraSink<T>(
           (error: unknown) => {
             held.watchHosts();
             if (writer.closed) return;
+            if (error instanceof CassandraDriverMissingError) {
+              writer.fail(error);
+              return;
+            }
             if (isValueEncodingError(error)) {
               slot.reject('row', `cannot write the value to ${target}: ${describeError(error)}`);
               return;
@@ -378,7 +382,7 @@ export function cassandraSink<T>(
       // value they cannot be made of concerns that value alone.
       const write = (value: T, slot: WriteSlot<CassandraWriteResult<T>>) => {
         let params: readonly unknown[];
-        let timestamp: number | types.Long;
+        let timestamp: number | bigint | types.Long;
         try {
           params = toValues(value);
           if (!Array.isArray(params) || params.length !== columnCount) {
@@ -387,11 +391,9 @@ export function cassandraSink<T>(
             );
           }
           timestamp = stampOf(value);
-          if (
-            !(typeof timestamp === 'number' ? Number.isSafeInteger(timestamp) : cassandra.types.Long.isLong(timestamp))
-          ) {
+          if (!isWriteTimestamp(timestamp)) {
             throw new TypeError(
-              `writeTimestamp returned ${String(timestamp)}; expected microseconds since the epoch, a safe integer or a Long`,
+              `writeTimestamp returned ${String(timestamp)}; expected microseconds since the epoch, a safe integer, a bigint or a Long`,
             );
           }
         } catch (error) {
@@ -411,7 +413,7 @@ export function cassandraSink<T>(
         released = true;
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
-        return releaseClient(held);
+        return held.release();
       };
 
       const writer = new BoundedWriter<T, CassandraWriteResult<T>>(
@@ -430,6 +432,13 @@ export function cassandraSink<T>(
       writer.subscribe(source);
       return () => writer.unsubscribe();
     });
+}
+
+/** A write timestamp the driver takes: a safe integer, a bigint, or a `Long` (of any copy of the driver). */
+function isWriteTimestamp(timestamp: unknown): boolean {
+  if (typeof timestamp === 'number') return Number.isSafeInteger(timestamp);
+  if (typeof timestamp === 'bigint') return timestamp >= -(2n ** 63n) && timestamp < 2n ** 63n;
+  return (timestamp as { __isLong__?: unknown } | null)?.__isLong__ === true;
 }
 
 /** The INSERT of a mapping, with every name checked before anything is sent. */

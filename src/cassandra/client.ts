@@ -3,18 +3,27 @@
  * from options (the operator's, shut down on teardown).
  * @module
  */
-import cassandra from 'cassandra-driver';
-import type { Client, ClientOptions } from 'cassandra-driver';
+import type { Client, ClientOptions, QueryOptions, types } from 'cassandra-driver';
+import { loadCassandraDriver } from './driver.js';
 
 /** A cassandra-driver 4 `Client` you own, or the options to build one the operator owns. */
 export type CassandraClientInput = Client | ClientOptions;
 
-/** A client and whether the caller must shut it down. @internal */
+/** Query options whose write timestamp may also be a `bigint`. @internal */
+export type HeldQueryOptions = Omit<QueryOptions, 'timestamp'> & { timestamp?: number | bigint | types.Long };
+
+/** A client (the user's, or one built once the driver has loaded) and whether the caller must shut it down. @internal */
 export interface HeldClient {
-  readonly client: Client;
   readonly owned: boolean;
+  /**
+   * `client.execute` once the client is there. A `bigint` write timestamp becomes the
+   * driver's `Long`, so that callers can make one without loading the driver.
+   */
+  execute(query: string, params: unknown[], options: HeldQueryOptions): Promise<unknown>;
   /** Call after each request settles: starts the owned-client host watch once connected. */
   watchHosts(): void;
+  /** Shuts an owned client down, never throwing (teardown must not fail). */
+  release(): Promise<void>;
 }
 
 /**
@@ -53,21 +62,47 @@ function isClient(input: CassandraClientInput): input is Client {
  * every write would fail with "no host available" long after the node came back.
  * @internal
  */
-export function holdClient(input: CassandraClientInput, reconnectMaxDelayMs: number): HeldClient {
-  if (isClient(input)) return { client: input, owned: false, watchHosts: () => undefined };
-  const reconnection =
-    input.policies?.reconnection ??
-    new cassandra.policies.reconnection.ExponentialReconnectionPolicy(
-      Math.min(500, reconnectMaxDelayMs),
-      reconnectMaxDelayMs,
-      false,
-    );
-  const client = new cassandra.Client({ ...input, policies: { ...input.policies, reconnection } });
-  return { client, owned: true, watchHosts: shutDownReplacedHosts(client) };
-}
-
-/** Shuts an owned client down, never throwing (teardown must not fail). @internal */
-export function releaseClient(held: HeldClient): Promise<void> {
-  if (!held.owned) return Promise.resolve();
-  return held.client.shutdown().catch(() => undefined);
+export function holdClient(operator: string, input: CassandraClientInput, reconnectMaxDelayMs: number): HeldClient {
+  const driver = loadCassandraDriver(operator);
+  // Errors surface through execute(); this keeps an unused rejection from being unhandled.
+  driver.catch(() => undefined);
+  const withLongTimestamp = async (options: HeldQueryOptions): Promise<QueryOptions> => {
+    const { timestamp } = options;
+    if (typeof timestamp !== 'bigint') return { ...options, timestamp };
+    return { ...options, timestamp: (await driver).types.Long.fromString(timestamp.toString()) };
+  };
+  if (isClient(input)) {
+    return {
+      owned: false,
+      execute: async (query, params, options) => input.execute(query, params, await withLongTimestamp(options)),
+      watchHosts: () => undefined,
+      release: () => Promise.resolve(),
+    };
+  }
+  let released = false;
+  let watchHosts = () => {};
+  const client = driver.then((cassandra) => {
+    if (released) throw new Error('released before the driver had loaded');
+    const reconnection =
+      input.policies?.reconnection ??
+      new cassandra.policies.reconnection.ExponentialReconnectionPolicy(
+        Math.min(500, reconnectMaxDelayMs),
+        reconnectMaxDelayMs,
+        false,
+      );
+    const built = new cassandra.Client({ ...input, policies: { ...input.policies, reconnection } });
+    watchHosts = shutDownReplacedHosts(built);
+    return built;
+  });
+  client.catch(() => undefined);
+  return {
+    owned: true,
+    execute: async (query, params, options) => (await client).execute(query, params, await withLongTimestamp(options)),
+    watchHosts: () => watchHosts(),
+    release: async () => {
+      released = true;
+      const built = await client.catch(() => undefined);
+      await built?.shutdown().catch(() => undefined);
+    },
+  };
 }

@@ -4,8 +4,7 @@
  * and a reader that sums aggregators.
  * @module
  */
-import cassandra from 'cassandra-driver';
-import type { Client, types } from 'cassandra-driver';
+import type { Client } from 'cassandra-driver';
 import type { WindowRow } from '../window/windowRow.js';
 import type { CassandraTableMapping } from './cassandraSink.js';
 import { assertCqlIdentifier } from './identifier.js';
@@ -74,10 +73,10 @@ export interface WindowCountRowsOptions extends WindowCountTableOptions {
 
 /**
  * The window-count table's write timestamp: `windowEnd` (ms) × 1000 + `count`. As a
- * `Long`: past the year 2255 the product is no longer a safe JavaScript integer.
+ * `bigint`: past the year 2255 the product is no longer a safe JavaScript integer.
  */
-function windowCountTimestamp(row: WindowRow<number>): types.Long {
-  return cassandra.types.Long.fromNumber(row.windowEnd.getTime()).multiply(1000).add(row.count);
+function windowCountTimestamp(row: WindowRow<number>): bigint {
+  return BigInt(row.windowEnd.getTime()) * 1000n + BigInt(row.count);
 }
 
 /**

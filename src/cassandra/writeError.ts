@@ -2,24 +2,39 @@
  * Which Cassandra errors a write may retry, and the error a sink ends with.
  * @module
  */
-import cassandra from 'cassandra-driver';
-
-const { errors, types } = cassandra;
-const codes = types.responseErrorCodes;
+// Response error codes of the CQL native protocol (section 9 of its spec), as the
+// driver's `types.responseErrorCodes` names them: spelled here so that this check
+// runs without loading the driver, an optional dependency.
+const UNAVAILABLE = 0x1000;
+const OVERLOADED = 0x1001;
+const IS_BOOTSTRAPPING = 0x1002;
+const TRUNCATE_ERROR = 0x1003;
+const WRITE_TIMEOUT = 0x1100;
+const READ_TIMEOUT = 0x1200;
+const WRITE_FAILURE = 0x1500;
 
 /**
  * Server answers that say "not now" rather than "never": the write did not
  * (or may not have) happened and the same idempotent write can be sent again.
  */
 const RETRYABLE_RESPONSE_CODES: ReadonlySet<number> = new Set([
-  codes.unavailableException,
-  codes.overloaded,
-  codes.isBootstrapping,
-  codes.writeTimeout,
-  codes.readTimeout,
-  codes.writeFailure,
-  codes.truncateError,
+  UNAVAILABLE,
+  OVERLOADED,
+  IS_BOOTSTRAPPING,
+  WRITE_TIMEOUT,
+  READ_TIMEOUT,
+  WRITE_FAILURE,
+  TRUNCATE_ERROR,
 ]);
+
+/**
+ * The driver's error class, by the name it gives its errors: by name, not
+ * `instanceof`, so that errors from any copy of the driver are recognised and the
+ * driver need not be loaded.
+ */
+function driverError(error: unknown, name: string): error is Error & { code?: unknown; innerErrors?: unknown } {
+  return error instanceof Error && error.name === name;
+}
 
 /**
  * Whether an error from `client.execute` is transient, so that retrying the same
@@ -34,16 +49,14 @@ const RETRYABLE_RESPONSE_CODES: ReadonlySet<number> = new Set([
  */
 export function isRetryableCassandraError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (error instanceof errors.NoHostAvailableError) {
-    const inner: unknown[] = Object.values((error.innerErrors ?? {}) as Record<string, unknown>);
-    return !inner.some(
-      (e) =>
-        e instanceof errors.AuthenticationError ||
-        (e instanceof errors.ResponseError && !RETRYABLE_RESPONSE_CODES.has(e.code)),
-    );
+  const refusal = (e: unknown) =>
+    driverError(e, 'AuthenticationError') ||
+    (driverError(e, 'ResponseError') && !RETRYABLE_RESPONSE_CODES.has(e.code as number));
+  if (driverError(error, 'NoHostAvailableError')) {
+    return !Object.values((error.innerErrors ?? {}) as Record<string, unknown>).some(refusal);
   }
-  if (error instanceof errors.ResponseError) return RETRYABLE_RESPONSE_CODES.has(error.code);
-  if (error instanceof errors.OperationTimedOutError || error instanceof errors.BusyConnectionError) return true;
+  if (driverError(error, 'ResponseError')) return RETRYABLE_RESPONSE_CODES.has(error.code as number);
+  if (driverError(error, 'OperationTimedOutError') || driverError(error, 'BusyConnectionError')) return true;
   if ((error as { isSocketError?: boolean }).isSocketError === true) return true;
   const code = (error as { code?: unknown }).code;
   return (

@@ -8,7 +8,7 @@ import type { MqttMessage } from '../mqtt/message.js';
 import { reject, RejectionError, type Rejection } from '../reject.js';
 import { durationMillis, type Duration } from '../window/duration.js';
 import { resolveWindowSettings, type WindowedCountOptions } from '../window/options.js';
-import { WindowCounter, type WindowCounterSnapshot, type WindowStats } from '../window/WindowCounter.js';
+import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from '../window/WindowedCountState.js';
 import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
 import { PendingRows, savedRowToRow, type SavedRow } from './pendingRows.js';
@@ -140,7 +140,7 @@ interface JournalRecord {
 interface Checkpoint<K> {
   readonly format: 1;
   readonly sequence: number;
-  readonly counter: WindowCounterSnapshot<K>;
+  readonly counter: WindowedCountSnapshot<K>;
   readonly pendingRows: SavedRow<K>[];
   /** The digest last counted under each packet identifier (see RecentDeliveries). */
   readonly deliveries: string;
@@ -280,7 +280,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         if (options.strict) throw new RejectionError(rejected);
         reject(options, rejected);
       };
-      const counter = new WindowCounter<Counted<E, K>, K>(
+      const counter = new WindowedCountState<Counted<E, K>, K>(
         {
           ...options,
           eventTime: (event) => event.time,

@@ -1,5 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import { LineCursor, type LineCursorOptions } from './LineCursor.js';
+import { NextLineState, type NextLineOptions } from './NextLineState.js';
 
 /**
  * Replaces each value with the next line of a file: the Pi publisher's "each press
@@ -22,16 +22,16 @@ import { LineCursor, type LineCursorOptions } from './LineCursor.js';
  * interval(1000).pipe(nextLine('access.log')).subscribe((line) => console.log(line));
  * ```
  * @param path - the text file to read.
- * @param options - `loop` and `chunkSize`, see {@link LineCursorOptions}.
+ * @param options - `loop` and `chunkSize`, see {@link NextLineOptions}.
  * @returns an operator emitting one line per source value.
- * @see {@link LineCursor} for the same without RxJS.
+ * @see {@link NextLineState} for the same without RxJS.
  */
-export function nextLine<T>(path: string, options?: LineCursorOptions): OperatorFunction<T, string> {
+export function nextLine<T>(path: string, options?: NextLineOptions): OperatorFunction<T, string> {
   return (source) =>
     new Observable<string>((destination) => {
-      let cursor: LineCursor | undefined;
+      let cursor: NextLineState | undefined;
       try {
-        cursor = new LineCursor(path, options);
+        cursor = new NextLineState(path, options);
       } catch (error) {
         destination.error(error);
         return;

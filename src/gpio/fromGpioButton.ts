@@ -101,8 +101,8 @@ const HALF_TICK_RANGE_MILLIS = 2 ** 31 / 1000;
  *   .subscribe((event) => console.log(event.pressed ? 'pressed' : 'released', event.at));
  * ```
  * @see {@link lightWhile} to light an LED while each press is handled
- * @see {@link SimulatedGpio} to drive a button without hardware
- * @see {@link keyboardButton} to press it with the Enter key
+ * @see {@link "mqtt-iot-stream/testing"!SimulatedGpio} to drive a button without hardware
+ * @see {@link "mqtt-iot-stream/testing"!keyboardButton} to press it with the Enter key
  * @param pin - the pin, BCM numbering (e.g. 17)
  * @param options - pull, edge, debounce, glitch filter, polarity, backend
  * @returns the button's events

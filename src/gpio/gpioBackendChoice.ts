@@ -15,7 +15,7 @@ import { sharedSimulatedGpio } from './simulation/simulatedGpio.js';
  * Which GPIO backend an operator uses: `'pigpio'` (Raspberry Pi 1–4, needs the
  * optional `pigpio` package, its C library and root), `'gpiod'` (any Linux board with
  * the libgpiod command-line tools, including the Raspberry Pi 5), `'simulated'` (the
- * process-wide {@link SimulatedGpio}, real clock), or a backend instance.
+ * process-wide {@link "mqtt-iot-stream/testing"!SimulatedGpio}, real clock), or a backend instance.
  */
 export type GpioBackendChoice = 'pigpio' | 'gpiod' | 'simulated' | GpioBackend;
 

@@ -8,7 +8,7 @@ import { BoundedWriter, writeQueueSettings, type WriteSlot } from '../internal/b
 import type { WriteQueueOptions, WriteResult } from '../writeQueue.js';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
 import { describeReasonCode, reasonCodeOf } from './reasonCodes.js';
-import { serializeJson } from './serialize.js';
+import { serializePayload } from '../payload/serializePayload.js';
 import { watchConnection } from './watchConnection.js';
 
 /** Options of {@link toMqtt}. */
@@ -20,8 +20,9 @@ export interface ToMqttOptions<T> extends WriteQueueOptions<T> {
   /** Publish as retained messages. Default `false`. */
   retain?: boolean;
   /**
-   * Turns a value into payload bytes. Default {@link serializeJson}: Buffers and
-   * strings as they are, anything else as JSON.
+   * Turns a value into payload bytes. Default {@link serializePayload}: Buffers and
+   * strings as they are, an {@link IotPayload} as the reference publisher writes it,
+   * anything else as JSON.
    */
   serialize?: (value: T) => Buffer | Uint8Array | string;
   /** MQTT 5 PUBLISH properties (content type, user properties, …), fixed or per value. */
@@ -84,11 +85,11 @@ export interface MqttPublished<T> extends WriteResult<T> {
  * @example
  * ```ts
  * import { interval, map, take } from 'rxjs';
- * import { toMqtt, makePayload, encodePayload } from 'mqtt-iot-stream';
+ * import { toMqtt, makeIotPayload } from 'mqtt-iot-stream';
  *
  * interval(1000).pipe(
  *   take(3),
- *   map((i) => encodePayload(makePayload(`127.0.0.1 - - [01/Jul/2020:12:34:5${i} +0000] "GET / HTTP/1.1" 200 5`))),
+ *   map((i) => makeIotPayload(`127.0.0.1 - - [01/Jul/2020:12:34:5${i} +0000] "GET / HTTP/1.1" 200 5`)),
  *   toMqtt('mqtt://localhost:1883', { topic: 'rupesh/gpiotopic', qos: 1 }),
  * ).subscribe((ack) => console.log('acknowledged', ack.messageId));
  * ```
@@ -96,14 +97,14 @@ export interface MqttPublished<T> extends WriteResult<T> {
  * @example Go at the broker's pace: each acknowledgement asks for the next line
  * ```ts
  * import { Subject, map, takeWhile, tap } from 'rxjs';
- * import { toMqtt, makePayload, encodePayload } from 'mqtt-iot-stream';
+ * import { toMqtt, makeIotPayload } from 'mqtt-iot-stream';
  *
  * const lines = ['line 1', 'line 2', 'line 3'][Symbol.iterator](); // any lazy iterator
  * const pull = new Subject<void>();
  * pull.pipe(
  *   map(() => lines.next()),
  *   takeWhile((next) => !next.done),
- *   map((next) => encodePayload(makePayload(next.value))),
+ *   map((next) => makeIotPayload(next.value)),
  *   // maxQueued 0: nothing ever waits in toMqtt; a refused line also asks for the next.
  *   toMqtt('mqtt://localhost:1883', { topic: 'rupesh/gpiotopic', concurrency: 16, maxQueued: 0, onReject: () => pull.next() }),
  *   tap(() => pull.next()),
@@ -118,7 +119,7 @@ export interface MqttPublished<T> extends WriteResult<T> {
  */
 export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): OperatorFunction<T, MqttPublished<T>> {
   const qos = options.qos ?? 1;
-  const serialize = options.serialize ?? (serializeJson as (value: T) => Buffer | string);
+  const serialize = options.serialize ?? (serializePayload as (value: T) => Buffer | string);
   if (typeof options.topic !== 'string' && typeof options.topic !== 'function')
     throw new TypeError('toMqtt: topic must be a string or a function of the value');
   if (typeof options.topic === 'string') {

@@ -91,24 +91,24 @@ export type IotPayloadJson = t.OutputOf<typeof IotPayloadCodec>;
  *
  * @example
  * ```ts
- * import { makePayload, encodePayload } from 'mqtt-iot-stream';
- * encodePayload(makePayload('127.0.0.1 - - [01/Jul/2020:12:34:56 +0000] "GET / HTTP/1.1" 200 5'));
+ * import { makeIotPayload, encodeIotPayload } from 'mqtt-iot-stream';
+ * encodeIotPayload(makeIotPayload('127.0.0.1 - - [01/Jul/2020:12:34:56 +0000] "GET / HTTP/1.1" 200 5'));
  * ```
  */
-export function makePayload(accesslogs: string, at: Date = new Date()): IotPayload {
+export function makeIotPayload(accesslogs: string, at: Date = new Date()): IotPayload {
   return { iottimestamp: at, accesslogs };
 }
 
 /** Encodes a payload to the JSON text the original publisher sends. */
-export function encodePayload(payload: IotPayload): string {
+export function encodeIotPayload(payload: IotPayload): string {
   return JSON.stringify(IotPayloadCodec.encode(payload));
 }
 
-/** The largest payload {@link decodePayload} parses by default: 1 MiB. @internal */
+/** The largest payload {@link decodeIotPayloadBytes} parses by default: 1 MiB. @internal */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 
-/** Options of {@link decodePayload}. */
-export interface DecodePayloadOptions {
+/** Options of {@link decodeIotPayloadBytes}. */
+export interface DecodeIotPayloadBytesOptions {
   /**
    * The largest payload, in bytes (UTF-8 bytes for text), that is parsed. A larger
    * one is refused with its size and the limit, without being read: no string is
@@ -122,7 +122,7 @@ export interface DecodePayloadOptions {
  * The `maxPayloadBytes` option, checked: a positive integer or `Infinity`.
  * @internal
  */
-export function maxPayloadBytesOption(options: DecodePayloadOptions | undefined, caller: string): number {
+export function maxPayloadBytesOption(options: DecodeIotPayloadBytesOptions | undefined, caller: string): number {
   const value = options?.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   if (value !== Infinity && (!Number.isInteger(value) || value < 1)) {
     throw new RangeError(
@@ -159,8 +159,8 @@ const formatCount = (n: number) => n.toLocaleString('en-US');
  *
  * @example
  * ```ts
- * import { decodePayload } from 'mqtt-iot-stream';
- * const result = decodePayload(Buffer.from('{"iottimestamp":"2020-07-01 12:34:56","accesslogs":"x"}'));
+ * import { decodeIotPayloadBytes } from 'mqtt-iot-stream';
+ * const result = decodeIotPayloadBytes(Buffer.from('{"iottimestamp":"2020-07-01 12:34:56","accesslogs":"x"}'));
  * if (result._tag === 'Right') console.log(result.right.iottimestamp.toISOString());
  * else console.error(result.left);
  * ```
@@ -169,11 +169,11 @@ const formatCount = (n: number) => n.toLocaleString('en-US');
  * @returns the payload, or the reason it was refused.
  * @throws RangeError only for a bad `maxPayloadBytes` option, never for the payload.
  */
-export function decodePayload(
+export function decodeIotPayloadBytes(
   message: Buffer | Uint8Array | string,
-  options?: DecodePayloadOptions,
+  options?: DecodeIotPayloadBytesOptions,
 ): Either<string, IotPayload> {
-  const limit = maxPayloadBytesOption(options, 'decodePayload');
+  const limit = maxPayloadBytesOption(options, 'decodeIotPayloadBytes');
   const size = sizeBeyond(message, limit);
   if (size !== undefined) {
     return left(

@@ -9,7 +9,12 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { MqttMessage } from '../mqtt/message.js';
 import { reject, type RejectOptions } from '../reject.js';
-import { decodePayload, maxPayloadBytesOption, type DecodePayloadOptions, type IotPayload } from './codec.js';
+import {
+  decodeIotPayloadBytes,
+  maxPayloadBytesOption,
+  type DecodeIotPayloadBytesOptions,
+  type IotPayload,
+} from './codec.js';
 
 /** A message whose payload decoded, with the message it came from (for its topic and `ack`). */
 export interface DecodedMqttMessage {
@@ -18,7 +23,7 @@ export interface DecodedMqttMessage {
 }
 
 /** Options of {@link decodeIotPayload}: `maxPayloadBytes`, `onReject` and `strict`. */
-export interface DecodeIotPayloadOptions extends DecodePayloadOptions, RejectOptions<MqttMessage> {}
+export interface DecodeIotPayloadOptions extends DecodeIotPayloadBytesOptions, RejectOptions<MqttMessage> {}
 
 /**
  * Decodes each message's payload with the reference codec; reports the ones that
@@ -30,7 +35,7 @@ export interface DecodeIotPayloadOptions extends DecodePayloadOptions, RejectOpt
  * ```
  *
  * Each payload is read as UTF-8 JSON `{"iottimestamp": "...", "accesslogs": "..."}`
- * (see {@link decodePayload}). A message that does not decode is handed to
+ * (see {@link decodeIotPayloadBytes}). A message that does not decode is handed to
  * `onReject` as a {@link Rejection} of kind `'payload'` with the reason (the
  * io-ts errors as text) and the message as `input`; it is then acknowledged (in
  * manual mode) so the client goes on, and the stream continues. With `strict`
@@ -57,15 +62,17 @@ export interface DecodeIotPayloadOptions extends DecodePayloadOptions, RejectOpt
  *   `maxPayloadBytes` throws a `RangeError` here, when the operator is made.
  * @returns an operator from {@link MqttMessage} to {@link DecodedMqttMessage}.
  * @see {@link fromMqtt}
- * @see {@link decodePayload}
+ * @see {@link decodeIotPayloadBytes}
  */
 export function decodeIotPayload(options?: DecodeIotPayloadOptions): OperatorFunction<MqttMessage, DecodedMqttMessage> {
-  const decodeOptions: DecodePayloadOptions = { maxPayloadBytes: maxPayloadBytesOption(options, 'decodeIotPayload') };
+  const decodeOptions: DecodeIotPayloadBytesOptions = {
+    maxPayloadBytes: maxPayloadBytesOption(options, 'decodeIotPayload'),
+  };
   return (source) =>
     new Observable<DecodedMqttMessage>((destination) =>
       source.subscribe({
         next: (message) => {
-          const decoded = decodePayload(message.payload, decodeOptions);
+          const decoded = decodeIotPayloadBytes(message.payload, decodeOptions);
           if (decoded._tag === 'Right') {
             destination.next({ payload: decoded.right, message });
             return;

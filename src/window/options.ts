@@ -1,5 +1,5 @@
 /**
- * The options of {@link windowedCount} and {@link WindowCounter}, and their checks.
+ * The options of {@link windowedCount} and {@link WindowedCountState}, and their checks.
  * @module
  */
 import type { SchedulerLike } from 'rxjs';
@@ -32,7 +32,7 @@ export type OutputMode = 'append' | 'update' | 'complete';
  *   judged by the previous micro-batch's watermark while windows close on the current
  *   one. With one event per micro-batch: an event is late for a window whose end ≤ the
  *   watermark as it stood when the *previous* event arrived, and a window closes once
- *   the next event has been counted (or {@link WindowCounter.advanceWatermark} moves
+ *   the next event has been counted (or {@link WindowedCountState.advanceWatermark} moves
  *   the watermark, as a no-data batch would). So an event just behind a watermark
  *   jump still counts, and append rows come out one event later.
  *
@@ -68,7 +68,7 @@ export interface IdleAdvanceOptions {
 }
 
 /**
- * Options of {@link windowedCount} (and of the {@link WindowCounter} behind it).
+ * Options of {@link windowedCount} (and of the {@link WindowedCountState} behind it).
  *
  * @typeParam E - the event type.
  * @typeParam K - the key type; keys are compared as `Map` keys are (so use
@@ -155,7 +155,7 @@ export interface WindowedCountOptions<E, K> extends RejectOptions<E> {
 
 /**
  * Options after checking, with durations in milliseconds: still valid options (so a
- * {@link WindowCounter} accepts them), and recognised as checked by {@link windowSettingsOf}.
+ * {@link WindowedCountState} accepts them), and recognised as checked by {@link windowSettingsOf}.
  * @internal
  */
 export interface WindowSettings<E, K> extends WindowedCountOptions<E, K> {
@@ -282,8 +282,8 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
 /**
  * The settings of `options`: the object itself when {@link resolveWindowSettings} made
  * it, otherwise checked and converted now. So `windowedCount`, which checks its options
- * when it is created, hands its settings to the `WindowCounter` of each subscription
- * without their being checked again, while a user's `new WindowCounter(options)` is
+ * when it is created, hands its settings to the `WindowedCountState` of each subscription
+ * without their being checked again, while a user's `new WindowedCountState(options)` is
  * checked as before.
  * @internal
  */

@@ -1,15 +1,15 @@
 /**
- * The saved state of a {@link WindowCounter}, and the checks a snapshot passes before
+ * The saved state of a {@link WindowedCountState}, and the checks a snapshot passes before
  * a counter takes it over.
  * @module
  */
 import type { LateRule, OutputMode, WindowSettings } from './options.js';
 
 /**
- * Everything a {@link WindowCounter}'s future output depends on, in numbers, arrays,
+ * Everything a {@link WindowedCountState}'s future output depends on, in numbers, arrays,
  * `null` and keys only, so `JSON.parse(JSON.stringify(snapshot))` gives it back
  * unchanged when the keys are numbers or strings. Take it with
- * {@link WindowCounter.snapshot}; hand it to {@link WindowCounter.restore} of a new
+ * {@link WindowedCountState.snapshot}; hand it to {@link WindowedCountState.restore} of a new
  * counter with the same options (or to `windowedCount`'s `initialState`) to carry on
  * exactly where the first counter was: same rows, same late reports, same stats.
  *
@@ -21,7 +21,7 @@ import type { LateRule, OutputMode, WindowSettings } from './options.js';
  *
  * @typeParam K - the key type.
  */
-export interface WindowCounterSnapshot<K> {
+export interface WindowedCountSnapshot<K> {
   /** Layout version; `restore` refuses one it does not know. */
   readonly format: 1;
   /**
@@ -94,7 +94,7 @@ export const STAT_NAMES = [
  * @internal
  */
 export function checkSnapshot<E, K>(
-  snapshot: WindowCounterSnapshot<K>,
+  snapshot: WindowedCountSnapshot<K>,
   settings: WindowSettings<E, K>,
   context: string,
 ): void {

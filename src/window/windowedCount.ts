@@ -5,7 +5,7 @@
 import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
 import { resolveWindowSettings, type WindowedCountOptions } from './options.js';
 import { checkSnapshot } from './snapshot.js';
-import { WindowCounter, type WindowCounterSnapshot, type WindowStats } from './WindowCounter.js';
+import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from './WindowedCountState.js';
 import type { WindowRow } from './windowRow.js';
 
 /** Options of {@link windowedCount}: the window options plus a hook to read live counters and a state to start from. */
@@ -17,13 +17,13 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
    */
   onSubscribe?: (stats: WindowStats) => void;
   /**
-   * Start from this state instead of from nothing: a {@link WindowCounter.snapshot}
+   * Start from this state instead of from nothing: a {@link WindowedCountState.snapshot}
    * taken under the same window options (e.g. saved before a restart). Restored on
    * each subscribe, so every subscription resumes from it; `onSubscribe`'s counters
    * include the snapshot's. Checked when `windowedCount(...)` is called. With
    * `idleAdvance`, the wall clock counts the silence from the subscription.
    */
-  initialState?: WindowCounterSnapshot<K>;
+  initialState?: WindowedCountSnapshot<K>;
 }
 
 /**
@@ -68,7 +68,7 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
  * windows close; its timer is cleared on complete, error and unsubscribe.
  * `maxEventTimeAhead` (off by default) rejects events stamped too far in the future
  * (kind `'future'`) before they can move the watermark. `initialState` resumes from a
- * {@link WindowCounter.snapshot}.
+ * {@link WindowedCountState.snapshot}.
  *
  * Options are checked when `windowedCount(...)` is called: a bad one throws there.
  *
@@ -113,7 +113,7 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
  * // 1970-01-01T00:05:00.000Z dog 1
  * ```
  *
- * @see {@link WindowCounter} for the state machine without RxJS.
+ * @see {@link WindowedCountState} for the state machine without RxJS.
  * @see {@link WindowRow} for the rows, which the Cassandra sink writes.
  * @param options - windows, watermark, output mode, accessors and reject handling.
  * @returns An operator from events to {@link WindowRow}s.
@@ -127,7 +127,7 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
   return (source) =>
     new Observable<WindowRow<K>>((destination) => {
       // The settings checked above, passed on so they are not checked again per subscription.
-      const counter = new WindowCounter<E, K>(settings, (row) => destination.next(row));
+      const counter = new WindowedCountState<E, K>(settings, (row) => destination.next(row));
       if (initialState !== undefined) counter.restore(initialState);
       options.onSubscribe?.(counter);
       // A synchronous source keeps calling us after we raised an error, or after the

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { encodePayload, ensureWindowCountTable, makePayload } from '../../src/index.js';
+import { encodeIotPayload, ensureWindowCountTable, makeIotPayload } from '../../src/index.js';
 import { corpusLines } from '../support/corpora.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { closeClients, testClient } from '../support/mqttHelpers.js';
@@ -121,7 +121,9 @@ describe('aggregate on a three-node Cassandra cluster (replication 3, LOCAL_QUOR
   /** One event an hour after the last, so every window before it is final; then the table read at QUORUM. */
   async function closeAndCompare(table: string, events: readonly SentEvent[]): Promise<Comparison> {
     const closing = Math.max(...events.map((event) => event.time)) + 60 * MINUTE;
-    await publisher.publishAsync(TOPIC, encodePayload(makePayload(lines[0] as string, new Date(closing))), { qos: 1 });
+    await publisher.publishAsync(TOPIC, encodeIotPayload(makeIotPayload(lines[0] as string, new Date(closing))), {
+      qos: 1,
+    });
     return settledComparison(cassandra, table, expectedCounts(events), closing - (closing % MINUTE), 20_000, 300_000);
   }
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { encodePayload, ensureWindowCountTable, makePayload, WindowCounter } from '../../src/index.js';
+import { encodeIotPayload, ensureWindowCountTable, makeIotPayload, WindowedCountState } from '../../src/index.js';
 import { corpusLines } from '../support/corpora.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { closeClients, testClient } from '../support/mqttHelpers.js';
@@ -40,7 +40,7 @@ const AGGREGATORS = ['a1', 'a2', 'a3'] as const;
 /** One aggregator's counts over `events` in order (1-minute windows, 2-minute watermark, append), open windows flushed. */
 function oneAggregator(events: readonly SentEvent[]): Map<string, number> {
   const counts = new Map<string, number>();
-  const counter = new WindowCounter<SentEvent, number>(
+  const counter = new WindowedCountState<SentEvent, number>(
     {
       eventTime: (event) => event.time,
       key: (event) => event.status,
@@ -153,7 +153,7 @@ describe('three aggregators on one shared subscription, writing partials to the 
   async function closeAll(events: readonly SentEvent[]): Promise<number> {
     const closing = Math.max(...events.map((event) => event.time)) + 60 * MINUTE;
     for (let i = 0; i < 2 * AGGREGATORS.length; i++) {
-      await publisher.publishAsync(TOPIC, encodePayload(makePayload(lines[0] as string, new Date(closing))), {
+      await publisher.publishAsync(TOPIC, encodeIotPayload(makeIotPayload(lines[0] as string, new Date(closing))), {
         qos: 1,
       });
     }

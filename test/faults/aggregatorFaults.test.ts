@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { encodePayload, ensureWindowCountTable, makePayload } from '../../src/index.js';
+import { encodeIotPayload, ensureWindowCountTable, makeIotPayload } from '../../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from '../support/cassandra.js';
 import { corpusLines } from '../support/corpora.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
@@ -136,7 +136,9 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
   ): Promise<Comparison> {
     const last = Math.max(...events.map((event) => event.time));
     const closing = last + 60 * MINUTE;
-    await publisher.publishAsync(TOPIC, encodePayload(makePayload(lines[0] as string, new Date(closing))), { qos: 1 });
+    await publisher.publishAsync(TOPIC, encodeIotPayload(makeIotPayload(lines[0] as string, new Date(closing))), {
+      qos: 1,
+    });
     const comparison = await settledComparison(cassandra, table, expectedCounts(events), closing - (closing % MINUTE));
     figures.push(
       `${caseName}: sent ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}${extra}`,
@@ -304,7 +306,7 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
       '['.repeat(5_000) + ']'.repeat(5_000),
       JSON.stringify({ iottimestamp: '2020-07-01 12:34:56.789012', accesslogs: { nested: '['.repeat(100_000) } }),
       '{"iottimestamp": ' + '['.repeat(50_000) + ']'.repeat(50_000) + ', "accesslogs": "x"}',
-      encodePayload(makePayload(lines[1] as string, new Date('9999-12-31T23:59:59Z'))),
+      encodeIotPayload(makeIotPayload(lines[1] as string, new Date('9999-12-31T23:59:59Z'))),
       JSON.stringify({ iottimestamp: '2020-07-01 12:34:56', accesslogs: 'x'.repeat(1536 * 1024) }),
       // Past twice --max-message-size: the broker drops it for us (MQTT 5 Maximum Packet Size).
       Buffer.alloc(64 * 1024 * 1024, 0x5b),

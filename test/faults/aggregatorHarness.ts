@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from 'cassandra-driver';
 import type { MqttClient } from 'mqtt';
-import { encodePayload, makePayload, readWindowTotals } from '../../src/index.js';
+import { encodeIotPayload, makeIotPayload, readWindowTotals } from '../../src/index.js';
 import { waitFor } from '../support/waitFor.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'examples', 'cli.js');
@@ -134,7 +134,7 @@ export async function publishEvents(
     const { time, line } = events[i] as SentEvent;
     const due = started + (i * 1000) / rate;
     if (due > Date.now()) await sleep(due - Date.now());
-    const publish = client.publishAsync(TOPIC, encodePayload(makePayload(line, new Date(time))), { qos: 1 });
+    const publish = client.publishAsync(TOPIC, encodeIotPayload(makeIotPayload(line, new Date(time))), { qos: 1 });
     inFlight.add(publish);
     void publish.finally(() => inFlight.delete(publish));
     if (inFlight.size >= 100) await Promise.race(inFlight);

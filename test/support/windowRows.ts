@@ -1,7 +1,7 @@
 // Window rows from a real access log, through the real windowedCount, for the sink tests.
 import { from, lastValueFrom, toArray } from 'rxjs';
 import type { AccessLogRecord } from '../../src/accesslog/accessLogRecord.js';
-import { parseAccessLine } from '../../src/accesslog/parseAccessLine.js';
+import { parseAccessLogLine } from '../../src/accesslog/parseAccessLogLine.js';
 import { windowedCount } from '../../src/window/windowedCount.js';
 import type { OutputMode } from '../../src/window/options.js';
 import type { WindowRow } from '../../src/window/windowRow.js';
@@ -12,7 +12,7 @@ import { corpusLines, type CorpusName } from './corpora.js';
 export function corpusRecords(name: CorpusName): AccessLogRecord[] {
   const records: AccessLogRecord[] = [];
   for (const line of corpusLines(name)) {
-    const parsed = parseAccessLine(line);
+    const parsed = parseAccessLogLine(line);
     if (parsed._tag === 'Right') records.push(parsed.right);
   }
   return records;

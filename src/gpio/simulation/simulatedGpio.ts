@@ -134,7 +134,7 @@ interface SimOutput {
  * clock.advance(100_000);
  * presses.unsubscribe();
  * ```
- * @see {@link fromGpioButton}
+ * @see {@link "mqtt-iot-stream"!fromGpioButton}
  * @see {@link keyboardButton}
  */
 export class SimulatedGpio implements GpioBackend {

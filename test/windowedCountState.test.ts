@@ -3,11 +3,11 @@
 import { expect } from 'chai';
 import {
   RejectionError,
-  WindowCounter,
+  WindowedCountState,
   type LateRule,
   type OutputMode,
   type Rejection,
-  type WindowCounterSnapshot,
+  type WindowedCountSnapshot,
   type WindowedCountOptions,
   type WindowRow,
 } from '../src/index.js';
@@ -20,7 +20,7 @@ interface Ev {
 function make(options: Partial<WindowedCountOptions<Ev, string>> & { outputMode?: OutputMode } = {}) {
   const rows: WindowRow<string>[] = [];
   const rejections: Rejection<Ev>[] = [];
-  const counter = new WindowCounter<Ev, string>(
+  const counter = new WindowedCountState<Ev, string>(
     {
       eventTime: (e) => e.t,
       key: (e) => e.k,
@@ -40,7 +40,7 @@ function make(options: Partial<WindowedCountOptions<Ev, string>> & { outputMode?
 const show = (row: WindowRow<string>) =>
   `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
 
-describe('WindowCounter', () => {
+describe('WindowedCountState', () => {
   describe('options', () => {
     const base: WindowedCountOptions<Ev, string> = {
       eventTime: (e) => e.t,
@@ -95,7 +95,7 @@ describe('WindowCounter', () => {
     ];
     for (const [what, change, message] of bad) {
       it(`refuses ${what} when created, naming the option`, () => {
-        expect(() => new WindowCounter({ ...base, ...change }, () => {})).to.throw(message);
+        expect(() => new WindowedCountState({ ...base, ...change }, () => {})).to.throw(message);
       });
     }
 
@@ -490,7 +490,7 @@ describe('WindowCounter', () => {
       const first = make(options);
       first.push([11, 'b'], [12, 'a'], [13, 'c']);
       const second = make(options);
-      second.counter.restore(JSON.parse(JSON.stringify(first.counter.snapshot())) as WindowCounterSnapshot<string>);
+      second.counter.restore(JSON.parse(JSON.stringify(first.counter.snapshot())) as WindowedCountSnapshot<string>);
       expect([second.counter.openWindows, second.counter.stateSize, second.counter.eventsSeen]).to.deep.equal([
         2, 6, 3,
       ]);
@@ -510,7 +510,7 @@ describe('WindowCounter', () => {
       pushed.push([1, 'a']);
       expect(() => pushed.counter.restore(snapshot)).to.throw(
         Error,
-        /^WindowCounter\.restore: this counter already has state \(1 event\(s\) seen, watermark -4\); restore into a new counter, before its first event$/,
+        /^WindowedCountState\.restore: this counter already has state \(1 event\(s\) seen, watermark -4\); restore into a new counter, before its first event$/,
       );
       const advanced = make(options);
       advanced.counter.advanceWatermark(50);
@@ -582,7 +582,7 @@ describe('WindowCounter', () => {
       it(`refuses ${what}, and the counter stays usable`, () => {
         const tooMany = what.startsWith('more windows');
         const target = make({ ...options, ...(tooMany ? { maxWindows: 1 } : {}) });
-        expect(() => target.counter.restore(snapshot as WindowCounterSnapshot<string>)).to.throw(Error, message);
+        expect(() => target.counter.restore(snapshot as WindowedCountSnapshot<string>)).to.throw(Error, message);
         expect([target.counter.stateSize, target.counter.watermark]).to.deep.equal([0, undefined]);
         if (tooMany) return;
         target.push([2, 'a']);

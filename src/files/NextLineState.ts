@@ -6,8 +6,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 
-/** Options of {@link LineCursor}. */
-export interface LineCursorOptions {
+/** Options of {@link NextLineState}. */
+export interface NextLineOptions {
   /** Start again from the first line after the last one. Default `true`. */
   loop?: boolean;
   /** Bytes read from the file at a time. Default 64 KiB. */
@@ -21,13 +21,13 @@ export interface LineCursorOptions {
  *
  * @example
  * ```ts
- * import { LineCursor } from 'mqtt-iot-stream';
- * const cursor = new LineCursor('access.log');
+ * import { NextLineState } from 'mqtt-iot-stream';
+ * const cursor = new NextLineState('access.log');
  * const first = cursor.next(); // the first line, or undefined for an empty file
  * cursor.close();
  * ```
  */
-export class LineCursor {
+export class NextLineState {
   private fd: number | undefined;
   private readonly chunk: Buffer;
   private pending = '';
@@ -42,11 +42,11 @@ export class LineCursor {
    * Opens the file now, so a missing file is an error at construction, not on the
    * first press.
    * @param path - the file to read.
-   * @param options - see {@link LineCursorOptions}.
+   * @param options - see {@link NextLineOptions}.
    */
   constructor(
     readonly path: string,
-    options: LineCursorOptions = {},
+    options: NextLineOptions = {},
   ) {
     this.loop = options.loop ?? true;
     this.chunk = Buffer.allocUnsafe(options.chunkSize ?? 65_536);
@@ -58,7 +58,7 @@ export class LineCursor {
    * `loop`) or holds no line at all.
    */
   next(): string | undefined {
-    if (this.fd === undefined) throw new Error(`LineCursor for ${this.path} is closed`);
+    if (this.fd === undefined) throw new Error(`NextLineState for ${this.path} is closed`);
     for (;;) {
       const newline = this.pending.indexOf('\n', this.pendingStart);
       if (newline >= 0) {

@@ -1,5 +1,5 @@
 /**
- * parseAccessLine: one access-log line to a typed record, without RxJS. Common Log
+ * parseAccessLogLine: one access-log line to a typed record, without RxJS. Common Log
  * Format, Apache Combined and nginx's default `combined`, by one hand-written scanner.
  * @module
  */
@@ -9,7 +9,7 @@ import { LastHour } from './logTime.js';
 import { scanAccessLine } from './scanAccessLine.js';
 
 /**
- * The scanner's memo for every call of {@link parseAccessLine}: module state, but only
+ * The scanner's memo for every call of {@link parseAccessLogLine}: module state, but only
  * a memo (see {@link LastHour}), so a call's result never depends on the calls before.
  */
 const lastHour = new LastHour();
@@ -62,8 +62,8 @@ const lastHour = new LastHour();
  *
  * @example
  * ```ts
- * import { parseAccessLine } from 'mqtt-iot-stream';
- * const result = parseAccessLine('127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326');
+ * import { parseAccessLogLine } from 'mqtt-iot-stream';
+ * const result = parseAccessLogLine('127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326');
  * if (result._tag === 'Right') {
  *   console.log(result.right.status, result.right.time.toISOString()); // 200 2000-10-10T20:55:36.000Z
  * } else {
@@ -72,7 +72,7 @@ const lastHour = new LastHour();
  * ```
  * @see {@link parseAccessLog} for the RxJS operator.
  */
-export function parseAccessLine(line: string): Either<AccessLineFailure, AccessLogRecord> {
+export function parseAccessLogLine(line: string): Either<AccessLineFailure, AccessLogRecord> {
   const parsed = scanAccessLine(line, lastHour);
   return typeof parsed === 'string' ? { _tag: 'Left', left: parsed } : { _tag: 'Right', right: parsed };
 }

@@ -6,15 +6,15 @@
 import { reject } from '../reject.js';
 import { describeDuration } from './duration.js';
 import { windowSettingsOf, type WindowedCountOptions, type WindowSettings } from './options.js';
-import { checkSnapshot, STAT_NAMES, type WindowCounterSnapshot } from './snapshot.js';
+import { checkSnapshot, STAT_NAMES, type WindowedCountSnapshot } from './snapshot.js';
 import type { WindowRow } from './windowRow.js';
 
-export type { WindowCounterSnapshot } from './snapshot.js';
+export type { WindowedCountSnapshot } from './snapshot.js';
 
 /** The largest epoch millisecond a `Date` can hold (±100,000,000 days). */
 const MAX_TIME = 8.64e15;
 
-/** Live, read-only counters of a {@link WindowCounter} (and of a {@link windowedCount} subscription). */
+/** Live, read-only counters of a {@link WindowedCountState} (and of a {@link windowedCount} subscription). */
 export interface WindowStats {
   /** Every event pushed, including rejected ones. */
   readonly eventsSeen: number;
@@ -63,7 +63,7 @@ export interface WindowStats {
  *   `maxWindows`).
  * - With `maxEventTimeAhead`, an event stamped too far after `now()` is rejected (kind
  *   `'future'`) before it can move the watermark.
- * - {@link WindowCounter.snapshot} and {@link WindowCounter.restore} save and resume
+ * - {@link WindowedCountState.snapshot} and {@link WindowedCountState.restore} save and resume
  *   the state, e.g. across a restart.
  *
  * Rows go to the `emit` callback, synchronously, in window-start order and, within a
@@ -72,10 +72,10 @@ export interface WindowStats {
  *
  * @example
  * ```ts
- * import { WindowCounter, type WindowRow } from 'mqtt-iot-stream';
+ * import { WindowedCountState, type WindowRow } from 'mqtt-iot-stream';
  *
  * const rows: WindowRow<number>[] = [];
- * const counter = new WindowCounter<{ at: number; status: number }, number>(
+ * const counter = new WindowedCountState<{ at: number; status: number }, number>(
  *   { eventTime: (e) => e.at, key: (e) => e.status, windowDuration: '1 minute', watermarkDelay: '2 minutes' },
  *   (row) => rows.push(row),
  * );
@@ -89,7 +89,7 @@ export interface WindowStats {
  * @typeParam K - the key type (compared as `Map` keys).
  * @see {@link windowedCount} for the RxJS operator around it.
  */
-export class WindowCounter<E, K> implements WindowStats {
+export class WindowedCountState<E, K> implements WindowStats {
   eventsSeen = 0;
   eventsCounted = 0;
   timestampRejects = 0;
@@ -270,7 +270,7 @@ export class WindowCounter<E, K> implements WindowStats {
   advanceWatermark(to: number): void {
     if (!Number.isFinite(to))
       throw new RangeError(
-        `WindowCounter.advanceWatermark: the watermark must be a finite time in epoch milliseconds, got ${String(to)}`,
+        `WindowedCountState.advanceWatermark: the watermark must be a finite time in epoch milliseconds, got ${String(to)}`,
       );
     if (to > this.currentWatermark) this.currentWatermark = to;
     if (!this.emitsComplete && this.currentWatermark > this.closedUpTo) this.closeUpTo(this.currentWatermark);
@@ -293,22 +293,22 @@ export class WindowCounter<E, K> implements WindowStats {
    *
    * @example Save after each event, resume after a restart
    * ```ts
-   * import { WindowCounter, type WindowCounterSnapshot, type WindowedCountOptions } from 'mqtt-iot-stream';
+   * import { WindowedCountState, type WindowedCountSnapshot, type WindowedCountOptions } from 'mqtt-iot-stream';
    *
    * interface Hit { at: number; status: number }
    * const options: WindowedCountOptions<Hit, number> = {
    *   eventTime: (hit) => hit.at, key: (hit) => hit.status, windowDuration: '1 minute', watermarkDelay: '2 minutes',
    * };
-   * const first = new WindowCounter(options, (row) => console.log(row));
+   * const first = new WindowedCountState(options, (row) => console.log(row));
    * first.push({ at: Date.UTC(2020, 6, 1, 12, 0, 5), status: 200 });
    * const saved = JSON.stringify(first.snapshot());
    *
-   * const second = new WindowCounter(options, (row) => console.log(row));
-   * second.restore(JSON.parse(saved) as WindowCounterSnapshot<number>);
+   * const second = new WindowedCountState(options, (row) => console.log(row));
+   * second.restore(JSON.parse(saved) as WindowedCountSnapshot<number>);
    * second.push({ at: Date.UTC(2020, 6, 1, 12, 3, 0), status: 404 }); // [12:00, 12:01) 200 × 1 is final
    * ```
    */
-  snapshot(): WindowCounterSnapshot<K> {
+  snapshot(): WindowedCountSnapshot<K> {
     const { windowDuration, slideDuration, offset, watermarkDelay, outputMode, lateRule } = this.settings;
     return {
       format: 1,
@@ -320,7 +320,7 @@ export class WindowCounter<E, K> implements WindowStats {
         windowStart,
         counts: [...(this.windows.get(windowStart) as Map<K, number>)],
       })),
-      stats: Object.fromEntries(STAT_NAMES.map((name) => [name, this[name]])) as WindowCounterSnapshot<K>['stats'],
+      stats: Object.fromEntries(STAT_NAMES.map((name) => [name, this[name]])) as WindowedCountSnapshot<K>['stats'],
     };
   }
 
@@ -330,18 +330,18 @@ export class WindowCounter<E, K> implements WindowStats {
    * one the snapshot was taken from would have (same rows, late reports and stats).
    * The snapshot is copied, not kept.
    *
-   * @param snapshot - from {@link WindowCounter.snapshot}, possibly through JSON.
+   * @param snapshot - from {@link WindowedCountState.snapshot}, possibly through JSON.
    * @throws Error when events were already pushed (or the watermark advanced), or the
    *   snapshot is malformed or was taken under other window options; the counter is
    *   then unchanged.
    */
-  restore(snapshot: WindowCounterSnapshot<K>): void {
+  restore(snapshot: WindowedCountSnapshot<K>): void {
     if (this.eventsSeen > 0 || this.currentWatermark !== Number.NEGATIVE_INFINITY || this.openStarts.length > 0) {
       throw new Error(
-        `WindowCounter.restore: this counter already has state (${this.eventsSeen} event(s) seen, watermark ${String(this.watermark)}); restore into a new counter, before its first event`,
+        `WindowedCountState.restore: this counter already has state (${this.eventsSeen} event(s) seen, watermark ${String(this.watermark)}); restore into a new counter, before its first event`,
       );
     }
-    checkSnapshot(snapshot, this.settings, 'WindowCounter.restore');
+    checkSnapshot(snapshot, this.settings, 'WindowedCountState.restore');
     this.currentWatermark = snapshot.watermark ?? Number.NEGATIVE_INFINITY;
     this.closedUpTo = snapshot.closedUpTo ?? Number.NEGATIVE_INFINITY;
     this.largestEventTime = snapshot.maxEventTime ?? Number.NEGATIVE_INFINITY;
