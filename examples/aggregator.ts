@@ -80,7 +80,7 @@ function statusWindows(settings: Omit<CountSettings, 'broker'>) {
     windowDuration: settings.window,
     watermarkDelay: settings.watermark,
     outputMode: settings.outputMode,
-    ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { afterMs: settings.idleAdvanceMs } } : {}),
+    ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { after: settings.idleAdvanceMs } } : {}),
   };
 }
 

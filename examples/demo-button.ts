@@ -27,11 +27,11 @@ export class DemoButton {
   };
 
   /**
-   * Presses and, `holdMs` later, releases the button. The simulated line delivers the
+   * Presses and, `hold` later, releases the button. The simulated line delivers the
    * edge synchronously (no glitch filter), so whether the pipeline saw it is known
    * when `press` returns.
    */
-  press(source: PressSource, holdMs: number): void {
+  press(source: PressSource, hold: number): void {
     this[source]++;
     const before = this.reported;
     this.gpio.press(this.pin);
@@ -39,7 +39,7 @@ export class DemoButton {
     const release = setTimeout(() => {
       this.releases.delete(release);
       this.gpio.release(this.pin);
-    }, holdMs);
+    }, hold);
     this.releases.add(release);
   }
 

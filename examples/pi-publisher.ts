@@ -51,7 +51,7 @@ export function piPublisher(settings: PublisherSettings): Observable<MqttPublish
     stamp = () => new Date(),
     onPress = () => {},
   } = settings;
-  return fromGpioButton(buttonPin, { pull: 'up', edge: 'both', debounceMs: 300, backend }).pipe(
+  return fromGpioButton(buttonPin, { pull: 'up', edge: 'both', debounce: 300, backend }).pipe(
     filter((event) => event.pressed),
     tap(onPress),
     nextLine(logFile),

@@ -60,7 +60,7 @@ export async function publishCommand(argv: readonly string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const simulated = s.backend === 'simulated';
-  const stopKeyboard = simulated ? keyboardButton(sharedSimulatedGpio(), buttonPin) : () => {};
+  const keyboard = simulated ? keyboardButton(sharedSimulatedGpio(), buttonPin).subscribe() : undefined;
   // With the keyboard as the button, the end of input (Ctrl-D, or a pipe) ends the run
   // too, a moment later, so the last press still gets published.
   const onInputEnd = (): void => {
@@ -84,7 +84,7 @@ export async function publishCommand(argv: readonly string[]): Promise<number> {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     process.stdin.removeListener('end', onInputEnd);
-    stopKeyboard();
+    keyboard?.unsubscribe();
     await client.endAsync();
     if ('terminate' in backend && typeof backend.terminate === 'function') backend.terminate();
   }

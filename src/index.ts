@@ -44,7 +44,7 @@ export type { WindowedCountOperatorOptions } from './window/windowedCount.js';
 export { WindowedCountState } from './window/WindowedCountState.js';
 export type { WindowedCountSnapshot, WindowStats } from './window/WindowedCountState.js';
 export type { IdleAdvanceOptions, LateRule, OutputMode, WindowedCountOptions } from './window/options.js';
-export type { Duration } from './window/duration.js';
+export type { Duration } from './duration.js';
 export type { WindowRow } from './window/windowRow.js';
 
 export { fromMqtt, MqttSubscribeError } from './mqtt/fromMqtt.js';

@@ -29,6 +29,8 @@ export type RejectionKind =
  * are handed over as they are.
  */
 export interface Rejection<I = unknown> {
+  /** The operator that refused the input: `parseAccessLog`, `toMqtt`, `windowedCount`… */
+  readonly operator: string;
   /** The stage that refused the input. */
   readonly kind: RejectionKind;
   /** A sentence a person can read: what was wrong, and where (500 characters at most, plus the marker). */
@@ -97,7 +99,7 @@ export interface RejectOptions<I = unknown> {
 export class RejectionError<I = unknown> extends Error {
   override readonly name = 'RejectionError';
   constructor(readonly rejection: Rejection<I>) {
-    super(`${rejection.kind} rejected: ${rejection.reason}`);
+    super(`${rejection.operator}: ${rejection.kind} rejected: ${rejection.reason}`);
   }
 }
 
@@ -117,7 +119,9 @@ export function warnOnReject(rejection: Rejection): void {
     const repeat = seen === 1 ? '' : ` (${seen} so far; pass onReject to handle them)`;
     // Cut again: a caller may pass a rejection that did not go through reject().
     const reason = singleLine(truncateText(String(rejection.reason), MAX_REASON_LENGTH));
-    process.stderr.write(`mqtt-iot-stream: ${singleLine(String(rejection.kind))} rejected: ${reason}${repeat}\n`);
+    process.stderr.write(
+      `mqtt-iot-stream: ${singleLine(String(rejection.operator))}: ${singleLine(String(rejection.kind))} rejected: ${reason}${repeat}\n`,
+    );
   }
 }
 
@@ -130,6 +134,7 @@ export function warnOnReject(rejection: Rejection): void {
  */
 export function reject<I>(options: RejectOptions<I> | undefined, rejection: Rejection<I>): void {
   const bounded: Rejection<I> = {
+    operator: rejection.operator,
     kind: rejection.kind,
     reason: truncateText(rejection.reason, MAX_REASON_LENGTH),
     // A string input is cut to a string, so it is still an I.

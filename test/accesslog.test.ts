@@ -461,6 +461,7 @@ describe('parseAccessLog', () => {
     expect(lengths).to.deep.equal([11]);
     expect(rejections).to.deep.equal([
       {
+        operator: 'parseAccessLog',
         kind: 'line',
         input: 'hello world',
         reason: 'not an access-log line (no ident field after the client): "hello world"',

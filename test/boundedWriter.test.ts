@@ -98,7 +98,7 @@ describe('BoundedWriter (the write queue under every writing operator)', () => {
     const { slots, source, events, errors } = run('completion', { strict: true });
     source.next(1);
     slots.get(1)!.reject('row', 'cannot make a row of 1');
-    expect(events).to.deep.equal(['error row rejected: cannot make a row of 1']);
+    expect(events).to.deep.equal(['error toMqtt: row rejected: cannot make a row of 1']);
     expect(errors[0]).to.be.instanceOf(RejectionError);
     expect(source.observed).to.equal(false);
   });

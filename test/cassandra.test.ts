@@ -270,7 +270,7 @@ describe('cassandraSink without a reachable node', () => {
       );
       expect(strict).to.be.instanceOf(RejectionError);
       expect((strict as Error).message).to.equal(
-        'row rejected: cannot make a row of the value for home.readings: toValues returned 1 values for 2 columns (id, value)',
+        'cassandraSink: row rejected: cannot make a row of the value for home.readings: toValues returned 1 values for 2 columns (id, value)',
       );
       expect(connections()).to.equal(0);
     } finally {
@@ -289,8 +289,8 @@ describe('cassandraSink without a reachable node', () => {
           {
             ...windowCountRows(),
             retries: 2,
-            retryBaseDelayMs: 10,
-            retryMaxDelayMs: 50,
+            retryBaseDelay: 10,
+            retryMaxDelay: 50,
             onRetry: (r) => retriesSeen.push(r.attempt),
             onOutage: (o) => outages.push(o.state),
           },
@@ -559,7 +559,7 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
           cassandraSink(client, {
             ...windowCountRows({ ...key, aggregator: 'retry' }),
             concurrency: 2,
-            retryBaseDelayMs: 10,
+            retryBaseDelay: 10,
             onOutage: () => undefined,
           }),
           toArray(),
@@ -701,7 +701,7 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
     );
     expect(error).to.be.instanceOf(RejectionError);
     expect((error as Error).message).to.match(
-      /^row rejected: cannot write the value to sink_map\.readings: TypeError: .*(timestamp|Date)/i,
+      /^cassandraSink: row rejected: cannot write the value to sink_map\.readings: TypeError: .*(timestamp|Date)/i,
     );
   });
 

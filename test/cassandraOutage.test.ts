@@ -83,7 +83,7 @@ async function captureStderr(body: () => Promise<void>): Promise<string> {
 
 describe('cassandraSink outage handling (a stand-in client that goes down and comes back)', function () {
   this.timeout(30_000);
-  const fast = { ...windowCountRows(), retryBaseDelayMs: 1, retryMaxDelayMs: 5 };
+  const fast = { ...windowCountRows(), retryBaseDelay: 1, retryMaxDelay: 5 };
 
   it('retries for as long as the stream lives by default: 1,000 failed attempts of a row, then it is written', async () => {
     const client = new FlakyClient();
@@ -424,8 +424,8 @@ describe('cassandraSink through a Cassandra outage (node stopped mid-stream, res
             ...windowCountRows({ keyspace: 'sink_outage' }),
             concurrency,
             // retries: the default, Infinity; the node's restart takes 15-60 s.
-            retryBaseDelayMs: 50,
-            retryMaxDelayMs: 1_000,
+            retryBaseDelay: 50,
+            retryMaxDelay: 1_000,
             onRetry: ({ error }) => {
               retries++;
               retryErrors.add((error as Error).constructor.name);

@@ -71,14 +71,14 @@ describe('window-count table schema check against a real Cassandra 5 node', func
     expect(error).to.include({ target: `${KEYSPACE}.old_int`, exists: true });
     expect(error!.differences).to.deep.equal(['aggregator is missing', 'count is int (expected bigint)']);
     expect(error!.message).to.equal(
-      `${KEYSPACE}.old_int exists with another schema: aggregator is missing; count is int (expected bigint)${ADVICE}`,
+      `checkWindowCountTable: ${KEYSPACE}.old_int exists with another schema: aggregator is missing; count is int (expected bigint)${ADVICE}`,
     );
   });
 
   it('names a wrong type, a wrong key role and an extra key column together', async () => {
     const error = await checkError(admin, 'text_status');
     expect(error!.message).to.equal(
-      `${KEYSPACE}.text_status exists with another schema: ` +
+      `checkWindowCountTable: ${KEYSPACE}.text_status exists with another schema: ` +
         'status is text (expected int); status is a regular column (expected a clustering column); ' +
         `region is an extra clustering column (the sink does not write it)${ADVICE}`,
     );
@@ -107,14 +107,14 @@ describe('window-count table schema check against a real Cassandra 5 node', func
     const error = await checkError(admin, 'nothing_here');
     expect(error).to.include({ exists: false });
     expect(error!.message).to.equal(
-      `${KEYSPACE}.nothing_here does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`,
+      `checkWindowCountTable: ${KEYSPACE}.nothing_here does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`,
     );
     const noKeyspace = await checkWindowCountTable(admin, { keyspace: 'schema_no_such_keyspace' }).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect((noKeyspace as Error).message).to.equal(
-      'schema_no_such_keyspace.mqtt does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).',
+      'checkWindowCountTable: schema_no_such_keyspace.mqtt does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).',
     );
   });
 
@@ -125,7 +125,7 @@ describe('window-count table schema check against a real Cassandra 5 node', func
     );
     const error = await checkError(admin, 'old_int', ensureWindowCountTable);
     expect(error!.message).to.match(
-      /^schema_check\.old_int exists with another schema: aggregator is missing; count is int \(expected bigint\)\. Drop it/,
+      /^ensureWindowCountTable: schema_check\.old_int exists with another schema: aggregator is missing; count is int \(expected bigint\)\. Drop it/,
     );
     const after = await admin.execute(
       'SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?',

@@ -89,7 +89,7 @@ const refusing404 = (rows: Observable<WindowRow<number>>, { onReject }: DurableW
   rows.pipe(
     filter((row) => {
       if (row.key !== 404) return true;
-      onReject({ kind: 'row', reason: 'cannot write 404', input: row });
+      onReject({ operator: 'refusing404', kind: 'row', reason: 'cannot write 404', input: row });
       return false;
     }),
     map((row) => ({ value: row })),
@@ -276,7 +276,7 @@ describe('durableWindowedCount', () => {
       },
     });
     subscription.unsubscribe();
-    expect(failure?.message).to.match(/already in use/);
+    expect(failure?.message).to.match(/^durableWindowedCount: the state directory .* is already in use/);
   });
 
   it('stops taking messages while too many rows wait for the writer, and takes them again once they drain', () => {
@@ -429,7 +429,7 @@ describe('durableWindowedCount', () => {
     deliveries.send({ t: 30, k: 200 }); // the watermark passes [0,10): its row goes to the writer
     const error = await failure;
     expect(error).to.be.instanceOf(RejectionError);
-    expect((error as Error).message).to.equal('row rejected: cannot write 404');
+    expect((error as Error).message).to.equal('refusing404: row rejected: cannot write 404');
     const stop = new Subject<void>();
     const again = lastValueFrom(deliveries.source.pipe(counting(dir, { stop }), toArray()));
     stop.next();

@@ -22,6 +22,7 @@ describe('NextLineState and nextLine', () => {
     const cursor = new NextLineState(file('a.log', 'one\r\ntwo\n\nthree'), { chunkSize: 4 });
     expect([1, 2, 3, 4, 5].map(() => cursor.next())).to.deep.equal(['one', 'two', 'three', 'one', 'two']);
     cursor.close();
+    expect(() => cursor.next()).to.throw(/^NextLineState: the cursor over .*a\.log is closed$/);
   });
 
   it('returns undefined at the end without loop, and for an empty file even with loop', () => {

@@ -44,7 +44,7 @@ function expectAllReleased(gpio: SimulatedGpio, clock: ManualClock): void {
 describe('fromGpioButton on the simulated backend', () => {
   describe('debounce (RPi.GPIO bouncetime semantics)', () => {
     it('turns contact chatter within the debounce window into one press and one release', () => {
-      const { clock, gpio, summary, subscription } = rig({ edge: 'both', debounceMs: 300 });
+      const { clock, gpio, summary, subscription } = rig({ edge: 'both', debounce: 300 });
       // Press: 5 edges in 750 µs, ending low (pressed with the pull-up).
       gpio.press(PIN, { bounceMicros: [200, 150, 300, 100] });
       clock.advanceMillis(500);
@@ -56,8 +56,8 @@ describe('fromGpioButton on the simulated backend', () => {
       expectAllReleased(gpio, clock);
     });
 
-    it('ignores an edge exactly debounceMs after the accepted one and accepts one a microsecond later', () => {
-      const { clock, gpio, summary, subscription } = rig({ edge: 'falling', debounceMs: 300 });
+    it('ignores an edge exactly debounce after the accepted one and accepts one a microsecond later', () => {
+      const { clock, gpio, summary, subscription } = rig({ edge: 'falling', debounce: 300 });
       gpio.press(PIN); // falling at 0
       clock.advance(100_000);
       gpio.release(PIN); // rising, not watched
@@ -70,8 +70,8 @@ describe('fromGpioButton on the simulated backend', () => {
       subscription.unsubscribe();
     });
 
-    it('with both edges, swallows a release that comes sooner than debounceMs after the press, as RPi.GPIO does', () => {
-      const { clock, gpio, summary, subscription } = rig({ edge: 'both', debounceMs: 300 });
+    it('with both edges, swallows a release that comes sooner than debounce after the press, as RPi.GPIO does', () => {
+      const { clock, gpio, summary, subscription } = rig({ edge: 'both', debounce: 300 });
       gpio.press(PIN);
       clock.advanceMillis(100);
       gpio.release(PIN);
@@ -91,7 +91,7 @@ describe('fromGpioButton on the simulated backend', () => {
         subscription.unsubscribe();
         return summary();
       };
-      expect(run({ debounceMs: 300 })).to.deep.equal(['press@0', 'press@500100']);
+      expect(run({ debounce: 300 })).to.deep.equal(['press@0', 'press@500100']);
       expect(run({ glitchFilterMicros: 1000 })).to.deep.equal(['press@1005']);
     });
 
@@ -106,8 +106,8 @@ describe('fromGpioButton on the simulated backend', () => {
           fc.integer({ min: 0, max: 500 }),
           fc.constantFrom('rising', 'falling', 'both' as const),
           fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-          (steps: DriveStep[], debounceMs, edge, startTick) => {
-            const { clock, gpio, events, subscription } = rig({ edge, debounceMs, startTick });
+          (steps: DriveStep[], debounce, edge, startTick) => {
+            const { clock, gpio, events, subscription } = rig({ edge, debounce, startTick });
             gpio.drive(PIN, steps);
             clock.advance(steps.reduce((sum, s) => sum + s.afterMicros, 0) + 1);
             subscription.unsubscribe();
@@ -122,7 +122,7 @@ describe('fromGpioButton on the simulated backend', () => {
               if (s.level === level) continue;
               level = s.level;
               if (edge !== 'both' && (edge === 'rising') !== (level === 1)) continue;
-              if (lastAccepted !== undefined && !(at - lastAccepted > debounceMs * 1000)) continue;
+              if (lastAccepted !== undefined && !(at - lastAccepted > debounce * 1000)) continue;
               lastAccepted = at;
               expected.push(`${level}@${(startTick + at) >>> 0}`);
             }
@@ -133,7 +133,7 @@ describe('fromGpioButton on the simulated backend', () => {
       ); // fixed seed: the same cases on every run
     });
 
-    it('reports every edge when debounceMs is 0', () => {
+    it('reports every edge when debounce is 0', () => {
       const { clock, gpio, summary, subscription } = rig({ edge: 'both' });
       gpio.press(PIN, { bounceMicros: [200, 150] });
       clock.advance(1000);
@@ -242,7 +242,7 @@ describe('fromGpioButton on the simulated backend', () => {
         subscription.unsubscribe();
         return summary();
       };
-      expect(spike({ debounceMs: 300 })).to.deep.equal(['press@0']);
+      expect(spike({ debounce: 300 })).to.deep.equal(['press@0']);
       expect(spike({ glitchFilterMicros: 5000 })).to.deep.equal([]);
     });
 
@@ -260,7 +260,7 @@ describe('fromGpioButton on the simulated backend', () => {
   describe('tick wrap-around', () => {
     it('reports wrapped ticks and keeps debouncing across the wrap', () => {
       const start = 2 ** 32 - 500;
-      const { clock, gpio, events, subscription } = rig({ edge: 'both', debounceMs: 300, startTick: start });
+      const { clock, gpio, events, subscription } = rig({ edge: 'both', debounce: 300, startTick: start });
       gpio.press(PIN, { bounceMicros: [300, 400, 250, 100] }); // chatter across the wrap at 500 µs
       clock.advanceMillis(200);
       gpio.release(PIN); // 200 ms after the press: within the window, ignored
@@ -275,7 +275,7 @@ describe('fromGpioButton on the simulated backend', () => {
     });
 
     it('does not mistake an edge 2^32 µs later for chatter', () => {
-      const { clock, gpio, summary, subscription } = rig({ edge: 'falling', debounceMs: 300 });
+      const { clock, gpio, summary, subscription } = rig({ edge: 'falling', debounce: 300 });
       gpio.press(PIN);
       clock.advance(10);
       gpio.release(PIN);
@@ -383,7 +383,7 @@ describe('fromGpioButton on the simulated backend', () => {
       fromGpioButton(PIN, { backend: gpio, edge: 'rising' }).subscribe({
         error: (error: unknown) => errors.push(error),
       });
-      expect(String(errors[0])).to.match(/GPIO 17 is already open as an input with other options/);
+      expect(String(errors[0])).to.match(/SimulatedGpio: GPIO 17 is already open as an input with other options/);
       first.unsubscribe();
       expectAllReleased(gpio, clock);
     });
@@ -414,7 +414,12 @@ describe('fromGpioButton on the simulated backend', () => {
         events.push(event),
       );
       expect(rejections).to.deep.equal([
-        { kind: 'gpio', reason: 'GPIO 17 (test): not a gpiomon event line', input: 'garbage' },
+        {
+          operator: 'fromGpioButton',
+          kind: 'gpio',
+          reason: 'GPIO 17 (test): not a gpiomon event line',
+          input: 'garbage',
+        },
       ]);
       expect(events.map((event) => event.tick)).to.deep.equal([7]);
 
@@ -429,7 +434,7 @@ describe('fromGpioButton on the simulated backend', () => {
 
     it('throws a RangeError naming a bad option at once', () => {
       expect(() => fromGpioButton(99)).to.throw(RangeError, /pin must be a BCM GPIO number from 0 to 53, got 99/);
-      expect(() => fromGpioButton(PIN, { debounceMs: -1 })).to.throw(RangeError, /debounceMs/);
+      expect(() => fromGpioButton(PIN, { debounce: -1 })).to.throw(RangeError, /debounce/);
       expect(() => fromGpioButton(PIN, { glitchFilterMicros: 300_001 })).to.throw(RangeError, /300000/);
       expect(() => fromGpioButton(PIN, { edge: 'up' as never })).to.throw(RangeError, /edge must be/);
       expect(() => fromGpioButton(PIN, { pull: 'high' as never })).to.throw(RangeError, /pull must be/);

@@ -129,7 +129,7 @@ describe('gpiod backend', () => {
         '4=1',
       ]);
       expect(() => gpiomonArguments(1, line, { ...both, glitchFilterMicros: 1000 })).to.throw(
-        /no glitch filter: use debounceMs/,
+        /^gpiod backend: libgpiod v1 has no glitch filter: use debounce/,
       );
     });
 
@@ -194,7 +194,7 @@ describe('gpiod backend', () => {
         fromGpioButton(17, { backend }).subscribe({ next: () => resolve('an event'), error: resolve });
       });
       expect(String(error)).to.match(
-        /gpiomon exited with code 1 while watching GPIO 17 \(.*gpiochip0 17\): gpiomon: .*(No such file or directory|No such device)/,
+        /gpiod backend: gpiomon exited with code 1 while watching GPIO 17 \(.*gpiochip0 17\): gpiomon: .*(No such file or directory|No such device)/,
       );
       await waitFor(() => backend.runningProcesses === 0, 'gpiomon to be gone');
     });
@@ -204,7 +204,7 @@ describe('gpiod backend', () => {
       const errors: unknown[] = [];
       fromGpioButton(17, { backend, emitInitial: true }).subscribe({ error: (error: unknown) => errors.push(error) });
       expect(String(errors[0])).to.match(
-        /gpioget could not read GPIO 17: gpioget: .*(No such file or directory|No such device)/,
+        /gpiod backend: gpioget could not read GPIO 17: gpioget: .*(No such file or directory|No such device)/,
       );
       expect(backend.runningProcesses).to.equal(0);
     });
@@ -216,7 +216,7 @@ describe('gpiod backend', () => {
       const errors: unknown[] = [];
       fromGpioButton(17, { backend }).subscribe({ error: (error: unknown) => errors.push(error) });
       expect(String(errors[0])).to.contain(
-        "gpiofind found no GPIO line named GPIO17 (pass the chip option, e.g. { chip: 'gpiochip0' }): exit code 1",
+        "gpiod backend: gpiofind found no GPIO line named GPIO17 (pass the chip option, e.g. { chip: 'gpiochip0' }): exit code 1",
       );
     });
 
@@ -225,7 +225,7 @@ describe('gpiod backend', () => {
       const led = backend.openOutput(4);
       await waitFor(() => backend.runningProcesses === 0, 'gpioset to fail');
       expect(() => led.write(1)).to.throw(
-        /gpioset exited with code 1 while holding GPIO 4 at 0: gpioset: .*(No such file or directory|No such device)/,
+        /gpiod backend: gpioset exited with code 1 while holding GPIO 4 at 0: gpioset: .*(No such file or directory|No such device)/,
       );
       led.release();
       await waitFor(() => backend.runningProcesses === 0, 'no gpioset left');
@@ -267,7 +267,7 @@ describe('gpiod backend', () => {
       });
       expect(seen).to.deep.equal([
         'pressed true',
-        'Error: gpiomon exited with code 1 while watching GPIO 17 (--line-buffered --bias=pull-up gpiochip0 17): gpiomon: error waiting for events: Input/output error',
+        'Error: gpiod backend: gpiomon exited with code 1 while watching GPIO 17 (--line-buffered --bias=pull-up gpiochip0 17): gpiomon: error waiting for events: Input/output error',
       ]);
       await waitFor(() => backend.runningProcesses === 0, 'gpiomon to be gone');
     });
@@ -293,7 +293,7 @@ describe('gpiod backend', () => {
       const errors: unknown[] = [];
       const subscription = fromGpioButton(17, {
         backend,
-        debounceMs: 300,
+        debounce: 300,
         onReject: (rejection) => rejected.push(rejection.input),
       }).subscribe({ next: (event) => events.push(event), error: (error: unknown) => errors.push(error) });
       let pid: number;

@@ -276,11 +276,20 @@ describe('lightWhile on the simulated backend', () => {
     expect(() => lightWhile(LED, (value: number) => of(value), { concurrency: Infinity })).not.to.throw();
   });
 
+  it('refuses a pin that is not a BCM GPIO number and an unknown backend, naming lightWhile', () => {
+    expect(() => lightWhile(54, (value: number) => of(value))).to.throw(
+      RangeError,
+      /^lightWhile: pin must be a BCM GPIO number from 0 to 53, got 54$/,
+    );
+    const banana = lightWhile(LED, (value: number) => of(value), { backend: 'banana' as never });
+    expect(() => banana(of(1))).to.throw(RangeError, /^lightWhile: backend must be 'pigpio', 'gpiod', 'simulated'/);
+  });
+
   it('lights GPIO 4 while a GPIO 17 press is published, as in the reference scenario', () => {
     const { clock, gpio, log, led } = rig();
     const published: string[] = [];
     const broker = new Subject<void>(); // stands for the broker's acknowledgement
-    const subscription = fromGpioButton(BUTTON, { backend: gpio, edge: 'falling', debounceMs: 300 })
+    const subscription = fromGpioButton(BUTTON, { backend: gpio, edge: 'falling', debounce: 300 })
       .pipe(
         lightWhile(
           LED,

@@ -135,7 +135,25 @@ describe('SimulatedGpio', () => {
 
   it('refuses bounce patterns that would leave the button at the wrong level', () => {
     const gpio = new SimulatedGpio({ clock: new ManualClock() });
-    expect(() => gpio.press(4, { bounceMicros: [100] })).to.throw(RangeError, /even number/);
+    expect(() => gpio.press(4, { bounceMicros: [100] })).to.throw(
+      RangeError,
+      /^SimulatedGpio: bounceMicros needs an even number/,
+    );
+  });
+
+  it('names itself (and ManualClock its own) in the errors of bad arguments', () => {
+    const clock = new ManualClock();
+    expect(() => new SimulatedGpio({ clock, sampleMicros: 0 })).to.throw(
+      RangeError,
+      /^SimulatedGpio: sampleMicros must be a positive integer, got 0$/,
+    );
+    const gpio = new SimulatedGpio({ clock });
+    expect(() => gpio.setLevel(54, 1)).to.throw(RangeError, /^SimulatedGpio: pin must be a BCM GPIO number/);
+    expect(() => gpio.drive(4, [{ afterMicros: -1, level: 1 }])).to.throw(
+      RangeError,
+      /^SimulatedGpio: afterMicros must be >= 0, got -1$/,
+    );
+    expect(() => clock.advance(-1)).to.throw(RangeError, /^ManualClock: advance\(\) needs a non-negative number/);
   });
 
   it('records output writes with their ticks and frees the pin on release', () => {
@@ -151,10 +169,12 @@ describe('SimulatedGpio', () => {
       { level: 1, tick: 10 },
       { level: 0, tick: 15 },
     ]);
-    expect(() => gpio.openInput(4, { pull: 'off', edge: 'both' })).to.throw(/already open as an output/);
+    expect(() => gpio.openInput(4, { pull: 'off', edge: 'both' })).to.throw(
+      /^SimulatedGpio: GPIO 4 is already open as an output/,
+    );
     led.release();
     expect(gpio.openOutputs()).to.deep.equal([]);
-    expect(() => led.write(1)).to.throw(/was released/);
+    expect(() => led.write(1)).to.throw(/^SimulatedGpio: GPIO 4 was released/);
   });
 
   describe('keyboardButton', () => {
@@ -164,12 +184,13 @@ describe('SimulatedGpio', () => {
       await new Promise((resolve) => setImmediate(resolve));
     };
 
-    it('presses on Enter and releases after holdMs on the backend clock', async () => {
+    it('presses on Enter and releases after hold on the backend clock', async () => {
       const clock = new ManualClock();
       const gpio = new SimulatedGpio({ clock });
       const { changes } = watchRaw(gpio, 17, 'both', 0);
       const keys = new PassThrough();
-      const stop = keyboardButton(gpio, 17, { input: keys });
+      const presses: number[] = [];
+      const keyboard = keyboardButton(gpio, 17, { input: keys }).subscribe((count) => presses.push(count));
       await type(keys, '\n');
       expect(gpio.lineLevel(17)).to.equal(0);
       clock.advanceMillis(99);
@@ -188,25 +209,36 @@ describe('SimulatedGpio', () => {
         '0@300000',
         '1@400000',
       ]);
-      stop();
+      expect(presses).to.deep.equal([1, 2, 3]);
+      keyboard.unsubscribe();
       expect(keys.listenerCount('data')).to.equal(0);
       expect(keys.isPaused()).to.equal(true);
       expect(clock.pendingTasks).to.equal(0);
     });
 
-    it('on stop, cancels a pending release and lets the button go', async () => {
+    it('on unsubscribe, cancels a pending release and lets the button go', async () => {
       const clock = new ManualClock();
       const gpio = new SimulatedGpio({ clock });
       watchRaw(gpio, 17, 'both', 0);
       const keys = new PassThrough();
-      const stop = keyboardButton(gpio, 17, { input: keys, holdMs: 500 });
+      const keyboard = keyboardButton(gpio, 17, { input: keys, hold: '500 ms' }).subscribe();
       await type(keys, '\n');
       expect(clock.pendingTasks).to.equal(1);
-      stop();
+      keyboard.unsubscribe();
       expect(gpio.lineLevel(17)).to.equal(1);
       expect(clock.pendingTasks).to.equal(0);
       await type(keys, '\n');
       expect(gpio.lineLevel(17)).to.equal(1);
+    });
+
+    it('completes when the input ends, and refuses a hold that is not a duration, naming itself', async () => {
+      const gpio = new SimulatedGpio({ clock: new ManualClock() });
+      const keys = new PassThrough();
+      let completed = false;
+      keyboardButton(gpio, 17, { input: keys }).subscribe({ complete: () => (completed = true) });
+      keys.end();
+      await waitFor(() => completed, 'completion at the end of the input');
+      expect(() => keyboardButton(gpio, 17, { hold: 'soon' })).to.throw(TypeError, /^keyboardButton: hold must be/);
     });
   });
 });
@@ -222,10 +254,10 @@ describe("the shared simulated backend ('simulated') on the real clock", () => {
     expect(gpio.clock.pendingTasks).to.equal(0);
   });
 
-  it("is what backend: 'simulated' opens, and the keyboard driver releases after holdMs of real time", async () => {
+  it("is what backend: 'simulated' opens, and the keyboard driver releases after hold of real time", async () => {
     const gpio = sharedSimulatedGpio();
     const keys = new PassThrough();
-    const stop = keyboardButton(gpio, 27, { input: keys, holdMs: 20 });
+    const keyboard = keyboardButton(gpio, 27, { input: keys, hold: 20 }).subscribe();
     const events: boolean[] = [];
     const subscription = fromGpioButton(27, { backend: 'simulated' }).subscribe((event) => events.push(event.pressed));
     try {
@@ -238,7 +270,7 @@ describe("the shared simulated backend ('simulated') on the real clock", () => {
       expect(events).to.deep.equal([true, false]);
     } finally {
       subscription.unsubscribe();
-      stop();
+      keyboard.unsubscribe();
     }
     expect(gpio.openInputs()).to.not.include(27);
     expect(gpio.clock.pendingTasks).to.equal(0);

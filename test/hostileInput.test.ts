@@ -292,21 +292,27 @@ describe('reject() keeps every rejection readable', () => {
   it('cuts a 16 MiB reason to 500 characters and a 16 MiB string input to 1,000, saying how much was cut', () => {
     const seen: Rejection<string>[] = [];
     const huge = 'y'.repeat(16 * MiB);
-    reject<string>({ onReject: (r) => seen.push(r) }, { kind: 'line', reason: `bad: ${huge}`, input: huge });
+    reject<string>(
+      { onReject: (r) => seen.push(r) },
+      { operator: 'test', kind: 'line', reason: `bad: ${huge}`, input: huge },
+    );
     expect(seen).to.have.length(1);
     expect(seen[0]!.reason).to.equal(`bad: ${'y'.repeat(495)}… (${16 * MiB - 495} more characters)`);
     expect(seen[0]!.input).to.equal(`${'y'.repeat(1000)}… (${16 * MiB - 1000} more characters)`);
     // Short ones and non-string inputs are handed over untouched.
     const input = { line: huge };
     const objects: Rejection<{ line: string }>[] = [];
-    reject({ onReject: (r) => objects.push(r) }, { kind: 'line', reason: 'short', input });
-    expect(objects[0]).to.deep.equal({ kind: 'line', reason: 'short', input });
+    reject({ onReject: (r) => objects.push(r) }, { operator: 'test', kind: 'line', reason: 'short', input });
+    expect(objects[0]).to.deep.equal({ operator: 'test', kind: 'line', reason: 'short', input });
     expect(objects[0]!.input).to.equal(input);
   });
 
   it('never splits a surrogate pair when cutting', () => {
     const seen: Rejection<string>[] = [];
-    reject<string>({ onReject: (r) => seen.push(r) }, { kind: 'line', reason: `${'a'.repeat(499)}😀tail`, input: '' });
+    reject<string>(
+      { onReject: (r) => seen.push(r) },
+      { operator: 'test', kind: 'line', reason: `${'a'.repeat(499)}😀tail`, input: '' },
+    );
     expect(seen[0]!.reason).to.equal(`${'a'.repeat(499)}… (6 more characters)`);
   });
 
@@ -314,12 +320,12 @@ describe('reject() keeps every rejection readable', () => {
     const huge = 'z'.repeat(MiB);
     let error: unknown;
     try {
-      reject({ strict: true }, { kind: 'payload', reason: huge, input: huge });
+      reject({ strict: true }, { operator: 'test', kind: 'payload', reason: huge, input: huge });
     } catch (caught) {
       error = caught;
     }
     expect(error).to.be.instanceOf(RejectionError);
-    expect((error as RejectionError).message.length).to.be.at.most(MAX_REASON + 20);
+    expect((error as RejectionError).message.length).to.be.at.most(MAX_REASON + 30);
     expect(((error as RejectionError).rejection.input as string).length).to.be.at.most(MAX_INPUT);
   });
 
@@ -332,7 +338,12 @@ describe('reject() keeps every rejection readable', () => {
     const stderr = captureStderr(() => {
       for (const reason of reasons) {
         // A kind of its own each time: warnOnReject prints the first of each kind.
-        warnOnReject({ kind: `hostile-${Math.random()}` as Rejection['kind'], reason, input: reason });
+        warnOnReject({
+          operator: 'test',
+          kind: `hostile-${Math.random()}` as Rejection['kind'],
+          reason,
+          input: reason,
+        });
       }
     });
     expect(stderr.split('\n')).to.have.length(reasons.length + 1);
@@ -351,13 +362,13 @@ describe('reject() keeps every rejection readable', () => {
         fc.anything(),
         (reason, input) => {
           const seen: Rejection[] = [];
-          reject({ onReject: (r) => seen.push(r) }, { kind: 'payload', reason, input });
+          reject({ onReject: (r) => seen.push(r) }, { operator: 'test', kind: 'payload', reason, input });
           expect(seen).to.have.length(1);
           expect(seen[0]!.reason.length).to.be.at.most(MAX_REASON);
           if (typeof input === 'string') expect((seen[0]!.input as string).length).to.be.at.most(MAX_INPUT);
           else expect(seen[0]!.input).to.equal(input);
           const stderr = captureStderr(() =>
-            warnOnReject({ kind: `fuzz-${Math.random()}` as Rejection['kind'], reason, input }),
+            warnOnReject({ operator: 'test', kind: `fuzz-${Math.random()}` as Rejection['kind'], reason, input }),
           );
           expectBoundedWarnings(stderr);
           expect(stderr.split('\n')).to.have.length(2);

@@ -10,39 +10,51 @@ describe('finalConnectionError', function () {
 
   it('treats every error before the first connect as final', function () {
     expect(
-      finalConnectionError(withCode('connect ECONNREFUSED', 'ECONNREFUSED'), broker, false, false)?.message,
-    ).to.match(/nothing accepts connections/);
-    expect(finalConnectionError(withCode('read ECONNRESET', 'ECONNRESET'), broker, false, false)?.message).to.match(
-      /closed the connection before answering CONNECT/,
-    );
-    expect(finalConnectionError(new Error('connack timeout'), broker, false, false)?.message).to.equal(
-      `cannot connect to the MQTT broker at ${broker}: connack timeout`,
+      finalConnectionError('fromMqtt', withCode('connect ECONNREFUSED', 'ECONNREFUSED'), broker, false, false)?.message,
+    ).to.match(/^fromMqtt: nothing accepts connections/);
+    expect(
+      finalConnectionError('fromMqtt', withCode('read ECONNRESET', 'ECONNRESET'), broker, false, false)?.message,
+    ).to.match(/closed the connection before answering CONNECT/);
+    expect(finalConnectionError('toMqtt', new Error('connack timeout'), broker, false, false)?.message).to.equal(
+      `toMqtt: cannot connect to the MQTT broker at ${broker}: connack timeout`,
     );
   });
 
   it('leaves socket errors after a successful connect to the reconnect', function () {
     for (const code of ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']) {
-      expect(finalConnectionError(withCode(code, code), broker, true, false)).to.equal(undefined);
+      expect(finalConnectionError('fromMqtt', withCode(code, code), broker, true, false)).to.equal(undefined);
     }
-    expect(finalConnectionError(new Error('Keepalive timeout'), broker, true, false)).to.equal(undefined);
-    expect(finalConnectionError(withCode('Receive Maximum exceeded', 147), broker, true, false)).to.equal(undefined);
+    expect(finalConnectionError('fromMqtt', new Error('Keepalive timeout'), broker, true, false)).to.equal(undefined);
+    expect(finalConnectionError('fromMqtt', withCode('Receive Maximum exceeded', 147), broker, true, false)).to.equal(
+      undefined,
+    );
   });
 
   it('makes a packet MQTT.js refuses after the connect final, since reconnecting would resend the same message', function () {
-    expect(finalConnectionError(new Error('Invalid puback reason code'), broker, true, false)?.message).to.equal(
-      `the MQTT broker at ${broker} sent a packet MQTT.js refuses: Invalid puback reason code (Mosquitto answers so when a message is larger than its message_size_limit)`,
+    expect(
+      finalConnectionError('fromMqtt', new Error('Invalid puback reason code'), broker, true, false)?.message,
+    ).to.equal(
+      `fromMqtt: the MQTT broker at ${broker} sent a packet MQTT.js refuses: Invalid puback reason code (Mosquitto answers so when a message is larger than its message_size_limit)`,
     );
   });
 
   it('keeps refusals and certificate failures final after a successful connect', function () {
-    const refused = finalConnectionError(withCode('Connection refused: Not authorized', 135), broker, true, true);
+    const refused = finalConnectionError(
+      'fromMqtt',
+      withCode('Connection refused: Not authorized', 135),
+      broker,
+      true,
+      true,
+    );
     expect(refused?.reasonCode).to.equal(135);
     expect(refused?.message).to.match(/refused the credentials: CONNACK Not authorized \(0x87\)/);
     expect(
-      finalConnectionError(withCode('Connection refused: Server unavailable', 136), broker, true, true)?.message,
+      finalConnectionError('fromMqtt', withCode('Connection refused: Server unavailable', 136), broker, true, true)
+        ?.message,
     ).to.match(/refused the connection: CONNACK Server unavailable \(0x88\)/);
     expect(
-      finalConnectionError(withCode('certificate has expired', 'CERT_HAS_EXPIRED'), broker, true, false)?.code,
+      finalConnectionError('fromMqtt', withCode('certificate has expired', 'CERT_HAS_EXPIRED'), broker, true, false)
+        ?.code,
     ).to.equal('CERT_HAS_EXPIRED');
   });
 });

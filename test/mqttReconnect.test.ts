@@ -110,7 +110,7 @@ describe('fromMqtt and toMqtt across a Mosquitto restart', function () {
     );
     await waitFor(() => failures.length >= 2, 'two failed attempts');
     expect(failures[0]).to.equal(
-      `nothing accepts connections at ${url} (ECONNREFUSED): is the broker running, and is the port right?`,
+      `fromMqtt: nothing accepts connections at ${url} (ECONNREFUSED): is the broker running, and is the port right?`,
     );
     const late = await startMosquitto({ port });
     try {

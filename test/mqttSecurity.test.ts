@@ -81,7 +81,7 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
       );
       expect(error).to.be.instanceOf(MqttConnectionError);
       expect((error as Error).message).to.match(
-        /the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ refused the credentials: CONNACK Not authorized \((0x87|0x05)\)/,
+        /fromMqtt: the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ refused the credentials: CONNACK Not authorized \((0x87|0x05)\)/,
       );
       expect((error as MqttConnectionError).reasonCode).to.equal(protocolVersion === 5 ? 135 : 5);
       // A negative check needs time to pass: ten reconnect periods without a retry.
@@ -93,14 +93,14 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
 
   it('refuses anonymous clients with a clear error', async function () {
     const { error } = await failure(fromMqtt(broker.url, 'alice/x'));
-    expect((error as Error).message).to.match(/refused the credentials/);
+    expect((error as Error).message).to.match(/fromMqtt: the MQTT broker at .* refused the credentials/);
   });
 
   it('fails clearly when plain MQTT is sent to the TLS port', async function () {
     const { error } = await failure(toMqtt(`mqtt://127.0.0.1:${broker.tlsPort}`, { topic: 'alice/x' })(from([1])));
     expect(error).to.be.instanceOf(MqttConnectionError);
     expect((error as Error).message).to.match(
-      /closed the connection before answering CONNECT .*If this port expects TLS, connect with mqtts:\/\//,
+      /toMqtt: the MQTT broker at .* closed the connection before answering CONNECT .*If this port expects TLS, connect with mqtts:\/\//,
     );
   });
 
@@ -108,7 +108,7 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
     const { error } = await failure(fromMqtt({ url: tls.url, username: 'alice', password: 'alice-secret' }, 'alice/x'));
     expect((error as MqttConnectionError).code).to.equal('SELF_SIGNED_CERT_IN_CHAIN');
     expect((error as Error).message).to.match(
-      /TLS with the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ failed: .*Pass the CA/,
+      /fromMqtt: TLS with the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ failed: .*Pass the CA/,
     );
   });
 
@@ -116,7 +116,7 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
     const port = await freePort();
     const { error } = await failure(fromMqtt(`mqtt://127.0.0.1:${port}`, 't'));
     expect((error as Error).message).to.equal(
-      `nothing accepts connections at mqtt://127.0.0.1:${port} (ECONNREFUSED): is the broker running, and is the port right?`,
+      `fromMqtt: nothing accepts connections at mqtt://127.0.0.1:${port} (ECONNREFUSED): is the broker running, and is the port right?`,
     );
   });
 
@@ -124,11 +124,11 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
     const unknownScheme = await failure(fromMqtt('nonsense://127.0.0.1:1', 't'));
     expect(unknownScheme.error).to.be.instanceOf(MqttConnectionError);
     expect((unknownScheme.error as Error).message).to.equal(
-      'invalid MQTT connection options for nonsense://127.0.0.1:1: unknown scheme "nonsense://"; use mqtt://, mqtts://, ws:// or wss://',
+      'fromMqtt: invalid MQTT connection options for nonsense://127.0.0.1:1: unknown scheme "nonsense://"; use mqtt://, mqtts://, ws:// or wss://',
     );
     const uncleanWithoutId = await failure(fromMqtt({ url: broker.url, clean: false }, 't'));
     expect((uncleanWithoutId.error as Error).message).to.match(
-      /invalid MQTT connection options for mqtt:\/\/127\.0\.0\.1:\d+: Missing clientId for unclean clients/,
+      /fromMqtt: invalid MQTT connection options for mqtt:\/\/127\.0\.0\.1:\d+: Missing clientId for unclean clients/,
     );
   });
 
@@ -159,7 +159,7 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
       from(['bob/intrusion']).pipe(toMqtt(alice, { topic: (t) => t, qos: 1, strict: true })),
     );
     expect(strict.error).to.be.instanceOf(RejectionError);
-    expect((strict.error as Error).message).to.match(/message rejected: .*Not authorized \(0x87\)/);
+    expect((strict.error as Error).message).to.match(/^toMqtt: message rejected: .*Not authorized \(0x87\)/);
   });
 
   it('does not deliver to a client what the ACL does not let it read', async function () {
@@ -203,7 +203,7 @@ describe('MQTT security on a real Mosquitto (TLS, passwords, ACL)', function () 
       const { error, errors } = await failure(fromMqtt(carol, ['carol/in', 'other/x']));
       expect(error).to.be.instanceOf(MqttSubscribeError);
       expect((error as Error).message).to.match(
-        /^the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the subscription to "other\/x": SUBACK Not authorized \(0x87\)$/,
+        /^fromMqtt: the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the subscription to "other\/x": SUBACK Not authorized \(0x87\)$/,
       );
       expect((error as MqttSubscribeError).topics).to.deep.equal(['other/x']);
       expect(errors()).to.equal(1);

@@ -278,7 +278,7 @@ describe('toMqtt on a real Mosquitto', function () {
         (e: unknown) => e,
       );
       expect((error as Error).message).to.match(
-        /^the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ sent a packet MQTT\.js refuses: Invalid puback reason code \(Mosquitto answers so when a message is larger than its message_size_limit\)$/,
+        /^toMqtt: the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ sent a packet MQTT\.js refuses: Invalid puback reason code \(Mosquitto answers so when a message is larger than its message_size_limit\)$/,
       );
       expect(attempts()).to.equal(1);
     } finally {

@@ -105,7 +105,9 @@ describe('windowedCount operator', () => {
     );
     expect(error).to.be.instanceOf(RejectionError);
     expect((error as RejectionError).rejection).to.include({ kind: 'late' });
-    expect((error as RejectionError).message).to.match(/^late rejected: event time 1970-01-01T00:00:00\.002Z is late/);
+    expect((error as RejectionError).message).to.match(
+      /^windowedCount: late rejected: event time 1970-01-01T00:00:00\.002Z is late/,
+    );
     expect(seen).to.deep.equal([]); // strict throws instead of reporting
     expect(stats?.eventsSeen).to.equal(3); // the events after the error were not processed
   });
@@ -301,7 +303,7 @@ describe('windowedCount operator', () => {
         // Restored: window [10, 20), max event time 10, watermark 5. Counting the silence
         // from the subscription, [10, 20) would be final at 15 ms, but idleness starts at 50 ms.
         const counted = cold<Ev>('200ms |').pipe(
-          windowedCount({ ...base, initialState, idleAdvance: { afterMs: 50, scheduler } }),
+          windowedCount({ ...base, initialState, idleAdvance: { after: 50, scheduler } }),
         );
         expectObservable(counted).toBe('50ms r 149ms |', {
           r: { windowStart: new Date(10), windowEnd: new Date(20), key: 'a', count: 1 },
@@ -320,14 +322,14 @@ describe('windowedCount operator', () => {
         // [0, 100) is final once event time would have reached 100: 90 ms after the event.
         const source = cold<Ev>('a 999ms |', { a: ev(10) });
         const counted = source.pipe(
-          windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 50, scheduler } }),
+          windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { after: 50, scheduler } }),
         );
         const row = { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1 };
         expectObservable(counted).toBe('90ms r 909ms |', { r: row });
       });
     });
 
-    it('waits at least afterMs, and does nothing before the first event', () => {
+    it('waits at least idleAdvance.after, and does nothing before the first event', () => {
       const scheduler = new TestScheduler((actual, expected) => {
         expect(actual).to.deep.equal(expected);
       });
@@ -335,7 +337,7 @@ describe('windowedCount operator', () => {
         // window [0, 100) would be final 10 ms after the event, but idleness starts at 300 ms
         const source = cold<Ev>('500ms a 999ms |', { a: ev(90) });
         const counted = source.pipe(
-          windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 300, scheduler } }),
+          windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { after: 300, scheduler } }),
         );
         expectObservable(counted).toBe('800ms r 699ms |', {
           r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1 },
@@ -348,11 +350,11 @@ describe('windowedCount operator', () => {
         expect(actual).to.deep.equal(expected);
       });
       scheduler.run(({ cold, expectObservable }) => {
-        // events every 40 ms (< afterMs 50) with event times that stay in [0, 100): the
+        // events every 40 ms (< idleAdvance.after 50) with event times that stay in [0, 100): the
         // wall clock never takes over, and the window only ends with the flush
         const source = cold<Ev>('a 39ms b 39ms c 39ms d 39ms |', { a: ev(1), b: ev(2), c: ev(3), d: ev(4) });
         const counted = source.pipe(
-          windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 50, scheduler } }),
+          windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { after: 50, scheduler } }),
         );
         expectObservable(counted).toBe('160ms (r|)', {
           r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 4 },
@@ -364,7 +366,7 @@ describe('windowedCount operator', () => {
       const events = new Subject<Ev>();
       const rows: WindowRow<string>[] = [];
       const subscription = events
-        .pipe(windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { afterMs: 20 } }))
+        .pipe(windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { after: 20 } }))
         .subscribe((row) => rows.push(row));
       events.next(ev(10));
       events.next(ev(150, 'b')); // [0, 100) final by the event itself; [100, 200) open
@@ -385,7 +387,7 @@ describe('windowedCount operator', () => {
       const events = new Subject<Ev>();
       const rows: WindowRow<string>[] = [];
       let completed = false;
-      events.pipe(windowedCount({ ...base, idleAdvance: { afterMs: 60_000 } })).subscribe({
+      events.pipe(windowedCount({ ...base, idleAdvance: { after: 60_000 } })).subscribe({
         next: (row) => rows.push(row),
         complete: () => {
           completed = true;
@@ -400,7 +402,7 @@ describe('windowedCount operator', () => {
 
       const failing = new Subject<Ev>();
       let failure: unknown;
-      failing.pipe(windowedCount({ ...base, idleAdvance: { afterMs: 60_000 } })).subscribe({
+      failing.pipe(windowedCount({ ...base, idleAdvance: { after: 60_000 } })).subscribe({
         error: (e: unknown) => {
           failure = e;
         },

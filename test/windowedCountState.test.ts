@@ -71,7 +71,7 @@ describe('WindowedCountState', () => {
       ],
       ['an unknown unit', { watermarkDelay: '2 fortnights' }, /watermarkDelay must be milliseconds or text/],
       ['a non-finite offset', { offset: Number.NaN }, /offset must be a finite duration/],
-      ['a zero idle time', { idleAdvance: { afterMs: 0 } }, /idleAdvance.afterMs must be a positive number/],
+      ['a zero idle time', { idleAdvance: { after: 0 } }, /idleAdvance.after must be a positive duration/],
       ['no key accessor', { key: undefined as unknown as (e: Ev) => string }, /key must be a function/],
       [
         'an unknown late rule',
@@ -89,7 +89,7 @@ describe('WindowedCountState', () => {
       ['a clock that is not a function', { now: 5 as unknown as () => number }, /now must be a function/],
       [
         'idle advance in complete mode',
-        { outputMode: 'complete', idleAdvance: { afterMs: 10 } },
+        { outputMode: 'complete', idleAdvance: { after: 10 } },
         /idleAdvance has nothing to do in 'complete' mode/,
       ],
     ];
@@ -266,7 +266,10 @@ describe('WindowedCountState', () => {
         strict: true,
       });
       push([22, 'a']);
-      expect(() => push([18, 'c'])).to.throw(RejectionError, /late rejected: event time .* is late for 1 of its 2/);
+      expect(() => push([18, 'c'])).to.throw(
+        RejectionError,
+        /^windowedCount: late rejected: event time .* is late for 1 of its 2/,
+      );
       expect(rows.map(show)).to.deep.equal(['[15,25) a=1', '[20,30) a=1', '[15,25) c=1']);
       expect(counter.stateSize).to.equal(3);
     });
@@ -432,7 +435,7 @@ describe('WindowedCountState', () => {
     it('throws a RejectionError of kind future when strict', () => {
       const { counter } = make({ strict: true, maxEventTimeAhead: '1 hour', now: () => clock });
       expect(() => counter.push({ t: farFuture, k: 'a' }))
-        .to.throw(RejectionError, /^future rejected: event time 9999/)
+        .to.throw(RejectionError, /^windowedCount: future rejected: event time 9999/)
         .with.nested.property('rejection.kind', 'future');
       expect(counter.futureRejects).to.equal(1);
     });

@@ -102,7 +102,7 @@ export function parseAccessLog<T>(
                 ? scanAccessLine(line, lastHour)
                 : `expected a line of text, got ${describe(line)}`;
             if (typeof result === 'string') {
-              reject(options, { kind: 'line', reason: result, input });
+              reject(options, { operator: 'parseAccessLog', kind: 'line', reason: result, input });
               return;
             }
           } catch (error) {

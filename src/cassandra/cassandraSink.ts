@@ -2,6 +2,7 @@
  * `cassandraSink`: writes each value as one row, emits one result per acknowledged write.
  * @module
  */
+import { durationMillis, type Duration } from '../duration.js';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { QueryOptions, types } from 'cassandra-driver';
 import { BoundedWriter, writeQueueSettings, type WriteSlot } from '../internal/boundedWriter.js';
@@ -90,13 +91,13 @@ export interface CassandraSinkOptions<T> extends CassandraTableMapping<T>, Write
    * a row has failed that many retries.
    */
   retries?: number;
-  /** Delay before the first retry; it doubles each retry (with jitter). Default 100 ms. */
-  retryBaseDelayMs?: number;
+  /** Delay before the first retry (ms, or text like `'100 ms'`); it doubles each retry (with jitter). Default 100 ms. */
+  retryBaseDelay?: Duration;
   /**
-   * Upper bound of the retry delay. Default 10,000 ms. A client built from options
+   * Upper bound of the retry delay (ms, or text like `'10 s'`). Default 10 s. A client built from options
    * also uses it as the longest wait between reconnection attempts to a lost node.
    */
-  retryMaxDelayMs?: number;
+  retryMaxDelay?: Duration;
   /**
    * Write consistency, one of the driver's `types.consistencies`. Default: the
    * client's (the driver's default is `localOne`); prefer `localQuorum` on a cluster.
@@ -128,7 +129,7 @@ function nextWriteTimestamp(): number {
   return lastTimestampMicros;
 }
 
-const DEFAULTS = { concurrency: 32, retries: Infinity, retryBaseDelayMs: 100, retryMaxDelayMs: 10_000 };
+const DEFAULTS = { concurrency: 32, retries: Infinity, retryBaseDelay: 100, retryMaxDelay: 10_000 };
 
 function positiveInteger(option: string, value: number | undefined, fallback: number, min: number): number {
   const resolved = value ?? fallback;
@@ -191,15 +192,15 @@ function describeError(error: unknown): string {
  *   completes after the source completed and every row was acknowledged or rejected.
  * - Every write is sent with `{ prepare: true, isIdempotent: true }`. A transient
  *   error (see {@link isRetryableCassandraError}: node down or unreachable, timeout,
- *   unavailable, overloaded) is retried after a delay of `retryBaseDelayMs · 2^(n−1)`
- *   capped at `retryMaxDelayMs`, of which a random 50–100 % is waited (jitter): by
+ *   unavailable, overloaded) is retried after a delay of `retryBaseDelay · 2^(n−1)`
+ *   capped at `retryMaxDelay`, of which a random 50–100 % is waited (jitter): by
  *   default for as long as the stream lives (`retries: Infinity`), so a Cassandra
  *   outage of any length delays the writes and loses none. With a finite `retries`
  *   the stream errors with a {@link CassandraWriteError} naming the cause once a row
  *   failed that many retries. Within one attempt the client's own retry policy
  *   (marking the write idempotent lets the driver's default policy try another
  *   host) still applies. A client the sink builds reconnects to a lost node at least
- *   every `retryMaxDelayMs`.
+ *   every `retryMaxDelay`.
  * - One row, or every row. A value the sink cannot turn into a write is rejected
  *   (`onReject`, kind `'row'`) and skipped, like a value `toMqtt` cannot serialize;
  *   with `strict` it ends the stream with a {@link RejectionError}. That is:
@@ -285,8 +286,15 @@ export function cassandraSink<T>(
     (options.retries ?? DEFAULTS.retries) === Infinity
       ? Infinity
       : positiveInteger('retries', options.retries, DEFAULTS.retries, 0);
-  const baseDelayMs = positiveInteger('retryBaseDelayMs', options.retryBaseDelayMs, DEFAULTS.retryBaseDelayMs, 0);
-  const maxDelayMs = positiveInteger('retryMaxDelayMs', options.retryMaxDelayMs, DEFAULTS.retryMaxDelayMs, 1);
+  const delay = (option: 'retryBaseDelay' | 'retryMaxDelay', min: number) =>
+    positiveInteger(
+      option,
+      durationMillis(options[option] ?? DEFAULTS[option], 'cassandraSink', option),
+      DEFAULTS[option],
+      min,
+    );
+  const baseDelayMs = delay('retryBaseDelay', 0);
+  const maxDelayMs = delay('retryMaxDelay', 1);
   const { toValues, onRetry } = options;
   const onOutage = options.onOutage ?? outageReporter(retries);
   const stampOf = options.writeTimestamp ?? nextWriteTimestamp;
@@ -448,12 +456,12 @@ function insertFor<T>(mapping: CassandraTableMapping<T>): { target: string; quer
       'cassandraSink: options must name keyspace, table, columns and toValues (windowCountRows() gives them for the window-count table)',
     );
   }
-  const keyspace = assertCqlIdentifier('keyspace', mapping.keyspace);
-  const table = assertCqlIdentifier('table', mapping.table);
+  const keyspace = assertCqlIdentifier('keyspace', mapping.keyspace, 'cassandraSink');
+  const table = assertCqlIdentifier('table', mapping.table, 'cassandraSink');
   if (!Array.isArray(mapping.columns) || mapping.columns.length === 0) {
     throw new TypeError('cassandraSink: columns must be a non-empty array of column names');
   }
-  const columns = mapping.columns.map((name, i) => assertCqlIdentifier(`columns[${i}]`, name));
+  const columns = mapping.columns.map((name, i) => assertCqlIdentifier(`columns[${i}]`, name, 'cassandraSink'));
   if (new Set(columns.map((c) => c.toLowerCase())).size !== columns.length) {
     throw new TypeError(`cassandraSink: columns name a column twice: ${columns.join(', ')}`);
   }

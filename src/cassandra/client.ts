@@ -82,7 +82,7 @@ export function holdClient(operator: string, input: CassandraClientInput, reconn
   let released = false;
   let watchHosts = () => {};
   const client = driver.then((cassandra) => {
-    if (released) throw new Error('released before the driver had loaded');
+    if (released) throw new Error(`${operator}: released before the driver had loaded`);
     const reconnection =
       input.policies?.reconnection ??
       new cassandra.policies.reconnection.ExponentialReconnectionPolicy(

@@ -87,13 +87,19 @@ export class CqlIdentifierError extends Error {
   /**
    * @param option - which option held the name, e.g. `'keyspace'` or `'columns[2]'`.
    * @param value - the rejected value, as given.
+   * @param why - what is wrong with it.
+   * @param operator - the function the option was given to, e.g. `'ensureWindowCountTable'`;
+   *   the message starts with it.
    */
   constructor(
     readonly option: string,
     readonly value: unknown,
     why: string,
+    readonly operator?: string,
   ) {
-    super(`${option} ${JSON.stringify(value) ?? String(value)} is not a valid CQL identifier: ${why}`);
+    super(
+      `${operator === undefined ? '' : `${operator}: `}${option} ${JSON.stringify(value) ?? String(value)} is not a valid CQL identifier: ${why}`,
+    );
   }
 }
 
@@ -115,17 +121,20 @@ export function isCqlIdentifier(name: unknown): name is string {
 }
 
 /**
- * Throws a {@link CqlIdentifierError} naming `option` unless `name` is a plain CQL identifier.
+ * Throws a {@link CqlIdentifierError} naming `operator` (the function the option was
+ * given to) and `option` unless `name` is a plain CQL identifier.
  * @internal
  */
-export function assertCqlIdentifier(option: string, name: unknown): string {
-  if (typeof name !== 'string') throw new CqlIdentifierError(option, name, `expected a string, got ${typeof name}`);
-  if (name.length === 0) throw new CqlIdentifierError(option, name, 'it is empty');
+export function assertCqlIdentifier(option: string, name: unknown, operator?: string): string {
+  if (typeof name !== 'string')
+    throw new CqlIdentifierError(option, name, `expected a string, got ${typeof name}`, operator);
+  if (name.length === 0) throw new CqlIdentifierError(option, name, 'it is empty', operator);
   if (name.length > 48)
-    throw new CqlIdentifierError(option, name, `it has ${name.length} characters, at most 48 are allowed`);
+    throw new CqlIdentifierError(option, name, `it has ${name.length} characters, at most 48 are allowed`, operator);
   if (!UNQUOTED_IDENTIFIER.test(name)) {
-    throw new CqlIdentifierError(option, name, 'use a letter followed by letters, digits or underscores');
+    throw new CqlIdentifierError(option, name, 'use a letter followed by letters, digits or underscores', operator);
   }
-  if (RESERVED.has(name.toLowerCase())) throw new CqlIdentifierError(option, name, 'it is a reserved CQL keyword');
+  if (RESERVED.has(name.toLowerCase()))
+    throw new CqlIdentifierError(option, name, 'it is a reserved CQL keyword', operator);
   return name;
 }

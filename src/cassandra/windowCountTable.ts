@@ -41,11 +41,14 @@ export const DEFAULT_KEYSPACE = 'hyper';
 /** @see {@link DEFAULT_KEYSPACE} */
 export const DEFAULT_TABLE = 'mqtt';
 
-/** Resolved, validated `keyspace.table`. @internal */
-export function windowCountTarget(options: WindowCountTableOptions | undefined): { keyspace: string; table: string } {
+/** Resolved, validated `keyspace.table`; a bad name throws an error naming `operator`. @internal */
+export function windowCountTarget(
+  options: WindowCountTableOptions | undefined,
+  operator: string,
+): { keyspace: string; table: string } {
   return {
-    keyspace: assertCqlIdentifier('keyspace', options?.keyspace ?? DEFAULT_KEYSPACE),
-    table: assertCqlIdentifier('table', options?.table ?? DEFAULT_TABLE),
+    keyspace: assertCqlIdentifier('keyspace', options?.keyspace ?? DEFAULT_KEYSPACE, operator),
+    table: assertCqlIdentifier('table', options?.table ?? DEFAULT_TABLE, operator),
   };
 }
 
@@ -121,7 +124,7 @@ function windowCountTimestamp(row: WindowRow<number>): bigint {
 export function windowCountRows(
   options: WindowCountRowsOptions = {},
 ): Required<CassandraTableMapping<WindowRow<number>>> {
-  const { keyspace, table } = windowCountTarget(options);
+  const { keyspace, table } = windowCountTarget(options, 'windowCountRows');
   const aggregator = options.aggregator ?? '';
   if (typeof aggregator !== 'string') throw new TypeError('windowCountRows: aggregator must be a string');
   return {
@@ -144,24 +147,27 @@ const kindName = (kind: string) => KIND_NAMES[kind] ?? `a ${kind} column`;
 /**
  * The error {@link ensureWindowCountTable} and {@link checkWindowCountTable} throw
  * when the table does not have the columns {@link cassandraSink} writes (or does
- * not exist, for the check alone). `message` names every difference in one sentence.
+ * not exist, for the check alone). `message` names the function that checked and
+ * every difference, in one sentence.
  */
 export class WindowCountTableError extends Error {
   override readonly name = 'WindowCountTableError';
   /**
+   * @param operator - the function that checked: `ensureWindowCountTable` or `checkWindowCountTable`.
    * @param target - `keyspace.table` checked.
    * @param differences - each difference as a phrase, e.g. `count is int (expected bigint)`.
    * @param exists - whether the table exists.
    */
   constructor(
+    readonly operator: string,
     readonly target: string,
     readonly differences: readonly string[],
     readonly exists: boolean,
   ) {
     super(
       exists
-        ? `${target} exists with another schema: ${differences.join('; ')}. Drop it, or choose another table (the table option; --table on the command line).`
-        : `${target} does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`,
+        ? `${operator}: ${target} exists with another schema: ${differences.join('; ')}. Drop it, or choose another table (the table option; --table on the command line).`
+        : `${operator}: ${target} does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`,
     );
   }
 }
@@ -213,7 +219,7 @@ function schemaDifferences(columns: ReadonlyArray<{ name: string; type: string; 
  *
  * const client = new Client({ contactPoints: ['127.0.0.1:9042'], localDataCenter: 'datacenter1' });
  * await checkWindowCountTable(client, { keyspace: 'hyper', table: 'mqtt' });
- * // e.g. WindowCountTableError: hyper.mqtt exists with another schema: count is int (expected bigint); aggregator is missing. …
+ * // e.g. WindowCountTableError: checkWindowCountTable: hyper.mqtt exists with another schema: count is int (expected bigint); aggregator is missing. …
  * await client.shutdown();
  * ```
  * @see {@link ensureWindowCountTable}
@@ -222,8 +228,13 @@ function schemaDifferences(columns: ReadonlyArray<{ name: string; type: string; 
  * @returns resolves when the table fits; rejects with a {@link WindowCountTableError}
  *   naming every difference, or the missing table.
  */
-export async function checkWindowCountTable(client: Client, options: WindowCountTableOptions = {}): Promise<void> {
-  const { keyspace, table } = windowCountTarget(options);
+export function checkWindowCountTable(client: Client, options: WindowCountTableOptions = {}): Promise<void> {
+  return checkTable('checkWindowCountTable', client, options);
+}
+
+/** {@link checkWindowCountTable}, its errors naming `operator`. */
+async function checkTable(operator: string, client: Client, options: WindowCountTableOptions): Promise<void> {
+  const { keyspace, table } = windowCountTarget(options, operator);
   // Unquoted names are stored folded to lower case.
   const result = await client.execute(
     'SELECT column_name, kind, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?',
@@ -236,9 +247,9 @@ export async function checkWindowCountTable(client: Client, options: WindowCount
     kind: String(row['kind']),
   }));
   const target = `${keyspace}.${table}`;
-  if (columns.length === 0) throw new WindowCountTableError(target, [], false);
+  if (columns.length === 0) throw new WindowCountTableError(operator, target, [], false);
   const differences = schemaDifferences(columns);
-  if (differences.length > 0) throw new WindowCountTableError(target, differences, true);
+  if (differences.length > 0) throw new WindowCountTableError(operator, target, differences, true);
 }
 
 /** bigint columns come back as the driver's Long (or a JS bigint with useBigIntAsLong). */
@@ -250,9 +261,9 @@ function toNumber(value: unknown): number {
 
 const REPLICATION_TOKEN = /^[A-Za-z0-9_.]{1,100}$/;
 
-function replicationLiteral(replication: Readonly<Record<string, string | number>>): string {
+function replicationLiteral(operator: string, replication: Readonly<Record<string, string | number>>): string {
   const entries = Object.entries(replication);
-  if (entries.length === 0) throw new TypeError('replication: the map is empty');
+  if (entries.length === 0) throw new TypeError(`${operator}: replication is an empty map`);
   return (
     '{' +
     entries
@@ -260,7 +271,7 @@ function replicationLiteral(replication: Readonly<Record<string, string | number
         const text = String(value);
         if (!REPLICATION_TOKEN.test(key) || !REPLICATION_TOKEN.test(text)) {
           throw new TypeError(
-            `replication: ${JSON.stringify(key)}: ${JSON.stringify(value)} is not allowed (letters, digits, '_' and '.' only)`,
+            `${operator}: replication ${JSON.stringify(key)}: ${JSON.stringify(value)} is not allowed (letters, digits, '_' and '.' only)`,
           );
         }
         return `'${key}': '${text}'`;
@@ -314,8 +325,12 @@ export async function ensureWindowCountTable(
   client: Client,
   options: EnsureWindowCountTableOptions = {},
 ): Promise<void> {
-  const { keyspace, table } = windowCountTarget(options);
-  const replication = replicationLiteral(options.replication ?? { class: 'SimpleStrategy', replication_factor: 1 });
+  const operator = 'ensureWindowCountTable';
+  const { keyspace, table } = windowCountTarget(options, operator);
+  const replication = replicationLiteral(
+    operator,
+    options.replication ?? { class: 'SimpleStrategy', replication_factor: 1 },
+  );
   await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`);
   await client.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.${table} (
     window_start timestamp,
@@ -325,7 +340,7 @@ export async function ensureWindowCountTable(
     count bigint,
     PRIMARY KEY ((window_start), window_end, status, aggregator)
   )`);
-  await checkWindowCountTable(client, options);
+  await checkTable(operator, client, options);
 }
 
 /**
@@ -349,7 +364,7 @@ export async function ensureWindowCountTable(
  * @returns the totals, ordered by window start, window end, then status.
  */
 export async function readWindowTotals(client: Client, options: WindowCountTableOptions = {}): Promise<WindowTotal[]> {
-  const { keyspace, table } = windowCountTarget(options);
+  const { keyspace, table } = windowCountTarget(options, 'readWindowTotals');
   const totals = new Map<string, { windowStart: Date; windowEnd: Date; status: number; count: number }>();
   // eachRow pages through the table (fetchSize rows at a time) instead of holding it all.
   const query = `SELECT window_start, window_end, status, count FROM ${keyspace}.${table}`;

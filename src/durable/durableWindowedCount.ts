@@ -6,8 +6,8 @@
 import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import type { MqttMessage } from '../mqtt/message.js';
 import { reject, RejectionError, type Rejection } from '../reject.js';
-import { durationMillis, type Duration } from '../window/duration.js';
-import { resolveWindowSettings, type WindowedCountOptions } from '../window/options.js';
+import { durationMillis, type Duration } from '../duration.js';
+import { deriveWindowSettings, resolveWindowSettings, type WindowedCountOptions } from '../window/options.js';
 import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from '../window/WindowedCountState.js';
 import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
@@ -253,8 +253,8 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
   const maxRowsInFlight = positiveInteger('maxRowsInFlight', options.maxRowsInFlight, 32);
   const maxPendingRows = positiveInteger('maxPendingRows', options.maxPendingRows, 10_000);
   const checkpointEvery = positiveInteger('checkpointEvery', options.checkpointEvery, 10_000);
-  const stopTimeoutMs = durationMillis(options.stopTimeout ?? '10 s', 'stopTimeout');
-  const idleAfterMs = settings.idleAdvance?.afterMs;
+  const stopTimeoutMs = durationMillis(options.stopTimeout ?? '10 s', 'durableWindowedCount', 'stopTimeout');
+  const idleAfterMs = settings.idleAdvance?.after;
   const eventTimeOf = options.eventTime;
   const keyOf = options.key;
 
@@ -276,19 +276,19 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       let current: E | undefined;
       const report = (rejection: Rejection<Counted<E, K>>) => {
         if (replaying) return;
-        const rejected = { ...rejection, input: current as E };
+        const rejected = { ...rejection, operator: 'durableWindowedCount', input: current as E };
         if (options.strict) throw new RejectionError(rejected);
         reject(options, rejected);
       };
       const counter = new WindowedCountState<Counted<E, K>, K>(
-        {
-          ...options,
+        // The options were checked once, above: not again per subscription.
+        deriveWindowSettings(settings, {
           eventTime: (event) => event.time,
           key: (event) => event.key,
           now: () => arrival,
           onReject: report,
           strict: false,
-        },
+        }),
         (row) => pending.add(row),
       );
 

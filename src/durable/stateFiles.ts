@@ -35,6 +35,9 @@ import { join } from 'node:path';
 /** What a durable state directory survives; see {@link DurableWindowedCountOptions.durability}. */
 export type Durability = 'process' | 'power';
 
+/** The operator these files belong to, as their errors name it. */
+const OPERATOR = 'durableWindowedCount';
+
 const CHECKPOINT = 'checkpoint.json';
 const JOURNAL = 'journal.log';
 const LOCK = 'lock';
@@ -155,7 +158,7 @@ export class StateFiles<C, R extends { readonly q: number }> {
   }
 
   private requireOpen(): number {
-    if (this.journal === undefined) throw new Error(`the state directory ${this.directory} is closed`);
+    if (this.journal === undefined) throw new Error(`${OPERATOR}: the state directory ${this.directory} is closed`);
     return this.journal;
   }
 }
@@ -175,7 +178,7 @@ function parseCheckpoint<C>(path: string): C {
   } catch (error) {
     // Written beside and renamed: a damaged checkpoint is not a crash, it is damage.
     throw new Error(
-      `the checkpoint ${path} cannot be read (${(error as Error).message}); move the state directory away to start from zero`,
+      `${OPERATOR}: the checkpoint ${path} cannot be read (${(error as Error).message}); move the state directory away to start from zero`,
       { cause: error },
     );
   }
@@ -191,7 +194,7 @@ function readJournal<R>(path: string): { records: R[]; tornTail: boolean } {
       records.push(JSON.parse(lines[i] as string) as R);
     } catch (error) {
       throw new Error(
-        `the journal ${path} is damaged at line ${i + 1}; move the state directory away to start from zero`,
+        `${OPERATOR}: the journal ${path} is damaged at line ${i + 1}; move the state directory away to start from zero`,
         { cause: error },
       );
     }
@@ -207,7 +210,7 @@ function takeLock(directory: string): void {
   const path = join(directory, LOCK);
   if (lockedHere.has(path))
     throw new Error(
-      `the state directory ${directory} is already in use in this process; give each aggregator its own directory`,
+      `${OPERATOR}: the state directory ${directory} is already in use in this process; give each aggregator its own directory`,
     );
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -220,13 +223,13 @@ function takeLock(directory: string): void {
     const holder = Number(readFileSync(path, 'utf8'));
     if (Number.isInteger(holder) && holder !== process.pid && isRunning(holder)) {
       throw new Error(
-        `the state directory ${directory} is in use by process ${holder}; give each aggregator its own directory`,
+        `${OPERATOR}: the state directory ${directory} is in use by process ${holder}; give each aggregator its own directory`,
       );
     }
     // Left by a process that died (or by this one, not closed): take it over.
     unlinkSync(path);
   }
-  throw new Error(`cannot lock the state directory ${directory}`);
+  throw new Error(`${OPERATOR}: cannot lock the state directory ${directory}`);
 }
 
 function releaseLock(directory: string): void {

@@ -58,7 +58,7 @@ export class NextLineState {
    * `loop`) or holds no line at all.
    */
   next(): string | undefined {
-    if (this.fd === undefined) throw new Error(`NextLineState for ${this.path} is closed`);
+    if (this.fd === undefined) throw new Error(`NextLineState: the cursor over ${this.path} is closed`);
     for (;;) {
       const newline = this.pending.indexOf('\n', this.pendingStart);
       if (newline >= 0) {

@@ -119,10 +119,14 @@ export function tickDiff(startTick: number, endTick: number): number {
   return ((endTick >> 0) - (startTick >> 0)) | 0;
 }
 
-/** Checks a BCM pin number; throws a RangeError naming the bad value. @internal */
-export function checkPin(pin: number, what = 'pin'): void {
+/**
+ * Checks a BCM pin number; throws a RangeError naming `operator` (the operator or
+ * backend the pin was given to, e.g. `'lightWhile'`, `'pigpio backend'`) and the bad value.
+ * @internal
+ */
+export function checkPin(pin: number, operator: string): void {
   if (!Number.isInteger(pin) || pin < 0 || pin > 53) {
-    throw new RangeError(`${what} must be a BCM GPIO number from 0 to 53, got ${String(pin)}`);
+    throw new RangeError(`${operator}: pin must be a BCM GPIO number from 0 to 53, got ${String(pin)}`);
   }
 }
 

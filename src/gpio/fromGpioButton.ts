@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { durationMillis, type Duration } from '../duration.js';
 import { Observable } from 'rxjs';
 import { reject, type RejectOptions } from '../reject.js';
 import { checkPin, type Edge, type Level, type LevelChange, type Pull } from './backend.js';
@@ -22,18 +23,18 @@ export interface GpioButtonOptions extends RejectOptions<unknown> {
    */
   readonly edge?: Edge;
   /**
-   * Bounce time in milliseconds, with RPi.GPIO's `bouncetime` semantics: after an
-   * accepted edge, every edge within the next `debounceMs` is ignored (an edge
-   * exactly `debounceMs` later is still ignored; RPi.GPIO compares with `>`). Edges
+   * Bounce time (ms, or text like `'300 ms'`), with RPi.GPIO's `bouncetime` semantics: after an
+   * accepted edge, every edge within the next `debounce` is ignored (an edge
+   * exactly `debounce` later is still ignored; RPi.GPIO compares with `>`). Edges
    * are timed by their backend tick, not by when JavaScript saw them. Default 0
    * (none); the original publisher used 300. Note that with `edge: 'both'`, a release
-   * sooner than `debounceMs` after the press is ignored too, as with RPi.GPIO.
+   * sooner than `debounce` after the press is ignored too, as with RPi.GPIO.
    */
-  readonly debounceMs?: number;
+  readonly debounce?: Duration;
   /**
    * pigpio's glitch filter in microseconds (0 to 300000; default 0, off): a level is
    * reported only after it has been steady this long, timestamped at that moment
-   * (first edge + steady). Unlike `debounceMs`, it also removes the release bounce
+   * (first edge + steady). Unlike `debounce`, it also removes the release bounce
    * and short spikes. With pigpio it switches the pin from interrupts to alerts
    * (pigpio filters alerts only); the gpiod backend does not offer it.
    */
@@ -78,14 +79,14 @@ const HALF_TICK_RANGE_MILLIS = 2 ** 31 / 1000;
  *
  * ```text
  * line (pull-up)  ‾‾‾‾|_|‾|___________|‾|_|‾‾‾‾‾‾‾   (press with chatter, release with chatter)
- * edge: 'both', debounceMs: 300
+ * edge: 'both', debounce: 300
  * output          ----p-------------------r-------    p = {pressed: true, level: 0}
  *                     |<- 300 ms ->|                  r = {pressed: false, level: 1}
  * ```
  *
  * Subscribing opens the pin on the backend (loading pigpio or gpiod first when
  * chosen by name) with the given pull and edge; each edge the backend reports
- * passes the debounce gate (RPi.GPIO's bouncetime: ignored if within `debounceMs`
+ * passes the debounce gate (RPi.GPIO's bouncetime: ignored if within `debounce`
  * of the last accepted edge, by tick) and becomes an event. With `emitInitial` the
  * current level is emitted first. Unsubscribing stops the watch and releases the
  * pin, leaving no listener or timer behind. A backend that fails to load or open
@@ -97,7 +98,7 @@ const HALF_TICK_RANGE_MILLIS = 2 ** 31 / 1000;
  * ```ts
  * import { fromGpioButton } from 'mqtt-iot-stream';
  * // The reference wiring: button on GPIO 17 to ground, internal pull-up.
- * fromGpioButton(17, { pull: 'up', edge: 'both', debounceMs: 300, backend: 'simulated' })
+ * fromGpioButton(17, { pull: 'up', edge: 'both', debounce: 300, backend: 'simulated' })
  *   .subscribe((event) => console.log(event.pressed ? 'pressed' : 'released', event.at));
  * ```
  * @see {@link lightWhile} to light an LED while each press is handled
@@ -108,27 +109,27 @@ const HALF_TICK_RANGE_MILLIS = 2 ** 31 / 1000;
  * @returns the button's events
  */
 export function fromGpioButton(pin: number, options: GpioButtonOptions = {}): Observable<GpioButtonEvent> {
-  checkPin(pin);
+  checkPin(pin, 'fromGpioButton');
   const pull = options.pull ?? 'up';
   const edge = options.edge ?? 'both';
-  const debounceMs = options.debounceMs ?? 0;
+  const debounce = durationMillis(options.debounce ?? 0, 'fromGpioButton', 'debounce');
   const glitchFilterMicros = options.glitchFilterMicros ?? 0;
   const activeLow = options.activeLow ?? pull === 'up';
   if (pull !== 'up' && pull !== 'down' && pull !== 'off') {
-    throw new RangeError(`pull must be 'up', 'down' or 'off', got ${String(pull)}`);
+    throw new RangeError(`fromGpioButton: pull must be 'up', 'down' or 'off', got ${String(pull)}`);
   }
   if (edge !== 'rising' && edge !== 'falling' && edge !== 'both') {
-    throw new RangeError(`edge must be 'rising', 'falling' or 'both', got ${String(edge)}`);
+    throw new RangeError(`fromGpioButton: edge must be 'rising', 'falling' or 'both', got ${String(edge)}`);
   }
-  if (!Number.isFinite(debounceMs) || debounceMs < 0) {
-    throw new RangeError(`debounceMs must be a finite number >= 0, got ${debounceMs}`);
+  if (!Number.isFinite(debounce) || debounce < 0) {
+    throw new RangeError(`fromGpioButton: debounce must be a finite duration >= 0, got ${String(options.debounce)}`);
   }
   if (!Number.isInteger(glitchFilterMicros) || glitchFilterMicros < 0 || glitchFilterMicros > 300_000) {
     throw new RangeError(
-      `glitchFilterMicros must be an integer from 0 to 300000 (pigpio's limit), got ${glitchFilterMicros}`,
+      `fromGpioButton: glitchFilterMicros must be an integer from 0 to 300000 (pigpio's limit), got ${glitchFilterMicros}`,
     );
   }
-  const debounceMicros = Math.round(debounceMs * 1000);
+  const debounceMicros = Math.round(debounce * 1000);
   const toEvent = (level: Level, tick: number, at: Date): GpioButtonEvent => ({
     pin,
     pressed: activeLow ? level === 0 : level === 1,
@@ -170,7 +171,12 @@ export function fromGpioButton(pin: number, options: GpioButtonOptions = {}): Ob
           (error) => subscriber.error(error),
           (report, reason) => {
             try {
-              reject(options, { kind: 'gpio', reason: `GPIO ${pin} (${backend.name}): ${reason}`, input: report });
+              reject(options, {
+                operator: 'fromGpioButton',
+                kind: 'gpio',
+                reason: `GPIO ${pin} (${backend.name}): ${reason}`,
+                input: report,
+              });
             } catch (error) {
               subscriber.error(error);
             }
@@ -178,5 +184,6 @@ export function fromGpioButton(pin: number, options: GpioButtonOptions = {}): Ob
         );
         if (initial !== undefined && !subscriber.closed) subscriber.next(initial);
       }),
+    'fromGpioButton',
   );
 }

@@ -22,12 +22,14 @@ export type GpioBackendChoice = 'pigpio' | 'gpiod' | 'simulated' | GpioBackend;
 /**
  * Runs `use` with the chosen backend. Instances and `'simulated'` are used
  * synchronously; `'pigpio'` and `'gpiod'` are loaded (dynamic import, tool
- * detection) when the result is subscribed, and a loading failure errors it.
+ * detection) when the result is subscribed, and a loading failure errors it. An
+ * unknown choice throws a RangeError naming `operator`, the operator it was given to.
  * @internal
  */
 export function withGpioBackend<T>(
   choice: GpioBackendChoice,
   use: (backend: GpioBackend) => Observable<T>,
+  operator: string,
 ): Observable<T> {
   if (typeof choice === 'object') return use(choice);
   switch (choice) {
@@ -38,6 +40,8 @@ export function withGpioBackend<T>(
     case 'gpiod':
       return defer(() => loadGpiodBackend()).pipe(switchMap(use));
     default:
-      throw new RangeError(`backend must be 'pigpio', 'gpiod', 'simulated' or a GpioBackend, got ${String(choice)}`);
+      throw new RangeError(
+        `${operator}: backend must be 'pigpio', 'gpiod', 'simulated' or a GpioBackend, got ${String(choice)}`,
+      );
   }
 }

@@ -52,7 +52,7 @@ export interface LightWhileOptions<T = unknown> extends WriteQueueOptions<T> {
  * import { timer, map } from 'rxjs';
  * import { fromGpioButton, lightWhile } from 'mqtt-iot-stream';
  * // The reference scenario: GPIO 4's LED is lit while the press is published.
- * fromGpioButton(17, { debounceMs: 300, backend: 'simulated' })
+ * fromGpioButton(17, { debounce: 300, backend: 'simulated' })
  *   .pipe(lightWhile(4, (press) => timer(50).pipe(map(() => press.at)), { backend: 'simulated' }))
  *   .subscribe((publishedAt) => console.log('published', publishedAt));
  * ```
@@ -67,7 +67,7 @@ export function lightWhile<T, R>(
   work: (value: T, index: number) => ObservableInput<R>,
   options: LightWhileOptions<T> = {},
 ): OperatorFunction<T, R> {
-  checkPin(pin);
+  checkPin(pin, 'lightWhile');
   const queue = writeQueueSettings<T>('lightWhile', options, 1);
   const onLevel: Level = options.activeLow ? 0 : 1;
   const offLevel: Level = options.activeLow ? 1 : 0;
@@ -139,5 +139,6 @@ export function lightWhile<T, R>(
             led.release();
           };
         }),
+      'lightWhile',
     );
 }

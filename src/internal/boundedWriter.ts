@@ -216,7 +216,7 @@ export class BoundedWriter<T, R> {
   /** Hands a refused value to `onReject`; a strict (or throwing) report ends the stream. */
   private report(value: T, kind: RejectionKind, reason: string): void {
     try {
-      reject(this.settings.rejectOptions, { kind, reason, input: value });
+      reject(this.settings.rejectOptions, { operator: this.settings.operator, kind, reason, input: value });
     } catch (error) {
       this.fail(error);
     }

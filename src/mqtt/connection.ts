@@ -4,7 +4,7 @@
  * @module
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { MqttConnectionError } from './connectionError.js';
+import { MqttConnectionError, type MqttOperator } from './connectionError.js';
 
 /** Options for a client the operator builds and owns: MQTT.js options plus `url`. */
 export interface MqttConnectOptions extends IClientOptions {
@@ -62,11 +62,12 @@ const OWNED_DEFAULTS: IClientOptions = { protocolVersion: 5, reconnectPeriod: 1_
  * @internal
  */
 export function openConnectionOrError(
+  operator: MqttOperator,
   conn: MqttConnection,
   subscriber: { error(error: unknown): void },
 ): OpenedConnection | undefined {
   try {
-    return openConnection(conn);
+    return openConnection(operator, conn);
   } catch (error) {
     subscriber.error(error);
     return undefined;
@@ -75,16 +76,19 @@ export function openConnectionOrError(
 
 /**
  * Returns the user's client, or connects a new one from the options.
- * Throws {@link MqttConnectionError} when MQTT.js refuses the options.
+ * Throws {@link MqttConnectionError}, its message starting with `operator`, when
+ * MQTT.js (or the scheme check) refuses the options.
  * @internal
  */
-export function openConnection(conn: MqttConnection): OpenedConnection {
+export function openConnection(operator: MqttOperator, conn: MqttConnection): OpenedConnection {
   if (isMqttClient(conn)) return { client: conn, owned: false, broker: brokerName(conn.options) };
   const { url, ...rest } = typeof conn === 'string' ? { url: conn } : conn;
   const options: IClientOptions = { ...OWNED_DEFAULTS, ...rest };
   let client: MqttClient;
   try {
-    // MQTT.js quietly falls back to plain TCP for a scheme it does not know.
+    // MQTT.js quietly falls back to plain TCP for a scheme it does not know. This
+    // error (like MQTT.js's own) becomes the cause of the MqttConnectionError below,
+    // whose message names the operator.
     if (url !== undefined) {
       const scheme = url.slice(0, Math.max(0, url.indexOf('://')));
       if (!KNOWN_SCHEMES.has(scheme))
@@ -94,7 +98,7 @@ export function openConnection(conn: MqttConnection): OpenedConnection {
   } catch (error) {
     const broker = url === undefined ? brokerName(options) : redactCredentials(url);
     throw new MqttConnectionError(
-      `invalid MQTT connection options for ${broker}: ${(error as Error).message}`,
+      `${operator}: invalid MQTT connection options for ${broker}: ${(error as Error).message}`,
       broker,
       undefined,
       undefined,

@@ -5,9 +5,12 @@
  */
 import { describeReasonCode, reasonCodeOf } from './reasonCodes.js';
 
+/** The operators that open MQTT connections, as their errors name them. @internal */
+export type MqttOperator = 'fromMqtt' | 'toMqtt';
+
 /**
  * The error `fromMqtt` and `toMqtt` end their stream with when the connection to
- * the broker failed for good. The message names the broker and the cause;
+ * the broker failed for good. The message names the operator, the broker and the cause;
  * `reasonCode` is the CONNACK reason code when the broker refused us, `code` the
  * Node.js error code (e.g. `ECONNREFUSED`, `SELF_SIGNED_CERT_IN_CHAIN`) when the
  * socket or TLS failed; `cause` is the error MQTT.js reported.
@@ -54,10 +57,12 @@ const CREDENTIALS_REFUSED = new Set([4, 5, 134, 135]);
  * Before the first successful connect every error is final: a broker we never
  * reached is a configuration problem, and retrying silently hides it. After it,
  * socket errors are transient; refusals (CONNACK), TLS and certificate failures
- * stay final because retrying cannot fix them.
+ * stay final because retrying cannot fix them. The message starts with `operator`,
+ * the operator whose connection failed.
  * @internal
  */
 export function finalConnectionError(
+  operator: MqttOperator,
   error: Error,
   broker: string,
   connectedBefore: boolean,
@@ -69,7 +74,7 @@ export function finalConnectionError(
   if (fromConnack && reasonCode !== undefined) {
     if (CREDENTIALS_REFUSED.has(reasonCode)) {
       return new MqttConnectionError(
-        `the MQTT broker at ${broker} refused the credentials: CONNACK ${describeReasonCode(reasonCode)}. Check username and password, and that this client may connect`,
+        `${operator}: the MQTT broker at ${broker} refused the credentials: CONNACK ${describeReasonCode(reasonCode)}. Check username and password, and that this client may connect`,
         broker,
         reasonCode,
         undefined,
@@ -77,7 +82,7 @@ export function finalConnectionError(
       );
     }
     return new MqttConnectionError(
-      `the MQTT broker at ${broker} refused the connection: CONNACK ${describeReasonCode(reasonCode)}`,
+      `${operator}: the MQTT broker at ${broker} refused the connection: CONNACK ${describeReasonCode(reasonCode)}`,
       broker,
       reasonCode,
       undefined,
@@ -86,7 +91,7 @@ export function finalConnectionError(
   }
   if (code !== undefined && isTlsCode(code)) {
     return new MqttConnectionError(
-      `TLS with the MQTT broker at ${broker} failed: ${error.message} (${code}). Pass the CA that signed the broker's certificate as the \`ca\` option, and connect by the name or IP address the certificate was issued for`,
+      `${operator}: TLS with the MQTT broker at ${broker} failed: ${error.message} (${code}). Pass the CA that signed the broker's certificate as the \`ca\` option, and connect by the name or IP address the certificate was issued for`,
       broker,
       undefined,
       code,
@@ -102,7 +107,7 @@ export function finalConnectionError(
       ? ' (Mosquitto answers so when a message is larger than its message_size_limit)'
       : '';
     return new MqttConnectionError(
-      `the MQTT broker at ${broker} sent a packet MQTT.js refuses: ${error.message}${hint}`,
+      `${operator}: the MQTT broker at ${broker} sent a packet MQTT.js refuses: ${error.message}${hint}`,
       broker,
       undefined,
       undefined,
@@ -112,7 +117,7 @@ export function finalConnectionError(
   switch (code) {
     case 'ECONNREFUSED':
       return new MqttConnectionError(
-        `nothing accepts connections at ${broker} (ECONNREFUSED): is the broker running, and is the port right?`,
+        `${operator}: nothing accepts connections at ${broker} (ECONNREFUSED): is the broker running, and is the port right?`,
         broker,
         undefined,
         code,
@@ -120,7 +125,7 @@ export function finalConnectionError(
       );
     case 'ENOTFOUND':
       return new MqttConnectionError(
-        `the MQTT broker host in ${broker} cannot be resolved (ENOTFOUND)`,
+        `${operator}: the MQTT broker host in ${broker} cannot be resolved (ENOTFOUND)`,
         broker,
         undefined,
         code,
@@ -129,7 +134,7 @@ export function finalConnectionError(
     case 'ECONNRESET':
     case 'EPIPE':
       return new MqttConnectionError(
-        `the MQTT broker at ${broker} closed the connection before answering CONNECT (${code}). If this port expects TLS, connect with mqtts:// and a \`ca\``,
+        `${operator}: the MQTT broker at ${broker} closed the connection before answering CONNECT (${code}). If this port expects TLS, connect with mqtts:// and a \`ca\``,
         broker,
         undefined,
         code,
@@ -138,7 +143,7 @@ export function finalConnectionError(
     default:
       if (code !== undefined && TRANSIENT_SOCKET_CODES.has(code)) {
         return new MqttConnectionError(
-          `cannot reach the MQTT broker at ${broker}: ${error.message} (${code})`,
+          `${operator}: cannot reach the MQTT broker at ${broker}: ${error.message} (${code})`,
           broker,
           undefined,
           code,
@@ -146,7 +151,7 @@ export function finalConnectionError(
         );
       }
       return new MqttConnectionError(
-        `cannot connect to the MQTT broker at ${broker}: ${error.message}`,
+        `${operator}: cannot connect to the MQTT broker at ${broker}: ${error.message}`,
         broker,
         reasonCode,
         code,
@@ -166,9 +171,9 @@ function isTlsCode(code: string): boolean {
 }
 
 /** The error for a socket that closed before the broker sent CONNACK, without any error. */
-export function closedBeforeConnack(broker: string): MqttConnectionError {
+export function closedBeforeConnack(operator: MqttOperator, broker: string): MqttConnectionError {
   return new MqttConnectionError(
-    `the MQTT broker at ${broker} closed the connection before answering CONNECT. If this port expects TLS, connect with mqtts:// and a \`ca\``,
+    `${operator}: the MQTT broker at ${broker} closed the connection before answering CONNECT. If this port expects TLS, connect with mqtts:// and a \`ca\``,
     broker,
   );
 }

@@ -132,7 +132,7 @@ export function fromMqtt(
   const matchers = filters.map(topicMatcher);
 
   return new Observable<MqttMessage>((destination) => {
-    const opened = openConnectionOrError(conn, destination);
+    const opened = openConnectionOrError('fromMqtt', conn, destination);
     if (opened === undefined) return;
     const { client, owned, broker } = opened;
     // Acks handed out and not yet called: released or abandoned on teardown.
@@ -165,7 +165,7 @@ export function fromMqtt(
       });
     };
     client.on('message', onMessage);
-    const stopWatching = watchConnection(client, broker, (error) => destination.error(error));
+    const stopWatching = watchConnection('fromMqtt', client, broker, (error) => destination.error(error));
 
     const fresh = acquireFilters(client, filters);
     if (fresh.length > 0) {
@@ -186,7 +186,7 @@ export function fromMqtt(
         if (first === undefined) return;
         destination.error(
           new MqttSubscribeError(
-            `the MQTT broker at ${broker} refused the subscription to ${refused.map((r) => `"${r.topic}"`).join(', ')}: SUBACK ${describeReasonCode(first.code)}`,
+            `fromMqtt: the MQTT broker at ${broker} refused the subscription to ${refused.map((r) => `"${r.topic}"`).join(', ')}: SUBACK ${describeReasonCode(first.code)}`,
             refused.map((r) => r.topic),
             first.code,
             { cause: error },

@@ -131,7 +131,7 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
 
   return (source) =>
     new Observable<MqttPublished<T>>((destination) => {
-      const opened = openConnectionOrError(conn, destination);
+      const opened = openConnectionOrError('toMqtt', conn, destination);
       if (opened === undefined) return;
       const { client, owned, broker } = opened;
 
@@ -202,7 +202,7 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
         },
         publish,
       );
-      const stopWatching = watchConnection(client, broker, writer.fail);
+      const stopWatching = watchConnection('toMqtt', client, broker, writer.fail);
       writer.subscribe(source);
 
       return () => {

@@ -3,16 +3,23 @@
  * @module
  */
 import type { MqttClient, Packet } from 'mqtt';
-import { closedBeforeConnack, finalConnectionError, type MqttConnectionError } from './connectionError.js';
+import {
+  closedBeforeConnack,
+  finalConnectionError,
+  type MqttConnectionError,
+  type MqttOperator,
+} from './connectionError.js';
 
 /**
  * Calls `onFatal` at most once, with a readable error, when the client's
  * connection fails for good (see {@link finalConnectionError}); transient drops
  * after a successful connect are left to MQTT.js, which reconnects by itself.
+ * The error's message starts with `operator`, the operator watching.
  * Returns the function that removes the listeners.
  * @internal
  */
 export function watchConnection(
+  operator: MqttOperator,
   client: MqttClient,
   broker: string,
   onFatal: (error: MqttConnectionError) => void,
@@ -39,13 +46,13 @@ export function watchConnection(
     if (!refusedByConnack) connectedBefore = true;
   };
   const onError = (error: Error): void => {
-    fail(finalConnectionError(error, broker, connectedBefore, refusedByConnack));
+    fail(finalConnectionError(operator, error, broker, connectedBefore, refusedByConnack));
     refusedByConnack = false;
   };
   // A socket closed before CONNACK without any error (e.g. a TLS port fed plain MQTT
   // by a broker that just hangs up) would otherwise loop through reconnects silently.
   const onClose = (): void => {
-    if (!connectedBefore && !client.disconnecting) fail(closedBeforeConnack(broker));
+    if (!connectedBefore && !client.disconnecting) fail(closedBeforeConnack(operator, broker));
   };
   client.on('connect', onConnect);
   client.on('packetreceive', onPacket);

@@ -79,6 +79,7 @@ export function decodeIotPayload(options?: DecodeIotPayloadOptions): OperatorFun
           }
           try {
             reject(options, {
+              operator: 'decodeIotPayload',
               kind: 'payload',
               reason: `message on "${message.topic}": ${decoded.left}`,
               input: message,

@@ -33,6 +33,6 @@ export function serializePayload(value: unknown): Buffer | string {
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   if (IotPayloadCodec.is(value)) return encodeIotPayload(value);
   const text = JSON.stringify(value) as string | undefined;
-  if (text === undefined) throw new TypeError(`toMqtt: cannot serialize ${typeof value} as JSON`);
+  if (text === undefined) throw new TypeError(`serializePayload: cannot serialize ${typeof value} as JSON`);
   return text;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { reject } from '../reject.js';
-import { describeDuration } from './duration.js';
+import { describeDuration } from '../duration.js';
 import { windowSettingsOf, type WindowedCountOptions, type WindowSettings } from './options.js';
 import { checkSnapshot, STAT_NAMES, type WindowedCountSnapshot } from './snapshot.js';
 import type { WindowRow } from './windowRow.js';
@@ -444,6 +444,7 @@ export class WindowedCountState<E, K> implements WindowStats {
           ? String(raw)
           : `a ${typeof raw}`;
     reject(this.settings, {
+      operator: 'windowedCount',
       kind: 'timestamp',
       reason: `event time is ${shown}, not a valid time (expected epoch milliseconds or a valid Date within the Date range)`,
       input: event,
@@ -454,6 +455,7 @@ export class WindowedCountState<E, K> implements WindowStats {
     this.futureRejects++;
     const ahead = describeDuration(time - now);
     reject(this.settings, {
+      operator: 'windowedCount',
       kind: 'future',
       reason: `event time ${iso(time)} is ${ahead} ahead of this machine's clock (maxEventTimeAhead ${describeDuration(this.maxEventTimeAhead)}); not counted`,
       input: event,
@@ -478,6 +480,7 @@ export class WindowedCountState<E, K> implements WindowStats {
         : `windows ${interval(firstStart, this.length)} to ${interval(lastLateStart, this.length)}`;
     const rest = late < windows ? `; counted in its ${windows - late} later window(s)` : '; not counted';
     reject(this.settings, {
+      operator: 'windowedCount',
       kind: 'late',
       reason: `event time ${iso(time)} is late for ${late} of its ${windows} window(s): ${span} already final at watermark ${iso(closedUpTo)}${rest}`,
       input: event,

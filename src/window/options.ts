@@ -4,7 +4,7 @@
  */
 import type { SchedulerLike } from 'rxjs';
 import type { RejectOptions } from '../reject.js';
-import { durationMillis, type Duration } from './duration.js';
+import { durationMillis, type Duration } from '../duration.js';
 
 /**
  * When rows are emitted, as in Spark's `outputMode`:
@@ -49,7 +49,7 @@ export type LateRule = 'spark-2.4' | 'spark-3.4';
  * arrives, so a sparse source (a push button) still gets its windows closed.
  * Spark has no such thing; Flink's closest relative is source idleness.
  *
- * After `afterMs` without an event, the operator assumes event time keeps passing at
+ * After `after` without an event, the operator assumes event time keeps passing at
  * the speed of the wall clock since the last event arrived:
  * `watermark = max(watermark, maxEventTime + (now − lastArrival) − watermarkDelay)`.
  * Only elapsed wall time is used, never the wall clock's absolute value, so the
@@ -58,8 +58,8 @@ export type LateRule = 'spark-2.4' | 'spark-3.4';
  * reported late, as always).
  */
 export interface IdleAdvanceOptions {
-  /** Milliseconds without an event before the wall clock starts to count (> 0). */
-  afterMs: number;
+  /** How long without an event before the wall clock starts to count (> 0): ms, or text like `'5 s'`. */
+  after: Duration;
   /**
    * Where time and timers come from. Default: RxJS's `asyncScheduler`
    * (`Date.now()` and `setTimeout`); pass a `TestScheduler` in marble tests.
@@ -174,7 +174,8 @@ export interface WindowSettings<E, K> extends WindowedCountOptions<E, K> {
   readonly maxEventTimeAhead: number;
   readonly now: () => number;
   readonly flushOnComplete: boolean;
-  readonly idleAdvance: IdleAdvanceOptions | undefined;
+  /** `after` in milliseconds. */
+  readonly idleAdvance: (IdleAdvanceOptions & { readonly after: number }) | undefined;
 }
 
 /** The settings {@link resolveWindowSettings} made: checked once, never again. */
@@ -194,20 +195,22 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
   if (typeof options.eventTime !== 'function')
     throw new TypeError('windowedCount: eventTime must be a function (event) => number | Date');
   if (typeof options.key !== 'function') throw new TypeError('windowedCount: key must be a function (event) => key');
-  const windowDuration = durationMillis(options.windowDuration, 'windowDuration');
+  const windowDuration = durationMillis(options.windowDuration, 'windowedCount', 'windowDuration');
   if (!(windowDuration > 0 && Number.isFinite(windowDuration))) {
     throw new RangeError(
       `windowedCount: windowDuration must be a positive duration, got ${String(options.windowDuration)}`,
     );
   }
   const slideDuration =
-    options.slideDuration === undefined ? windowDuration : durationMillis(options.slideDuration, 'slideDuration');
+    options.slideDuration === undefined
+      ? windowDuration
+      : durationMillis(options.slideDuration, 'windowedCount', 'slideDuration');
   if (!(slideDuration > 0 && slideDuration <= windowDuration)) {
     throw new RangeError(
       `windowedCount: slideDuration must be positive and at most windowDuration (${windowDuration} ms), got ${String(options.slideDuration)}`,
     );
   }
-  const rawOffset = options.offset === undefined ? 0 : durationMillis(options.offset, 'offset');
+  const rawOffset = options.offset === undefined ? 0 : durationMillis(options.offset, 'windowedCount', 'offset');
   if (!Number.isFinite(rawOffset))
     throw new RangeError(`windowedCount: offset must be a finite duration, got ${String(options.offset)}`);
   if (options.watermarkDelay === undefined) {
@@ -215,7 +218,7 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
       "windowedCount: watermarkDelay is required (e.g. '2 minutes'; 0 closes a window as soon as a later event arrives)",
     );
   }
-  const watermarkDelay = durationMillis(options.watermarkDelay, 'watermarkDelay');
+  const watermarkDelay = durationMillis(options.watermarkDelay, 'windowedCount', 'watermarkDelay');
   if (!(watermarkDelay >= 0 && Number.isFinite(watermarkDelay))) {
     throw new RangeError(`windowedCount: watermarkDelay must be a duration ≥ 0, got ${String(options.watermarkDelay)}`);
   }
@@ -236,7 +239,7 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
   const maxEventTimeAhead =
     options.maxEventTimeAhead === undefined
       ? Number.POSITIVE_INFINITY
-      : durationMillis(options.maxEventTimeAhead, 'maxEventTimeAhead');
+      : durationMillis(options.maxEventTimeAhead, 'windowedCount', 'maxEventTimeAhead');
   if (!(maxEventTimeAhead >= 0)) {
     throw new RangeError(
       `windowedCount: maxEventTimeAhead must be a duration ≥ 0, got ${String(options.maxEventTimeAhead)}`,
@@ -244,15 +247,22 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
   }
   if (options.now !== undefined && typeof options.now !== 'function')
     throw new TypeError('windowedCount: now must be a function () => epoch milliseconds');
-  const idleAdvance = options.idleAdvance;
-  if (
-    idleAdvance !== undefined &&
-    !(typeof idleAdvance.afterMs === 'number' && idleAdvance.afterMs > 0 && Number.isFinite(idleAdvance.afterMs))
-  ) {
+  const idleAfterMs =
+    options.idleAdvance === undefined
+      ? undefined
+      : durationMillis(options.idleAdvance.after, 'windowedCount', 'idleAdvance.after');
+  if (idleAfterMs !== undefined && !(idleAfterMs > 0 && Number.isFinite(idleAfterMs))) {
     throw new RangeError(
-      `windowedCount: idleAdvance.afterMs must be a positive number of milliseconds, got ${String(idleAdvance.afterMs)}`,
+      `windowedCount: idleAdvance.after must be a positive duration, got ${String(options.idleAdvance?.after)}`,
     );
   }
+  const idleAdvance =
+    options.idleAdvance === undefined || idleAfterMs === undefined
+      ? undefined
+      : {
+          after: idleAfterMs,
+          ...(options.idleAdvance.scheduler === undefined ? {} : { scheduler: options.idleAdvance.scheduler }),
+        };
   if (idleAdvance !== undefined && outputMode === 'complete') {
     throw new RangeError(
       "windowedCount: idleAdvance has nothing to do in 'complete' mode, where the watermark closes no window; drop it or use 'update'",
@@ -277,6 +287,22 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
   };
   checked.add(settings);
   return settings;
+}
+
+/**
+ * Checked settings for events of another shape: the same windows, watermark and
+ * limits with other accessors, clock and rejection handling. The result is
+ * recognised as checked, so the {@link WindowedCountState} built on it does not
+ * check the options again.
+ * @internal
+ */
+export function deriveWindowSettings<E, F, K>(
+  settings: WindowSettings<E, K>,
+  changes: Pick<WindowSettings<F, K>, 'eventTime' | 'key' | 'now'> & RejectOptions<F>,
+): WindowSettings<F, K> {
+  const derived: WindowSettings<F, K> = { ...(settings as unknown as WindowSettings<F, K>), ...changes };
+  checked.add(derived);
+  return derived;
 }
 
 /**

@@ -143,14 +143,14 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
       };
 
       // Armed only while a window is open; wakes when the earliest open window would be
-      // final if event time kept pace with the wall clock (but not before `afterMs`).
+      // final if event time kept pace with the wall clock (but not before `after`).
       const armIdleTimer = () => {
         if (idle === undefined || idleTimer !== undefined || stopped) return;
         const earliestEnd = counter.earliestOpenWindowEnd;
         const maxEventTime = counter.maxEventTime;
         if (earliestEnd === undefined || maxEventTime === undefined) return;
         const finalAt = lastArrival + (earliestEnd + settings.watermarkDelay - maxEventTime);
-        const dueAt = Math.max(lastArrival + idle.afterMs, finalAt);
+        const dueAt = Math.max(lastArrival + idle.after, finalAt);
         idleTimer = scheduler.schedule(onIdleTimer, Math.max(0, dueAt - scheduler.now()));
       };
 
@@ -158,7 +158,7 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
         idleTimer = undefined;
         const maxEventTime = counter.maxEventTime;
         const silentFor = scheduler.now() - lastArrival;
-        if (maxEventTime !== undefined && silentFor >= idle!.afterMs) {
+        if (maxEventTime !== undefined && silentFor >= idle!.after) {
           counter.advanceWatermark(maxEventTime + silentFor - settings.watermarkDelay);
         }
         armIdleTimer();

@@ -103,6 +103,9 @@ interface SimOutput {
   released: boolean;
 }
 
+/** How this backend's errors name it: the class the user builds it with. */
+const SIMULATED = 'SimulatedGpio';
+
 /**
  * The simulated GPIO backend. Drive it from a test (`press`, `release`, `drive`,
  * bounce bursts with microsecond timing) or from the keyboard
@@ -128,7 +131,7 @@ interface SimOutput {
  * import { ManualClock, SimulatedGpio, fromGpioButton } from 'mqtt-iot-stream';
  * const clock = new ManualClock();
  * const gpio = new SimulatedGpio({ clock });
- * const presses = fromGpioButton(17, { backend: gpio, pull: 'up', edge: 'falling', debounceMs: 300 })
+ * const presses = fromGpioButton(17, { backend: gpio, pull: 'up', edge: 'falling', debounce: 300 })
  *   .subscribe((event) => console.log(event.pressed, event.tick)); // true 0, once
  * gpio.press(17, { bounceMicros: [300, 200] }); // chatter: 3 edges within 500 µs
  * clock.advance(100_000);
@@ -156,7 +159,7 @@ export class SimulatedGpio implements GpioBackend {
     this.startTick = options.startTick ?? 0;
     this.sampleMicros = options.sampleMicros ?? 5;
     if (!Number.isInteger(this.sampleMicros) || this.sampleMicros < 1) {
-      throw new RangeError(`sampleMicros must be a positive integer, got ${this.sampleMicros}`);
+      throw new RangeError(`${SIMULATED}: sampleMicros must be a positive integer, got ${this.sampleMicros}`);
     }
   }
 
@@ -168,17 +171,21 @@ export class SimulatedGpio implements GpioBackend {
   // ---- the GpioBackend interface --------------------------------------------------
 
   openInput(pin: number, options: InputPinOptions): InputPin {
-    checkPin(pin);
+    checkPin(pin, SIMULATED);
     this.throwInjected(pin);
-    if (this.outputs.has(pin)) throw new Error(`GPIO ${pin} is already open as an output`);
+    if (this.outputs.has(pin)) throw new Error(`${SIMULATED}: GPIO ${pin} is already open as an output`);
     for (const other of this.inputs) {
       if (other.pin === pin && !sameInputOptions(other.options, options)) {
-        throw new Error(`GPIO ${pin} is already open as an input with other options (${describe(other.options)})`);
+        throw new Error(
+          `${SIMULATED}: GPIO ${pin} is already open as an input with other options (${describe(other.options)})`,
+        );
       }
     }
     const steady = options.glitchFilterMicros ?? 0;
     if (!Number.isInteger(steady) || steady < 0 || steady > 300_000) {
-      throw new RangeError(`glitchFilterMicros must be an integer from 0 to 300000 (pigpio's limit), got ${steady}`);
+      throw new RangeError(
+        `${SIMULATED}: glitchFilterMicros must be an integer from 0 to 300000 (pigpio's limit), got ${steady}`,
+      );
     }
     const line = this.line(pin);
     line.pull = options.pull;
@@ -209,7 +216,7 @@ export class SimulatedGpio implements GpioBackend {
       tick: () => this.tick(),
       now: () => this.clock.now(),
       watch: (onChange, onError) => {
-        if (input.released) throw new Error(`GPIO ${pin} was released`);
+        if (input.released) throw new Error(`${SIMULATED}: GPIO ${pin} was released`);
         const watcher: Watcher = { onChange, onError };
         input.watchers.add(watcher);
         return () => {
@@ -221,11 +228,11 @@ export class SimulatedGpio implements GpioBackend {
   }
 
   openOutput(pin: number, options: OutputPinOptions = {}): OutputPin {
-    checkPin(pin);
+    checkPin(pin, SIMULATED);
     this.throwInjected(pin);
-    if (this.outputs.has(pin)) throw new Error(`GPIO ${pin} is already open as an output`);
+    if (this.outputs.has(pin)) throw new Error(`${SIMULATED}: GPIO ${pin} is already open as an output`);
     for (const input of this.inputs) {
-      if (input.pin === pin) throw new Error(`GPIO ${pin} is already open as an input`);
+      if (input.pin === pin) throw new Error(`${SIMULATED}: GPIO ${pin} is already open as an input`);
     }
     const output: SimOutput = { pin, level: options.initialLevel ?? 0, released: false };
     this.outputs.set(pin, output);
@@ -233,7 +240,7 @@ export class SimulatedGpio implements GpioBackend {
     return {
       pin,
       write: (level) => {
-        if (output.released) throw new Error(`GPIO ${pin} was released`);
+        if (output.released) throw new Error(`${SIMULATED}: GPIO ${pin} was released`);
         const failure = this.writeFailures.get(pin);
         if (failure !== undefined) {
           this.writeFailures.delete(pin);
@@ -254,7 +261,7 @@ export class SimulatedGpio implements GpioBackend {
 
   /** Sets the level of a line now, as an external signal would. */
   setLevel(pin: number, level: Level): void {
-    checkPin(pin);
+    checkPin(pin, SIMULATED);
     this.edge(pin, level, this.clock.elapsedMicros());
   }
 
@@ -276,11 +283,12 @@ export class SimulatedGpio implements GpioBackend {
    * previous one (the first after now; 0 means at once).
    */
   drive(pin: number, steps: readonly DriveStep[]): void {
-    checkPin(pin);
+    checkPin(pin, SIMULATED);
     const now = this.clock.elapsedMicros(); // read once: a real clock moves between reads
     let at = now;
     for (const step of steps) {
-      if (!(step.afterMicros >= 0)) throw new RangeError(`afterMicros must be >= 0, got ${step.afterMicros}`);
+      if (!(step.afterMicros >= 0))
+        throw new RangeError(`${SIMULATED}: afterMicros must be >= 0, got ${step.afterMicros}`);
       at += step.afterMicros;
       if (at === now) {
         this.edge(pin, step.level, at);
@@ -382,7 +390,7 @@ export class SimulatedGpio implements GpioBackend {
     const bounce = options.bounceMicros ?? [];
     if (bounce.length % 2 !== 0) {
       throw new RangeError(
-        `bounceMicros needs an even number of durations so the line ends at the new level, got ${bounce.length}`,
+        `${SIMULATED}: bounceMicros needs an even number of durations so the line ends at the new level, got ${bounce.length}`,
       );
     }
     const other: Level = level === 0 ? 1 : 0;

@@ -82,7 +82,8 @@ export class ManualClock implements SimulationClock {
    * in time order (tasks scheduled by tasks included).
    */
   advance(micros: number): void {
-    if (!(micros >= 0)) throw new RangeError(`advance() needs a non-negative number of microseconds, got ${micros}`);
+    if (!(micros >= 0))
+      throw new RangeError(`ManualClock: advance() needs a non-negative number of microseconds, got ${micros}`);
     const target = this.elapsed + micros;
     for (;;) {
       const next = this.tasks[0];

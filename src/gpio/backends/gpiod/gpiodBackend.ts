@@ -69,7 +69,7 @@ export interface GpiodGpioBackend extends GpioBackend {
  * ```ts
  * import { fromGpioButton, loadGpiodBackend } from 'mqtt-iot-stream';
  * const gpiod = await loadGpiodBackend(); // Raspberry Pi 5: sudo apt install gpiod
- * fromGpioButton(17, { backend: gpiod, pull: 'up', debounceMs: 300 }).subscribe(console.log);
+ * fromGpioButton(17, { backend: gpiod, pull: 'up', debounce: 300 }).subscribe(console.log);
  * ```
  * @see {@link loadPigpioBackend} for Raspberry Pi 1–4
  * @param options - the chip, the tools' location
@@ -129,6 +129,9 @@ function listGpioChips(): string[] {
   }
 }
 
+/** How this backend's errors name it. */
+const GPIOD = 'gpiod backend';
+
 /** Where a line is: by chip and offset, or (v2) by name. @internal */
 export type GpiodLine = { readonly chip: string; readonly offset: number } | { readonly name: string };
 
@@ -136,9 +139,9 @@ export type GpiodLine = { readonly chip: string; readonly offset: number } | { r
 export function gpiomonArguments(major: number, line: GpiodLine, options: InputPinOptions): string[] {
   const steady = options.glitchFilterMicros ?? 0;
   if (major < 2) {
-    if ('name' in line) throw new Error('libgpiod v1 needs a chip and offset (resolve the name with gpiofind)');
-    if (steady > 0)
-      throw new Error('the gpiod backend with libgpiod v1 has no glitch filter: use debounceMs, or libgpiod v2');
+    if ('name' in line)
+      throw new Error(`${GPIOD}: libgpiod v1 needs a chip and offset (resolve the name with gpiofind)`);
+    if (steady > 0) throw new Error(`${GPIOD}: libgpiod v1 has no glitch filter: use debounce, or libgpiod v2`);
     const edge = options.edge === 'rising' ? ['--rising-edge'] : options.edge === 'falling' ? ['--falling-edge'] : [];
     // -b: line-buffered stdout, or events would wait in a pipe buffer.
     return ['--line-buffered', `--bias=${v1Bias(options.pull)}`, ...edge, line.chip, String(line.offset)];
@@ -151,7 +154,7 @@ export function gpiomonArguments(major: number, line: GpiodLine, options: InputP
 /** The arguments of `gpioget` for one line. @internal */
 export function gpiogetArguments(major: number, line: GpiodLine, pull: Pull): string[] {
   if (major < 2) {
-    if ('name' in line) throw new Error('libgpiod v1 needs a chip and offset');
+    if ('name' in line) throw new Error(`${GPIOD}: libgpiod v1 needs a chip and offset`);
     return [`--bias=${v1Bias(pull)}`, line.chip, String(line.offset)];
   }
   return 'name' in line
@@ -162,7 +165,7 @@ export function gpiogetArguments(major: number, line: GpiodLine, pull: Pull): st
 /** The arguments of `gpioset` holding one line at a level. @internal */
 export function gpiosetArguments(major: number, line: GpiodLine, level: Level): string[] {
   if (major < 2) {
-    if ('name' in line) throw new Error('libgpiod v1 needs a chip and offset');
+    if ('name' in line) throw new Error(`${GPIOD}: libgpiod v1 needs a chip and offset`);
     // --mode=signal: keep the line requested (and driven) until we end the process.
     return ['--mode=signal', line.chip, `${line.offset}=${level}`];
   }
@@ -208,12 +211,13 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
       });
     } catch (error) {
       throw new Error(
-        `gpiofind found no GPIO line named ${name} (pass the chip option, e.g. { chip: 'gpiochip0' }): ${describeExecError(error)}`,
+        `${GPIOD}: gpiofind found no GPIO line named ${name} (pass the chip option, e.g. { chip: 'gpiochip0' }): ${describeExecError(error)}`,
         { cause: error },
       );
     }
     const match = /^(\S+)\s+(\d+)\s*$/.exec(found);
-    if (match === null) throw new Error(`gpiofind printed ${JSON.stringify(found)} for ${name}, not "<chip> <offset>"`);
+    if (match === null)
+      throw new Error(`${GPIOD}: gpiofind printed ${JSON.stringify(found)} for ${name}, not "<chip> <offset>"`);
     return { chip: match[1]!, offset: Number(match[2]) };
   };
 
@@ -246,7 +250,7 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
     },
 
     openInput(pin: number, inputOptions: InputPinOptions): InputPin {
-      checkPin(pin);
+      checkPin(pin, GPIOD);
       const line = resolveLine(pin);
       const args = gpiomonArguments(major, line, inputOptions); // refuses what this version cannot do
       const watchers = new Set<ChildProcess>();
@@ -262,18 +266,20 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
               timeout: 10_000,
             });
           } catch (error) {
-            throw new Error(`gpioget could not read GPIO ${pin}: ${describeExecError(error)}`, { cause: error });
+            throw new Error(`${GPIOD}: gpioget could not read GPIO ${pin}: ${describeExecError(error)}`, {
+              cause: error,
+            });
           }
           const level = parseGpiogetOutput(output);
           if (level === undefined)
-            throw new Error(`gpioget printed ${JSON.stringify(output)} for GPIO ${pin}, not a level`);
+            throw new Error(`${GPIOD}: gpioget printed ${JSON.stringify(output)} for GPIO ${pin}, not a level`);
           return level;
         },
         // The kernel stamps gpiomon's events with CLOCK_MONOTONIC, the clock of hrtime.
         tick: () => nanosToTick(process.hrtime.bigint()),
         now: () => new Date(),
         watch: (onChange, onError, onUnexpected) => {
-          if (released) throw new Error(`GPIO ${pin} was released`);
+          if (released) throw new Error(`${GPIOD}: GPIO ${pin} was released`);
           const child = start('gpiomon', args);
           watchers.add(child);
           let pending = '';
@@ -307,14 +313,16 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
             if (stderr.length < STDERR_LIMIT) stderr += chunk.slice(0, STDERR_LIMIT - stderr.length);
           });
           child.once('error', (error) =>
-            fail(new Error(`gpiomon could not be started for GPIO ${pin}: ${error.message}`, { cause: error })),
+            fail(
+              new Error(`${GPIOD}: gpiomon could not be started for GPIO ${pin}: ${error.message}`, { cause: error }),
+            ),
           );
           // 'close' (not 'exit'): every line gpiomon printed has been read by then.
           child.once('close', (code, signal) => {
             const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
             fail(
               new Error(
-                `gpiomon ${how} while watching GPIO ${pin} (${args.join(' ')})${stderr.trim() === '' ? '' : `: ${stderr.trim()}`}`,
+                `${GPIOD}: gpiomon ${how} while watching GPIO ${pin} (${args.join(' ')})${stderr.trim() === '' ? '' : `: ${stderr.trim()}`}`,
               ),
             );
           });
@@ -334,7 +342,7 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
     },
 
     openOutput(pin: number, outputOptions: OutputPinOptions = {}): OutputPin {
-      checkPin(pin);
+      checkPin(pin, GPIOD);
       const line = resolveLine(pin);
       let holder: ChildProcess | undefined;
       let level: Level | undefined;
@@ -353,12 +361,14 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
         });
         child.stdout!.resume();
         child.once('error', (error) => {
-          failure = new Error(`gpioset could not be started for GPIO ${pin}: ${error.message}`, { cause: error });
+          failure = new Error(`${GPIOD}: gpioset could not be started for GPIO ${pin}: ${error.message}`, {
+            cause: error,
+          });
         });
         child.once('exit', (code, signal) => {
           if (holder === child) holder = undefined;
           failure = new Error(
-            `gpioset ${signal !== null ? `was killed by ${signal}` : `exited with code ${code}`} while holding GPIO ${pin} at ${next}${stderr.trim() === '' ? '' : `: ${stderr.trim()}`}`,
+            `${GPIOD}: gpioset ${signal !== null ? `was killed by ${signal}` : `exited with code ${code}`} while holding GPIO ${pin} at ${next}${stderr.trim() === '' ? '' : `: ${stderr.trim()}`}`,
           );
         });
       };
@@ -366,7 +376,7 @@ export function createGpiodBackend(version: string, options: GpiodBackendOptions
       return {
         pin,
         write: (next: Level) => {
-          if (released) throw new Error(`GPIO ${pin} was released`);
+          if (released) throw new Error(`${GPIOD}: GPIO ${pin} was released`);
           if (failure !== undefined) {
             const error = failure;
             failure = undefined;

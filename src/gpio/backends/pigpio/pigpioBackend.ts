@@ -79,7 +79,7 @@ let loaded: Promise<PigpioGpioBackend> | undefined;
  * ```ts
  * import { fromGpioButton, loadPigpioBackend } from 'mqtt-iot-stream';
  * const pigpio = await loadPigpioBackend(); // on a Pi, as root
- * fromGpioButton(17, { backend: pigpio, debounceMs: 300 }).subscribe(console.log);
+ * fromGpioButton(17, { backend: pigpio, debounce: 300 }).subscribe(console.log);
  * ```
  * @see {@link loadGpiodBackend} for the Raspberry Pi 5
  * @returns the backend
@@ -158,6 +158,9 @@ function unwrapDefault(module: unknown): unknown {
   return module;
 }
 
+/** How this backend's errors name it. */
+const PIGPIO = 'pigpio backend';
+
 interface SharedInput {
   readonly gpio: PigpioGpio;
   readonly options: InputPinOptions;
@@ -190,12 +193,12 @@ class PigpioBackend implements PigpioGpioBackend {
   }
 
   openInput(pin: number, options: InputPinOptions): InputPin {
-    checkPin(pin);
-    if (this.outputs.has(pin)) throw new Error(`GPIO ${pin} is already open as an output`);
+    checkPin(pin, PIGPIO);
+    if (this.outputs.has(pin)) throw new Error(`${PIGPIO}: GPIO ${pin} is already open as an output`);
     const { Gpio } = this.pigpio;
     let shared = this.inputs.get(pin);
     if (shared !== undefined && !sameOptions(shared.options, options)) {
-      throw new Error(`GPIO ${pin} is already open as an input with other options`);
+      throw new Error(`${PIGPIO}: GPIO ${pin} is already open as an input with other options`);
     }
     if (shared === undefined) {
       const pullUpDown = options.pull === 'up' ? Gpio.PUD_UP : options.pull === 'down' ? Gpio.PUD_DOWN : Gpio.PUD_OFF;
@@ -216,7 +219,7 @@ class PigpioBackend implements PigpioGpioBackend {
       tick: () => this.pigpio.getTick(),
       now: () => new Date(),
       watch: (onChange, onError, onUnexpected) => {
-        if (released) throw new Error(`GPIO ${pin} was released`);
+        if (released) throw new Error(`${PIGPIO}: GPIO ${pin} was released`);
         const watcher: Watcher = { onChange, onError, onUnexpected };
         own.add(watcher);
         input.watchers.add(watcher);
@@ -242,9 +245,9 @@ class PigpioBackend implements PigpioGpioBackend {
   }
 
   openOutput(pin: number, options: OutputPinOptions = {}): OutputPin {
-    checkPin(pin);
-    if (this.outputs.has(pin)) throw new Error(`GPIO ${pin} is already open as an output`);
-    if (this.inputs.has(pin)) throw new Error(`GPIO ${pin} is already open as an input`);
+    checkPin(pin, PIGPIO);
+    if (this.outputs.has(pin)) throw new Error(`${PIGPIO}: GPIO ${pin} is already open as an output`);
+    if (this.inputs.has(pin)) throw new Error(`${PIGPIO}: GPIO ${pin} is already open as an input`);
     const { Gpio } = this.pigpio;
     const gpio = new Gpio(pin, { mode: Gpio.OUTPUT });
     gpio.digitalWrite(options.initialLevel ?? 0);
@@ -253,7 +256,7 @@ class PigpioBackend implements PigpioGpioBackend {
     return {
       pin,
       write: (level: Level) => {
-        if (released) throw new Error(`GPIO ${pin} was released`);
+        if (released) throw new Error(`${PIGPIO}: GPIO ${pin} was released`);
         gpio.digitalWrite(level);
       },
       release: () => {

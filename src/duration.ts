@@ -1,5 +1,5 @@
 /**
- * Durations as the window options take them: milliseconds, or Spark-like text.
+ * Durations as every option takes them: milliseconds, or Spark-like text.
  * @module
  */
 
@@ -36,12 +36,12 @@ const UNIT_MS: Record<string, number> = {
 const DURATION = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i;
 
 /**
- * Reads a {@link Duration} as milliseconds; throws an error naming `option` when
- * the text is not a duration. Numbers are returned as they are (range checks are
- * the caller's, who knows what the option allows).
+ * Reads a {@link Duration} as milliseconds; throws an error naming `operator` and
+ * `option` when the text is not a duration. Numbers are returned as they are (range
+ * checks are the caller's, who knows what the option allows).
  * @internal
  */
-export function durationMillis(value: Duration, option: string): number {
+export function durationMillis(value: Duration, operator: string, option: string): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'string') {
     const match = DURATION.exec(value);
@@ -49,7 +49,7 @@ export function durationMillis(value: Duration, option: string): number {
     if (match !== null && unit !== undefined) return Number(match[1]) * unit;
   }
   throw new TypeError(
-    `windowedCount: ${option} must be milliseconds or text like '10 minutes', got ${JSON.stringify(value)}`,
+    `${operator}: ${option} must be milliseconds or text like '10 minutes', got ${JSON.stringify(value)}`,
   );
 }
 
