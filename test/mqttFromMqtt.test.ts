@@ -2,42 +2,31 @@
 // teardown, wildcards, the real topic/QoS/retain/properties of each message, who
 // closes the client, MQTT 5 shared subscriptions and manual acknowledgement.
 import { expect } from 'chai';
-import { firstValueFrom, take, toArray, type Subscription } from 'rxjs';
+import { firstValueFrom, take, toArray } from 'rxjs';
 import { fromMqtt, type MqttMessage } from '../src/index.js';
-import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
+import { brokerSuite } from './support/brokerSuite.js';
+import { countLog, testClient } from './support/mqttHelpers.js';
 import { waitFor } from './support/waitFor.js';
 
 describe('fromMqtt on a real Mosquitto', function () {
-  let broker: Mosquitto;
-  const subscriptions: Subscription[] = [];
-
-  before(async function () {
-    broker = await startMosquitto();
-  });
-  afterEach(async function () {
-    subscriptions.splice(0).forEach((s) => s.unsubscribe());
-    await closeClients();
-  });
-  after(async function () {
-    await broker?.dispose();
-  });
+  const suite = brokerSuite();
+  const { subscriptions } = suite;
 
   it('subscribes on subscribe and sends UNSUBSCRIBE on teardown, after which nothing more arrives', async function () {
-    const client = await testClient(broker.url, { clientId: 'from-lifecycle' });
+    const client = await testClient(suite.broker.url, { clientId: 'from-lifecycle' });
     const seenByClient: string[] = [];
     client.on('message', (topic) => seenByClient.push(topic));
     await client.subscribeAsync('barrier', { qos: 1 });
-    const publisher = await testClient(broker.url);
+    const publisher = await testClient(suite.broker.url);
 
     const received: MqttMessage[] = [];
     const subscription = fromMqtt(client, 'life/a', { qos: 1 }).subscribe((m) => received.push(m));
     await waitFor(
-      () => countLog(broker.log(), /Received SUBSCRIBE from from-lifecycle/) >= 2,
+      () => countLog(suite.broker.log(), /Received SUBSCRIBE from from-lifecycle/) >= 2,
       'SUBSCRIBE in the broker log',
     );
     await waitFor(
-      () => countLog(broker.log(), /from-lifecycle 1 life\/a/) === 1,
+      () => countLog(suite.broker.log(), /from-lifecycle 1 life\/a/) === 1,
       'the life/a subscription in the broker log',
     );
     await publisher.publishAsync('life/a', 'one', { qos: 1 });
@@ -45,10 +34,10 @@ describe('fromMqtt on a real Mosquitto', function () {
 
     subscription.unsubscribe();
     await waitFor(
-      () => countLog(broker.log(), /Received UNSUBSCRIBE from from-lifecycle/) === 1,
+      () => countLog(suite.broker.log(), /Received UNSUBSCRIBE from from-lifecycle/) === 1,
       'UNSUBSCRIBE in the broker log',
     );
-    await waitFor(() => countLog(broker.log(), /Sending UNSUBACK to from-lifecycle/) === 1, 'UNSUBACK');
+    await waitFor(() => countLog(suite.broker.log(), /Sending UNSUBACK to from-lifecycle/) === 1, 'UNSUBACK');
     // Published after the unsubscribe, before a barrier: the broker must not send it.
     await publisher.publishAsync('life/a', 'two', { qos: 1 });
     await publisher.publishAsync('barrier', 'x', { qos: 1 });
@@ -59,10 +48,12 @@ describe('fromMqtt on a real Mosquitto', function () {
   });
 
   it('takes several filters with wildcards and gives each message its real topic, QoS, retain flag and properties', async function () {
-    const publisher = await testClient(broker.url);
+    const publisher = await testClient(suite.broker.url);
     await publisher.publishAsync('wild/retained/x', 'kept', { qos: 1, retain: true });
     const received: MqttMessage[] = [];
-    subscriptions.push(fromMqtt(broker.url, ['wild/+/x', 'deep/#'], { qos: 2 }).subscribe((m) => received.push(m)));
+    subscriptions.push(
+      fromMqtt(suite.broker.url, ['wild/+/x', 'deep/#'], { qos: 2 }).subscribe((m) => received.push(m)),
+    );
     await waitFor(() => received.length === 1, 'the retained message');
 
     await publisher.publishAsync('wild/a/x', 'q0', { qos: 0 });
@@ -101,72 +92,72 @@ describe('fromMqtt on a real Mosquitto', function () {
 
   it('closes a client it built itself on teardown, and leaves a passed-in client open', async function () {
     const ownedId = 'from-owned-client';
-    const subscription = fromMqtt({ url: broker.url, clientId: ownedId }, 'owned/t').subscribe();
+    const subscription = fromMqtt({ url: suite.broker.url, clientId: ownedId }, 'owned/t').subscribe();
     await waitFor(
-      () => countLog(broker.log(), new RegExp(`New client connected .* as ${ownedId}`)) === 1,
+      () => countLog(suite.broker.log(), new RegExp(`New client connected .* as ${ownedId}`)) === 1,
       'the owned client to connect',
     );
-    await waitFor(() => countLog(broker.log(), new RegExp(`${ownedId} 1 owned/t`)) === 1, 'its subscription');
+    await waitFor(() => countLog(suite.broker.log(), new RegExp(`${ownedId} 1 owned/t`)) === 1, 'its subscription');
     subscription.unsubscribe();
     await waitFor(
-      () => countLog(broker.log(), new RegExp(`Received UNSUBSCRIBE from ${ownedId}`)) === 1,
+      () => countLog(suite.broker.log(), new RegExp(`Received UNSUBSCRIBE from ${ownedId}`)) === 1,
       'its UNSUBSCRIBE',
     );
     await waitFor(
-      () => countLog(broker.log(), new RegExp(`Received DISCONNECT from ${ownedId}`)) === 1,
+      () => countLog(suite.broker.log(), new RegExp(`Received DISCONNECT from ${ownedId}`)) === 1,
       'its DISCONNECT',
     );
 
-    const client = await testClient(broker.url, { clientId: 'from-passed-client' });
+    const client = await testClient(suite.broker.url, { clientId: 'from-passed-client' });
     const passed = fromMqtt(client, 'owned/t').subscribe();
     await waitFor(
-      () => countLog(broker.log(), /from-passed-client 1 owned\/t/) === 1,
+      () => countLog(suite.broker.log(), /from-passed-client 1 owned\/t/) === 1,
       'the passed-in client subscription',
     );
     passed.unsubscribe();
     await waitFor(
-      () => countLog(broker.log(), /Received UNSUBSCRIBE from from-passed-client/) === 1,
+      () => countLog(suite.broker.log(), /Received UNSUBSCRIBE from from-passed-client/) === 1,
       'its UNSUBSCRIBE',
     );
     expect(client.connected).to.equal(true);
     expect(client.listenerCount('message'), 'no listener left behind').to.equal(0);
-    expect(countLog(broker.log(), /Received DISCONNECT from from-passed-client/)).to.equal(0);
+    expect(countLog(suite.broker.log(), /Received DISCONNECT from from-passed-client/)).to.equal(0);
   });
 
   it('keeps a filter subscribed while another fromMqtt on the same client still uses it', async function () {
-    const client = await testClient(broker.url, { clientId: 'from-shared-filter' });
-    const publisher = await testClient(broker.url);
+    const client = await testClient(suite.broker.url, { clientId: 'from-shared-filter' });
+    const publisher = await testClient(suite.broker.url);
     const first: string[] = [];
     const second: string[] = [];
     const a = fromMqtt(client, 'same/t').subscribe((m) => first.push(m.payload.toString()));
     const b = fromMqtt(client, 'same/t').subscribe((m) => second.push(m.payload.toString()));
     subscriptions.push(b);
-    await waitFor(() => countLog(broker.log(), /from-shared-filter 1 same\/t/) >= 1, 'the subscription');
+    await waitFor(() => countLog(suite.broker.log(), /from-shared-filter 1 same\/t/) >= 1, 'the subscription');
     a.unsubscribe();
     await publisher.publishAsync('same/t', 'after', { qos: 1 });
     await waitFor(() => second.length === 1, 'the message on the remaining fromMqtt');
     expect(first).to.deep.equal([]);
-    expect(countLog(broker.log(), /Received UNSUBSCRIBE from from-shared-filter/)).to.equal(0);
+    expect(countLog(suite.broker.log(), /Received UNSUBSCRIBE from from-shared-filter/)).to.equal(0);
   });
 
   it('splits a shared subscription ($share/group/topic): every message goes to exactly one member, none lost', async function () {
     const total = 200;
     const byMember: [string[], string[]] = [[], []];
     subscriptions.push(
-      fromMqtt(broker.url, '$share/aggregators/shared/t', { qos: 1 }).subscribe((m) =>
+      fromMqtt(suite.broker.url, '$share/aggregators/shared/t', { qos: 1 }).subscribe((m) =>
         byMember[0].push(m.payload.toString()),
       ),
     );
     subscriptions.push(
-      fromMqtt(broker.url, '$share/aggregators/shared/t', { qos: 1 }).subscribe((m) =>
+      fromMqtt(suite.broker.url, '$share/aggregators/shared/t', { qos: 1 }).subscribe((m) =>
         byMember[1].push(m.payload.toString()),
       ),
     );
     await waitFor(
-      () => countLog(broker.log(), / 1 \$share\/aggregators\/shared\/t/) === 2,
+      () => countLog(suite.broker.log(), / 1 \$share\/aggregators\/shared\/t/) === 2,
       'both shared subscriptions',
     );
-    const publisher = await testClient(broker.url);
+    const publisher = await testClient(suite.broker.url);
     await Promise.all(
       Array.from({ length: total }, (_, i) => publisher.publishAsync('shared/t', String(i), { qos: 1 })),
     );
@@ -181,15 +172,15 @@ describe('fromMqtt on a real Mosquitto', function () {
   });
 
   it('with ack: "manual", holds the PUBACK until ack() and takes in nothing else meanwhile', async function () {
-    const client = await testClient(broker.url, { clientId: 'from-manual' });
+    const client = await testClient(suite.broker.url, { clientId: 'from-manual' });
     const pubacks: number[] = [];
     client.on('packetsend', (packet) => {
       if (packet.cmd === 'puback') pubacks.push(packet.messageId!);
     });
     const received: MqttMessage[] = [];
     subscriptions.push(fromMqtt(client, 'manual/t', { qos: 1, ack: 'manual' }).subscribe((m) => received.push(m)));
-    await waitFor(() => countLog(broker.log(), /from-manual 1 manual\/t/) === 1, 'the subscription');
-    const publisher = await testClient(broker.url);
+    await waitFor(() => countLog(suite.broker.log(), /from-manual 1 manual\/t/) === 1, 'the subscription');
+    const publisher = await testClient(suite.broker.url);
     await publisher.publishAsync('manual/t', 'first', { qos: 1 });
     await publisher.publishAsync('manual/t', 'second', { qos: 1 });
     await waitFor(() => received.length === 1, 'the first message');
@@ -212,25 +203,25 @@ describe('fromMqtt on a real Mosquitto', function () {
 
   it('with ack: "manual" and a persistent session, gets a message again when it was not acknowledged before teardown', async function () {
     const session = {
-      url: broker.url,
+      url: suite.broker.url,
       clientId: 'from-redeliver',
       clean: false,
       properties: { sessionExpiryInterval: 300 },
     };
-    const publisher = await testClient(broker.url);
+    const publisher = await testClient(suite.broker.url);
     const first: MqttMessage[] = [];
     const crashed = fromMqtt(session, 'redeliver/t', { qos: 1, ack: 'manual', keepSubscription: true }).subscribe((m) =>
       first.push(m),
     );
-    await waitFor(() => countLog(broker.log(), /from-redeliver 1 redeliver\/t/) === 1, 'the subscription');
+    await waitFor(() => countLog(suite.broker.log(), /from-redeliver 1 redeliver\/t/) === 1, 'the subscription');
     await publisher.publishAsync('redeliver/t', 'must not be lost', { qos: 1 });
     await waitFor(() => first.length === 1, 'the message');
     crashed.unsubscribe(); // the downstream write never happened: no ack()
     await waitFor(
-      () => countLog(broker.log(), /Received DISCONNECT from from-redeliver/) === 1,
+      () => countLog(suite.broker.log(), /Received DISCONNECT from from-redeliver/) === 1,
       'the first session to end',
     );
-    expect(countLog(broker.log(), /Received UNSUBSCRIBE from from-redeliver/)).to.equal(0);
+    expect(countLog(suite.broker.log(), /Received UNSUBSCRIBE from from-redeliver/)).to.equal(0);
 
     const again: MqttMessage[] = [];
     const resumed = fromMqtt(session, 'redeliver/t', { qos: 1, ack: 'manual', keepSubscription: true }).subscribe((m) =>
@@ -245,28 +236,31 @@ describe('fromMqtt on a real Mosquitto', function () {
     again[1]!.ack();
     resumed.unsubscribe();
     await waitFor(
-      () => countLog(broker.log(), /Received DISCONNECT from from-redeliver/) === 2,
+      () => countLog(suite.broker.log(), /Received DISCONNECT from from-redeliver/) === 2,
       'the second session to end',
     );
 
     // Both acknowledged: a third session gets nothing old, only what is new.
     const third: MqttMessage[] = [];
     subscriptions.push(fromMqtt(session, 'redeliver/t', { qos: 1 }).subscribe((m) => third.push(m)));
-    await waitFor(() => countLog(broker.log(), /New client connected .* as from-redeliver/) === 3, 'the third session');
+    await waitFor(
+      () => countLog(suite.broker.log(), /New client connected .* as from-redeliver/) === 3,
+      'the third session',
+    );
     await publisher.publishAsync('redeliver/t', 'new', { qos: 1 });
     await waitFor(() => third.length === 1, 'the new message');
     expect(third.map((m) => m.payload.toString())).to.deep.equal(['new']);
   });
 
   it('errors with a clear message when the filter is invalid, before touching the broker', function () {
-    expect(() => fromMqtt(broker.url, 'a/#/b')).to.throw(TypeError, /not a valid MQTT topic filter/);
-    expect(() => fromMqtt(broker.url, [])).to.throw(TypeError, /at least one topic/);
+    expect(() => fromMqtt(suite.broker.url, 'a/#/b')).to.throw(TypeError, /not a valid MQTT topic filter/);
+    expect(() => fromMqtt(suite.broker.url, [])).to.throw(TypeError, /at least one topic/);
   });
 
   it('emits messages published before and after, as an Observable that can be composed', async function () {
-    const publisher = await testClient(broker.url);
-    const messages = firstValueFrom(fromMqtt(broker.url, 'compose/t').pipe(take(3), toArray()));
-    await waitFor(() => countLog(broker.log(), / 1 compose\/t/) === 1, 'the subscription');
+    const publisher = await testClient(suite.broker.url);
+    const messages = firstValueFrom(fromMqtt(suite.broker.url, 'compose/t').pipe(take(3), toArray()));
+    await waitFor(() => countLog(suite.broker.log(), / 1 compose\/t/) === 1, 'the subscription');
     for (const text of ['a', 'b', 'c']) await publisher.publishAsync('compose/t', text, { qos: 1 });
     expect((await messages).map((m) => m.payload.toString())).to.deep.equal(['a', 'b', 'c']);
   });

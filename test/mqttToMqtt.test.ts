@@ -2,18 +2,7 @@
 // serializer, one ack per value after PUBACK/PUBCOMP, the in-flight bound, and the
 // bounded offline queue while the broker is down.
 import { expect } from 'chai';
-import {
-  Subject,
-  count,
-  firstValueFrom,
-  from,
-  lastValueFrom,
-  map,
-  takeWhile,
-  tap,
-  toArray,
-  type Subscription,
-} from 'rxjs';
+import { Subject, count, firstValueFrom, from, lastValueFrom, map, takeWhile, tap, toArray } from 'rxjs';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import {
   QueueFullError,
@@ -25,8 +14,9 @@ import {
   type Rejection,
 } from '../src/index.js';
 import { corpusLines } from './support/corpora.js';
+import { brokerSuite } from './support/brokerSuite.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
+import { countLog, testClient } from './support/mqttHelpers.js';
 import { waitFor } from './support/waitFor.js';
 
 interface Received {
@@ -51,25 +41,16 @@ async function listen(
 }
 
 describe('toMqtt on a real Mosquitto', function () {
-  let broker: Mosquitto;
-  const subscriptions: Subscription[] = [];
-
-  before(async function () {
-    broker = await startMosquitto();
-  });
-  afterEach(async function () {
-    subscriptions.splice(0).forEach((s) => s.unsubscribe());
-    await closeClients();
-  });
-  after(async function () {
-    await broker?.dispose();
-  });
+  const suite = brokerSuite();
+  const { subscriptions } = suite;
 
   for (const qos of [0, 1, 2] as const) {
     it(`publishes with QoS ${qos} and emits one ack per value, in order, then completes`, async function () {
-      const { received } = await listen(broker.url, `qos${qos}/#`);
+      const { received } = await listen(suite.broker.url, `qos${qos}/#`);
       const values = [{ n: 1 }, { n: 2 }, { n: 3 }];
-      const acks = await lastValueFrom(from(values).pipe(toMqtt(broker.url, { topic: `qos${qos}/t`, qos }), toArray()));
+      const acks = await lastValueFrom(
+        from(values).pipe(toMqtt(suite.broker.url, { topic: `qos${qos}/t`, qos }), toArray()),
+      );
       expect(acks.map((a) => a.value)).to.deep.equal(values);
       expect(acks.every((a) => a.topic === `qos${qos}/t` && a.qos === qos)).to.equal(true);
       if (qos > 0) expect(acks.every((a) => typeof a.messageId === 'number')).to.equal(true);
@@ -80,18 +61,18 @@ describe('toMqtt on a real Mosquitto', function () {
   }
 
   it('derives the topic from the value, passes strings and Buffers through and uses a custom serializer', async function () {
-    const { received } = await listen(broker.url, 'derived/#');
+    const { received } = await listen(suite.broker.url, 'derived/#');
     const values = [
       { room: 'kitchen', t: 21 },
       { room: 'hall', t: 19 },
     ];
     await lastValueFrom(
       from(values).pipe(
-        toMqtt(broker.url, { topic: (v) => `derived/${v.room}`, serialize: (v) => `${v.room}=${v.t}` }),
+        toMqtt(suite.broker.url, { topic: (v) => `derived/${v.room}`, serialize: (v) => `${v.room}=${v.t}` }),
       ),
     );
     await lastValueFrom(
-      from(['plain text', Buffer.from([0, 255, 1])]).pipe(toMqtt(broker.url, { topic: 'derived/raw' })),
+      from(['plain text', Buffer.from([0, 255, 1])]).pipe(toMqtt(suite.broker.url, { topic: 'derived/raw' })),
     );
     await waitFor(() => received.length === 4, 'four messages');
     expect(received.slice(0, 2).map((r) => [r.topic, r.payload.toString()])).to.deep.equal([
@@ -103,10 +84,12 @@ describe('toMqtt on a real Mosquitto', function () {
   });
 
   it("publishes the reference payload with the defaults as the Python publisher writes it, other objects' Dates as ISO", async function () {
-    const { received } = await listen(broker.url, 'reference/#');
+    const { received } = await listen(suite.broker.url, 'reference/#');
     const at = new Date('2026-11-30T10:00:00.250Z');
     const line = '127.0.0.1 - - [30/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5';
-    await lastValueFrom(from([makeIotPayload(line, at), { at }]).pipe(toMqtt(broker.url, { topic: 'reference/t' })));
+    await lastValueFrom(
+      from([makeIotPayload(line, at), { at }]).pipe(toMqtt(suite.broker.url, { topic: 'reference/t' })),
+    );
     await waitFor(() => received.length === 2, 'both messages');
     expect(received[0]!.payload.toString()).to.equal(
       `{"iottimestamp":"2026-11-30 10:00:00.250000","accesslogs":${JSON.stringify(line)}}`,
@@ -116,13 +99,13 @@ describe('toMqtt on a real Mosquitto', function () {
   });
 
   it('sends MQTT 5 properties, fixed or derived from the value', async function () {
-    const client = await testClient(broker.url);
+    const client = await testClient(suite.broker.url);
     const properties: unknown[] = [];
     client.on('message', (_topic, _payload, packet) => properties.push(packet.properties));
     await client.subscribeAsync('props/t', { qos: 1 });
     await lastValueFrom(
       from([{ room: 'hall' }]).pipe(
-        toMqtt(broker.url, {
+        toMqtt(suite.broker.url, {
           topic: 'props/t',
           properties: (v) => ({ contentType: 'application/json', userProperties: { room: v.room } }),
         }),
@@ -133,17 +116,17 @@ describe('toMqtt on a real Mosquitto', function () {
   });
 
   it('publishes retained messages that a later subscriber receives with the retain flag', async function () {
-    await lastValueFrom(from([{ state: 'on' }]).pipe(toMqtt(broker.url, { topic: 'retain/led', retain: true })));
-    const { received } = await listen(broker.url, 'retain/led');
+    await lastValueFrom(from([{ state: 'on' }]).pipe(toMqtt(suite.broker.url, { topic: 'retain/led', retain: true })));
+    const { received } = await listen(suite.broker.url, 'retain/led');
     await waitFor(() => received.length === 1, 'the retained message');
     expect(received[0]).to.deep.include({ topic: 'retain/led', retain: true });
     expect(received[0]!.payload.toString()).to.equal('{"state":"on"}');
-    await (await testClient(broker.url)).publishAsync('retain/led', '', { retain: true, qos: 1 });
+    await (await testClient(suite.broker.url)).publishAsync('retain/led', '', { retain: true, qos: 1 });
   });
 
   it('emits each ack only after the PUBACK (QoS 1) or PUBCOMP (QoS 2) for that message arrived', async function () {
     for (const qos of [1, 2] as const) {
-      const client = await testClient(broker.url);
+      const client = await testClient(suite.broker.url);
       const events: string[] = [];
       const ackPacket = qos === 1 ? 'puback' : 'pubcomp';
       client.on('packetreceive', (packet) => {
@@ -182,7 +165,7 @@ describe('toMqtt on a real Mosquitto', function () {
   });
 
   it('never has more than concurrency publishes unacknowledged, even with a synchronous source of 500 values', async function () {
-    const client = await testClient(broker.url);
+    const client = await testClient(suite.broker.url);
     let outstanding = 0;
     let maxOutstanding = 0;
     client.on('packetsend', (packet) => {
@@ -202,8 +185,8 @@ describe('toMqtt on a real Mosquitto', function () {
   });
 
   it("goes at the broker's pace when the acks pull a lazy source: 5,000 real log lines with maxQueued 0 never overflow", async function () {
-    const client = await testClient(broker.url);
-    const { received } = await listen(broker.url, 'paced/t');
+    const client = await testClient(suite.broker.url);
+    const { received } = await listen(suite.broker.url, 'paced/t');
     const lines = corpusLines('nasa').slice(0, 5_000);
     const iterator = lines[Symbol.iterator]();
     let pulled = 0;
@@ -237,7 +220,7 @@ describe('toMqtt on a real Mosquitto', function () {
     const rejections: Rejection[] = [];
     const acks = await lastValueFrom(
       from(['ok', 'bad+topic', 'ok2', 'boom']).pipe(
-        toMqtt(broker.url, {
+        toMqtt(suite.broker.url, {
           topic: (v) => `checks/${v}`,
           serialize: (v) => {
             if (v === 'boom') throw new Error('cannot serialize boom');
@@ -255,12 +238,12 @@ describe('toMqtt on a real Mosquitto', function () {
     ]);
     expect(rejections[0]!.reason).to.match(/wildcard/);
     expect(rejections[1]!.reason).to.match(/cannot serialize boom/);
-    expect(() => toMqtt(broker.url, { topic: 'a/#' })).to.throw(TypeError, /wildcard/);
-    expect(() => toMqtt(broker.url, { topic: 't', concurrency: 0 })).to.throw(
+    expect(() => toMqtt(suite.broker.url, { topic: 'a/#' })).to.throw(TypeError, /wildcard/);
+    expect(() => toMqtt(suite.broker.url, { topic: 't', concurrency: 0 })).to.throw(
       RangeError,
       /^toMqtt: concurrency must be a whole number ≥ 1 or Infinity, not 0$/,
     );
-    expect(() => toMqtt(broker.url, { topic: 't', maxQueued: 1.5 })).to.throw(
+    expect(() => toMqtt(suite.broker.url, { topic: 't', maxQueued: 1.5 })).to.throw(
       RangeError,
       /^toMqtt: maxQueued must be a whole number ≥ 0 or Infinity, not 1.5$/,
     );
@@ -380,7 +363,7 @@ describe('toMqtt on a real Mosquitto', function () {
   });
 
   it('leaves a passed-in client open and closes its own client when the source completes', async function () {
-    const client = await testClient(broker.url);
+    const client = await testClient(suite.broker.url);
     const listenersBefore = client.eventNames().map((name) => `${String(name)}:${client.listenerCount(name)}`);
     await lastValueFrom(from([1]).pipe(toMqtt(client, { topic: 'life/t' })));
     expect(client.connected).to.equal(true);
@@ -388,9 +371,9 @@ describe('toMqtt on a real Mosquitto', function () {
       client.eventNames().map((name) => `${String(name)}:${client.listenerCount(name)}`),
       'no listener left behind',
     ).to.deep.equal(listenersBefore);
-    await lastValueFrom(from([1]).pipe(toMqtt({ url: broker.url, clientId: 'to-owned' }, { topic: 'life/t' })));
+    await lastValueFrom(from([1]).pipe(toMqtt({ url: suite.broker.url, clientId: 'to-owned' }, { topic: 'life/t' })));
     await waitFor(
-      () => countLog(broker.log(), /Received DISCONNECT from to-owned/) === 1,
+      () => countLog(suite.broker.log(), /Received DISCONNECT from to-owned/) === 1,
       'the owned client to disconnect',
     );
   });
