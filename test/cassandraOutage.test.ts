@@ -14,12 +14,14 @@ import {
   readWindowTotals,
   windowCountRows,
   type CassandraOutage,
+  type CassandraSinkOptions,
   type CassandraWriteResult,
   type Rejection,
   type WindowRow,
 } from '../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
 import { corpusRecords, finalTable, plain, windowRows } from './support/windowRows.js';
+import { captureStderr } from './support/captureStderr.js';
 import { waitFor } from './support/waitFor.js';
 
 const row = (i: number): WindowRow<number> => ({
@@ -65,25 +67,23 @@ class FlakyClient {
 }
 const asClient = (client: FlakyClient) => client as unknown as Client;
 
-/** Runs `body` with stderr captured; returns what was written. */
-async function captureStderr(body: () => Promise<void>): Promise<string> {
-  const chunks: string[] = [];
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    await body();
-  } finally {
-    process.stderr.write = write;
-  }
-  return chunks.join('');
-}
-
 describe('cassandraSink outage handling (a stand-in client that goes down and comes back)', function () {
   this.timeout(30_000);
   const fast = { ...windowCountRows(), retryBaseDelay: 1, retryMaxDelay: 5 };
+
+  /** The sink (`fast`, its queue unbounded, `options` on top) on rows pushed by hand into `source`; `written()` counts the rows written so far. */
+  function handFed(client: FlakyClient, options: Partial<CassandraSinkOptions<WindowRow<number>>>) {
+    const source = new Subject<WindowRow<number>>();
+    let written = 0;
+    const done = lastValueFrom(
+      source.pipe(
+        cassandraSink(asClient(client), { ...fast, maxQueued: Infinity, ...options }),
+        tap(() => written++),
+        toArray(),
+      ),
+    );
+    return { source, done, written: () => written };
+  }
 
   it('retries for as long as the stream lives by default: 1,000 failed attempts of a row, then it is written', async () => {
     const client = new FlakyClient();
@@ -126,28 +126,18 @@ describe('cassandraSink outage handling (a stand-in client that goes down and co
     const outages: CassandraOutage[] = [];
     let retries = 0;
     let retriesWhenUp = 0;
-    let written = 0;
-    const source = new Subject<WindowRow<number>>();
-    const done = lastValueFrom(
-      source.pipe(
-        cassandraSink(asClient(client), {
-          ...fast,
-          concurrency: 16,
-          maxQueued: Infinity,
-          onRetry: () => {
-            retries++;
-          },
-          onOutage: (o) => {
-            outages.push(o);
-            if (o.state === 'up') retriesWhenUp = retries;
-          },
-        }),
-        tap(() => written++),
-        toArray(),
-      ),
-    );
+    const { source, done, written } = handFed(client, {
+      concurrency: 16,
+      onRetry: () => {
+        retries++;
+      },
+      onOutage: (o) => {
+        outages.push(o);
+        if (o.state === 'up') retriesWhenUp = retries;
+      },
+    });
     for (let i = 0; i < 200; i++) source.next(row(i));
-    await waitFor(() => written >= 50, '50 rows written', 10_000);
+    await waitFor(() => written() >= 50, '50 rows written', 10_000);
     client.down = true;
     for (let i = 200; i < 400; i++) source.next(row(i));
     await waitFor(() => retries >= 200, '200 retries', 10_000);
@@ -176,25 +166,13 @@ describe('cassandraSink outage handling (a stand-in client that goes down and co
   it('reports a second outage as a second pair', async () => {
     const client = new FlakyClient();
     const outages: string[] = [];
-    let written = 0;
-    const source = new Subject<WindowRow<number>>();
-    const done = lastValueFrom(
-      source.pipe(
-        cassandraSink(asClient(client), {
-          ...fast,
-          concurrency: 4,
-          maxQueued: Infinity,
-          onOutage: (o) => outages.push(o.state),
-        }),
-        tap(() => written++),
-      ),
-    );
+    const { source, done, written } = handFed(client, { concurrency: 4, onOutage: (o) => outages.push(o.state) });
     for (const round of [0, 1]) {
       client.down = true;
       for (let i = 0; i < 20; i++) source.next(row(round * 20 + i));
       await waitFor(() => client.sent >= (round + 1) * 100, 'failed attempts', 10_000);
       client.down = false;
-      await waitFor(() => written === (round + 1) * 20, 'the rows of this round', 10_000);
+      await waitFor(() => written() === (round + 1) * 20, 'the rows of this round', 10_000);
     }
     source.complete();
     await done;

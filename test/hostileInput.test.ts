@@ -19,6 +19,7 @@ import {
   type Rejection,
 } from '../src/index.js';
 import { reject } from '../src/reject.js';
+import { captureStderrSync } from './support/captureStderr.js';
 
 const MiB = 1024 * 1024;
 /** Longest reason decodeIotPayloadBytes gives: its longest sentence describes two fields, each in about 150 characters. */
@@ -119,22 +120,6 @@ function expectBoundedResult(result: ReturnType<typeof decodeIotPayloadBytes>): 
     expect(result.left).to.be.a('string').and.not.equal('');
     expect(result.left.length, result.left.slice(0, 200)).to.be.at.most(MAX_DECODE_REASON);
   }
-}
-
-/** Runs `body` with stderr captured; returns what was written. */
-function captureStderr(body: () => void): string {
-  const chunks: string[] = [];
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    body();
-  } finally {
-    process.stderr.write = write;
-  }
-  return chunks.join('');
 }
 
 function expectBoundedWarnings(stderr: string): void {
@@ -335,7 +320,7 @@ describe('reject() keeps every rejection readable', () => {
       'q'.repeat(16 * MiB),
       '\n'.repeat(MiB),
     ];
-    const stderr = captureStderr(() => {
+    const stderr = captureStderrSync(() => {
       for (const reason of reasons) {
         // A kind of its own each time: warnOnReject prints the first of each kind.
         warnOnReject({
@@ -367,7 +352,7 @@ describe('reject() keeps every rejection readable', () => {
           expect(seen[0]!.reason.length).to.be.at.most(MAX_REASON);
           if (typeof input === 'string') expect((seen[0]!.input as string).length).to.be.at.most(MAX_INPUT);
           else expect(seen[0]!.input).to.equal(input);
-          const stderr = captureStderr(() =>
+          const stderr = captureStderrSync(() =>
             warnOnReject({ operator: 'test', kind: `fuzz-${Math.random()}` as Rejection['kind'], reason, input }),
           );
           expectBoundedWarnings(stderr);
@@ -418,7 +403,7 @@ describe('decodeIotPayload → parseAccessLog → windowedCount under hostile me
     let counted = 0;
     let ended = false;
     let subscription: Subscription | undefined;
-    const stderr = captureStderr(() => {
+    const stderr = captureStderrSync(() => {
       subscription = source
         .pipe(
           decodeIotPayload(collect),
