@@ -111,6 +111,30 @@ function counting(
   });
 }
 
+/**
+ * `counting(dir, extra)` subscribed to `deliveries` (`next` given its results), keeping
+ * the live stats it hands to onSubscribe (synchronously, as it subscribes).
+ */
+function countingWithStats(
+  deliveries: Deliveries,
+  dir: string,
+  extra: Parameters<typeof counting>[1] = {},
+  next?: (result: WriteResult<WindowRow<number>>) => void,
+): { subscription: Subscription; stats: () => DurableWindowStats } {
+  let stats: DurableWindowStats | undefined;
+  const subscription = deliveries.source
+    .pipe(
+      counting(dir, {
+        ...extra,
+        onSubscribe: (s) => {
+          stats = s;
+        },
+      }),
+    )
+    .subscribe(next);
+  return { subscription, stats: () => stats! };
+}
+
 describe('durableWindowedCount', () => {
   let dir: string;
   beforeEach(() => {
@@ -184,21 +208,12 @@ describe('durableWindowedCount', () => {
 
   it('recognises a redelivery however many messages the broker had in flight (one slot per packet identifier)', () => {
     const deliveries = new Deliveries();
-    let stats: DurableWindowStats | undefined;
-    const subscription = deliveries.source
-      .pipe(
-        counting(dir, {
-          onSubscribe: (s) => {
-            stats = s;
-          },
-        }),
-      )
-      .subscribe();
+    const { subscription, stats } = countingWithStats(deliveries, dir);
     // A broker that ignored our Receive Maximum: 5,000 messages unacknowledged, then all sent again.
     for (let id = 1; id <= 5_000; id++) deliveries.send({ t: id, k: 200 }, { messageId: id });
     for (let id = 1; id <= 5_000; id++) deliveries.send({ t: id, k: 200 }, { messageId: id, dup: true });
-    expect(stats!.duplicates).to.equal(5_000);
-    expect(stats!.eventsSeen).to.equal(5_000);
+    expect(stats().duplicates).to.equal(5_000);
+    expect(stats().eventsSeen).to.equal(5_000);
     subscription.unsubscribe();
   });
 
@@ -206,29 +221,20 @@ describe('durableWindowedCount', () => {
     const first = new Deliveries();
     first.source.pipe(counting(dir)).subscribe().unsubscribe();
     const again = new Deliveries();
-    let subscription = again.source.pipe(counting(dir)).subscribe();
+    const subscription = again.source.pipe(counting(dir)).subscribe();
     again.send({ t: 1, k: 200 }, { messageId: 5 });
     subscription.unsubscribe();
-    let stats: DurableWindowStats | undefined;
-    subscription = again.source
-      .pipe(
-        counting(dir, {
-          onSubscribe: (s) => {
-            stats = s;
-          },
-        }),
-      )
-      .subscribe();
+    const restarted = countingWithStats(again, dir);
     again.send({ t: 1, k: 200 }, { messageId: 5, dup: true });
-    expect(stats!.duplicates).to.equal(1);
-    expect(stats!.eventsCounted).to.equal(1);
-    subscription.unsubscribe();
+    expect(restarted.stats().duplicates).to.equal(1);
+    expect(restarted.stats().eventsCounted).to.equal(1);
+    restarted.subscription.unsubscribe();
   });
 
   it('replays the journal after a crash, dropping a torn last line (an append the process died in, never acknowledged)', async () => {
     const deliveries = new Deliveries();
     // checkpointEvery large: everything stays in the journal, as after a crash.
-    let subscription: Subscription = deliveries.source.pipe(counting(dir, { checkpointEvery: 1_000_000 })).subscribe();
+    const subscription = deliveries.source.pipe(counting(dir, { checkpointEvery: 1_000_000 })).subscribe();
     deliveries.send({ t: 1, k: 200 });
     deliveries.send({ t: 2, k: 200 });
     await new Promise(setImmediate); // the batch is written
@@ -237,19 +243,10 @@ describe('durableWindowedCount', () => {
     // Put the journal back as a crash would have left it (unsubscribe checkpointed), plus a torn line.
     rmSync(join(dir, 'checkpoint.json'));
     appendFileSync(join(dir, 'journal.log'), journal + '{"q":3,"m":3,"h":"x","n":1,"t":3,');
-    let stats: DurableWindowStats | undefined;
-    subscription = deliveries.source
-      .pipe(
-        counting(dir, {
-          onSubscribe: (s) => {
-            stats = s;
-          },
-        }),
-      )
-      .subscribe();
-    expect(stats!.replayedRecords).to.equal(2);
-    expect(stats!.eventsCounted).to.equal(2);
-    subscription.unsubscribe();
+    const restarted = countingWithStats(deliveries, dir);
+    expect(restarted.stats().replayedRecords).to.equal(2);
+    expect(restarted.stats().eventsCounted).to.equal(2);
+    restarted.subscription.unsubscribe();
   });
 
   it('refuses a state saved with other window options, saying which', () => {
@@ -283,7 +280,6 @@ describe('durableWindowedCount', () => {
     const deliveries = new Deliveries();
     const written = new Subject<void>();
     const held: WindowRow<number>[] = [];
-    let stats: DurableWindowStats | undefined;
     // A writer that acknowledges only when told: Cassandra down, then back.
     const write = (rows: Observable<WindowRow<number>>) =>
       new Observable<WriteResult<WindowRow<number>>>((subscriber) => {
@@ -295,30 +291,22 @@ describe('durableWindowedCount', () => {
         };
       });
     const reports: string[] = [];
-    const subscription = deliveries.source
-      .pipe(
-        counting(dir, {
-          write,
-          maxPendingRows: 4,
-          outputMode: 'update',
-          onSubscribe: (s) => {
-            stats = s;
-          },
-          onBackpressure: ({ paused, pendingRows }) =>
-            reports.push(`${paused ? 'paused' : 'resumed'} at ${pendingRows}`),
-        }),
-      )
-      .subscribe();
+    const { subscription, stats } = countingWithStats(deliveries, dir, {
+      write,
+      maxPendingRows: 4,
+      outputMode: 'update',
+      onBackpressure: ({ paused, pendingRows }) => reports.push(`${paused ? 'paused' : 'resumed'} at ${pendingRows}`),
+    });
     for (let k = 1; k <= 4; k++) deliveries.send({ t: 1, k });
     return Promise.resolve().then(() => {
-      expect(stats!.paused).to.equal(true);
+      expect(stats().paused).to.equal(true);
       expect(deliveries.unsubscribes).to.equal(1);
       expect(deliveries.subject.observed).to.equal(false);
       written.next();
-      expect(stats!.paused).to.equal(false);
+      expect(stats().paused).to.equal(false);
       expect(deliveries.subscribes).to.equal(2);
       deliveries.send({ t: 2, k: 1 });
-      expect(stats!.eventsCounted).to.equal(5);
+      expect(stats().eventsCounted).to.equal(5);
       expect(reports).to.deep.equal(['paused at 4', 'resumed at 2']);
       subscription.unsubscribe();
     });
@@ -393,20 +381,12 @@ describe('durableWindowedCount', () => {
     const deliveries = new Deliveries();
     const rejections: Rejection[] = [];
     const results: string[] = [];
-    let stats: DurableWindowStats | undefined;
-    const subscription = deliveries.source
-      .pipe(
-        counting(dir, {
-          write: refusing404,
-          maxRowsInFlight: 1,
-          outputMode: 'update',
-          onReject: (r) => rejections.push(r),
-          onSubscribe: (s) => {
-            stats = s;
-          },
-        }),
-      )
-      .subscribe(({ value }) => results.push(show(value)));
+    const { subscription, stats } = countingWithStats(
+      deliveries,
+      dir,
+      { write: refusing404, maxRowsInFlight: 1, outputMode: 'update', onReject: (r) => rejections.push(r) },
+      ({ value }) => results.push(show(value)),
+    );
     deliveries.send({ t: 1, k: 404 });
     deliveries.send({ t: 1, k: 200 }); // one write slot: written only if the refused row gave it back
     deliveries.send({ t: 1, k: 404 });
@@ -415,7 +395,7 @@ describe('durableWindowedCount', () => {
       ['row', 'cannot write 404', '[0,10) 404=1'],
       ['row', 'cannot write 404', '[0,10) 404=2'],
     ]);
-    expect(stats!.pendingRows).to.equal(0);
+    expect(stats().pendingRows).to.equal(0);
     subscription.unsubscribe();
   });
 
