@@ -58,6 +58,17 @@ describe('pigpio backend', () => {
       lockFilePresent: () => false,
       ...overrides,
     });
+    /** The loader's failure when importing pigpio gives `module` and prints `warnings`, on the machine `overrides` describe. */
+    const failureImporting = (module: unknown, warnings: string, overrides: Partial<PigpioLoaderEnvironment> = {}) =>
+      failure(
+        loadPigpioBackendWith(environment({ importPigpio: () => Promise.resolve({ module, warnings }), ...overrides })),
+      );
+    /** pigpio's exports when its addon cannot reach the C library: the first call, getTick, throws. */
+    const getTickThrows = (error: Error) => ({
+      getTick: () => {
+        throw error;
+      },
+    });
     // Module objects shaped like pigpio's exports, standing in for the package at
     // the point where the C library is (or is not) reached.
     const initFails = {
@@ -82,21 +93,7 @@ describe('pigpio backend', () => {
     it('C library missing: names libpigpio.so and apt', async () => {
       const warnings =
         'Error: libpigpio.so.1: cannot open shared object file: No such file or directory\n    at Module._extensions..node';
-      const error = await failure(
-        loadPigpioBackendWith(
-          environment({
-            importPigpio: () =>
-              Promise.resolve({
-                module: {
-                  getTick: () => {
-                    throw new TypeError('pigpio.gpioTick is not a function');
-                  },
-                },
-                warnings,
-              }),
-          }),
-        ),
-      );
+      const error = await failureImporting(getTickThrows(new TypeError('pigpio.gpioTick is not a function')), warnings);
       expect(error.causes).to.deep.equal(['c-library-missing']);
       expect(error.message).to.contain('libpigpio.so').and.to.contain('sudo apt install pigpio');
     });
@@ -104,36 +101,14 @@ describe('pigpio backend', () => {
     it('addon built for another Node.js: says so', async () => {
       const warnings =
         'Error: The module pigpio.node was compiled against a different Node.js version using NODE_MODULE_VERSION 108.';
-      const error = await failure(
-        loadPigpioBackendWith(
-          environment({
-            importPigpio: () =>
-              Promise.resolve({
-                module: {
-                  default: {
-                    getTick: () => {
-                      throw new TypeError('x');
-                    },
-                  },
-                },
-                warnings,
-              }),
-          }),
-        ),
-      );
+      // As import() gives a CommonJS package: its exports under `default`.
+      const error = await failureImporting({ default: getTickThrows(new TypeError('x')) }, warnings);
       expect(error.causes).to.deep.equal(['native-addon-missing']);
       expect(error.message).to.contain('was built for another Node.js version');
     });
 
     it('not root: says to run with sudo', async () => {
-      const error = await failure(
-        loadPigpioBackendWith(
-          environment({
-            importPigpio: () => Promise.resolve({ module: initFails, warnings: '' }),
-            uid: () => 1000,
-          }),
-        ),
-      );
+      const error = await failureImporting(initFails, '', { uid: () => 1000 });
       expect(error.causes).to.deep.equal(['not-root']);
       expect(error.message)
         .to.contain('pigpio needs root')
@@ -142,14 +117,7 @@ describe('pigpio backend', () => {
     });
 
     it('pigpiod running: says to stop it', async () => {
-      const error = await failure(
-        loadPigpioBackendWith(
-          environment({
-            importPigpio: () => Promise.resolve({ module: initFails, warnings: '' }),
-            lockFilePresent: () => true,
-          }),
-        ),
-      );
+      const error = await failureImporting(initFails, '', { lockFilePresent: () => true });
       expect(error.causes).to.deep.equal(['daemon-running']);
       expect(error.message).to.contain('sudo systemctl stop pigpiod');
     });
