@@ -25,7 +25,7 @@
 // at a time. The events are fed trigger by trigger and the rows we emit during a trigger
 // are compared with the figure's result table for it.
 import { expect } from 'chai';
-import { WindowedCountState, type Rejection, type WindowRow } from '../src/index.js';
+import { WindowedCountState, type Rejection, type WindowedCountOptions, type WindowRow } from '../src/index.js';
 
 interface Word {
   readonly at: number;
@@ -244,20 +244,25 @@ describe('windowedCount on the three events where Spark 2.4 and Spark ≥ 3.4 di
   const events = [hit('10:05:30'), hit('10:08:30'), hit('10:05:50')];
   const row = (r: WindowRow<number>) => `[${hhmm(r.windowStart)}, ${hhmm(r.windowEnd)}) ${r.key} ×${r.count}`;
 
-  function run(outputMode: 'append' | 'update' | 'complete', lateRule?: 'spark-2.4' | 'spark-3.4') {
-    const perEvent: string[][] = [];
-    const late: Rejection<Hit>[] = [];
-    let current: string[] = [];
-    const counter = new WindowedCountState<Hit, number>(
+  /** The job's counter: per status, 1-minute windows, a 2-minute watermark; `options` on top. */
+  const jobCounter = (options: Partial<WindowedCountOptions<Hit, number>>, onRow: (r: WindowRow<number>) => void) =>
+    new WindowedCountState<Hit, number>(
       {
         eventTime: (e) => e.at,
         key: (e) => e.status,
         windowDuration: '1 minute',
         watermarkDelay: '2 minutes',
-        outputMode,
-        ...(lateRule === undefined ? {} : { lateRule }),
-        onReject: (r) => late.push(r),
+        ...options,
       },
+      onRow,
+    );
+
+  function run(outputMode: 'append' | 'update' | 'complete', lateRule?: 'spark-2.4' | 'spark-3.4') {
+    const perEvent: string[][] = [];
+    const late: Rejection<Hit>[] = [];
+    let current: string[] = [];
+    const counter = jobCounter(
+      { outputMode, ...(lateRule === undefined ? {} : { lateRule }), onReject: (r) => late.push(r) },
       (r) => current.push(row(r)),
     );
     for (const event of events) {
@@ -304,16 +309,7 @@ describe('windowedCount on the three events where Spark 2.4 and Spark ≥ 3.4 di
 
   it('spark-3.4: advancing the watermark closes the windows the last event left open, as a no-data micro-batch', () => {
     const rows: string[] = [];
-    const counter = new WindowedCountState<Hit, number>(
-      {
-        eventTime: (e) => e.at,
-        key: (e) => e.status,
-        windowDuration: '1 minute',
-        watermarkDelay: '2 minutes',
-        lateRule: 'spark-3.4',
-      },
-      (r) => rows.push(row(r)),
-    );
+    const counter = jobCounter({ lateRule: 'spark-3.4' }, (r) => rows.push(row(r)));
     counter.push(events[0]!);
     counter.push(events[1]!);
     expect(rows).to.deep.equal([]);
