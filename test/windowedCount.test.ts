@@ -8,6 +8,7 @@ import {
   WindowedCountState,
   windowedCount,
   type Rejection,
+  type WindowedCountOptions,
   type WindowedCountSnapshot,
   type WindowRow,
   type WindowStats,
@@ -24,6 +25,34 @@ const show = (row: WindowRow<string>) =>
 const ev = (t: number, k = 'a'): Ev => ({ t, k });
 const base = { eventTime: (e: Ev) => e.t, key: (e: Ev) => e.k, windowDuration: 10, watermarkDelay: 5 };
 
+/**
+ * `events` through windowedCount (`base`, `options` on top), its rows gathered in
+ * `result`, its rejections in `rejected`, and the live stats it hands to onSubscribe.
+ */
+function countedWith(events: readonly Ev[], options: Partial<WindowedCountOptions<Ev, string>> = {}) {
+  const rejected: Rejection<Ev>[] = [];
+  let stats: WindowStats | undefined;
+  const result = lastValueFrom(
+    from(events).pipe(
+      windowedCount({
+        ...base,
+        ...options,
+        onReject: (r) => rejected.push(r),
+        onSubscribe: (s) => {
+          stats = s;
+        },
+      }),
+      toArray(),
+    ),
+  );
+  return { result, rejected, stats: () => stats };
+}
+
+/** A TestScheduler for marble tests, comparing frames with chai's deep equality. */
+const marbleScheduler = () =>
+  new TestScheduler((actual, expected) => {
+    expect(actual).to.deep.equal(expected);
+  });
 const timeouts = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
 
 describe('windowedCount operator', () => {
@@ -55,23 +84,11 @@ describe('windowedCount operator', () => {
   });
 
   it('hands late events to onReject and goes on counting', async () => {
-    const late: Rejection<Ev>[] = [];
-    let stats: WindowStats | undefined;
-    const rows = await lastValueFrom(
-      from([ev(1), ev(30), ev(2), ev(31)]).pipe(
-        windowedCount({
-          ...base,
-          onReject: (r) => late.push(r),
-          onSubscribe: (s) => {
-            stats = s;
-          },
-        }),
-        toArray(),
-      ),
-    );
+    const { result, rejected: late, stats } = countedWith([ev(1), ev(30), ev(2), ev(31)]);
+    const rows = await result;
     expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[30,40) a=2']);
     expect(late.map((r) => [r.kind, r.input.t])).to.deep.equal([['late', 2]]);
-    expect(stats).to.include({
+    expect(stats()).to.include({
       eventsSeen: 4,
       eventsCounted: 3,
       lateEvents: 1,
@@ -84,21 +101,7 @@ describe('windowedCount operator', () => {
   });
 
   it('with strict, errors the stream with a RejectionError at the first late event and stops counting', async () => {
-    let stats: WindowStats | undefined;
-    const seen: Rejection[] = [];
-    const result = lastValueFrom(
-      from([ev(1), ev(30), ev(2), ev(31), ev(3)]).pipe(
-        windowedCount({
-          ...base,
-          strict: true,
-          onReject: (r) => seen.push(r),
-          onSubscribe: (s) => {
-            stats = s;
-          },
-        }),
-        toArray(),
-      ),
-    );
+    const { result, rejected: seen, stats } = countedWith([ev(1), ev(30), ev(2), ev(31), ev(3)], { strict: true });
     const error = await result.then(
       () => undefined,
       (e: unknown) => e,
@@ -109,7 +112,7 @@ describe('windowedCount operator', () => {
       /^windowedCount: late rejected: event time 1970-01-01T00:00:00\.002Z is late/,
     );
     expect(seen).to.deep.equal([]); // strict throws instead of reporting
-    expect(stats?.eventsSeen).to.equal(3); // the events after the error were not processed
+    expect(stats()?.eventsSeen).to.equal(3); // the events after the error were not processed
   });
 
   it('with strict, errors the stream on a bad event time', async () => {
@@ -218,25 +221,14 @@ describe('windowedCount operator', () => {
   });
 
   it('rejects far-future events as future and goes on counting the others', async () => {
-    const rejected: Rejection<Ev>[] = [];
-    let stats: WindowStats | undefined;
-    const rows = await lastValueFrom(
-      from([ev(1), ev(9e12), ev(2), ev(15)]).pipe(
-        windowedCount({
-          ...base,
-          maxEventTimeAhead: '1 s',
-          now: () => 0,
-          onReject: (r) => rejected.push(r),
-          onSubscribe: (s) => {
-            stats = s;
-          },
-        }),
-        toArray(),
-      ),
-    );
+    const { result, rejected, stats } = countedWith([ev(1), ev(9e12), ev(2), ev(15)], {
+      maxEventTimeAhead: '1 s',
+      now: () => 0,
+    });
+    const rows = await result;
     expect(rows.map(show)).to.deep.equal(['[0,10) a=2', '[10,20) a=1']);
     expect(rejected.map((r) => [r.kind, r.input.t])).to.deep.equal([['future', 9e12]]);
-    expect(stats).to.include({ futureRejects: 1, lateEvents: 0, eventsCounted: 3 });
+    expect(stats()).to.include({ futureRejects: 1, lateEvents: 0, eventsCounted: 3 });
   });
 
   describe('initialState', () => {
@@ -296,9 +288,7 @@ describe('windowedCount operator', () => {
 
     it('closes restored windows by the clock when the source stays silent (idle advance)', () => {
       const initialState = snapshotAfter([ev(10)]);
-      const scheduler = new TestScheduler((actual, expected) => {
-        expect(actual).to.deep.equal(expected);
-      });
+      const scheduler = marbleScheduler();
       scheduler.run(({ cold, expectObservable }) => {
         // Restored: window [10, 20), max event time 10, watermark 5. Counting the silence
         // from the subscription, [10, 20) would be final at 15 ms, but idleness starts at 50 ms.
@@ -314,9 +304,7 @@ describe('windowedCount operator', () => {
 
   describe('idle advance', () => {
     it('closes a window by the clock when the source goes quiet (virtual time)', () => {
-      const scheduler = new TestScheduler((actual, expected) => {
-        expect(actual).to.deep.equal(expected);
-      });
+      const scheduler = marbleScheduler();
       scheduler.run(({ cold, expectObservable }) => {
         // One event at 10 ms event time, then 1 s of silence. With a 0 delay the window
         // [0, 100) is final once event time would have reached 100: 90 ms after the event.
@@ -330,9 +318,7 @@ describe('windowedCount operator', () => {
     });
 
     it('waits at least idleAdvance.after, and does nothing before the first event', () => {
-      const scheduler = new TestScheduler((actual, expected) => {
-        expect(actual).to.deep.equal(expected);
-      });
+      const scheduler = marbleScheduler();
       scheduler.run(({ cold, expectObservable }) => {
         // window [0, 100) would be final 10 ms after the event, but idleness starts at 300 ms
         const source = cold<Ev>('500ms a 999ms |', { a: ev(90) });
@@ -346,9 +332,7 @@ describe('windowedCount operator', () => {
     });
 
     it('does not advance while events keep arriving', () => {
-      const scheduler = new TestScheduler((actual, expected) => {
-        expect(actual).to.deep.equal(expected);
-      });
+      const scheduler = marbleScheduler();
       scheduler.run(({ cold, expectObservable }) => {
         // events every 40 ms (< idleAdvance.after 50) with event times that stay in [0, 100): the
         // wall clock never takes over, and the window only ends with the flush
