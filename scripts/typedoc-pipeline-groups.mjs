@@ -4,7 +4,7 @@
 // Each export gets a @group from the folder it is declared in (src/gpio → GPIO, and so
 // on), so a new export lands in its stage without anyone tagging it; the six operators
 // form the first group, in pipeline order; error classes and the contracts operators
-// share (rejections, the writers' queue) go to "Errors". An explicit @group in a doc
+// share (rejections, the writers' queue, durations) go to "Errors and shared options". An explicit @group in a doc
 // comment wins. typedoc.json's groupOrder orders the groups; test/docs.test.ts checks
 // the generated navigation.
 import { Comment, CommentTag, Converter, ReflectionKind, RendererEvent } from 'typedoc';
@@ -28,7 +28,7 @@ const FOLDER_GROUPS = {
 /** The group of a top-level export, from its name and the file that declares it. */
 export function pipelineGroup(name, file) {
   if (OPERATORS.includes(name)) return 'Operators';
-  if (/Error$/.test(name) || /^(reject\.ts|.*\/reject\.ts|writeQueue\.ts)$/.test(file)) return 'Errors';
+  if (/Error$/.test(name) || /^(reject|writeQueue|duration)\.ts$/.test(file)) return 'Errors and shared options';
   const folder = file.split('/')[0];
   return FOLDER_GROUPS[folder] ?? 'Other';
 }

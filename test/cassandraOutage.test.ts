@@ -287,31 +287,32 @@ describe('cassandraSink write timestamps (a stand-in client recording them)', ()
     expect(custom.timestamps).to.deep.equal([10, 20, 30]);
   });
 
-  it('a value whose writeTimestamp is neither a safe integer nor a Long is rejected before its row is sent; the others are written', async () => {
+  it('a value whose writeTimestamp is neither a safe integer, a bigint nor a Long is rejected before its row is sent; the others are written', async () => {
     const client = new FlakyClient();
     const rejections: Rejection<WindowRow<number>>[] = [];
-    const bad: Record<number, unknown> = { 1: 1.5, 2: Number.NaN, 3: 2 ** 60, 4: '17' };
+    const bad: Record<number, unknown> = { 1: 1.5, 2: Number.NaN, 3: 2 ** 60, 4: '17', 5: 2n ** 63n };
     const results = await lastValueFrom(
-      range(0, 6).pipe(
+      range(0, 7).pipe(
         map(row),
         cassandraSink(asClient(client), {
           ...windowCountRows(),
-          writeTimestamp: (r) => (bad[r.count - 1] ?? r.count) as number,
+          writeTimestamp: (r) => (bad[r.count - 1] ?? BigInt(r.count)) as bigint,
           onReject: (r) => rejections.push(r),
         }),
         toArray(),
       ),
     );
-    expect(results.map((r) => r.value.count).sort()).to.deep.equal([1, 6]);
+    expect(results.map((r) => r.value.count).sort()).to.deep.equal([1, 7]);
     expect(client.sent).to.equal(2);
     expect(rejections.map((r) => [r.kind, r.input.count])).to.deep.equal([
       ['row', 2],
       ['row', 3],
       ['row', 4],
       ['row', 5],
+      ['row', 6],
     ]);
     expect(rejections[0]!.reason).to.equal(
-      'cannot make a row of the value for hyper.mqtt: writeTimestamp returned 1.5; expected microseconds since the epoch, a safe integer or a Long',
+      'cannot make a row of the value for hyper.mqtt: writeTimestamp returned 1.5; expected microseconds since the epoch, a safe integer, a bigint or a Long',
     );
 
     const strict = await lastValueFrom(

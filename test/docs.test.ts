@@ -53,7 +53,7 @@ describe('the API docs', function () {
       'Access logs',
       'Windows',
       'Cassandra',
-      'Errors',
+      'Errors and shared options',
     ]);
     expect(navigation[0]!.children!.map((node) => node.text)).to.deep.equal([
       'fromGpioButton',
@@ -73,7 +73,8 @@ describe('the API docs', function () {
     expect(member('Access logs')).to.include('parseAccessLogLine');
     expect(member('Windows')).to.include.members(['WindowedCountState', 'WindowRow']);
     expect(member('Cassandra')).to.include('ensureWindowCountTable');
-    expect(member('Errors')).to.include.members([
+    expect(member('Errors and shared options')).to.include.members([
+      'Duration',
       'RejectionError',
       'MqttConnectionError',
       'Rejection',

@@ -23,6 +23,18 @@ interface Grid {
   readonly offset: number;
 }
 
+/** What every property's counter is built from: the events' accessors and the window grid. */
+function gridOptions(grid: Grid, watermarkDelay: number) {
+  return {
+    eventTime: (e: Ev) => e.t,
+    key: (e: Ev) => e.k,
+    windowDuration: grid.length,
+    slideDuration: grid.slide,
+    offset: grid.offset,
+    watermarkDelay,
+  };
+}
+
 /** Every window start s on the grid with s ≤ t < s + length, ascending, by trying every grid point near t. */
 function bruteForceStarts(t: number, { length, slide, offset }: Grid): number[] {
   const starts: number[] = [];
@@ -93,12 +105,7 @@ function run(
   const rejections: Rejection<Ev>[] = [];
   const counter = new WindowedCountState<Ev, string>(
     {
-      eventTime: (e) => e.t,
-      key: (e) => e.k,
-      windowDuration: grid.length,
-      slideDuration: grid.slide,
-      offset: grid.offset,
-      watermarkDelay: delay,
+      ...gridOptions(grid, delay),
       outputMode,
       lateRule,
       onReject: (r) => rejections.push(r),
@@ -211,12 +218,7 @@ describe('windowedCount state machine properties', () => {
         const rows: WindowRow<string>[] = [];
         const counter = new WindowedCountState<Ev, string>(
           {
-            eventTime: (e) => e.t,
-            key: (e) => e.k,
-            windowDuration: grid.length,
-            slideDuration: grid.slide,
-            offset: grid.offset,
-            watermarkDelay: delay,
+            ...gridOptions(grid, delay),
             lateRule,
             onReject: () => {},
           },
@@ -257,12 +259,7 @@ describe('windowedCount state machine properties', () => {
         const rows: WindowRow<string>[] = [];
         const counter = new WindowedCountState<Ev, string>(
           {
-            eventTime: (e) => e.t,
-            key: (e) => e.k,
-            windowDuration: grid.length,
-            slideDuration: grid.slide,
-            offset: grid.offset,
-            watermarkDelay: delay,
+            ...gridOptions(grid, delay),
             outputMode: 'complete',
             lateRule,
             onReject: () => {},
@@ -295,12 +292,7 @@ describe('windowedCount state machine properties', () => {
           const keys = new Set<string>();
           const counter = new WindowedCountState<Ev, string>(
             {
-              eventTime: (e) => e.t,
-              key: (e) => e.k,
-              windowDuration: grid.length,
-              slideDuration: grid.slide,
-              offset: grid.offset,
-              watermarkDelay: delay,
+              ...gridOptions(grid, delay),
               outputMode,
               onReject: () => {},
             },
@@ -351,12 +343,7 @@ describe('windowedCount state machine properties', () => {
       const rows: WindowRow<string>[] = [];
       const rejections: Rejection<Ev>[] = [];
       const options: WindowedCountOptions<Ev, string> = {
-        eventTime: (e) => e.t,
-        key: (e) => e.k,
-        windowDuration: grid.length,
-        slideDuration: grid.slide,
-        offset: grid.offset,
-        watermarkDelay: delay,
+        ...gridOptions(grid, delay),
         outputMode,
         lateRule,
         now: clock,

@@ -57,3 +57,23 @@ export interface AccessLogRecord {
 
 /** Why a line was not read as an access-log line: a sentence naming the field and the problem. */
 export type AccessLineFailure = string;
+
+/**
+ * The record's fields, in the order the line holds them (`raw`, the whole line, last).
+ * @internal
+ */
+export const ACCESS_LOG_FIELDS = [
+  'client',
+  'ident',
+  'user',
+  'time',
+  'request',
+  'method',
+  'path',
+  'protocol',
+  'status',
+  'bytes',
+  'referer',
+  'userAgent',
+  'raw',
+] as const satisfies readonly (keyof AccessLogRecord)[];

@@ -3,7 +3,7 @@
  * the positions of its fields, each string and the `Date` made on first read.
  * @module
  */
-import type { AccessLogRecord } from './accessLogRecord.js';
+import { ACCESS_LOG_FIELDS, type AccessLogRecord } from './accessLogRecord.js';
 import { closingQuote, quotedDash } from './quotedField.js';
 
 // Character codes compared against. Declared here, not imported from one module: V8
@@ -288,21 +288,7 @@ export class LazyAccessLogRecord implements AccessLogRecord {
 
 // The record's fields are prototype getters; make them enumerable so that code walking
 // the record's properties (for…in, deep equality in tests) sees the fields.
-for (const field of [
-  'client',
-  'ident',
-  'user',
-  'time',
-  'request',
-  'method',
-  'path',
-  'protocol',
-  'status',
-  'bytes',
-  'referer',
-  'userAgent',
-  'raw',
-]) {
+for (const field of ACCESS_LOG_FIELDS) {
   Object.defineProperty(LazyAccessLogRecord.prototype, field, { enumerable: true });
 }
 

@@ -79,7 +79,10 @@ export interface WindowCountRowsOptions extends WindowCountTableOptions {
  * `bigint`: past the year 2255 the product is no longer a safe JavaScript integer.
  */
 function windowCountTimestamp(row: WindowRow<number>): bigint {
-  return BigInt(row.windowEnd.getTime()) * 1000n + BigInt(row.count);
+  const windowEnd = row.windowEnd instanceof Date ? row.windowEnd.getTime() : Number.NaN;
+  if (!Number.isSafeInteger(windowEnd)) throw new TypeError(`windowEnd ${String(row.windowEnd)} is not a valid Date`);
+  if (!Number.isSafeInteger(row.count)) throw new TypeError(`count ${String(row.count)} is not a whole number`);
+  return BigInt(windowEnd) * 1000n + BigInt(row.count);
 }
 
 /**

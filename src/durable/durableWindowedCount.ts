@@ -8,6 +8,7 @@ import type { MqttMessage } from '../mqtt/message.js';
 import { reject, RejectionError, type Rejection } from '../reject.js';
 import { durationMillis, type Duration } from '../duration.js';
 import { deriveWindowSettings, resolveWindowSettings, type WindowedCountOptions } from '../window/options.js';
+import { STAT_NAMES } from '../window/snapshot.js';
 import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from '../window/WindowedCountState.js';
 import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
@@ -311,21 +312,10 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       };
       const liveStats: DurableWindowStats = Object.defineProperties(stats, {
         ...Object.fromEntries(
-          (
-            [
-              'eventsSeen',
-              'eventsCounted',
-              'timestampRejects',
-              'futureRejects',
-              'lateEvents',
-              'latePairs',
-              'rowsEmitted',
-              'openWindows',
-              'stateSize',
-              'watermark',
-              'maxEventTime',
-            ] as const
-          ).map((name) => [name, { get: () => counter[name], enumerable: true }]),
+          ([...STAT_NAMES, 'openWindows', 'stateSize', 'watermark', 'maxEventTime'] as const).map((name) => [
+            name,
+            { get: () => counter[name], enumerable: true },
+          ]),
         ),
         pendingRows: { get: () => pending.size, enumerable: true },
         rowsInFlight: { get: () => pending.inFlight, enumerable: true },

@@ -57,15 +57,7 @@ export interface WindowedCountSnapshot<K> {
     readonly counts: readonly (readonly [key: K, count: number])[];
   }[];
   /** The running counters of {@link WindowStats}. */
-  readonly stats: {
-    readonly eventsSeen: number;
-    readonly eventsCounted: number;
-    readonly timestampRejects: number;
-    readonly futureRejects: number;
-    readonly lateEvents: number;
-    readonly latePairs: number;
-    readonly rowsEmitted: number;
-  };
+  readonly stats: { readonly [Stat in (typeof STAT_NAMES)[number]]: number };
 }
 
 const SETTING_NAMES = [
