@@ -242,19 +242,19 @@ describe('gpiod backend', () => {
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('delivers every line gpiomon printed before passing on its exit', async () => {
-      writeFileSync(
-        join(dir, 'gpiomon'),
-        [
-          '#!/bin/sh',
-          "printf 'event: FALLING EDGE offset: 17 timestamp: [     164.000012345]\\n'",
-          "echo 'gpiomon: error waiting for events: Input/output error' >&2",
-          'exit 1',
-          '',
-        ].join('\n'),
-      );
+    /** A gpiod backend (libgpiod 1.6.3 tools) whose gpiomon is a shell script running `lines`. */
+    function standInGpiomon(lines: readonly string[]) {
+      writeFileSync(join(dir, 'gpiomon'), ['#!/bin/sh', ...lines, ''].join('\n'));
       chmodSync(join(dir, 'gpiomon'), 0o755);
-      const backend = createGpiodBackend('1.6.3', { chip: 'gpiochip0', toolPrefix: `${dir}/` });
+      return createGpiodBackend('1.6.3', { chip: 'gpiochip0', toolPrefix: `${dir}/` });
+    }
+
+    it('delivers every line gpiomon printed before passing on its exit', async () => {
+      const backend = standInGpiomon([
+        "printf 'event: FALLING EDGE offset: 17 timestamp: [     164.000012345]\\n'",
+        "echo 'gpiomon: error waiting for events: Input/output error' >&2",
+        'exit 1',
+      ]);
       const seen: string[] = [];
       await new Promise<void>((resolve) => {
         fromGpioButton(17, { backend }).subscribe({
@@ -274,20 +274,13 @@ describe('gpiod backend', () => {
 
     it('streams events as they are printed and ends gpiomon on unsubscribe', async () => {
       const pidFile = join(dir, 'pid');
-      writeFileSync(
-        join(dir, 'gpiomon'),
-        [
-          '#!/bin/sh',
-          `echo $$ > ${pidFile}`,
-          "printf 'event: FALLING EDGE offset: 17 timestamp: [     164.000012345]\\nevent:  RISING'",
-          'sleep 0.1',
-          "printf ' EDGE offset: 17 timestamp: [     164.200000000]\\nnot an event\\n'",
-          'exec sleep 60',
-          '',
-        ].join('\n'),
-      );
-      chmodSync(join(dir, 'gpiomon'), 0o755);
-      const backend = createGpiodBackend('1.6.3', { chip: 'gpiochip0', toolPrefix: `${dir}/` });
+      const backend = standInGpiomon([
+        `echo $$ > ${pidFile}`,
+        "printf 'event: FALLING EDGE offset: 17 timestamp: [     164.000012345]\\nevent:  RISING'",
+        'sleep 0.1',
+        "printf ' EDGE offset: 17 timestamp: [     164.200000000]\\nnot an event\\n'",
+        'exec sleep 60',
+      ]);
       const events: GpioButtonEvent[] = [];
       const rejected: unknown[] = [];
       const errors: unknown[] = [];
