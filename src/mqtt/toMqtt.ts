@@ -53,6 +53,10 @@ export interface MqttPublished<T> extends WriteResult<T> {
  * toMqtt:  ----a'-b'----c'----|      (a' = {value: a, topic, qos, messageId, reasonCode})
  * ```
  *
+ * The topic is an option, not an argument as in {@link fromMqtt}: there the topic
+ * filters are what the subscription is, fixed for its life; here the topic is a
+ * property of each message, fixed or derived from the value (`topic: (v) => …`).
+ *
  * Acknowledgements are emitted in the order of the values. At most `concurrency`
  * values (default 16) are published and not yet emitted; later values wait in a
  * queue of at most `maxQueued` (default 10,000). RxJS cannot ask a source to slow
