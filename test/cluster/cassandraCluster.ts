@@ -9,7 +9,8 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { policies, type ClientOptions } from 'cassandra-driver';
+import { Client, policies, types, type ClientOptions } from 'cassandra-driver';
+import type { CassandraAccess } from '../faults/aggregatorHarness.js';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(projectRoot, 'scripts', 'cassandra');
@@ -102,6 +103,28 @@ export class CassandraCluster {
       // The driver's default waits up to 10 minutes before trying a node that was down again.
       policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(500, 5_000) },
       ...extra,
+    };
+  }
+
+  /**
+   * For an aggregator suite: the test's client, reading at QUORUM (two of three replicas
+   * answer, so a read sees every write that LOCAL_QUORUM acknowledged, whichever node is
+   * down), with the keyspace `hyper` made (NetworkTopologyStrategy, replication 3); and
+   * the aggregators' arguments, writing at LOCAL_QUORUM.
+   */
+  async access(): Promise<CassandraAccess> {
+    const client = new Client(this.clientOptions({ queryOptions: { consistency: types.consistencies.quorum } }));
+    try {
+      await client.execute(
+        `CREATE KEYSPACE IF NOT EXISTS hyper WITH replication = {'class': 'NetworkTopologyStrategy', '${this.datacenter}': 3}`,
+      );
+    } catch (error) {
+      await client.shutdown(); // an open client would keep the run alive
+      throw error;
+    }
+    return {
+      client,
+      args: ['--cassandra', this.contactPoints, '--datacenter', this.datacenter, '--consistency', 'LOCAL_QUORUM'],
     };
   }
 

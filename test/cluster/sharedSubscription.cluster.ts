@@ -6,87 +6,34 @@
 // a shared subscription's messages round robin, so three consecutive messages reach
 // the three aggregators, whatever the rotation's starting point.
 import { expect } from 'chai';
-import { Client, types } from 'cassandra-driver';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
-import { encodeIotPayload, ensureWindowCountTable, makeIotPayload, WindowedCountState } from '../../src/index.js';
-import { corpusLines } from '../support/corpora.js';
-import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
-import { closeClients, testClient } from '../support/mqttHelpers.js';
-import { waitFor } from '../support/waitFor.js';
+import { countAsOneAggregator } from '../support/oneAggregator.js';
 import {
   MINUTE,
-  TOPIC,
   aggregateSummary,
-  aggregatorRunner,
+  aggregatorSuite,
   compareTable,
+  describeDifferences,
   expectedCounts,
   publishEvents,
   scriptedEvents,
   settledComparison,
   sleep,
+  startPublishing,
   type AggregatorRunner,
   type Comparison,
   type SentEvent,
 } from '../faults/aggregatorHarness.js';
-import { CLUSTER_START_TIMEOUT_MS, cassandraCluster, type CassandraCluster } from './cassandraCluster.js';
+import { CLUSTER_START_TIMEOUT_MS, cassandraCluster } from './cassandraCluster.js';
 import { figures } from './figures.js';
 
 const START = Date.UTC(2026, 10, 30, 10, 0, 0);
 const AGGREGATORS = ['a1', 'a2', 'a3'] as const;
 
-/** One aggregator's counts over `events` in order (1-minute windows, 2-minute watermark, append), open windows flushed. */
-function oneAggregator(events: readonly SentEvent[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  const counter = new WindowedCountState<SentEvent, number>(
-    {
-      eventTime: (event) => event.time,
-      key: (event) => event.status,
-      windowDuration: MINUTE,
-      watermarkDelay: 2 * MINUTE,
-      outputMode: 'append',
-      onReject: () => {},
-    },
-    (row) => counts.set(`${row.windowStart.getTime()}/${row.key}`, row.count),
-  );
-  for (const event of events) counter.push(event);
-  counter.flush();
-  return counts;
-}
-
 describe('three aggregators on one shared subscription, writing partials to the cluster', function () {
   this.timeout(900_000);
-  let cluster: CassandraCluster;
-  let broker: Mosquitto;
-  let cassandra: Client;
-  let publisher: MqttClient;
-  let workDir: string;
-  const lines = corpusLines('elastic');
-  const runners: AggregatorRunner[] = [];
-
-  before(async function () {
-    this.timeout(CLUSTER_START_TIMEOUT_MS);
-    cluster = await cassandraCluster();
-    cassandra = new Client(cluster.clientOptions({ queryOptions: { consistency: types.consistencies.quorum } }));
-    await cassandra.execute(
-      `CREATE KEYSPACE IF NOT EXISTS hyper WITH replication = {'class': 'NetworkTopologyStrategy', '${cluster.datacenter}': 3}`,
-    );
-    broker = await startMosquitto({
-      persistence: true,
-      extraConfig: ['max_queued_messages 1000000', 'autosave_interval 5'],
-    });
-    publisher = await testClient(broker.url, { clientId: 'shared-publisher', reconnectPeriod: 200 });
-    workDir = mkdtempSync(join(tmpdir(), 'shared-'));
-  });
-  after(async () => {
-    for (const runner of runners) for (const process of runner.processes) process.child.kill('SIGKILL');
-    await closeClients();
-    await cassandra?.shutdown();
-    await broker?.dispose();
-    if (workDir) rmSync(workDir, { recursive: true, force: true });
-  });
+  const suite = aggregatorSuite('shared', CLUSTER_START_TIMEOUT_MS, async () => (await cassandraCluster()).access());
+  const { lines } = suite;
 
   /**
    * Three aggregators on a shared subscription of their own, all subscribed before
@@ -98,50 +45,17 @@ describe('three aggregators on one shared subscription, writing partials to the 
     extra: string[] = [],
   ): Promise<{ table: string; aggregators: AggregatorRunner[] }> {
     const table = `shared_${name}`;
-    const group = `counters-${name}`;
-    await cassandra.execute(`DROP TABLE IF EXISTS hyper.${table}`);
-    await ensureWindowCountTable(cassandra, { table });
+    await suite.freshTable(table);
     const aggregators = AGGREGATORS.map((id) =>
-      aggregatorRunner(
-        broker,
-        [
-          '--broker',
-          broker.url,
-          '--topic',
-          TOPIC,
-          '--share-group',
-          group,
-          '--cassandra',
-          cluster.contactPoints,
-          '--datacenter',
-          cluster.datacenter,
-          '--consistency',
-          'LOCAL_QUORUM',
-          '--keyspace',
-          'hyper',
-          '--table',
-          table,
-          '--aggregator-id',
-          `${name}-${id}`,
-          '--state-dir',
-          join(workDir, name, id),
-          '--idle-advance',
-          '0',
-          '--max-event-time-ahead',
-          'off',
-          '--output-mode',
-          'append',
-          '--format',
-          'json',
-          '--session-expiry',
-          '600',
-          ...extra,
-        ],
-        `mqtt-iot-stream-aggregator-${name}-${id}`,
-        `$share/${group}/${TOPIC}`,
-      ),
+      suite.aggregator({
+        id: `${name}-${id}`,
+        table,
+        stateDir: join(suite.workDir, name, id),
+        mode: 'append',
+        shareGroup: `counters-${name}`,
+        extra,
+      }),
     );
-    runners.push(...aggregators);
     for (const aggregator of aggregators) await aggregator.start();
     return { table, aggregators };
   }
@@ -151,13 +65,7 @@ describe('three aggregators on one shared subscription, writing partials to the 
    * subscription gives one event to one aggregator, so send one per aggregator, twice over.
    */
   async function closeAll(events: readonly SentEvent[]): Promise<number> {
-    const closing = Math.max(...events.map((event) => event.time)) + 60 * MINUTE;
-    for (let i = 0; i < 2 * AGGREGATORS.length; i++) {
-      await publisher.publishAsync(TOPIC, encodeIotPayload(makeIotPayload(lines[0] as string, new Date(closing))), {
-        qos: 1,
-      });
-    }
-    return closing - (closing % MINUTE);
+    return suite.closeWindows(events, 2 * AGGREGATORS.length);
   }
 
   async function stopAll(aggregators: readonly AggregatorRunner[]): Promise<Record<string, number>[]> {
@@ -174,25 +82,21 @@ describe('three aggregators on one shared subscription, writing partials to the 
       )
       .join('\n');
   const explain = (comparison: Comparison, aggregators: readonly AggregatorRunner[]) =>
-    `lost ${comparison.lost}, double-counted ${comparison.doubled}:\n${comparison.differences.slice(0, 20).join('\n')}\n${outputs(aggregators)}`;
+    describeDifferences(comparison, outputs(aggregators));
 
   it('sums the partials to the exact totals when one of the three is SIGKILLed mid-stream and restarted', async () => {
     const { table, aggregators } = await sharedAggregators('kill');
     const events = scriptedEvents(lines, 9_000, START, 30);
-    let published = 0;
     const started = Date.now();
-    const publishing = publishEvents(publisher, events, 300, (sent) => {
-      published = sent;
-    });
-    await waitFor(() => published >= 3_000, 'a third of the stream', 60_000);
-    const killedAt = published;
+    const publishing = startPublishing(suite.publisher, events, 300);
+    const killedAt = await publishing.reach(3_000, 'a third of the stream', 60_000);
     expect(await aggregators[1]!.kill('SIGKILL')).to.equal('SIGKILL');
     await sleep(1_000);
     await aggregators[1]!.start();
-    await publishing;
+    await publishing.done;
     const streamMs = Date.now() - started;
     const before = await closeAll(events);
-    const comparison = await settledComparison(cassandra, table, expectedCounts(events), before, 20_000, 300_000);
+    const comparison = await settledComparison(suite.cassandra, table, expectedCounts(events), before, 20_000, 300_000);
     expect(comparison, explain(comparison, aggregators)).to.include({ lost: 0, doubled: 0 });
     const summaries = await stopAll(aggregators);
     // Each process's own count since it started; the killed one's first life is in its journal, not here.
@@ -223,19 +127,23 @@ describe('three aggregators on one shared subscription, writing partials to the 
       event(START + 25 * MINUTE, lines[3]),
     ];
     const events = [...base, ...lateEverywhere, ...lateForOne];
-    await publishEvents(publisher, base, 300);
-    await publishEvents(publisher, lateEverywhere, 1_000);
-    await publishEvents(publisher, lateForOne, 1_000);
+    await publishEvents(suite.publisher, base, 300);
+    await publishEvents(suite.publisher, lateEverywhere, 1_000);
+    await publishEvents(suite.publisher, lateForOne, 1_000);
     const before = await closeAll(events);
 
-    const single = oneAggregator(events);
+    const single = countAsOneAggregator(
+      events,
+      (sent) => sent.time,
+      (sent) => sent.status,
+    ).counts;
     const expected = new Map(single);
     const graceCell = `${START + 25 * MINUTE}/${status(lines[3] as string)}`;
     expected.set(graceCell, (expected.get(graceCell) ?? 0) + 2);
-    const comparison = await settledComparison(cassandra, table, expected, before, 20_000, 300_000);
+    const comparison = await settledComparison(suite.cassandra, table, expected, before, 20_000, 300_000);
     expect(comparison, explain(comparison, aggregators)).to.include({ lost: 0, doubled: 0 });
     // Against one aggregator: the same everywhere but the two events of the +25 min window.
-    const againstSingle = await compareTable(cassandra, table, single, before);
+    const againstSingle = await compareTable(suite.cassandra, table, single, before);
     expect(againstSingle.differences).to.deep.equal([
       `${new Date(START + 25 * MINUTE).toISOString()} status ${status(lines[3] as string)}: 2 (sent 0)`,
     ]);

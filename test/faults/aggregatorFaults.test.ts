@@ -5,26 +5,20 @@
 // sent, lost and double-counted events reported separately.
 import { expect } from 'chai';
 import { Client, policies } from 'cassandra-driver';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
-import { encodeIotPayload, ensureWindowCountTable, makeIotPayload } from '../../src/index.js';
+import { encodeIotPayload, makeIotPayload } from '../../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from '../support/cassandra.js';
-import { corpusLines } from '../support/corpora.js';
-import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
-import { closeClients, testClient } from '../support/mqttHelpers.js';
 import { waitFor } from '../support/waitFor.js';
 import {
   MINUTE,
   TOPIC,
+  aggregatorSuite,
+  describeDifferences,
   expectedCounts,
   publishEvents,
   scriptedEvents,
   settledComparison,
   sleep,
-  startAggregate,
-  type AggregatorProcess,
+  startPublishing,
   type Comparison,
   type SentEvent,
 } from './aggregatorHarness.js';
@@ -40,92 +34,15 @@ const figures: string[] = [];
 describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate command)', function () {
   this.timeout(600_000);
   let node: CassandraNode;
-  let broker: Mosquitto;
-  let cassandra: Client;
-  let publisher: MqttClient;
-  let workDir: string;
-  const lines = corpusLines('elastic');
-  const running: AggregatorProcess[] = [];
-
-  before(async function () {
-    this.timeout(CASSANDRA_START_TIMEOUT_MS);
+  const suite = aggregatorSuite('faults', CASSANDRA_START_TIMEOUT_MS, async () => {
     node = await cassandraNode();
-    cassandra = new Client(node.clientOptions(quickReconnection));
-    // Persistence: sessions and queued messages survive a broker restart. The queue
-    // limit raised: Mosquitto's default (1000 per client) drops the rest silently.
-    broker = await startMosquitto({
-      persistence: true,
-      extraConfig: ['max_queued_messages 1000000', 'autosave_interval 5'],
-    });
-    publisher = await testClient(broker.url, { clientId: 'faults-publisher', reconnectPeriod: 200 });
-    workDir = mkdtempSync(join(tmpdir(), 'faults-'));
+    return { client: new Client(node.clientOptions(quickReconnection)), args: ['--cassandra', node.contactPoint] };
   });
-  after(async () => {
-    for (const aggregator of running) aggregator.child.kill('SIGKILL');
-    await closeClients();
-    await cassandra?.shutdown();
-    await broker?.dispose();
-    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  const { lines } = suite;
+  after(() => {
     if (figures.length > 0)
       process.stdout.write(`\n      fault figures:\n${figures.map((line) => `        ${line}`).join('\n')}\n`);
   });
-
-  /** One case's aggregator: same id, table and state directory across restarts. */
-  async function aggregatorFor(name: string, mode: 'append' | 'update', extra: string[] = []) {
-    const table = `faults_${name}`;
-    await cassandra.execute(`DROP TABLE IF EXISTS hyper.${table}`).catch(() => undefined);
-    await ensureWindowCountTable(cassandra, { table });
-    const stateDir = join(workDir, name);
-    const args = [
-      '--broker',
-      broker.url,
-      '--topic',
-      TOPIC,
-      '--cassandra',
-      node.contactPoint,
-      '--keyspace',
-      'hyper',
-      '--table',
-      table,
-      '--aggregator-id',
-      name,
-      '--state-dir',
-      stateDir,
-      '--idle-advance',
-      '0',
-      '--max-event-time-ahead',
-      'off',
-      '--output-mode',
-      mode,
-      '--format',
-      'json',
-      '--session-expiry',
-      '600',
-      ...extra,
-    ];
-    let current: AggregatorProcess | undefined;
-    const start = async () => {
-      current = startAggregate(args);
-      running.push(current);
-      const logBefore = broker.log().length;
-      // Subscribed: from then on the persistent session queues what the aggregator misses.
-      await waitFor(
-        () =>
-          broker.log().slice(logBefore).includes(`mqtt-iot-stream-aggregator-${name} 1 ${TOPIC}`) ||
-          current!.child.exitCode !== null,
-        () => `the aggregator's subscription; its output:\n${current!.output()}`,
-        60_000,
-      );
-      if (current.child.exitCode !== null) throw new Error(`the aggregator exited at start:\n${current.output()}`);
-      return current;
-    };
-    const kill = async (signal: NodeJS.Signals) => {
-      const process = current!;
-      process.child.kill(signal);
-      return process.exited;
-    };
-    return { table, start, kill, current: () => current! };
-  }
 
   /** Sends one event an hour after the last, so every window before it is final, then compares. */
   async function closeAndCompare(
@@ -134,46 +51,39 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     caseName: string,
     extra = '',
   ): Promise<Comparison> {
-    const last = Math.max(...events.map((event) => event.time));
-    const closing = last + 60 * MINUTE;
-    await publisher.publishAsync(TOPIC, encodeIotPayload(makeIotPayload(lines[0] as string, new Date(closing))), {
-      qos: 1,
-    });
-    const comparison = await settledComparison(cassandra, table, expectedCounts(events), closing - (closing % MINUTE));
+    const before = await suite.closeWindows(events);
+    const comparison = await settledComparison(suite.cassandra, table, expectedCounts(events), before);
     figures.push(
       `${caseName}: sent ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}${extra}`,
     );
     return comparison;
   }
 
-  const describeDifferences = (comparison: Comparison, output: string) =>
-    `lost ${comparison.lost}, double-counted ${comparison.doubled}:\n${comparison.differences.slice(0, 20).join('\n')}\naggregator output:\n${output.slice(-3000)}`;
+  const explain = (comparison: Comparison, output: string) =>
+    describeDifferences(comparison, `aggregator output:\n${output.slice(-3000)}`);
 
   for (const mode of ['append', 'update'] as const) {
     it(`loses nothing and counts nothing twice when SIGKILLed at 5 random points and restarted (${mode} mode)`, async () => {
-      const aggregator = await aggregatorFor(`kill_${mode}`, mode);
+      const aggregator = await suite.caseAggregator(`kill_${mode}`, mode);
       await aggregator.start();
       const events = scriptedEvents(lines, 6_000, START, 30);
-      let published = 0;
-      const publishing = publishEvents(publisher, events, 500, (sent) => {
-        published = sent;
-      });
+      const publishing = startPublishing(suite.publisher, events, 500);
       const killedAt: number[] = [];
       for (let kill = 0; kill < 5; kill++) {
         await sleep(400 + Math.random() * 1_500);
-        killedAt.push(published);
+        killedAt.push(publishing.sent());
         expect(await aggregator.kill('SIGKILL')).to.equal('SIGKILL');
         await sleep(200);
         await aggregator.start();
       }
-      await publishing;
+      await publishing.done;
       const comparison = await closeAndCompare(
         aggregator.table,
         events,
         `SIGKILL ×5, ${mode}`,
         ` (killed after ${killedAt.join(', ')} published)`,
       );
-      expect(comparison, describeDifferences(comparison, aggregator.current().output())).to.include({
+      expect(comparison, explain(comparison, aggregator.current().output())).to.include({
         lost: 0,
         doubled: 0,
       });
@@ -182,23 +92,20 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
   }
 
   it('loses nothing and counts nothing twice when stopped with SIGTERM and SIGINT mid-window and restarted', async () => {
-    const aggregator = await aggregatorFor('term', 'append');
+    const aggregator = await suite.caseAggregator('term', 'append');
     await aggregator.start();
     const events = scriptedEvents(lines, 1_500, START, 5);
-    let published = 0;
-    const publishing = publishEvents(publisher, events, 300, (sent) => {
-      published = sent;
-    });
+    const publishing = startPublishing(suite.publisher, events, 300);
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      await waitFor(() => published >= (signal === 'SIGTERM' ? 500 : 1_000), 'publishing', 30_000);
+      await publishing.reach(signal === 'SIGTERM' ? 500 : 1_000, 'publishing', 30_000);
       const process = aggregator.current();
       expect(await aggregator.kill(signal), process.output()).to.equal(0);
       expect(process.output()).to.match(new RegExp(`${signal}: writing the open windows`));
       await aggregator.start();
     }
-    await publishing;
+    await publishing.done;
     const comparison = await closeAndCompare(aggregator.table, events, 'SIGTERM + SIGINT mid-window');
-    expect(comparison, describeDifferences(comparison, aggregator.current().output())).to.include({
+    expect(comparison, explain(comparison, aggregator.current().output())).to.include({
       lost: 0,
       doubled: 0,
     });
@@ -207,22 +114,22 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
 
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     it(`counts nothing twice when the broker is ${signal === 'SIGTERM' ? 'stopped' : 'killed'} and restarted with messages in flight${signal === 'SIGTERM' ? ', and loses nothing' : ''}`, async () => {
-      const aggregator = await aggregatorFor(`broker_${signal.toLowerCase()}`, 'append');
+      const aggregator = await suite.caseAggregator(`broker_${signal.toLowerCase()}`, 'append');
       const process = await aggregator.start();
       const events = scriptedEvents(lines, 3_000, START, 10);
       // Frozen aggregator: the broker queues the first half for its session.
       process.child.kill('SIGSTOP');
-      await publishEvents(publisher, events.slice(0, 1_500), 2_000);
+      await publishEvents(suite.publisher, events.slice(0, 1_500), 2_000);
       process.child.kill('SIGCONT');
       await sleep(150); // the aggregator is taking the queue in when the broker goes
-      await broker.stop(signal);
-      const logBefore = broker.log().length;
-      await broker.restart();
+      await suite.broker.stop(signal);
+      const logBefore = suite.broker.log().length;
+      await suite.broker.restart();
       // A killed broker may have lost the session itself (saved every 5 s here): then
       // MQTT.js subscribes again, and what is published before that reaches nobody.
       await waitFor(
         () =>
-          broker
+          suite.broker
             .log()
             .slice(logBefore)
             .includes(`Sending CONNACK to mqtt-iot-stream-aggregator-broker_${signal.toLowerCase()}`),
@@ -230,12 +137,12 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
         30_000,
       );
       await sleep(500);
-      await publishEvents(publisher, events.slice(1_500), 1_000);
+      await publishEvents(suite.publisher, events.slice(1_500), 1_000);
       const comparison = await closeAndCompare(aggregator.table, events, `broker ${signal} + restart`);
-      expect(comparison.doubled, describeDifferences(comparison, process.output())).to.equal(0);
+      expect(comparison.doubled, explain(comparison, process.output())).to.equal(0);
       // Mosquitto acknowledges before it saves (autosave every 5 s here): a killed
       // broker loses what it queued since its last save. Measured, not ours to fix.
-      if (signal === 'SIGTERM') expect(comparison.lost, describeDifferences(comparison, process.output())).to.equal(0);
+      if (signal === 'SIGTERM') expect(comparison.lost, explain(comparison, process.output())).to.equal(0);
       expect(process.child.exitCode, 'the aggregator rode out the broker restart').to.equal(null);
       expect(await aggregator.kill('SIGTERM')).to.equal(0);
     });
@@ -245,7 +152,7 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     this.timeout(900_000);
     // Few rows may wait, so the outage also stops intake: the broker's session queues
     // the messages meanwhile, and the aggregator reconnects for them once Cassandra is back.
-    const aggregator = await aggregatorFor('cassandra', 'append', ['--max-pending-rows', '40']);
+    const aggregator = await suite.caseAggregator('cassandra', 'append', ['--max-pending-rows', '40']);
     const process = await aggregator.start();
     const events = scriptedEvents(lines, 4_400, START, 240);
     const rss: number[] = [];
@@ -257,34 +164,34 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
       }
     }, 1_000);
     try {
-      await publishEvents(publisher, events.slice(0, 200), 200);
+      await publishEvents(suite.publisher, events.slice(0, 200), 200);
       // The test's own client sits the outage out: cassandra-driver 4 leaks the timers
       // of a host it replaces after an outage, which would keep this process alive.
-      await cassandra.shutdown();
+      await suite.cassandra.shutdown();
       await node.stop();
       const outageStart = Date.now();
       // 3 minutes at 20 messages a second, event time running: windows close, rows wait.
-      await publishEvents(publisher, events.slice(200, 3_800), 20);
+      await publishEvents(suite.publisher, events.slice(200, 3_800), 20);
       while (Date.now() - outageStart < 185_000) await sleep(1_000);
       expect(process.child.exitCode, `the aggregator survived the outage:\n${process.output()}`).to.equal(null);
       await node.start();
-      await publishEvents(publisher, events.slice(3_800, 4_100), 100);
+      await publishEvents(suite.publisher, events.slice(3_800, 4_100), 100);
       // Frozen rather than gone: writes time out instead of being refused.
       globalThis.process.kill(node.pid, 'SIGSTOP');
       try {
-        await publishEvents(publisher, events.slice(4_100), 10);
+        await publishEvents(suite.publisher, events.slice(4_100), 10);
         await sleep(10_000);
       } finally {
         globalThis.process.kill(node.pid, 'SIGCONT');
       }
-      cassandra = new Client(node.clientOptions(quickReconnection));
+      suite.cassandra = new Client(node.clientOptions(quickReconnection));
       const comparison = await closeAndCompare(
         aggregator.table,
         events,
         'Cassandra stopped 185 s, then SIGSTOP 40 s',
         `; RSS ${Math.min(...rss).toFixed(0)}–${Math.max(...rss).toFixed(0)} MB`,
       );
-      expect(comparison, describeDifferences(comparison, process.output())).to.include({ lost: 0, doubled: 0 });
+      expect(comparison, explain(comparison, process.output())).to.include({ lost: 0, doubled: 0 });
       expect(process.output(), 'the outage is reported').to.match(/cassandraSink|Cassandra/);
       expect(process.output(), 'intake stopped and resumed')
         .to.match(/not taking messages until they are written/)
@@ -298,7 +205,11 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
   });
 
   it('survives hostile payloads, each followed by good events, and counts the good ones exactly', async () => {
-    const aggregator = await aggregatorFor('hostile', 'append', ['--max-event-time-ahead', '1 hour', '--verbose']);
+    const aggregator = await suite.caseAggregator('hostile', 'append', [
+      '--max-event-time-ahead',
+      '1 hour',
+      '--verbose',
+    ]);
     const process = await aggregator.start();
     // Event times near now: the far-future guard compares with this machine's clock.
     const events = scriptedEvents(lines, 600, Date.now() - 30 * MINUTE, 6);
@@ -317,11 +228,11 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     const rssBefore = process.rssMb();
     const perPart = Math.ceil(events.length / hostile.length);
     for (let i = 0; i < hostile.length; i++) {
-      await publisher.publishAsync(TOPIC, hostile[i] as string | Buffer, { qos: 1 });
-      await publishEvents(publisher, events.slice(i * perPart, (i + 1) * perPart), 1_000);
+      await suite.publisher.publishAsync(TOPIC, hostile[i] as string | Buffer, { qos: 1 });
+      await publishEvents(suite.publisher, events.slice(i * perPart, (i + 1) * perPart), 1_000);
     }
     const comparison = await closeAndCompare(aggregator.table, events, 'hostile payloads');
-    expect(comparison, describeDifferences(comparison, process.output())).to.include({ lost: 0, doubled: 0 });
+    expect(comparison, explain(comparison, process.output())).to.include({ lost: 0, doubled: 0 });
     expect(process.child.exitCode, process.output()).to.equal(null);
     expect(process.output())
       .to.match(/rejected \(future\)/)

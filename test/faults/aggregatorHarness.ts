@@ -2,12 +2,16 @@
 // process, a QoS 1 publisher sending corpus lines with scripted event times, and the
 // final table compared cell by cell with what was sent.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from 'cassandra-driver';
 import type { MqttClient } from 'mqtt';
-import { encodeIotPayload, makeIotPayload, readWindowTotals } from '../../src/index.js';
+import { encodeIotPayload, ensureWindowCountTable, makeIotPayload, readWindowTotals } from '../../src/index.js';
+import { corpusLines } from '../support/corpora.js';
+import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import { closeClients, testClient } from '../support/mqttHelpers.js';
 import { waitFor } from '../support/waitFor.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'examples', 'cli.js');
@@ -117,6 +121,11 @@ export async function settledComparison(
   }
 }
 
+/** A comparison's failure message: the counts, the first 20 cells that differ, then `output` (what the aggregators printed). */
+export function describeDifferences(comparison: Comparison, output: string): string {
+  return `lost ${comparison.lost}, double-counted ${comparison.doubled}:\n${comparison.differences.slice(0, 20).join('\n')}\n${output}`;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -141,6 +150,32 @@ export async function publishEvents(
     onProgress?.(i + 1);
   }
   await Promise.all(inFlight);
+}
+
+/** {@link publishEvents} under way: what it has published so far, and its end. */
+export interface Publishing {
+  /** Resolves when the broker acknowledged every event. */
+  readonly done: Promise<void>;
+  /** How many were published so far. */
+  sent(): number;
+  /** Waits until `count` were published (failing after `timeoutMs`, naming `what`); resolves with how many were. */
+  reach(count: number, what: string, timeoutMs: number): Promise<number>;
+}
+
+/** Starts {@link publishEvents} and returns at once, for a case that does something to the aggregator meanwhile. */
+export function startPublishing(client: MqttClient, events: readonly SentEvent[], rate: number): Publishing {
+  let published = 0;
+  const done = publishEvents(client, events, rate, (sent) => {
+    published = sent;
+  });
+  return {
+    done,
+    sent: () => published,
+    async reach(count, what, timeoutMs) {
+      await waitFor(() => published >= count, what, timeoutMs);
+      return published;
+    },
+  };
 }
 
 /** The aggregate command, running. */
@@ -275,4 +310,176 @@ export function aggregateSummary(output: string): Record<string, number> {
   return Object.fromEntries(
     [...line.matchAll(/([a-z][a-z ]*?) (\d+)(?= ·|$)/g)].map((match) => [match[1] as string, Number(match[2])]),
   );
+}
+
+/** One aggregator's command line, as every fault and cluster case runs it. */
+export interface AggregatorOptions {
+  /** `--aggregator-id`; the MQTT client id is `mqtt-iot-stream-aggregator-<id>`. */
+  readonly id: string;
+  readonly table: string;
+  readonly stateDir: string;
+  readonly mode: 'append' | 'update';
+  /** How to reach Cassandra ({@link CassandraAccess.args}). */
+  readonly cassandra: readonly string[];
+  /** An MQTT 5 shared subscription's group (`--share-group`), if any. */
+  readonly shareGroup?: string;
+  /** More arguments, last: they override the ones before (`--max-event-time-ahead '1 hour'`). */
+  readonly extra?: readonly string[];
+}
+
+/**
+ * The arguments of `aggregate` for `options`: QoS 1 on {@link TOPIC}, keyspace `hyper`, no
+ * idle advance and no far-future guard (the scripted event times are in the past), JSON
+ * output, a persistent session that outlives a restart.
+ */
+export function aggregateArgs(brokerUrl: string, options: AggregatorOptions): string[] {
+  return [
+    '--broker',
+    brokerUrl,
+    '--topic',
+    TOPIC,
+    ...(options.shareGroup === undefined ? [] : ['--share-group', options.shareGroup]),
+    ...options.cassandra,
+    '--keyspace',
+    'hyper',
+    '--table',
+    options.table,
+    '--aggregator-id',
+    options.id,
+    '--state-dir',
+    options.stateDir,
+    '--idle-advance',
+    '0',
+    '--max-event-time-ahead',
+    'off',
+    '--output-mode',
+    options.mode,
+    '--format',
+    'json',
+    '--session-expiry',
+    '600',
+    ...(options.extra ?? []),
+  ];
+}
+
+/** How the test and the aggregators reach Cassandra: what an {@link aggregatorSuite}'s `connect` returns. */
+export interface CassandraAccess {
+  /** The test's own client. */
+  readonly client: Client;
+  /** The aggregators' arguments for it: `--cassandra <contact points>`, for a cluster its data centre and consistency. */
+  readonly args: readonly string[];
+}
+
+/**
+ * What the cases of a suite that runs `aggregate` share: a Cassandra client, a Mosquitto
+ * with persistence, a QoS 1 publisher, a work folder, and every aggregator started (all
+ * SIGKILLed after the suite if still running). Made by {@link aggregatorSuite}; its
+ * fields are set by the suite's `before` hook.
+ */
+export class AggregatorSuite {
+  /** The corpus lines the events carry. */
+  readonly lines: readonly string[] = corpusLines('elastic');
+  /** The test's own client; a case may replace it (the `after` hook shuts down the one it finds). */
+  cassandra!: Client;
+  broker!: Mosquitto;
+  publisher!: MqttClient;
+  /** Each aggregator's state directory is made below it. */
+  workDir!: string;
+  private cassandraArgs: readonly string[] = [];
+  private readonly runners: AggregatorRunner[] = [];
+
+  /** `name` prefixes the publisher's client id, the work folder and the cases' tables. */
+  constructor(readonly name: string) {}
+
+  /** Drops `hyper.<table>` if it is there and makes it anew. */
+  async freshTable(table: string): Promise<void> {
+    // A fresh Cassandra has no such table anyway; before the first case it has no keyspace
+    // either (ensureWindowCountTable makes it), and the drop fails: nothing to drop.
+    await this.cassandra.execute(`DROP TABLE IF EXISTS hyper.${table}`).catch(() => undefined);
+    await ensureWindowCountTable(this.cassandra, { table });
+  }
+
+  /** An aggregator with `options` (not started yet), on the suite's broker and Cassandra. */
+  aggregator(options: Omit<AggregatorOptions, 'cassandra'>): AggregatorRunner {
+    const runner = aggregatorRunner(
+      this.broker,
+      aggregateArgs(this.broker.url, { ...options, cassandra: this.cassandraArgs }),
+      `mqtt-iot-stream-aggregator-${options.id}`,
+      options.shareGroup === undefined ? TOPIC : `$share/${options.shareGroup}/${TOPIC}`,
+    );
+    this.runners.push(runner);
+    return runner;
+  }
+
+  /** A case's one aggregator, id `name`: its table `<suite name>_<name>` fresh, its state in `<workDir>/<name>` across restarts. */
+  async caseAggregator(
+    name: string,
+    mode: 'append' | 'update',
+    extra: string[] = [],
+  ): Promise<AggregatorRunner & { table: string }> {
+    const table = `${this.name}_${name}`;
+    await this.freshTable(table);
+    const runner = this.aggregator({ id: name, table, stateDir: join(this.workDir, name), mode, extra });
+    return Object.assign(runner, { table });
+  }
+
+  /**
+   * Publishes `copies` events an hour after the last of `events`, so that every window
+   * before theirs is final (an aggregator on a shared subscription gets only some of
+   * them); returns the start of their window, for the comparison's `before`.
+   */
+  async closeWindows(events: readonly SentEvent[], copies = 1): Promise<number> {
+    const closing = Math.max(...events.map((event) => event.time)) + 60 * MINUTE;
+    for (let i = 0; i < copies; i++) {
+      await this.publisher.publishAsync(
+        TOPIC,
+        encodeIotPayload(makeIotPayload(this.lines[0] as string, new Date(closing))),
+        { qos: 1 },
+      );
+    }
+    return closing - (closing % MINUTE);
+  }
+
+  /** The `before` hook's work: Cassandra from `connect`, then the broker, the publisher and the work folder. */
+  async start(connect: () => Promise<CassandraAccess>): Promise<void> {
+    const access = await connect();
+    this.cassandra = access.client;
+    this.cassandraArgs = access.args;
+    // Persistence: sessions and queued messages survive a broker restart. The queue
+    // limit raised: Mosquitto's default (1000 per client) drops the rest silently.
+    this.broker = await startMosquitto({
+      persistence: true,
+      extraConfig: ['max_queued_messages 1000000', 'autosave_interval 5'],
+    });
+    this.publisher = await testClient(this.broker.url, { clientId: `${this.name}-publisher`, reconnectPeriod: 200 });
+    this.workDir = mkdtempSync(join(tmpdir(), `${this.name}-`));
+  }
+
+  /** The `after` hook's work: every aggregator still running SIGKILLed, the clients closed, the broker and the work folder gone. */
+  async dispose(): Promise<void> {
+    for (const runner of this.runners) for (const process of runner.processes) process.child.kill('SIGKILL');
+    await closeClients();
+    await this.cassandra?.shutdown();
+    await this.broker?.dispose();
+    if (this.workDir) rmSync(this.workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Call inside a `describe`: registers its `before` hook (`connect` starts Cassandra,
+ * within `startTimeoutMs`; then the broker, the publisher `<name>-publisher` and the
+ * work folder) and its `after` hook, and returns the suite's {@link AggregatorSuite}.
+ */
+export function aggregatorSuite(
+  name: string,
+  startTimeoutMs: number,
+  connect: () => Promise<CassandraAccess>,
+): AggregatorSuite {
+  const suite = new AggregatorSuite(name);
+  before(async function () {
+    this.timeout(startTimeoutMs);
+    await suite.start(connect);
+  });
+  after(() => suite.dispose());
+  return suite;
 }
