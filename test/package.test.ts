@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as publicApi from '../src/index.js';
 import * as testingApi from '../src/testing.js';
+import { typeCheck } from './support/typeCheck.js';
 
 const projectRoot = resolve(import.meta.dirname, '..');
 const npm = (args: string[], cwd: string) =>
@@ -241,24 +242,6 @@ describe('the packed package', function () {
         'export { payload };',
       ].join('\n'),
     );
-    writeFileSync(
-      join(consumer, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          noEmit: true,
-          skipLibCheck: true,
-          types: [],
-        },
-        files: ['use.ts'],
-      }),
-    );
-    execFileSync(process.execPath, [join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', '.'], {
-      cwd: consumer,
-      encoding: 'utf8',
-    });
+    typeCheck(consumer, ['use.ts'], 'a TypeScript consumer of the shipped declarations');
   });
 });

@@ -1,10 +1,10 @@
 // The README is what a user meets first: its code must compile against the built
 // package, and its worked example of windows and watermarks must be true.
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { WindowedCountState, type Rejection, type WindowRow } from '../src/index.js';
+import { typeCheck } from './support/typeCheck.js';
 
 const projectRoot = resolve(import.meta.dirname, '..');
 const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
@@ -23,28 +23,8 @@ describe('README', () => {
       writeFileSync(file, `${code}\nexport {};\n`);
       return file;
     });
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          noEmit: true,
-          skipLibCheck: true,
-          types: ['node'],
-          typeRoots: [join(projectRoot, 'node_modules/@types')],
-        },
-        files,
-      }),
-    );
     try {
-      execFileSync(process.execPath, [join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', dir], {
-        encoding: 'utf8',
-      });
-    } catch (error) {
-      throw new Error(`README code does not compile:\n${(error as { stdout: string }).stdout}`, { cause: error });
+      typeCheck(dir, files, 'README code', { types: ['node'], typeRoots: [join(projectRoot, 'node_modules/@types')] });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
