@@ -8,33 +8,19 @@
  */
 import cassandra from 'cassandra-driver';
 import { count as countResults, from, lastValueFrom } from 'rxjs';
-import {
-  WindowedCountState,
-  cassandraSink,
-  ensureWindowCountTable,
-  windowCountRows,
-  type WindowRow,
-} from '../src/index.js';
+import { cassandraSink, ensureWindowCountTable, windowCountRows, type WindowRow } from '../src/index.js';
 import { compare, interleave, now, secondsSince, type BenchResult, type Benchmark } from './harness.js';
 import { statusEvents } from './events.js';
+import { statusCounter } from './pipeline.js';
 
 const CONCURRENCY = 32;
 const KEYSPACE = 'bench';
 const TABLE = 'window_counts';
 
-/** `count` update-mode rows over the corpus statuses, 1-minute windows. */
+/** `count` update-mode rows over the corpus statuses, 1-minute windows (the reference settings). */
 function updateRows(count: number): WindowRow<number>[] {
   const rows: WindowRow<number>[] = [];
-  const counter = new WindowedCountState<{ at: Date; status: number }, number>(
-    {
-      eventTime: (event) => event.at,
-      key: (event) => event.status,
-      windowDuration: '1 minute',
-      watermarkDelay: '2 minutes',
-      outputMode: 'update',
-    },
-    (row) => rows.push(row),
-  );
+  const counter = statusCounter((row) => rows.push(row));
   for (const event of statusEvents(count, 6)) counter.push(event);
   return rows;
 }

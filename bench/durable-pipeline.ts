@@ -6,12 +6,8 @@
  */
 import { map, Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import {
-  decodeIotPayload,
   durableWindowedCount,
   fromMqtt,
-  parseAccessLog,
-  windowedCount,
-  type DecodedMqttMessage,
   type Durability,
   type DurableWindowStats,
   type MqttConnectOptions,
@@ -19,13 +15,10 @@ import {
   type Rejection,
   type WindowRow,
 } from '../src/index.js';
+import { byStatus, decodeAndParse, pipelineWindow, statusCounts } from './pipeline.js';
 
 /** The window settings of the reference scenario, in append mode (final rows only). */
-export const durableBenchWindow = {
-  windowDuration: '1 minute',
-  watermarkDelay: '2 minutes',
-  outputMode: 'append',
-} as const;
+export const durableBenchWindow = { ...pipelineWindow, outputMode: 'append' } as const;
 
 /**
  * Calls `after(value)` once everything downstream has handled `value` (it returned
@@ -56,17 +49,7 @@ export function plainAggregator(
   onHandled: (message: MqttMessage) => void,
   onReject: (rejection: Rejection) => void,
 ): Observable<WindowRow<number>> {
-  return fromMqtt(conn, topic, { qos: 1 }).pipe(
-    afterEach(onHandled),
-    decodeIotPayload({ onReject }),
-    parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
-    windowedCount({
-      eventTime: ({ input }) => input.payload.iottimestamp,
-      key: ({ record }) => record.status,
-      ...durableBenchWindow,
-      onReject,
-    }),
-  );
+  return fromMqtt(conn, topic, { qos: 1 }).pipe(afterEach(onHandled), statusCounts(durableBenchWindow, onReject));
 }
 
 /**
@@ -104,13 +87,8 @@ export function durableAggregator(
     durableWindowedCount({
       stateDirectory: options.stateDirectory,
       durability: options.durability,
-      prepare: (messages) =>
-        messages.pipe(
-          decodeIotPayload({ onReject }),
-          parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
-        ),
-      eventTime: ({ input }) => input.payload.iottimestamp,
-      key: ({ record }) => record.status,
+      prepare: decodeAndParse(onReject),
+      ...byStatus,
       ...durableBenchWindow,
       onReject,
       ...(options.onSubscribe === undefined ? {} : { onSubscribe: options.onSubscribe }),

@@ -24,13 +24,14 @@ import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { encodeIotPayload, makeIotPayload } from '../src/index.js';
 import {
+  DrainClock,
   compare,
   interleave,
   median,
-  now,
   pairedRatio,
   sleep,
   spreadNote,
+  waitForDrain,
   type BenchContext,
   type BenchResult,
   type Benchmark,
@@ -39,6 +40,7 @@ import {
 import { allCorpusLines } from './corpus.js';
 import { DurableChild, type RestartReport } from './durable-child.js';
 import { durableAggregator, persistentSessionOptions, plainAggregator } from './durable-pipeline.js';
+import { endSession, makeSession } from './sessions.js';
 import { FIRST_EVENT_TIME } from './events.js';
 import { PublisherControl } from './mqtt-publisher.js';
 
@@ -135,14 +137,8 @@ async function drainRound(
   await publisher.run({ kind: 'burst', topic, qos: 1, count, window: 100 });
 
   const stateDirectory = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-bench-durable-')); // the durable pipelines' only
-  let handled = 0;
-  let firstAt = 0n;
-  let lastAt = 0n;
-  const onHandled = (): void => {
-    handled += 1;
-    if (handled === 1) firstAt = now();
-    lastAt = now();
-  };
+  const clock = new DrainClock();
+  const onHandled = clock.tick;
   const ignore = (): void => undefined;
   let failure: unknown;
   const observer = { error: (error: unknown) => void (failure = error) };
@@ -156,19 +152,7 @@ async function drainRound(
           onReject: ignore,
         }).subscribe(observer);
   try {
-    // Done when all arrived, or when nothing more arrives for 3 s.
-    let seen = handled;
-    let stalledSince = Date.now();
-    while (handled < count && failure === undefined) {
-      await sleep(10);
-      if (handled !== seen) {
-        seen = handled;
-        stalledSince = Date.now();
-      } else if (Date.now() - stalledSince > 3_000) {
-        context.log(`${topic}: ${handled} of ${count} handled, nothing more for 3 s`);
-        break;
-      }
-    }
+    await waitForDrain(context, topic, count, () => clock.handled, { failed: () => failure !== undefined });
   } finally {
     subscription.unsubscribe();
     await sleep(50); // the owned client's DISCONNECT goes out asynchronously
@@ -176,9 +160,9 @@ async function drainRound(
     rmSync(stateDirectory, { recursive: true, force: true });
   }
   if (failure !== undefined) throw failure;
-  const rate = (handled - 1) / (Number(lastAt - firstAt) / 1e9);
+  const rate = clock.rate();
   context.log(`${topic}: ${(rate / 1000).toFixed(1)} k msg/s`);
-  return { rate, handled };
+  return { rate, handled: clock.handled };
 }
 
 /**
@@ -318,20 +302,6 @@ async function restartRound(
     await endSession(url, clientId);
     rmSync(directory, { recursive: true, force: true });
   }
-}
-
-/** Makes a persistent session subscribed to `topic` at QoS 1 and leaves it, so the broker queues for it. */
-async function makeSession(url: string, clientId: string, topic: string): Promise<void> {
-  const { url: _url, ...options } = persistentSessionOptions(url, clientId);
-  const maker = await connectAsync(url, { ...options, reconnectPeriod: 0 });
-  await maker.subscribeAsync(topic, { qos: 1 });
-  await maker.endAsync();
-}
-
-/** Ends a session so the broker forgets it. */
-async function endSession(url: string, clientId: string): Promise<void> {
-  const cleaner = await connectAsync(url, { clientId, clean: true, protocolVersion: 5, reconnectPeriod: 0 });
-  await cleaner.endAsync();
 }
 
 /** Publishes `count` corpus lines at QoS 1 with event times `timeOf(i)`, 100 in flight. */

@@ -240,3 +240,48 @@ export function collectGarbage(): void {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Counts the messages a drain handled and times the first and the last: its rate, first to last. */
+export class DrainClock {
+  handled = 0;
+  private firstAt = 0n;
+  private lastAt = 0n;
+
+  /** Call once per message handled. */
+  readonly tick = (): void => {
+    this.handled += 1;
+    if (this.handled === 1) this.firstAt = now();
+    this.lastAt = now();
+  };
+
+  /** Messages a second from the first to the last (the first starts the clock). */
+  rate(): number {
+    return (this.handled - 1) / (Number(this.lastAt - this.firstAt) / 1e9);
+  }
+}
+
+/**
+ * Waits, polling every `pollMs`, until `handled()` reaches `count` or `failed()` holds;
+ * gives up once nothing more was handled for 3 s, saying so in the log under `label`.
+ */
+export async function waitForDrain(
+  context: BenchContext,
+  label: string,
+  count: number,
+  handled: () => number,
+  options: { readonly pollMs?: number; readonly failed?: () => boolean } = {},
+): Promise<void> {
+  let seen = handled();
+  let stalledSince = Date.now();
+  while (handled() < count && !(options.failed?.() ?? false)) {
+    await sleep(options.pollMs ?? 10);
+    const current = handled();
+    if (current !== seen) {
+      seen = current;
+      stalledSince = Date.now();
+    } else if (Date.now() - stalledSince > 3_000) {
+      context.log(`${label}: ${current} of ${count} handled, nothing more for 3 s`);
+      break;
+    }
+  }
+}

@@ -12,10 +12,20 @@
  * test then resumes that session and drains it, alone on the machine but for the
  * broker. The rate is messages handled per second, first to last.
  */
-import { connect, connectAsync } from 'mqtt';
-import { compare, interleave, now, sleep, type BenchContext, type BenchResult, type Benchmark } from './harness.js';
+import { connect } from 'mqtt';
+import {
+  DrainClock,
+  compare,
+  interleave,
+  sleep,
+  waitForDrain,
+  type BenchContext,
+  type BenchResult,
+  type Benchmark,
+} from './harness.js';
 import { PublisherControl } from './mqtt-publisher.js';
 import { aggregatorPipeline, handWrittenPipeline } from './pipeline.js';
+import { endSession, makeSession } from './sessions.js';
 
 /** A subscriber under test; `onProgress` counts messages fully handled (a row out, or a rejection). */
 interface RunningSubscriber {
@@ -130,48 +140,20 @@ async function subscriberRound(
     protocolVersion: 5,
     properties: { sessionExpiryInterval: 600 },
   };
-  const { url: _url, ...sessionOptions } = session;
-  const maker = await connectAsync(url, { ...sessionOptions, reconnectPeriod: 0 });
-  await maker.subscribeAsync(topic, { qos });
-  await maker.endAsync();
+  await makeSession(url, session.clientId, topic, qos);
   const published = await publisher.run({ kind: 'burst', topic, qos, count, window: qos === 0 ? 500 : 100 });
 
-  let progress = 0;
-  let firstAt = 0n;
-  let lastAt = 0n;
-  const subscriber = start(session, topic, qos, () => {
-    progress += 1;
-    if (progress === 1) firstAt = now();
-    lastAt = now();
-  });
+  const clock = new DrainClock();
+  const subscriber = start(session, topic, qos, clock.tick);
   try {
-    // Done when all arrived, or when nothing more arrives for 3 s.
-    let seen = progress;
-    let stalledSince = Date.now();
-    while (progress < count) {
-      await sleep(10);
-      if (progress !== seen) {
-        seen = progress;
-        stalledSince = Date.now();
-      } else if (Date.now() - stalledSince > 3_000) {
-        context.log(`${topic}: ${progress} of ${count} handled, nothing more for 3 s`);
-        break;
-      }
-    }
+    await waitForDrain(context, topic, count, () => clock.handled);
   } finally {
     await subscriber.stop();
-    // End the session so the broker forgets it.
-    const cleaner = await connectAsync(url, {
-      clientId: session.clientId,
-      clean: true,
-      protocolVersion: 5,
-      reconnectPeriod: 0,
-    });
-    await cleaner.endAsync();
+    await endSession(url, session.clientId);
   }
-  const rate = (progress - 1) / (Number(lastAt - firstAt) / 1e9);
+  const rate = clock.rate();
   context.log(
     `${topic}: publisher ${(published.sent / published.seconds / 1000).toFixed(1)} k msg/s into the queue, subscriber ${(rate / 1000).toFixed(1)} k msg/s out of it`,
   );
-  return { rate, handled: progress };
+  return { rate, handled: clock.handled };
 }

@@ -5,7 +5,7 @@
  * per message in, which is what the throughput and latency benchmarks count).
  */
 import type { MqttClient } from 'mqtt';
-import type { Observable } from 'rxjs';
+import type { Observable, OperatorFunction } from 'rxjs';
 import {
   WindowedCountState,
   decodeIotPayload,
@@ -16,7 +16,10 @@ import {
   windowedCount,
   type DecodedMqttMessage,
   type MqttConnection,
+  type MqttMessage,
+  type ParsedAccessLog,
   type Rejection,
+  type WindowedCountOptions,
   type WindowRow,
 } from '../src/index.js';
 
@@ -27,6 +30,32 @@ export const pipelineWindow = {
   outputMode: 'update',
 } as const;
 
+/** A message decoded and its access-log line parsed. */
+type ParsedMessage = ParsedAccessLog<DecodedMqttMessage>;
+
+/** decodeIotPayload → parseAccessLog: the steps between the MQTT source and the counter. */
+export function decodeAndParse(onReject: (rejection: Rejection) => void): OperatorFunction<MqttMessage, ParsedMessage> {
+  return (messages) =>
+    messages.pipe(
+      decodeIotPayload({ onReject }),
+      parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
+    );
+}
+
+/** What the counter counts a parsed message by: the payload's timestamp, and the line's status as the key. */
+export const byStatus = {
+  eventTime: ({ input }: ParsedMessage) => input.payload.iottimestamp,
+  key: ({ record }: ParsedMessage) => record.status,
+};
+
+/** decodeIotPayload → parseAccessLog → windowedCount per status with the `window` settings, as examples/aggregator.ts builds it. */
+export function statusCounts(
+  window: Pick<WindowedCountOptions<ParsedMessage, number>, 'windowDuration' | 'watermarkDelay' | 'outputMode'>,
+  onReject: (rejection: Rejection) => void,
+): OperatorFunction<MqttMessage, WindowRow<number>> {
+  return (messages) => messages.pipe(decodeAndParse(onReject), windowedCount({ ...byStatus, ...window, onReject }));
+}
+
 /** fromMqtt → decodeIotPayload → parseAccessLog → windowedCount, as examples/aggregator.ts builds it. */
 export function aggregatorPipeline(
   conn: MqttConnection,
@@ -34,15 +63,16 @@ export function aggregatorPipeline(
   qos: 0 | 1,
   onReject: (rejection: Rejection) => void,
 ): Observable<WindowRow<number>> {
-  return fromMqtt(conn, topic, { qos }).pipe(
-    decodeIotPayload({ onReject }),
-    parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
-    windowedCount({
-      eventTime: ({ input }) => input.payload.iottimestamp,
-      key: ({ record }) => record.status,
-      ...pipelineWindow,
-      onReject,
-    }),
+  return fromMqtt(conn, topic, { qos }).pipe(statusCounts(pipelineWindow, onReject));
+}
+
+/** The pure counting core with the reference settings, on events already decoded and parsed: each row to `onRow`. */
+export function statusCounter(
+  onRow: (row: WindowRow<number>) => void,
+): WindowedCountState<{ at: Date; status: number }, number> {
+  return new WindowedCountState<{ at: Date; status: number }, number>(
+    { eventTime: (event) => event.at, key: (event) => event.status, ...pipelineWindow },
+    onRow,
   );
 }
 
@@ -56,10 +86,7 @@ export function handWrittenPipeline(
   onRow: (row: WindowRow<number>) => void,
   onReject: () => void,
 ): void {
-  const counter = new WindowedCountState<{ at: Date; status: number }, number>(
-    { eventTime: (event) => event.at, key: (event) => event.status, ...pipelineWindow },
-    onRow,
-  );
+  const counter = statusCounter(onRow);
   client.on('message', (_topic, payload) => {
     const decoded = decodeIotPayloadBytes(payload);
     if (decoded._tag === 'Left') return onReject();

@@ -25,11 +25,10 @@
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectAsync } from 'mqtt';
 import {
   formatNumber,
   median,
-  sleep,
+  waitForDrain,
   type BenchContext,
   type BenchResult,
   type Benchmark,
@@ -40,6 +39,7 @@ import {
 } from './harness.js';
 import { PublisherControl } from './mqtt-publisher.js';
 import { ScaleOutChild } from './scaleout-child.js';
+import { endSession, makeSession } from './sessions.js';
 
 const COUNTS = [1, 2, 3] as const;
 type Count = (typeof COUNTS)[number];
@@ -164,17 +164,7 @@ async function drainRound(
   let running = false;
   try {
     // The sessions exist, subscribed, before the burst: the broker deals it to their queues.
-    for (const clientId of clientIds) {
-      const maker = await connectAsync(url, {
-        clientId,
-        clean: false,
-        protocolVersion: 5,
-        properties: { sessionExpiryInterval: 600 },
-        reconnectPeriod: 0,
-      });
-      await maker.subscribeAsync(shared, { qos: 1 });
-      await maker.endAsync();
-    }
+    for (const clientId of clientIds) await makeSession(url, clientId, shared);
     await publisher.run({ kind: 'burst', topic, qos: 1, count, window: 100 });
 
     const brokerBefore = brokerPid === undefined ? 0 : cpuTicks(brokerPid);
@@ -184,21 +174,15 @@ async function drainRound(
     children.forEach((child, i) =>
       child.go({ url, clientId: clientIds[i]!, topic: shared, stateDirectory: join(stateRoot, String(i)) }),
     );
-    // Done when all are handled, or when nothing more arrives for 3 s.
-    let seen = 0;
-    let stalledSince = Date.now();
-    for (;;) {
-      await sleep(20);
-      const handled = children.reduce((sum, child) => sum + child.progress().handled, 0);
-      if (handled >= count) break;
-      if (handled !== seen) {
-        seen = handled;
-        stalledSince = Date.now();
-      } else if (Date.now() - stalledSince > 3_000) {
-        context.log(`${topic}: ${handled} of ${count} handled, nothing more for 3 s`);
-        break;
-      }
-    }
+    await waitForDrain(
+      context,
+      topic,
+      count,
+      () => children.reduce((sum, child) => sum + child.progress().handled, 0),
+      {
+        pollMs: 20,
+      },
+    );
     const wallSeconds = (Date.now() - wallBefore) / 1000;
     const brokerSeconds = brokerPid === undefined ? Number.NaN : (cpuTicks(brokerPid) - brokerBefore) / CLOCK_TICKS;
     const brokerCores = brokerSeconds / wallSeconds;
@@ -230,10 +214,7 @@ async function drainRound(
   } finally {
     if (running) await Promise.all(children.map((child) => child.stop()));
     // End the sessions so the broker forgets them.
-    for (const clientId of clientIds) {
-      const cleaner = await connectAsync(url, { clientId, clean: true, protocolVersion: 5, reconnectPeriod: 0 });
-      await cleaner.endAsync();
-    }
+    for (const clientId of clientIds) await endSession(url, clientId);
     rmSync(stateRoot, { recursive: true, force: true });
   }
 }
