@@ -8,7 +8,7 @@
 // real command on a real broker; the README's "Scale-out" section explains it.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { WindowedCountState } from '../src/index.js';
+import { countAsOneAggregator } from './support/oneAggregator.js';
 
 interface Ev {
   readonly t: number;
@@ -19,26 +19,12 @@ const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 /** One aggregator: 1-minute windows, 2-minute watermark, append mode, open windows flushed at the end. */
-function aggregate(events: readonly Ev[]): { counts: Map<string, number>; late: number } {
-  const counts = new Map<string, number>();
-  let late = 0;
-  const counter = new WindowedCountState<Ev, number>(
-    {
-      eventTime: (e) => e.t,
-      key: (e) => e.k,
-      windowDuration: MINUTE,
-      watermarkDelay: 2 * MINUTE,
-      outputMode: 'append',
-      onReject: (rejection) => {
-        if (rejection.kind === 'late') late++;
-      },
-    },
-    (row) => counts.set(`${row.windowStart.getTime()}/${row.key}`, row.count),
+const aggregate = (events: readonly Ev[]) =>
+  countAsOneAggregator(
+    events,
+    (e) => e.t,
+    (e) => e.k,
   );
-  for (const event of events) counter.push(event);
-  counter.flush();
-  return { counts, late };
-}
 
 /** N aggregators, event i going to aggregator `assignment[i]`; their partial counts summed per cell. */
 function aggregateShared(events: readonly Ev[], assignment: readonly number[], aggregators: number) {
