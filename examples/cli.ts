@@ -8,13 +8,15 @@ import { demoCommand, demoHelp } from './demo-command.js';
 import { publishCommand, publishHelp } from './publish-command.js';
 import { UsageError } from './settings.js';
 
-const usage = `mqtt-iot-stream: a Raspberry Pi button → MQTT → per-status counts in event-time windows → Cassandra
+const usage = `mqtt-iot-stream: a Raspberry Pi button → MQTT → per-status counts in event-time windows
+→ Cassandra
 
 Usage:
   mqtt-iot-stream demo [flags]        everything on this machine: in-process broker, simulated
                                       button, bundled log, live table (Cassandra optional)
   mqtt-iot-stream publish [flags]     the Pi side: each press of GPIO 17 publishes the next log line
-  mqtt-iot-stream aggregate [flags]   the aggregator: count statuses per window, into Cassandra or to stdout
+  mqtt-iot-stream aggregate [flags]   the aggregator: count statuses per window, into Cassandra
+                                      or to stdout
   mqtt-iot-stream <command> --help    the flags of a command
   mqtt-iot-stream --version           the version of this package
 

@@ -314,9 +314,27 @@ export function describeFlags<N extends FlagName>(
         value === undefined
           ? ''
           : ` (default: ${value === bundledLog ? 'the bundled demo log' : JSON.stringify(value)})`;
-      return `  --${name.padEnd(14)} ${flag.help}${fallback}  [$${flag.env}]`;
+      return wrapHelp(`  --${name.padEnd(14)} `, `${flag.help}${fallback}  [$${flag.env}]`);
     })
     .join('\n');
+}
+
+/** Help lines fit a 100-column terminal: longer text goes on under its own column. */
+const HELP_WIDTH = 100;
+
+function wrapHelp(lead: string, text: string): string {
+  const indent = ' '.repeat(lead.length);
+  const lines: string[] = [];
+  let line = lead;
+  for (const word of text.split(/(?<=\S) (?=\S)/)) {
+    if (line.length > indent.length && line.length + word.length + 1 > HELP_WIDTH) {
+      lines.push(line.trimEnd());
+      line = indent;
+    }
+    line += line.length > indent.length && !line.endsWith(' ') ? ` ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join('\n');
 }
 
 /** Reads a whole number flag (its check has already passed). */

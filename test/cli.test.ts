@@ -326,14 +326,20 @@ describe('the mqtt-iot-stream command', function () {
       .and.match(/--version/);
     const publish = await runCli(['publish', '--help']);
     expect(publish.status).to.equal(0);
-    expect(publish.stdout).to.match(/--topic\s+.*\(default: "rupesh\/gpiotopic"\)\s+\[\$MQTT_TOPIC\]/);
+    // A flag's text may go on under its column: read it as one line.
+    const flat = (text: string) => text.replace(/\n {19}/g, ' ');
+    expect(flat(publish.stdout)).to.match(/--topic\s+.*\(default: "rupesh\/gpiotopic"\)\s+\[\$MQTT_TOPIC\]/);
     const aggregate = await runCli(['aggregate', '--help']);
-    expect(aggregate.stdout)
+    expect(flat(aggregate.stdout))
       .to.match(/--window\s+.*"1 minute"/)
       .and.match(/--watermark\s+.*"2 minutes"/)
-      .and.match(/--keyspace\s+.*"hyper"/);
+      .and.match(/--keyspace\s+.*"hyper"/)
+      .and.match(/--session-expiry\s+seconds the broker keeps the session .*\[\$MQTT_SESSION_EXPIRY\]/);
     const demo = await runCli(['demo', '--help']);
     expect(demo.stdout).to.match(/--rate\s+/);
+    for (const help of [top, publish, aggregate, demo]) {
+      for (const line of help.stdout.split('\n')) expect([...line].length, line).to.be.at.most(100);
+    }
     const version = await runCli(['--version']);
     expect(version.status).to.equal(0);
     expect(version.stdout).to.match(/^mqtt-iot-stream \d+\.\d+\.\d+/);
