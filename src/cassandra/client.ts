@@ -4,7 +4,7 @@
  * @module
  */
 import type { Client, ClientOptions, QueryOptions, types } from 'cassandra-driver';
-import { loadCassandraDriver } from './driver.js';
+import { loadCassandraDriver, type CassandraDriver } from './driver.js';
 
 /** A cassandra-driver 4 `Client` you own, or the options to build one the operator owns. */
 export type CassandraClientInput = Client | ClientOptions;
@@ -63,25 +63,35 @@ function isClient(input: CassandraClientInput): input is Client {
  * @internal
  */
 export function holdClient(operator: string, input: CassandraClientInput, reconnectMaxDelayMs: number): HeldClient {
-  const driver = loadCassandraDriver(operator);
+  // Kept once loaded, so that a write's bigint timestamp is converted without a promise hop.
+  let driver: CassandraDriver | undefined;
+  const loading = loadCassandraDriver(operator).then((loaded) => (driver = loaded));
   // Errors surface through execute(); this keeps an unused rejection from being unhandled.
-  driver.catch(() => undefined);
-  const withLongTimestamp = async (options: HeldQueryOptions): Promise<QueryOptions> => {
+  loading.catch(() => undefined);
+  // async: a driver that throws instead of rejecting still ends in a rejection.
+  const send = async (
+    client: Client,
+    query: string,
+    params: unknown[],
+    options: HeldQueryOptions,
+  ): Promise<unknown> => {
     const { timestamp } = options;
-    if (typeof timestamp !== 'bigint') return { ...options, timestamp };
-    return { ...options, timestamp: (await driver).types.Long.fromString(timestamp.toString()) };
+    if (typeof timestamp !== 'bigint') return client.execute(query, params, options as QueryOptions);
+    if (driver === undefined) return loading.then(() => send(client, query, params, options));
+    return client.execute(query, params, { ...options, timestamp: driver.types.Long.fromString(timestamp.toString()) });
   };
   if (isClient(input)) {
     return {
       owned: false,
-      execute: async (query, params, options) => input.execute(query, params, await withLongTimestamp(options)),
+      execute: (query, params, options) => send(input, query, params, options),
       watchHosts: () => undefined,
       release: () => Promise.resolve(),
     };
   }
   let released = false;
+  let built: Client | undefined;
   let watchHosts = () => {};
-  const client = driver.then((cassandra) => {
+  const client = loading.then((cassandra) => {
     if (released) throw new Error(`${operator}: released before the driver had loaded`);
     const reconnection =
       input.policies?.reconnection ??
@@ -90,19 +100,21 @@ export function holdClient(operator: string, input: CassandraClientInput, reconn
         reconnectMaxDelayMs,
         false,
       );
-    const built = new cassandra.Client({ ...input, policies: { ...input.policies, reconnection } });
+    built = new cassandra.Client({ ...input, policies: { ...input.policies, reconnection } });
     watchHosts = shutDownReplacedHosts(built);
     return built;
   });
   client.catch(() => undefined);
   return {
     owned: true,
-    execute: async (query, params, options) => (await client).execute(query, params, await withLongTimestamp(options)),
+    execute: (query, params, options) =>
+      built !== undefined
+        ? send(built, query, params, options)
+        : client.then((ready) => send(ready, query, params, options)),
     watchHosts: () => watchHosts(),
     release: async () => {
       released = true;
-      const built = await client.catch(() => undefined);
-      await built?.shutdown().catch(() => undefined);
+      await (await client.catch(() => undefined))?.shutdown().catch(() => undefined);
     },
   };
 }
