@@ -3,18 +3,31 @@
  * restarts, broker restarts and writer outages.
  * @module
  */
-import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import type { MqttMessage } from '../mqtt/message.js';
-import { reject, RejectionError, type Rejection } from '../reject.js';
+import type { LiveStatistics } from '../observe/LiveStatistics.js';
+import { reject, warnOnReject, type Rejection } from '../reject.js';
 import { durationMillis, type Duration } from '../duration.js';
-import { deriveWindowSettings, resolveWindowSettings, type WindowedCountOptions } from '../window/options.js';
-import { STAT_NAMES } from '../window/snapshot.js';
-import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from '../window/WindowedCountState.js';
+import { IdleAdvance } from '../window/idleAdvance.js';
+import { resolveWindowSettings, type WindowedCountOptions } from '../window/options.js';
 import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
-import { PendingRows, savedRowToRow, type SavedRow } from './pendingRows.js';
-import { payloadDigest, RecentDeliveries } from './recentDeliveries.js';
-import { StateFiles, type Durability, type SavedState } from './stateFiles.js';
+import { AcknowledgementBatch } from './acknowledgementBatch.js';
+import { DurableWindowedCountState, type DurableWindowStats } from './DurableWindowedCountState.js';
+import { payloadDigest } from './recentDeliveries.js';
+import type { Durability } from './stateFiles.js';
+
+export type { DurableWindowStats } from './DurableWindowedCountState.js';
+
+/** What {@link durableWindowedCount} hands its `prepare` function, to pass on to the decoding and parsing steps. */
+export interface DurablePrepareHooks {
+  /**
+   * Pass it as `onReject` to the steps in `prepare` (e.g. {@link decodeIotPayload}'s and
+   * {@link parseAccessLog}'s): their rejections are then counted by kind in the live
+   * statistics (`rejections_total`) and reported through the operator's own `onReject`.
+   */
+  readonly onReject: (rejection: Rejection) => void;
+}
 
 /** What {@link durableWindowedCount} hands its `write` function, to pass on to the writer. */
 export interface DurableWriterHooks<K> {
@@ -56,12 +69,13 @@ export interface DurableWindowedCountOptions<
   durability?: Durability;
   /**
    * The synchronous steps from a message to the events to count, e.g.
-   * `(messages) => messages.pipe(decodeIotPayload({ onReject }), parseAccessLog({ … }))`.
+   * `(messages, { onReject }) => messages.pipe(decodeIotPayload({ onReject }), parseAccessLog({ …, onReject }))`
+   * (see {@link DurablePrepareHooks}).
    * Every event must come out while its message goes in (decoding and parsing are
    * synchronous): the message is acknowledged right after. An event emitted later
    * errors the stream.
    */
-  prepare: (messages: Observable<MqttMessage>) => Observable<E>;
+  prepare: (messages: Observable<MqttMessage>, hooks: DurablePrepareHooks) => Observable<E>;
   /**
    * Writes rows and emits one result per acknowledged row, holding the row as
    * `value`, e.g. `(rows, { onReject }) => rows.pipe(cassandraSink(client, {
@@ -100,62 +114,14 @@ export interface DurableWindowedCountOptions<
   stopTimeout?: Duration;
   /** Called once per subscription, after the saved state was read, with live counters. */
   onSubscribe?: (stats: DurableWindowStats) => void;
+  /**
+   * Where this stage's live statistics go (stage `durable`): messages, duplicates,
+   * rejections by kind, late events, open windows, watermark, pending rows, intake
+   * paused, journal and checkpoints; intake pausing and resuming are reported as
+   * changes. See {@link LiveStatistics}.
+   */
+  statistics?: LiveStatistics;
 }
-
-/** Live counters of a {@link durableWindowedCount} subscription. */
-export interface DurableWindowStats extends WindowStats {
-  /** Messages taken from the source (duplicates included). */
-  readonly messages: number;
-  /** Redelivered messages recognised and not counted again. */
-  readonly duplicates: number;
-  /** Journal records replayed at start (after the checkpoint). */
-  readonly replayedRecords: number;
-  /** Rows counted and not yet acknowledged by the writer. */
-  readonly pendingRows: number;
-  /** Rows being written now. */
-  readonly rowsInFlight: number;
-  /** Rows the writer acknowledged. */
-  readonly rowsWritten: number;
-  /** Whether intake is stopped because too many rows wait for the writer. */
-  readonly paused: boolean;
-  /** How many times intake stopped for that reason. */
-  readonly pauses: number;
-  /** Checkpoints written. */
-  readonly checkpoints: number;
-}
-
-/** One journal line. `m`/`h`: packet identifier and payload digest of a QoS ≥ 1 message. */
-interface JournalRecord {
-  readonly q: number;
-  readonly m?: number;
-  readonly h?: number;
-  /** Arrival (wall clock, ms), event time (ms, `null` when unreadable) and key of a counted event. */
-  readonly n?: number;
-  readonly t?: number | null;
-  readonly k?: string | number;
-  /** A watermark advance without an event (idle advance). */
-  readonly a?: number;
-}
-
-/** The checkpoint file. */
-interface Checkpoint<K> {
-  readonly format: 1;
-  readonly sequence: number;
-  readonly counter: WindowedCountSnapshot<K>;
-  readonly pendingRows: SavedRow<K>[];
-  /** The digest last counted under each packet identifier (see RecentDeliveries). */
-  readonly deliveries: string;
-  readonly savedAt: string;
-}
-
-/** What the counter counts: the event's time and key, and the event itself while live. */
-interface Counted<E, K> {
-  readonly time: number;
-  readonly key: K;
-  readonly source: E | undefined;
-}
-
-const CHECKPOINT_INTERVAL_MS = 5_000;
 
 /**
  * Counts per key in event-time windows like {@link windowedCount}, from MQTT
@@ -215,9 +181,9 @@ const CHECKPOINT_INTERVAL_MS = 5_000;
  * fromMqtt(broker, 'rupesh/gpiotopic', { qos: 1, ack: 'manual', keepSubscription: true }).pipe(
  *   durableWindowedCount({
  *     stateDirectory: defaultStateDirectory('a1'),
- *     prepare: (messages) => messages.pipe(
- *       decodeIotPayload(),
- *       parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs })),
+ *     prepare: (messages, { onReject }) => messages.pipe(
+ *       decodeIotPayload({ onReject }),
+ *       parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject })),
  *     eventTime: ({ input }) => input.payload.iottimestamp,
  *     key: ({ record }) => record.status,
  *     windowDuration: '1 minute',
@@ -255,163 +221,52 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
   const maxPendingRows = positiveInteger('maxPendingRows', options.maxPendingRows, 10_000);
   const checkpointEvery = positiveInteger('checkpointEvery', options.checkpointEvery, 10_000);
   const stopTimeoutMs = durationMillis(options.stopTimeout ?? '10 s', 'durableWindowedCount', 'stopTimeout');
-  const idleAfterMs = settings.idleAdvance?.after;
-  const eventTimeOf = options.eventTime;
-  const keyOf = options.key;
+  const idle = settings.idleAdvance;
 
   return (source) =>
     new Observable<R>((destination) => {
-      let files: StateFiles<Checkpoint<K>, JournalRecord>;
-      let saved: SavedState<Checkpoint<K>, JournalRecord>;
+      const rowsToWrite = new Subject<WindowRow<K>>();
+      let state: DurableWindowedCountState<E, K>;
       try {
-        ({ files, saved } = StateFiles.open<Checkpoint<K>, JournalRecord>(options.stateDirectory, durability));
+        state = DurableWindowedCountState.open<E, K>({
+          stateDirectory: options.stateDirectory,
+          durability,
+          settings,
+          maxRowsInFlight,
+          checkpointEvery,
+          now: settings.now,
+          sendRow: (row) => rowsToWrite.next(row),
+          onReject: options.onReject,
+          strict: options.strict,
+        });
       } catch (error) {
         destination.error(error);
         return;
       }
 
-      // While replaying the journal, the counter's clock reads each record's arrival
-      // time, and rejections are not reported again (they were, before the restart).
-      let replaying = true;
-      let arrival = 0;
-      let current: E | undefined;
-      const report = (rejection: Rejection<Counted<E, K>>) => {
-        if (replaying) return;
-        const rejected = { ...rejection, operator: 'durableWindowedCount', input: current as E };
-        if (options.strict) throw new RejectionError(rejected);
-        reject(options, rejected);
-      };
-      const counter = new WindowedCountState<Counted<E, K>, K>(
-        // The options were checked once, above: not again per subscription.
-        deriveWindowSettings(settings, {
-          eventTime: (event) => event.time,
-          key: (event) => event.key,
-          now: () => arrival,
-          onReject: report,
-          strict: false,
-        }),
-        (row) => pending.add(row),
-      );
-
-      const rowsToWrite = new Subject<WindowRow<K>>();
-      const pending = new PendingRows<K>(maxRowsInFlight, (row) => rowsToWrite.next(row));
-      let deliveries: RecentDeliveries;
-      let sequence = saved.checkpoint?.sequence ?? 0;
-      let journalLength = saved.records.length;
-      let lastCheckpointAt = Date.now();
-      let dirty = false;
-
-      const stats = {
-        messages: 0,
-        duplicates: 0,
-        replayedRecords: saved.records.length,
-        rowsWritten: 0,
-        pauses: 0,
-        checkpoints: 0,
-        paused: false,
-      };
-      const liveStats: DurableWindowStats = Object.defineProperties(stats, {
-        ...Object.fromEntries(
-          ([...STAT_NAMES, 'openWindows', 'stateSize', 'watermark', 'maxEventTime'] as const).map((name) => [
-            name,
-            { get: () => counter[name], enumerable: true },
-          ]),
-        ),
-        pendingRows: { get: () => pending.size, enumerable: true },
-        rowsInFlight: { get: () => pending.inFlight, enumerable: true },
-      }) as unknown as DurableWindowStats;
-
-      // Restore: the checkpoint, then every journal record after it, in order.
-      try {
-        deliveries = new RecentDeliveries(saved.checkpoint?.deliveries);
-        if (saved.checkpoint !== undefined) {
-          counter.restore(saved.checkpoint.counter);
-          for (const row of saved.checkpoint.pendingRows) pending.add(savedRowToRow(row));
-        }
-        for (const record of saved.records) {
-          sequence = record.q;
-          if (record.m !== undefined && record.h !== undefined) deliveries.remember(record.m, record.h);
-          if (record.a !== undefined) counter.advanceWatermark(record.a);
-          if (record.k !== undefined) {
-            arrival = record.n ?? 0;
-            counter.push({ time: record.t ?? Number.NaN, key: record.k as K, source: undefined });
-          }
-        }
-      } catch (error) {
-        files.close();
-        destination.error(
-          new Error(
-            `durableWindowedCount: cannot restore the state in ${options.stateDirectory}: ${(error as Error).message}. ` +
-              'Start with the options it was saved with, or give another state directory (its open windows are then not continued)',
-            { cause: error },
-          ),
-        );
-        return;
-      }
-      replaying = false;
-
-      let closed = false;
-      let stopping = false;
-      // Set when a message's effect reached the counter but not the journal (a strict
-      // rejection or a throwing accessor): the in-memory state must then not be saved.
-      let unjournaled = false;
       let intake: Subscription | undefined;
-      let stopTimer: ReturnType<typeof setTimeout> | undefined;
-      let idleTimer: ReturnType<typeof setTimeout> | undefined;
-      let lastArrivalMs = Date.now();
       let writes: Subscription | undefined;
       let stopSubscription: Subscription | undefined;
-      // Acknowledgements held back until the journal lines of their batch are written:
-      // one write(2) (and, for 'power', one fsync) per batch of messages, not per message.
-      let heldAcknowledgements: (() => void)[] = [];
-      let batchFlush: ReturnType<typeof setImmediate> | undefined;
-
-      const flushBatch = () => {
-        clearImmediate(batchFlush);
-        batchFlush = undefined;
-        files.flush();
-        const held = heldAcknowledgements;
-        heldAcknowledgements = [];
-        for (const release of held) release();
-      };
-
-      const checkpoint = () => {
-        if (unjournaled) return;
-        files.checkpoint({
-          format: 1,
-          sequence,
-          counter: counter.snapshot(),
-          pendingRows: pending.saved(),
-          deliveries: deliveries.save(),
-          savedAt: new Date().toISOString(),
-        });
-        journalLength = 0;
-        lastCheckpointAt = Date.now();
-        dirty = false;
-        stats.checkpoints++;
-      };
-
-      const maybeCheckpoint = () => {
-        if (journalLength >= checkpointEvery || (dirty && Date.now() - lastCheckpointAt >= CHECKPOINT_INTERVAL_MS))
-          checkpoint();
-      };
+      let stopTimer: ReturnType<typeof setTimeout> | undefined;
 
       const finish = (error?: unknown) => {
-        if (closed) return;
-        closed = true;
+        if (state.phase === 'closed') return;
         intake?.unsubscribe();
         clearTimeout(stopTimer);
-        clearTimeout(idleTimer);
+        idleAdvance?.stop();
         stopSubscription?.unsubscribe();
         let failure = error;
+        // The held PUBACKs leave only if their batch is saved; then the whole state is.
         try {
-          flushBatch();
-          pending.abandonWrites();
-          checkpoint();
+          acknowledgements.release();
         } catch (saveError) {
           failure ??= saveError;
         }
-        files.close();
+        try {
+          state.close();
+        } catch (saveError) {
+          failure ??= saveError;
+        }
         writes?.unsubscribe();
         if (failure === undefined) destination.complete();
         else destination.error(failure);
@@ -429,16 +284,49 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         }
       };
 
-      const journal = (record: Omit<JournalRecord, 'q'>) => {
-        files.append({ q: ++sequence, ...record });
-        journalLength++;
-        dirty = true;
+      // A callback above (onSubscribe, a synchronous writer or stop signal) may have ended it.
+      const ended = () => state.phase === 'closed' || state.phase === 'stopping';
+      const acknowledgements = new AcknowledgementBatch((messages) => state.flush(messages), finish);
+
+      const idleAdvance =
+        idle === undefined
+          ? undefined
+          : new IdleAdvance(
+              idle.after,
+              settings.watermarkDelay,
+              idle.scheduler ?? asyncScheduler,
+              state.windows,
+              (to) => {
+                // Recorded before it takes effect: a restart must close the same windows.
+                if (!saving(() => state.advanceWatermark(to))) return;
+                state.pump();
+                saving(() => state.checkpointIfDue());
+              },
+            );
+
+      const report = (paused: boolean) => {
+        const pendingRows = state.pendingRows;
+        options.onBackpressure?.({ paused, pendingRows });
+        options.statistics?.report({
+          stage: 'durable',
+          state: paused ? 'paused' : 'taking',
+          reason: paused
+            ? `intake paused: ${pendingRows} rows wait for the writer (the broker queues the messages)`
+            : `intake resumed: ${pendingRows} rows wait for the writer`,
+        });
       };
 
+      // prepare's events for the message being handled: synchronous, or an error.
       const prepared = new Subject<MqttMessage>();
       const events: E[] = [];
       let preparing = false;
-      const preparation = options.prepare(prepared).subscribe({
+      const prepareHooks: DurablePrepareHooks = {
+        onReject: (rejection) => {
+          state.countRejection(rejection.kind);
+          (options.onReject ?? warnOnReject)(rejection as Rejection<E>);
+        },
+      };
+      const preparation = options.prepare(prepared, prepareHooks).subscribe({
         next: (event) => {
           if (!preparing) {
             finish(
@@ -454,12 +342,10 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       });
 
       const onMessage = (message: MqttMessage) => {
-        if (closed || stopping) return; // unacknowledged: the broker sends it again
-        stats.messages++;
+        if (!state.taking) return; // unacknowledged: the broker sends it again
         const messageId = message.qos > 0 ? message.messageId : undefined;
         const digest = messageId === undefined ? undefined : payloadDigest(message.payload);
-        if (messageId !== undefined && digest !== undefined && message.dup && deliveries.counted(messageId, digest)) {
-          stats.duplicates++;
+        if (!state.accept(messageId, digest, message.dup)) {
           message.ack();
           return;
         }
@@ -470,55 +356,20 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         } finally {
           preparing = false;
         }
-        if (closed) return;
-        try {
-          if (events.length === 0) {
-            if (messageId !== undefined) journal({ m: messageId, h: digest });
-          }
-          for (const event of events) {
-            const raw = eventTimeOf(event);
-            const time = typeof raw === 'number' ? raw : raw instanceof Date ? raw.getTime() : Number.NaN;
-            const key = keyOf(event);
-            if (typeof key !== 'string' && typeof key !== 'number') {
-              throw new TypeError(
-                `durableWindowedCount: key must return a string or a number to be saved, got ${typeof key}`,
-              );
-            }
-            arrival = Date.now();
-            current = event;
-            unjournaled = true;
-            counter.push({ time, key, source: event });
-            journal({ m: messageId, h: digest, n: arrival, t: Number.isFinite(time) ? time : null, k: key });
-            unjournaled = false;
-          }
-        } catch (error) {
-          finish(error);
-          return;
-        } finally {
-          current = undefined;
-        }
-        if (messageId !== undefined && digest !== undefined) deliveries.remember(messageId, digest);
-        if (files.unflushed) {
-          if (typeof message.holdAcknowledgements === 'function') {
-            // MQTT.js hands over the next message as soon as this one is acknowledged;
-            // its PUBACK waits in the corked connection until flushBatch has written the batch.
-            heldAcknowledgements.push(message.holdAcknowledgements());
-            batchFlush ??= setImmediate(() => saving(flushBatch));
-          } else {
-            files.flush();
-          }
-        }
-        message.ack();
-        lastArrivalMs = Date.now();
-        pending.pump();
-        if (pending.size >= maxPendingRows) pauseIntake();
-        if (saving(maybeCheckpoint)) armIdleTimer();
+        if (state.phase === 'closed') return;
+        if (!saving(() => state.record(messageId, digest, events))) return;
+        if (!saving(() => acknowledgements.acknowledge(message, state.unflushed))) return;
+        idleAdvance?.arrived();
+        state.pump();
+        if (state.pendingRows >= maxPendingRows) pauseIntake();
+        if (saving(() => state.checkpointIfDue())) idleAdvance?.arm();
       };
 
       const startIntake = () => {
-        if (closed || stopping || intake !== undefined) return;
-        if (stats.paused) options.onBackpressure?.({ paused: false, pendingRows: pending.size });
-        stats.paused = false;
+        if (state.phase !== 'running' && state.phase !== 'paused') return;
+        if (intake !== undefined) return;
+        if (state.phase === 'paused') report(false);
+        state.enter('running');
         intake = source.subscribe({
           next: onMessage,
           error: (error: unknown) => finish(error),
@@ -528,68 +379,33 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
 
       const pauseIntake = () => {
         if (intake === undefined) return;
-        stats.paused = true;
-        stats.pauses++;
-        options.onBackpressure?.({ paused: true, pendingRows: pending.size });
+        state.enter('paused');
+        report(true);
         const stopped = intake;
         intake = undefined;
         // After the current message returns, and after the batch's acknowledgements
         // are released: unsubscribing first would close the connection under them.
         queueMicrotask(() => {
-          if (saving(flushBatch)) stopped.unsubscribe();
+          if (saving(() => acknowledgements.release())) stopped.unsubscribe();
         });
-      };
-
-      // Idle advance, as in windowedCount, but recorded: a restart must close the same windows.
-      const armIdleTimer = () => {
-        if (idleAfterMs === undefined || closed || stopping) return;
-        clearTimeout(idleTimer);
-        const earliestEnd = counter.earliestOpenWindowEnd;
-        const maxEventTime = counter.maxEventTime;
-        if (earliestEnd === undefined || maxEventTime === undefined) return;
-        const finalAt = lastArrivalMs + (earliestEnd + settings.watermarkDelay - maxEventTime);
-        const dueAt = Math.max(lastArrivalMs + idleAfterMs, finalAt);
-        idleTimer = setTimeout(
-          () => {
-            const largest = counter.maxEventTime;
-            const silentFor = Date.now() - lastArrivalMs;
-            if (closed || stopping || largest === undefined || silentFor < idleAfterMs) return;
-            const to = largest + silentFor - settings.watermarkDelay;
-            if (to > (counter.watermark ?? Number.NEGATIVE_INFINITY)) {
-              const advanced = saving(() => {
-                journal({ a: to });
-                files.flush();
-                counter.advanceWatermark(to);
-              });
-              if (!advanced) return;
-              pending.pump();
-              if (!saving(maybeCheckpoint)) return;
-            }
-            armIdleTimer();
-          },
-          Math.max(0, dueAt - Date.now()),
-        );
       };
 
       // Graceful stop: no more messages; the open windows' counts so far are written
       // too (they keep counting after the next start, and a larger count replaces them).
       const beginStop = () => {
-        if (closed || stopping) return;
-        stopping = true;
-        clearTimeout(idleTimer);
+        if (state.phase === 'stopping' || state.phase === 'closed') return;
+        state.enter('stopping');
+        idleAdvance?.stop();
         const saved = saving(() => {
-          flushBatch();
+          acknowledgements.release();
           intake?.unsubscribe();
           intake = undefined;
-          checkpoint();
+          state.checkpoint();
         });
         if (!saved) return;
-        for (const { windowStart, counts } of counter.snapshot().windows) {
-          const windowEnd = new Date(windowStart + settings.windowDuration);
-          for (const [key, count] of counts) pending.add({ windowStart: new Date(windowStart), windowEnd, key, count });
-        }
-        pending.pump();
-        if (pending.size === 0) {
+        state.writeOpenWindows();
+        state.pump();
+        if (state.pendingRows === 0) {
           finish();
           return;
         }
@@ -598,32 +414,30 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
 
       // A row settled (acknowledged, or refused for good) frees its write slot.
       const afterSettled = () => {
-        if (closed) return;
-        pending.pump();
-        if (stopping) {
-          if (pending.size === 0) finish();
+        if (state.phase === 'closed') return;
+        state.pump();
+        if (state.phase === 'stopping') {
+          if (state.pendingRows === 0) finish();
           return;
         }
-        if (stats.paused && pending.size <= maxPendingRows / 2) startIntake();
-        saving(maybeCheckpoint);
+        if (state.phase === 'paused' && state.pendingRows <= maxPendingRows / 2) startIntake();
+        saving(() => state.checkpointIfDue());
       };
-      const hooks: DurableWriterHooks<K> = {
+      const writerHooks: DurableWriterHooks<K> = {
         onReject: (rejection) => {
-          if (closed) return;
+          if (state.phase === 'closed') return;
           // Reported first: a strict report throws into the writer, which ends with
           // that error, and the row stays saved.
+          state.countRejection(rejection.kind);
           reject(options, rejection);
-          pending.settled(rejection.input);
-          dirty = true;
+          state.rowSettled(rejection.input, false);
           afterSettled();
         },
       };
-      writes = options.write(rowsToWrite, hooks).subscribe({
+      writes = options.write(rowsToWrite, writerHooks).subscribe({
         next: (result) => {
-          if (closed) return;
-          stats.rowsWritten++;
-          pending.settled(result.value);
-          dirty = true;
+          if (state.phase === 'closed') return;
+          state.rowSettled(result.value, true);
           destination.next(result);
           afterSettled();
         },
@@ -632,19 +446,22 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       });
 
       stopSubscription = options.stop?.subscribe(() => beginStop());
-      options.onSubscribe?.(liveStats);
-      if (closed) return;
+      options.statistics?.add(state);
+      options.onSubscribe?.(state.stats);
+      if (ended()) return;
       // The replay may have made rows (and a long journal): save, then write them.
-      if (!saving(checkpoint)) return;
-      pending.pump();
-      if (pending.size >= maxPendingRows) {
-        stats.paused = true;
-        stats.pauses++;
-        options.onBackpressure?.({ paused: true, pendingRows: pending.size });
+      if (!saving(() => state.checkpoint())) return;
+      state.pump();
+      if (ended()) return;
+      if (state.pendingRows >= maxPendingRows) {
+        state.enter('paused');
+        report(true);
       } else {
+        state.enter('running');
         startIntake();
       }
-      armIdleTimer();
+      idleAdvance?.arrived();
+      idleAdvance?.arm();
 
       return () => {
         preparation.unsubscribe();

@@ -182,6 +182,14 @@ export class WindowedCountState<E, K> implements WindowStats {
   }
 
   /**
+   * An event time as epoch milliseconds: a number as it is, a `Date` as its time,
+   * anything else `NaN` (which the counter rejects as an unreadable time).
+   */
+  static eventTimeMillis(raw: unknown): number {
+    return typeof raw === 'number' ? raw : raw instanceof Date ? raw.getTime() : Number.NaN;
+  }
+
+  /**
    * Counts one event in each of its windows that is not final, then moves the
    * watermark (emitting the rows the output mode calls for). A late event is
    * reported after it was counted in its open windows; an event with a bad time, or
@@ -194,7 +202,7 @@ export class WindowedCountState<E, K> implements WindowStats {
   push(event: E): void {
     this.eventsSeen++;
     const raw = this.eventTimeOf(event);
-    const time = typeof raw === 'number' ? raw : raw instanceof Date ? raw.getTime() : Number.NaN;
+    const time = WindowedCountState.eventTimeMillis(raw);
     if (!(time >= -MAX_TIME && time <= MAX_TIME)) {
       this.rejectTimestamp(event, raw);
       return;

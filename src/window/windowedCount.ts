@@ -2,7 +2,8 @@
  * The `windowedCount` operator: Spark-style event-time window counts for RxJS.
  * @module
  */
-import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction } from 'rxjs';
+import { IdleAdvance } from './idleAdvance.js';
 import { resolveWindowSettings, type WindowedCountOptions } from './options.js';
 import { checkSnapshot } from './snapshot.js';
 import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from './WindowedCountState.js';
@@ -133,74 +134,49 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
       // A synchronous source keeps calling us after we raised an error, or after the
       // consumer unsubscribed mid-emission (our teardown only runs once it returns): skip it.
       let stopped = false;
-      let idleTimer: Subscription | undefined;
-      const scheduler = idle?.scheduler ?? asyncScheduler;
-      let lastArrival = 0;
-
-      const clearIdleTimer = () => {
-        idleTimer?.unsubscribe();
-        idleTimer = undefined;
-      };
-
-      // Armed only while a window is open; wakes when the earliest open window would be
-      // final if event time kept pace with the wall clock (but not before `after`).
-      const armIdleTimer = () => {
-        if (idle === undefined || idleTimer !== undefined || stopped) return;
-        const earliestEnd = counter.earliestOpenWindowEnd;
-        const maxEventTime = counter.maxEventTime;
-        if (earliestEnd === undefined || maxEventTime === undefined) return;
-        const finalAt = lastArrival + (earliestEnd + settings.watermarkDelay - maxEventTime);
-        const dueAt = Math.max(lastArrival + idle.after, finalAt);
-        idleTimer = scheduler.schedule(onIdleTimer, Math.max(0, dueAt - scheduler.now()));
-      };
-
-      const onIdleTimer = () => {
-        idleTimer = undefined;
-        const maxEventTime = counter.maxEventTime;
-        const silentFor = scheduler.now() - lastArrival;
-        if (maxEventTime !== undefined && silentFor >= idle!.after) {
-          counter.advanceWatermark(maxEventTime + silentFor - settings.watermarkDelay);
-        }
-        armIdleTimer();
-      };
-
+      const idleAdvance =
+        idle === undefined
+          ? undefined
+          : new IdleAdvance(idle.after, settings.watermarkDelay, idle.scheduler ?? asyncScheduler, counter, (to) =>
+              counter.advanceWatermark(to),
+            );
       // Restored windows close by the clock too, counting the silence from now: when
       // the last event before the snapshot arrived is not known.
-      if (idle !== undefined && initialState !== undefined) {
-        lastArrival = scheduler.now();
-        armIdleTimer();
+      if (initialState !== undefined) {
+        idleAdvance?.arrived();
+        idleAdvance?.arm();
       }
 
       const subscription = source.subscribe({
         next(event) {
           if (stopped || destination.closed) return;
-          if (idle !== undefined) lastArrival = scheduler.now();
+          idleAdvance?.arrived();
           try {
             counter.push(event);
           } catch (error) {
             // strict rejections and throwing accessors end the stream
             stopped = true;
-            clearIdleTimer();
+            idleAdvance?.stop();
             destination.error(error);
             return;
           }
-          armIdleTimer();
+          idleAdvance?.arm();
         },
         error(error) {
           stopped = true;
-          clearIdleTimer();
+          idleAdvance?.stop();
           destination.error(error);
         },
         complete() {
           stopped = true;
-          clearIdleTimer();
+          idleAdvance?.stop();
           if (settings.flushOnComplete) counter.flush();
           destination.complete();
         },
       });
       return () => {
         stopped = true;
-        clearIdleTimer();
+        idleAdvance?.stop();
         subscription.unsubscribe();
       };
     });

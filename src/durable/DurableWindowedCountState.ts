@@ -1,0 +1,512 @@
+/**
+ * The plain core of {@link durableWindowedCount}: window counts whose every change is
+ * journaled in a state directory before it is acknowledged, with checkpoints, replay
+ * and redelivery recognition. Synchronous, no RxJS.
+ * @module
+ */
+import { reject, type Rejection, type RejectionKind, type RejectOptions } from '../reject.js';
+import { deriveWindowSettings, type WindowSettings } from '../window/options.js';
+import { STAT_NAMES } from '../window/snapshot.js';
+import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from '../window/WindowedCountState.js';
+import type { WindowRow } from '../window/windowRow.js';
+import { Histogram, SECONDS_BOUNDS, SIZE_BOUNDS } from '../observe/Histogram.js';
+import type { Readiness, Statistic, StatisticsSource } from '../observe/statistic.js';
+import { PendingRows, savedRowToRow, type SavedRow } from './pendingRows.js';
+import { RecentDeliveries } from './recentDeliveries.js';
+import { StateFiles, type Durability } from './stateFiles.js';
+
+/** Live counters of a {@link durableWindowedCount} subscription. */
+export interface DurableWindowStats extends WindowStats {
+  /** Messages taken from the source (duplicates included). */
+  readonly messages: number;
+  /** Redelivered messages recognised and not counted again. */
+  readonly duplicates: number;
+  /** Journal records replayed at start (after the checkpoint). */
+  readonly replayedRecords: number;
+  /** Rows counted and not yet acknowledged by the writer. */
+  readonly pendingRows: number;
+  /** Rows being written now. */
+  readonly rowsInFlight: number;
+  /** Rows the writer acknowledged. */
+  readonly rowsWritten: number;
+  /** Whether intake is stopped because too many rows wait for the writer. */
+  readonly paused: boolean;
+  /** How many times intake stopped for that reason. */
+  readonly pauses: number;
+  /** Checkpoints written. */
+  readonly checkpoints: number;
+  /** Journal records written since the last checkpoint. */
+  readonly journalRecords: number;
+}
+
+/**
+ * Where a {@link DurableWindowedCountState} is in its life: reading its saved state,
+ * taking messages, not taking them while rows wait for the writer, writing its open
+ * windows before it ends, ended.
+ */
+export type DurablePhase = 'restoring' | 'running' | 'paused' | 'stopping' | 'closed';
+
+/** What {@link DurableWindowedCountState} needs, all checked already by {@link durableWindowedCount}. @internal */
+export interface DurableWindowedCountStateOptions<E, K> extends RejectOptions<E | WindowRow<K>> {
+  readonly stateDirectory: string;
+  readonly durability: Durability;
+  /** The window settings, checked. */
+  readonly settings: WindowSettings<E, K>;
+  readonly maxRowsInFlight: number;
+  readonly checkpointEvery: number;
+  /** The clock: arrival times (journaled, so a replay sees the same), checkpoint timing. */
+  readonly now: () => number;
+  /** Hands a row to the writer. */
+  readonly sendRow: (row: WindowRow<K>) => void;
+}
+
+/** One journal line. `m`/`h`: packet identifier and payload digest of a QoS ≥ 1 message. */
+interface JournalRecord {
+  readonly q: number;
+  readonly m?: number;
+  readonly h?: number;
+  /** Arrival (clock ms), event time (ms, `null` when unreadable) and key of a counted event. */
+  readonly n?: number;
+  readonly t?: number | null;
+  readonly k?: string | number;
+  /** A watermark advance without an event (idle advance). */
+  readonly a?: number;
+}
+
+/** The checkpoint file. */
+interface Checkpoint<K> {
+  readonly format: 1;
+  readonly sequence: number;
+  readonly counter: WindowedCountSnapshot<K>;
+  readonly pendingRows: SavedRow<K>[];
+  /** The digest last counted under each packet identifier (see RecentDeliveries). */
+  readonly deliveries: string;
+  readonly savedAt: string;
+}
+
+/** What the counter counts: the event's time and key, and the event itself while live. */
+interface Counted<E, K> {
+  readonly time: number;
+  readonly key: K;
+  readonly source: E | undefined;
+}
+
+/** A checkpoint at most this long after a change, however few records (bounds the replay after a quiet crash). */
+const CHECKPOINT_INTERVAL_MS = 5_000;
+
+/** The rejection kinds reported as zero before the first, so a metrics query over kinds always has samples. */
+const REJECTION_KINDS: readonly RejectionKind[] = ['payload', 'line', 'timestamp', 'future', 'late', 'message', 'row'];
+
+/**
+ * Window counts in a state directory: each counted event is a journal line written
+ * before its message's acknowledgement leaves, the whole state a checkpoint every
+ * `checkpointEvery` lines (or 5 s after a change), and {@link DurableWindowedCountState.open}
+ * reads the checkpoint and replays the journal after it. Rows go to `sendRow` and stay
+ * saved until {@link DurableWindowedCountState.rowSettled}; at most `maxRowsInFlight`
+ * are out at once, and a newer count of a waiting (window, key) replaces the older.
+ *
+ * A step that cannot save (a full disk) throws, and the state in memory must then not
+ * be saved over what the files hold: the caller ends the stream.
+ * @internal
+ */
+export class DurableWindowedCountState<E, K extends string | number> implements StatisticsSource {
+  readonly stage = 'durable';
+  private phaseNow: DurablePhase = 'restoring';
+  private readonly counter: WindowedCountState<Counted<E, K>, K>;
+  private readonly pending: PendingRows<K>;
+  private readonly deliveries: RecentDeliveries;
+  private sequence: number;
+  private journalLength: number;
+  private lastCheckpointAt: number;
+  /** Whether something changed since the last checkpoint. */
+  private dirty = false;
+  /** Set while an event's effect reached the counter but not the journal (a throwing accessor, a strict rejection). */
+  private unjournaled = false;
+  /** The event being counted, handed to a rejection. */
+  private current: E | undefined;
+  /** The arrival time the counter's clock reads (the journaled one, while replaying). */
+  private arrival = 0;
+  private readonly rejections = new Map<RejectionKind, number>(REJECTION_KINDS.map((kind) => [kind, 0]));
+  private readonly eventDelay = new Histogram(SECONDS_BOUNDS);
+  private readonly checkpointDuration = new Histogram(SECONDS_BOUNDS);
+  private readonly acknowledgementBatch = new Histogram(SIZE_BOUNDS);
+  private readonly counts = { messages: 0, duplicates: 0, rowsWritten: 0, pauses: 0, checkpoints: 0 };
+  readonly replayedRecords: number;
+  /** Events counted by earlier runs (restored and replayed): the `_total` statistics count this process's. */
+  private readonly eventsCountedBefore: number;
+  /** The live counters, as {@link DurableWindowedCountOptions.onSubscribe} hands them. */
+  readonly stats: DurableWindowStats;
+
+  private constructor(
+    private readonly options: DurableWindowedCountStateOptions<E, K>,
+    private readonly files: StateFiles<Checkpoint<K>, JournalRecord>,
+    saved: { readonly checkpoint: Checkpoint<K> | undefined; readonly records: readonly JournalRecord[] },
+  ) {
+    this.counter = new WindowedCountState<Counted<E, K>, K>(
+      // The options were checked once, by the operator: not again per subscription.
+      deriveWindowSettings(options.settings, {
+        eventTime: (event) => event.time,
+        key: (event) => event.key,
+        now: () => this.arrival,
+        onReject: (rejection) => this.reportCounterRejection(rejection),
+        strict: false,
+      }),
+      (row) => this.pending.add(row),
+    );
+    this.pending = new PendingRows<K>(options.maxRowsInFlight, options.sendRow);
+    this.deliveries = new RecentDeliveries(saved.checkpoint?.deliveries);
+    this.sequence = saved.checkpoint?.sequence ?? 0;
+    this.journalLength = saved.records.length;
+    this.replayedRecords = saved.records.length;
+    this.lastCheckpointAt = options.now();
+    this.stats = this.liveStats();
+    this.replay(saved);
+    this.eventsCountedBefore = this.counter.eventsCounted;
+  }
+
+  /**
+   * Takes the state directory and continues where it was: the checkpoint, then every
+   * journal record after it. Throws an Error naming the directory and what to do.
+   */
+  static open<E, K extends string | number>(
+    options: DurableWindowedCountStateOptions<E, K>,
+  ): DurableWindowedCountState<E, K> {
+    const { files, saved } = StateFiles.open<Checkpoint<K>, JournalRecord>(options.stateDirectory, options.durability);
+    try {
+      return new DurableWindowedCountState(options, files, saved);
+    } catch (error) {
+      files.close();
+      throw new Error(
+        `durableWindowedCount: cannot restore the state in ${options.stateDirectory}: ${(error as Error).message}. ` +
+          'Start with the options it was saved with, or give another state directory (its open windows are then not continued)',
+        { cause: error },
+      );
+    }
+  }
+
+  get phase(): DurablePhase {
+    return this.phaseNow;
+  }
+
+  /** Moves to another phase; `'closed'` only through {@link DurableWindowedCountState.close}. */
+  enter(phase: Exclude<DurablePhase, 'restoring' | 'closed'>): void {
+    if (this.phaseNow === 'closed') return;
+    if (phase === 'paused' && this.phaseNow !== 'paused') this.counts.pauses++;
+    this.phaseNow = phase;
+  }
+
+  /** Whether messages are taken now. */
+  get taking(): boolean {
+    return this.phaseNow === 'running';
+  }
+
+  /**
+   * A message arrived: counts it, and says whether it must be handled (`false`: a
+   * redelivery of one already counted, to acknowledge and skip).
+   */
+  accept(messageId: number | undefined, digest: number | undefined, dup: boolean): boolean {
+    this.counts.messages++;
+    if (messageId !== undefined && digest !== undefined && dup && this.deliveries.counted(messageId, digest)) {
+      this.counts.duplicates++;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Counts a message's events and journals them (or, with none, the message itself, so
+   * its redelivery is recognised). Throws on a throwing accessor or a strict rejection:
+   * the stream must then end without saving this state.
+   */
+  record(messageId: number | undefined, digest: number | undefined, events: readonly E[]): void {
+    const { eventTime, key: keyOf } = this.options.settings;
+    if (events.length === 0 && messageId !== undefined) this.journal({ m: messageId, h: digest });
+    try {
+      for (const event of events) {
+        const time = WindowedCountState.eventTimeMillis(eventTime(event));
+        const key = keyOf(event);
+        if (typeof key !== 'string' && typeof key !== 'number') {
+          throw new TypeError(
+            `durableWindowedCount: key must return a string or a number to be saved, got ${typeof key}`,
+          );
+        }
+        const arrival = this.options.now();
+        this.arrival = arrival;
+        this.current = event;
+        this.unjournaled = true;
+        this.counter.push({ time, key, source: event });
+        const valid = Number.isFinite(time);
+        this.journal({ m: messageId, h: digest, n: arrival, t: valid ? time : null, k: key });
+        this.unjournaled = false;
+        if (valid) this.eventDelay.observe(Math.max(0, arrival - time) / 1000);
+      }
+    } finally {
+      this.current = undefined;
+    }
+    if (messageId !== undefined && digest !== undefined) this.deliveries.remember(messageId, digest);
+  }
+
+  /** Counts a rejection made before counting (decoding, parsing): see {@link DurableWriterHooks}. */
+  countRejection(kind: RejectionKind): void {
+    this.rejections.set(kind, (this.rejections.get(kind) ?? 0) + 1);
+  }
+
+  /** Whether journal lines wait for {@link DurableWindowedCountState.flush}. */
+  get unflushed(): boolean {
+    return this.files.unflushed;
+  }
+
+  /** Writes the journal lines of a batch of `messages` messages, with one `write(2)`. */
+  flush(messages: number): void {
+    if (!this.files.unflushed) return;
+    this.files.flush();
+    this.acknowledgementBatch.observe(messages);
+  }
+
+  /** Moves the watermark without an event (idle advance), journaled first. Returns whether it moved. */
+  advanceWatermark(to: number): boolean {
+    if (!(to > (this.counter.watermark ?? Number.NEGATIVE_INFINITY))) return false;
+    this.journal({ a: to });
+    this.files.flush();
+    this.counter.advanceWatermark(to);
+    return true;
+  }
+
+  /** What idle advance reads. */
+  get windows(): { readonly earliestOpenWindowEnd: number | undefined; readonly maxEventTime: number | undefined } {
+    return this.counter;
+  }
+
+  /** Saves the whole state and empties the journal (not when an event is half-recorded). */
+  checkpoint(): void {
+    if (this.unjournaled) return;
+    const started = performance.now();
+    this.files.checkpoint({
+      format: 1,
+      sequence: this.sequence,
+      counter: this.counter.snapshot(),
+      pendingRows: this.pending.saved(),
+      deliveries: this.deliveries.save(),
+      savedAt: new Date().toISOString(),
+    });
+    this.checkpointDuration.observe((performance.now() - started) / 1000);
+    this.journalLength = 0;
+    this.lastCheckpointAt = this.options.now();
+    this.dirty = false;
+    this.counts.checkpoints++;
+  }
+
+  /** A checkpoint when the journal is `checkpointEvery` long, or 5 s after a change. */
+  checkpointIfDue(): void {
+    if (
+      this.journalLength >= this.options.checkpointEvery ||
+      (this.dirty && this.options.now() - this.lastCheckpointAt >= CHECKPOINT_INTERVAL_MS)
+    )
+      this.checkpoint();
+  }
+
+  /** The open windows' counts so far, as rows to write (a graceful stop: they keep counting after the next start). */
+  writeOpenWindows(): void {
+    const windowDuration = this.options.settings.windowDuration;
+    for (const { windowStart, counts } of this.counter.snapshot().windows) {
+      const windowEnd = new Date(windowStart + windowDuration);
+      for (const [key, count] of counts)
+        this.pending.add({ windowStart: new Date(windowStart), windowEnd, key, count });
+    }
+  }
+
+  /** Sends waiting rows while write slots are free. */
+  pump(): void {
+    this.pending.pump();
+  }
+
+  /** Rows counted and not yet acknowledged by the writer. */
+  get pendingRows(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * The writer acknowledged `row` (`written`), or refused it for good: it leaves the
+   * saved state unless a newer count came meanwhile.
+   */
+  rowSettled(row: WindowRow<K>, written: boolean): void {
+    if (written) this.counts.rowsWritten++;
+    this.pending.settled(row);
+    this.dirty = true;
+  }
+
+  /**
+   * Ends for good: writes still out are abandoned (their rows stay saved), the state is
+   * saved (unless an event is half-recorded) and the directory released. A failure to
+   * save is thrown after the directory is released.
+   */
+  close(): void {
+    if (this.phaseNow === 'closed') return;
+    this.phaseNow = 'closed';
+    try {
+      this.files.flush();
+      this.pending.abandonWrites();
+      this.checkpoint();
+    } finally {
+      this.files.close();
+    }
+  }
+
+  /** See {@link StatisticsSource}. */
+  statistics(): Statistic[] {
+    const stats = this.stats;
+    const seconds = (ms: number | undefined) => (ms === undefined ? Number.NaN : ms / 1000);
+    const watermark = stats.watermark;
+    return [
+      counter('messages_total', 'MQTT messages taken from the broker, redeliveries included', stats.messages),
+      counter(
+        'duplicate_messages_total',
+        'Redelivered messages recognised as already counted and not counted again',
+        stats.duplicates,
+      ),
+      counter(
+        'events_counted_total',
+        'Events counted in at least one window',
+        stats.eventsCounted - this.eventsCountedBefore,
+      ),
+      ...[...this.rejections].map(([kind, count]) =>
+        counter(
+          'rejections_total',
+          'Inputs refused, by kind (payload, line, timestamp, future, late, message, row)',
+          count,
+          { kind },
+        ),
+      ),
+      counter(
+        'late_events_total',
+        'Events late for at least one of their windows (not counted there)',
+        this.rejections.get('late') ?? 0,
+      ),
+      gauge('open_windows', 'Windows not final yet', stats.openWindows),
+      gauge('window_counts', '(window, key) counts held in memory', stats.stateSize),
+      gauge(
+        'watermark_timestamp_seconds',
+        'The watermark, as a Unix time (NaN before the first event)',
+        seconds(watermark),
+      ),
+      gauge(
+        'watermark_lag_seconds',
+        'How far the watermark is behind the wall clock (NaN before the first event)',
+        watermark === undefined ? Number.NaN : (Date.now() - watermark) / 1000,
+      ),
+      gauge(
+        'max_event_timestamp_seconds',
+        'The largest event time seen, as a Unix time (NaN before the first event)',
+        seconds(stats.maxEventTime),
+      ),
+      gauge('pending_rows', 'Rows counted and not yet acknowledged by the writer', stats.pendingRows),
+      gauge('rows_in_flight', 'Rows being written now', stats.rowsInFlight),
+      counter('rows_written_total', 'Rows the writer acknowledged', stats.rowsWritten),
+      gauge('intake_paused', '1 while intake is stopped because rows wait for the writer', stats.paused ? 1 : 0),
+      counter('intake_pauses_total', 'Times intake stopped because rows waited for the writer', stats.pauses),
+      gauge('journal_records', 'Journal records written since the last checkpoint', stats.journalRecords),
+      counter('checkpoints_total', 'Checkpoints written', stats.checkpoints),
+      gauge('replayed_records', 'Journal records replayed at start', stats.replayedRecords),
+      {
+        name: 'event_delay_seconds',
+        help: 'From an event time to the arrival of its message (by this machine clock)',
+        type: 'histogram',
+        value: this.eventDelay.value(),
+      },
+      {
+        name: 'checkpoint_duration_seconds',
+        help: 'Time to write a checkpoint',
+        type: 'histogram',
+        value: this.checkpointDuration.value(),
+      },
+      {
+        name: 'acknowledgement_batch_size',
+        help: 'Messages acknowledged per journal write',
+        type: 'histogram',
+        value: this.acknowledgementBatch.value(),
+      },
+    ];
+  }
+
+  /** See {@link StatisticsSource}: ready while taking messages. */
+  readiness(): Readiness {
+    switch (this.phaseNow) {
+      case 'running':
+        return { ready: true, reason: 'counting' };
+      case 'restoring':
+        return { ready: false, reason: `restoring the saved state in ${this.options.stateDirectory}` };
+      case 'paused':
+        return { ready: false, reason: `intake paused: ${this.pending.size} rows wait for the writer` };
+      case 'stopping':
+        return { ready: false, reason: 'stopping: writing the open windows' };
+      case 'closed':
+        return { ready: false, reason: 'stopped' };
+    }
+  }
+
+  private replay(saved: {
+    readonly checkpoint: Checkpoint<K> | undefined;
+    readonly records: readonly JournalRecord[];
+  }) {
+    if (saved.checkpoint !== undefined) {
+      this.counter.restore(saved.checkpoint.counter);
+      for (const row of saved.checkpoint.pendingRows) this.pending.add(savedRowToRow(row));
+    }
+    for (const record of saved.records) {
+      this.sequence = record.q;
+      if (record.m !== undefined && record.h !== undefined) this.deliveries.remember(record.m, record.h);
+      if (record.a !== undefined) this.counter.advanceWatermark(record.a);
+      if (record.k !== undefined) {
+        this.arrival = record.n ?? 0;
+        this.counter.push({ time: record.t ?? Number.NaN, key: record.k as K, source: undefined });
+      }
+    }
+  }
+
+  private journal(record: Omit<JournalRecord, 'q'>): void {
+    this.files.append({ q: ++this.sequence, ...record });
+    this.journalLength++;
+    this.dirty = true;
+  }
+
+  // While replaying, rejections are not reported again (they were, before the restart).
+  private reportCounterRejection(rejection: Rejection<Counted<E, K>>): void {
+    if (this.phaseNow === 'restoring') return;
+    this.countRejection(rejection.kind);
+    reject(this.options, { ...rejection, operator: 'durableWindowedCount', input: this.current as E });
+  }
+
+  private liveStats(): DurableWindowStats {
+    const counts = this.counts;
+    return Object.defineProperties(
+      {},
+      {
+        ...Object.fromEntries(
+          ([...STAT_NAMES, 'openWindows', 'stateSize', 'watermark', 'maxEventTime'] as const).map((name) => [
+            name,
+            { get: () => this.counter[name], enumerable: true },
+          ]),
+        ),
+        ...Object.fromEntries(
+          (Object.keys(counts) as (keyof typeof counts)[]).map((name) => [
+            name,
+            { get: () => counts[name], enumerable: true },
+          ]),
+        ),
+        replayedRecords: { value: this.replayedRecords, enumerable: true },
+        paused: { get: () => this.phaseNow === 'paused', enumerable: true },
+        pendingRows: { get: () => this.pending.size, enumerable: true },
+        rowsInFlight: { get: () => this.pending.inFlight, enumerable: true },
+        journalRecords: { get: () => this.journalLength, enumerable: true },
+      },
+    ) as DurableWindowStats;
+  }
+}
+
+function counter(name: string, help: string, value: number, labels?: Record<string, string>): Statistic {
+  return { name, help, type: 'counter', value, ...(labels === undefined ? {} : { labels }) };
+}
+
+function gauge(name: string, help: string, value: number): Statistic {
+  return { name, help, type: 'gauge', value };
+}
