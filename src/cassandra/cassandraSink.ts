@@ -5,6 +5,8 @@
 import { durationMillis, type Duration } from '../duration.js';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { QueryOptions, types } from 'cassandra-driver';
+import type { LiveStatistics } from '../observe/LiveStatistics.js';
+import { WriterStatistics } from './writerStatistics.js';
 import { BoundedWriter, writeQueueSettings, type WriteSlot } from '../internal/boundedWriter.js';
 import { singleLine, truncateText } from '../reject.js';
 import type { WriteQueueOptions, WriteResult } from '../writeQueue.js';
@@ -114,6 +116,12 @@ export interface CassandraSinkOptions<T> extends CassandraTableMapping<T>, Write
    * hyper.mqtt work again after 183 s (412 retries)`. Pass `() => {}` for silence.
    */
   onOutage?: (outage: CassandraOutage) => void;
+  /**
+   * Where the live statistics go: stage `writer` (rows written and refused, retries,
+   * outages, whether writes succeed; an outage's start and end are reported as
+   * changes) and stage `write_queue` (values waiting, in flight). See {@link LiveStatistics}.
+   */
+  statistics?: LiveStatistics;
 }
 
 /**
@@ -304,6 +312,11 @@ export function cassandraSink<T>(
   return (source) =>
     new Observable<CassandraWriteResult<T>>((destination) => {
       const held = holdClient('cassandraSink', client, maxDelayMs);
+      const statistics = options.statistics;
+      const writerStage = statistics?.stage(
+        'writer',
+        () => new WriterStatistics(target, (change) => statistics.report(change)),
+      );
       const timers = new Set<ReturnType<typeof setTimeout>>();
       let released = false;
       // Outage tracking. Writes are numbered as they are sent; a result changes the
@@ -340,6 +353,7 @@ export function cassandraSink<T>(
               const { since, retries: retried } = outage;
               outage = undefined;
               recoveredAfter = sent;
+              writerStage?.outageEnded(Date.now() - since.getTime(), retried);
               if (
                 !called(() =>
                   onOutage({ state: 'up', target, downForMs: Date.now() - since.getTime(), retries: retried }),
@@ -347,6 +361,7 @@ export function cassandraSink<T>(
               )
                 return;
             }
+            writerStage?.written();
             slot.done({ value, attempts: attempt });
           },
           (error: unknown) => {
@@ -357,6 +372,7 @@ export function cassandraSink<T>(
               return;
             }
             if (isValueEncodingError(error)) {
+              writerStage?.refused();
               slot.reject('row', `cannot write the value to ${target}: ${describeError(error)}`);
               return;
             }
@@ -368,10 +384,12 @@ export function cassandraSink<T>(
             if (outage === undefined && sendNumber > recoveredAfter) {
               outage = { since: new Date(), retries: 0, startedAfter: sent };
               const since = outage.since;
+              writerStage?.outageStarted(since, describeError(error));
               if (!called(() => onOutage({ state: 'down', target, since, error, reason: describeError(error) })))
                 return;
             }
             if (outage !== undefined) outage.retries++;
+            writerStage?.retried();
             // 2 ** attempt is Infinity after about 1,000 attempts: the cap still applies.
             const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
             // Jitter spreads the retries of the rows that failed together (an outage).
@@ -405,6 +423,7 @@ export function cassandraSink<T>(
             );
           }
         } catch (error) {
+          writerStage?.refused();
           slot.reject(
             'row',
             `cannot make a row of the value for ${target}: ${error instanceof Error ? error.message : String(error)}`,
@@ -437,6 +456,7 @@ export function cassandraSink<T>(
         },
         write,
       );
+      statistics?.add(writer.statistics());
       writer.subscribe(source);
       return () => writer.unsubscribe();
     });

@@ -12,6 +12,7 @@
  * and rejections that free their slot.
  * @module
  */
+import type { StatisticsSource } from '../observe/statistic.js';
 import type { Observable, Subscriber, Subscription } from 'rxjs';
 import { reject, type RejectionKind, type RejectOptions } from '../reject.js';
 import {
@@ -134,6 +135,35 @@ export class BoundedWriter<T, R> {
   /** Whether the stream ended or was unsubscribed: work still running should stop. */
   get closed(): boolean {
     return this.ended;
+  }
+
+  /** Values waiting for a slot now. */
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Slots taken now (values being written, or settled and waiting for an earlier one). */
+  get inFlight(): number {
+    return this.active;
+  }
+
+  /** The live statistics of this queue, as the `write_queue` stage. */
+  statistics(): StatisticsSource {
+    const { concurrency, maxQueued } = this.settings;
+    return {
+      stage: 'write_queue',
+      statistics: () => [
+        { name: 'write_queue_length', help: 'Values waiting for a write slot', type: 'gauge', value: this.queued },
+        { name: 'write_queue_in_flight', help: 'Values being written now', type: 'gauge', value: this.inFlight },
+        { name: 'write_queue_concurrency', help: 'Write slots', type: 'gauge', value: concurrency },
+        {
+          name: 'write_queue_capacity',
+          help: 'Values that may wait for a slot before the queue is full',
+          type: 'gauge',
+          value: maxQueued,
+        },
+      ],
+    };
   }
 
   subscribe(source: Observable<T>): void {

@@ -4,6 +4,8 @@
  */
 import { Observable } from 'rxjs';
 import { validateTopics, type IClientSubscribeOptions, type IPublishPacket } from 'mqtt';
+import type { LiveStatistics } from '../observe/LiveStatistics.js';
+import { BrokerStatistics } from './brokerStatistics.js';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
 import { holdAck, holdOutgoing, leaveUnclaimedUnacknowledged } from './manualAck.js';
 import type { MqttMessage } from './message.js';
@@ -40,6 +42,12 @@ export interface FromMqttOptions {
   keepSubscription?: boolean;
   /** Further MQTT 5 subscription options (`nl`, `rap`, `rh`, `properties`). */
   subscribeOptions?: Omit<IClientSubscribeOptions, 'qos'>;
+  /**
+   * Where the connection's live statistics go (stage `broker`: connected, subscribed,
+   * state, connections, losses, reconnection attempts, messages); losing the broker
+   * and getting it back are reported as changes. See {@link LiveStatistics}.
+   */
+  statistics?: LiveStatistics;
 }
 
 /** The broker refused a subscription (SUBACK reason code ≥ 0x80). */
@@ -166,11 +174,16 @@ export function fromMqtt(
     };
     client.on('message', onMessage);
     const stopWatching = watchConnection('fromMqtt', client, broker, (error) => destination.error(error));
+    const statistics = options.statistics;
+    const brokerStage = statistics?.stage('broker', () => new BrokerStatistics((change) => statistics.report(change)));
+    const detachStatistics = brokerStage?.attach(client, broker, filters);
 
     const fresh = acquireFilters(client, filters);
+    if (fresh.length === 0) brokerStage?.subscriptionGranted();
     if (fresh.length > 0) {
       const request = Object.fromEntries(fresh.map((filter) => [filter, { ...options.subscribeOptions, qos }]));
       client.subscribe(request, (error, requested, suback) => {
+        if (active && error == null) brokerStage?.subscriptionGranted();
         if (!active || error == null) return;
         // An error without a SUBACK comes from a connection that closed under the
         // request: MQTT.js subscribes again on reconnect, and a final connection
@@ -199,6 +212,7 @@ export function fromMqtt(
       active = false;
       client.off('message', onMessage);
       stopWatching();
+      detachStatistics?.();
       const unused = releaseFilters(client, filters);
       const unsubscribe = !options.keepSubscription && unused.length > 0;
       if (!owned) {

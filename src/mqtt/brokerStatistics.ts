@@ -1,0 +1,138 @@
+/**
+ * The `broker` stage of the live statistics: the state of {@link fromMqtt}'s connection.
+ * @module
+ */
+import type { MqttClient } from 'mqtt';
+import type { Readiness, StageChange, Statistic, StatisticsSource } from '../observe/statistic.js';
+
+/** What a connection is doing now. */
+type BrokerState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+const STATES: readonly BrokerState[] = ['connecting', 'connected', 'reconnecting', 'closed'];
+
+/**
+ * One per pipeline, kept across re-subscriptions (a durable aggregator closes its
+ * connection while the writer is backlogged and opens a new one after), so its
+ * counters go on: each subscription attaches its client, and detaches it on teardown.
+ * @internal
+ */
+export class BrokerStatistics implements StatisticsSource {
+  readonly stage = 'broker';
+  private state: BrokerState = 'closed';
+  private subscribed = false;
+  private broker = '';
+  private topics = '';
+  private lostAt: number | undefined;
+  private connections = 0;
+  private losses = 0;
+  private reconnectAttempts = 0;
+  private messages = 0;
+
+  constructor(private readonly report: (change: Omit<StageChange, 'at'>) => void) {}
+
+  /** Follows `client` until the returned function is called. */
+  attach(client: MqttClient, broker: string, topics: readonly string[]): () => void {
+    this.broker = broker;
+    this.topics = topics.join(', ');
+    this.subscribed = false;
+    this.setState(client.connected ? 'connected' : 'connecting');
+    const onConnect = () => {
+      this.connections++;
+      if (this.lostAt !== undefined) {
+        const seconds = Math.round((Date.now() - this.lostAt) / 1000);
+        this.lostAt = undefined;
+        this.change('connected', `broker ${this.broker} back after ${seconds} s`);
+      }
+      this.setState('connected');
+    };
+    const onClose = () => {
+      if (client.disconnecting || this.state !== 'connected') return;
+      this.losses++;
+      this.lostAt = Date.now();
+      this.setState('reconnecting');
+      this.change('reconnecting', `lost the broker ${this.broker}: reconnecting`);
+    };
+    const onReconnect = () => {
+      this.reconnectAttempts++;
+    };
+    const onMessage = () => {
+      this.messages++;
+    };
+    client.on('connect', onConnect);
+    client.on('close', onClose);
+    client.on('reconnect', onReconnect);
+    client.on('message', onMessage);
+    return () => {
+      client.off('connect', onConnect);
+      client.off('close', onClose);
+      client.off('reconnect', onReconnect);
+      client.off('message', onMessage);
+      this.subscribed = false;
+      this.setState('closed');
+    };
+  }
+
+  /**
+   * The broker granted the subscription (or it was already there). It stays granted
+   * across reconnections: the session keeps it, or MQTT.js subscribes again.
+   */
+  subscriptionGranted(): void {
+    this.subscribed = true;
+  }
+
+  statistics(): Statistic[] {
+    return [
+      gauge('broker_connected', '1 while connected to the MQTT broker', this.state === 'connected' ? 1 : 0),
+      gauge('broker_subscribed', '1 while connected and the subscription is granted', this.ready() ? 1 : 0),
+      ...STATES.map((state) => ({
+        name: 'broker_state',
+        help: 'The MQTT connection state: 1 for the current one',
+        type: 'gauge' as const,
+        value: this.state === state ? 1 : 0,
+        labels: { state },
+      })),
+      counter('broker_connections_total', 'Successful connections (CONNACK) to the broker', this.connections),
+      counter('broker_connection_losses_total', 'Connections to the broker lost after they were up', this.losses),
+      counter('broker_reconnects_total', 'Reconnection attempts', this.reconnectAttempts),
+      counter('broker_messages_total', 'PUBLISH packets received on the subscribed topics', this.messages),
+    ];
+  }
+
+  readiness(): Readiness {
+    switch (this.state) {
+      case 'connected':
+        return this.subscribed
+          ? { ready: true, reason: `connected to ${this.broker}, subscribed to ${this.topics}` }
+          : { ready: false, reason: `connected to ${this.broker}, waiting for the subscription to ${this.topics}` };
+      case 'connecting':
+        return { ready: false, reason: `connecting to ${this.broker}` };
+      case 'reconnecting':
+        return {
+          ready: false,
+          reason: `lost the broker ${this.broker} ${Math.round((Date.now() - (this.lostAt ?? Date.now())) / 1000)} s ago; reconnecting`,
+        };
+      case 'closed':
+        return { ready: false, reason: 'not connected (no subscription open)' };
+    }
+  }
+
+  private ready(): boolean {
+    return this.state === 'connected' && this.subscribed;
+  }
+
+  private setState(state: BrokerState): void {
+    this.state = state;
+  }
+
+  private change(state: BrokerState, reason: string): void {
+    this.report({ stage: this.stage, state, reason });
+  }
+}
+
+function gauge(name: string, help: string, value: number): Statistic {
+  return { name, help, type: 'gauge', value };
+}
+
+function counter(name: string, help: string, value: number): Statistic {
+  return { name, help, type: 'counter', value };
+}
