@@ -19,6 +19,7 @@ import {
   type Rejection,
   type WindowRow,
 } from '../src/index.js';
+import { LiveStatistics } from '../src/observe/LiveStatistics.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
 import { corpusRecords, finalTable, plain, windowRows } from './support/windowRows.js';
 import { captureStderr } from './support/captureStderr.js';
@@ -163,20 +164,40 @@ describe('cassandraSink outage handling (a stand-in client that goes down and co
     expect(up.retries).to.equal(retriesWhenUp);
   });
 
-  it('reports a second outage as a second pair', async () => {
+  it('reports a second outage as a second pair, to onOutage and to the live statistics', async () => {
     const client = new FlakyClient();
     const outages: string[] = [];
-    const { source, done, written } = handFed(client, { concurrency: 4, onOutage: (o) => outages.push(o.state) });
+    const statistics = new LiveStatistics();
+    const changes: string[] = [];
+    const writerUp = () => statistics.value('writer', 'writer_up');
+    statistics.onChange((change) => changes.push(`${change.stage} ${change.state}, writer_up ${writerUp()}`));
+    const { source, done, written } = handFed(client, {
+      concurrency: 4,
+      onOutage: (o) => outages.push(o.state),
+      statistics,
+    });
     for (const round of [0, 1]) {
       client.down = true;
       for (let i = 0; i < 20; i++) source.next(row(round * 20 + i));
       await waitFor(() => client.sent >= (round + 1) * 100, 'failed attempts', 10_000);
+      expect(writerUp(), 'writer_up during the outage').to.equal(0);
+      expect(statistics.readiness().ready).to.equal(false);
       client.down = false;
       await waitFor(() => written() === (round + 1) * 20, 'the rows of this round', 10_000);
+      expect(writerUp(), 'writer_up once writes work again').to.equal(1);
     }
     source.complete();
     await done;
     expect(outages).to.deep.equal(['down', 'up', 'down', 'up']);
+    expect(changes).to.deep.equal([
+      'writer down, writer_up 0',
+      'writer up, writer_up 1',
+      'writer down, writer_up 0',
+      'writer up, writer_up 1',
+    ]);
+    expect(statistics.value('writer', 'writer_outages_total')).to.equal(2);
+    expect(statistics.value('writer', 'writer_rows_written_total')).to.equal(40);
+    expect(statistics.readiness().ready).to.equal(true);
   });
 
   it('by default writes one line to stderr when writes start failing and one when they work again', async () => {

@@ -368,8 +368,10 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       const startIntake = () => {
         if (state.phase !== 'running' && state.phase !== 'paused') return;
         if (intake !== undefined) return;
-        if (state.phase === 'paused') report(false);
+        const resuming = state.phase === 'paused';
         state.enter('running');
+        // Told once running: a listener that reads the statistics sees intake taken up.
+        if (resuming) report(false);
         intake = source.subscribe({
           next: onMessage,
           error: (error: unknown) => finish(error),

@@ -38,12 +38,12 @@ export class BrokerStatistics implements StatisticsSource {
     this.setState(client.connected ? 'connected' : 'connecting');
     const onConnect = () => {
       this.connections++;
-      if (this.lostAt !== undefined) {
-        const seconds = Math.round((Date.now() - this.lostAt) / 1000);
-        this.lostAt = undefined;
-        this.change('connected', `broker ${this.broker} back after ${seconds} s`);
-      }
+      const lostAt = this.lostAt;
+      this.lostAt = undefined;
+      // Connected before it is told: a listener reading the statistics sees the broker back.
       this.setState('connected');
+      if (lostAt !== undefined)
+        this.change('connected', `broker ${this.broker} back after ${Math.round((Date.now() - lostAt) / 1000)} s`);
     };
     const onClose = () => {
       if (client.disconnecting || this.state !== 'connected') return;

@@ -100,7 +100,18 @@ function metricOf(name: string, first: Statistic, statistics: LiveStatistics, pr
       values.push({ value: sum, labels, metricName: `${name}_sum` });
       values.push({ value: count, labels, metricName: `${name}_count` });
     }
-    return { name, help: first.help, type: first.type, values, aggregator: 'sum' };
+    // metric.name, not name: an OpenMetrics registry takes `_total` off a counter's name
+    // (on the metric) and puts it back on each sample, as it does for its own counters.
+    return { name: metric.name, help: first.help, type: first.type, values, aggregator: 'sum' };
   };
-  return { name, help: first.help, type: first.type, aggregator: 'sum', labelNames: [], get, reset: () => undefined };
+  const metric = {
+    name,
+    help: first.help,
+    type: first.type,
+    aggregator: 'sum',
+    labelNames: [],
+    get,
+    reset: () => undefined,
+  };
+  return metric;
 }
