@@ -1,8 +1,8 @@
 // Builds the package into dist/.
 //
 //   node scripts/build.mjs               the full build: type-checked ESM and CommonJS with
-//                                        declarations, and the examples (npm run build,
-//                                        prepack, npm test)
+//                                        declarations, the examples, and the dashboard page
+//                                        (npm run build, prepack, npm test)
 //   node scripts/build.mjs --if-changed  for running the examples (npm run demo): nothing
 //                                        when dist/ is newer than every input, otherwise an
 //                                        esbuild emit of the ESM and the examples, file by
@@ -14,6 +14,11 @@
 //
 // The CommonJS folder gets its own package.json so Node reads its .js files as CJS
 // even though the package root says "type": "module".
+//
+// The dashboard page that serveStatus serves (src/observe/dashboard) runs in a browser,
+// so it is not part of the Node builds: both paths bundle its script with chart.js into
+// dist/dashboard/dashboard.js (one file, minified, chart.js's MIT notice kept) and copy
+// its HTML and CSS beside it. Nothing is fetched from a CDN: a Pi may have no internet.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -36,11 +41,13 @@ const inputs = [
   'tsconfig.cjs.json',
   'tsconfig.examples.json',
   'scripts/build.mjs',
+  'node_modules/chart.js/package.json',
 ];
 // Outside dist/, so it is never packed; its mtime is when the last build started.
 const stamp = 'node_modules/.cache/mqtt-iot-stream/build-stamp';
 
 const ifChanged = process.argv.includes('--if-changed');
+const dashboard = 'src/observe/dashboard';
 const started = new Date();
 
 if (ifChanged) {
@@ -49,6 +56,7 @@ if (ifChanged) {
 } else {
   fullBuild();
 }
+await buildDashboard();
 mkdirSync(dirname(stamp), { recursive: true });
 writeFileSync(stamp, ifChanged ? 'transpile-only\n' : 'full\n');
 // Sources saved while this build ran are newer than the stamp, so the next run sees them.
@@ -72,6 +80,7 @@ function fullBuild() {
   // so they are compiled after the library.
   tsc('tsconfig.examples.json');
   cpSync('examples/data', 'dist/examples/data', { recursive: true });
+  tsc(`${dashboard}/tsconfig.json`); // type-checks the page (DOM); esbuild below only strips the types
 }
 
 // Each file on its own, as `tsc --isolatedModules` allows (the sources pass that check);
@@ -87,7 +96,9 @@ async function transpileOnly() {
   }
   const emit = (from, to) =>
     esbuild.build({
-      entryPoints: files(from).filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts')),
+      entryPoints: files(from).filter(
+        (name) => name.endsWith('.ts') && !name.endsWith('.d.ts') && !name.startsWith(`${dashboard}/`),
+      ),
       outbase: from,
       outdir: to,
       format: 'esm',
@@ -99,8 +110,35 @@ async function transpileOnly() {
   cpSync('examples/data', 'dist/examples/data', { recursive: true });
 }
 
+// The page's script and chart.js as one minified browser script, and the page's HTML and
+// CSS beside it, in dist/dashboard/ (where serveStatus looks, from dist/esm/observe/ and
+// dist/cjs/observe/). Unlike the Node builds, this needs esbuild on every path.
+async function buildDashboard() {
+  let esbuild;
+  try {
+    esbuild = await import('esbuild');
+  } catch (error) {
+    process.stderr.write(`build: esbuild is needed to bundle the dashboard page and cannot load: ${error.message}\n`);
+    process.exit(1);
+  }
+  mkdirSync('dist/dashboard', { recursive: true });
+  await esbuild.build({
+    entryPoints: [`${dashboard}/page.ts`],
+    outfile: 'dist/dashboard/dashboard.js',
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2020',
+    minify: true,
+    legalComments: 'eof', // chart.js's and @kurkle/color's MIT notices stay in the file
+    logLevel: 'error',
+  });
+  for (const name of ['index.html', 'dashboard.css']) cpSync(`${dashboard}/${name}`, `dist/dashboard/${name}`);
+}
+
 function upToDate() {
   if (!existsSync(stamp) || !existsSync('dist/esm/index.js') || !existsSync('dist/examples/cli.js')) return false;
+  if (!existsSync('dist/dashboard/dashboard.js')) return false;
   const built = statSync(stamp).mtimeMs;
   return inputs.every((input) => files(input).every((file) => statSync(file).mtimeMs < built));
 }

@@ -114,3 +114,11 @@ export { loadPigpioBackend } from './gpio/backends/pigpio/pigpioBackend.js';
 export type { PigpioGpioBackend } from './gpio/backends/pigpio/pigpioBackend.js';
 export { loadGpiodBackend } from './gpio/backends/gpiod/gpiodBackend.js';
 export type { GpiodBackendOptions, GpiodGpioBackend } from './gpio/backends/gpiod/gpiodBackend.js';
+
+export { LiveStatistics } from './observe/LiveStatistics.js';
+export type { PipelineReadiness, StageStatistic } from './observe/LiveStatistics.js';
+export type { HistogramValue, Readiness, StageChange, Statistic, StatisticsSource } from './observe/statistic.js';
+export { registerStatistics } from './observe/registerStatistics.js';
+export type { MetricsRegistry, RegisterStatisticsOptions } from './observe/registerStatistics.js';
+export { serveStatus } from './observe/serveStatus.js';
+export type { DashboardWindow, ServeStatusOptions, StatusServer, WindowsView } from './observe/serveStatus.js';
