@@ -4,7 +4,7 @@
 // a laptop and a phone screen, and what it says when polls fail. The screenshots land in
 // test/artifacts/ and docs/images/dashboard.png (the README shows that one).
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
@@ -611,6 +611,8 @@ describe('the dashboard page, in headless Chromium', function () {
   });
 
   before(async function () {
+    if (!existsSync(join(root, 'dist', 'dashboard', 'dashboard.js')))
+      throw new Error('dist/dashboard/ is missing: run `node scripts/build.mjs` first (npm test does)');
     browser = await launchChromium();
     mkdirSync(artifacts, { recursive: true });
     mkdirSync(join(root, 'docs', 'images'), { recursive: true });
