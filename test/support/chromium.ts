@@ -55,3 +55,51 @@ export async function openPage(
   page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
   return { context, page, errors };
 }
+
+// Runs in the page (so written as JavaScript: the tests are type-checked without the DOM).
+const COUNT_DIFFERENT_PIXELS = String.raw`async ([first, second, tolerance]) => {
+  const load = (base64) =>
+    new Promise((resolve, reject) => {
+      const image = new Image();
+      image.onload = () => resolve(image);
+      image.onerror = () => reject(new Error('not a PNG'));
+      image.src = 'data:image/png;base64,' + base64;
+    });
+  const pixels = (image) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = image.width;
+    canvas.height = image.height;
+    const context = canvas.getContext('2d');
+    context.drawImage(image, 0, 0);
+    return context.getImageData(0, 0, image.width, image.height).data;
+  };
+  const [a, b] = [await load(first), await load(second)];
+  if (a.width !== b.width || a.height !== b.height) return null;
+  const [x, y] = [pixels(a), pixels(b)];
+  let different = 0;
+  for (let index = 0; index < x.length; index += 4)
+    if (Math.max(...[0, 1, 2, 3].map((channel) => Math.abs(x[index + channel] - y[index + channel]))) > tolerance)
+      different++;
+  return different;
+}`;
+
+/**
+ * How many pixels of two PNG images differ by more than `tolerance` (0-255) in some
+ * channel, or `null` when their sizes differ. Chromium's anti-aliasing of the same page
+ * varies by a step or two between runs, so byte equality says nothing.
+ */
+export async function differentPixels(
+  browser: Browser,
+  first: Buffer,
+  second: Buffer,
+  tolerance = 16,
+): Promise<number | null> {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const arguments_ = JSON.stringify([first.toString('base64'), second.toString('base64'), tolerance]);
+    return await page.evaluate<number | null>(`(${COUNT_DIFFERENT_PIXELS})(${arguments_})`);
+  } finally {
+    await context.close();
+  }
+}
