@@ -23,6 +23,7 @@ const FOLDER_GROUPS = {
   window: 'Windows',
   durable: 'Windows',
   cassandra: 'Cassandra',
+  observe: 'Observability',
 };
 
 /** The group of a top-level export, from its name and the file that declares it. */

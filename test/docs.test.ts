@@ -53,6 +53,7 @@ describe('the API docs', function () {
       'Access logs',
       'Windows',
       'Cassandra',
+      'Observability',
       'Errors and shared options',
     ]);
     expect(navigation[0]!.children!.map((node) => node.text)).to.deep.equal([
