@@ -10,6 +10,7 @@ import {
   fromMqtt,
   type Durability,
   type DurableWindowStats,
+  type LiveStatistics,
   type MqttConnectOptions,
   type MqttMessage,
   type Rejection,
@@ -69,6 +70,8 @@ export interface DurableAggregatorOptions {
   readonly onHandled: (message: MqttMessage) => void;
   readonly onReject: (rejection: Rejection) => void;
   readonly onSubscribe?: (stats: DurableWindowStats) => void;
+  /** Live statistics of the connection and the durable stage, as `aggregate --http` keeps them. */
+  readonly statistics?: LiveStatistics;
 }
 
 /**
@@ -81,8 +84,9 @@ export function durableAggregator(
   topic: string,
   options: DurableAggregatorOptions,
 ): Observable<RowWritten> {
-  const { onReject } = options;
-  return fromMqtt(conn, topic, { qos: 1, ack: 'manual', keepSubscription: true }).pipe(
+  const { onReject, statistics } = options;
+  const observed = statistics === undefined ? {} : { statistics };
+  return fromMqtt(conn, topic, { qos: 1, ack: 'manual', keepSubscription: true, ...observed }).pipe(
     afterEach(options.onHandled),
     durableWindowedCount({
       stateDirectory: options.stateDirectory,
@@ -91,6 +95,7 @@ export function durableAggregator(
       ...byStatus,
       ...durableBenchWindow,
       onReject,
+      ...observed,
       ...(options.onSubscribe === undefined ? {} : { onSubscribe: options.onSubscribe }),
       write: (rows) => rows.pipe(map((row): RowWritten => ({ value: row, row }))),
     }),

@@ -22,7 +22,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
-import { encodeIotPayload, makeIotPayload } from '../src/index.js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import {
+  encodeIotPayload,
+  LiveStatistics,
+  makeIotPayload,
+  registerStatistics,
+  serveStatus,
+} from '../src/index.js';
 import {
   DrainClock,
   compare,
@@ -44,7 +51,8 @@ import { endSession, makeSession } from './sessions.js';
 import { FIRST_EVENT_TIME } from './events.js';
 import { PublisherControl } from './mqtt-publisher.js';
 
-type Pipeline = 'plain' | 'process' | 'power';
+/** `observed`: `process` with live statistics on, served at /metrics and scraped every second. */
+type Pipeline = 'plain' | 'process' | 'power' | 'observed';
 
 export const durableBench: Benchmark = {
   name: 'durable',
@@ -62,11 +70,12 @@ async function throughput(context: BenchContext, url: string): Promise<BenchResu
     plain: full ? 50_000 : 10_000,
     process: full ? 50_000 : 10_000,
     power: full ? 50_000 : 10_000,
+    observed: full ? 50_000 : 10_000,
   };
   const publisher = await PublisherControl.start(url);
   try {
     let serial = 0;
-    const shortfall: Record<Pipeline, number> = { plain: 0, process: 0, power: 0 };
+    const shortfall: Record<Pipeline, number> = { plain: 0, process: 0, power: 0, observed: 0 };
     const round = (pipeline: Pipeline) => async (): Promise<number> => {
       const outcome = await drainRound(
         context,
@@ -85,7 +94,7 @@ async function throughput(context: BenchContext, url: string): Promise<BenchResu
         ? ''
         : `; NOT SEEN: ${shortfall[pipeline]} messages (baseline ${shortfall.plain})`;
     const measured = await interleave(
-      { plain: round('plain'), process: round('process'), power: round('power') },
+      { plain: round('plain'), process: round('process'), power: round('power'), observed: round('observed') },
       { rounds: full ? 7 : 3, warmup: 1 },
     );
     const baselineName = 'windowedCount pipeline';
@@ -112,6 +121,15 @@ async function throughput(context: BenchContext, url: string): Promise<BenchResu
         target: 'reported',
         ok: undefined,
       },
+      compare(
+        "durable aggregator 'process' with /metrics scraped every second",
+        measured.observed,
+        measured.process,
+        'msg/s',
+        0.95,
+        "durable 'process' without",
+        `${counts.observed} messages a round, every stage's statistics on a prom-client registry with the default process metrics, served by serveStatus${missing('observed')}`,
+      ),
     ];
   } finally {
     await publisher.stop();
@@ -142,19 +160,22 @@ async function drainRound(
   const ignore = (): void => undefined;
   let failure: unknown;
   const observer = { error: (error: unknown) => void (failure = error) };
+  const scraped = pipeline === 'observed' ? await scrapedEverySecond() : undefined;
   const subscription =
     pipeline === 'plain'
       ? plainAggregator(session, topic, onHandled, ignore).subscribe(observer)
       : durableAggregator(session, topic, {
           stateDirectory,
-          durability: pipeline,
+          durability: pipeline === 'power' ? 'power' : 'process',
           onHandled,
           onReject: ignore,
+          ...(scraped === undefined ? {} : { statistics: scraped.statistics }),
         }).subscribe(observer);
   try {
     await waitForDrain(context, topic, count, () => clock.handled, { failed: () => failure !== undefined });
   } finally {
     subscription.unsubscribe();
+    await scraped?.stop();
     await sleep(50); // the owned client's DISCONNECT goes out asynchronously
     await endSession(url, session.clientId);
     rmSync(stateDirectory, { recursive: true, force: true });
@@ -163,6 +184,39 @@ async function drainRound(
   const rate = clock.rate();
   context.log(`${topic}: ${(rate / 1000).toFixed(1)} k msg/s`);
   return { rate, handled: clock.handled };
+}
+
+/**
+ * What `aggregate --http` runs beside the pipeline: the statistics on a prom-client
+ * registry with the default process metrics, served by serveStatus, and a scraper
+ * reading /metrics every second as Prometheus would.
+ */
+async function scrapedEverySecond(): Promise<{ statistics: LiveStatistics; stop(): Promise<void> }> {
+  const statistics = new LiveStatistics();
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  registerStatistics(registry, statistics);
+  const server = await serveStatus({ port: 0, statistics, metrics: registry });
+  let scrapes = 0;
+  const scrape = async () => {
+    const response = await fetch(`${server.url}/metrics`);
+    if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
+    await response.text();
+    scrapes++;
+  };
+  let failed: unknown;
+  await scrape(); // one before the drain: a short quick-mode round may end before the first tick
+  const timer = setInterval(() => void scrape().catch((error: unknown) => (failed ??= error)), 1_000);
+  return {
+    statistics,
+    async stop() {
+      clearInterval(timer);
+      await server.close();
+      registry.clear();
+      if (failed !== undefined) throw failed;
+      if (scrapes === 0) throw new Error('/metrics was never scraped');
+    },
+  };
 }
 
 /**

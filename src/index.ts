@@ -59,6 +59,7 @@ export { topicMatches } from './mqtt/topicFilter.js';
 
 export { durableWindowedCount } from './durable/durableWindowedCount.js';
 export type {
+  DurablePrepareHooks,
   DurableWindowedCountOptions,
   DurableWindowStats,
   DurableWriterHooks,
