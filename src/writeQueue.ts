@@ -21,12 +21,12 @@ export type WritingOperator = 'toMqtt' | 'cassandraSink' | 'lightWhile';
  */
 export interface WriteQueueOptions<T> extends RejectOptions<T> {
   /**
-   * Values in flight at once, at most: a whole number ≥ 1, or `Infinity`.
+   * Values in flight at once, at most: an integer ≥ 1, or `Infinity`.
    * Default: `toMqtt` 16, `cassandraSink` 32, `lightWhile` 1.
    */
   concurrency?: number;
   /**
-   * Values waiting for a free slot, at most: a whole number ≥ 0, or `Infinity`
+   * Values waiting for a free slot, at most: an integer ≥ 0, or `Infinity`
    * (no bound, and no protection against running out of memory). Default 10,000.
    * `0`: nothing waits, for a source paced on the results.
    */

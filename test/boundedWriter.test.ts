@@ -214,15 +214,15 @@ describe('BoundedWriter (the write queue under every writing operator)', () => {
   it('checks its options with the operator named', () => {
     expect(() => writeQueueSettings('cassandraSink', { concurrency: 1.5 }, 1)).to.throw(
       RangeError,
-      /^cassandraSink: concurrency must be a whole number ≥ 1 or Infinity, not 1.5$/,
+      /^cassandraSink: concurrency must be an integer ≥ 1 or Infinity, got 1.5$/,
     );
     expect(() => writeQueueSettings('toMqtt', { maxQueued: Number.NaN }, 1)).to.throw(
       RangeError,
-      /^toMqtt: maxQueued must be a whole number ≥ 0 or Infinity, not NaN$/,
+      /^toMqtt: maxQueued must be an integer ≥ 0 or Infinity, got NaN$/,
     );
     expect(() => writeQueueSettings('lightWhile', { onQueueFull: 'drop' as 'error' }, 1)).to.throw(
-      TypeError,
-      /^lightWhile: onQueueFull must be 'error' or 'reject', not drop$/,
+      RangeError,
+      /^lightWhile: onQueueFull must be 'error' or 'reject', got "drop"$/,
     );
     expect(writeQueueSettings('lightWhile', {}, 1)).to.include({
       concurrency: 1,

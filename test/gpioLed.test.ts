@@ -267,7 +267,7 @@ describe('lightWhile on the simulated backend', () => {
   it('checks concurrency and maxQueued when called, naming lightWhile', () => {
     expect(() => lightWhile(LED, (value: number) => of(value), { concurrency: 0 })).to.throw(
       RangeError,
-      /^lightWhile: concurrency must be a whole number ≥ 1 or Infinity, not 0$/,
+      /^lightWhile: concurrency must be an integer ≥ 1 or Infinity, got 0$/,
     );
     expect(() => lightWhile(LED, (value: number) => of(value), { maxQueued: -1 })).to.throw(
       RangeError,

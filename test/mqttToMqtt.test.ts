@@ -241,11 +241,11 @@ describe('toMqtt on a real Mosquitto', function () {
     expect(() => toMqtt(suite.broker.url, { topic: 'a/#' })).to.throw(TypeError, /wildcard/);
     expect(() => toMqtt(suite.broker.url, { topic: 't', concurrency: 0 })).to.throw(
       RangeError,
-      /^toMqtt: concurrency must be a whole number ≥ 1 or Infinity, not 0$/,
+      /^toMqtt: concurrency must be an integer ≥ 1 or Infinity, got 0$/,
     );
     expect(() => toMqtt(suite.broker.url, { topic: 't', maxQueued: 1.5 })).to.throw(
       RangeError,
-      /^toMqtt: maxQueued must be a whole number ≥ 0 or Infinity, not 1.5$/,
+      /^toMqtt: maxQueued must be an integer ≥ 0 or Infinity, got 1.5$/,
     );
   });
 

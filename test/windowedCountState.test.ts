@@ -78,8 +78,8 @@ describe('WindowedCountState', () => {
         { lateRule: 'spark-3.5' as LateRule },
         /lateRule must be 'spark-2.4' or 'spark-3.4', got "spark-3.5"/,
       ],
-      ['a zero window bound', { maxWindows: 0 }, /maxWindows must be a positive integer, got 0/],
-      ['a fractional window bound', { maxWindows: 2.5 }, /maxWindows must be a positive integer, got 2.5/],
+      ['a zero window bound', { maxWindows: 0 }, /maxWindows must be an integer ≥ 1 or Infinity, got 0/],
+      ['a fractional window bound', { maxWindows: 2.5 }, /maxWindows must be an integer ≥ 1 or Infinity, got 2.5/],
       ['a negative future guard', { maxEventTimeAhead: -1 }, /maxEventTimeAhead must be a duration ≥ 0/],
       [
         'unreadable future guard text',

@@ -2,12 +2,13 @@
  * `cassandraSink`: writes each value as one row, emits one result per acknowledged write.
  * @module
  */
-import { durationMillis, type Duration } from '../duration.js';
+import type { Duration } from '../duration.js';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { QueryOptions, types } from 'cassandra-driver';
 import type { LiveStatistics } from '../observe/LiveStatistics.js';
 import { WriterStatistics } from './writerStatistics.js';
 import { BoundedWriter, writeQueueSettings, type WriteSlot } from '../internal/boundedWriter.js';
+import { optionChecks } from '../internal/options.js';
 import { singleLine, truncateText } from '../reject.js';
 import type { WriteQueueOptions, WriteResult } from '../writeQueue.js';
 import { holdClient, type CassandraClientInput } from './client.js';
@@ -137,14 +138,17 @@ function nextWriteTimestamp(): number {
   return lastTimestampMicros;
 }
 
-const DEFAULTS = { concurrency: 32, retries: Infinity, retryBaseDelay: 100, retryMaxDelay: 10_000 };
-
-function positiveInteger(option: string, value: number | undefined, fallback: number, min: number): number {
-  const resolved = value ?? fallback;
-  if (!Number.isInteger(resolved) || resolved < min)
-    throw new RangeError(`cassandraSink: ${option} must be an integer ≥ ${min}, got ${String(value)}`);
-  return resolved;
-}
+/**
+ * The defaults of {@link cassandraSink}'s options, which their TSDoc quotes; its
+ * `concurrency` is also {@link durableWindowedCount}'s `maxRowsInFlight` default.
+ * @internal
+ */
+export const CASSANDRA_SINK_DEFAULTS = {
+  concurrency: 32,
+  retries: Infinity,
+  retryBaseDelay: 100,
+  retryMaxDelay: 10_000,
+} as const;
 
 /** The default `onOutage`: one line on stderr when writes start failing, one when they work again. */
 function outageReporter(retries: number): (outage: CassandraOutage) => void {
@@ -288,23 +292,30 @@ export function cassandraSink<T>(
   options: CassandraSinkOptions<T>,
 ): OperatorFunction<T, CassandraWriteResult<T>> {
   const { target, query, columnCount } = insertFor(options);
-  const queue = writeQueueSettings<T>('cassandraSink', options, DEFAULTS.concurrency);
+  const check = optionChecks('cassandraSink');
+  const queue = writeQueueSettings<T>('cassandraSink', options, CASSANDRA_SINK_DEFAULTS.concurrency);
   // Infinity, the default, retries for as long as the stream lives.
-  const retries =
-    (options.retries ?? DEFAULTS.retries) === Infinity
-      ? Infinity
-      : positiveInteger('retries', options.retries, DEFAULTS.retries, 0);
-  const delay = (option: 'retryBaseDelay' | 'retryMaxDelay', min: number) =>
-    positiveInteger(
-      option,
-      durationMillis(options[option] ?? DEFAULTS[option], 'cassandraSink', option),
-      DEFAULTS[option],
-      min,
-    );
-  const baseDelayMs = delay('retryBaseDelay', 0);
-  const maxDelayMs = delay('retryMaxDelay', 1);
-  const { toValues, onRetry } = options;
-  const onOutage = options.onOutage ?? outageReporter(retries);
+  const retries = check.integer('retries', options.retries ?? CASSANDRA_SINK_DEFAULTS.retries, {
+    min: 0,
+    infinity: true,
+  });
+  const baseDelayMs = check.duration(
+    'retryBaseDelay',
+    options.retryBaseDelay ?? CASSANDRA_SINK_DEFAULTS.retryBaseDelay,
+    {
+      min: 0,
+      integer: true,
+    },
+  );
+  const maxDelayMs = check.duration('retryMaxDelay', options.retryMaxDelay ?? CASSANDRA_SINK_DEFAULTS.retryMaxDelay, {
+    min: 1,
+    integer: true,
+  });
+  const { toValues } = options;
+  const onRetry = check.optionalFunc<(retry: CassandraRetry<T>) => void>('onRetry', options.onRetry, '(retry) => void');
+  const onOutage =
+    check.optionalFunc<(outage: CassandraOutage) => void>('onOutage', options.onOutage, '(outage) => void') ??
+    outageReporter(retries);
   const stampOf = options.writeTimestamp ?? nextWriteTimestamp;
   const queryOptions: QueryOptions = { prepare: true, isIdempotent: true };
   if (options.consistency !== undefined) queryOptions.consistency = options.consistency;
@@ -478,18 +489,17 @@ function insertFor<T>(mapping: CassandraTableMapping<T>): { target: string; quer
   }
   const keyspace = assertCqlIdentifier('keyspace', mapping.keyspace, 'cassandraSink');
   const table = assertCqlIdentifier('table', mapping.table, 'cassandraSink');
-  if (!Array.isArray(mapping.columns) || mapping.columns.length === 0) {
-    throw new TypeError('cassandraSink: columns must be a non-empty array of column names');
-  }
+  const check = optionChecks('cassandraSink');
+  if (!Array.isArray(mapping.columns))
+    throw check.error('type', 'columns', 'a non-empty array of column names', mapping.columns);
+  if (mapping.columns.length === 0)
+    throw check.error('range', 'columns', 'a non-empty array of column names', mapping.columns);
   const columns = mapping.columns.map((name, i) => assertCqlIdentifier(`columns[${i}]`, name, 'cassandraSink'));
   if (new Set(columns.map((c) => c.toLowerCase())).size !== columns.length) {
-    throw new TypeError(`cassandraSink: columns name a column twice: ${columns.join(', ')}`);
+    throw new RangeError(`cassandraSink: columns name a column twice: ${columns.join(', ')}`);
   }
-  if (typeof mapping.toValues !== 'function')
-    throw new TypeError('cassandraSink: toValues must be a function value => column values');
-  if (mapping.writeTimestamp !== undefined && typeof mapping.writeTimestamp !== 'function') {
-    throw new TypeError('cassandraSink: writeTimestamp must be a function value => microseconds');
-  }
+  check.func('toValues', mapping.toValues, '(value) => column values');
+  check.optionalFunc('writeTimestamp', mapping.writeTimestamp, '(value) => microseconds');
   return {
     target: `${keyspace}.${table}`,
     query: `INSERT INTO ${keyspace}.${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,

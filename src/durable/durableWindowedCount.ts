@@ -7,7 +7,9 @@ import { asyncScheduler, Observable, Subject, type OperatorFunction, type Subscr
 import type { MqttMessage } from '../mqtt/message.js';
 import type { LiveStatistics } from '../observe/LiveStatistics.js';
 import { reject, warnOnReject, type Rejection } from '../reject.js';
-import { durationMillis, type Duration } from '../duration.js';
+import type { Duration } from '../duration.js';
+import { CASSANDRA_SINK_DEFAULTS } from '../cassandra/cassandraSink.js';
+import { optionChecks } from '../internal/options.js';
 import { IdleAdvance } from '../window/idleAdvance.js';
 import { resolveWindowSettings, type WindowedCountOptions } from '../window/options.js';
 import type { WindowRow } from '../window/windowRow.js';
@@ -39,6 +41,20 @@ export interface DurableWriterHooks<K> {
    */
   readonly onReject: (rejection: Rejection<WindowRow<K>>) => void;
 }
+
+/**
+ * The defaults of {@link durableWindowedCount}'s own options, which their TSDoc quotes:
+ * as many rows in flight as {@link cassandraSink} writes at once by default.
+ */
+const DURABLE_WINDOWED_COUNT_DEFAULTS = {
+  durability: 'process',
+  maxRowsInFlight: CASSANDRA_SINK_DEFAULTS.concurrency,
+  maxPendingRows: 10_000,
+  checkpointEvery: 10_000,
+  stopTimeout: '10 s',
+} as const;
+
+const DURABILITIES: readonly Durability[] = ['process', 'power'];
 
 /** Options of {@link durableWindowedCount}. */
 export interface DurableWindowedCountOptions<
@@ -204,23 +220,42 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
   options: DurableWindowedCountOptions<E, K, R>,
 ): OperatorFunction<MqttMessage, R> {
   const settings = resolveWindowSettings(options);
-  if (typeof options.stateDirectory !== 'string' || options.stateDirectory === '') {
-    throw new TypeError('durableWindowedCount: stateDirectory must be a directory path');
-  }
-  const durability = options.durability ?? 'process';
-  if (durability !== 'process' && durability !== 'power') {
-    throw new RangeError(
-      `durableWindowedCount: durability must be 'process' or 'power', got ${JSON.stringify(durability)}`,
-    );
-  }
-  if (typeof options.prepare !== 'function')
-    throw new TypeError('durableWindowedCount: prepare must be a function (messages) => events');
-  if (typeof options.write !== 'function')
-    throw new TypeError('durableWindowedCount: write must be a function (rows) => results');
-  const maxRowsInFlight = positiveInteger('maxRowsInFlight', options.maxRowsInFlight, 32);
-  const maxPendingRows = positiveInteger('maxPendingRows', options.maxPendingRows, 10_000);
-  const checkpointEvery = positiveInteger('checkpointEvery', options.checkpointEvery, 10_000);
-  const stopTimeoutMs = durationMillis(options.stopTimeout ?? '10 s', 'durableWindowedCount', 'stopTimeout');
+  const check = optionChecks('durableWindowedCount');
+  const stateDirectory = check.string('stateDirectory', options.stateDirectory, 'a directory path');
+  const durability = check.oneOf(
+    'durability',
+    options.durability ?? DURABLE_WINDOWED_COUNT_DEFAULTS.durability,
+    DURABILITIES,
+  );
+  check.func('prepare', options.prepare, '(messages) => events');
+  check.func('write', options.write, '(rows) => results');
+  const maxRowsInFlight = check.positiveInteger(
+    'maxRowsInFlight',
+    options.maxRowsInFlight ?? DURABLE_WINDOWED_COUNT_DEFAULTS.maxRowsInFlight,
+  );
+  const maxPendingRows = check.positiveInteger(
+    'maxPendingRows',
+    options.maxPendingRows ?? DURABLE_WINDOWED_COUNT_DEFAULTS.maxPendingRows,
+  );
+  const checkpointEvery = check.positiveInteger(
+    'checkpointEvery',
+    options.checkpointEvery ?? DURABLE_WINDOWED_COUNT_DEFAULTS.checkpointEvery,
+  );
+  const stopTimeoutMs = check.duration(
+    'stopTimeout',
+    options.stopTimeout ?? DURABLE_WINDOWED_COUNT_DEFAULTS.stopTimeout,
+    {
+      min: 0,
+    },
+  );
+  const onBackpressure = check.optionalFunc<
+    (state: { readonly paused: boolean; readonly pendingRows: number }) => void
+  >('onBackpressure', options.onBackpressure, '(state) => void');
+  const onSubscribe = check.optionalFunc<(stats: DurableWindowStats) => void>(
+    'onSubscribe',
+    options.onSubscribe,
+    '(stats) => void',
+  );
   const idle = settings.idleAdvance;
 
   return (source) =>
@@ -229,7 +264,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       let state: DurableWindowedCountState<E, K>;
       try {
         state = DurableWindowedCountState.open<E, K>({
-          stateDirectory: options.stateDirectory,
+          stateDirectory,
           durability,
           settings,
           maxRowsInFlight,
@@ -306,7 +341,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
 
       const report = (paused: boolean) => {
         const pendingRows = state.pendingRows;
-        options.onBackpressure?.({ paused, pendingRows });
+        onBackpressure?.({ paused, pendingRows });
         options.statistics?.report({
           stage: 'durable',
           state: paused ? 'paused' : 'taking',
@@ -449,7 +484,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
 
       stopSubscription = options.stop?.subscribe(() => beginStop());
       options.statistics?.add(state);
-      options.onSubscribe?.(state.stats);
+      onSubscribe?.(state.stats);
       if (ended()) return;
       // The replay may have made rows (and a long journal): save, then write them.
       if (!saving(() => state.checkpoint())) return;
@@ -470,11 +505,4 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         finish();
       };
     });
-}
-
-function positiveInteger(option: string, value: number | undefined, fallback: number): number {
-  const resolved = value ?? fallback;
-  if (!Number.isInteger(resolved) || resolved < 1)
-    throw new RangeError(`durableWindowedCount: ${option} must be an integer ≥ 1, got ${String(value)}`);
-  return resolved;
 }

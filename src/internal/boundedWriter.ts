@@ -15,6 +15,7 @@
 import type { StatisticsSource } from '../observe/statistic.js';
 import type { Observable, Subscriber, Subscription } from 'rxjs';
 import { reject, type RejectionKind, type RejectOptions } from '../reject.js';
+import { optionChecks } from './options.js';
 import {
   QueueFullError,
   queueFullReason,
@@ -33,7 +34,11 @@ export interface WriteQueueSettings<T> {
   readonly rejectOptions: RejectOptions<T>;
 }
 
-const DEFAULT_MAX_QUEUED = 10_000;
+/**
+ * The defaults of {@link WriteQueueOptions} every writing operator shares (its
+ * `concurrency` default is the operator's own); the options' TSDoc quotes them.
+ */
+const WRITE_QUEUE_DEFAULTS = { maxQueued: 10_000, onQueueFull: 'error' } as const;
 
 /**
  * Checks the shared options when the operator is made, so a bad one throws there,
@@ -45,22 +50,21 @@ export function writeQueueSettings<T>(
   options: WriteQueueOptions<T>,
   defaultConcurrency: number,
 ): WriteQueueSettings<T> {
-  const concurrency = options.concurrency ?? defaultConcurrency;
-  if (!(concurrency === Infinity || (Number.isInteger(concurrency) && concurrency >= 1))) {
-    throw new RangeError(`${operator}: concurrency must be a whole number ≥ 1 or Infinity, not ${String(concurrency)}`);
-  }
-  const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
-  if (!(maxQueued === Infinity || (Number.isInteger(maxQueued) && maxQueued >= 0))) {
-    throw new RangeError(`${operator}: maxQueued must be a whole number ≥ 0 or Infinity, not ${String(maxQueued)}`);
-  }
-  const onQueueFull = options.onQueueFull ?? 'error';
-  if (onQueueFull !== 'error' && onQueueFull !== 'reject') {
-    throw new TypeError(`${operator}: onQueueFull must be 'error' or 'reject', not ${String(onQueueFull)}`);
-  }
-  if (options.onBacklog !== undefined && typeof options.onBacklog !== 'function') {
-    throw new TypeError(`${operator}: onBacklog must be a function`);
-  }
-  return { operator, concurrency, maxQueued, onQueueFull, onBacklog: options.onBacklog, rejectOptions: options };
+  const check = optionChecks(operator);
+  return {
+    operator,
+    concurrency: check.positiveInteger('concurrency', options.concurrency ?? defaultConcurrency, { infinity: true }),
+    maxQueued: check.integer('maxQueued', options.maxQueued ?? WRITE_QUEUE_DEFAULTS.maxQueued, {
+      min: 0,
+      infinity: true,
+    }),
+    onQueueFull: check.oneOf('onQueueFull', options.onQueueFull ?? WRITE_QUEUE_DEFAULTS.onQueueFull, [
+      'error',
+      'reject',
+    ]),
+    onBacklog: check.optionalFunc('onBacklog', options.onBacklog, '(backlog) => void'),
+    rejectOptions: options,
+  };
 }
 
 /** What {@link BoundedWriter} needs besides the shared options. @internal */

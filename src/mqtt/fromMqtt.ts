@@ -8,11 +8,15 @@ import type { LiveStatistics } from '../observe/LiveStatistics.js';
 import { BrokerStatistics } from './brokerStatistics.js';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
 import { holdAck, holdOutgoing, leaveUnclaimedUnacknowledged } from './manualAck.js';
-import type { MqttMessage } from './message.js';
+import { optionChecks } from '../internal/options.js';
+import { QOS_LEVELS, type MqttMessage } from './message.js';
 import { describeReasonCode } from './reasonCodes.js';
 import { acquireFilters, releaseFilters } from './subscriptions.js';
 import { topicMatcher } from './topicFilter.js';
 import { watchConnection } from './watchConnection.js';
+
+/** The defaults of {@link fromMqtt}'s options, which their TSDoc quotes. */
+const FROM_MQTT_DEFAULTS = { qos: 1, ack: 'auto', keepSubscription: false } as const;
 
 /** Options of {@link fromMqtt}. */
 export interface FromMqttOptions {
@@ -126,16 +130,17 @@ export function fromMqtt(
   topics: string | readonly string[],
   options: FromMqttOptions = {},
 ): Observable<MqttMessage> {
+  const check = optionChecks('fromMqtt');
   const filters = typeof topics === 'string' ? [topics] : [...topics];
-  const qos = options.qos ?? 1;
-  const manual = (options.ack ?? 'auto') === 'manual';
-  if (filters.length === 0) throw new TypeError('fromMqtt: give at least one topic filter');
+  if (filters.length === 0) throw new RangeError('fromMqtt: give at least one topic filter');
   const invalid = validateTopics(filters);
   if (invalid !== null) throw new TypeError(`fromMqtt: "${invalid}" is not a valid MQTT topic filter`);
-  if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`fromMqtt: qos must be 0, 1 or 2, not ${String(qos)}`);
-  if (options.ack !== undefined && options.ack !== 'auto' && options.ack !== 'manual') {
-    throw new TypeError(`fromMqtt: ack must be 'auto' or 'manual', not ${String(options.ack)}`);
-  }
+  const qos = check.oneOf('qos', options.qos ?? FROM_MQTT_DEFAULTS.qos, QOS_LEVELS);
+  const manual = check.oneOf('ack', options.ack ?? FROM_MQTT_DEFAULTS.ack, ['auto', 'manual']) === 'manual';
+  const keepSubscription = check.boolean(
+    'keepSubscription',
+    options.keepSubscription ?? FROM_MQTT_DEFAULTS.keepSubscription,
+  );
 
   const matchers = filters.map(topicMatcher);
 
@@ -214,7 +219,7 @@ export function fromMqtt(
       stopWatching();
       detachStatistics?.();
       const unused = releaseFilters(client, filters);
-      const unsubscribe = !options.keepSubscription && unused.length > 0;
+      const unsubscribe = !keepSubscription && unused.length > 0;
       if (!owned) {
         // The user's client must go on: acknowledge what we hold, or it stalls.
         for (const ack of [...unacked]) ack();

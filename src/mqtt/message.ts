@@ -4,6 +4,9 @@
  */
 import type { IPublishPacket } from 'mqtt';
 
+/** The QoS levels MQTT has, as `fromMqtt` and `toMqtt` take them. @internal */
+export const QOS_LEVELS: readonly (0 | 1 | 2)[] = [0, 1, 2];
+
 /** The MQTT 5 properties of a received PUBLISH (user properties, content type, …). */
 export type MqttMessageProperties = NonNullable<IPublishPacket['properties']>;
 

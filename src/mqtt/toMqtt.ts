@@ -5,11 +5,16 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { IClientPublishOptions, Packet } from 'mqtt';
 import { BoundedWriter, writeQueueSettings, type WriteSlot } from '../internal/boundedWriter.js';
+import { describeValue, optionChecks } from '../internal/options.js';
 import type { WriteQueueOptions, WriteResult } from '../writeQueue.js';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
+import { QOS_LEVELS } from './message.js';
 import { describeReasonCode, reasonCodeOf } from './reasonCodes.js';
 import { serializePayload } from '../payload/serializePayload.js';
 import { watchConnection } from './watchConnection.js';
+
+/** The defaults of {@link toMqtt}'s options, which their TSDoc quotes. */
+const TO_MQTT_DEFAULTS = { qos: 1, retain: false, concurrency: 16 } as const;
 
 /** Options of {@link toMqtt}. */
 export interface ToMqttOptions<T> extends WriteQueueOptions<T> {
@@ -122,16 +127,22 @@ export interface MqttPublished<T> extends WriteResult<T> {
  * @see {@link fromMqtt}, {@link WriteQueueOptions}
  */
 export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): OperatorFunction<T, MqttPublished<T>> {
-  const qos = options.qos ?? 1;
-  const serialize = options.serialize ?? (serializePayload as (value: T) => Buffer | string);
+  const check = optionChecks('toMqtt');
   if (typeof options.topic !== 'string' && typeof options.topic !== 'function')
-    throw new TypeError('toMqtt: topic must be a string or a function of the value');
+    throw check.error('type', 'topic', 'a string or a function of the value', options.topic);
   if (typeof options.topic === 'string') {
     const problem = topicProblem(options.topic);
     if (problem !== undefined) throw new TypeError(`toMqtt: ${problem}`);
   }
-  if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`toMqtt: qos must be 0, 1 or 2, not ${String(qos)}`);
-  const queue = writeQueueSettings<T>('toMqtt', options, 16);
+  const qos = check.oneOf('qos', options.qos ?? TO_MQTT_DEFAULTS.qos, QOS_LEVELS);
+  const retain = check.boolean('retain', options.retain ?? TO_MQTT_DEFAULTS.retain);
+  const serialize =
+    check.optionalFunc<(value: T) => Buffer | Uint8Array | string>(
+      'serialize',
+      options.serialize,
+      '(value) => bytes',
+    ) ?? (serializePayload as (value: T) => Buffer | string);
+  const queue = writeQueueSettings<T>('toMqtt', options, TO_MQTT_DEFAULTS.concurrency);
 
   return (source) =>
     new Observable<MqttPublished<T>>((destination) => {
@@ -169,7 +180,7 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
         }
         const publishOptions: IClientPublishOptions = {
           qos,
-          retain: options.retain ?? false,
+          retain,
           ...(properties ? { properties } : {}),
         };
         // The acknowledgement is handled on a microtask, outside MQTT.js's handling of the
@@ -220,7 +231,7 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
 // MQTT topic names (not filters): non-empty, no wildcards, no NUL, at most 65535 bytes.
 function topicProblem(topic: unknown): string | undefined {
   if (typeof topic !== 'string' || topic.length === 0)
-    return `the topic must be a non-empty string, not ${JSON.stringify(topic)}`;
+    return `the topic must be a non-empty string, got ${describeValue(topic)}`;
   // eslint-disable-next-line no-control-regex -- NUL is what this check looks for
   if (/[+#\u0000]/.test(topic)) return `"${topic}" is not a topic to publish to: it holds a wildcard (+ or #) or NUL`;
   if (Buffer.byteLength(topic) > 65_535) return 'the topic is longer than 65535 bytes';

@@ -5,6 +5,7 @@
 import type { SchedulerLike } from 'rxjs';
 import type { RejectOptions } from '../reject.js';
 import { durationMillis, type Duration } from '../duration.js';
+import { optionChecks } from '../internal/options.js';
 
 /**
  * When rows are emitted, as in Spark's `outputMode`:
@@ -181,8 +182,21 @@ export interface WindowSettings<E, K> extends WindowedCountOptions<E, K> {
 /** The settings {@link resolveWindowSettings} made: checked once, never again. */
 const checked = new WeakSet<object>();
 
-const OUTPUT_MODES: readonly string[] = ['append', 'update', 'complete'];
-const LATE_RULES: readonly string[] = ['spark-2.4', 'spark-3.4'];
+/**
+ * The defaults of {@link WindowedCountOptions}, which their TSDoc quotes (`slideDuration`
+ * defaults to `windowDuration`, `now` to `Date.now`).
+ */
+const WINDOWED_COUNT_DEFAULTS = {
+  offset: 0,
+  outputMode: 'append',
+  lateRule: 'spark-2.4',
+  maxWindows: Infinity,
+  maxEventTimeAhead: Infinity,
+  flushOnComplete: true,
+} as const;
+
+const OUTPUT_MODES: readonly OutputMode[] = ['append', 'update', 'complete'];
+const LATE_RULES: readonly LateRule[] = ['spark-2.4', 'spark-3.4'];
 
 /**
  * Checks the options and converts durations, throwing a `TypeError`/`RangeError`
@@ -191,76 +205,43 @@ const LATE_RULES: readonly string[] = ['spark-2.4', 'spark-3.4'];
  * @internal
  */
 export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>): WindowSettings<E, K> {
+  const check = optionChecks('windowedCount');
   if (options === null || typeof options !== 'object') throw new TypeError('windowedCount: options are required');
-  if (typeof options.eventTime !== 'function')
-    throw new TypeError('windowedCount: eventTime must be a function (event) => number | Date');
-  if (typeof options.key !== 'function') throw new TypeError('windowedCount: key must be a function (event) => key');
-  const windowDuration = durationMillis(options.windowDuration, 'windowedCount', 'windowDuration');
-  if (!(windowDuration > 0 && Number.isFinite(windowDuration))) {
-    throw new RangeError(
-      `windowedCount: windowDuration must be a positive duration, got ${String(options.windowDuration)}`,
-    );
-  }
+  const eventTime = check.func<(event: E) => number | Date>('eventTime', options.eventTime, '(event) => number | Date');
+  const key = check.func<(event: E) => K>('key', options.key, '(event) => key');
+  const windowDuration = check.duration('windowDuration', options.windowDuration, { positive: true });
   const slideDuration =
     options.slideDuration === undefined
       ? windowDuration
-      : durationMillis(options.slideDuration, 'windowedCount', 'slideDuration');
+      : durationMillis(options.slideDuration, check.operator, 'slideDuration');
   if (!(slideDuration > 0 && slideDuration <= windowDuration)) {
-    throw new RangeError(
-      `windowedCount: slideDuration must be positive and at most windowDuration (${windowDuration} ms), got ${String(options.slideDuration)}`,
-    );
+    const expected = `positive and at most windowDuration (${windowDuration} ms)`;
+    throw check.error('range', 'slideDuration', expected, options.slideDuration);
   }
-  const rawOffset = options.offset === undefined ? 0 : durationMillis(options.offset, 'windowedCount', 'offset');
-  if (!Number.isFinite(rawOffset))
-    throw new RangeError(`windowedCount: offset must be a finite duration, got ${String(options.offset)}`);
-  if (options.watermarkDelay === undefined) {
-    throw new TypeError(
-      "windowedCount: watermarkDelay is required (e.g. '2 minutes'; 0 closes a window as soon as a later event arrives)",
-    );
-  }
-  const watermarkDelay = durationMillis(options.watermarkDelay, 'windowedCount', 'watermarkDelay');
-  if (!(watermarkDelay >= 0 && Number.isFinite(watermarkDelay))) {
-    throw new RangeError(`windowedCount: watermarkDelay must be a duration ≥ 0, got ${String(options.watermarkDelay)}`);
-  }
-  const outputMode = options.outputMode ?? 'append';
-  if (!OUTPUT_MODES.includes(outputMode)) {
-    throw new RangeError(
-      `windowedCount: outputMode must be 'append', 'update' or 'complete', got ${JSON.stringify(outputMode)}`,
-    );
-  }
-  const lateRule = options.lateRule ?? 'spark-2.4';
-  if (!LATE_RULES.includes(lateRule)) {
-    throw new RangeError(`windowedCount: lateRule must be 'spark-2.4' or 'spark-3.4', got ${JSON.stringify(lateRule)}`);
-  }
-  const maxWindows = options.maxWindows ?? Number.POSITIVE_INFINITY;
-  if (!(Number.isInteger(maxWindows) && maxWindows > 0) && maxWindows !== Number.POSITIVE_INFINITY) {
-    throw new RangeError(`windowedCount: maxWindows must be a positive integer, got ${String(options.maxWindows)}`);
-  }
-  const maxEventTimeAhead =
-    options.maxEventTimeAhead === undefined
-      ? Number.POSITIVE_INFINITY
-      : durationMillis(options.maxEventTimeAhead, 'windowedCount', 'maxEventTimeAhead');
-  if (!(maxEventTimeAhead >= 0)) {
-    throw new RangeError(
-      `windowedCount: maxEventTimeAhead must be a duration ≥ 0, got ${String(options.maxEventTimeAhead)}`,
-    );
-  }
-  if (options.now !== undefined && typeof options.now !== 'function')
-    throw new TypeError('windowedCount: now must be a function () => epoch milliseconds');
-  const idleAfterMs =
+  const rawOffset = check.duration('offset', options.offset ?? WINDOWED_COUNT_DEFAULTS.offset);
+  if (options.watermarkDelay === undefined)
+    throw check.required('watermarkDelay', "e.g. '2 minutes'; 0 closes a window as soon as a later event arrives");
+  const watermarkDelay = check.duration('watermarkDelay', options.watermarkDelay, { min: 0 });
+  const outputMode = check.oneOf('outputMode', options.outputMode ?? WINDOWED_COUNT_DEFAULTS.outputMode, OUTPUT_MODES);
+  const lateRule = check.oneOf('lateRule', options.lateRule ?? WINDOWED_COUNT_DEFAULTS.lateRule, LATE_RULES);
+  const maxWindows = check.positiveInteger('maxWindows', options.maxWindows ?? WINDOWED_COUNT_DEFAULTS.maxWindows, {
+    infinity: true,
+  });
+  const maxEventTimeAhead = check.duration(
+    'maxEventTimeAhead',
+    options.maxEventTimeAhead ?? WINDOWED_COUNT_DEFAULTS.maxEventTimeAhead,
+    { min: 0, infinity: true },
+  );
+  const now = check.optionalFunc<() => number>('now', options.now, '() => epoch milliseconds') ?? Date.now;
+  const flushOnComplete = check.boolean(
+    'flushOnComplete',
+    options.flushOnComplete ?? WINDOWED_COUNT_DEFAULTS.flushOnComplete,
+  );
+  const idleAdvance =
     options.idleAdvance === undefined
       ? undefined
-      : durationMillis(options.idleAdvance.after, 'windowedCount', 'idleAdvance.after');
-  if (idleAfterMs !== undefined && !(idleAfterMs > 0 && Number.isFinite(idleAfterMs))) {
-    throw new RangeError(
-      `windowedCount: idleAdvance.after must be a positive duration, got ${String(options.idleAdvance?.after)}`,
-    );
-  }
-  const idleAdvance =
-    options.idleAdvance === undefined || idleAfterMs === undefined
-      ? undefined
       : {
-          after: idleAfterMs,
+          after: check.duration('idleAdvance.after', options.idleAdvance.after, { positive: true }),
           ...(options.idleAdvance.scheduler === undefined ? {} : { scheduler: options.idleAdvance.scheduler }),
         };
   if (idleAdvance !== undefined && outputMode === 'complete') {
@@ -269,18 +250,18 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
     );
   }
   const settings: WindowSettings<E, K> = {
-    eventTime: options.eventTime,
-    key: options.key,
+    eventTime,
+    key,
     windowDuration,
     slideDuration,
     offset: ((rawOffset % slideDuration) + slideDuration) % slideDuration,
     watermarkDelay,
-    outputMode: outputMode as OutputMode,
-    lateRule: lateRule as LateRule,
+    outputMode,
+    lateRule,
     maxWindows,
     maxEventTimeAhead,
-    now: options.now ?? Date.now,
-    flushOnComplete: options.flushOnComplete ?? true,
+    now,
+    flushOnComplete,
     idleAdvance,
     onReject: options.onReject,
     strict: options.strict,
