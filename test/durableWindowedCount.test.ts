@@ -5,7 +5,19 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, appendFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Observable, Subject, lastValueFrom, map, of, delay, filter, toArray, type Subscription } from 'rxjs';
+import {
+  Observable,
+  Subject,
+  VirtualTimeScheduler,
+  lastValueFrom,
+  map,
+  mergeMap,
+  of,
+  delay,
+  filter,
+  toArray,
+  type Subscription,
+} from 'rxjs';
 import {
   RejectionError,
   durableWindowedCount,
@@ -422,5 +434,68 @@ describe('durableWindowedCount', () => {
       of(deliveries.message({ t: 1, k: 200 }), deliveries.message({ t: 30, k: 200 })).pipe(counting(dir), toArray()),
     );
     expect(rows.map(({ value }) => show(value))).to.deep.equal(['[0,10) 200=1', '[30,40) 200=1']);
+  });
+
+  it('idle advance honours idleAdvance.scheduler: virtual time closes a window and its row is written', async () => {
+    const deliveries = new Deliveries();
+    const virtualScheduler = new VirtualTimeScheduler();
+    const runUntil = (time: number) => {
+      virtualScheduler.maxFrames = time;
+      virtualScheduler.flush();
+      virtualScheduler.frame = time;
+    };
+    const rows: string[] = [];
+    const started = performance.now();
+    const { subscription, stats } = countingWithStats(
+      deliveries,
+      dir,
+      { idleAdvance: { after: '5 s', scheduler: virtualScheduler } },
+      ({ value }) => rows.push(show(value)),
+    );
+    runUntil(1_000);
+    deliveries.send({ t: 1, k: 200 }); // [0, 10) open, silence from 1 s of virtual time
+    await new Promise(setImmediate); // the batch is written, its PUBACK leaves
+    expect(deliveries.acked).to.deep.equal([1]);
+    expect(virtualScheduler.actions, 'one idle timer, on the virtual scheduler').to.have.length(1);
+    runUntil(5_999);
+    expect(rows).to.deep.equal([]);
+    expect(stats().watermark).to.equal(-4);
+    runUntil(6_000);
+    expect(rows).to.deep.equal(['[0,10) 200=1']);
+    expect(stats().watermark).to.equal(1 + 5_000 - 5);
+    expect(readFileSync(join(dir, 'journal.log'), 'utf8')).to.match(/\n\{"q":2,"a":4996\}\n$/);
+    subscription.unsubscribe();
+    expect(virtualScheduler.actions, 'no timer left').to.have.length(0);
+    expect(performance.now() - started, 'no real waiting').to.be.below(1_000);
+  });
+
+  it('a message it cannot count whole (a key it cannot save) counts for nothing, however often it comes again', async () => {
+    const deliveries = new Deliveries();
+    const poisoned = {
+      // One message, several events: a JSON array.
+      prepare: (messages: Observable<MqttMessage>) =>
+        messages.pipe(mergeMap((message) => JSON.parse(message.payload.toString()) as Ev[])),
+      key: (event: Ev) => (event.k === 0 ? ({ status: 0 } as unknown as number) : event.k),
+    };
+    const poison = [
+      { t: 2, k: 200 },
+      { t: 3, k: 0 },
+    ] as unknown as Ev;
+    for (const dup of [false, true]) {
+      const failure = lastValueFrom(deliveries.source.pipe(counting(dir, poisoned))).then(
+        () => undefined,
+        (error: Error) => error,
+      );
+      if (!dup) deliveries.send([{ t: 1, k: 200 }] as unknown as Ev, { messageId: 1 });
+      deliveries.send(poison, { messageId: 2, dup }); // never acknowledged: the broker sends it again
+      expect((await failure)?.message).to.equal(
+        'durableWindowedCount: key must return a string or a number to be saved, got object',
+      );
+    }
+    expect(deliveries.acked).to.deep.equal([1]);
+    const stop = new Subject<void>();
+    const rows = lastValueFrom(deliveries.source.pipe(counting(dir, { stop }), toArray()));
+    stop.next();
+    expect((await rows).map(({ value }) => show(value))).to.deep.equal(['[0,10) 200=1']);
   });
 });

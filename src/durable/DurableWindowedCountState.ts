@@ -221,6 +221,9 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
   record(messageId: number | undefined, digest: number | undefined, events: readonly E[]): void {
     const { eventTime, key: keyOf } = this.options.settings;
     if (events.length === 0 && messageId !== undefined) this.journal({ m: messageId, h: digest });
+    const batchLength = this.files.batchLength;
+    const { sequence, journalLength } = this;
+    let journaled = 0;
     try {
       for (const event of events) {
         const time = WindowedCountState.eventTimeMillis(eventTime(event));
@@ -238,8 +241,18 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
         const valid = Number.isFinite(time);
         this.journal({ m: messageId, h: digest, n: arrival, t: valid ? time : null, k: key });
         this.unjournaled = false;
+        journaled++;
         if (valid) this.eventDelay.observe(Math.max(0, arrival - time) / 1000);
       }
+    } catch (error) {
+      // The message is not acknowledged, so its redelivery must count it whole: none of
+      // it may be saved, neither its earlier events' lines (the batch is written when the
+      // stream ends, for the messages acknowledged before it) nor a state that counted them.
+      this.files.dropAppendedAfter(batchLength);
+      this.sequence = sequence;
+      this.journalLength = journalLength;
+      if (journaled > 0) this.unjournaled = true;
+      throw error;
     } finally {
       this.current = undefined;
     }

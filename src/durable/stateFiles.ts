@@ -122,6 +122,16 @@ export class StateFiles<C, R extends { readonly q: number }> {
     return this.batch !== '';
   }
 
+  /** How much of the batch is built: {@link StateFiles.dropAppendedAfter} goes back to it. */
+  get batchLength(): number {
+    return this.batch.length;
+  }
+
+  /** Drops the records appended after the batch was `batchLength` long (they must never be written). */
+  dropAppendedAfter(batchLength: number): void {
+    this.batch = this.batch.slice(0, batchLength);
+  }
+
   /** Writes the batch with one `write(2)`; with durability `'power'`, also waits for the disk. */
   flush(): void {
     if (this.batch === '') return;
