@@ -456,6 +456,7 @@ describe('DurableWindowedCountState', () => {
         'rejections_total{kind=late}': 1,
         'rejections_total{kind=message}': 0,
         'rejections_total{kind=row}': 0,
+        'rejections_total{kind=queue-full}': 0,
         late_events_total: 1,
         open_windows: 1,
         window_counts: 1,
@@ -539,6 +540,7 @@ describe('DurableWindowedCountState', () => {
         ['late', 0],
         ['message', 0],
         ['row', 0],
+        ['queue-full', 0],
       ]);
       const empty = statistics.find((s) => s.name === 'event_delay_seconds')!.value as HistogramValue;
       expect([empty.count, empty.sum, empty.cumulativeCounts.at(-1)]).to.deep.equal([0, 0, 0]);

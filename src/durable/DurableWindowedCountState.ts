@@ -95,7 +95,16 @@ interface Counted<E, K> {
 const CHECKPOINT_INTERVAL_MS = 5_000;
 
 /** The rejection kinds reported as zero before the first, so a metrics query over kinds always has samples. */
-const REJECTION_KINDS: readonly RejectionKind[] = ['payload', 'line', 'timestamp', 'future', 'late', 'message', 'row'];
+const REJECTION_KINDS: readonly RejectionKind[] = [
+  'payload',
+  'line',
+  'timestamp',
+  'future',
+  'late',
+  'message',
+  'row',
+  'queue-full',
+];
 
 /**
  * Window counts in a state directory: each counted event is a journal line written
