@@ -1,16 +1,34 @@
 // `mqtt-iot-stream aggregate`: the aggregator as a long-running service.
+import type { Client } from 'cassandra-driver';
 import { readFileSync } from 'node:fs';
 import { Subject, lastValueFrom, map, tap, type Observable } from 'rxjs';
 import {
+  LiveStatistics,
   defaultStateDirectory,
   ensureWindowCountTable,
+  readWindowTotals,
   redactCredentials,
   type Rejection,
+  type StageChange,
+  type StatusServer,
   type WindowRow,
 } from 'mqtt-iot-stream';
 import { aggregator, cassandraWriter, persistentSession } from './aggregator.js';
 import { prepareCassandra } from './cassandra-connection.js';
-import { describeFlags, integerSetting, qosSetting, readSettings, UsageError, type FlagName } from './settings.js';
+import { RecentWindows, totalsView } from './recent-windows.js';
+import { RowPrinter } from './row-printer.js';
+import {
+  describeFlags,
+  integerSetting,
+  millisecondsSetting,
+  qosSetting,
+  readSettings,
+  UsageError,
+  type FlagName,
+} from './settings.js';
+import { StatusDisplay } from './status-display.js';
+import { metricsRegistry, readListenAddress, startStatusEndpoint } from './status-endpoint.js';
+import { StatusLine } from './status-line.js';
 import { Tally } from './tally.js';
 
 export const aggregateFlags = [
@@ -44,10 +62,14 @@ export const aggregateFlags = [
   'max-event-time-ahead',
   'max-message-size',
   'format',
+  'status-every',
+  'http',
 ] as const satisfies readonly FlagName[];
 
 // Without --cassandra the rows go to stdout: the aggregator is useful with a broker alone.
-const aggregateDefaults = { cassandra: undefined };
+// No HTTP endpoint unless asked: an open port is the operator's decision, and two
+// aggregators on one host would fight over a default one.
+const aggregateDefaults = { cassandra: undefined, http: 'off' };
 
 export const aggregateHelp = `mqtt-iot-stream aggregate [flags]
 
@@ -57,6 +79,18 @@ the MQTT session is persistent (the broker keeps messages while the aggregator i
 away), and a restart continues where the last run stopped. With --cassandra, rows
 go to that table (created if missing); without it, to stdout. SIGTERM or Ctrl-C
 writes the open windows' counts so far, saves the state and exits.
+
+Rows on stdout (also with --cassandra, once written): window start, window end, status,
+count, then state (final: the watermark had passed the window's end; partial: a count
+so far, written at a stop or by update mode) and row (new, or update: it replaces a row
+printed before in this run); JSON lines carry them as "final" and "update".
+
+Status on stderr: on a terminal a live line (broker, messages and msg/s, rejected,
+late, pending rows, watermark); otherwise that line every --status-every; always a line
+when the broker is lost or back, Cassandra fails or recovers, intake pauses or resumes.
+--http serves the same as Prometheus metrics, health checks and a dashboard. It is off
+unless given: an open port is the operator's decision, and two aggregators on one host
+would both want a default one.
 
 Broker limits that lose messages: Mosquitto queues at most max_queued_messages
 (default 1000) per offline or slow client and drops the rest; raise it (0 = no limit).
@@ -82,7 +116,7 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
   if (qos === 0)
     throw new UsageError('--qos 0 cannot be counted exactly once (the broker does not resend what was lost); use 1');
   const maxEventTimeAhead = s['max-event-time-ahead'] === 'off' ? undefined : s['max-event-time-ahead'];
-  const format = s.format ?? (process.stdout.isTTY ? 'table' : 'json');
+  const format = s.format === 'table' || s.format === 'json' ? s.format : process.stdout.isTTY ? 'table' : 'json';
   const tls = { ca: readPem(s.ca), cert: readPem(s.cert), key: readPem(s.key) };
   const maxPayloadBytes = integerSetting('max-message-size', s['max-message-size']);
   const broker = persistentSession(s.broker, {
@@ -101,118 +135,203 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
     s['cassandra-username'] === undefined
       ? undefined
       : { username: s['cassandra-username'], password: s['cassandra-password'] ?? '' };
+  const address = readListenAddress(s.http);
+  if (address !== undefined && 'problem' in address) throw new UsageError(`--http ${address.problem}`);
+  const statusEvery = s['status-every'] === 'off' ? 0 : millisecondsSetting('status-every', s['status-every']);
+  const topic = s['share-group'] === undefined ? s.topic : `$share/${s['share-group']}/${s.topic}`;
+  const into = s.cassandra === undefined ? 'stdout' : `${s.keyspace}.${s.table}`;
 
+  const statistics = new LiveStatistics();
   const tally = new Tally();
   tally.sending = false;
   tally.writing = s.cassandra !== undefined;
-  const cassandra =
-    s.cassandra === undefined
-      ? undefined
-      : await prepareCassandra(
-          s.cassandra,
-          s.datacenter,
-          (client) =>
-            ensureWindowCountTable(client, {
-              keyspace: s.keyspace,
-              table: s.table,
-              replication: {
-                class: 'SimpleStrategy',
-                replication_factor: integerSetting('replication', s.replication),
-              },
-            }),
-          cassandraCredentials,
-          { consistency: s.consistency },
-        );
+  const watermark = () => tally.windows?.watermark;
+  const recent = new RecentWindows({
+    windowMillis: millisecondsSetting('window', s.window),
+    ...(maxEventTimeAhead === undefined
+      ? {}
+      : { maxEventTimeAheadMillis: millisecondsSetting('max-event-time-ahead', maxEventTimeAhead) }),
+  });
+  let cassandra: Client | undefined;
 
-  const stop = new Subject<void>();
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      process.stderr.write(
-        `${signal}: writing the open windows, saving the state, stopping (again to stop at once; nothing is lost either way)\n`,
-      );
-      stop.next();
-    } else {
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-
-  const print = rowPrinter(format);
-  const write =
-    cassandra === undefined
-      ? (rows: Observable<WindowRow<number>>) =>
-          rows.pipe(
-            tap(print),
-            map((row) => ({ value: row })),
-          )
-      : cassandraWriter(cassandra, { keyspace: s.keyspace, table: s.table, aggregatorId });
-  const onRejected = (rejection: Rejection) => {
-    tally.countRejected(rejection);
-    if (verbose) process.stderr.write(`rejected (${rejection.kind}): ${rejection.reason}\n`);
-  };
-  const topic = s['share-group'] === undefined ? s.topic : `$share/${s['share-group']}/${s.topic}`;
-  process.stderr.write(
-    `counting statuses from ${redactCredentials(s.broker)} "${topic}" as ${broker.clientId} (persistent session, ${s['session-expiry']} s)` +
-      ` into ${cassandra === undefined ? 'stdout' : `${s.keyspace}.${s.table} at ${s.consistency}`}; windows ${s.window}, watermark ${s.watermark}; state in ${stateDirectory}\n` +
-      'the broker must queue what arrives while this aggregator is away: Mosquitto drops past max_queued_messages (default 1000) per client\n',
-  );
+  // The endpoint before Cassandra and the broker: a missing prom-client or a port in use
+  // is one line and an exit, with nothing else opened.
+  let server: StatusServer | undefined;
+  if (address !== undefined) {
+    const metrics = await metricsRegistry(statistics);
+    const id = aggregatorId === '' ? '' : ` (aggregator ${aggregatorId})`;
+    server = await startStatusEndpoint({
+      address,
+      statistics,
+      metrics,
+      title: aggregatorId === '' ? 'aggregator' : `aggregator ${aggregatorId}`,
+      watched: {
+        broker: redactCredentials(s.broker),
+        topic,
+        'client id': broker.clientId ?? '',
+        into: s.cassandra === undefined ? 'stdout' : `Cassandra ${into} at ${s.consistency}`,
+        windows: `${s.window}, watermark ${s.watermark}, ${s['output-mode']} mode`,
+      },
+      windows: () =>
+        recent.view(
+          s['share-group'] === undefined ? `this aggregator${id}` : `this aggregator's share${id}`,
+          watermark(),
+        ),
+      ...(s.cassandra === undefined
+        ? {}
+        : {
+            totals: async () => {
+              if (cassandra === undefined) throw new Error('not connected to Cassandra yet');
+              const totals = await readWindowTotals(cassandra, { keyspace: s.keyspace, table: s.table });
+              return totalsView(`all aggregators (merged rows of ${into})`, totals, watermark());
+            },
+          }),
+    });
+  }
   try {
-    await lastValueFrom(
-      aggregator(
-        {
-          broker,
-          topic,
-          qos,
-          window: s.window,
-          watermark: s.watermark,
-          outputMode: s['output-mode'] === 'update' ? 'update' : 'append',
-          idleAdvanceMs: integerSetting('idle-advance', s['idle-advance']),
-          stop,
-          stateDirectory,
-          durability: s.durability === 'power' ? 'power' : 'process',
-          maxPayloadBytes,
-          maxPendingRows: integerSetting('max-pending-rows', s['max-pending-rows']),
-          ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
-          onBackpressure: ({ paused, pendingRows }) =>
-            process.stderr.write(
-              paused
-                ? `${pendingRows} rows wait for ${cassandra === undefined ? 'the output' : 'Cassandra'}: not taking messages until they are written (the broker queues them)\n`
-                : `rows written again (${pendingRows} waiting): taking messages\n`,
-            ),
-          write,
-        },
-        { received: tally.countReceived, rejected: onRejected, windowStats: tally.watchWindows },
-      ).pipe(
-        tap(({ value: row }) => {
-          tally.rowsWritten++;
-          if (cassandra !== undefined) print(row);
-        }),
-      ),
-      { defaultValue: undefined },
+    if (s.cassandra !== undefined)
+      cassandra = await prepareCassandra(
+        s.cassandra,
+        s.datacenter,
+        (client) =>
+          ensureWindowCountTable(client, {
+            keyspace: s.keyspace,
+            table: s.table,
+            replication: {
+              class: 'SimpleStrategy',
+              replication_factor: integerSetting('replication', s.replication),
+            },
+          }),
+        cassandraCredentials,
+        { consistency: s.consistency },
+      );
+
+    const terminal = process.stderr.isTTY === true;
+    // The rate over the last 5 s on a terminal's live line; since the last line in a log.
+    const line = new StatusLine(statistics, terminal ? 5_000 : statusEvery);
+    const display = new StatusDisplay({ line: () => line.text(), every: statusEvery });
+    const stopChanges = statistics.onChange((change) => display.note(describeChange(change, statistics, into)));
+
+    const stop = new Subject<void>();
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        display.print(
+          `${signal}: writing the open windows, saving the state, stopping (again to stop at once; nothing is lost either way)`,
+        );
+        stop.next();
+      } else {
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+
+    const printer = new RowPrinter(format, watermark);
+    // A row printed on the terminal the live line is on moves the line out of its way.
+    const print =
+      process.stdout.isTTY && terminal
+        ? (row: WindowRow<number>) => display.around(() => printer.print(row))
+        : printer.print;
+    const show = (row: WindowRow<number>) => {
+      recent.row(row);
+      print(row);
+    };
+    const write =
+      cassandra === undefined
+        ? (rows: Observable<WindowRow<number>>) =>
+            rows.pipe(
+              tap(show),
+              map((row) => ({ value: row })),
+            )
+        : cassandraWriter(cassandra, {
+            keyspace: s.keyspace,
+            table: s.table,
+            aggregatorId,
+            statistics,
+            onOutage: () => {}, // the writer stage reports it: one line, from the change listener
+          });
+    const onRejected = (rejection: Rejection) => {
+      tally.countRejected(rejection);
+      if (verbose) display.print(`rejected (${rejection.kind}): ${rejection.reason}`);
+    };
+    display.print(
+      `counting statuses from ${redactCredentials(s.broker)} "${topic}" as ${broker.clientId} (persistent session, ${s['session-expiry']} s)` +
+        ` into ${cassandra === undefined ? 'stdout' : `${into} at ${s.consistency}`}; windows ${s.window}, watermark ${s.watermark}; state in ${stateDirectory}\n` +
+        'the broker must queue what arrives while this aggregator is away: Mosquitto drops past max_queued_messages (default 1000) per client' +
+        (server === undefined ? '' : `\nmetrics, health and dashboard on ${server.url}/ (/metrics, /healthz, /readyz)`),
     );
+    printer.header();
+    display.start();
+    try {
+      await lastValueFrom(
+        aggregator(
+          {
+            broker,
+            topic,
+            qos,
+            window: s.window,
+            watermark: s.watermark,
+            outputMode: s['output-mode'] === 'update' ? 'update' : 'append',
+            idleAdvanceMs: integerSetting('idle-advance', s['idle-advance']),
+            stop,
+            stateDirectory,
+            durability: s.durability === 'power' ? 'power' : 'process',
+            maxPayloadBytes,
+            maxPendingRows: integerSetting('max-pending-rows', s['max-pending-rows']),
+            ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
+            statistics,
+            write,
+          },
+          {
+            received: tally.countReceived,
+            rejected: onRejected,
+            windowStats: tally.watchWindows,
+            counting: (eventTime, status) => recent.event(eventTime, status, watermark()),
+          },
+        ).pipe(
+          tap(({ value: row }) => {
+            tally.rowsWritten++;
+            if (cassandra !== undefined) show(row);
+          }),
+        ),
+        { defaultValue: undefined },
+      );
+    } finally {
+      display.stop();
+      stopChanges();
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    await server?.close();
     await cassandra?.shutdown();
   }
   process.stderr.write(`${tally.summary()}\n`);
   return 0;
 }
 
-function rowPrinter(format: 'table' | 'json' | string): (row: WindowRow<number>) => void {
-  if (format === 'json') {
-    return (row) =>
-      process.stdout.write(
-        `${JSON.stringify({ windowStart: row.windowStart, windowEnd: row.windowEnd, status: row.key, count: row.count })}\n`,
-      );
+/**
+ * A stage's change as one line. Where the aggregator printed a line before the live
+ * statistics existed (Cassandra failing and back, intake paused and resumed), the line
+ * keeps those words: log alerts written against them go on matching.
+ */
+function describeChange(change: StageChange, statistics: LiveStatistics, into: string): string {
+  switch (change.stage) {
+    case 'broker':
+      return change.reason;
+    case 'writer':
+      return `cassandraSink: ${change.reason}`;
+    case 'durable': {
+      const pendingRows = statistics.value('durable', 'pending_rows') ?? 0;
+      return change.state === 'paused'
+        ? `${pendingRows} rows wait for ${into === 'stdout' ? 'the output' : 'Cassandra'}: not taking messages until they are written (the broker queues them)`
+        : `rows written again (${pendingRows} waiting): taking messages`;
+    }
+    default:
+      return `${change.stage} ${change.state}: ${change.reason}`;
   }
-  return (row) =>
-    process.stdout.write(
-      `${row.windowStart.toISOString()}  ${row.windowEnd.toISOString()}  ${String(row.key).padStart(3)}  ${String(row.count).padStart(8)}\n`,
-    );
 }
 
 function readPem(path: string | undefined): Buffer | undefined {

@@ -22,10 +22,12 @@ import {
   parseAccessLog,
   windowCountRows,
   windowedCount,
+  type CassandraOutage,
   type CassandraWriteResult,
   type DecodedMqttMessage,
   type DurableWriterHooks,
   type Duration,
+  type LiveStatistics,
   type MqttConnection,
   type MqttConnectOptions,
   type MqttMessage,
@@ -49,6 +51,8 @@ export interface CountSettings {
   readonly idleAdvanceMs: number;
   /** When it emits, stop receiving: open windows are flushed (written) and the pipeline completes. */
   readonly stop?: Observable<unknown>;
+  /** Where the stages' live statistics go: the broker's, and the durable counter's in {@link aggregator}. */
+  readonly statistics?: LiveStatistics;
 }
 
 /** What the pipeline tells the person watching it. */
@@ -56,6 +60,13 @@ export interface CountReport {
   received(): void;
   rejected(rejection: Rejection): void;
   windowStats(stats: WindowStats): void;
+  /**
+   * A request about to be counted, with its event time and status (a view of the open
+   * windows can count it before the window's row exists; append mode writes a row only
+   * when its window closes). Late and far-future events come here too: the counter
+   * rejects them after.
+   */
+  counting?(eventTime: Date, status: number): void;
 }
 
 type Request = ParsedAccessLog<DecodedMqttMessage>;
@@ -87,10 +98,14 @@ function statusWindows(settings: Omit<CountSettings, 'broker'>) {
 /** Per-status counts in event-time windows, from the MQTT topic. */
 export function statusCounts(settings: CountSettings, report: CountReport): Observable<WindowRow<number>> {
   const onReject = report.rejected;
-  return fromMqtt(settings.broker, settings.topic, { qos: settings.qos }).pipe(
+  return fromMqtt(settings.broker, settings.topic, {
+    qos: settings.qos,
+    ...statisticsOption(settings.statistics),
+  }).pipe(
     takeUntil(settings.stop ?? NEVER),
     tap(report.received),
     requests(onReject),
+    tap(countingReport(report)),
     windowedCount({ ...statusWindows(settings), onReject, onSubscribe: report.windowStats }),
   );
 }
@@ -128,41 +143,76 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
 /**
  * The whole aggregator, exactly once: each message's effect is saved in the state
  * directory before its PUBACK, rows are written by `write`, and a restart continues
- * the open windows. Emits one result per written row; completes after `stop`.
+ * the open windows. Emits one result per written row; completes after `stop`. With
+ * `statistics`, the broker and durable stages report there (give the same one to
+ * {@link cassandraWriter} for the writer's).
  */
 export function aggregator(
   settings: AggregatorSettings,
   report: CountReport,
 ): Observable<WriteResult<WindowRow<number>>> {
-  const onReject = report.rejected;
-  return fromMqtt(settings.broker, settings.topic, { qos: settings.qos, ack: 'manual', keepSubscription: true }).pipe(
+  const statistics = statisticsOption(settings.statistics);
+  return fromMqtt(settings.broker, settings.topic, {
+    qos: settings.qos,
+    ack: 'manual',
+    keepSubscription: true,
+    ...statistics,
+  }).pipe(
     tap(report.received),
     durableWindowedCount({
       stateDirectory: settings.stateDirectory,
       durability: settings.durability ?? 'process',
-      prepare: requests(onReject, settings.maxPayloadBytes),
+      // The hook counts each decode and parse rejection by kind in the statistics, then
+      // hands it to the operator's onReject below (the report): passing both would report it twice.
+      prepare: (messages, { onReject }) =>
+        messages.pipe(requests(onReject, settings.maxPayloadBytes), tap(countingReport(report))),
       ...statusWindows(settings),
       ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
       ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),
       ...(settings.onBackpressure === undefined ? {} : { onBackpressure: settings.onBackpressure }),
-      onReject,
+      onReject: report.rejected,
       onSubscribe: report.windowStats,
       write: settings.write,
+      ...statistics,
       ...(settings.stop === undefined ? {} : { stop: settings.stop }),
     }),
   );
 }
 
 /** Writes rows into the window-count table as this aggregator's partial counts. */
-export function cassandraWriter(cassandra: Client, options: { keyspace: string; table: string; aggregatorId: string }) {
-  const { keyspace, table, aggregatorId } = options;
+export function cassandraWriter(
+  cassandra: Client,
+  options: {
+    keyspace: string;
+    table: string;
+    aggregatorId: string;
+    /** Where the writer's live statistics go (stages `writer` and `write_queue`). */
+    statistics?: LiveStatistics;
+    /** Told when writes start failing and when they work again; default: a line on stderr. */
+    onOutage?: (outage: CassandraOutage) => void;
+  },
+) {
+  const { keyspace, table, aggregatorId, onOutage } = options;
   return (
     rows: Observable<WindowRow<number>>,
     { onReject }: DurableWriterHooks<number>,
   ): Observable<CassandraWriteResult<WindowRow<number>>> =>
     rows.pipe(
-      cassandraSink(cassandra, { ...windowCountRows({ keyspace, table, aggregator: aggregatorId }), onReject }),
+      cassandraSink(cassandra, {
+        ...windowCountRows({ keyspace, table, aggregator: aggregatorId }),
+        onReject,
+        ...statisticsOption(options.statistics),
+        ...(onOutage === undefined ? {} : { onOutage }),
+      }),
     );
+}
+
+function statisticsOption(statistics: LiveStatistics | undefined): { statistics?: LiveStatistics } {
+  return statistics === undefined ? {} : { statistics };
+}
+
+function countingReport(report: CountReport): (request: Request) => void {
+  return ({ input, record }) => report.counting?.(input.payload.iottimestamp, record.status);
 }
 
 /**

@@ -3,7 +3,8 @@
  * an in-process MQTT broker, the Pi publisher on a simulated button (automatic
  * presses, and Enter presses it too), the bundled access log, and the aggregator,
  * shown as a live table of windows and counts. Give a Cassandra address and the
- * rows are written there as well.
+ * rows are written there as well. The dashboard (--http, on by default) shows the same
+ * windows in a browser, with the pipeline's live statistics.
  *
  *   npm run demo
  *   npm run demo -- --cassandra 127.0.0.1:9042 --rate 3
@@ -11,7 +12,13 @@
 import type { Client } from 'cassandra-driver';
 import { connect } from 'mqtt';
 import { EMPTY, Subject, interval, lastValueFrom, merge, share, takeUntil, tap, timer } from 'rxjs';
-import { cassandraSink, ensureWindowCountTable, windowCountRows } from 'mqtt-iot-stream';
+import {
+  LiveStatistics,
+  cassandraSink,
+  ensureWindowCountTable,
+  windowCountRows,
+  type StatusServer,
+} from 'mqtt-iot-stream';
 import { sharedSimulatedGpio } from 'mqtt-iot-stream/testing';
 import { statusCounts } from './aggregator.js';
 import { DemoButton } from './demo-button.js';
@@ -19,6 +26,9 @@ import { startEmbeddedBroker } from './embedded-broker.js';
 import { LiveView } from './live-view.js';
 import { piPublisher } from './pi-publisher.js';
 import { prepareCassandra } from './cassandra-connection.js';
+import { RecentWindows } from './recent-windows.js';
+import { millisecondsSetting } from './settings.js';
+import { metricsRegistry, startStatusEndpoint, type ListenAddress } from './status-endpoint.js';
 import { Tally } from './tally.js';
 import { listenToKeys } from './terminal-keys.js';
 
@@ -35,6 +45,8 @@ export interface DemoSettings {
   readonly table: string;
   /** Stop by itself after this many seconds; 0: at Ctrl-C. */
   readonly durationSeconds: number;
+  /** Where to serve the dashboard and metrics; none: no endpoint. */
+  readonly http?: ListenAddress | undefined;
 }
 
 const BUTTON_PIN = 17;
@@ -56,6 +68,14 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   });
   const tally = new Tally();
   tally.writing = cassandra !== undefined;
+  const statistics = new LiveStatistics();
+  statistics.add(tally); // the demo's windowedCount keeps no statistics of its own
+  const recent = new RecentWindows({ windowMillis: millisecondsSetting('window', settings.window) });
+  const { server, endpoint } = await demoEndpoint(settings, statistics, recent, tally).catch(async (error: unknown) => {
+    await broker.close();
+    await cassandra?.shutdown();
+    throw error;
+  });
   const button = new DemoButton(sharedSimulatedGpio(), BUTTON_PIN, BOUNCE_MS);
   const keyboard = process.stdin.isTTY === true;
   const view = new LiveView({
@@ -67,6 +87,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
           : 'no Cassandra (--cassandra writes the rows)'),
       `${settings.rate > 0 ? `${settings.rate} presses/s` : 'no automatic presses'}${keyboard ? ' · Enter presses the button' : ''}` +
         ` · ${keyboard ? 'q or ' : ''}Ctrl-C stops, flushing the open windows`,
+      ...endpoint,
     ],
     status: () => [button.summary(), tally.summary()],
     watermark: () => tally.windows?.watermark,
@@ -103,9 +124,10 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
       outputMode: 'update',
       idleAdvanceMs: 5_000,
       stop: stopAggregating,
+      statistics,
     },
     { received: tally.countReceived, rejected: tally.countRejected, windowStats: tally.watchWindows },
-  ).pipe(tap(view.add), share());
+  ).pipe(tap(view.add), tap(recent.row), share());
   const written =
     cassandra === undefined
       ? EMPTY
@@ -159,6 +181,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
     button.stop();
     view.close();
     await publisherClient.endAsync().catch(() => {});
+    await server?.close();
     await broker.close();
     await cassandra?.shutdown();
   }
@@ -171,4 +194,34 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
       `run them against Mosquitto and Cassandra with "npx mqtt-iot-stream publish|aggregate --help".\n`,
   );
   return tally;
+}
+
+/**
+ * The dashboard and metrics endpoint, when asked for, and the intro line that says
+ * where. Without prom-client the demo still serves the dashboard and says how to get
+ * /metrics too: the demo is for watching, the metrics are for a Prometheus.
+ */
+async function demoEndpoint(
+  settings: DemoSettings,
+  statistics: LiveStatistics,
+  recent: RecentWindows,
+  tally: Tally,
+): Promise<{ server: StatusServer | undefined; endpoint: string[] }> {
+  if (settings.http === undefined) return { server: undefined, endpoint: [] };
+  let metrics: Awaited<ReturnType<typeof metricsRegistry>> | undefined;
+  let missing = '';
+  try {
+    metrics = await metricsRegistry(statistics);
+  } catch {
+    missing = ' · /metrics needs prom-client (npm install prom-client)';
+  }
+  const server = await startStatusEndpoint({
+    address: settings.http,
+    statistics,
+    ...(metrics === undefined ? {} : { metrics }),
+    title: 'mqtt-iot-stream demo',
+    watched: { broker: 'in-process', topic: TOPIC, windows: `${settings.window}, watermark ${settings.watermark}` },
+    windows: () => recent.view('the demo aggregator', tally.windows?.watermark),
+  });
+  return { server, endpoint: [`dashboard ${server.url}/ · metrics ${server.url}/metrics${missing}`] };
 }

@@ -3,6 +3,7 @@
 // next to a local Mosquitto, and `aggregate` next to a local Cassandra.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { WindowedCountState } from 'mqtt-iot-stream';
 import {
   brokerUrl,
   cassandraContactPoints,
@@ -18,6 +19,7 @@ import {
   wholeNumber,
   type FlagCheck,
 } from './flag-checks.js';
+import { listenAddress } from './status-endpoint.js';
 
 /** One flag: its environment variable, its default, a line of help and what its value must be. */
 interface Flag {
@@ -200,6 +202,26 @@ export const flags = {
     help: 'Cassandra user name (PasswordAuthenticator)',
   },
   'cassandra-password': { env: 'CASSANDRA_PASSWORD', fallback: undefined, help: 'Cassandra password' },
+  http: {
+    env: 'STATUS_HTTP',
+    fallback: 'off',
+    help:
+      'serve /metrics (Prometheus), /healthz, /readyz and a live dashboard on host:port; a port alone listens on ' +
+      '127.0.0.1 (0: any free port); 0.0.0.0:port on every interface, without authentication; auto: ' +
+      '127.0.0.1:9464, or a free port if it is taken; off: no endpoint',
+    check: listenAddress,
+  },
+  'status-every': {
+    env: 'STATUS_EVERY',
+    fallback: '1 minute',
+    help:
+      "off a terminal (a pipe, a file, journald), a status line this often, e.g. '30 s' or 500 (ms); on a terminal, " +
+      'a live status line refreshed every second instead; 0 or off: neither',
+    check: (value) =>
+      value === 'off' || value === '0'
+        ? undefined
+        : duration('watermark')(/^\d+(\.\d+)?$/.test(value) ? `${value} ms` : value),
+  },
   rate: {
     env: 'DEMO_RATE',
     fallback: '2',
@@ -343,6 +365,29 @@ export function integerSetting(name: FlagName, text: string): number {
   if (!Number.isInteger(value) || value < 0)
     throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(text)}`);
   return value;
+}
+
+/**
+ * Reads a length-of-time flag (its check has already passed) as milliseconds: a bare
+ * number is milliseconds, text such as '30 s' is read by the window operator itself,
+ * as the check did (a window of that length, from the epoch, ends that long after it).
+ */
+export function millisecondsSetting(name: FlagName, text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
+  let end: number | undefined;
+  try {
+    const probe = new WindowedCountState<number, number>(
+      { eventTime: (time) => time, key: () => 0, windowDuration: text, watermarkDelay: 0 },
+      () => {},
+    );
+    probe.push(0);
+    end = probe.earliestOpenWindowEnd;
+  } catch {
+    end = undefined;
+  }
+  if (end === undefined)
+    throw new UsageError(`--${name} must be a length of time such as '30 s', got ${JSON.stringify(text)}`);
+  return end;
 }
 
 /** Reads the QoS flag (its check has already passed). */

@@ -1,7 +1,10 @@
 // Running totals the examples print: what was sent, received, refused and written.
-import type { Rejection, RejectionKind, WindowStats } from 'mqtt-iot-stream';
+// They are also a stage of the live statistics (`count`) for a pipeline whose counter
+// keeps none of its own (the demo's windowedCount): the dashboard reads them there.
+import type { Rejection, RejectionKind, Statistic, StatisticsSource, WindowStats } from 'mqtt-iot-stream';
 
-export class Tally {
+export class Tally implements StatisticsSource {
+  readonly stage = 'count';
   sent = 0;
   received = 0;
   rowsWritten = 0;
@@ -33,6 +36,32 @@ export class Tally {
 
   get late(): number {
     return this.rejected.get('late') ?? 0;
+  }
+
+  /** The totals as statistics, named as the durable counter names its own. */
+  statistics(): Statistic[] {
+    const watermark = this.windows?.watermark;
+    return [
+      { name: 'messages_total', help: 'MQTT messages received', type: 'counter', value: this.received },
+      ...[...this.rejected].map(([kind, count]): Statistic => ({
+        name: 'rejections_total',
+        help: 'Inputs refused, by kind',
+        type: 'counter',
+        value: count,
+        labels: { kind },
+      })),
+      { name: 'late_events_total', help: 'Events late for their window', type: 'counter', value: this.late },
+      { name: 'open_windows', help: 'Windows not final yet', type: 'gauge', value: this.windows?.openWindows ?? 0 },
+      {
+        name: 'watermark_timestamp_seconds',
+        help: 'The watermark, as a Unix time (NaN before the first event)',
+        type: 'gauge',
+        value: watermark === undefined ? Number.NaN : watermark / 1000,
+      },
+      ...(this.writing
+        ? [{ name: 'rows_written_total', help: 'Rows written', type: 'counter' as const, value: this.rowsWritten }]
+        : []),
+    ];
   }
 
   /** One status line. */

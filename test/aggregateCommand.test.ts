@@ -84,8 +84,16 @@ describe('the aggregate command', function () {
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { status: number; count: number });
+    // Written at the stop, before the window closed: a partial count, the first row of its window.
     expect(rows).to.deep.equal([
-      { windowStart: '2020-07-01T12:00:00.000Z', windowEnd: '2020-07-01T12:01:00.000Z', status: 200, count: 3 },
+      {
+        windowStart: '2020-07-01T12:00:00.000Z',
+        windowEnd: '2020-07-01T12:01:00.000Z',
+        status: 200,
+        count: 3,
+        final: false,
+        update: false,
+      },
     ]);
   });
 
