@@ -145,7 +145,7 @@ describe('SimulatedGpio', () => {
     const clock = new ManualClock();
     expect(() => new SimulatedGpio({ clock, sampleMicros: 0 })).to.throw(
       RangeError,
-      /^SimulatedGpio: sampleMicros must be a positive integer, got 0$/,
+      /^SimulatedGpio: sampleMicros must be an integer ≥ 1, got 0$/,
     );
     const gpio = new SimulatedGpio({ clock });
     expect(() => gpio.setLevel(54, 1)).to.throw(RangeError, /^SimulatedGpio: pin must be a BCM GPIO number/);

@@ -3,6 +3,8 @@
  * @module
  */
 import { Observable, type OperatorFunction } from 'rxjs';
+import { optionChecks } from '../internal/options.js';
+import { subscribeOperator } from '../internal/operatorSubscriber.js';
 import { reject, type RejectOptions } from '../reject.js';
 import type { AccessLogRecord } from './accessLogRecord.js';
 import { LastHour } from './logTime.js';
@@ -87,32 +89,29 @@ export function parseAccessLog(options?: RejectOptions<string>): OperatorFunctio
 export function parseAccessLog<T>(
   options?: RejectOptions<T> & { line?: (input: T) => string },
 ): OperatorFunction<T, AccessLogRecord | ParsedAccessLog<T>> {
-  const selectLine = options?.line;
+  const selectLine = optionChecks('parseAccessLog').optionalFunc<(input: T) => string>(
+    'line',
+    options?.line,
+    '(input) => line',
+  );
   return (source) =>
     new Observable<AccessLogRecord | ParsedAccessLog<T>>((destination) => {
       // Each subscription reads one log: its own memo keeps that log's hour (see LastHour).
       const lastHour = new LastHour();
-      return source.subscribe({
+      // A throw from `line` or `onReject` (strict) ends the stream.
+      return subscribeOperator(source, destination, {
         next: (input) => {
-          let result: AccessLogRecord | string;
-          try {
-            const line: unknown = selectLine === undefined ? input : selectLine(input);
-            result =
-              typeof line === 'string'
-                ? scanAccessLine(line, lastHour)
-                : `expected a line of text, got ${describe(line)}`;
-            if (typeof result === 'string') {
-              reject(options, { operator: 'parseAccessLog', kind: 'line', reason: result, input });
-              return;
-            }
-          } catch (error) {
-            destination.error(error);
+          const line: unknown = selectLine === undefined ? input : selectLine(input);
+          const result =
+            typeof line === 'string'
+              ? scanAccessLine(line, lastHour)
+              : `expected a line of text, got ${describe(line)}`;
+          if (typeof result === 'string') {
+            reject(options, { operator: 'parseAccessLog', kind: 'line', reason: result, input });
             return;
           }
           destination.next(selectLine === undefined ? result : { record: result, input });
         },
-        error: (error) => destination.error(error),
-        complete: () => destination.complete(),
       });
     });
 }

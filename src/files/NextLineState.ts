@@ -5,13 +5,30 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { optionChecks } from '../internal/options.js';
 
 /** Options of {@link NextLineState}. */
 export interface NextLineOptions {
   /** Start again from the first line after the last one. Default `true`. */
   loop?: boolean;
-  /** Bytes read from the file at a time. Default 64 KiB. */
+  /** Bytes read from the file at a time, an integer ≥ 1. Default 64 KiB. */
   chunkSize?: number;
+}
+
+/** The defaults of {@link NextLineOptions}, which their TSDoc quotes. */
+const NEXT_LINE_DEFAULTS = { loop: true, chunkSize: 65_536 } as const;
+
+/**
+ * The options checked, with the defaults applied; a bad one throws an error naming
+ * `operator` (`nextLine` checks them when it is made, the cursor when it is built).
+ * @internal
+ */
+export function nextLineSettings(options: NextLineOptions, operator: string): Required<NextLineOptions> {
+  const check = optionChecks(operator);
+  return {
+    loop: check.boolean('loop', options.loop ?? NEXT_LINE_DEFAULTS.loop),
+    chunkSize: check.positiveInteger('chunkSize', options.chunkSize ?? NEXT_LINE_DEFAULTS.chunkSize),
+  };
 }
 
 /**
@@ -48,8 +65,9 @@ export class NextLineState {
     readonly path: string,
     options: NextLineOptions = {},
   ) {
-    this.loop = options.loop ?? true;
-    this.chunk = Buffer.allocUnsafe(options.chunkSize ?? 65_536);
+    const { loop, chunkSize } = nextLineSettings(options, 'NextLineState');
+    this.loop = loop;
+    this.chunk = Buffer.allocUnsafe(chunkSize);
     this.fd = openSync(path, 'r');
   }
 

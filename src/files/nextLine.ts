@@ -1,5 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import { NextLineState, type NextLineOptions } from './NextLineState.js';
+import { optionChecks } from '../internal/options.js';
+import { subscribeOperator } from '../internal/operatorSubscriber.js';
+import { NextLineState, nextLineSettings, type NextLineOptions } from './NextLineState.js';
 
 /**
  * Replaces each value with the next line of a file: the Pi publisher's "each press
@@ -26,35 +28,25 @@ import { NextLineState, type NextLineOptions } from './NextLineState.js';
  * @returns an operator emitting one line per source value.
  * @see {@link NextLineState} for the same without RxJS.
  */
-export function nextLine<T>(path: string, options?: NextLineOptions): OperatorFunction<T, string> {
+export function nextLine<T>(path: string, options: NextLineOptions = {}): OperatorFunction<T, string> {
+  optionChecks('nextLine').string('path', path, 'a file path');
+  const settings = nextLineSettings(options, 'nextLine');
   return (source) =>
     new Observable<string>((destination) => {
-      let cursor: NextLineState | undefined;
+      let cursor: NextLineState;
       try {
-        cursor = new NextLineState(path, options);
+        cursor = new NextLineState(path, settings);
       } catch (error) {
         destination.error(error);
         return;
       }
-      const subscription = source.subscribe({
+      return subscribeOperator(source, destination, {
         next: () => {
-          let line: string | undefined;
-          try {
-            line = cursor!.next();
-          } catch (error) {
-            destination.error(error);
-            return;
-          }
+          const line = cursor.next();
           if (line === undefined) destination.complete();
           else destination.next(line);
         },
-        error: (error) => destination.error(error),
-        complete: () => destination.complete(),
+        finalize: () => cursor.close(),
       });
-      return () => {
-        subscription.unsubscribe();
-        cursor?.close();
-        cursor = undefined;
-      };
     });
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { optionChecks } from '../internal/options.js';
 
 /** A logic level: 0 (low, 0 V) or 1 (high, 3.3 V). */
 export type Level = 0 | 1;
@@ -99,9 +100,6 @@ export interface GpioBackend {
   openOutput(pin: number, options?: OutputPinOptions): OutputPin;
 }
 
-/** The number of distinct tick values: ticks count microseconds modulo 2^32. */
-export const TICK_RANGE = 2 ** 32;
-
 /**
  * Microseconds from `startTick` to `endTick`, correct across one wrap-around of the
  * 32-bit tick (as pigpio's `tickDiff`). The result is in [-2^31, 2^31).
@@ -120,14 +118,25 @@ export function tickDiff(startTick: number, endTick: number): number {
 }
 
 /**
- * Checks a BCM pin number; throws a RangeError naming `operator` (the operator or
+ * Checks a BCM pin number; throws an error naming `operator` (the operator or
  * backend the pin was given to, e.g. `'lightWhile'`, `'pigpio backend'`) and the bad value.
  * @internal
  */
 export function checkPin(pin: number, operator: string): void {
-  if (!Number.isInteger(pin) || pin < 0 || pin > 53) {
-    throw new RangeError(`${operator}: pin must be a BCM GPIO number from 0 to 53, got ${String(pin)}`);
-  }
+  optionChecks(operator).integer('pin', pin, { min: 0, max: 53, noun: 'a BCM GPIO number' });
+}
+
+/**
+ * Checks {@link InputPinOptions.glitchFilterMicros} (absent is 0); throws an error
+ * naming `operator` (the operator or backend it was given to) and the bad value.
+ * @internal
+ */
+export function checkGlitchFilter(glitchFilterMicros: number | undefined, operator: string): number {
+  return optionChecks(operator).integer('glitchFilterMicros', glitchFilterMicros ?? 0, {
+    min: 0,
+    max: 300_000,
+    note: "pigpio's limit",
+  });
 }
 
 /** Whether a level change matches the edge choice. @internal */

@@ -4,11 +4,24 @@
  *
  * @module
  */
-import { durationMillis, type Duration } from '../duration.js';
+import type { Duration } from '../duration.js';
+import { optionChecks } from '../internal/options.js';
 import { Observable } from 'rxjs';
 import { reject, type RejectOptions } from '../reject.js';
-import { checkPin, type Edge, type Level, type LevelChange, type Pull } from './backend.js';
+import { checkGlitchFilter, checkPin, type Edge, type Level, type LevelChange, type Pull } from './backend.js';
 import { withGpioBackend, type GpioBackendChoice } from './gpioBackendChoice.js';
+
+/** The defaults of {@link fromGpioButton}'s options, which their TSDoc quotes (`activeLow` follows `pull`). */
+const FROM_GPIO_BUTTON_DEFAULTS = {
+  pull: 'up',
+  edge: 'both',
+  debounce: 0,
+  emitInitial: false,
+  backend: 'pigpio',
+} as const;
+
+const PULLS: readonly Pull[] = ['up', 'down', 'off'];
+const EDGES: readonly Edge[] = ['rising', 'falling', 'both'];
 
 /** Options of {@link fromGpioButton}. */
 export interface GpioButtonOptions extends RejectOptions<unknown> {
@@ -92,7 +105,7 @@ const HALF_TICK_RANGE_MILLIS = 2 ** 31 / 1000;
  * pin, leaving no listener or timer behind. A backend that fails to load or open
  * the pin, or fails later, errors the observable with its error. A report the
  * backend cannot read is handed to `onReject` (kind `'gpio'`), or errors the
- * observable when `strict`. Bad options throw a `RangeError` at once.
+ * observable when `strict`. Bad options throw a `TypeError` or `RangeError` at once.
  *
  * @example
  * ```ts
@@ -109,26 +122,15 @@ const HALF_TICK_RANGE_MILLIS = 2 ** 31 / 1000;
  * @returns the button's events
  */
 export function fromGpioButton(pin: number, options: GpioButtonOptions = {}): Observable<GpioButtonEvent> {
-  checkPin(pin, 'fromGpioButton');
-  const pull = options.pull ?? 'up';
-  const edge = options.edge ?? 'both';
-  const debounce = durationMillis(options.debounce ?? 0, 'fromGpioButton', 'debounce');
-  const glitchFilterMicros = options.glitchFilterMicros ?? 0;
-  const activeLow = options.activeLow ?? pull === 'up';
-  if (pull !== 'up' && pull !== 'down' && pull !== 'off') {
-    throw new RangeError(`fromGpioButton: pull must be 'up', 'down' or 'off', got ${String(pull)}`);
-  }
-  if (edge !== 'rising' && edge !== 'falling' && edge !== 'both') {
-    throw new RangeError(`fromGpioButton: edge must be 'rising', 'falling' or 'both', got ${String(edge)}`);
-  }
-  if (!Number.isFinite(debounce) || debounce < 0) {
-    throw new RangeError(`fromGpioButton: debounce must be a finite duration >= 0, got ${String(options.debounce)}`);
-  }
-  if (!Number.isInteger(glitchFilterMicros) || glitchFilterMicros < 0 || glitchFilterMicros > 300_000) {
-    throw new RangeError(
-      `fromGpioButton: glitchFilterMicros must be an integer from 0 to 300000 (pigpio's limit), got ${glitchFilterMicros}`,
-    );
-  }
+  const check = optionChecks('fromGpioButton');
+  checkPin(pin, check.operator);
+  const pull = check.oneOf('pull', options.pull ?? FROM_GPIO_BUTTON_DEFAULTS.pull, PULLS);
+  const edge = check.oneOf('edge', options.edge ?? FROM_GPIO_BUTTON_DEFAULTS.edge, EDGES);
+  const debounce = check.duration('debounce', options.debounce ?? FROM_GPIO_BUTTON_DEFAULTS.debounce, { min: 0 });
+  const glitchFilterMicros = checkGlitchFilter(options.glitchFilterMicros, check.operator);
+  // With a pull-up the button pulls the line low: pressed is level 0.
+  const activeLow = check.optionalBoolean('activeLow', options.activeLow) ?? pull === 'up';
+  const emitInitial = check.boolean('emitInitial', options.emitInitial ?? FROM_GPIO_BUTTON_DEFAULTS.emitInitial);
   const debounceMicros = Math.round(debounce * 1000);
   const toEvent = (level: Level, tick: number, at: Date): GpioButtonEvent => ({
     pin,
@@ -139,7 +141,7 @@ export function fromGpioButton(pin: number, options: GpioButtonOptions = {}): Ob
   });
 
   return withGpioBackend(
-    options.backend ?? 'pigpio',
+    options.backend ?? FROM_GPIO_BUTTON_DEFAULTS.backend,
     (backend) =>
       new Observable<GpioButtonEvent>((subscriber) => {
         const input = backend.openInput(pin, { pull, edge, glitchFilterMicros });
@@ -161,7 +163,7 @@ export function fromGpioButton(pin: number, options: GpioButtonOptions = {}): Ob
 
         // Read before watching: a backend that watches by holding the line (gpiod v1)
         // cannot read it while it does.
-        const initial = options.emitInitial ? toEvent(input.read(), input.tick(), input.now()) : undefined;
+        const initial = emitInitial ? toEvent(input.read(), input.tick(), input.now()) : undefined;
         stopWatching = input.watch(
           (change) => {
             if (subscriber.closed || !accept(change)) return;

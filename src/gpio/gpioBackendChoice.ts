@@ -6,6 +6,7 @@
  * @module
  */
 import { defer, Observable, switchMap } from 'rxjs';
+import { optionChecks } from '../internal/options.js';
 import type { GpioBackend } from './backend.js';
 import { loadGpiodBackend } from './backends/gpiod/gpiodBackend.js';
 import { loadPigpioBackend } from './backends/pigpio/pigpioBackend.js';
@@ -19,11 +20,13 @@ import { sharedSimulatedGpio } from './simulation/simulatedGpio.js';
  */
 export type GpioBackendChoice = 'pigpio' | 'gpiod' | 'simulated' | GpioBackend;
 
+const BACKEND_NAMES = ['pigpio', 'gpiod', 'simulated'] as const;
+
 /**
  * Runs `use` with the chosen backend. Instances and `'simulated'` are used
  * synchronously; `'pigpio'` and `'gpiod'` are loaded (dynamic import, tool
  * detection) when the result is subscribed, and a loading failure errors it. An
- * unknown choice throws a RangeError naming `operator`, the operator it was given to.
+ * unknown choice throws an error naming `operator`, the operator it was given to.
  * @internal
  */
 export function withGpioBackend<T>(
@@ -31,17 +34,13 @@ export function withGpioBackend<T>(
   use: (backend: GpioBackend) => Observable<T>,
   operator: string,
 ): Observable<T> {
-  if (typeof choice === 'object') return use(choice);
-  switch (choice) {
+  if (typeof choice === 'object' && choice !== null) return use(choice);
+  switch (optionChecks(operator).oneOf('backend', choice, BACKEND_NAMES, 'a GpioBackend')) {
     case 'simulated':
       return new Observable<T>((subscriber) => use(sharedSimulatedGpio()).subscribe(subscriber));
     case 'pigpio':
       return defer(() => loadPigpioBackend()).pipe(switchMap(use));
     case 'gpiod':
       return defer(() => loadGpiodBackend()).pipe(switchMap(use));
-    default:
-      throw new RangeError(
-        `${operator}: backend must be 'pigpio', 'gpiod', 'simulated' or a GpioBackend, got ${String(choice)}`,
-      );
   }
 }

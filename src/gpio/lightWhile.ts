@@ -5,9 +5,13 @@
  */
 import { defer, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
 import { BoundedWriter, writeQueueSettings } from '../internal/boundedWriter.js';
+import { optionChecks } from '../internal/options.js';
 import type { WriteQueueOptions } from '../writeQueue.js';
 import { checkPin, type Level, type OutputPin } from './backend.js';
 import { withGpioBackend, type GpioBackendChoice } from './gpioBackendChoice.js';
+
+/** The defaults of {@link lightWhile}'s options, which their TSDoc quotes. */
+const LIGHT_WHILE_DEFAULTS = { concurrency: 1, activeLow: false, backend: 'pigpio' } as const;
 
 /** Options of {@link lightWhile}. */
 export interface LightWhileOptions<T = unknown> extends WriteQueueOptions<T> {
@@ -67,14 +71,17 @@ export function lightWhile<T, R>(
   work: (value: T, index: number) => ObservableInput<R>,
   options: LightWhileOptions<T> = {},
 ): OperatorFunction<T, R> {
-  checkPin(pin, 'lightWhile');
-  const queue = writeQueueSettings<T>('lightWhile', options, 1);
-  const onLevel: Level = options.activeLow ? 0 : 1;
-  const offLevel: Level = options.activeLow ? 1 : 0;
+  const check = optionChecks('lightWhile');
+  checkPin(pin, check.operator);
+  check.func('work', work, '(value, index) => ObservableInput');
+  const queue = writeQueueSettings<T>('lightWhile', options, LIGHT_WHILE_DEFAULTS.concurrency);
+  const activeLow = check.boolean('activeLow', options.activeLow ?? LIGHT_WHILE_DEFAULTS.activeLow);
+  const onLevel: Level = activeLow ? 0 : 1;
+  const offLevel: Level = activeLow ? 1 : 0;
 
   return (source) =>
     withGpioBackend(
-      options.backend ?? 'pigpio',
+      options.backend ?? LIGHT_WHILE_DEFAULTS.backend,
       (backend) =>
         new Observable<R>((destination) => {
           const led: OutputPin = backend.openOutput(pin, { initialLevel: offLevel });

@@ -48,109 +48,112 @@ export type Choice = string | number | boolean;
 
 /**
  * The checks of one operator's options; every error names the operator, the option
- * and the value. Make one with {@link optionChecks}.
- * @internal
- */
-export interface OptionChecks {
-  /** The operator the messages name. */
-  readonly operator: string;
-  /** An integer in `range` (and `Infinity` if the range allows it). */
-  integer(option: string, value: unknown, range?: NumberRange): number;
-  /** An integer ≥ 1 (and `Infinity` if `range.infinity`). */
-  positiveInteger(option: string, value: unknown, range?: Pick<NumberRange, 'infinity'>): number;
-  /** A number in `range`, not `NaN`. */
-  number(option: string, value: unknown, range?: NumberRange): number;
-  /** A {@link Duration} in `range`, as milliseconds. Finite unless `range.infinity`. */
-  duration(option: string, value: unknown, range?: DurationRange): number;
-  /** One of `choices`; `or` names a further kind of value the caller handles itself. */
-  oneOf<const C extends Choice>(option: string, value: unknown, choices: readonly C[], or?: string): C;
-  /** A function; `shape` shows its signature in the message, e.g. `'(event) => key'`. */
-  func<F>(option: string, value: unknown, shape?: string): F;
-  /** `undefined`, or a function. */
-  optionalFunc<F>(option: string, value: unknown, shape?: string): F | undefined;
-  /** `true` or `false`. */
-  boolean(option: string, value: unknown): boolean;
-  /** `undefined`, `true` or `false`. */
-  optionalBoolean(option: string, value: unknown): boolean | undefined;
-  /** A non-empty string (an empty one is a `TypeError`: no text is no path, no name); `noun` says what it is, e.g. `'a directory path'`. */
-  string(option: string, value: unknown, noun?: string): string;
-  /** The `TypeError` for an option that was left out; `example` shows a value it takes. */
-  required(option: string, example?: string): TypeError;
-  /** The error for an option that is not `expected`, in the one wording. */
-  error(kind: 'type' | 'range', option: string, expected: string, value: unknown): TypeError | RangeError;
-}
-
-/**
- * The option checks of `operator`, e.g. `optionChecks('cassandraSink').integer('retries',
+ * and the value, e.g. `optionChecks('cassandraSink').integer('retries',
  * options.retries ?? CASSANDRA_SINK_DEFAULTS.retries, { min: 0, infinity: true })`.
  * @internal
  */
-export function optionChecks(operator: string): OptionChecks {
-  const error = (kind: 'type' | 'range', option: string, expected: string, value: unknown) => {
-    const message = `${operator}: ${option} must be ${expected}, got ${describeValue(value)}`;
-    return kind === 'type' ? new TypeError(message) : new RangeError(message);
-  };
+export class OptionChecks {
+  /** @param operator - the operator the messages name. */
+  constructor(readonly operator: string) {}
 
-  const inRange = (option: string, value: unknown, range: NumberRange, integer: boolean): number => {
-    const expected = rangeText(range, integer ? 'an integer' : 'a number');
-    if (typeof value !== 'number') throw error('type', option, expected, value);
-    if (value === Infinity && range.infinity) return value;
+  /** An integer in `range` (and `Infinity` if the range allows it). */
+  integer(option: string, value: unknown, range: NumberRange = {}): number {
+    return this.inRange(option, value, range, true);
+  }
+
+  /** An integer ≥ 1 (and `Infinity` if `range.infinity`). */
+  positiveInteger(option: string, value: unknown, range: Pick<NumberRange, 'infinity'> = {}): number {
+    return this.inRange(option, value, { ...range, min: 1 }, true);
+  }
+
+  /** A number in `range`, not `NaN`. */
+  number(option: string, value: unknown, range: NumberRange = {}): number {
+    return this.inRange(option, value, range, false);
+  }
+
+  /** A {@link Duration} in `range`, as milliseconds. Finite unless `range.infinity`. */
+  duration(option: string, value: unknown, range: DurationRange = {}): number {
+    // Text that is not a duration is a TypeError naming the option (durationMillis).
+    const ms = durationMillis(value as number | string, this.operator, option);
     const fits =
-      (integer ? Number.isInteger(value) : Number.isFinite(value)) &&
-      value >= (range.min ?? -Infinity) &&
-      value <= (range.max ?? Infinity);
-    if (!fits) throw error('range', option, expected, value);
-    return value;
-  };
+      (Number.isFinite(ms) || (ms === Infinity && range.infinity === true)) &&
+      (range.positive !== true || ms > 0) &&
+      ms >= (range.min ?? -Infinity) &&
+      (range.integer !== true || Number.isInteger(ms) || ms === Infinity);
+    if (!fits) throw this.error('range', option, durationText(range), value);
+    return ms;
+  }
 
-  const func = <F>(option: string, value: unknown, shape?: string): F => {
+  /** One of `choices`; `or` names a further kind of value the caller handles itself. */
+  oneOf<const C extends Choice>(option: string, value: unknown, choices: readonly C[], or?: string): C {
+    if (choices.includes(value as C)) return value as C;
+    const listed = choices.map((choice) => (typeof choice === 'string' ? `'${choice}'` : String(choice)));
+    if (or !== undefined) listed.push(or);
+    const expected = listed.length === 1 ? listed[0]! : `${listed.slice(0, -1).join(', ')} or ${listed.at(-1)!}`;
+    const rightType = choices.some((choice) => typeof choice === typeof value);
+    throw this.error(rightType ? 'range' : 'type', option, expected, value);
+  }
+
+  /** A function; `shape` shows its signature in the message, e.g. `'(event) => key'`. */
+  func<F>(option: string, value: unknown, shape?: string): F {
     if (typeof value !== 'function')
-      throw error('type', option, shape === undefined ? 'a function' : `a function ${shape}`, value);
+      throw this.error('type', option, shape === undefined ? 'a function' : `a function ${shape}`, value);
     return value as F;
-  };
+  }
 
-  const boolean = (option: string, value: unknown): boolean => {
-    if (typeof value !== 'boolean') throw error('type', option, 'true or false', value);
+  /** `undefined`, or a function. */
+  optionalFunc<F>(option: string, value: unknown, shape?: string): F | undefined {
+    return value === undefined ? undefined : this.func<F>(option, value, shape);
+  }
+
+  /** `true` or `false`. */
+  boolean(option: string, value: unknown): boolean {
+    if (typeof value !== 'boolean') throw this.error('type', option, 'true or false', value);
     return value;
-  };
+  }
 
-  return {
-    operator,
-    integer: (option, value, range = {}) => inRange(option, value, range, true),
-    positiveInteger: (option, value, range = {}) => inRange(option, value, { ...range, min: 1 }, true),
-    number: (option, value, range = {}) => inRange(option, value, range, false),
-    duration(option, value, range = {}) {
-      // Text that is not a duration is a TypeError naming the option (durationMillis).
-      const ms = durationMillis(value as number | string, operator, option);
+  /** `undefined`, `true` or `false`. */
+  optionalBoolean(option: string, value: unknown): boolean | undefined {
+    return value === undefined ? undefined : this.boolean(option, value);
+  }
+
+  /**
+   * A non-empty string; `noun` says what it is, e.g. `'a directory path'`. An empty
+   * one is a `TypeError` too: no text is no path and no name.
+   */
+  string(option: string, value: unknown, noun = 'a non-empty string'): string {
+    if (typeof value !== 'string' || value === '') throw this.error('type', option, noun, value);
+    return value;
+  }
+
+  /** The `TypeError` for an option that was left out; `example` shows a value it takes. */
+  required(option: string, example?: string): TypeError {
+    return new TypeError(`${this.operator}: ${option} is required${example === undefined ? '' : ` (${example})`}`);
+  }
+
+  /** The error for an option that is not `expected`, in the one wording. */
+  error(kind: 'type' | 'range', option: string, expected: string, value: unknown): TypeError | RangeError {
+    const message = `${this.operator}: ${option} must be ${expected}, got ${describeValue(value)}`;
+    return kind === 'type' ? new TypeError(message) : new RangeError(message);
+  }
+
+  private inRange(option: string, value: unknown, range: NumberRange, integer: boolean): number {
+    if (typeof value === 'number') {
+      if (value === Infinity && range.infinity) return value;
       const fits =
-        (Number.isFinite(ms) || (ms === Infinity && range.infinity === true)) &&
-        (range.positive !== true || ms > 0) &&
-        ms >= (range.min ?? -Infinity) &&
-        (range.integer !== true || Number.isInteger(ms) || ms === Infinity);
-      if (!fits) throw error('range', option, durationText(range), value);
-      return ms;
-    },
-    oneOf<const C extends Choice>(option: string, value: unknown, choices: readonly C[], or?: string): C {
-      if (choices.includes(value as C)) return value as C;
-      const listed = choices.map((choice) => (typeof choice === 'string' ? `'${choice}'` : String(choice)));
-      if (or !== undefined) listed.push(or);
-      const expected = listed.length === 1 ? listed[0]! : `${listed.slice(0, -1).join(', ')} or ${listed.at(-1)!}`;
-      const rightType = choices.some((choice) => typeof choice === typeof value);
-      throw error(rightType ? 'range' : 'type', option, expected, value);
-    },
-    func,
-    optionalFunc: <F>(option: string, value: unknown, shape?: string): F | undefined =>
-      value === undefined ? undefined : func<F>(option, value, shape),
-    boolean,
-    optionalBoolean: (option, value) => (value === undefined ? undefined : boolean(option, value)),
-    string(option, value, noun = 'a non-empty string') {
-      if (typeof value !== 'string' || value === '') throw error('type', option, noun, value);
-      return value;
-    },
-    required: (option, example) =>
-      new TypeError(`${operator}: ${option} is required${example === undefined ? '' : ` (${example})`}`),
-    error,
-  };
+        (integer ? Number.isInteger(value) : Number.isFinite(value)) &&
+        value >= (range.min ?? -Infinity) &&
+        value <= (range.max ?? Infinity);
+      if (fits) return value;
+    }
+    const expected = rangeText(range, integer ? 'an integer' : 'a number');
+    throw this.error(typeof value === 'number' ? 'range' : 'type', option, expected, value);
+  }
+}
+
+/** The option checks of `operator`. @internal */
+export function optionChecks(operator: string): OptionChecks {
+  return new OptionChecks(operator);
 }
 
 /** `an integer from 0 to 53`, `an integer ≥ 1 or Infinity`, `a number ≤ 20 (why)`. */

@@ -6,6 +6,7 @@
 import * as t from 'io-ts';
 import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
 import { PathReporter } from 'io-ts/lib/PathReporter.js';
+import { optionChecks } from '../internal/options.js';
 import { headOf, singleLine, truncateText } from '../reject.js';
 import { formatEventTime, parseEventTime } from './timestamp.js';
 
@@ -104,8 +105,8 @@ export function encodeIotPayload(payload: IotPayload): string {
   return JSON.stringify(IotPayloadCodec.encode(payload));
 }
 
-/** The largest payload {@link decodeIotPayloadBytes} parses by default: 1 MiB. @internal */
-export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
+/** The defaults of {@link decodeIotPayloadBytes}'s (and {@link decodeIotPayload}'s) options, which their TSDoc quotes. */
+const DECODE_DEFAULTS = { maxPayloadBytes: 1_048_576 } as const;
 
 /** Options of {@link decodeIotPayloadBytes}. */
 export interface DecodeIotPayloadBytesOptions {
@@ -119,17 +120,14 @@ export interface DecodeIotPayloadBytesOptions {
 }
 
 /**
- * The `maxPayloadBytes` option, checked: a positive integer or `Infinity`.
+ * The `maxPayloadBytes` option, checked: an integer ≥ 1 or `Infinity`.
  * @internal
  */
 export function maxPayloadBytesOption(options: DecodeIotPayloadBytesOptions | undefined, caller: string): number {
-  const value = options?.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  if (value !== Infinity && (!Number.isInteger(value) || value < 1)) {
-    throw new RangeError(
-      `${caller}: maxPayloadBytes must be an integer ≥ 1 or Infinity, got ${String(options?.maxPayloadBytes)}`,
-    );
-  }
-  return value;
+  const value = options?.maxPayloadBytes;
+  return value === undefined
+    ? DECODE_DEFAULTS.maxPayloadBytes
+    : optionChecks(caller).positiveInteger('maxPayloadBytes', value, { infinity: true });
 }
 
 /** The UTF-8 size of `message` when it exceeds `limit`, else `undefined`, without measuring what need not be. */
@@ -167,13 +165,24 @@ const formatCount = (n: number) => n.toLocaleString('en-US');
  * @param message - the payload: bytes (read as UTF-8) or text.
  * @param options - `maxPayloadBytes`.
  * @returns the payload, or the reason it was refused.
- * @throws RangeError only for a bad `maxPayloadBytes` option, never for the payload.
+ * @throws TypeError or RangeError only for a bad `maxPayloadBytes` option, never for the payload.
  */
 export function decodeIotPayloadBytes(
   message: Buffer | Uint8Array | string,
   options?: DecodeIotPayloadBytesOptions,
 ): Either<string, IotPayload> {
-  const limit = maxPayloadBytesOption(options, 'decodeIotPayloadBytes');
+  return decodeIotPayloadWithin(message, maxPayloadBytesOption(options, 'decodeIotPayloadBytes'));
+}
+
+/**
+ * {@link decodeIotPayloadBytes} with a `maxPayloadBytes` already checked, for
+ * {@link decodeIotPayload}, which checks it once rather than for every message.
+ * @internal
+ */
+export function decodeIotPayloadWithin(
+  message: Buffer | Uint8Array | string,
+  limit: number,
+): Either<string, IotPayload> {
   const size = sizeBeyond(message, limit);
   if (size !== undefined) {
     return left(

@@ -9,8 +9,9 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { MqttMessage } from '../mqtt/message.js';
 import { reject, type RejectOptions } from '../reject.js';
+import { subscribeOperator } from '../internal/operatorSubscriber.js';
 import {
-  decodeIotPayloadBytes,
+  decodeIotPayloadWithin,
   maxPayloadBytesOption,
   type DecodeIotPayloadBytesOptions,
   type IotPayload,
@@ -59,39 +60,31 @@ export interface DecodeIotPayloadOptions extends DecodeIotPayloadBytesOptions, R
  * ```
  *
  * @param options - `maxPayloadBytes`; `onReject` and `strict`, as everywhere. A bad
- *   `maxPayloadBytes` throws a `RangeError` here, when the operator is made.
+ *   `maxPayloadBytes` throws a `TypeError` or `RangeError` here, when the operator is made.
  * @returns an operator from {@link MqttMessage} to {@link DecodedMqttMessage}.
  * @see {@link fromMqtt}
  * @see {@link decodeIotPayloadBytes}
  */
 export function decodeIotPayload(options?: DecodeIotPayloadOptions): OperatorFunction<MqttMessage, DecodedMqttMessage> {
-  const decodeOptions: DecodeIotPayloadBytesOptions = {
-    maxPayloadBytes: maxPayloadBytesOption(options, 'decodeIotPayload'),
-  };
+  const maxPayloadBytes = maxPayloadBytesOption(options, 'decodeIotPayload');
   return (source) =>
     new Observable<DecodedMqttMessage>((destination) =>
-      source.subscribe({
+      // A throw from onReject (strict) ends the stream, the message unacknowledged.
+      subscribeOperator(source, destination, {
         next: (message) => {
-          const decoded = decodeIotPayloadBytes(message.payload, decodeOptions);
+          const decoded = decodeIotPayloadWithin(message.payload, maxPayloadBytes);
           if (decoded._tag === 'Right') {
             destination.next({ payload: decoded.right, message });
             return;
           }
-          try {
-            reject(options, {
-              operator: 'decodeIotPayload',
-              kind: 'payload',
-              reason: `message on "${message.topic}": ${decoded.left}`,
-              input: message,
-            });
-          } catch (error) {
-            destination.error(error);
-            return;
-          }
+          reject(options, {
+            operator: 'decodeIotPayload',
+            kind: 'payload',
+            reason: `message on "${message.topic}": ${decoded.left}`,
+            input: message,
+          });
           message.ack();
         },
-        error: (error) => destination.error(error),
-        complete: () => destination.complete(),
       }),
     );
 }

@@ -3,6 +3,7 @@
  * @module
  */
 import { asyncScheduler, Observable, type OperatorFunction } from 'rxjs';
+import { subscribeOperator } from '../internal/operatorSubscriber.js';
 import { IdleAdvance } from './idleAdvance.js';
 import { resolveWindowSettings, type WindowedCountOptions } from './options.js';
 import { checkSnapshot } from './snapshot.js';
@@ -131,9 +132,6 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
       const counter = new WindowedCountState<E, K>(settings, (row) => destination.next(row));
       if (initialState !== undefined) counter.restore(initialState);
       options.onSubscribe?.(counter);
-      // A synchronous source keeps calling us after we raised an error, or after the
-      // consumer unsubscribed mid-emission (our teardown only runs once it returns): skip it.
-      let stopped = false;
       const idleAdvance =
         idle === undefined
           ? undefined
@@ -147,37 +145,19 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
         idleAdvance?.arm();
       }
 
-      const subscription = source.subscribe({
+      // A throw (strict rejections, throwing accessors) ends the stream; the idle timer
+      // stops when it ends or is unsubscribed.
+      return subscribeOperator(source, destination, {
         next(event) {
-          if (stopped || destination.closed) return;
           idleAdvance?.arrived();
-          try {
-            counter.push(event);
-          } catch (error) {
-            // strict rejections and throwing accessors end the stream
-            stopped = true;
-            idleAdvance?.stop();
-            destination.error(error);
-            return;
-          }
+          counter.push(event);
           idleAdvance?.arm();
         },
-        error(error) {
-          stopped = true;
-          idleAdvance?.stop();
-          destination.error(error);
-        },
         complete() {
-          stopped = true;
-          idleAdvance?.stop();
           if (settings.flushOnComplete) counter.flush();
           destination.complete();
         },
+        finalize: () => idleAdvance?.stop(),
       });
-      return () => {
-        stopped = true;
-        idleAdvance?.stop();
-        subscription.unsubscribe();
-      };
     });
 }

@@ -5,9 +5,13 @@
  * @module
  */
 import { Observable } from 'rxjs';
-import { durationMillis, type Duration } from '../../duration.js';
+import type { Duration } from '../../duration.js';
+import { optionChecks } from '../../internal/options.js';
 import { checkPin } from '../backend.js';
 import type { SimulatedGpio } from './simulatedGpio.js';
+
+/** The defaults of {@link keyboardButton}'s options, which their TSDoc quotes. */
+const KEYBOARD_BUTTON_DEFAULTS = { hold: 100 } as const;
 
 /** Options of {@link keyboardButton}. */
 export interface KeyboardButtonOptions {
@@ -51,10 +55,9 @@ export function keyboardButton(
 ): Observable<number> {
   checkPin(pin, 'keyboardButton');
   const input = options.input ?? process.stdin;
-  const holdMicros = Math.round(durationMillis(options.hold ?? 100, 'keyboardButton', 'hold') * 1000);
-  if (!(holdMicros >= 0 && Number.isFinite(holdMicros))) {
-    throw new RangeError(`keyboardButton: hold must be a finite duration >= 0, got ${String(options.hold)}`);
-  }
+  const holdMicros = Math.round(
+    optionChecks('keyboardButton').duration('hold', options.hold ?? KEYBOARD_BUTTON_DEFAULTS.hold, { min: 0 }) * 1000,
+  );
   const bounce = options.bounceMicros === undefined ? {} : { bounceMicros: options.bounceMicros };
 
   return new Observable<number>((subscriber) => {

@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { optionChecks } from '../../internal/options.js';
 import {
+  checkGlitchFilter,
   checkPin,
   edgeMatches,
   type GpioBackend,
@@ -157,10 +159,7 @@ export class SimulatedGpio implements GpioBackend {
   constructor(options: SimulatedGpioOptions = {}) {
     this.clock = options.clock ?? new RealClock();
     this.startTick = options.startTick ?? 0;
-    this.sampleMicros = options.sampleMicros ?? 5;
-    if (!Number.isInteger(this.sampleMicros) || this.sampleMicros < 1) {
-      throw new RangeError(`${SIMULATED}: sampleMicros must be a positive integer, got ${this.sampleMicros}`);
-    }
+    this.sampleMicros = optionChecks(SIMULATED).positiveInteger('sampleMicros', options.sampleMicros ?? 5);
   }
 
   /** The current tick: 32-bit microseconds, wrapping as pigpio's `getTick()`. */
@@ -181,12 +180,7 @@ export class SimulatedGpio implements GpioBackend {
         );
       }
     }
-    const steady = options.glitchFilterMicros ?? 0;
-    if (!Number.isInteger(steady) || steady < 0 || steady > 300_000) {
-      throw new RangeError(
-        `${SIMULATED}: glitchFilterMicros must be an integer from 0 to 300000 (pigpio's limit), got ${steady}`,
-      );
-    }
+    const steady = checkGlitchFilter(options.glitchFilterMicros, SIMULATED);
     const line = this.line(pin);
     line.pull = options.pull;
     if (options.pull !== 'off' && !line.driven) line.level = options.pull === 'up' ? 1 : 0;
