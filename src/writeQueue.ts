@@ -70,22 +70,30 @@ export interface WriteResult<T> {
  */
 export class QueueFullError extends Error {
   override readonly name = 'QueueFullError';
+  /** The operator whose queue was full. */
+  readonly operator: WritingOperator;
+  /** Its `concurrency`. */
+  readonly concurrency: number;
+  /** Its `maxQueued`. */
+  readonly maxQueued: number;
   /**
-   * @param operator - the operator whose queue was full.
-   * @param concurrency - its `concurrency`.
-   * @param maxQueued - its `maxQueued`.
-   * @param state - the state of the far end, e.g. `the broker at mqtt://… is not connected`.
+   * @param options - the `operator` whose queue was full, its `concurrency` and
+   *   `maxQueued`, and the `state` of the far end, e.g. `the broker at mqtt://… is not connected`.
    */
-  constructor(
-    readonly operator: WritingOperator,
-    readonly concurrency: number,
-    readonly maxQueued: number,
-    state: string,
-  ) {
+  constructor(options: {
+    readonly operator: WritingOperator;
+    readonly concurrency: number;
+    readonly maxQueued: number;
+    readonly state: string;
+  }) {
+    const { operator, concurrency, maxQueued, state } = options;
     super(
       `${queueFullReason(operator, concurrency, maxQueued, state)}. ` +
         "Pace the source on the operator's results, raise maxQueued, or set onQueueFull: 'reject'",
     );
+    this.operator = operator;
+    this.concurrency = concurrency;
+    this.maxQueued = maxQueued;
   }
 }
 

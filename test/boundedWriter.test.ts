@@ -126,7 +126,7 @@ describe('BoundedWriter (the write queue under every writing operator)', () => {
       ['queue-full', 4],
     ]);
     expect(rejecting.events).to.deep.equal([]);
-    expect(new QueueFullError('cassandraSink', 2, 3, 'x')).to.include({
+    expect(new QueueFullError({ operator: 'cassandraSink', concurrency: 2, maxQueued: 3, state: 'x' })).to.include({
       name: 'QueueFullError',
       operator: 'cassandraSink',
       concurrency: 2,

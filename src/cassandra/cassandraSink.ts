@@ -389,7 +389,7 @@ export function cassandraSink<T>(
             }
             const retryable = isRetryableCassandraError(error);
             if (!retryable || attempt > retries) {
-              writer.fail(new CassandraWriteError(target, value, attempt, retryable, error));
+              writer.fail(new CassandraWriteError({ target, value, attempts: attempt, retryable, cause: error }));
               return;
             }
             if (outage === undefined && sendNumber > recoveredAfter) {

@@ -84,22 +84,29 @@ const RESERVED = new Set([
 /** The error thrown for a keyspace, table or column name that is not a plain CQL identifier. */
 export class CqlIdentifierError extends Error {
   override readonly name = 'CqlIdentifierError';
+  /** Which option held the name, e.g. `'keyspace'` or `'columns[2]'`. */
+  readonly option: string;
+  /** The rejected value, as given. */
+  readonly value: unknown;
+  /** The function the option was given to, e.g. `'ensureWindowCountTable'`. */
+  readonly operator: string | undefined;
   /**
-   * @param option - which option held the name, e.g. `'keyspace'` or `'columns[2]'`.
-   * @param value - the rejected value, as given.
-   * @param why - what is wrong with it.
-   * @param operator - the function the option was given to, e.g. `'ensureWindowCountTable'`;
-   *   the message starts with it.
+   * @param options - the `option` that held the name, its `value` as given, `why` it is
+   *   refused, and the `operator` it was given to (the message starts with it).
    */
-  constructor(
-    readonly option: string,
-    readonly value: unknown,
-    why: string,
-    readonly operator?: string,
-  ) {
+  constructor(options: {
+    readonly option: string;
+    readonly value: unknown;
+    readonly why: string;
+    readonly operator?: string;
+  }) {
+    const { option, value, why, operator } = options;
     super(
       `${operator === undefined ? '' : `${operator}: `}${option} ${JSON.stringify(value) ?? String(value)} is not a valid CQL identifier: ${why}`,
     );
+    this.option = option;
+    this.value = value;
+    this.operator = operator;
   }
 }
 
@@ -126,15 +133,11 @@ export function isCqlIdentifier(name: unknown): name is string {
  * @internal
  */
 export function assertCqlIdentifier(option: string, name: unknown, operator?: string): string {
-  if (typeof name !== 'string')
-    throw new CqlIdentifierError(option, name, `expected a string, got ${typeof name}`, operator);
-  if (name.length === 0) throw new CqlIdentifierError(option, name, 'it is empty', operator);
-  if (name.length > 48)
-    throw new CqlIdentifierError(option, name, `it has ${name.length} characters, at most 48 are allowed`, operator);
-  if (!UNQUOTED_IDENTIFIER.test(name)) {
-    throw new CqlIdentifierError(option, name, 'use a letter followed by letters, digits or underscores', operator);
-  }
-  if (RESERVED.has(name.toLowerCase()))
-    throw new CqlIdentifierError(option, name, 'it is a reserved CQL keyword', operator);
+  const refuse = (why: string) => new CqlIdentifierError({ option, value: name, why, operator });
+  if (typeof name !== 'string') throw refuse(`expected a string, got ${typeof name}`);
+  if (name.length === 0) throw refuse('it is empty');
+  if (name.length > 48) throw refuse(`it has ${name.length} characters, at most 48 are allowed`);
+  if (!UNQUOTED_IDENTIFIER.test(name)) throw refuse('use a letter followed by letters, digits or underscores');
+  if (RESERVED.has(name.toLowerCase())) throw refuse('it is a reserved CQL keyword');
   return name;
 }

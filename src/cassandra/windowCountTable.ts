@@ -36,19 +36,17 @@ export interface WindowTotal {
   readonly count: number;
 }
 
-/** The defaults: the original job's keyspace and table. */
-export const DEFAULT_KEYSPACE = 'hyper';
-/** @see {@link DEFAULT_KEYSPACE} */
-export const DEFAULT_TABLE = 'mqtt';
+/** The defaults of {@link WindowCountTableOptions}: the original job's keyspace and table. */
+const WINDOW_COUNT_TABLE_DEFAULTS = { keyspace: 'hyper', table: 'mqtt' } as const;
 
-/** Resolved, validated `keyspace.table`; a bad name throws an error naming `operator`. @internal */
-export function windowCountTarget(
+/** Resolved, validated `keyspace.table`; a bad name throws an error naming `operator`. */
+function windowCountTarget(
   options: WindowCountTableOptions | undefined,
   operator: string,
 ): { keyspace: string; table: string } {
   return {
-    keyspace: assertCqlIdentifier('keyspace', options?.keyspace ?? DEFAULT_KEYSPACE, operator),
-    table: assertCqlIdentifier('table', options?.table ?? DEFAULT_TABLE, operator),
+    keyspace: assertCqlIdentifier('keyspace', options?.keyspace ?? WINDOW_COUNT_TABLE_DEFAULTS.keyspace, operator),
+    table: assertCqlIdentifier('table', options?.table ?? WINDOW_COUNT_TABLE_DEFAULTS.table, operator),
   };
 }
 
@@ -155,23 +153,34 @@ const kindName = (kind: string) => KIND_NAMES[kind] ?? `a ${kind} column`;
  */
 export class WindowCountTableError extends Error {
   override readonly name = 'WindowCountTableError';
+  /** The function that checked: `ensureWindowCountTable` or `checkWindowCountTable`. */
+  readonly operator: string;
+  /** `keyspace.table` checked. */
+  readonly target: string;
+  /** Each difference as a phrase, e.g. `count is int (expected bigint)`. */
+  readonly differences: readonly string[];
+  /** Whether the table exists. */
+  readonly exists: boolean;
   /**
-   * @param operator - the function that checked: `ensureWindowCountTable` or `checkWindowCountTable`.
-   * @param target - `keyspace.table` checked.
-   * @param differences - each difference as a phrase, e.g. `count is int (expected bigint)`.
-   * @param exists - whether the table exists.
+   * @param options - the `operator` that checked, the `target` checked, its
+   *   `differences` and whether it `exists`.
    */
-  constructor(
-    readonly operator: string,
-    readonly target: string,
-    readonly differences: readonly string[],
-    readonly exists: boolean,
-  ) {
+  constructor(options: {
+    readonly operator: string;
+    readonly target: string;
+    readonly differences: readonly string[];
+    readonly exists: boolean;
+  }) {
+    const { operator, target, differences, exists } = options;
     super(
       exists
         ? `${operator}: ${target} exists with another schema: ${differences.join('; ')}. Drop it, or choose another table (the table option; --table on the command line).`
         : `${operator}: ${target} does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`,
     );
+    this.operator = operator;
+    this.target = target;
+    this.differences = differences;
+    this.exists = exists;
   }
 }
 
@@ -250,9 +259,9 @@ async function checkTable(operator: string, client: Client, options: WindowCount
     kind: String(row['kind']),
   }));
   const target = `${keyspace}.${table}`;
-  if (columns.length === 0) throw new WindowCountTableError(operator, target, [], false);
+  if (columns.length === 0) throw new WindowCountTableError({ operator, target, differences: [], exists: false });
   const differences = schemaDifferences(columns);
-  if (differences.length > 0) throw new WindowCountTableError(operator, target, differences, true);
+  if (differences.length > 0) throw new WindowCountTableError({ operator, target, differences, exists: true });
 }
 
 /** bigint columns come back as the driver's Long (or a JS bigint with useBigIntAsLong). */

@@ -86,25 +86,38 @@ export function isValueEncodingError(error: unknown): boolean {
  */
 export class CassandraWriteError<T = unknown> extends Error {
   override readonly name = 'CassandraWriteError';
+  /** `keyspace.table` written to. */
+  readonly target: string;
+  /** The value whose row could not be written. */
+  readonly value: T;
+  /** How many times it was sent. */
+  readonly attempts: number;
+  /** Whether the last error was transient (so retries ran out). */
+  readonly retryable: boolean;
+  /** The driver's error. */
+  override readonly cause: unknown;
   /**
-   * @param target - `keyspace.table` written to.
-   * @param value - the value whose row could not be written.
-   * @param attempts - how many times it was sent.
-   * @param retryable - whether the last error was transient (so retries ran out).
-   * @param cause - the driver's error.
+   * @param options - the `target` written to, the `value`, the `attempts`, whether the
+   *   last error was `retryable`, and the driver's error as `cause`.
    */
-  constructor(
-    readonly target: string,
-    readonly value: T,
-    readonly attempts: number,
-    readonly retryable: boolean,
-    override readonly cause: unknown,
-  ) {
+  constructor(options: {
+    readonly target: string;
+    readonly value: T;
+    readonly attempts: number;
+    readonly retryable: boolean;
+    readonly cause: unknown;
+  }) {
+    const { target, attempts, retryable, cause } = options;
     const why = cause instanceof Error ? cause.message : String(cause);
     super(
       retryable
         ? `cassandraSink: writing to ${target} still failed after ${attempts} attempts, giving up: ${why}`
         : `cassandraSink: writing to ${target} failed: ${why}`,
     );
+    this.target = target;
+    this.value = options.value;
+    this.attempts = attempts;
+    this.retryable = retryable;
+    this.cause = cause;
   }
 }

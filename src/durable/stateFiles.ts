@@ -45,10 +45,8 @@ const LOCK = 'lock';
 /** The journal records, and the checkpoint read back, at opening. */
 export interface SavedState<C, R> {
   readonly checkpoint: C | undefined;
-  /** Records after the checkpoint, in order. */
+  /** Records after the checkpoint, in order; a torn last line (a crash in the middle of an append) is dropped. */
   readonly records: readonly R[];
-  /** Whether a torn last line (a crash in the middle of an append) was dropped. */
-  readonly tornTail: boolean;
 }
 
 /**
@@ -99,9 +97,9 @@ export class StateFiles<C, R extends { readonly q: number }> {
       const checkpointPath = join(directory, CHECKPOINT);
       const checkpoint = existsSync(checkpointPath) ? parseCheckpoint<C>(checkpointPath) : undefined;
       const after = checkpoint?.sequence ?? 0;
-      const { records, tornTail } = readJournal<R>(join(directory, JOURNAL));
+      const records = readJournal<R>(join(directory, JOURNAL));
       files.journal = openSync(join(directory, JOURNAL), 'a');
-      return { files, saved: { checkpoint, records: records.filter((record) => record.q > after), tornTail } };
+      return { files, saved: { checkpoint, records: records.filter((record) => record.q > after) } };
     } catch (error) {
       files.close();
       throw error;
@@ -194,10 +192,12 @@ function parseCheckpoint<C>(path: string): C {
   }
 }
 
-function readJournal<R>(path: string): { records: R[]; tornTail: boolean } {
-  if (!existsSync(path)) return { records: [], tornTail: false };
+function readJournal<R>(path: string): R[] {
+  if (!existsSync(path)) return [];
   const lines = readFileSync(path, 'utf8').split('\n');
-  const complete = lines.pop() === '';
+  // After the last newline: nothing, or a line without its newline, an append the
+  // process died in (never acknowledged), which is dropped.
+  lines.pop();
   const records: R[] = [];
   for (let i = 0; i < lines.length; i++) {
     try {
@@ -209,8 +209,7 @@ function readJournal<R>(path: string): { records: R[]; tornTail: boolean } {
       );
     }
   }
-  // A last line without its newline is an append the process died in: never acknowledged.
-  return { records, tornTail: !complete };
+  return records;
 }
 
 /** Directories locked by this process: a second operator on one of them is refused too. */

@@ -19,18 +19,20 @@
  */
 export class GpioBackendUnavailableError extends Error {
   override readonly name = 'GpioBackendUnavailableError';
+  /** The backend that failed: `pigpio` or `gpiod`. */
+  readonly backend: string;
+  /** The causes as codes, most important first. */
+  readonly causes: readonly string[];
   /**
-   * @param backend - the backend that failed: `pigpio` or `gpiod`
-   * @param causes - the causes as codes, most important first
    * @param message - what went wrong and what to do
-   * @param cause - the underlying error, if any
+   * @param options - `backend`, `causes` and the underlying error as `cause`, if any
    */
   constructor(
-    readonly backend: string,
-    readonly causes: readonly string[],
     message: string,
-    cause?: unknown,
+    options: { readonly backend: string; readonly causes: readonly string[]; readonly cause?: unknown },
   ) {
-    super(message, cause === undefined ? undefined : { cause });
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.backend = options.backend;
+    this.causes = options.causes;
   }
 }

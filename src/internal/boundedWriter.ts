@@ -244,7 +244,7 @@ export class BoundedWriter<T, R> {
     const state = this.settings.state();
     if (onQueueFull === 'reject')
       this.report(value, 'queue-full', queueFullReason(operator, concurrency, maxQueued, state));
-    else this.fail(new QueueFullError(operator, concurrency, maxQueued, state));
+    else this.fail(new QueueFullError({ operator, concurrency, maxQueued, state }));
   }
 
   /** Hands a refused value to `onReject`; a strict (or throwing) report ends the stream. */

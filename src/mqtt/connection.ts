@@ -78,9 +78,8 @@ export function openConnectionOrError(
  * Returns the user's client, or connects a new one from the options.
  * Throws {@link MqttConnectionError}, its message starting with `operator`, when
  * MQTT.js (or the scheme check) refuses the options.
- * @internal
  */
-export function openConnection(operator: MqttOperator, conn: MqttConnection): OpenedConnection {
+function openConnection(operator: MqttOperator, conn: MqttConnection): OpenedConnection {
   if (isMqttClient(conn)) return { client: conn, owned: false, broker: brokerName(conn.options) };
   const { url, ...rest } = typeof conn === 'string' ? { url: conn } : conn;
   const options: IClientOptions = { ...OWNED_DEFAULTS, ...rest };
@@ -99,10 +98,7 @@ export function openConnection(operator: MqttOperator, conn: MqttConnection): Op
     const broker = url === undefined ? brokerName(options) : redactCredentials(url);
     throw new MqttConnectionError(
       `${operator}: invalid MQTT connection options for ${broker}: ${(error as Error).message}`,
-      broker,
-      undefined,
-      undefined,
-      { cause: error },
+      { broker, cause: error },
     );
   }
   // An owned client must never crash the process with an unhandled 'error' event,

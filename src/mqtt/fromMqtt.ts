@@ -57,13 +57,21 @@ export interface FromMqttOptions {
 /** The broker refused a subscription (SUBACK reason code ≥ 0x80). */
 export class MqttSubscribeError extends Error {
   override readonly name = 'MqttSubscribeError';
+  /** The topic filters the broker refused. */
+  readonly topics: readonly string[];
+  /** The SUBACK reason code of the first refused filter. */
+  readonly reasonCode: number | undefined;
+  /**
+   * @param message - which subscription was refused, and why.
+   * @param options - the refused `topics`, the first one's `reasonCode`, and the `cause` MQTT.js reported.
+   */
   constructor(
     message: string,
-    readonly topics: readonly string[],
-    readonly reasonCode?: number,
-    options?: { cause?: unknown },
+    options: { readonly topics: readonly string[]; readonly reasonCode?: number; readonly cause?: unknown },
   ) {
-    super(message, options);
+    super(message, { cause: options.cause });
+    this.topics = options.topics;
+    this.reasonCode = options.reasonCode;
   }
 }
 
@@ -205,9 +213,7 @@ export function fromMqtt(
         destination.error(
           new MqttSubscribeError(
             `fromMqtt: the MQTT broker at ${broker} refused the subscription to ${refused.map((r) => `"${r.topic}"`).join(', ')}: SUBACK ${describeReasonCode(first.code)}`,
-            refused.map((r) => r.topic),
-            first.code,
-            { cause: error },
+            { topics: refused.map((r) => r.topic), reasonCode: first.code, cause: error },
           ),
         );
       });

@@ -7,7 +7,7 @@
  * The filter a subscription matches topics with: `$share/<group>/<filter>` is a
  * shared subscription on `<filter>`.
  */
-export function filterOf(subscription: string): string {
+function filterOf(subscription: string): string {
   if (!subscription.startsWith('$share/')) return subscription;
   const afterGroup = subscription.indexOf('/', '$share/'.length);
   return afterGroup === -1 ? subscription : subscription.slice(afterGroup + 1);

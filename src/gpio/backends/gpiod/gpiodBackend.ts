@@ -82,10 +82,8 @@ export async function loadGpiodBackend(options: GpiodBackendOptions = {}): Promi
       if (error !== null && (error as NodeJS.ErrnoException).code === 'ENOENT') {
         reject(
           new GpioBackendUnavailableError(
-            'gpiod',
-            ['not-installed'],
             'The gpiod GPIO backend cannot be used: the libgpiod tools are not installed (no gpiomon on PATH): install them with `sudo apt install gpiod`.',
-            error,
+            { backend: 'gpiod', causes: ['not-installed'], cause: error },
           ),
         );
         return;
@@ -94,10 +92,8 @@ export async function loadGpiodBackend(options: GpiodBackendOptions = {}): Promi
       if (found === undefined) {
         reject(
           new GpioBackendUnavailableError(
-            'gpiod',
-            ['unknown'],
             `The gpiod GPIO backend cannot be used: \`gpiomon --version\` did not print a libgpiod version (${error?.message ?? stdout.slice(0, 80)}).`,
-            error ?? undefined,
+            { backend: 'gpiod', causes: ['unknown'], cause: error ?? undefined },
           ),
         );
         return;
@@ -108,9 +104,8 @@ export async function loadGpiodBackend(options: GpiodBackendOptions = {}): Promi
   const chips = listGpioChips();
   if (chips.length === 0) {
     throw new GpioBackendUnavailableError(
-      'gpiod',
-      ['no-gpio-chip'],
       'The gpiod GPIO backend cannot be used: this machine has no GPIO character device (/dev/gpiochip*): run it on the board itself (in a container, pass the device through).',
+      { backend: 'gpiod', causes: ['no-gpio-chip'] },
     );
   }
   return createGpiodBackend(version, options);

@@ -102,7 +102,7 @@ export async function loadPigpioBackendWith(environment: PigpioLoaderEnvironment
       uid: environment.uid(),
       lockFilePresent: environment.lockFilePresent(),
     });
-    throw new GpioBackendUnavailableError('pigpio', diagnosis.causes, diagnosis.message, cause);
+    throw new GpioBackendUnavailableError(diagnosis.message, { backend: 'pigpio', causes: diagnosis.causes, cause });
   };
   // pigpio would only print its "not a raspberry pi" banner on a Pi 5: say why at once.
   if (board.isRaspberryPi5) fail({});
