@@ -194,16 +194,20 @@ export function describeValue(value: unknown): string {
       return value.toString();
     case 'object': {
       if (value === null) return 'null';
-      let json: string | undefined;
-      try {
-        json = JSON.stringify(value);
-      } catch {
-        json = undefined;
+      const prototype: unknown = Object.getPrototypeOf(value);
+      // Plain data as JSON when short; anything else (a Map, a Date, a client) by its class.
+      if (Array.isArray(value) || prototype === Object.prototype || prototype === null) {
+        let json: string | undefined;
+        try {
+          json = JSON.stringify(value);
+        } catch {
+          json = undefined;
+        }
+        if (json !== undefined && json.length <= 60) return json;
+        return Array.isArray(value) ? `an array of ${value.length}` : 'an object';
       }
-      if (json !== undefined && json.length <= 60) return json;
-      if (Array.isArray(value)) return `an array of ${value.length}`;
       const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-      return typeof name === 'string' && name !== 'Object' ? `a ${name}` : 'an object';
+      return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object';
     }
     default:
       return String(value);
