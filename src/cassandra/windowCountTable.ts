@@ -7,6 +7,7 @@
 import type { Client } from 'cassandra-driver';
 import type { WindowRow } from '../window/windowRow.js';
 import type { CassandraTableMapping } from './cassandraSink.js';
+import { optionChecks } from '../internal/options.js';
 import { assertCqlIdentifier } from './identifier.js';
 
 /** Where the window counts live. */
@@ -127,7 +128,8 @@ export function windowCountRows(
 ): Required<CassandraTableMapping<WindowRow<number>>> {
   const { keyspace, table } = windowCountTarget(options, 'windowCountRows');
   const aggregator = options.aggregator ?? '';
-  if (typeof aggregator !== 'string') throw new TypeError('windowCountRows: aggregator must be a string');
+  if (typeof aggregator !== 'string')
+    throw optionChecks('windowCountRows').error('type', 'aggregator', 'a string', aggregator);
   return {
     keyspace,
     table,
@@ -275,7 +277,8 @@ const REPLICATION_TOKEN = /^[A-Za-z0-9_.]{1,100}$/;
 
 function replicationLiteral(operator: string, replication: Readonly<Record<string, string | number>>): string {
   const entries = Object.entries(replication);
-  if (entries.length === 0) throw new TypeError(`${operator}: replication is an empty map`);
+  if (entries.length === 0)
+    throw optionChecks(operator).error('range', 'replication', "a map with at least the strategy's class", replication);
   return (
     '{' +
     entries
