@@ -113,7 +113,7 @@ export interface WindowedCountOptions<E, K> extends RejectOptions<E> {
    */
   lateRule?: LateRule;
   /**
-   * The most windows held at once (a positive integer). Counting an event that would
+   * The most windows held at once (an integer ≥ 1). Counting an event that would
    * open one more throws a `RangeError` naming this option (the operator errors the
    * stream); the event is not counted. Default: no bound.
    *
