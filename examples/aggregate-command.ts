@@ -146,12 +146,7 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
   tally.sending = false;
   tally.writing = s.cassandra !== undefined;
   const watermark = () => tally.windows?.watermark;
-  const recent = new RecentWindows({
-    windowMillis: millisecondsSetting('window', s.window),
-    ...(maxEventTimeAhead === undefined
-      ? {}
-      : { maxEventTimeAheadMillis: millisecondsSetting('max-event-time-ahead', maxEventTimeAhead) }),
-  });
+  const recent = new RecentWindows();
   let cassandra: Client | undefined;
 
   // The endpoint before Cassandra and the broker: a missing prom-client or a port in use
@@ -175,7 +170,7 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
       windows: () =>
         recent.view(
           s['share-group'] === undefined ? `this aggregator${id}` : `this aggregator's share${id}`,
-          watermark(),
+          tally.windows,
         ),
       ...(s.cassandra === undefined
         ? {}
@@ -288,7 +283,6 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
             received: tally.countReceived,
             rejected: onRejected,
             windowStats: tally.watchWindows,
-            counting: (eventTime, status) => recent.event(eventTime, status, watermark()),
           },
         ).pipe(
           tap(({ value: row }) => {

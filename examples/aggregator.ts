@@ -60,13 +60,6 @@ export interface CountReport {
   received(): void;
   rejected(rejection: Rejection): void;
   windowStats(stats: WindowStats): void;
-  /**
-   * A request about to be counted, with its event time and status (a view of the open
-   * windows can count it before the window's row exists; append mode writes a row only
-   * when its window closes). Late and far-future events come here too: the counter
-   * rejects them after.
-   */
-  counting?(eventTime: Date, status: number): void;
 }
 
 type Request = ParsedAccessLog<DecodedMqttMessage>;
@@ -105,7 +98,6 @@ export function statusCounts(settings: CountSettings, report: CountReport): Obse
     takeUntil(settings.stop ?? NEVER),
     tap(report.received),
     requests(onReject),
-    tap(countingReport(report)),
     windowedCount({ ...statusWindows(settings), onReject, onSubscribe: report.windowStats }),
   );
 }
@@ -164,8 +156,7 @@ export function aggregator(
       durability: settings.durability ?? 'process',
       // The hook counts each decode and parse rejection by kind in the statistics, then
       // hands it to the operator's onReject below (the report): passing both would report it twice.
-      prepare: (messages, { onReject }) =>
-        messages.pipe(requests(onReject, settings.maxPayloadBytes), tap(countingReport(report))),
+      prepare: (messages, { onReject }) => messages.pipe(requests(onReject, settings.maxPayloadBytes)),
       ...statusWindows(settings),
       ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
       ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),
@@ -209,10 +200,6 @@ export function cassandraWriter(
 
 function statisticsOption(statistics: LiveStatistics | undefined): { statistics?: LiveStatistics } {
   return statistics === undefined ? {} : { statistics };
-}
-
-function countingReport(report: CountReport): (request: Request) => void {
-  return ({ input, record }) => report.counting?.(input.payload.iottimestamp, record.status);
 }
 
 /**

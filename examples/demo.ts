@@ -27,7 +27,6 @@ import { LiveView } from './live-view.js';
 import { piPublisher } from './pi-publisher.js';
 import { prepareCassandra } from './cassandra-connection.js';
 import { RecentWindows } from './recent-windows.js';
-import { millisecondsSetting } from './settings.js';
 import { metricsRegistry, startStatusEndpoint, type ListenAddress } from './status-endpoint.js';
 import { Tally } from './tally.js';
 import { listenToKeys } from './terminal-keys.js';
@@ -70,7 +69,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   tally.writing = cassandra !== undefined;
   const statistics = new LiveStatistics();
   statistics.add(tally); // the demo's windowedCount keeps no statistics of its own
-  const recent = new RecentWindows({ windowMillis: millisecondsSetting('window', settings.window) });
+  const recent = new RecentWindows();
   const { server, endpoint } = await demoEndpoint(settings, statistics, recent, tally).catch(async (error: unknown) => {
     await broker.close();
     await cassandra?.shutdown();
@@ -221,7 +220,7 @@ async function demoEndpoint(
     ...(metrics === undefined ? {} : { metrics }),
     title: 'mqtt-iot-stream demo',
     watched: { broker: 'in-process', topic: TOPIC, windows: `${settings.window}, watermark ${settings.watermark}` },
-    windows: () => recent.view('the demo aggregator', tally.windows?.watermark),
+    windows: () => recent.view('the demo aggregator', tally.windows),
   });
   return { server, endpoint: [`dashboard ${server.url}/ · metrics ${server.url}/metrics${missing}`] };
 }

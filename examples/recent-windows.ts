@@ -1,13 +1,9 @@
 // The dashboard's windows: the few dozen newest windows of one aggregator, each with
 // its count per status, and the same shape for the merged totals read from Cassandra.
 //
-// The durable counter does not expose its open windows' counts, and in append mode it
-// writes a window's rows only when the window closes (or at a stop). So the open
-// windows are counted here from the requests on their way to the counter, and every
-// row written (or printed) replaces its (window, status) count with the counter's own:
-// a final row is the truth, whatever was counted here before it. After a restart the
-// open windows show only what arrived since, until their rows come.
-import type { WindowRow, WindowsView, WindowTotal } from 'mqtt-iot-stream';
+// Rows written (or printed) are kept for the windows that closed; the open windows'
+// counts so far are read from the counter itself (WindowStats.openRows) at each view.
+import type { WindowRow, WindowsView, WindowStats, WindowTotal } from 'mqtt-iot-stream';
 
 /** Windows kept: half an hour of the default 1-minute windows. */
 export const RECENT_WINDOWS = 30;
@@ -19,10 +15,6 @@ interface HeldWindow {
 }
 
 export interface RecentWindowsOptions {
-  /** The window length in ms (tumbling windows from the epoch, as the aggregator counts). */
-  readonly windowMillis: number;
-  /** Events stamped further ahead of the clock are rejected by the counter; not counted here either. */
-  readonly maxEventTimeAheadMillis?: number;
   /** Windows kept, at most. Default {@link RECENT_WINDOWS}. */
   readonly capacity?: number;
 }
@@ -32,7 +24,7 @@ export class RecentWindows {
   private readonly windows = new Map<number, HeldWindow>();
   private readonly capacity: number;
 
-  constructor(private readonly options: RecentWindowsOptions) {
+  constructor(options: RecentWindowsOptions = {}) {
     this.capacity = options.capacity ?? RECENT_WINDOWS;
   }
 
@@ -42,23 +34,12 @@ export class RecentWindows {
   };
 
   /**
-   * A request on its way to the counter: counted in its window unless the counter will
-   * refuse it (its window is final by `watermark`: late; too far ahead of the clock).
+   * The windows held, with the counter's open windows as they stand now, oldest first;
+   * final when the watermark has passed their end.
    */
-  event(eventTime: Date, status: number, watermark: number | undefined): void {
-    const time = eventTime.getTime();
-    if (!Number.isFinite(time)) return;
-    const ahead = this.options.maxEventTimeAheadMillis;
-    if (ahead !== undefined && time - Date.now() > ahead) return;
-    const length = this.options.windowMillis;
-    const start = time - (((time % length) + length) % length);
-    if (watermark !== undefined && start + length <= watermark) return;
-    const counts = this.window(start, start + length)?.counts;
-    counts?.set(status, (counts.get(status) ?? 0) + 1);
-  }
-
-  /** The windows held, oldest first; final when the watermark has passed their end. */
-  view(label: string, watermark: number | undefined): WindowsView {
+  view(label: string, counter: WindowStats | undefined): WindowsView {
+    for (const row of counter?.openRows() ?? []) this.row(row as WindowRow<number>);
+    const watermark = counter?.watermark;
     return {
       label,
       windows: [...this.windows]

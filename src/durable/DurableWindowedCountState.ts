@@ -329,12 +329,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
 
   /** The open windows' counts so far, as rows to write (a graceful stop: they keep counting after the next start). */
   writeOpenWindows(): void {
-    const windowDuration = this.options.settings.windowDuration;
-    for (const { windowStart, counts } of this.counter.snapshot().windows) {
-      const windowEnd = new Date(windowStart + windowDuration);
-      for (const [key, count] of counts)
-        this.pending.add({ windowStart: new Date(windowStart), windowEnd, key, count });
-    }
+    for (const row of this.counter.openRows()) this.pending.add(row);
   }
 
   /** Sends waiting rows while write slots are free. */
@@ -517,6 +512,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
         ),
         replayedRecords: { value: this.replayedRecords, enumerable: true },
         paused: { get: () => this.phaseNow === 'paused', enumerable: true },
+        openRows: { value: () => this.counter.openRows() },
         pendingRows: { get: () => this.pending.size, enumerable: true },
         rowsInFlight: { get: () => this.pending.inFlight, enumerable: true },
         journalRecords: { get: () => this.journalLength, enumerable: true },

@@ -38,6 +38,11 @@ export interface WindowStats {
   readonly watermark: number | undefined;
   /** The largest event time seen; `undefined` before the first valid event. */
   readonly maxEventTime: number | undefined;
+  /**
+   * The open windows' counts so far, as rows (oldest window first, keys in the order
+   * they first appeared): what a flush would emit now, for a live view. A copy.
+   */
+  openRows(): WindowRow<unknown>[];
 }
 
 /**
@@ -291,6 +296,18 @@ export class WindowedCountState<E, K> implements WindowStats {
    */
   flush(): void {
     this.finalizeUpTo(Number.POSITIVE_INFINITY);
+  }
+
+  /** See {@link WindowStats.openRows}. */
+  openRows(): WindowRow<K>[] {
+    const rows: WindowRow<K>[] = [];
+    for (const start of this.openStarts) {
+      const windowStart = new Date(start);
+      const windowEnd = new Date(start + this.length);
+      for (const [key, count] of this.windows.get(start) as Map<K, number>)
+        rows.push({ windowStart, windowEnd, key, count });
+    }
+    return rows;
   }
 
   /**
