@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { Subject, concat, from, lastValueFrom, of, take, throwError, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import {
+  LiveStatistics,
   RejectionError,
   WindowedCountState,
   windowedCount,
@@ -98,6 +99,28 @@ describe('windowedCount operator', () => {
       watermark: 26,
       maxEventTime: 31,
     });
+  });
+
+  it('reports its window stage to a LiveStatistics: counted, rejected by kind, late, rows, open windows, watermark', async () => {
+    const statistics = new LiveStatistics();
+    const { result } = countedWith([ev(1), ev(30), ev(2), ev(Number.NaN), ev(31), ev(35)], {
+      outputMode: 'update',
+      flushOnComplete: false,
+      statistics,
+    });
+    await result;
+    const value = (name: string, labels?: Record<string, string>) => statistics.value('window', name, labels);
+    expect(value('events_seen_total')).to.equal(6);
+    expect(value('events_counted_total')).to.equal(4);
+    expect(value('rejections_total', { kind: 'timestamp' })).to.equal(1);
+    expect(value('rejections_total', { kind: 'late' })).to.equal(1);
+    expect(value('rejections_total', { kind: 'future' })).to.equal(0);
+    expect(value('late_events_total')).to.equal(1);
+    expect(value('rows_emitted_total')).to.equal(4);
+    expect(value('open_windows')).to.equal(1);
+    expect(value('window_counts')).to.equal(1);
+    expect(value('watermark_timestamp_seconds')).to.equal(0.03);
+    expect(value('max_event_timestamp_seconds')).to.equal(0.035);
   });
 
   it('with strict, errors the stream with a RejectionError at the first late event and stops counting', async () => {

@@ -3,7 +3,14 @@
  * and whether Cassandra is taking writes.
  * @module
  */
-import type { Readiness, StageChange, Statistic, StatisticsSource } from '../observe/statistic.js';
+import {
+  counterStatistic,
+  gaugeStatistic,
+  type Readiness,
+  type StageChange,
+  type Statistic,
+  type StatisticsSource,
+} from '../observe/statistic.js';
 
 /**
  * One per pipeline, kept across re-subscriptions so its counters go on.
@@ -55,26 +62,15 @@ export class WriterStatistics implements StatisticsSource {
 
   statistics(): Statistic[] {
     return [
-      {
-        name: 'writer_up',
-        help: '1 while writes succeed, 0 during an outage',
-        type: 'gauge',
-        value: this.down ? 0 : 1,
-      },
-      { name: 'writer_rows_written_total', help: 'Rows written', type: 'counter', value: this.rowsWritten },
-      {
-        name: 'writer_rows_refused_total',
-        help: 'Rows refused for good (a value that cannot be written)',
-        type: 'counter',
-        value: this.rowsRefused,
-      },
-      { name: 'writer_retries_total', help: 'Writes retried after a failure', type: 'counter', value: this.retries },
-      {
-        name: 'writer_outages_total',
-        help: 'Outages: writes failing until one succeeds',
-        type: 'counter',
-        value: this.outages,
-      },
+      gaugeStatistic('writer_up', '1 while writes succeed, 0 during an outage', this.down ? 0 : 1),
+      counterStatistic('writer_rows_written_total', 'Rows written', this.rowsWritten),
+      counterStatistic(
+        'writer_rows_refused_total',
+        'Rows refused for good (a value that cannot be written)',
+        this.rowsRefused,
+      ),
+      counterStatistic('writer_retries_total', 'Writes retried after a failure', this.retries),
+      counterStatistic('writer_outages_total', 'Outages: writes failing until one succeeds', this.outages),
     ];
   }
 

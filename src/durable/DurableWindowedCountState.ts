@@ -10,7 +10,14 @@ import { STAT_NAMES } from '../window/snapshot.js';
 import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from '../window/WindowedCountState.js';
 import type { WindowRow } from '../window/windowRow.js';
 import { Histogram, SECONDS_BOUNDS, SIZE_BOUNDS } from '../observe/Histogram.js';
-import type { Readiness, Statistic, StatisticsSource } from '../observe/statistic.js';
+import {
+  counterStatistic,
+  gaugeStatistic,
+  type Readiness,
+  type Statistic,
+  type StatisticsSource,
+} from '../observe/statistic.js';
+import { windowGauges } from '../window/windowStatistics.js';
 import { PendingRows, savedRowToRow, type SavedRow } from './pendingRows.js';
 import { RecentDeliveries } from './recentDeliveries.js';
 import { StateFiles, type Durability } from './stateFiles.js';
@@ -372,58 +379,44 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
   /** See {@link StatisticsSource}. */
   statistics(): Statistic[] {
     const stats = this.stats;
-    const seconds = (ms: number | undefined) => (ms === undefined ? Number.NaN : ms / 1000);
-    const watermark = stats.watermark;
     return [
-      counter('messages_total', 'MQTT messages taken from the broker, redeliveries included', stats.messages),
-      counter(
+      counterStatistic('messages_total', 'MQTT messages taken from the broker, redeliveries included', stats.messages),
+      counterStatistic(
         'duplicate_messages_total',
         'Redelivered messages recognised as already counted and not counted again',
         stats.duplicates,
       ),
-      counter(
+      counterStatistic(
         'events_counted_total',
         'Events counted in at least one window',
         stats.eventsCounted - this.eventsCountedBefore,
       ),
       ...[...this.rejections].map(([kind, count]) =>
-        counter(
+        counterStatistic(
           'rejections_total',
           'Inputs refused, by kind (payload, line, timestamp, future, late, message, row)',
           count,
           { kind },
         ),
       ),
-      counter(
+      counterStatistic(
         'late_events_total',
         'Events late for at least one of their windows (not counted there)',
         this.rejections.get('late') ?? 0,
       ),
-      gauge('open_windows', 'Windows not final yet', stats.openWindows),
-      gauge('window_counts', '(window, key) counts held in memory', stats.stateSize),
-      gauge(
-        'watermark_timestamp_seconds',
-        'The watermark, as a Unix time (NaN before the first event)',
-        seconds(watermark),
+      ...windowGauges(stats),
+      gaugeStatistic('pending_rows', 'Rows counted and not yet acknowledged by the writer', stats.pendingRows),
+      gaugeStatistic('rows_in_flight', 'Rows being written now', stats.rowsInFlight),
+      counterStatistic('rows_written_total', 'Rows the writer acknowledged', stats.rowsWritten),
+      gaugeStatistic(
+        'intake_paused',
+        '1 while intake is stopped because rows wait for the writer',
+        stats.paused ? 1 : 0,
       ),
-      gauge(
-        'watermark_lag_seconds',
-        'How far the watermark is behind the wall clock (NaN before the first event)',
-        watermark === undefined ? Number.NaN : (Date.now() - watermark) / 1000,
-      ),
-      gauge(
-        'max_event_timestamp_seconds',
-        'The largest event time seen, as a Unix time (NaN before the first event)',
-        seconds(stats.maxEventTime),
-      ),
-      gauge('pending_rows', 'Rows counted and not yet acknowledged by the writer', stats.pendingRows),
-      gauge('rows_in_flight', 'Rows being written now', stats.rowsInFlight),
-      counter('rows_written_total', 'Rows the writer acknowledged', stats.rowsWritten),
-      gauge('intake_paused', '1 while intake is stopped because rows wait for the writer', stats.paused ? 1 : 0),
-      counter('intake_pauses_total', 'Times intake stopped because rows waited for the writer', stats.pauses),
-      gauge('journal_records', 'Journal records written since the last checkpoint', stats.journalRecords),
-      counter('checkpoints_total', 'Checkpoints written', stats.checkpoints),
-      gauge('replayed_records', 'Journal records replayed at start', stats.replayedRecords),
+      counterStatistic('intake_pauses_total', 'Times intake stopped because rows waited for the writer', stats.pauses),
+      gaugeStatistic('journal_records', 'Journal records written since the last checkpoint', stats.journalRecords),
+      counterStatistic('checkpoints_total', 'Checkpoints written', stats.checkpoints),
+      gaugeStatistic('replayed_records', 'Journal records replayed at start', stats.replayedRecords),
       {
         name: 'event_delay_seconds',
         help: 'From an event time to the arrival of its message (by this machine clock)',
@@ -519,12 +512,4 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
       },
     ) as DurableWindowStats;
   }
-}
-
-function counter(name: string, help: string, value: number, labels?: Record<string, string>): Statistic {
-  return { name, help, type: 'counter', value, ...(labels === undefined ? {} : { labels }) };
-}
-
-function gauge(name: string, help: string, value: number): Statistic {
-  return { name, help, type: 'gauge', value };
 }

@@ -12,7 +12,7 @@
  * and rejections that free their slot.
  * @module
  */
-import type { StatisticsSource } from '../observe/statistic.js';
+import { gaugeStatistic, type StatisticsSource } from '../observe/statistic.js';
 import type { Observable, Subscriber, Subscription } from 'rxjs';
 import { reject, type RejectionKind, type RejectOptions } from '../reject.js';
 import { optionChecks } from './options.js';
@@ -157,15 +157,10 @@ export class BoundedWriter<T, R> {
     return {
       stage: 'write_queue',
       statistics: () => [
-        { name: 'write_queue_length', help: 'Values waiting for a write slot', type: 'gauge', value: this.queued },
-        { name: 'write_queue_in_flight', help: 'Values being written now', type: 'gauge', value: this.inFlight },
-        { name: 'write_queue_concurrency', help: 'Write slots', type: 'gauge', value: concurrency },
-        {
-          name: 'write_queue_capacity',
-          help: 'Values that may wait for a slot before the queue is full',
-          type: 'gauge',
-          value: maxQueued,
-        },
+        gaugeStatistic('write_queue_length', 'Values waiting for a write slot', this.queued),
+        gaugeStatistic('write_queue_in_flight', 'Values being written now', this.inFlight),
+        gaugeStatistic('write_queue_concurrency', 'Write slots', concurrency),
+        gaugeStatistic('write_queue_capacity', 'Values that may wait for a slot before the queue is full', maxQueued),
       ],
     };
   }

@@ -3,7 +3,14 @@
  * @module
  */
 import type { MqttClient } from 'mqtt';
-import type { Readiness, StageChange, Statistic, StatisticsSource } from '../observe/statistic.js';
+import {
+  counterStatistic,
+  gaugeStatistic,
+  type Readiness,
+  type StageChange,
+  type Statistic,
+  type StatisticsSource,
+} from '../observe/statistic.js';
 
 /** What a connection is doing now. */
 type BrokerState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -82,19 +89,26 @@ export class BrokerStatistics implements StatisticsSource {
 
   statistics(): Statistic[] {
     return [
-      gauge('broker_connected', '1 while connected to the MQTT broker', this.state === 'connected' ? 1 : 0),
-      gauge('broker_subscribed', '1 while connected and the subscription is granted', this.ready() ? 1 : 0),
-      ...STATES.map((state) => ({
-        name: 'broker_state',
-        help: 'The MQTT connection state: 1 for the current one',
-        type: 'gauge' as const,
-        value: this.state === state ? 1 : 0,
-        labels: { state },
-      })),
-      counter('broker_connections_total', 'Successful connections (CONNACK) to the broker', this.connections),
-      counter('broker_connection_losses_total', 'Connections to the broker lost after they were up', this.losses),
-      counter('broker_reconnects_total', 'Reconnection attempts', this.reconnectAttempts),
-      counter('broker_messages_total', 'PUBLISH packets received on the subscribed topics', this.messages),
+      gaugeStatistic('broker_connected', '1 while connected to the MQTT broker', this.state === 'connected' ? 1 : 0),
+      gaugeStatistic('broker_subscribed', '1 while connected and the subscription is granted', this.ready() ? 1 : 0),
+      ...STATES.map((state) =>
+        gaugeStatistic(
+          'broker_state',
+          'The MQTT connection state: 1 for the current one',
+          this.state === state ? 1 : 0,
+          {
+            state,
+          },
+        ),
+      ),
+      counterStatistic('broker_connections_total', 'Successful connections (CONNACK) to the broker', this.connections),
+      counterStatistic(
+        'broker_connection_losses_total',
+        'Connections to the broker lost after they were up',
+        this.losses,
+      ),
+      counterStatistic('broker_reconnects_total', 'Reconnection attempts', this.reconnectAttempts),
+      counterStatistic('broker_messages_total', 'PUBLISH packets received on the subscribed topics', this.messages),
     ];
   }
 
@@ -127,12 +141,4 @@ export class BrokerStatistics implements StatisticsSource {
   private change(state: BrokerState, reason: string): void {
     this.report({ stage: this.stage, state, reason });
   }
-}
-
-function gauge(name: string, help: string, value: number): Statistic {
-  return { name, help, type: 'gauge', value };
-}
-
-function counter(name: string, help: string, value: number): Statistic {
-  return { name, help, type: 'counter', value };
 }

@@ -73,3 +73,23 @@ export interface StatisticsSource {
   /** Whether the stage is ready; stages with no such notion leave it out. */
   readiness?(): Readiness;
 }
+
+/** A counter statistic. @internal */
+export function counterStatistic(
+  name: string,
+  help: string,
+  value: number,
+  labels?: Readonly<Record<string, string>>,
+): Statistic {
+  return labels === undefined ? { name, help, type: 'counter', value } : { name, help, type: 'counter', value, labels };
+}
+
+/** A gauge statistic. @internal */
+export function gaugeStatistic(
+  name: string,
+  help: string,
+  value: number,
+  labels?: Readonly<Record<string, string>>,
+): Statistic {
+  return labels === undefined ? { name, help, type: 'gauge', value } : { name, help, type: 'gauge', value, labels };
+}

@@ -9,6 +9,8 @@ import { resolveWindowSettings, type WindowedCountOptions } from './options.js';
 import { checkSnapshot } from './snapshot.js';
 import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from './WindowedCountState.js';
 import type { WindowRow } from './windowRow.js';
+import { windowStatistics } from './windowStatistics.js';
+import type { LiveStatistics } from '../observe/LiveStatistics.js';
 
 /** Options of {@link windowedCount}: the window options plus a hook to read live counters and a state to start from. */
 export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions<E, K> {
@@ -26,6 +28,12 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
    * `idleAdvance`, the wall clock counts the silence from the subscription.
    */
   initialState?: WindowedCountSnapshot<K>;
+  /**
+   * Where this subscription's live statistics go (stage `window`: events seen and
+   * counted, rejections by kind, late events, rows emitted, open windows, watermark and
+   * its lag). See {@link LiveStatistics}.
+   */
+  statistics?: LiveStatistics;
 }
 
 /**
@@ -132,6 +140,7 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
       const counter = new WindowedCountState<E, K>(settings, (row) => destination.next(row));
       if (initialState !== undefined) counter.restore(initialState);
       options.onSubscribe?.(counter);
+      options.statistics?.add(windowStatistics(counter));
       const idleAdvance =
         idle === undefined
           ? undefined
