@@ -1,16 +1,21 @@
 // Builds the package into dist/.
 //
-//   node scripts/build.mjs               the full build: type-checked ESM and CommonJS with
-//                                        declarations, the examples, and the dashboard page
-//                                        (npm run build, prepack, npm test)
-//   node scripts/build.mjs --if-changed  for running the examples (npm run demo): nothing
-//                                        when dist/ is newer than every input, otherwise an
-//                                        esbuild emit of the ESM and the examples, file by
-//                                        file (no type check, no declarations, no CommonJS):
-//                                        under a second instead of three tsc runs (10-30 s)
+//   node scripts/build.mjs               the full build: type-checked ESM (the library and
+//                                        the command, src/cli) and CommonJS (the library)
+//                                        with declarations, the examples type-checked against
+//                                        them, and the dashboard page (npm run build,
+//                                        prepack, npm test)
+//   node scripts/build.mjs --if-changed  for running the command from a clone (npm run
+//                                        demo): nothing when dist/ is newer than every input,
+//                                        otherwise an esbuild emit of the ESM, file by file
+//                                        (no type check, no declarations, no CommonJS): under
+//                                        a second instead of four tsc runs (10-30 s)
 //
 // Run `npm run build` (or `npm test`, which does) before anything that needs the
 // declarations or the CommonJS build: type-checking the examples, the docs, packing.
+//
+// The command (package.json's bin) is dist/esm/cli/cli.js: both paths make it executable,
+// so a clone can run it as it is. Its CommonJS copy is not built (tsconfig.cjs.json).
 //
 // The CommonJS folder gets its own package.json so Node reads its .js files as CJS
 // even though the package root says "type": "module".
@@ -20,7 +25,17 @@
 // dist/dashboard/dashboard.js (one file, minified, chart.js's MIT notice kept) and copy
 // its HTML and CSS beside it. Nothing is fetched from a CDN: a Pi may have no internet.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
@@ -34,12 +49,10 @@ if (!existsSync('node_modules/typescript/bin/tsc')) {
 // What dist/ is made from; a change to any of them makes it stale.
 const inputs = [
   'src',
-  'examples',
   'package.json',
   'tsconfig.json',
   'tsconfig.build.json',
   'tsconfig.cjs.json',
-  'tsconfig.examples.json',
   'scripts/build.mjs',
   'node_modules/chart.js/package.json',
 ];
@@ -48,6 +61,7 @@ const stamp = 'node_modules/.cache/mqtt-iot-stream/build-stamp';
 
 const ifChanged = process.argv.includes('--if-changed');
 const dashboard = 'src/observe/dashboard';
+const bin = 'dist/esm/cli/cli.js';
 const started = new Date();
 
 if (ifChanged) {
@@ -57,6 +71,7 @@ if (ifChanged) {
   fullBuild();
 }
 await buildDashboard();
+chmodSync(bin, 0o755);
 mkdirSync(dirname(stamp), { recursive: true });
 writeFileSync(stamp, ifChanged ? 'transpile-only\n' : 'full\n');
 // Sources saved while this build ran are newer than the stamp, so the next run sees them.
@@ -77,9 +92,8 @@ function fullBuild() {
   mkdirSync('dist/cjs', { recursive: true });
   writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
   // The examples import 'mqtt-iot-stream' itself (resolved through our own exports map),
-  // so they are compiled after the library.
+  // so they are type-checked, as a user's project would be, after the library is built.
   tsc('tsconfig.examples.json');
-  cpSync('examples/data', 'dist/examples/data', { recursive: true });
   tsc(`${dashboard}/tsconfig.json`); // type-checks the page (DOM); esbuild below only strips the types
 }
 
@@ -106,8 +120,7 @@ async function transpileOnly() {
       target: 'es2022',
       logLevel: 'error',
     });
-  await Promise.all([emit('src', 'dist/esm'), emit('examples', 'dist/examples')]);
-  cpSync('examples/data', 'dist/examples/data', { recursive: true });
+  await emit('src', 'dist/esm');
 }
 
 // The page's script and chart.js as one minified browser script, and the page's HTML and
@@ -137,7 +150,7 @@ async function buildDashboard() {
 }
 
 function upToDate() {
-  if (!existsSync(stamp) || !existsSync('dist/esm/index.js') || !existsSync('dist/examples/cli.js')) return false;
+  if (!existsSync(stamp) || !existsSync('dist/esm/index.js') || !existsSync(bin)) return false;
   if (!existsSync('dist/dashboard/dashboard.js')) return false;
   const built = statSync(stamp).mtimeMs;
   return inputs.every((input) => files(input).every((file) => statSync(file).mtimeMs < built));

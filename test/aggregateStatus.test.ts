@@ -9,12 +9,11 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { cliPath as cli, projectRoot } from './support/cli.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { waitFor } from './support/waitFor.js';
 
-const projectRoot = resolve(import.meta.dirname, '..');
-const cli = join(projectRoot, 'dist', 'examples', 'cli.js');
 const TOPIC = 'status/gpiotopic';
 const USER = 'counter';
 const PASSWORD = 's3cret';

@@ -7,11 +7,8 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { join, resolve } from 'node:path';
 import { connectAsync } from 'mqtt';
-
-const projectRoot = resolve(import.meta.dirname, '..');
-const cli = join(projectRoot, 'dist', 'examples', 'cli.js');
+import { cliPath as cli, projectRoot } from './support/cli.js';
 
 /** How long a failing command may live after printing its message. */
 const EXIT_DEADLINE_MS = 2_000;

@@ -5,12 +5,10 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cliPath as cli, projectRoot } from './support/cli.js';
 import { waitFor } from './support/waitFor.js';
 
-const projectRoot = resolve(import.meta.dirname, '..');
-const cli = join(projectRoot, 'dist', 'examples', 'cli.js');
 const tmuxPath = ['/usr/bin/tmux', '/usr/local/bin/tmux'].find((path) => existsSync(path));
 // A server of our own, so the test neither sees nor disturbs anyone's tmux sessions.
 const socket = `mqtt-iot-stream-test-${process.pid}`;

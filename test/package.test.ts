@@ -82,7 +82,8 @@ describe('the packed package', function () {
       'dist/cjs/index.js',
       'dist/esm/index.d.ts',
       'dist/cjs/index.d.ts',
-      'dist/examples/cli.js',
+      'dist/esm/cli/cli.js',
+      'examples/data/access.log',
       'README.md',
       'CHANGELOG.md',
       'LICENSE',
@@ -222,7 +223,7 @@ describe('the packed package', function () {
     });
 
     it('runs publish --help, and says how to install the broker when demo needs it (status 1)', () => {
-      const bin = join(slim, 'node_modules/mqtt-iot-stream/dist/examples/cli.js');
+      const bin = join(slim, 'node_modules/mqtt-iot-stream/dist/esm/cli/cli.js');
       expect(run([bin, 'publish', '--help'])).to.include({ status: 0 });
       const demo = run([bin, 'demo', '--duration', '1']);
       expect(demo.status).to.equal(1);

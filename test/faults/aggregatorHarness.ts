@@ -4,17 +4,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Client } from 'cassandra-driver';
 import type { MqttClient } from 'mqtt';
 import { encodeIotPayload, ensureWindowCountTable, makeIotPayload, readWindowTotals } from '../../src/index.js';
+import { cliPath as cli } from '../support/cli.js';
 import { corpusLines } from '../support/corpora.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { closeClients, testClient } from '../support/mqttHelpers.js';
 import { waitFor } from '../support/waitFor.js';
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'examples', 'cli.js');
 export const TOPIC = 'faults/gpiotopic';
 export const MINUTE = 60_000;
 

@@ -4,14 +4,8 @@
 //
 // prom-client is an optional dependency of the package (a Pi that only publishes
 // installs without it), so it is loaded when the endpoint starts.
-import {
-  registerStatistics,
-  serveStatus,
-  type LiveStatistics,
-  type StatusServer,
-  type WindowsView,
-} from 'mqtt-iot-stream';
-import type { FlagCheck } from './flag-checks.js';
+import { registerStatistics, serveStatus, type LiveStatistics, type StatusServer, type WindowsView } from '../index.js';
+import type { FlagCheck } from './flagValues.js';
 
 /** Where the endpoint listens. */
 export interface ListenAddress {

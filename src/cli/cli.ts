@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // The mqtt-iot-stream command: the reference scenario without writing code.
 import { realpathSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { aggregateCommand, aggregateHelp } from './aggregate-command.js';
-import { demoCommand, demoHelp } from './demo-command.js';
-import { publishCommand, publishHelp } from './publish-command.js';
-import { UsageError } from './settings.js';
+import { aggregateCommand, aggregateHelp } from './aggregateCommand.js';
+import { demoCommand, demoHelp } from './demoCommand.js';
+import { publishCommand, publishHelp } from './publishCommand.js';
+import { UsageError } from './flags.js';
+import { packageVersion } from './packageFiles.js';
 
 const usage = `mqtt-iot-stream: a Raspberry Pi button → MQTT → per-status counts in event-time windows
 → Cassandra
@@ -37,7 +37,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V' || name === 'version') {
-    process.stdout.write(`mqtt-iot-stream ${version()}\n`);
+    process.stdout.write(`mqtt-iot-stream ${packageVersion()}\n`);
     return 0;
   }
   const command = commands[name];
@@ -54,11 +54,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       throw new UsageError(`${error.message} (mqtt-iot-stream ${name} --help lists the flags)`);
     throw error;
   }
-}
-
-// Through the package's own exports map, so it reads the same file from dist/ and from a checkout.
-function version(): string {
-  return (createRequire(import.meta.url)('mqtt-iot-stream/package.json') as { version: string }).version;
 }
 
 /** How long a finished or failed command may take to let go of what it opened. */

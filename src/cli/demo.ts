@@ -12,24 +12,18 @@
 import type { Client } from 'cassandra-driver';
 import { connect } from 'mqtt';
 import { EMPTY, Subject, interval, lastValueFrom, merge, share, takeUntil, tap, timer } from 'rxjs';
-import {
-  LiveStatistics,
-  cassandraSink,
-  ensureWindowCountTable,
-  windowCountRows,
-  type StatusServer,
-} from 'mqtt-iot-stream';
-import { sharedSimulatedGpio } from 'mqtt-iot-stream/testing';
-import { statusCounts } from './aggregator.js';
-import { DemoButton } from './demo-button.js';
-import { startEmbeddedBroker } from './embedded-broker.js';
-import { LiveView } from './live-view.js';
-import { piPublisher } from './pi-publisher.js';
-import { prepareCassandra } from './cassandra-connection.js';
-import { RecentWindows } from './recent-windows.js';
-import { metricsRegistry, startStatusEndpoint, type ListenAddress } from './status-endpoint.js';
+import { LiveStatistics, cassandraSink, ensureWindowCountTable, windowCountRows, type StatusServer } from '../index.js';
+import { sharedSimulatedGpio } from '../testing.js';
+import { statusCounts } from './pipelines.js';
+import { DemoButton } from './demoButton.js';
+import { startEmbeddedBroker } from './embeddedBroker.js';
+import { LiveView } from './liveView.js';
+import { piPublisher } from './publisher.js';
+import { prepareCassandra } from './cassandraConnection.js';
+import { RecentWindows } from './recentWindows.js';
+import { metricsRegistry, startStatusEndpoint, type ListenAddress } from './statusEndpoint.js';
 import { Tally } from './tally.js';
-import { listenToKeys } from './terminal-keys.js';
+import { listenToKeys } from './terminalKeys.js';
 
 export interface DemoSettings {
   readonly logFile: string;

@@ -3,7 +3,7 @@
 //
 // Rows written (or printed) are kept for the windows that closed; the open windows'
 // counts so far are read from the counter itself (WindowStats.openRows) at each view.
-import type { WindowRow, WindowsView, WindowStats, WindowTotal } from 'mqtt-iot-stream';
+import type { WindowRow, WindowsView, WindowStats, WindowTotal } from '../index.js';
 
 /** Windows kept: half an hour of the default 1-minute windows. */
 export const RECENT_WINDOWS = 30;

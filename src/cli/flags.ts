@@ -1,9 +1,8 @@
 // Command-line flags with environment fallbacks for the examples and the CLI.
 // Every flag has a default, so `mqtt-iot-stream publish` works as it stands on a Pi
 // next to a local Mosquitto, and `aggregate` next to a local Cassandra.
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { WindowedCountState } from 'mqtt-iot-stream';
+import { WindowedCountState } from '../index.js';
 import {
   brokerUrl,
   cassandraContactPoints,
@@ -18,8 +17,9 @@ import {
   topicFilter,
   wholeNumber,
   type FlagCheck,
-} from './flag-checks.js';
-import { listenAddress } from './status-endpoint.js';
+} from './flagValues.js';
+import { bundledLog as bundledLog_ } from './packageFiles.js';
+import { listenAddress } from './statusEndpoint.js';
 
 /** One flag: its environment variable, its default, a line of help and what its value must be. */
 interface Flag {
@@ -30,7 +30,7 @@ interface Flag {
   readonly check?: FlagCheck;
 }
 
-const bundledLog = fileURLToPath(new URL('./data/access.log', import.meta.url));
+const bundledLog = bundledLog_();
 
 /** The write consistency levels --consistency takes (ANY and the SERIAL ones make no sense for the counts). */
 const WRITE_CONSISTENCIES = [

@@ -2,7 +2,7 @@
 // caller puts the flag's name in front), or undefined when the value will do. They
 // run before a command opens anything, so a bad flag is one line and an exit, never
 // a half-started broker, client or Cassandra session.
-import { WindowedCountState, isCqlIdentifier } from 'mqtt-iot-stream';
+import { WindowedCountState, isCqlIdentifier } from '../index.js';
 import { accessSync, constants, statSync } from 'node:fs';
 
 /** Tells what is wrong with a flag's value, or returns undefined when it is usable. */

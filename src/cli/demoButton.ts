@@ -2,7 +2,7 @@
 // counted, so the screen can show where presses came from and how many the 300 ms
 // bounce time swallowed (at two presses a second an Enter press usually lands within
 // 300 ms of an automatic one: the Pi would ignore it too).
-import type { SimulatedGpio } from 'mqtt-iot-stream/testing';
+import type { SimulatedGpio } from '../testing.js';
 
 /** Where a press came from. */
 export type PressSource = 'automatic' | 'keyboard';

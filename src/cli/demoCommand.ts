@@ -1,8 +1,8 @@
 // `mqtt-iot-stream demo`: the flags of the one-command demo, read and checked before
 // anything starts.
 import { runDemo } from './demo.js';
-import { describeFlags, integerSetting, readSettings, UsageError, type FlagName } from './settings.js';
-import { readListenAddress } from './status-endpoint.js';
+import { describeFlags, integerSetting, readSettings, UsageError, type FlagName } from './flags.js';
+import { readListenAddress } from './statusEndpoint.js';
 
 const demoFlags = [
   'file',

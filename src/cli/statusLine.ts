@@ -2,7 +2,7 @@
 // broker's state, messages and their rate, rejected and late events, rows waiting for
 // the writer, the watermark. The most telling fields come first, so a narrow terminal
 // that cuts the line keeps them.
-import type { LiveStatistics } from 'mqtt-iot-stream';
+import type { LiveStatistics } from '../index.js';
 
 interface Sample {
   readonly at: number;

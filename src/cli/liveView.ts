@@ -6,7 +6,7 @@
 // warning) can leave stacked copies of the table; when the demo ends, the final table
 // is printed on the normal screen, where it stays. To a pipe or a file, each window is
 // printed once, when it is final.
-import type { WindowRow } from 'mqtt-iot-stream';
+import type { WindowRow } from '../index.js';
 
 const SHOWN_WINDOWS = 8;
 /** At most this many status columns; the rarest statuses beyond them share "other". */

@@ -1,7 +1,7 @@
 // Running totals the examples print: what was sent, received, refused and written.
 // They are also a stage of the live statistics (`count`) for a pipeline whose counter
 // keeps none of its own (the demo's windowedCount): the dashboard reads them there.
-import type { Rejection, RejectionKind, Statistic, StatisticsSource, WindowStats } from 'mqtt-iot-stream';
+import type { Rejection, RejectionKind, Statistic, StatisticsSource, WindowStats } from '../index.js';
 
 export class Tally implements StatisticsSource {
   readonly stage = 'count';

@@ -1,12 +1,12 @@
 // `mqtt-iot-stream publish`: the Pi side from the command line. Everything that can be
 // wrong is found before the first press: the flags, the GPIO backend, the broker.
-import { loadGpiodBackend, loadPigpioBackend, type GpioBackend } from 'mqtt-iot-stream';
-import { keyboardButton, sharedSimulatedGpio } from 'mqtt-iot-stream/testing';
+import { loadGpiodBackend, loadPigpioBackend, type GpioBackend } from '../index.js';
+import { keyboardButton, sharedSimulatedGpio } from '../testing.js';
 import { Subject, lastValueFrom, takeUntil, tap } from 'rxjs';
-import { connectBroker } from './broker-connection.js';
-import { publishTopic, reservedTopicWarning } from './flag-checks.js';
-import { piPublisher } from './pi-publisher.js';
-import { UsageError, describeFlags, integerSetting, qosSetting, readSettings, type FlagName } from './settings.js';
+import { connectBroker } from './brokerConnection.js';
+import { publishTopic, reservedTopicWarning } from './flagValues.js';
+import { piPublisher } from './publisher.js';
+import { UsageError, describeFlags, integerSetting, qosSetting, readSettings, type FlagName } from './flags.js';
 
 const publishFlags = [
   'broker',

@@ -12,11 +12,11 @@ import {
   type StageChange,
   type StatusServer,
   type WindowRow,
-} from 'mqtt-iot-stream';
-import { aggregator, cassandraWriter, persistentSession } from './aggregator.js';
-import { prepareCassandra } from './cassandra-connection.js';
-import { RecentWindows, totalsView } from './recent-windows.js';
-import { RowPrinter } from './row-printer.js';
+} from '../index.js';
+import { aggregator, cassandraWriter, persistentSession } from './pipelines.js';
+import { prepareCassandra } from './cassandraConnection.js';
+import { RecentWindows, totalsView } from './recentWindows.js';
+import { RowPrinter } from './rowPrinter.js';
 import {
   describeFlags,
   integerSetting,
@@ -25,10 +25,10 @@ import {
   readSettings,
   UsageError,
   type FlagName,
-} from './settings.js';
-import { StatusDisplay } from './status-display.js';
-import { metricsRegistry, readListenAddress, startStatusEndpoint } from './status-endpoint.js';
-import { StatusLine } from './status-line.js';
+} from './flags.js';
+import { StatusDisplay } from './statusDisplay.js';
+import { metricsRegistry, readListenAddress, startStatusEndpoint } from './statusEndpoint.js';
+import { StatusLine } from './statusLine.js';
 import { Tally } from './tally.js';
 
 export const aggregateFlags = [

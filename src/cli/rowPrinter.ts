@@ -11,7 +11,7 @@
 // The (window, status) pairs printed are remembered until the watermark is a window's
 // length past the window's end (a row the writer acknowledged late may still come just
 // after the window closed), so memory stays bounded by the open windows and one more.
-import type { WindowRow } from 'mqtt-iot-stream';
+import type { WindowRow } from '../index.js';
 
 const TIME_WIDTH = '2020-07-01T12:00:00.000Z'.length;
 
