@@ -392,6 +392,7 @@ describe('cassandraSink against a real Cassandra 5 node', function () {
     expect(described).to.deep.equal([
       'aggregator clustering 2 text',
       'count regular -1 bigint',
+      'final regular -1 boolean',
       'status clustering 1 int',
       'window_end clustering 0 timestamp',
       'window_start partition_key 0 timestamp',

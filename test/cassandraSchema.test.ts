@@ -55,7 +55,7 @@ describe('window-count table schema check against a real Cassandra 5 node', func
       counters:
         '(window_start timestamp, window_end timestamp, status int, aggregator text, count counter, PRIMARY KEY ((window_start, status), window_end, aggregator))',
       // Right columns, with the clustering order reversed and an extra regular column: fine.
-      fine: '(window_start timestamp, window_end timestamp, status int, aggregator text, count bigint, note text, PRIMARY KEY ((window_start), window_end, status, aggregator)) WITH CLUSTERING ORDER BY (window_end DESC, status ASC, aggregator ASC)',
+      fine: '(window_start timestamp, window_end timestamp, status int, aggregator text, count bigint, final boolean, note text, PRIMARY KEY ((window_start), window_end, status, aggregator)) WITH CLUSTERING ORDER BY (window_end DESC, status ASC, aggregator ASC)',
     };
     for (const [table, definition] of Object.entries(tables)) {
       await admin.execute(`CREATE TABLE IF NOT EXISTS ${KEYSPACE}.${table} ${definition}`);
@@ -69,9 +69,14 @@ describe('window-count table schema check against a real Cassandra 5 node', func
   it('names every difference of a table with counts as int and no aggregator column', async () => {
     const error = await checkError(admin, 'old_int');
     expect(error).to.include({ target: `${KEYSPACE}.old_int`, exists: true });
-    expect(error!.differences).to.deep.equal(['aggregator is missing', 'count is int (expected bigint)']);
+    expect(error!.differences).to.deep.equal([
+      'aggregator is missing',
+      'count is int (expected bigint)',
+      `final is missing (ALTER TABLE ${KEYSPACE}.old_int ADD final boolean adds it)`,
+    ]);
     expect(error!.message).to.equal(
-      `checkWindowCountTable: ${KEYSPACE}.old_int exists with another schema: aggregator is missing; count is int (expected bigint)${ADVICE}`,
+      `checkWindowCountTable: ${KEYSPACE}.old_int exists with another schema: aggregator is missing; count is int (expected bigint); ` +
+        `final is missing (ALTER TABLE ${KEYSPACE}.old_int ADD final boolean adds it)${ADVICE}`,
     );
   });
 
@@ -80,6 +85,7 @@ describe('window-count table schema check against a real Cassandra 5 node', func
     expect(error!.message).to.equal(
       `checkWindowCountTable: ${KEYSPACE}.text_status exists with another schema: ` +
         'status is text (expected int); status is a regular column (expected a clustering column); ' +
+        `final is missing (ALTER TABLE ${KEYSPACE}.text_status ADD final boolean adds it); ` +
         `region is an extra clustering column (the sink does not write it)${ADVICE}`,
     );
   });
@@ -89,6 +95,7 @@ describe('window-count table schema check against a real Cassandra 5 node', func
     expect(error!.differences).to.deep.equal([
       'status is a partition key column (expected a clustering column)',
       'count is counter (expected bigint)',
+      `final is missing (ALTER TABLE ${KEYSPACE}.counters ADD final boolean adds it)`,
     ]);
   });
 
@@ -101,6 +108,33 @@ describe('window-count table schema check against a real Cassandra 5 node', func
       ),
     );
     expect(await readWindowTotals(admin, { keyspace: KEYSPACE, table: 'fine' })).to.have.length(1);
+  });
+
+  it('migrates a table made before the final column: the check names the ALTER TABLE, ensureWindowCountTable runs it, old rows read as not final', async () => {
+    // Made afresh: a node kept from an earlier run would hold the table already migrated.
+    await admin.execute(`DROP TABLE IF EXISTS ${KEYSPACE}.earlier`);
+    await admin.execute(
+      `CREATE TABLE ${KEYSPACE}.earlier (window_start timestamp, window_end timestamp, status int, aggregator text, count bigint, PRIMARY KEY ((window_start), window_end, status, aggregator))`,
+    );
+    await admin.execute(
+      `INSERT INTO ${KEYSPACE}.earlier (window_start, window_end, status, aggregator, count) VALUES (0, 60000, 200, '', 7)`,
+    );
+    const error = await checkError(admin, 'earlier');
+    expect(error!.differences).to.deep.equal([
+      `final is missing (ALTER TABLE ${KEYSPACE}.earlier ADD final boolean adds it)`,
+    ]);
+    await ensureWindowCountTable(admin, { keyspace: KEYSPACE, table: 'earlier' });
+    expect(await checkError(admin, 'earlier')).to.equal(undefined);
+    await lastValueFrom(
+      of({ windowStart: new Date(60_000), windowEnd: new Date(120_000), key: 404, count: 2, final: true }).pipe(
+        cassandraSink(admin, windowCountRows({ keyspace: KEYSPACE, table: 'earlier' })),
+      ),
+    );
+    const totals = await readWindowTotals(admin, { keyspace: KEYSPACE, table: 'earlier' });
+    expect(totals.map(({ status, count, final }) => [status, count, final])).to.deep.equal([
+      [200, 7, false],
+      [404, 2, true],
+    ]);
   });
 
   it('checkWindowCountTable says a missing table does not exist', async () => {
@@ -125,7 +159,7 @@ describe('window-count table schema check against a real Cassandra 5 node', func
     );
     const error = await checkError(admin, 'old_int', ensureWindowCountTable);
     expect(error!.message).to.match(
-      /^ensureWindowCountTable: schema_check\.old_int exists with another schema: aggregator is missing; count is int \(expected bigint\)\. Drop it/,
+      /^ensureWindowCountTable: schema_check\.old_int exists with another schema: aggregator is missing; count is int \(expected bigint\); final is missing \(ALTER TABLE schema_check\.old_int ADD final boolean adds it\)\. Drop it/,
     );
     const after = await admin.execute(
       'SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?',

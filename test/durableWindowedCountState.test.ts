@@ -375,6 +375,53 @@ describe('DurableWindowedCountState', () => {
     });
   });
 
+  describe('final and partial rows', () => {
+    const marked = (row: WindowRow<number>) => `${show(row)} ${row.final === true ? 'final' : 'partial'}`;
+
+    it('append mode: rows the watermark closes are final, open windows written at a stop partial', () => {
+      const { sent, open } = setup();
+      const state = open();
+      state.enter('running');
+      state.record(1, 11, [
+        { t: 1, k: 200 },
+        { t: 16, k: 404 }, // watermark 11: [0,10) closes
+      ]);
+      state.writeOpenWindows();
+      state.pump();
+      expect(sent.map(marked)).to.deep.equal(['[0,10) 200=1 final', '[10,20) 404=1 partial']);
+    });
+
+    it('update mode: each change partial, then one final row per key when the watermark closes the window', () => {
+      const { sent, open } = setup({ window: { outputMode: 'update' } });
+      const state = open();
+      state.enter('running');
+      state.record(1, 11, [{ t: 1, k: 200 }]);
+      state.pump();
+      state.rowSettled(sent[0]!, true);
+      state.record(2, 12, [{ t: 2, k: 200 }]);
+      state.record(3, 13, [{ t: 16, k: 404 }]); // closes [0,10) with 200=2 still waiting, partial
+      state.pump();
+      expect(sent.map(marked)).to.deep.equal([
+        '[0,10) 200=1 partial',
+        '[0,10) 200=2 final', // the final row of the same count replaced the waiting partial one
+        '[10,20) 404=1 partial',
+      ]);
+    });
+
+    it('a final row waiting at a crash is final after the restart; a partial row never replaces it', () => {
+      const { sent, open } = setup({ window: { outputMode: 'update' } });
+      const first = open();
+      first.enter('running');
+      first.record(1, 11, [{ t: 1, k: 200 }]);
+      first.record(2, 12, [{ t: 16, k: 404 }]);
+      first.flush(2);
+      first.close(); // nothing written: [0,10) 200=1 waits, final
+      const second = open();
+      second.pump();
+      expect(sent.map(marked)).to.deep.equal(['[0,10) 200=1 final', '[10,20) 404=1 partial']);
+    });
+  });
+
   describe('phases and statistics', () => {
     it('moves through restoring, running, paused, stopping and closed, with a readiness for each', () => {
       const { open } = setup({ maxRowsInFlight: 1 });

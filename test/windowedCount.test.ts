@@ -9,7 +9,7 @@ import {
   WindowedCountState,
   windowedCount,
   type Rejection,
-  type WindowedCountOptions,
+  type WindowedCountOperatorOptions,
   type WindowedCountSnapshot,
   type WindowRow,
   type WindowStats,
@@ -30,7 +30,7 @@ const base = { eventTime: (e: Ev) => e.t, key: (e: Ev) => e.k, windowDuration: 1
  * `events` through windowedCount (`base`, `options` on top), its rows gathered in
  * `result`, its rejections in `rejected`, and the live stats it hands to onSubscribe.
  */
-function countedWith(events: readonly Ev[], options: Partial<WindowedCountOptions<Ev, string>> = {}) {
+function countedWith(events: readonly Ev[], options: Partial<WindowedCountOperatorOptions<Ev, string>> = {}) {
   const rejected: Rejection<Ev>[] = [];
   let stats: WindowStats | undefined;
   const result = lastValueFrom(
@@ -62,6 +62,8 @@ describe('windowedCount operator', () => {
       from([ev(1), ev(4, 'b'), ev(12), ev(16, 'b')]).pipe(windowedCount(base), toArray()),
     );
     expect(rows.map(show)).to.deep.equal(['[0,10) a=1', '[0,10) b=1', '[10,20) a=1', '[10,20) b=1']);
+    // Closed by the watermark: final; flushed open at the end: partial.
+    expect(rows.map((row) => row.final)).to.deep.equal([true, true, false, false]);
   });
 
   it('behaves as the marble diagram in its documentation shows', () => {
@@ -319,7 +321,7 @@ describe('windowedCount operator', () => {
           windowedCount({ ...base, initialState, idleAdvance: { after: 50, scheduler } }),
         );
         expectObservable(counted).toBe('50ms r 149ms |', {
-          r: { windowStart: new Date(10), windowEnd: new Date(20), key: 'a', count: 1 },
+          r: { windowStart: new Date(10), windowEnd: new Date(20), key: 'a', count: 1, final: true },
         });
       });
     });
@@ -335,7 +337,7 @@ describe('windowedCount operator', () => {
         const counted = source.pipe(
           windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { after: 50, scheduler } }),
         );
-        const row = { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1 };
+        const row = { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1, final: true };
         expectObservable(counted).toBe('90ms r 909ms |', { r: row });
       });
     });
@@ -349,7 +351,7 @@ describe('windowedCount operator', () => {
           windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { after: 300, scheduler } }),
         );
         expectObservable(counted).toBe('800ms r 699ms |', {
-          r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1 },
+          r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 1, final: true },
         });
       });
     });
@@ -364,7 +366,7 @@ describe('windowedCount operator', () => {
           windowedCount({ ...base, windowDuration: 100, watermarkDelay: 0, idleAdvance: { after: 50, scheduler } }),
         );
         expectObservable(counted).toBe('160ms (r|)', {
-          r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 4 },
+          r: { windowStart: new Date(0), windowEnd: new Date(100), key: 'a', count: 4, final: false },
         });
       });
     });

@@ -35,6 +35,8 @@ export interface WindowTotal {
   readonly windowEnd: Date;
   readonly status: number;
   readonly count: number;
+  /** Whether every aggregator's row of it is final (see {@link WindowRow.final}): the total will not change. */
+  readonly final: boolean;
 }
 
 /** The defaults of {@link WindowCountTableOptions}: the original job's keyspace and table. */
@@ -61,7 +63,11 @@ const WINDOW_COUNT_COLUMNS: ReadonlyArray<{ name: string; type: string; kind: Co
   { name: 'status', type: 'int', kind: 'clustering' },
   { name: 'aggregator', type: 'text', kind: 'clustering' },
   { name: 'count', type: 'bigint', kind: 'regular' },
+  { name: 'final', type: 'boolean', kind: 'regular' },
 ];
+
+/** Regular columns added after the table's first version, with the statement that adds each to an older table. */
+const ADDED_COLUMNS: ReadonlyArray<{ name: string; type: string }> = [{ name: 'final', type: 'boolean' }];
 
 /** Options of {@link windowCountRows}. */
 export interface WindowCountRowsOptions extends WindowCountTableOptions {
@@ -87,8 +93,9 @@ function windowCountTimestamp(row: WindowRow<number>): bigint {
 /**
  * How {@link cassandraSink} writes {@link WindowRow}`<number>` rows (per-status
  * counts) into the window-count table: `window_start`, `window_end`, `status` =
- * `key`, `aggregator` and `count`, in `hyper.mqtt` unless told otherwise. Spread it
- * into the sink's options, with any other option beside it.
+ * `key`, `aggregator`, `count` and `final` (whether the count is the window's last
+ * word; `false` when the row does not say), in `hyper.mqtt` unless told otherwise.
+ * Spread it into the sink's options, with any other option beside it.
  *
  * The primary key makes each write an upsert, so an update-mode stream and an
  * append-mode stream end with the same table. Each row is stamped `windowEnd` (ms) ×
@@ -96,7 +103,9 @@ function windowCountTimestamp(row: WindowRow<number>): bigint {
  * timestamp grows with the count, so the largest count stays however writes of that
  * key overtake each other (update mode: counts 5 then 6, the 5 retried after the 6
  * landed) and however many times a row is written again (a restarted aggregator
- * replaying its state): a smaller count never replaces a larger one. Two
+ * replaying its state): a smaller count never replaces a larger one. A final row and a
+ * partial row of the same count carry the same timestamp, and Cassandra then keeps the
+ * larger value, `true`: a partial row never replaces the final one either. Two
  * consequences: a `DELETE` from cqlsh is stamped with the wall clock, later than
  * these timestamps, so it shadows the row even against later writes (and misses
  * rows of windows ahead of the wall clock): use `TRUNCATE` to start a table afresh;
@@ -134,7 +143,7 @@ export function windowCountRows(
     keyspace,
     table,
     columns: WINDOW_COUNT_COLUMNS.map((column) => column.name),
-    toValues: (row) => [row.windowStart, row.windowEnd, row.key, aggregator, row.count],
+    toValues: (row) => [row.windowStart, row.windowEnd, row.key, aggregator, row.count, row.final === true],
     writeTimestamp: windowCountTimestamp,
   };
 }
@@ -191,13 +200,21 @@ export class WindowCountTableError extends Error {
  * Extra regular columns are fine (the sink leaves them empty); an extra key column
  * is not (every INSERT would lack it).
  */
-function schemaDifferences(columns: ReadonlyArray<{ name: string; type: string; kind: string }>): string[] {
+function schemaDifferences(
+  target: string,
+  columns: ReadonlyArray<{ name: string; type: string; kind: string }>,
+): string[] {
   const byName = new Map(columns.map((column) => [column.name, column]));
   const differences: string[] = [];
   for (const expected of WINDOW_COUNT_COLUMNS) {
     const actual = byName.get(expected.name);
     if (actual === undefined) {
-      differences.push(`${expected.name} is missing`);
+      const added = ADDED_COLUMNS.find((column) => column.name === expected.name);
+      differences.push(
+        added === undefined
+          ? `${expected.name} is missing`
+          : `${expected.name} is missing (ALTER TABLE ${target} ADD ${added.name} ${added.type} adds it)`,
+      );
       continue;
     }
     if (actual.type !== expected.type)
@@ -219,8 +236,10 @@ function schemaDifferences(columns: ReadonlyArray<{ name: string; type: string; 
 /**
  * Checks that the window-count table exists with the columns {@link cassandraSink}
  * writes: `window_start timestamp` (partition key), `window_end timestamp`,
- * `status int` and `aggregator text` (clustering columns), `count bigint`
- * (regular). For tables you create yourself; {@link ensureWindowCountTable} runs
+ * `status int` and `aggregator text` (clustering columns), `count bigint` and
+ * `final boolean` (regular). A table made before rows said whether they were final
+ * lacks `final`: the error gives the `ALTER TABLE` that adds it, which
+ * {@link ensureWindowCountTable} runs by itself when nothing else differs. For tables you create yourself; {@link ensureWindowCountTable} runs
  * it too. Extra regular columns are allowed; clustering order is not checked.
  *
  * It reads `system_schema.columns`, so a wrong table is found when the pipeline
@@ -248,6 +267,18 @@ export function checkWindowCountTable(client: Client, options: WindowCountTableO
 
 /** {@link checkWindowCountTable}, its errors naming `operator`. */
 async function checkTable(operator: string, client: Client, options: WindowCountTableOptions): Promise<void> {
+  const { target, columns } = await readColumns(operator, client, options);
+  if (columns.length === 0) throw new WindowCountTableError({ operator, target, differences: [], exists: false });
+  const differences = schemaDifferences(target, columns);
+  if (differences.length > 0) throw new WindowCountTableError({ operator, target, differences, exists: true });
+}
+
+/** The table's columns as `system_schema.columns` has them (none when it does not exist). */
+async function readColumns(
+  operator: string,
+  client: Client,
+  options: WindowCountTableOptions,
+): Promise<{ target: string; columns: { name: string; type: string; kind: string }[] }> {
   const { keyspace, table } = windowCountTarget(options, operator);
   // Unquoted names are stored folded to lower case.
   const result = await client.execute(
@@ -260,10 +291,20 @@ async function checkTable(operator: string, client: Client, options: WindowCount
     type: String(row['type']),
     kind: String(row['kind']),
   }));
-  const target = `${keyspace}.${table}`;
-  if (columns.length === 0) throw new WindowCountTableError({ operator, target, differences: [], exists: false });
-  const differences = schemaDifferences(columns);
-  if (differences.length > 0) throw new WindowCountTableError({ operator, target, differences, exists: true });
+  return { target: `${keyspace}.${table}`, columns };
+}
+
+/**
+ * Adds the columns of {@link ADDED_COLUMNS} that a table of an earlier version lacks,
+ * when that is all that differs: a table wrong in any other way is left as it is, for
+ * the check to name.
+ */
+async function addMissingColumns(operator: string, client: Client, options: WindowCountTableOptions): Promise<void> {
+  const { target, columns } = await readColumns(operator, client, options);
+  const present = new Set(columns.map((column) => column.name));
+  const missing = ADDED_COLUMNS.filter((column) => !present.has(column.name));
+  if (missing.length === 0 || schemaDifferences(target, columns).length !== missing.length) return;
+  for (const { name, type } of missing) await client.execute(`ALTER TABLE ${target} ADD ${name} ${type}`);
 }
 
 /** bigint columns come back as the driver's Long (or a JS bigint with useBigIntAsLong). */
@@ -300,7 +341,9 @@ function replicationLiteral(operator: string, replication: Readonly<Record<strin
  * Creates the keyspace and the window-count table if they do not exist; an
  * existing table is left as it is, but checked ({@link checkWindowCountTable}): one
  * without the columns the sink writes is an error naming every difference, raised
- * here rather than at the first write. The table:
+ * here rather than at the first write. The one migration it makes: a table from an
+ * earlier version, without `final`, gets it (`ALTER TABLE … ADD final boolean`; its
+ * rows so far read `final` as null, not final). The table:
  *
  * ```sql
  * CREATE TABLE hyper.mqtt (
@@ -309,6 +352,7 @@ function replicationLiteral(operator: string, replication: Readonly<Record<strin
  *   status       int,
  *   aggregator   text,      -- '' for a single aggregator
  *   count        bigint,
+ *   final        boolean,   -- the window's last word (see WindowRow.final)
  *   PRIMARY KEY ((window_start), window_end, status, aggregator)
  * );
  * ```
@@ -353,14 +397,17 @@ export async function ensureWindowCountTable(
     status int,
     aggregator text,
     count bigint,
+    final boolean,
     PRIMARY KEY ((window_start), window_end, status, aggregator)
   )`);
+  await addMissingColumns(operator, client, options);
   await checkTable(operator, client, options);
 }
 
 /**
- * Reads the window-count table and sums each (window, status) over aggregators.
- * It reads the whole table: meant for tests, examples and small tables.
+ * Reads the window-count table and sums each (window, status) over aggregators; a total
+ * is final when every aggregator's row of it is. It reads the whole table: meant for
+ * tests, examples and small tables.
  *
  * @example
  * ```ts
@@ -380,9 +427,12 @@ export async function ensureWindowCountTable(
  */
 export async function readWindowTotals(client: Client, options: WindowCountTableOptions = {}): Promise<WindowTotal[]> {
   const { keyspace, table } = windowCountTarget(options, 'readWindowTotals');
-  const totals = new Map<string, { windowStart: Date; windowEnd: Date; status: number; count: number }>();
+  const totals = new Map<
+    string,
+    { windowStart: Date; windowEnd: Date; status: number; count: number; final: boolean }
+  >();
   // eachRow pages through the table (fetchSize rows at a time) instead of holding it all.
-  const query = `SELECT window_start, window_end, status, count FROM ${keyspace}.${table}`;
+  const query = `SELECT window_start, window_end, status, count, final FROM ${keyspace}.${table}`;
   await new Promise<void>((resolve, reject) => {
     client.eachRow(
       query,
@@ -393,10 +443,13 @@ export async function readWindowTotals(client: Client, options: WindowCountTable
         const windowEnd = row['window_end'] as Date;
         const status = row['status'] as number;
         const count = toNumber(row['count']);
+        const final = row['final'] === true;
         const id = `${windowStart.getTime()}/${windowEnd.getTime()}/${status}`;
         const total = totals.get(id);
-        if (total) total.count += count;
-        else totals.set(id, { windowStart, windowEnd, status, count });
+        if (total) {
+          total.count += count;
+          total.final &&= final;
+        } else totals.set(id, { windowStart, windowEnd, status, count, final });
       },
       (error) => (error ? reject(error) : resolve()),
     );

@@ -166,6 +166,18 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
         now: () => this.arrival,
         onReject: (rejection) => this.reportCounterRejection(rejection),
         strict: false,
+        // Update mode writes rows as counts change, all partial: the window's closing
+        // row, final, comes from here (append mode's rows are final already).
+        ...(options.settings.outputMode === 'update'
+          ? {
+              onWindowClosed: (start: number, counts: ReadonlyMap<K, number>) => {
+                const windowStart = new Date(start);
+                const windowEnd = new Date(start + options.settings.windowDuration);
+                for (const [key, count] of counts)
+                  this.pending.add({ windowStart, windowEnd, key, count, final: true });
+              },
+            }
+          : {}),
       }),
       (row) => this.pending.add(row),
     );
@@ -460,7 +472,8 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
   }) {
     if (saved.checkpoint !== undefined) {
       this.counter.restore(saved.checkpoint.counter);
-      for (const row of saved.checkpoint.pendingRows) this.pending.add(savedRowToRow(row));
+      const watermark = this.counter.watermark;
+      for (const row of saved.checkpoint.pendingRows) this.pending.add(savedRowToRow(row, watermark));
     }
     for (const record of saved.records) {
       this.sequence = record.q;

@@ -4,8 +4,11 @@
  */
 import type { WindowRow } from '../window/windowRow.js';
 
-/** A row as the checkpoint keeps it: window start (ms), window end (ms), key, count. */
-export type SavedRow<K> = readonly [windowStart: number, windowEnd: number, key: K, count: number];
+/**
+ * A row as the checkpoint keeps it: window start (ms), window end (ms), key, count, and
+ * whether it is final (absent in checkpoints written before rows said so).
+ */
+export type SavedRow<K> = readonly [windowStart: number, windowEnd: number, key: K, count: number, final?: boolean];
 
 /**
  * The newest count of every (window, key) not yet written, with at most
@@ -43,8 +46,9 @@ export class PendingRows<K> {
   add(row: WindowRow<K>): void {
     const id = rowId(row);
     const known = this.newest.get(id);
-    // Counts only grow for one (window, key); an older count never replaces a newer one.
-    if (known !== undefined && known.count >= row.count) return;
+    // Counts only grow for one (window, key); an older count never replaces a newer one,
+    // and a partial row never replaces the final row of the same count.
+    if (known !== undefined && !isNewer(row, known)) return;
     this.newest.set(id, row);
     if (!this.writing.has(id)) this.waiting.add(id);
   }
@@ -58,8 +62,8 @@ export class PendingRows<K> {
     this.writing.delete(id);
     const known = this.newest.get(id);
     if (known === undefined) return;
-    if (known.count <= row.count) this.newest.delete(id);
-    else this.waiting.add(id);
+    if (isNewer(known, row)) this.waiting.add(id);
+    else this.newest.delete(id);
   }
 
   /** Sends waiting rows while fewer than `maxInFlight` writes are outstanding. Re-entrant. */
@@ -81,6 +85,7 @@ export class PendingRows<K> {
       row.windowEnd.getTime(),
       row.key,
       row.count,
+      row.final === true,
     ]);
   }
 
@@ -91,9 +96,26 @@ export class PendingRows<K> {
   }
 }
 
-/** Rebuilds a checkpointed row. */
-export function savedRowToRow<K>([windowStart, windowEnd, key, count]: SavedRow<K>): WindowRow<K> {
-  return { windowStart: new Date(windowStart), windowEnd: new Date(windowEnd), key, count };
+/**
+ * Rebuilds a checkpointed row. A row saved before rows said whether they were final is
+ * final when its window ended by the restored `watermark`.
+ */
+export function savedRowToRow<K>(
+  [windowStart, windowEnd, key, count, final]: SavedRow<K>,
+  watermark: number | undefined,
+): WindowRow<K> {
+  return {
+    windowStart: new Date(windowStart),
+    windowEnd: new Date(windowEnd),
+    key,
+    count,
+    final: final ?? (watermark !== undefined && windowEnd <= watermark),
+  };
+}
+
+/** Whether `row` says more than `than` of the same (window, key): a larger count, or the same count, final. */
+function isNewer<K>(row: WindowRow<K>, than: WindowRow<K>): boolean {
+  return row.count > than.count || (row.count === than.count && row.final === true && than.final !== true);
 }
 
 function rowId(row: WindowRow<unknown>): string {

@@ -248,7 +248,7 @@ export class WindowedCountState<E, K> implements WindowStats {
       counts.set(key, count);
       if (count === 1) this.stateSize++;
       counted++;
-      if (this.emitsUpdates) this.emitRow(start, key, count);
+      if (this.emitsUpdates) this.emitRow(start, key, count, false);
     }
     if (counted > 0) this.eventsCounted++;
 
@@ -295,7 +295,7 @@ export class WindowedCountState<E, K> implements WindowStats {
    * source has ended.
    */
   flush(): void {
-    this.finalizeUpTo(Number.POSITIVE_INFINITY);
+    this.finalizeUpTo(Number.POSITIVE_INFINITY, false);
   }
 
   /** See {@link WindowStats.openRows}. */
@@ -305,7 +305,7 @@ export class WindowedCountState<E, K> implements WindowStats {
       const windowStart = new Date(start);
       const windowEnd = new Date(start + this.length);
       for (const [key, count] of this.windows.get(start) as Map<K, number>)
-        rows.push({ windowStart, windowEnd, key, count });
+        rows.push({ windowStart, windowEnd, key, count, final: false });
     }
     return rows;
   }
@@ -398,7 +398,7 @@ export class WindowedCountState<E, K> implements WindowStats {
   private closeUpTo(limit: number): void {
     this.closedUpTo = limit;
     const first = this.openStarts[0];
-    if (first !== undefined && first + this.length <= limit) this.finalizeUpTo(limit);
+    if (first !== undefined && first + this.length <= limit) this.finalizeUpTo(limit, true);
   }
 
   /**
@@ -419,8 +419,11 @@ export class WindowedCountState<E, K> implements WindowStats {
     );
   }
 
-  /** Drops (and in append mode emits) every window whose end ≤ `limit`. */
-  private finalizeUpTo(limit: number): void {
+  /**
+   * Drops (and in append mode emits) every window whose end ≤ `limit`: `closed` when
+   * the watermark closed them, not when a flush ends them early.
+   */
+  private finalizeUpTo(limit: number, closed: boolean): void {
     const starts = this.openStarts;
     let final = 0;
     while (final < starts.length && (starts[final] as number) + this.length <= limit) final++;
@@ -438,10 +441,13 @@ export class WindowedCountState<E, K> implements WindowStats {
         this.cachedCounts = new Map();
       }
     }
+    const onClosed = this.settings.onWindowClosed;
+    if (closed && onClosed !== undefined)
+      for (let i = 0; i < finalStarts.length; i++) onClosed(finalStarts[i] as number, finalCounts[i] as Map<K, number>);
     if (!this.emitsFinal) return;
     for (let i = 0; i < finalStarts.length; i++) {
       const start = finalStarts[i] as number;
-      for (const [key, count] of finalCounts[i] as Map<K, number>) this.emitRow(start, key, count);
+      for (const [key, count] of finalCounts[i] as Map<K, number>) this.emitRow(start, key, count, closed);
     }
   }
 
@@ -449,13 +455,13 @@ export class WindowedCountState<E, K> implements WindowStats {
     for (const start of this.openStarts.slice()) {
       const counts = this.windows.get(start);
       if (counts === undefined) continue;
-      for (const [key, count] of counts) this.emitRow(start, key, count);
+      for (const [key, count] of counts) this.emitRow(start, key, count, false);
     }
   }
 
-  private emitRow(start: number, key: K, count: number): void {
+  private emitRow(start: number, key: K, count: number, final: boolean): void {
     this.rowsEmitted++;
-    this.emit({ windowStart: new Date(start), windowEnd: new Date(start + this.length), key, count });
+    this.emit({ windowStart: new Date(start), windowEnd: new Date(start + this.length), key, count, final });
   }
 
   private rejectTimestamp(event: E, raw: unknown): void {

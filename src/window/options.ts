@@ -5,7 +5,8 @@
 import type { SchedulerLike } from 'rxjs';
 import type { RejectOptions } from '../reject.js';
 import { durationMillis, type Duration } from '../duration.js';
-import { optionChecks } from '../internal/options.js';
+import { optionChecks, type OptionChecks } from '../internal/options.js';
+import type { SourceLiveness } from './idleAdvance.js';
 
 /**
  * When rows are emitted, as in Spark's `outputMode`:
@@ -57,10 +58,26 @@ export type LateRule = 'spark-2.4' | 'spark-3.4';
  * sender's and receiver's clocks need not agree. The trade-off: an event that
  * arrives after such an advance may find its window already final (it is then
  * reported late, as always).
+ *
+ * Silence is not always idleness: while the broker is unreachable, stalled or has
+ * just reconnected, events go on being stamped and arrive later, all at once. Give
+ * `liveness` (a {@link BrokerLiveness} also given to {@link fromMqtt}) and only the
+ * silence the source *proved* counts: `now` above becomes the last moment the
+ * broker proved it had nothing more for us, and the silence counts from the later
+ * of the last arrival and the start of the broker's current unbroken run of prompt
+ * answers. A stall, a reconnection or a backlog on its way then moves nothing;
+ * `after` counts again once the broker answers. See docs/durability.md.
  */
 export interface IdleAdvanceOptions {
   /** How long without an event before the wall clock starts to count (> 0): ms, or text like `'5 s'`. */
   after: Duration;
+  /**
+   * Count only the silence the source proves quiet, never the wall clock itself:
+   * a {@link BrokerLiveness} given to the same pipeline's {@link fromMqtt}, or any
+   * {@link SourceLiveness}. Its times must be on `scheduler`'s clock. Default: none,
+   * the wall clock counts.
+   */
+  liveness?: SourceLiveness;
   /**
    * Where time and timers come from. Default: RxJS's `asyncScheduler`
    * (`Date.now()` and `setTimeout`); pass a `TestScheduler` in marble tests.
@@ -177,6 +194,8 @@ export interface WindowSettings<E, K> extends WindowedCountOptions<E, K> {
   readonly flushOnComplete: boolean;
   /** `after` in milliseconds. */
   readonly idleAdvance: (IdleAdvanceOptions & { readonly after: number }) | undefined;
+  /** Told of each window the watermark closes, with its counts (durableWindowedCount's closing rows in update mode). */
+  readonly onWindowClosed?: (windowStart: number, counts: ReadonlyMap<K, number>) => void;
 }
 
 /** The settings {@link resolveWindowSettings} made: checked once, never again. */
@@ -243,6 +262,9 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
       : {
           after: check.duration('idleAdvance.after', options.idleAdvance.after, { positive: true }),
           ...(options.idleAdvance.scheduler === undefined ? {} : { scheduler: options.idleAdvance.scheduler }),
+          ...(options.idleAdvance.liveness === undefined
+            ? {}
+            : { liveness: checkLiveness(check, options.idleAdvance.liveness) }),
         };
   if (idleAdvance !== undefined && outputMode === 'complete') {
     throw new RangeError(
@@ -270,6 +292,19 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
   return settings;
 }
 
+/** `idleAdvance.liveness`: something with the two methods of a {@link SourceLiveness}. */
+function checkLiveness(check: OptionChecks, liveness: unknown): SourceLiveness {
+  const candidate = liveness as Partial<SourceLiveness> | null;
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.provenQuiet !== 'function' ||
+    typeof candidate.onProof !== 'function'
+  )
+    throw check.error('type', 'idleAdvance.liveness', 'a SourceLiveness such as a BrokerLiveness', liveness);
+  return candidate as SourceLiveness;
+}
+
 /**
  * Checked settings for events of another shape: the same windows, watermark and
  * limits with other accessors, clock and rejection handling. The result is
@@ -279,7 +314,7 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
  */
 export function deriveWindowSettings<E, F, K>(
   settings: WindowSettings<E, K>,
-  changes: Pick<WindowSettings<F, K>, 'eventTime' | 'key' | 'now'> & RejectOptions<F>,
+  changes: Pick<WindowSettings<F, K>, 'eventTime' | 'key' | 'now' | 'onWindowClosed'> & RejectOptions<F>,
 ): WindowSettings<F, K> {
   const derived: WindowSettings<F, K> = { ...(settings as unknown as WindowSettings<F, K>), ...changes };
   checked.add(derived);

@@ -42,16 +42,15 @@ export async function windowRows(
   return { rows, late };
 }
 
-/** The table a sequence of upserts leaves: the last count of each (window, status), sorted as readWindowTotals sorts. */
+/** The table a sequence of upserts leaves: the last count of each (window, status) and whether it is final, sorted as readWindowTotals sorts. */
 export function finalTable(rows: readonly WindowRow<number>[]): WindowTotal[] {
   const last = new Map<string, WindowTotal>();
   for (const row of rows) {
-    last.set(`${row.windowStart.getTime()}/${row.key}`, {
-      windowStart: row.windowStart,
-      windowEnd: row.windowEnd,
-      status: row.key,
-      count: row.count,
-    });
+    const id = `${row.windowStart.getTime()}/${row.key}`;
+    const before = last.get(id);
+    // A final row and a partial one of the same count leave the cell final (Cassandra keeps the larger value).
+    const final = row.final === true || (before !== undefined && before.count === row.count && before.final);
+    last.set(id, { windowStart: row.windowStart, windowEnd: row.windowEnd, status: row.key, count: row.count, final });
   }
   return [...last.values()].sort(
     (a, b) =>
