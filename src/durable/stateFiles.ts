@@ -50,6 +50,16 @@ export interface SavedState<C, R> {
 }
 
 /**
+ * Whether `name` can name a state directory (and so an aggregator): 1 to 100 letters,
+ * digits, '.', '_' or '-', not `.` or `..`. The command line checks `--aggregator-id`
+ * with the same rule.
+ * @internal
+ */
+export function isStateDirectoryName(name: string): boolean {
+  return /^[A-Za-z0-9._-]{1,100}$/.test(name) && name !== '.' && name !== '..';
+}
+
+/**
  * The default state directory of an aggregator: `$XDG_STATE_HOME/mqtt-iot-stream/<name>`,
  * or `~/.local/state/mqtt-iot-stream/<name>`.
  *
@@ -57,7 +67,7 @@ export interface SavedState<C, R> {
  * @returns an absolute path (not created).
  */
 export function defaultStateDirectory(name: string): string {
-  if (!/^[A-Za-z0-9._-]{1,100}$/.test(name) || name === '.' || name === '..') {
+  if (!isStateDirectoryName(name)) {
     throw new TypeError(
       `defaultStateDirectory: ${JSON.stringify(name)} is not a usable directory name (letters, digits, '.', '_', '-')`,
     );

@@ -41,18 +41,33 @@ export interface OpenedConnection {
   readonly broker: string;
 }
 
-const KNOWN_SCHEMES = new Set([
+/**
+ * The URL schemes MQTT.js connects with, the usual four first (the ones messages
+ * suggest), then its aliases (`tcp`, `ssl`) and the Unix socket forms. Checked here
+ * because MQTT.js quietly falls back to plain TCP for a scheme it does not know; the
+ * command line checks `--broker` against the same list.
+ * @internal
+ */
+export const BROKER_URL_SCHEMES: readonly string[] = [
   'mqtt',
   'mqtts',
-  'tcp',
-  'ssl',
   'ws',
   'wss',
+  'tcp',
+  'ssl',
   'mqtt+unix',
   'mqtts+unix',
   'ws+unix',
   'wss+unix',
-]);
+];
+
+/** The schemes a message suggests: `mqtt://, mqtts://, ws:// or wss://`. @internal */
+export const SUGGESTED_BROKER_SCHEMES = 'mqtt://, mqtts://, ws:// or wss://';
+
+/** The scheme of a URL (`mqtt` for `mqtt://host`), or `''` when it has none. @internal */
+export function urlScheme(url: string): string {
+  return url.slice(0, Math.max(0, url.indexOf('://')));
+}
 
 const OWNED_DEFAULTS: IClientOptions = { protocolVersion: 5, reconnectPeriod: 1_000, connectTimeout: 10_000 };
 
@@ -89,9 +104,9 @@ function openConnection(operator: MqttOperator, conn: MqttConnection): OpenedCon
     // error (like MQTT.js's own) becomes the cause of the MqttConnectionError below,
     // whose message names the operator.
     if (url !== undefined) {
-      const scheme = url.slice(0, Math.max(0, url.indexOf('://')));
-      if (!KNOWN_SCHEMES.has(scheme))
-        throw new Error(`unknown scheme "${scheme}://"; use mqtt://, mqtts://, ws:// or wss://`);
+      const scheme = urlScheme(url);
+      if (!BROKER_URL_SCHEMES.includes(scheme))
+        throw new Error(`unknown scheme "${scheme}://"; use ${SUGGESTED_BROKER_SCHEMES}`);
     }
     client = url === undefined ? connect(options) : connect(url, options);
   } catch (error) {

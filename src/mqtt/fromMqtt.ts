@@ -3,16 +3,16 @@
  * @module
  */
 import { Observable } from 'rxjs';
-import { validateTopics, type IClientSubscribeOptions, type IPublishPacket } from 'mqtt';
+import type { IClientSubscribeOptions, IPublishPacket } from 'mqtt';
 import type { LiveStatistics } from '../observe/LiveStatistics.js';
 import { BrokerStatistics } from './brokerStatistics.js';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
 import { holdAck, holdOutgoing, leaveUnclaimedUnacknowledged } from './manualAck.js';
-import { optionChecks } from '../internal/options.js';
+import { describeValue, optionChecks } from '../internal/options.js';
 import { QOS_LEVELS, type MqttMessage } from './message.js';
 import { describeReasonCode } from './reasonCodes.js';
 import { acquireFilters, releaseFilters } from './subscriptions.js';
-import { topicMatcher } from './topicFilter.js';
+import { topicFilterProblem, topicMatcher } from './topicFilter.js';
 import { watchConnection } from './watchConnection.js';
 
 /** The defaults of {@link fromMqtt}'s options, which their TSDoc quotes. */
@@ -141,8 +141,11 @@ export function fromMqtt(
   const check = optionChecks('fromMqtt');
   const filters = typeof topics === 'string' ? [topics] : [...topics];
   if (filters.length === 0) throw new RangeError('fromMqtt: give at least one topic filter');
-  const invalid = validateTopics(filters);
-  if (invalid !== null) throw new TypeError(`fromMqtt: "${invalid}" is not a valid MQTT topic filter`);
+  for (const filter of filters) {
+    const problem = typeof filter === 'string' ? topicFilterProblem(filter) : 'a string';
+    if (problem !== undefined)
+      throw new TypeError(`fromMqtt: ${describeValue(filter)} is not a valid MQTT topic filter: it must be ${problem}`);
+  }
   const qos = check.oneOf('qos', options.qos ?? FROM_MQTT_DEFAULTS.qos, QOS_LEVELS);
   const manual = check.oneOf('ack', options.ack ?? FROM_MQTT_DEFAULTS.ack, ['auto', 'manual']) === 'manual';
   const keepSubscription = check.boolean(

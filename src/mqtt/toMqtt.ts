@@ -9,6 +9,7 @@ import { describeValue, optionChecks } from '../internal/options.js';
 import type { WriteQueueOptions, WriteResult } from '../writeQueue.js';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
 import { QOS_LEVELS } from './message.js';
+import { topicNameProblem } from './topicFilter.js';
 import { describeReasonCode, reasonCodeOf } from './reasonCodes.js';
 import { serializePayload } from '../payload/serializePayload.js';
 import { watchConnection } from './watchConnection.js';
@@ -131,8 +132,8 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
   if (typeof options.topic !== 'string' && typeof options.topic !== 'function')
     throw check.error('type', 'topic', 'a string or a function of the value', options.topic);
   if (typeof options.topic === 'string') {
-    const problem = topicProblem(options.topic);
-    if (problem !== undefined) throw new TypeError(`toMqtt: ${problem}`);
+    const problem = topicNameProblem(options.topic);
+    if (problem !== undefined) throw check.error('type', 'topic', problem, options.topic);
   }
   const qos = check.oneOf('qos', options.qos ?? TO_MQTT_DEFAULTS.qos, QOS_LEVELS);
   const retain = check.boolean('retain', options.retain ?? TO_MQTT_DEFAULTS.retain);
@@ -157,10 +158,12 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
         try {
           // A fixed topic was checked once, when the operator was made.
           topic = typeof options.topic === 'function' ? options.topic(value) : options.topic;
-          const problem = typeof options.topic === 'function' ? topicProblem(topic) : undefined;
-          if (problem !== undefined) {
-            slot.reject('message', problem);
-            return;
+          if (typeof options.topic === 'function') {
+            const problem = typeof topic === 'string' ? topicNameProblem(topic) : 'a string';
+            if (problem !== undefined) {
+              slot.reject('message', `the topic function's topic must be ${problem}, got ${describeValue(topic)}`);
+              return;
+            }
           }
           const serialized: unknown = serialize(value);
           if (typeof serialized === 'string' || Buffer.isBuffer(serialized)) payload = serialized;
@@ -226,14 +229,4 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
         if (owned) closeOwned(client);
       };
     });
-}
-
-// MQTT topic names (not filters): non-empty, no wildcards, no NUL, at most 65535 bytes.
-function topicProblem(topic: unknown): string | undefined {
-  if (typeof topic !== 'string' || topic.length === 0)
-    return `the topic must be a non-empty string, got ${describeValue(topic)}`;
-  // eslint-disable-next-line no-control-regex -- NUL is what this check looks for
-  if (/[+#\u0000]/.test(topic)) return `"${topic}" is not a topic to publish to: it holds a wildcard (+ or #) or NUL`;
-  if (Buffer.byteLength(topic) > 65_535) return 'the topic is longer than 65535 bytes';
-  return undefined;
 }

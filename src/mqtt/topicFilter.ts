@@ -1,7 +1,9 @@
 /**
- * MQTT topic filters: matching a topic against a filter, shared subscriptions.
+ * MQTT topic filters: matching a topic against a filter, shared subscriptions, and
+ * the rules a topic name and a topic filter follow.
  * @module
  */
+import { validateTopics } from 'mqtt';
 
 /**
  * The filter a subscription matches topics with: `$share/<group>/<filter>` is a
@@ -58,4 +60,44 @@ export function topicMatcher(filter: string): (topic: string) => boolean {
     }
     return filterLevels.length === topicLevels.length;
   };
+}
+
+/** The longest topic MQTT can carry: a two-byte length, in bytes of UTF-8. */
+const MAX_TOPIC_BYTES = 65_535;
+
+// The rules every topic and filter follow (MQTT 3.1.1 §4.7.3, MQTT 5 §4.7.3): not empty,
+// no NUL character, at most 65,535 bytes of UTF-8. What a topic must be when it breaks one.
+function basicTopicProblem(topic: string): string | undefined {
+  if (topic.length === 0) return 'a non-empty topic';
+  if (topic.includes('\u0000')) return 'a topic without NUL characters';
+  if (Buffer.byteLength(topic) > MAX_TOPIC_BYTES) return `a topic of at most ${MAX_TOPIC_BYTES} bytes`;
+  return undefined;
+}
+
+/**
+ * What a topic to publish to must be, when `topic` is not one (in the words of the
+ * options toolkit: `topic must be <this>, got …`); `undefined` when it is one.
+ * `toMqtt` and the command line's `publish --topic` check with it.
+ * @internal
+ */
+export function topicNameProblem(topic: string): string | undefined {
+  return (
+    basicTopicProblem(topic) ??
+    (/[+#]/.test(topic) ? 'a topic to publish to, without the wildcards + and # (they are for subscribing)' : undefined)
+  );
+}
+
+/**
+ * What a topic filter must be, when `filter` is not one (`+` a whole level, `#` the
+ * whole last level, MQTT.js's rule); `undefined` when it is one. `fromMqtt` and the
+ * command line's `aggregate --topic` check with it.
+ * @internal
+ */
+export function topicFilterProblem(filter: string): string | undefined {
+  return (
+    basicTopicProblem(filter) ??
+    (validateTopics([filter]) === null
+      ? undefined
+      : 'a topic filter: + stands for a whole level and # for the whole last level')
+  );
 }
