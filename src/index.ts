@@ -43,6 +43,8 @@ export { windowedCount } from './window/windowedCount.js';
 export type { WindowedCountOperatorOptions } from './window/windowedCount.js';
 export { WindowedCountState } from './window/WindowedCountState.js';
 export type { WindowedCountSnapshot, WindowStats } from './window/WindowedCountState.js';
+export { SnapshotMismatchError } from './window/snapshot.js';
+export type { SnapshotDifference } from './window/snapshot.js';
 export type { IdleAdvanceOptions, LateRule, OutputMode, WindowedCountOptions } from './window/options.js';
 export type { Duration } from './duration.js';
 export type { WindowRow } from './window/windowRow.js';

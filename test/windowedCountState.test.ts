@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import {
   RejectionError,
+  SnapshotMismatchError,
   WindowedCountState,
   type LateRule,
   type OutputMode,
@@ -581,6 +582,28 @@ describe('WindowedCountState', () => {
       ],
       ['more windows than maxWindows', good, /holds 2 windows, more than maxWindows \(1\)/],
     ];
+    it('refuses a snapshot taken with other options with a SnapshotMismatchError listing each option and both values', () => {
+      const target = make(options);
+      const other = { ...good, settings: { ...good.settings, windowDuration: 20, watermarkDelay: 0 } };
+      let refusal: unknown;
+      try {
+        target.counter.restore(other);
+      } catch (error) {
+        refusal = error;
+      }
+      expect(refusal).to.be.instanceOf(SnapshotMismatchError);
+      expect((refusal as SnapshotMismatchError).differences).to.deep.equal([
+        { setting: 'windowDuration', saved: 20, current: 10 },
+        { setting: 'watermarkDelay', saved: 0, current: good.settings.watermarkDelay },
+      ]);
+      expect(() => target.counter.restore({ ...good, format: 2 } as unknown as WindowedCountSnapshot<string>)).to.throw(
+        Error,
+      );
+      expect(() =>
+        target.counter.restore({ ...good, format: 2 } as unknown as WindowedCountSnapshot<string>),
+      ).not.to.throw(SnapshotMismatchError);
+    });
+
     for (const [what, snapshot, message] of bad) {
       it(`refuses ${what}, and the counter stays usable`, () => {
         const tooMany = what.startsWith('more windows');

@@ -68,6 +68,37 @@ const SETTING_NAMES = [
   'outputMode',
   'lateRule',
 ] as const;
+
+/** One option a snapshot was taken with that the counter restoring it has otherwise. */
+export interface SnapshotDifference {
+  /** The option, as {@link WindowedCountSnapshot.settings} names it. */
+  readonly setting: (typeof SETTING_NAMES)[number];
+  /** Its value in the snapshot (durations in milliseconds). */
+  readonly saved: number | string;
+  /** Its value in the counter that was to restore it. */
+  readonly current: number | string;
+}
+
+/**
+ * A snapshot taken under other window options than the counter restoring it
+ * ({@link WindowedCountState.restore}, `windowedCount`'s `initialState`, a durable
+ * state directory), so its windows and watermark would mean something else there.
+ * `differences` lists each option with both values, for a caller that words the
+ * refusal in its own terms (the command line speaks of `--window` and `--state-dir`).
+ */
+export class SnapshotMismatchError extends Error {
+  override readonly name = 'SnapshotMismatchError';
+  /** Each option that differs, in the order of {@link WindowedCountSnapshot.settings}. */
+  readonly differences: readonly SnapshotDifference[];
+  /**
+   * @param message - what differs and what to do, starting with who refused.
+   * @param options - the `differences`.
+   */
+  constructor(message: string, options: { readonly differences: readonly SnapshotDifference[] }) {
+    super(message);
+    this.differences = options.differences;
+  }
+}
 /** The running counters a snapshot carries. @internal */
 export const STAT_NAMES = [
   'eventsSeen',
@@ -81,8 +112,9 @@ export const STAT_NAMES = [
 
 /**
  * Throws an `Error` saying what is wrong when `snapshot` cannot be the state of a
- * counter with these settings: not a snapshot, another format, other options, or
- * values a counter never holds (so a corrupted file fails here, not rows later).
+ * counter with these settings: not a snapshot, another format, other options (a
+ * {@link SnapshotMismatchError}), or values a counter never holds (so a corrupted file
+ * fails here, not rows later).
  * @internal
  */
 export function checkSnapshot<E, K>(
@@ -98,12 +130,16 @@ export function checkSnapshot<E, K>(
 
   const taken = snapshot.settings;
   if (taken === null || typeof taken !== 'object') fail('the snapshot has no settings');
-  const differences = SETTING_NAMES.filter((name) => taken[name] !== settings[name]).map(
-    (name) => `${name} ${describe(taken[name])} (this counter: ${describe(settings[name])})`,
+  const differences: SnapshotDifference[] = SETTING_NAMES.filter((name) => taken[name] !== settings[name]).map(
+    (name) => ({ setting: name, saved: taken[name], current: settings[name] }),
   );
   if (differences.length > 0) {
-    fail(
-      `the snapshot was taken with other options: ${differences.join(', ')}; restore it into a counter with the options it was taken with`,
+    const listed = differences.map(
+      ({ setting, saved, current }) => `${setting} ${describe(saved)} (this counter: ${describe(current)})`,
+    );
+    throw new SnapshotMismatchError(
+      `${context}: the snapshot was taken with other options: ${listed.join(', ')}; restore it into a counter with the options it was taken with`,
+      { differences },
     );
   }
 
