@@ -40,6 +40,54 @@ describe('NextLineState and nextLine', () => {
     cursor.close();
   });
 
+  it('tells the byte offset after each line, and starts at a saved offset, whatever the text holds', () => {
+    // ASCII, UTF-8, an invalid byte, CRLF, empty lines: offsets are bytes of the file.
+    const bytes = Buffer.concat([
+      Buffer.from('one\r\n\nhé☃\n'),
+      Buffer.from([0x61, 0xff, 0x62, 0x0a]),
+      Buffer.from('\nlast'),
+    ]);
+    const path = join(dir, 'offsets.log');
+    writeFileSync(path, bytes);
+    const cursor = new NextLineState(path, { chunkSize: 2 });
+    expect(cursor.offset).to.equal(0);
+    const seen: [string | undefined, number][] = [];
+    for (let i = 0; i < 5; i++) seen.push([cursor.next(), cursor.offset]);
+    cursor.close();
+    expect(seen).to.deep.equal([
+      ['one', 5],
+      ['hé☃', 13],
+      ['a\ufffdb', 17],
+      ['last', bytes.length],
+      ['one', 5], // loops
+    ]);
+    for (const [line, offset] of seen.slice(0, 3)) {
+      const resumed = new NextLineState(path, { start: offset, loop: false });
+      const rest: (string | undefined)[] = [];
+      for (let next = resumed.next(); next !== undefined; next = resumed.next()) rest.push(next);
+      resumed.close();
+      const all = ['one', 'hé☃', 'a\ufffdb', 'last'];
+      expect(rest, `after ${line}`).to.deep.equal(all.slice(all.indexOf(line!) + 1));
+    }
+  });
+
+  it('goes round from a start at the end of the file, and starts over when the file is now shorter than the start', () => {
+    const path = file('f.log', 'a\nb\n');
+    const atEnd = new NextLineState(path, { start: 4 });
+    expect([atEnd.next(), atEnd.next()]).to.deep.equal(['a', 'b']);
+    atEnd.close();
+    const atEndOnce = new NextLineState(path, { start: 4, loop: false });
+    expect(atEndOnce.next()).to.equal(undefined);
+    atEndOnce.close();
+    const truncated = new NextLineState(path, { start: 400, loop: false });
+    expect([truncated.next(), truncated.offset]).to.deep.equal(['a', 2]);
+    truncated.close();
+    expect(() => new NextLineState(path, { start: -1 })).to.throw(
+      RangeError,
+      /^NextLineState: start must be an integer ≥ 0, got -1$/,
+    );
+  });
+
   it('reads a real corpus line for line', () => {
     const expected = corpusLines('hackers');
     const cursor = new NextLineState(corpusPath('hackers'), { loop: false });

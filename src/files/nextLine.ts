@@ -24,7 +24,7 @@ import { NextLineState, nextLineSettings, type NextLineOptions } from './NextLin
  * interval(1000).pipe(nextLine('access.log')).subscribe((line) => console.log(line));
  * ```
  * @param path - the text file to read.
- * @param options - `loop` and `chunkSize`, see {@link NextLineOptions}.
+ * @param options - `loop`, `chunkSize` and `start`, see {@link NextLineOptions}.
  * @returns an operator emitting one line per source value.
  * @see {@link NextLineState} for the same without RxJS.
  */
