@@ -46,10 +46,13 @@ export type { WindowedCountSnapshot, WindowStats } from './window/WindowedCountS
 export { SnapshotMismatchError } from './window/snapshot.js';
 export type { SnapshotDifference } from './window/snapshot.js';
 export type { IdleAdvanceOptions, LateRule, OutputMode, WindowedCountOptions } from './window/options.js';
+export type { QuietProof, SourceLiveness } from './window/idleAdvance.js';
 export type { Duration } from './duration.js';
 export type { WindowRow } from './window/windowRow.js';
 
 export { fromMqtt, MqttSubscribeError } from './mqtt/fromMqtt.js';
+export { BrokerLiveness } from './mqtt/brokerLiveness.js';
+export type { BrokerLivenessOptions } from './mqtt/brokerLiveness.js';
 export type { FromMqttOptions } from './mqtt/fromMqtt.js';
 export { toMqtt } from './mqtt/toMqtt.js';
 export type { MqttPublished, ToMqttOptions } from './mqtt/toMqtt.js';

@@ -326,18 +326,19 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       const idleAdvance =
         idle === undefined
           ? undefined
-          : new IdleAdvance(
-              idle.after,
-              settings.watermarkDelay,
-              idle.scheduler ?? asyncScheduler,
-              state.windows,
-              (to) => {
+          : new IdleAdvance({
+              after: idle.after,
+              watermarkDelay: settings.watermarkDelay,
+              scheduler: idle.scheduler ?? asyncScheduler,
+              windows: state.windows,
+              liveness: idle.liveness,
+              advance: (to) => {
                 // Recorded before it takes effect: a restart must close the same windows.
                 if (!saving(() => state.advanceWatermark(to))) return;
                 state.pump();
                 saving(() => state.checkpointIfDue());
               },
-            );
+            });
 
       const report = (paused: boolean) => {
         const pendingRows = state.pendingRows;

@@ -5,6 +5,7 @@
 import { Observable } from 'rxjs';
 import type { IClientSubscribeOptions, IPublishPacket } from 'mqtt';
 import type { LiveStatistics } from '../observe/LiveStatistics.js';
+import type { BrokerLiveness } from './brokerLiveness.js';
 import { BrokerStatistics } from './brokerStatistics.js';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
 import { holdAck, holdOutgoing, leaveUnclaimedUnacknowledged } from './manualAck.js';
@@ -52,6 +53,12 @@ export interface FromMqttOptions {
    * and getting it back are reported as changes. See {@link LiveStatistics}.
    */
   statistics?: LiveStatistics;
+  /**
+   * Pings the broker to prove that silence on the subscription is idleness, not a
+   * stall, for the window operator's `idleAdvance.liveness` (give it the same
+   * instance). One subscription at a time. See {@link BrokerLiveness}.
+   */
+  liveness?: BrokerLiveness;
 }
 
 /** The broker refused a subscription (SUBACK reason code ≥ 0x80). */
@@ -153,9 +160,20 @@ export function fromMqtt(
     options.keepSubscription ?? FROM_MQTT_DEFAULTS.keepSubscription,
   );
 
+  const liveness = options.liveness;
+  // Duck-typed, as clients are: the BrokerLiveness may come from another copy of this package.
+  if (liveness !== undefined && typeof (liveness as Partial<BrokerLiveness> | null)?.attach !== 'function')
+    throw check.error('type', 'liveness', 'a BrokerLiveness', liveness);
+
   const matchers = filters.map(topicMatcher);
 
   return new Observable<MqttMessage>((destination) => {
+    if (liveness?.attached === true) {
+      destination.error(
+        new Error('fromMqtt: this BrokerLiveness already follows another subscription; give each fromMqtt its own'),
+      );
+      return;
+    }
     const opened = openConnectionOrError('fromMqtt', conn, destination);
     if (opened === undefined) return;
     const { client, owned, broker } = opened;
@@ -193,6 +211,7 @@ export function fromMqtt(
     const statistics = options.statistics;
     const brokerStage = statistics?.stage('broker', () => new BrokerStatistics((change) => statistics.report(change)));
     const detachStatistics = brokerStage?.attach(client, broker, filters);
+    const detachLiveness = liveness?.attach(client);
 
     const fresh = acquireFilters(client, filters);
     if (fresh.length === 0) brokerStage?.subscriptionGranted();
@@ -227,6 +246,7 @@ export function fromMqtt(
       client.off('message', onMessage);
       stopWatching();
       detachStatistics?.();
+      detachLiveness?.();
       const unused = releaseFilters(client, filters);
       const unsubscribe = !keepSubscription && unused.length > 0;
       if (!owned) {

@@ -144,9 +144,14 @@ export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>)
       const idleAdvance =
         idle === undefined
           ? undefined
-          : new IdleAdvance(idle.after, settings.watermarkDelay, idle.scheduler ?? asyncScheduler, counter, (to) =>
-              counter.advanceWatermark(to),
-            );
+          : new IdleAdvance({
+              after: idle.after,
+              watermarkDelay: settings.watermarkDelay,
+              scheduler: idle.scheduler ?? asyncScheduler,
+              windows: counter,
+              liveness: idle.liveness,
+              advance: (to) => counter.advanceWatermark(to),
+            });
       // Restored windows close by the clock too, counting the silence from now: when
       // the last event before the snapshot arrived is not known.
       if (initialState !== undefined) {
