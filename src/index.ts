@@ -69,6 +69,7 @@ export type {
   DurableWindowStats,
   DurableWriterHooks,
 } from './durable/durableWindowedCount.js';
+export type { LateRow } from './durable/pendingRows.js';
 export { defaultStateDirectory } from './durable/stateFiles.js';
 export type { Durability } from './durable/stateFiles.js';
 
@@ -96,6 +97,14 @@ export type {
   WindowCountTableOptions,
   WindowTotal,
 } from './cassandra/windowCountTable.js';
+export {
+  checkLateCountTable,
+  ensureLateCountTable,
+  lateCountRows,
+  readLateTotals,
+} from './cassandra/lateCountTable.js';
+export type { LateCountRowsOptions, LateCountTableOptions, LateTotal } from './cassandra/lateCountTable.js';
+export type { CountTableOptions } from './cassandra/countTable.js';
 export { CassandraWriteError, isRetryableCassandraError } from './cassandra/writeError.js';
 
 export { fromGpioButton } from './gpio/fromGpioButton.js';

@@ -10,7 +10,7 @@ import { DurableWindowedCountState } from '../src/durable/DurableWindowedCountSt
 import { SECONDS_BOUNDS, SIZE_BOUNDS } from '../src/observe/Histogram.js';
 import type { HistogramValue, Statistic } from '../src/observe/statistic.js';
 import { resolveWindowSettings, type WindowedCountOptions } from '../src/window/options.js';
-import { RejectionError, type Rejection, type WindowRow } from '../src/index.js';
+import { RejectionError, type LateRow, type Rejection, type WindowRow } from '../src/index.js';
 
 interface Ev {
   readonly t: number;
@@ -24,6 +24,8 @@ type State = DurableWindowedCountState<Ev, number>;
 
 interface Setup {
   readonly window?: Partial<WindowedCountOptions<Ev, number>>;
+  /** Keep late counts (rows to `lateSent`), holding at most this many. */
+  readonly maxLateCounts?: number;
   readonly maxRowsInFlight?: number;
   readonly checkpointEvery?: number;
   readonly strict?: boolean;
@@ -53,6 +55,7 @@ describe('DurableWindowedCountState', () => {
   function setup(options: Setup = {}) {
     const clock = { now: 1_000 };
     const sent: WindowRow<number>[] = [];
+    const lateSent: LateRow<number>[] = [];
     const rejections: Rejection[] = [];
     const settings = resolveWindowSettings<Ev, number>({
       eventTime: (event) => event.t,
@@ -70,13 +73,16 @@ describe('DurableWindowedCountState', () => {
         checkpointEvery: options.checkpointEvery ?? 1_000,
         now: () => clock.now,
         sendRow: (row) => sent.push(row),
+        ...(options.maxLateCounts === undefined
+          ? {}
+          : { sendLateRow: (row: LateRow<number>) => lateSent.push(row), maxLateCounts: options.maxLateCounts }),
         onReject: (rejection) => rejections.push(rejection),
         strict: options.strict ?? false,
       });
       opened.push(state);
       return state;
     };
-    return { clock, sent, rejections, open };
+    return { clock, sent, lateSent, rejections, open };
   }
 
   /**
@@ -422,6 +428,85 @@ describe('DurableWindowedCountState', () => {
     });
   });
 
+  describe('late counts', () => {
+    const late = (row: LateRow<number>) => `${show(row)} part ${row.part}`;
+
+    it('counts each (window, key) an event was late for, in a part named after the event that started it', () => {
+      const { lateSent, open } = setup({ maxLateCounts: 100, window: { windowDuration: 10, slideDuration: 5 } });
+      const state = open();
+      state.enter('running');
+      state.record(1, 11, [{ t: 30, k: 200 }]); // watermark 25: windows ending by 25 are final
+      state.record(2, 12, [{ t: 14, k: 200 }]); // late for [5,15) and [10,20)
+      state.record(3, 13, [{ t: 8, k: 404 }]); // late for [0,10) and [5,15)
+      state.record(4, 14, [{ t: 9, k: 404 }]); // again: the waiting rows take the newer counts
+      state.pump();
+      expect(lateSent.map(late)).to.deep.equal([
+        '[5,15) 200=1 part 2',
+        '[10,20) 200=1 part 2',
+        '[0,10) 404=2 part 3',
+        '[5,15) 404=2 part 3',
+      ]);
+      expect(lateSent.every((row) => row.final === true)).to.equal(true);
+      expect([state.stats.pendingLateRows, state.backlog]).to.deep.equal([4, 4 + state.pendingRows]);
+    });
+
+    it('holds at most maxLateCounts; a (window, key) forgotten and late again starts a new part, never a smaller count', () => {
+      const { lateSent, open } = setup({ maxLateCounts: 1 });
+      const state = open();
+      state.enter('running');
+      state.record(1, 11, [{ t: 30, k: 200 }]);
+      state.record(2, 12, [{ t: 1, k: 200 }]);
+      state.record(3, 13, [{ t: 2, k: 404 }]); // pushes [0,10) 200 out
+      state.record(4, 14, [{ t: 3, k: 200 }]); // late again: a new part, count 1
+      state.pump();
+      expect(lateSent.map(late)).to.deep.equal(['[0,10) 200=1 part 2', '[0,10) 404=1 part 3', '[0,10) 200=1 part 4']);
+    });
+
+    it('replays to the same parts and counts after a crash, and keeps them across a checkpoint', () => {
+      const { lateSent, open } = setup({ maxLateCounts: 100 });
+      const first = open();
+      first.enter('running');
+      const settleAll = (state: State) => {
+        state.pump();
+        for (const row of lateSent.splice(0)) state.lateRowSettled(row, true);
+      };
+      first.record(1, 11, [{ t: 30, k: 200 }]);
+      first.record(2, 12, [{ t: 1, k: 200 }]);
+      first.pump(); // [0,10) 200=1 part 2 goes out, unsettled at the checkpoint
+      first.checkpoint();
+      first.record(3, 13, [{ t: 2, k: 200 }]);
+      first.flush(1);
+      expect(first.stats.pendingLateRows).to.equal(1);
+      crash(first); // the checkpoint and the journal line of message 3 are what is left
+      const second = open();
+      second.enter('running');
+      expect(second.stats.pendingLateRows).to.equal(1);
+      settleAll(second);
+      second.record(4, 14, [{ t: 4, k: 200 }]);
+      second.pump();
+      // The same part, its count going on from the replayed 2: never a fresh count of 1.
+      expect(lateSent.map(late)).to.deep.equal(['[0,10) 200=3 part 2']);
+      second.lateRowSettled(lateSent[0]!, true);
+      second.checkpoint();
+      second.close();
+      const third = open();
+      third.enter('running');
+      third.record(5, 15, [{ t: 5, k: 200 }]);
+      third.pump();
+      expect(lateSent.map(late)).to.deep.equal(['[0,10) 200=3 part 2', '[0,10) 200=4 part 2']);
+    });
+
+    it('reports late events as before, and keeps no late state when no late writer is given', () => {
+      const { rejections, open } = setup();
+      const state = open();
+      state.enter('running');
+      state.record(1, 11, [{ t: 30, k: 200 }]);
+      state.record(2, 12, [{ t: 1, k: 200 }]);
+      expect(rejections.map((r) => r.kind)).to.deep.equal(['late']);
+      expect([state.stats.pendingLateRows, state.backlog]).to.deep.equal([0, state.pendingRows]);
+    });
+  });
+
   describe('phases and statistics', () => {
     it('moves through restoring, running, paused, stopping and closed, with a readiness for each', () => {
       const { open } = setup({ maxRowsInFlight: 1 });
@@ -505,6 +590,8 @@ describe('DurableWindowedCountState', () => {
         'rejections_total{kind=row}': 0,
         'rejections_total{kind=queue-full}': 0,
         late_events_total: 1,
+        late_rows_pending: 0,
+        late_rows_written_total: 0,
         open_windows: 1,
         window_counts: 1,
         watermark_timestamp_seconds: 19.995,

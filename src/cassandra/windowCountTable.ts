@@ -8,7 +8,16 @@ import type { Client } from 'cassandra-driver';
 import type { WindowRow } from '../window/windowRow.js';
 import type { CassandraTableMapping } from './cassandraSink.js';
 import { optionChecks } from '../internal/options.js';
-import { assertCqlIdentifier } from './identifier.js';
+import {
+  checkCountTable,
+  countTableTarget,
+  countTimestamp,
+  ensureCountTable,
+  sumCountTable,
+  type CountTableSpec,
+} from './countTable.js';
+
+export { WindowCountTableError } from './countTable.js';
 
 /** Where the window counts live. */
 export interface WindowCountTableOptions {
@@ -39,35 +48,20 @@ export interface WindowTotal {
   readonly final: boolean;
 }
 
-/** The defaults of {@link WindowCountTableOptions}: the original job's keyspace and table. */
-const WINDOW_COUNT_TABLE_DEFAULTS = { keyspace: 'hyper', table: 'mqtt' } as const;
-
-/** Resolved, validated `keyspace.table`; a bad name throws an error naming `operator`. */
-function windowCountTarget(
-  options: WindowCountTableOptions | undefined,
-  operator: string,
-): { keyspace: string; table: string } {
-  return {
-    keyspace: assertCqlIdentifier('keyspace', options?.keyspace ?? WINDOW_COUNT_TABLE_DEFAULTS.keyspace, operator),
-    table: assertCqlIdentifier('table', options?.table ?? WINDOW_COUNT_TABLE_DEFAULTS.table, operator),
-  };
-}
-
-/** Where a column sits in the table, as `system_schema.columns` names it. */
-type ColumnKind = 'partition_key' | 'clustering' | 'regular' | 'static';
-
-/** The columns {@link windowCountRows} writes, in its `toValues` order, with the type and key role each needs. */
-const WINDOW_COUNT_COLUMNS: ReadonlyArray<{ name: string; type: string; kind: ColumnKind }> = [
-  { name: 'window_start', type: 'timestamp', kind: 'partition_key' },
-  { name: 'window_end', type: 'timestamp', kind: 'clustering' },
-  { name: 'status', type: 'int', kind: 'clustering' },
-  { name: 'aggregator', type: 'text', kind: 'clustering' },
-  { name: 'count', type: 'bigint', kind: 'regular' },
-  { name: 'final', type: 'boolean', kind: 'regular' },
-];
-
-/** Regular columns added after the table's first version, with the statement that adds each to an older table. */
-const ADDED_COLUMNS: ReadonlyArray<{ name: string; type: string }> = [{ name: 'final', type: 'boolean' }];
+/** The window-count table: the original job's `hyper.mqtt`, one row per (window, status, aggregator). */
+const WINDOW_COUNT_TABLE: CountTableSpec = {
+  defaultTable: 'mqtt',
+  ensure: 'ensureWindowCountTable',
+  columns: [
+    { name: 'window_start', type: 'timestamp', kind: 'partition_key' },
+    { name: 'window_end', type: 'timestamp', kind: 'clustering' },
+    { name: 'status', type: 'int', kind: 'clustering' },
+    { name: 'aggregator', type: 'text', kind: 'clustering' },
+    { name: 'count', type: 'bigint', kind: 'regular' },
+    { name: 'final', type: 'boolean', kind: 'regular' },
+  ],
+  added: ['final'],
+};
 
 /** Options of {@link windowCountRows}. */
 export interface WindowCountRowsOptions extends WindowCountTableOptions {
@@ -77,17 +71,6 @@ export interface WindowCountRowsOptions extends WindowCountTableOptions {
    * counts do not overwrite each other; {@link readWindowTotals} sums them.
    */
   aggregator?: string;
-}
-
-/**
- * The window-count table's write timestamp: `windowEnd` (ms) × 1000 + `count`. As a
- * `bigint`: past the year 2255 the product is no longer a safe JavaScript integer.
- */
-function windowCountTimestamp(row: WindowRow<number>): bigint {
-  const windowEnd = row.windowEnd instanceof Date ? row.windowEnd.getTime() : Number.NaN;
-  if (!Number.isSafeInteger(windowEnd)) throw new TypeError(`windowEnd ${String(row.windowEnd)} is not a valid Date`);
-  if (!Number.isSafeInteger(row.count)) throw new TypeError(`count ${String(row.count)} is not a whole number`);
-  return BigInt(windowEnd) * 1000n + BigInt(row.count);
 }
 
 /**
@@ -135,102 +118,17 @@ function windowCountTimestamp(row: WindowRow<number>): bigint {
 export function windowCountRows(
   options: WindowCountRowsOptions = {},
 ): Required<CassandraTableMapping<WindowRow<number>>> {
-  const { keyspace, table } = windowCountTarget(options, 'windowCountRows');
+  const { keyspace, table } = countTableTarget(WINDOW_COUNT_TABLE, options, 'windowCountRows');
   const aggregator = options.aggregator ?? '';
   if (typeof aggregator !== 'string')
     throw optionChecks('windowCountRows').error('type', 'aggregator', 'a string', aggregator);
   return {
     keyspace,
     table,
-    columns: WINDOW_COUNT_COLUMNS.map((column) => column.name),
+    columns: WINDOW_COUNT_TABLE.columns.map((column) => column.name),
     toValues: (row) => [row.windowStart, row.windowEnd, row.key, aggregator, row.count, row.final === true],
-    writeTimestamp: windowCountTimestamp,
+    writeTimestamp: countTimestamp,
   };
-}
-
-const KIND_NAMES: Readonly<Record<string, string>> = {
-  partition_key: 'a partition key column',
-  clustering: 'a clustering column',
-  regular: 'a regular column',
-  static: 'a static column',
-};
-const kindName = (kind: string) => KIND_NAMES[kind] ?? `a ${kind} column`;
-
-/**
- * The error {@link ensureWindowCountTable} and {@link checkWindowCountTable} throw
- * when the table does not have the columns {@link cassandraSink} writes (or does
- * not exist, for the check alone). `message` names the function that checked and
- * every difference, in one sentence.
- */
-export class WindowCountTableError extends Error {
-  override readonly name = 'WindowCountTableError';
-  /** The function that checked: `ensureWindowCountTable` or `checkWindowCountTable`. */
-  readonly operator: string;
-  /** `keyspace.table` checked. */
-  readonly target: string;
-  /** Each difference as a phrase, e.g. `count is int (expected bigint)`. */
-  readonly differences: readonly string[];
-  /** Whether the table exists. */
-  readonly exists: boolean;
-  /**
-   * @param options - the `operator` that checked, the `target` checked, its
-   *   `differences` and whether it `exists`.
-   */
-  constructor(options: {
-    readonly operator: string;
-    readonly target: string;
-    readonly differences: readonly string[];
-    readonly exists: boolean;
-  }) {
-    const { operator, target, differences, exists } = options;
-    super(
-      exists
-        ? `${operator}: ${target} exists with another schema: ${differences.join('; ')}. Drop it, or choose another table (the table option; --table on the command line).`
-        : `${operator}: ${target} does not exist: create it with ensureWindowCountTable (or the CREATE TABLE in its documentation).`,
-    );
-    this.operator = operator;
-    this.target = target;
-    this.differences = differences;
-    this.exists = exists;
-  }
-}
-
-/**
- * How the existing columns differ from what the sink writes, one phrase each.
- * Extra regular columns are fine (the sink leaves them empty); an extra key column
- * is not (every INSERT would lack it).
- */
-function schemaDifferences(
-  target: string,
-  columns: ReadonlyArray<{ name: string; type: string; kind: string }>,
-): string[] {
-  const byName = new Map(columns.map((column) => [column.name, column]));
-  const differences: string[] = [];
-  for (const expected of WINDOW_COUNT_COLUMNS) {
-    const actual = byName.get(expected.name);
-    if (actual === undefined) {
-      const added = ADDED_COLUMNS.find((column) => column.name === expected.name);
-      differences.push(
-        added === undefined
-          ? `${expected.name} is missing`
-          : `${expected.name} is missing (ALTER TABLE ${target} ADD ${added.name} ${added.type} adds it)`,
-      );
-      continue;
-    }
-    if (actual.type !== expected.type)
-      differences.push(`${expected.name} is ${actual.type} (expected ${expected.type})`);
-    if (actual.kind !== expected.kind)
-      differences.push(`${expected.name} is ${kindName(actual.kind)} (expected ${kindName(expected.kind)})`);
-  }
-  const known = new Set(WINDOW_COUNT_COLUMNS.map((column) => column.name));
-  for (const column of columns) {
-    if (!known.has(column.name) && (column.kind === 'partition_key' || column.kind === 'clustering')) {
-      differences.push(
-        `${column.name} is an extra ${column.kind === 'clustering' ? 'clustering' : 'partition key'} column (the sink does not write it)`,
-      );
-    }
-  }
-  return differences;
 }
 
 /**
@@ -262,79 +160,7 @@ function schemaDifferences(
  *   naming every difference, or the missing table.
  */
 export function checkWindowCountTable(client: Client, options: WindowCountTableOptions = {}): Promise<void> {
-  return checkTable('checkWindowCountTable', client, options);
-}
-
-/** {@link checkWindowCountTable}, its errors naming `operator`. */
-async function checkTable(operator: string, client: Client, options: WindowCountTableOptions): Promise<void> {
-  const { target, columns } = await readColumns(operator, client, options);
-  if (columns.length === 0) throw new WindowCountTableError({ operator, target, differences: [], exists: false });
-  const differences = schemaDifferences(target, columns);
-  if (differences.length > 0) throw new WindowCountTableError({ operator, target, differences, exists: true });
-}
-
-/** The table's columns as `system_schema.columns` has them (none when it does not exist). */
-async function readColumns(
-  operator: string,
-  client: Client,
-  options: WindowCountTableOptions,
-): Promise<{ target: string; columns: { name: string; type: string; kind: string }[] }> {
-  const { keyspace, table } = windowCountTarget(options, operator);
-  // Unquoted names are stored folded to lower case.
-  const result = await client.execute(
-    'SELECT column_name, kind, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?',
-    [keyspace.toLowerCase(), table.toLowerCase()],
-    { prepare: true },
-  );
-  const columns = result.rows.map((row) => ({
-    name: String(row['column_name']),
-    type: String(row['type']),
-    kind: String(row['kind']),
-  }));
-  return { target: `${keyspace}.${table}`, columns };
-}
-
-/**
- * Adds the columns of {@link ADDED_COLUMNS} that a table of an earlier version lacks,
- * when that is all that differs: a table wrong in any other way is left as it is, for
- * the check to name.
- */
-async function addMissingColumns(operator: string, client: Client, options: WindowCountTableOptions): Promise<void> {
-  const { target, columns } = await readColumns(operator, client, options);
-  const present = new Set(columns.map((column) => column.name));
-  const missing = ADDED_COLUMNS.filter((column) => !present.has(column.name));
-  if (missing.length === 0 || schemaDifferences(target, columns).length !== missing.length) return;
-  for (const { name, type } of missing) await client.execute(`ALTER TABLE ${target} ADD ${name} ${type}`);
-}
-
-/** bigint columns come back as the driver's Long (or a JS bigint with useBigIntAsLong). */
-function toNumber(value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
-  return (value as { toNumber(): number }).toNumber();
-}
-
-const REPLICATION_TOKEN = /^[A-Za-z0-9_.]{1,100}$/;
-
-function replicationLiteral(operator: string, replication: Readonly<Record<string, string | number>>): string {
-  const entries = Object.entries(replication);
-  if (entries.length === 0)
-    throw optionChecks(operator).error('range', 'replication', "a map with at least the strategy's class", replication);
-  return (
-    '{' +
-    entries
-      .map(([key, value]) => {
-        const text = String(value);
-        if (!REPLICATION_TOKEN.test(key) || !REPLICATION_TOKEN.test(text)) {
-          throw new TypeError(
-            `${operator}: replication ${JSON.stringify(key)}: ${JSON.stringify(value)} is not allowed (letters, digits, '_' and '.' only)`,
-          );
-        }
-        return `'${key}': '${text}'`;
-      })
-      .join(', ') +
-    '}'
-  );
+  return checkCountTable(WINDOW_COUNT_TABLE, 'checkWindowCountTable', client, options);
 }
 
 /**
@@ -384,24 +210,7 @@ export async function ensureWindowCountTable(
   client: Client,
   options: EnsureWindowCountTableOptions = {},
 ): Promise<void> {
-  const operator = 'ensureWindowCountTable';
-  const { keyspace, table } = windowCountTarget(options, operator);
-  const replication = replicationLiteral(
-    operator,
-    options.replication ?? { class: 'SimpleStrategy', replication_factor: 1 },
-  );
-  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`);
-  await client.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.${table} (
-    window_start timestamp,
-    window_end timestamp,
-    status int,
-    aggregator text,
-    count bigint,
-    final boolean,
-    PRIMARY KEY ((window_start), window_end, status, aggregator)
-  )`);
-  await addMissingColumns(operator, client, options);
-  await checkTable(operator, client, options);
+  await ensureCountTable(WINDOW_COUNT_TABLE, 'ensureWindowCountTable', client, options);
 }
 
 /**
@@ -426,38 +235,5 @@ export async function ensureWindowCountTable(
  * @returns the totals, ordered by window start, window end, then status.
  */
 export async function readWindowTotals(client: Client, options: WindowCountTableOptions = {}): Promise<WindowTotal[]> {
-  const { keyspace, table } = windowCountTarget(options, 'readWindowTotals');
-  const totals = new Map<
-    string,
-    { windowStart: Date; windowEnd: Date; status: number; count: number; final: boolean }
-  >();
-  // eachRow pages through the table (fetchSize rows at a time) instead of holding it all.
-  const query = `SELECT window_start, window_end, status, count, final FROM ${keyspace}.${table}`;
-  await new Promise<void>((resolve, reject) => {
-    client.eachRow(
-      query,
-      [],
-      { prepare: true, autoPage: true },
-      (_n, row) => {
-        const windowStart = row['window_start'] as Date;
-        const windowEnd = row['window_end'] as Date;
-        const status = row['status'] as number;
-        const count = toNumber(row['count']);
-        const final = row['final'] === true;
-        const id = `${windowStart.getTime()}/${windowEnd.getTime()}/${status}`;
-        const total = totals.get(id);
-        if (total) {
-          total.count += count;
-          total.final &&= final;
-        } else totals.set(id, { windowStart, windowEnd, status, count, final });
-      },
-      (error) => (error ? reject(error) : resolve()),
-    );
-  });
-  return [...totals.values()].sort(
-    (a, b) =>
-      a.windowStart.getTime() - b.windowStart.getTime() ||
-      a.windowEnd.getTime() - b.windowEnd.getTime() ||
-      a.status - b.status,
-  );
+  return sumCountTable(WINDOW_COUNT_TABLE, 'readWindowTotals', client, options);
 }

@@ -18,7 +18,7 @@ import {
   type StatisticsSource,
 } from '../observe/statistic.js';
 import { windowGauges } from '../window/windowStatistics.js';
-import { PendingRows, savedRowToRow, type SavedRow } from './pendingRows.js';
+import { PendingRows, savedRowToRow, type LateRow, type SavedRow } from './pendingRows.js';
 import { RecentDeliveries } from './recentDeliveries.js';
 import { StateFiles, type Durability } from './stateFiles.js';
 
@@ -36,6 +36,10 @@ export interface DurableWindowStats extends WindowStats {
   readonly rowsInFlight: number;
   /** Rows the writer acknowledged. */
   readonly rowsWritten: number;
+  /** Late-count rows not yet acknowledged by the late writer (0 when late counts are not kept). */
+  readonly pendingLateRows: number;
+  /** Late-count rows the late writer acknowledged. */
+  readonly lateRowsWritten: number;
   /** Whether intake is stopped because too many rows wait for the writer. */
   readonly paused: boolean;
   /** How many times intake stopped for that reason. */
@@ -65,6 +69,13 @@ export interface DurableWindowedCountStateOptions<E, K> extends RejectOptions<E 
   readonly now: () => number;
   /** Hands a row to the writer. */
   readonly sendRow: (row: WindowRow<K>) => void;
+  /**
+   * Hands a late-count row to the late writer; without it, late events are reported
+   * and counted in the statistics but their counts are not kept.
+   */
+  readonly sendLateRow?: (row: LateRow<K>) => void;
+  /** (window, key) late counts held in memory at most; past it the oldest starts a new part. */
+  readonly maxLateCounts?: number;
 }
 
 /** One journal line. `m`/`h`: packet identifier and payload digest of a QoS ≥ 1 message. */
@@ -86,6 +97,10 @@ interface Checkpoint<K> {
   readonly sequence: number;
   readonly counter: WindowedCountSnapshot<K>;
   readonly pendingRows: SavedRow<K>[];
+  /** Late counts held: window start, window end, key, part, count (oldest first). */
+  readonly lateCounts?: [windowStart: number, windowEnd: number, key: K, part: number, count: number][];
+  /** Late-count rows not yet acknowledged. */
+  readonly pendingLateRows?: SavedRow<K>[];
   /** The digest last counted under each packet identifier (see RecentDeliveries). */
   readonly deliveries: string;
   readonly savedAt: string;
@@ -96,6 +111,18 @@ interface Counted<E, K> {
   readonly time: number;
   readonly key: K;
   readonly source: E | undefined;
+}
+
+/** Late counts held by default: far more (window, status) pairs than a burst of late data makes. */
+const MAX_LATE_COUNTS = 10_000;
+
+/** One (window, key)'s late count in the part now being counted. */
+interface LateCount<K> {
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly key: K;
+  readonly part: number;
+  count: number;
 }
 
 /** A checkpoint at most this long after a change, however few records (bounds the replay after a quiet crash). */
@@ -130,6 +157,12 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
   private phaseNow: DurablePhase = 'restoring';
   private readonly counter: WindowedCountState<Counted<E, K>, K>;
   private readonly pending: PendingRows<K>;
+  /** Late-count rows not yet acknowledged; undefined when late counts are not kept. */
+  private readonly pendingLate: PendingRows<K, LateRow<K>> | undefined;
+  /** (window, key) → its late count in the current part, oldest first. */
+  private readonly lateCounts = new Map<string, LateCount<K>>();
+  /** The journal sequence number of the event being counted: a new late part is named after it. */
+  private countingSequence = 0;
   private readonly deliveries: RecentDeliveries;
   private sequence: number;
   private journalLength: number;
@@ -146,7 +179,14 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
   private readonly eventDelay = new Histogram(SECONDS_BOUNDS);
   private readonly checkpointDuration = new Histogram(SECONDS_BOUNDS);
   private readonly acknowledgementBatch = new Histogram(SIZE_BOUNDS);
-  private readonly counts = { messages: 0, duplicates: 0, rowsWritten: 0, pauses: 0, checkpoints: 0 };
+  private readonly counts = {
+    messages: 0,
+    duplicates: 0,
+    rowsWritten: 0,
+    lateRowsWritten: 0,
+    pauses: 0,
+    checkpoints: 0,
+  };
   readonly replayedRecords: number;
   /** Events counted by earlier runs (restored and replayed): the `_total` statistics count this process's. */
   private readonly eventsCountedBefore: number;
@@ -166,6 +206,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
         now: () => this.arrival,
         onReject: (rejection) => this.reportCounterRejection(rejection),
         strict: false,
+        ...(options.sendLateRow === undefined ? {} : { onLate: (start: number, key: K) => this.countLate(start, key) }),
         // Update mode writes rows as counts change, all partial: the window's closing
         // row, final, comes from here (append mode's rows are final already).
         ...(options.settings.outputMode === 'update'
@@ -182,6 +223,10 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
       (row) => this.pending.add(row),
     );
     this.pending = new PendingRows<K>(options.maxRowsInFlight, options.sendRow);
+    this.pendingLate =
+      options.sendLateRow === undefined
+        ? undefined
+        : new PendingRows<K, LateRow<K>>(options.maxRowsInFlight, options.sendLateRow);
     this.deliveries = new RecentDeliveries(saved.checkpoint?.deliveries);
     this.sequence = saved.checkpoint?.sequence ?? 0;
     this.journalLength = saved.records.length;
@@ -265,6 +310,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
         this.arrival = arrival;
         this.current = event;
         this.unjournaled = true;
+        this.countingSequence = this.sequence + 1;
         this.counter.push({ time, key, source: event });
         const valid = Number.isFinite(time);
         this.journal({ m: messageId, h: digest, n: arrival, t: valid ? time : null, k: key });
@@ -327,6 +373,15 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
       sequence: this.sequence,
       counter: this.counter.snapshot(),
       pendingRows: this.pending.saved(),
+      ...(this.pendingLate === undefined
+        ? {}
+        : {
+            lateCounts: [...this.lateCounts.values()].map(
+              ({ windowStart, windowEnd, key, part, count }) =>
+                [windowStart, windowEnd, key, part, count] as [number, number, K, number, number],
+            ),
+            pendingLateRows: this.pendingLate.saved(),
+          }),
       deliveries: this.deliveries.save(),
       savedAt: new Date().toISOString(),
     });
@@ -351,9 +406,22 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
     for (const row of this.counter.openRows()) this.pending.add(row);
   }
 
-  /** Sends waiting rows while write slots are free. */
+  /** Sends waiting rows (and late-count rows) while write slots are free. */
   pump(): void {
     this.pending.pump();
+    this.pendingLate?.pump();
+  }
+
+  /** Rows and late-count rows not yet acknowledged: what intake pauses on. */
+  get backlog(): number {
+    return this.pending.size + (this.pendingLate?.size ?? 0);
+  }
+
+  /** The late writer acknowledged `row` (`written`), or refused it for good. */
+  lateRowSettled(row: LateRow<K>, written: boolean): void {
+    if (written) this.counts.lateRowsWritten++;
+    this.pendingLate?.settled(row);
+    this.dirty = true;
   }
 
   /** Rows counted and not yet acknowledged by the writer. */
@@ -382,6 +450,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
     try {
       this.files.flush();
       this.pending.abandonWrites();
+      this.pendingLate?.abandonWrites();
       this.checkpoint();
     } finally {
       this.files.close();
@@ -420,6 +489,16 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
       gaugeStatistic('pending_rows', 'Rows counted and not yet acknowledged by the writer', stats.pendingRows),
       gaugeStatistic('rows_in_flight', 'Rows being written now', stats.rowsInFlight),
       counterStatistic('rows_written_total', 'Rows the writer acknowledged', stats.rowsWritten),
+      gaugeStatistic(
+        'late_rows_pending',
+        'Late-count rows not yet acknowledged by the late writer',
+        stats.pendingLateRows,
+      ),
+      counterStatistic(
+        'late_rows_written_total',
+        'Late-count rows the late writer acknowledged',
+        stats.lateRowsWritten,
+      ),
       gaugeStatistic(
         'intake_paused',
         '1 while intake is stopped because rows wait for the writer',
@@ -474,6 +553,12 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
       this.counter.restore(saved.checkpoint.counter);
       const watermark = this.counter.watermark;
       for (const row of saved.checkpoint.pendingRows) this.pending.add(savedRowToRow(row, watermark));
+      if (this.pendingLate !== undefined) {
+        for (const [windowStart, windowEnd, key, part, count] of saved.checkpoint.lateCounts ?? [])
+          this.lateCounts.set(lateId(windowStart, key), { windowStart, windowEnd, key, part, count });
+        for (const row of saved.checkpoint.pendingLateRows ?? [])
+          this.pendingLate.add(savedRowToRow(row, watermark) as LateRow<K>);
+      }
     }
     for (const record of saved.records) {
       this.sequence = record.q;
@@ -481,9 +566,40 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
       if (record.a !== undefined) this.counter.advanceWatermark(record.a);
       if (record.k !== undefined) {
         this.arrival = record.n ?? 0;
+        this.countingSequence = record.q;
         this.counter.push({ time: record.t ?? Number.NaN, key: record.k as K, source: undefined });
       }
     }
+  }
+
+  /**
+   * One event late for (window, key): its late count grows, and the new count waits to
+   * be written. At most `maxLateCounts` are held; the oldest is then dropped and its
+   * (window, key) starts a new part when it is late again, so memory stays bounded and
+   * no written count is ever replaced by a smaller one. Runs in replay too, with the
+   * same sequence numbers, so a restart rebuilds the same parts.
+   */
+  private countLate(start: number, key: K): void {
+    const id = lateId(start, key);
+    let late = this.lateCounts.get(id);
+    if (late === undefined) {
+      if (this.lateCounts.size >= (this.options.maxLateCounts ?? MAX_LATE_COUNTS)) {
+        const oldest = this.lateCounts.keys().next().value as string;
+        this.lateCounts.delete(oldest);
+      }
+      const windowEnd = start + this.options.settings.windowDuration;
+      late = { windowStart: start, windowEnd, key, part: this.countingSequence, count: 0 };
+      this.lateCounts.set(id, late);
+    }
+    late.count++;
+    this.pendingLate?.add({
+      windowStart: new Date(start),
+      windowEnd: new Date(late.windowEnd),
+      key,
+      count: late.count,
+      final: true,
+      part: late.part,
+    });
   }
 
   private journal(record: Omit<JournalRecord, 'q'>): void {
@@ -520,9 +636,14 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
         paused: { get: () => this.phaseNow === 'paused', enumerable: true },
         openRows: { value: () => this.counter.openRows() },
         pendingRows: { get: () => this.pending.size, enumerable: true },
+        pendingLateRows: { get: () => this.pendingLate?.size ?? 0, enumerable: true },
         rowsInFlight: { get: () => this.pending.inFlight, enumerable: true },
         journalRecords: { get: () => this.journalLength, enumerable: true },
       },
     ) as DurableWindowStats;
   }
+}
+
+function lateId(windowStart: number, key: unknown): string {
+  return `${windowStart}/${typeof key}/${String(key)}`;
 }

@@ -16,6 +16,7 @@ import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
 import { AcknowledgementBatch } from './acknowledgementBatch.js';
 import { DurableWindowedCountState, type DurableWindowStats } from './DurableWindowedCountState.js';
+import type { LateRow } from './pendingRows.js';
 import { payloadDigest } from './recentDeliveries.js';
 import type { Durability } from './stateFiles.js';
 
@@ -103,6 +104,21 @@ export interface DurableWindowedCountOptions<
    * ({@link windowCountRows}).
    */
   write: (rows: Observable<WindowRow<K>>, hooks: DurableWriterHooks<K>) => Observable<R>;
+  /**
+   * Keeps the late events' counts, exactly once, as `write` keeps the on-time ones:
+   * writes {@link LateRow}s (per window, key and part, always final) and emits one
+   * result per acknowledged row, e.g. `(rows, { onReject }) => rows.pipe(cassandraSink(client,
+   * { ...lateCountRows({ aggregator: 'a1' }), onReject }))`. On-time counts plus late
+   * counts then add up to every event accepted. A late count is held in memory per
+   * (window, key) up to `maxLateCounts` of them; past that the oldest is forgotten and
+   * its (window, key) starts a new part (a new row) if it is late again, so memory stays
+   * bounded and a written count is never replaced by a smaller one. Late rows wait in
+   * the saved state like rows do, and count towards `maxPendingRows`. Default: late
+   * events are reported (`onReject`, kind `'late'`) and counted in the statistics, not kept.
+   */
+  writeLate?: (rows: Observable<LateRow<K>>, hooks: DurableWriterHooks<K>) => Observable<WriteResult<LateRow<K>>>;
+  /** (window, key) late counts held in memory at most (see `writeLate`). Default 10,000. */
+  maxLateCounts?: number;
   /** Rows being written at once, at most. Default 32 (the sink's default concurrency). */
   maxRowsInFlight?: number;
   /**
@@ -256,11 +272,19 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
     options.onSubscribe,
     '(stats) => void',
   );
+  const writeLate = check.optionalFunc<NonNullable<DurableWindowedCountOptions<E, K, R>['writeLate']>>(
+    'writeLate',
+    options.writeLate,
+    '(lateRows) => results',
+  );
+  const maxLateCounts =
+    options.maxLateCounts === undefined ? undefined : check.positiveInteger('maxLateCounts', options.maxLateCounts);
   const idle = settings.idleAdvance;
 
   return (source) =>
     new Observable<R>((destination) => {
       const rowsToWrite = new Subject<WindowRow<K>>();
+      const lateRowsToWrite = new Subject<LateRow<K>>();
       let state: DurableWindowedCountState<E, K>;
       try {
         state = DurableWindowedCountState.open<E, K>({
@@ -271,6 +295,8 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
           checkpointEvery,
           now: settings.now,
           sendRow: (row) => rowsToWrite.next(row),
+          ...(writeLate === undefined ? {} : { sendLateRow: (row: LateRow<K>) => lateRowsToWrite.next(row) }),
+          ...(maxLateCounts === undefined ? {} : { maxLateCounts }),
           onReject: options.onReject,
           strict: options.strict,
         });
@@ -281,6 +307,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
 
       let intake: Subscription | undefined;
       let writes: Subscription | undefined;
+      let lateWrites: Subscription | undefined;
       let stopSubscription: Subscription | undefined;
       let stopTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -303,6 +330,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
           failure ??= saveError;
         }
         writes?.unsubscribe();
+        lateWrites?.unsubscribe();
         if (failure === undefined) destination.complete();
         else destination.error(failure);
       };
@@ -341,7 +369,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
             });
 
       const report = (paused: boolean) => {
-        const pendingRows = state.pendingRows;
+        const pendingRows = state.backlog;
         onBackpressure?.({ paused, pendingRows });
         options.statistics?.report({
           stage: 'durable',
@@ -397,7 +425,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         if (!saving(() => acknowledgements.acknowledge(message, state.unflushed))) return;
         idleAdvance?.arrived();
         state.pump();
-        if (state.pendingRows >= maxPendingRows) pauseIntake();
+        if (state.backlog >= maxPendingRows) pauseIntake();
         if (saving(() => state.checkpointIfDue())) idleAdvance?.arm();
       };
 
@@ -443,7 +471,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         if (!saved) return;
         state.writeOpenWindows();
         state.pump();
-        if (state.pendingRows === 0) {
+        if (state.backlog === 0) {
           finish();
           return;
         }
@@ -455,10 +483,10 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         if (state.phase === 'closed') return;
         state.pump();
         if (state.phase === 'stopping') {
-          if (state.pendingRows === 0) finish();
+          if (state.backlog === 0) finish();
           return;
         }
-        if (state.phase === 'paused' && state.pendingRows <= maxPendingRows / 2) startIntake();
+        if (state.phase === 'paused' && state.backlog <= maxPendingRows / 2) startIntake();
         saving(() => state.checkpointIfDue());
       };
       const writerHooks: DurableWriterHooks<K> = {
@@ -482,6 +510,26 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         error: (error: unknown) => finish(error),
         complete: () => finish(),
       });
+      if (writeLate !== undefined) {
+        const lateHooks: DurableWriterHooks<K> = {
+          onReject: (rejection) => {
+            if (state.phase === 'closed') return;
+            state.countRejection(rejection.kind);
+            reject(options, rejection);
+            state.lateRowSettled(rejection.input as LateRow<K>, false);
+            afterSettled();
+          },
+        };
+        lateWrites = writeLate(lateRowsToWrite, lateHooks).subscribe({
+          next: (result) => {
+            if (state.phase === 'closed') return;
+            state.lateRowSettled(result.value, true);
+            afterSettled();
+          },
+          error: (error: unknown) => finish(error),
+          complete: () => finish(),
+        });
+      }
 
       stopSubscription = options.stop?.subscribe(() => beginStop());
       options.statistics?.add(state);
@@ -491,7 +539,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       if (!saving(() => state.checkpoint())) return;
       state.pump();
       if (ended()) return;
-      if (state.pendingRows >= maxPendingRows) {
+      if (state.backlog >= maxPendingRows) {
         state.enter('paused');
         report(true);
       } else {

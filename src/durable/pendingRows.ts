@@ -5,10 +5,30 @@
 import type { WindowRow } from '../window/windowRow.js';
 
 /**
- * A row as the checkpoint keeps it: window start (ms), window end (ms), key, count, and
- * whether it is final (absent in checkpoints written before rows said so).
+ * A row as the checkpoint keeps it: window start (ms), window end (ms), key, count,
+ * whether it is final (absent in checkpoints written before rows said so) and, for a
+ * late-count row, its part.
  */
-export type SavedRow<K> = readonly [windowStart: number, windowEnd: number, key: K, count: number, final?: boolean];
+export type SavedRow<K> = readonly [
+  windowStart: number,
+  windowEnd: number,
+  key: K,
+  count: number,
+  final?: boolean,
+  part?: number,
+];
+
+/**
+ * The count of the events late for one (window, key), from one aggregator: rows of a
+ * late-count table. `part` tells apart the counts of one (window, key) that the
+ * aggregator stopped holding in memory and started again (see
+ * {@link DurableWindowedCountOptions.writeLate}); the late total of a (window, key) is
+ * the sum over parts and aggregators.
+ */
+export interface LateRow<K> extends WindowRow<K> {
+  /** The journal sequence number of the late event that started this count: unique per aggregator. */
+  readonly part: number;
+}
 
 /**
  * The newest count of every (window, key) not yet written, with at most
@@ -21,9 +41,9 @@ export type SavedRow<K> = readonly [windowStart: number, windowEnd: number, key:
  * then its newer count, if any, goes next.
  * @internal
  */
-export class PendingRows<K> {
+export class PendingRows<K, R extends WindowRow<K> = WindowRow<K>> {
   /** (window, key) → newest row not yet acknowledged. */
-  private readonly newest = new Map<string, WindowRow<K>>();
+  private readonly newest = new Map<string, R>();
   /** Ids that wait for a write, oldest first. */
   private readonly waiting = new Set<string>();
   /** Id → count of the write outstanding. */
@@ -31,7 +51,7 @@ export class PendingRows<K> {
 
   constructor(
     private readonly maxInFlight: number,
-    private readonly send: (row: WindowRow<K>) => void,
+    private readonly send: (row: R) => void,
   ) {}
 
   /** Rows not yet acknowledged (waiting or being written). */
@@ -43,7 +63,7 @@ export class PendingRows<K> {
     return this.writing.size;
   }
 
-  add(row: WindowRow<K>): void {
+  add(row: R): void {
     const id = rowId(row);
     const known = this.newest.get(id);
     // Counts only grow for one (window, key); an older count never replaces a newer one,
@@ -57,7 +77,7 @@ export class PendingRows<K> {
    * The writer acknowledged `row`, or refused it for good (it will never be
    * written): forget it unless a newer count arrived meanwhile.
    */
-  settled(row: WindowRow<K>): void {
+  settled(row: R): void {
     const id = rowId(row);
     this.writing.delete(id);
     const known = this.newest.get(id);
@@ -72,7 +92,7 @@ export class PendingRows<K> {
       const id = this.waiting.values().next().value as string | undefined;
       if (id === undefined) return;
       this.waiting.delete(id);
-      const row = this.newest.get(id) as WindowRow<K>;
+      const row = this.newest.get(id) as R;
       this.writing.set(id, row.count);
       this.send(row);
     }
@@ -80,13 +100,16 @@ export class PendingRows<K> {
 
   /** Every row not yet acknowledged, for the checkpoint. */
   saved(): SavedRow<K>[] {
-    return [...this.newest.values()].map((row) => [
-      row.windowStart.getTime(),
-      row.windowEnd.getTime(),
-      row.key,
-      row.count,
-      row.final === true,
-    ]);
+    return [...this.newest.values()].map((row): SavedRow<K> => {
+      const saved = [
+        row.windowStart.getTime(),
+        row.windowEnd.getTime(),
+        row.key,
+        row.count,
+        row.final === true,
+      ] as const;
+      return 'part' in row && typeof row.part === 'number' ? [...saved, row.part] : saved;
+    });
   }
 
   /** Writes in flight are abandoned (the stream stopped): their rows wait again, for a checkpoint. */
@@ -101,16 +124,17 @@ export class PendingRows<K> {
  * final when its window ended by the restored `watermark`.
  */
 export function savedRowToRow<K>(
-  [windowStart, windowEnd, key, count, final]: SavedRow<K>,
+  [windowStart, windowEnd, key, count, final, part]: SavedRow<K>,
   watermark: number | undefined,
 ): WindowRow<K> {
-  return {
+  const row = {
     windowStart: new Date(windowStart),
     windowEnd: new Date(windowEnd),
     key,
     count,
     final: final ?? (watermark !== undefined && windowEnd <= watermark),
   };
+  return part === undefined ? row : ({ ...row, part } as LateRow<K>);
 }
 
 /** Whether `row` says more than `than` of the same (window, key): a larger count, or the same count, final. */
@@ -119,5 +143,6 @@ function isNewer<K>(row: WindowRow<K>, than: WindowRow<K>): boolean {
 }
 
 function rowId(row: WindowRow<unknown>): string {
-  return `${row.windowStart.getTime()}/${typeof row.key}/${String(row.key)}`;
+  const id = `${row.windowStart.getTime()}/${typeof row.key}/${String(row.key)}`;
+  return 'part' in row ? `${id}/${String(row.part)}` : id;
 }

@@ -241,6 +241,7 @@ export class WindowedCountState<E, K> implements WindowStats {
     for (let start = firstStart; start <= lastStart; start += slide) {
       if (start + length <= closedUpTo) {
         late++;
+        this.settings.onLate?.(start, key);
         continue;
       }
       const counts = start === this.cachedStart ? this.cachedCounts : this.openWindow(start);

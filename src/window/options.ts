@@ -196,6 +196,8 @@ export interface WindowSettings<E, K> extends WindowedCountOptions<E, K> {
   readonly idleAdvance: (IdleAdvanceOptions & { readonly after: number }) | undefined;
   /** Told of each window the watermark closes, with its counts (durableWindowedCount's closing rows in update mode). */
   readonly onWindowClosed?: (windowStart: number, counts: ReadonlyMap<K, number>) => void;
+  /** Told of each (window, key) an event was late for and not counted in (durableWindowedCount's late counts). */
+  readonly onLate?: (windowStart: number, key: K) => void;
 }
 
 /** The settings {@link resolveWindowSettings} made: checked once, never again. */
@@ -314,7 +316,7 @@ function checkLiveness(check: OptionChecks, liveness: unknown): SourceLiveness {
  */
 export function deriveWindowSettings<E, F, K>(
   settings: WindowSettings<E, K>,
-  changes: Pick<WindowSettings<F, K>, 'eventTime' | 'key' | 'now' | 'onWindowClosed'> & RejectOptions<F>,
+  changes: Pick<WindowSettings<F, K>, 'eventTime' | 'key' | 'now' | 'onWindowClosed' | 'onLate'> & RejectOptions<F>,
 ): WindowSettings<F, K> {
   const derived: WindowSettings<F, K> = { ...(settings as unknown as WindowSettings<F, K>), ...changes };
   checked.add(derived);
