@@ -484,18 +484,17 @@ describe('cassandraSink through a Cassandra outage (node stopped mid-stream, res
       expect(maxQueued).to.equal(0);
       expect(maxHeld).to.be.at.most(concurrency);
 
-      // One report when the outage started, one when it ended. The node's return may fail
-      // writes sent after the first success once more (seen once in CI: down, up, down,
-      // up), which is a second outage and reported as one; never more, and it ends up.
+      // One report when the outage started, one when it ended. The driver may replace the
+      // node's Host object after the first write succeeded again; the sink's client hands
+      // the old one's connections over (src/cassandra/client.ts), so the writes in flight
+      // on them do not fail into a second outage.
       const reports = outages
         .map((o) => (o.state === 'down' ? `down (${o.reason.slice(0, 160)})` : `up after ${o.downForMs} ms`))
         .join('; ');
-      const states = outages.map((o) => o.state);
-      expect(states.slice(0, 2), reports).to.deep.equal(['down', 'up']);
-      expect(states, reports).to.be.deep.oneOf([
-        ['down', 'up'],
-        ['down', 'up', 'down', 'up'],
-      ]);
+      expect(
+        outages.map((o) => o.state),
+        reports,
+      ).to.deep.equal(['down', 'up']);
       const [down, up] = outages as [
         Extract<CassandraOutage, { state: 'down' }>,
         Extract<CassandraOutage, { state: 'up' }>,

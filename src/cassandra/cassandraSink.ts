@@ -358,7 +358,6 @@ export function cassandraSink<T>(
         const sendNumber = ++sent;
         held.execute(query, params as unknown[], { ...queryOptions, timestamp }).then(
           () => {
-            held.watchHosts();
             if (writer.closed) return;
             if (outage !== undefined && sendNumber > outage.startedAfter) {
               const { since, retries: retried } = outage;
@@ -376,7 +375,6 @@ export function cassandraSink<T>(
             slot.done({ value, attempts: attempt });
           },
           (error: unknown) => {
-            held.watchHosts();
             if (writer.closed) return;
             if (error instanceof CassandraDriverMissingError) {
               writer.fail(error);

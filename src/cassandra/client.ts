@@ -20,30 +20,61 @@ export interface HeldClient {
    * driver's `Long`, so that callers can make one without loading the driver.
    */
   execute(query: string, params: unknown[], options: HeldQueryOptions): Promise<unknown>;
-  /** Call after each request settles: starts the owned-client host watch once connected. */
-  watchHosts(): void;
   /** Shuts an owned client down, never throwing (teardown must not fail). */
   release(): Promise<void>;
 }
 
+/** What {@link retireReplacedHosts} uses of a driver `Host` and its pool: cassandra-driver 4 internals, checked before use. */
+interface DriverHost {
+  readonly address: string;
+  shutdown?: (waitForPending: boolean) => Promise<void>;
+  readonly pool?: { connections?: unknown; addExistingConnection?: (connection: unknown) => void };
+}
+
 /**
- * Works around a cassandra-driver 4 leak: when the only node comes back after an
- * outage, the control connection re-initialises and replaces the `Host` object in
- * `client.hosts` without shutting the old one down, whose pool then keeps a
- * reconnection timer and sockets alive after `client.shutdown()` (the process never
- * exits). The driver shuts down hosts it removes for topology reasons; we do the same
- * for replaced ones, on clients we own only.
+ * Works around a cassandra-driver 4 flaw in how it replaces a host. When every node
+ * was unreachable, the control connection re-initialises from the contact points and
+ * puts a new `Host` object in `client.hosts` in place of the old one for the same
+ * address, without shutting the old one down:
+ * - the old one's pool keeps a reconnection timer, its health-check interval and its
+ *   sockets after `client.shutdown()`, which only shuts down the hosts in the map, so
+ *   the process never exits (the cluster suite's leak check: "open resources:
+ *   Timeout, Timeout");
+ * - the new one has no connection until the control connection has read the peers and
+ *   registered for events, so a request sent meanwhile fails with "No connection
+ *   available", although the node is up.
+ *
+ * The pool of the old `Host` often reconnected first (the node came back) and was
+ * already carrying requests. Its open connections are handed to the new `Host`, so
+ * the requests in flight on them finish there and the next ones have a connection;
+ * then the old one is shut down, which only clears its timers. Shutting it down with
+ * its connections failed every request in flight ("Socket was closed") just after
+ * the first had succeeded: a second outage in cassandraSink's reports, seen as
+ * `down, up, down, up` in the outage test. A host removed for good (gone from the
+ * ring) has no successor and is shut down too: the driver has already drained it.
+ *
+ * Call it once, on a client you own; it is the sink's and the tests' one way. @internal
  */
-function shutDownReplacedHosts(client: Client): () => void {
-  let watching = false;
-  return () => {
-    if (watching || client.hosts === undefined) return;
-    watching = true;
-    client.hosts.on('remove', (host: unknown) => {
-      const removed = host as { shutdown?: (waitForPending: boolean) => Promise<void> };
-      if (typeof removed.shutdown === 'function') void removed.shutdown(false).catch(() => undefined);
-    });
-  };
+export function retireReplacedHosts(client: Client): void {
+  const hosts = client.hosts as Client['hosts'] | undefined;
+  if (hosts === undefined || typeof hosts.on !== 'function') return;
+  hosts.on('remove', (host: unknown) => {
+    const removed = host as DriverHost;
+    // HostMap.set puts the new Host in the map before it emits 'remove' for the old one.
+    const successor = hosts.get(removed.address) as DriverHost | undefined;
+    if (successor !== undefined && successor !== removed) handOverConnections(removed, successor);
+    if (typeof removed.shutdown === 'function') void removed.shutdown(false).catch(() => undefined);
+  });
+}
+
+function handOverConnections(from: DriverHost, to: DriverHost): void {
+  const source = from.pool;
+  const target = to.pool;
+  if (!Array.isArray(source?.connections) || typeof target?.addExistingConnection !== 'function') return;
+  const connections: unknown[] = source.connections;
+  // The driver's pools swap in a new array on every change instead of mutating one.
+  source.connections = [];
+  for (const connection of connections) target.addExistingConnection(connection);
 }
 
 /**
@@ -84,13 +115,11 @@ export function holdClient(operator: string, input: CassandraClientInput, reconn
     return {
       owned: false,
       execute: (query, params, options) => send(input, query, params, options),
-      watchHosts: () => undefined,
       release: () => Promise.resolve(),
     };
   }
   let released = false;
   let built: Client | undefined;
-  let watchHosts = () => {};
   const client = loading.then((cassandra) => {
     if (released) throw new Error(`${operator}: released before the driver had loaded`);
     const reconnection =
@@ -101,7 +130,7 @@ export function holdClient(operator: string, input: CassandraClientInput, reconn
         false,
       );
     built = new cassandra.Client({ ...input, policies: { ...input.policies, reconnection } });
-    watchHosts = shutDownReplacedHosts(built);
+    retireReplacedHosts(built);
     return built;
   });
   client.catch(() => undefined);
@@ -111,7 +140,6 @@ export function holdClient(operator: string, input: CassandraClientInput, reconn
       built !== undefined
         ? send(built, query, params, options)
         : client.then((ready) => send(ready, query, params, options)),
-    watchHosts: () => watchHosts(),
     release: async () => {
       released = true;
       await (await client.catch(() => undefined))?.shutdown().catch(() => undefined);
