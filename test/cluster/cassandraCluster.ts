@@ -10,6 +10,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, policies, types, type ClientOptions } from 'cassandra-driver';
+import { retireReplacedHosts } from '../../src/cassandra/client.js';
 import type { CassandraAccess } from '../faults/aggregatorHarness.js';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -111,9 +112,17 @@ export class CassandraCluster {
    * answer, so a read sees every write that LOCAL_QUORUM acknowledged, whichever node is
    * down), with the keyspace `hyper` made (NetworkTopologyStrategy, replication 3); and
    * the aggregators' arguments, writing at LOCAL_QUORUM.
+   *
+   * The client lives through the node kills. Whenever it finds no usable host (in the
+   * quorum case one node is left, and one lost connection to it is enough), the driver
+   * re-initialises from the contact points and replaces that host's object without
+   * shutting the old one down, whose timers outlive `shutdown()`: a leaked host is
+   * "open resources: Timeout, Timeout" at the leak check once the cluster is gone.
+   * The sink's own clients are guarded by the same helper.
    */
   async access(): Promise<CassandraAccess> {
     const client = new Client(this.clientOptions({ queryOptions: { consistency: types.consistencies.quorum } }));
+    retireReplacedHosts(client);
     try {
       await client.execute(
         `CREATE KEYSPACE IF NOT EXISTS hyper WITH replication = {'class': 'NetworkTopologyStrategy', '${this.datacenter}': 3}`,
