@@ -4,7 +4,7 @@
 // moves its start past them, and a held acknowledgement keeps it from growing.
 import { expect } from 'chai';
 import type { Subscription } from 'rxjs';
-import { BrokerLiveness, fromMqtt, type MqttMessage, type QuietProof } from '../src/index.js';
+import { BrokerLiveness, LiveStatistics, fromMqtt, type MqttMessage, type QuietProof } from '../src/index.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { closeClients, testClient } from './support/mqttHelpers.js';
 import { waitFor } from './support/waitFor.js';
@@ -31,16 +31,18 @@ describe('BrokerLiveness on a real Mosquitto', function () {
   /** A fromMqtt subscription followed by a liveness pinging every 100 ms, answered within 300 ms. */
   async function follow(topic: string, options: { ack?: 'manual'; onMessage?: (m: MqttMessage) => void } = {}) {
     const liveness = new BrokerLiveness({ pingEvery: 100, maxRoundTrip: 300 });
+    const statistics = new LiveStatistics();
     const errors: unknown[] = [];
     subscriptions.push(
       fromMqtt({ url: broker.url, clientId: `liveness-${topic}`, reconnectPeriod: 100 }, topic, {
         qos: 1,
         liveness,
+        statistics,
         ...(options.ack === undefined ? {} : { ack: options.ack }),
       }).subscribe({ next: (m) => options.onMessage?.(m), error: (e) => errors.push(e) }),
     );
     await waitFor(() => liveness.provenQuiet() !== undefined, 'a first proof of silence');
-    return { liveness, errors };
+    return { liveness, errors, statistics };
   }
 
   it('proves the silence while the broker answers: until follows the pings, since stays', async function () {
@@ -55,8 +57,10 @@ describe('BrokerLiveness on a real Mosquitto', function () {
   });
 
   it('proves nothing while Mosquitto is stopped (SIGSTOP), and after SIGCONT only from the first prompt answer on', async function () {
-    const { liveness } = await follow('lv/stall');
+    const { liveness, statistics } = await follow('lv/stall');
     const before = liveness.provenQuiet()!;
+    expect(statistics.value('broker', 'broker_stalls_total')).to.equal(0);
+    expect(statistics.value('broker', 'broker_ping_round_trip_seconds')).to.be.within(0, 0.3);
     const stoppedAt = Date.now();
     process.kill(broker.pid!, 'SIGSTOP');
     // A ping goes unanswered within 100 ms, and is overdue 300 ms later.
@@ -78,6 +82,7 @@ describe('BrokerLiveness on a real Mosquitto', function () {
     expect(after.since, 'a new run, after the stall').to.be.at.least(resumedAt - 300);
     expect(after.since).to.be.above(before.until);
     expect(stoppedAt).to.be.below(resumedAt);
+    expect(statistics.value('broker', 'broker_stalls_total'), 'one stall, counted once').to.equal(1);
   });
 
   it('starts the proof again after a message: nothing before its arrival counts', async function () {

@@ -89,6 +89,9 @@ export class BrokerLiveness implements SourceLiveness {
   private lastMessageAt = Number.NEGATIVE_INFINITY;
   private since: number | undefined;
   private until: number | undefined;
+  private stalled = false;
+  private stallCount = 0;
+  private lastRoundTrip = Number.NaN;
 
   /**
    * @param options - how often to ping and how late an answer may come.
@@ -110,11 +113,20 @@ export class BrokerLiveness implements SourceLiveness {
     return this.client !== undefined;
   }
 
+  /** Stalls seen: pings answered later than `maxRoundTrip`, or not at all in that time (each stall once). */
+  get stalls(): number {
+    this.checkOverdue();
+    return this.stallCount;
+  }
+
+  /** The last answered ping's round trip in ms (`NaN` before the first). */
+  get roundTrip(): number {
+    return this.lastRoundTrip;
+  }
+
   provenQuiet(): QuietProof | undefined {
     if (this.client === undefined) return undefined;
-    const oldest = this.pings[0];
-    // Not answered in time: stalled now, whatever the late answer will say.
-    if (oldest !== undefined && this.scheduler.now() - oldest.sentAt > this.maxRoundTrip) this.breakProof();
+    this.checkOverdue();
     const { since, until } = this;
     if (since === undefined || until === undefined) return undefined;
     const from = Math.max(since, this.lastMessageAt);
@@ -190,10 +202,12 @@ export class BrokerLiveness implements SourceLiveness {
       case 'pingresp': {
         const ping = this.pings.shift();
         if (ping === undefined) break;
-        if (this.scheduler.now() - ping.sentAt > this.maxRoundTrip) {
-          this.breakProof();
+        this.lastRoundTrip = this.scheduler.now() - ping.sentAt;
+        if (this.lastRoundTrip > this.maxRoundTrip) {
+          this.stall();
           break;
         }
+        this.stalled = false;
         // A prompt answer: the broker was there. The run of prompt answers starts here
         // if it was broken; the silence is proven up to this ping if nothing was pending.
         this.since ??= ping.sentAt;
@@ -210,6 +224,18 @@ export class BrokerLiveness implements SourceLiveness {
     }
   }
 
+  /** The oldest ping not answered in time: stalled now, whatever the late answer will say. */
+  private checkOverdue(): void {
+    const oldest = this.pings[0];
+    if (oldest !== undefined && this.scheduler.now() - oldest.sentAt > this.maxRoundTrip) this.stall();
+  }
+
+  private stall(): void {
+    if (!this.stalled) this.stallCount++;
+    this.stalled = true;
+    this.breakProof();
+  }
+
   private breakProof(): void {
     this.since = undefined;
     this.until = undefined;
@@ -218,6 +244,7 @@ export class BrokerLiveness implements SourceLiveness {
   /** A new or lost connection: pings and unacknowledged messages belonged to the old one. */
   private reset(): void {
     this.breakProof();
+    this.stalled = false;
     this.pings = [];
     this.unacknowledged.clear();
   }

@@ -3,6 +3,7 @@
  * @module
  */
 import type { MqttClient } from 'mqtt';
+import type { BrokerLiveness } from './brokerLiveness.js';
 import {
   counterStatistic,
   gaugeStatistic,
@@ -34,12 +35,21 @@ export class BrokerStatistics implements StatisticsSource {
   private losses = 0;
   private reconnectAttempts = 0;
   private messages = 0;
+  private liveness: BrokerLiveness | undefined;
+  /** Stalls seen by earlier subscriptions' livenesses, and the current one's count when it was attached. */
+  private earlierStalls = 0;
+  private stallsAtAttach = 0;
+  /** Once a liveness was attached, its statistics stay listed. */
+  private pinging = false;
 
   constructor(private readonly report: (change: Omit<StageChange, 'at'>) => void) {}
 
-  /** Follows `client` until the returned function is called. */
-  attach(client: MqttClient, broker: string, topics: readonly string[]): () => void {
+  /** Follows `client` (and the `liveness` pinging it, if any) until the returned function is called. */
+  attach(client: MqttClient, broker: string, topics: readonly string[], liveness?: BrokerLiveness): () => void {
     this.broker = broker;
+    this.liveness = liveness;
+    this.stallsAtAttach = liveness?.stalls ?? 0;
+    if (liveness !== undefined) this.pinging = true;
     this.topics = topics.join(', ');
     this.subscribed = false;
     this.setState(client.connected ? 'connected' : 'connecting');
@@ -74,6 +84,8 @@ export class BrokerStatistics implements StatisticsSource {
       client.off('close', onClose);
       client.off('reconnect', onReconnect);
       client.off('message', onMessage);
+      this.earlierStalls = this.stalls();
+      this.liveness = undefined;
       this.subscribed = false;
       this.setState('closed');
     };
@@ -109,6 +121,20 @@ export class BrokerStatistics implements StatisticsSource {
       ),
       counterStatistic('broker_reconnects_total', 'Reconnection attempts', this.reconnectAttempts),
       counterStatistic('broker_messages_total', 'PUBLISH packets received on the subscribed topics', this.messages),
+      ...(!this.pinging
+        ? []
+        : [
+            counterStatistic(
+              'broker_stalls_total',
+              'Times the broker answered a ping late or not at all (idle advance waited meanwhile)',
+              this.stalls(),
+            ),
+            gaugeStatistic(
+              'broker_ping_round_trip_seconds',
+              "The round trip of the broker's last answered ping",
+              (this.liveness?.roundTrip ?? Number.NaN) / 1000,
+            ),
+          ]),
     ];
   }
 
@@ -128,6 +154,10 @@ export class BrokerStatistics implements StatisticsSource {
       case 'closed':
         return { ready: false, reason: 'not connected (no subscription open)' };
     }
+  }
+
+  private stalls(): number {
+    return this.earlierStalls + (this.liveness === undefined ? 0 : this.liveness.stalls - this.stallsAtAttach);
   }
 
   private ready(): boolean {

@@ -210,8 +210,8 @@ export function fromMqtt(
     const stopWatching = watchConnection('fromMqtt', client, broker, (error) => destination.error(error));
     const statistics = options.statistics;
     const brokerStage = statistics?.stage('broker', () => new BrokerStatistics((change) => statistics.report(change)));
-    const detachStatistics = brokerStage?.attach(client, broker, filters);
     const detachLiveness = liveness?.attach(client);
+    const detachStatistics = brokerStage?.attach(client, broker, filters, liveness);
 
     const fresh = acquireFilters(client, filters);
     if (fresh.length === 0) brokerStage?.subscriptionGranted();
