@@ -13,8 +13,9 @@
  *   npx mqtt-iot-stream aggregate --broker mqtt://localhost:1883 --cassandra 127.0.0.1:9042
  */
 import type { Client } from 'cassandra-driver';
-import { NEVER, takeUntil, tap, type Observable, type OperatorFunction } from 'rxjs';
+import { defer, NEVER, takeUntil, tap, type Observable, type OperatorFunction } from 'rxjs';
 import {
+  BrokerLiveness,
   cassandraSink,
   decodeIotPayload,
   durableWindowedCount,
@@ -76,30 +77,38 @@ function requests(
     );
 }
 
-/** The reference windows: requests per HTTP status, in event time read from `iottimestamp`. */
-function statusWindows(settings: Omit<CountSettings, 'broker'>) {
+/**
+ * The reference windows: requests per HTTP status, in event time read from `iottimestamp`.
+ * Idle advance counts only the silence `liveness` proves (the broker answering its pings
+ * with nothing more for us), so a stalled or lost broker closes no window.
+ */
+function statusWindows(settings: Omit<CountSettings, 'broker'>, liveness: BrokerLiveness) {
   return {
     eventTime: ({ input }: Request) => input.payload.iottimestamp,
     key: ({ record }: Request) => record.status,
     windowDuration: settings.window,
     watermarkDelay: settings.watermark,
     outputMode: settings.outputMode,
-    ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { after: settings.idleAdvanceMs } } : {}),
+    ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { after: settings.idleAdvanceMs, liveness } } : {}),
   };
 }
 
 /** Per-status counts in event-time windows, from the MQTT topic. */
 export function statusCounts(settings: CountSettings, report: CountReport): Observable<WindowRow<number>> {
   const onReject = report.rejected;
-  return fromMqtt(settings.broker, settings.topic, {
-    qos: settings.qos,
-    ...statisticsOption(settings.statistics),
-  }).pipe(
-    takeUntil(settings.stop ?? NEVER),
-    tap(report.received),
-    requests(onReject),
-    windowedCount({ ...statusWindows(settings), onReject, onSubscribe: report.windowStats }),
-  );
+  return defer(() => {
+    const liveness = new BrokerLiveness();
+    return fromMqtt(settings.broker, settings.topic, {
+      qos: settings.qos,
+      liveness,
+      ...statisticsOption(settings.statistics),
+    }).pipe(
+      takeUntil(settings.stop ?? NEVER),
+      tap(report.received),
+      requests(onReject),
+      windowedCount({ ...statusWindows(settings, liveness), onReject, onSubscribe: report.windowStats }),
+    );
+  });
 }
 
 export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
@@ -144,10 +153,24 @@ export function aggregator(
   report: CountReport,
 ): Observable<WriteResult<WindowRow<number>>> {
   const statistics = statisticsOption(settings.statistics);
+  return defer(() => {
+    // One per subscription; the durable operator's re-subscriptions (intake resuming) attach it again.
+    const liveness = new BrokerLiveness();
+    return aggregatorOf(settings, report, liveness, statistics);
+  });
+}
+
+function aggregatorOf(
+  settings: AggregatorSettings,
+  report: CountReport,
+  liveness: BrokerLiveness,
+  statistics: { statistics?: LiveStatistics },
+): Observable<WriteResult<WindowRow<number>>> {
   return fromMqtt(settings.broker, settings.topic, {
     qos: settings.qos,
     ack: 'manual',
     keepSubscription: true,
+    liveness,
     ...statistics,
   }).pipe(
     tap(report.received),
@@ -157,7 +180,7 @@ export function aggregator(
       // The hook counts each decode and parse rejection by kind in the statistics, then
       // hands it to the operator's onReject below (the report): passing both would report it twice.
       prepare: (messages, { onReject }) => messages.pipe(requests(onReject, settings.maxPayloadBytes)),
-      ...statusWindows(settings),
+      ...statusWindows(settings, liveness),
       ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
       ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),
       ...(settings.onBackpressure === undefined ? {} : { onBackpressure: settings.onBackpressure }),
