@@ -78,6 +78,29 @@ function handOverConnections(from: DriverHost, to: DriverHost): void {
 }
 
 /**
+ * The options of a client built for its caller to own: unless they give one, a
+ * reconnection policy that tries a lost node again after 500 ms, then at most every
+ * `reconnectMaxDelayMs`. The driver's default waits up to 10 minutes between attempts,
+ * so after an outage every write would fail with "no host available" long after the
+ * node came back. cassandraSink's own clients and the command line's are built so.
+ * @internal
+ */
+export function ownedClientOptions(
+  driver: CassandraDriver,
+  options: ClientOptions,
+  reconnectMaxDelayMs: number,
+): ClientOptions {
+  const reconnection =
+    options.policies?.reconnection ??
+    new driver.policies.reconnection.ExponentialReconnectionPolicy(
+      Math.min(500, reconnectMaxDelayMs),
+      reconnectMaxDelayMs,
+      false,
+    );
+  return { ...options, policies: { ...options.policies, reconnection } };
+}
+
+/**
  * Duck-typed, not `instanceof`: the user's client may come from another copy of
  * cassandra-driver (a different version, or the CJS and ESM graphs both loaded).
  */
@@ -122,14 +145,7 @@ export function holdClient(operator: string, input: CassandraClientInput, reconn
   let built: Client | undefined;
   const client = loading.then((cassandra) => {
     if (released) throw new Error(`${operator}: released before the driver had loaded`);
-    const reconnection =
-      input.policies?.reconnection ??
-      new cassandra.policies.reconnection.ExponentialReconnectionPolicy(
-        Math.min(500, reconnectMaxDelayMs),
-        reconnectMaxDelayMs,
-        false,
-      );
-    built = new cassandra.Client({ ...input, policies: { ...input.policies, reconnection } });
+    built = new cassandra.Client(ownedClientOptions(cassandra, input, reconnectMaxDelayMs));
     retireReplacedHosts(built);
     return built;
   });
