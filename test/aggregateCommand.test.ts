@@ -9,7 +9,7 @@ import type { MqttClient } from 'mqtt';
 import { encodeIotPayload, makeIotPayload } from '../src/index.js';
 import { startAggregate, TOPIC, type AggregatorProcess } from './faults/aggregatorHarness.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
-import { closeClients, testClient } from './support/mqttHelpers.js';
+import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
 import { waitFor } from './support/waitFor.js';
 
 const LINE = '127.0.0.1 - - [01/Jul/2020:12:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl"';
@@ -126,7 +126,11 @@ describe('the aggregate command', function () {
     await subscribed('locked');
     const second = aggregate('locked');
     expect(await second.exited).to.equal(1);
-    expect(second.output()).to.match(new RegExp(`in use by process ${first.child.pid}`));
+    expect(second.output()).to.match(
+      new RegExp(
+        `in use by process ${first.child.pid}; give each aggregator its own --state-dir \\(or --aggregator-id\\)`,
+      ),
+    );
   });
 
   it('refuses to continue saved windows under other window options, and says how to start afresh', async () => {
@@ -144,14 +148,31 @@ describe('the aggregate command', function () {
     expect(await first.exited).to.equal(0);
     const second = aggregate('reshaped', ['--window', '5 minutes']);
     expect(await second.exited).to.equal(1);
-    expect(second.output())
-      .to.match(/windowDuration 60000.*300000/)
-      .and.match(/another state directory/);
+    // In flags and files, not the library's option names: which --window the directory holds, what to do.
+    const failure = second
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('mqtt-iot-stream: '));
+    expect(failure).to.deep.equal([
+      `mqtt-iot-stream: this state directory (${join(stateRoot, 'reshaped')}) was written with --window '1 minute'; ` +
+        "start with that, or give another --state-dir (this run has --window '5 minutes'; a new state directory does " +
+        'not continue the open windows saved in this one)',
+    ]);
+    expect(second.output()).not.to.match(/windowDuration|WindowedCountState|durableWindowedCount/);
+    // Restarted as it was written (in milliseconds this time), it continues.
+    const subscriptions = () => countLog(broker.log(), new RegExp(`mqtt-iot-stream-aggregator-reshaped 1 ${TOPIC}`));
+    const before = subscriptions();
+    const third = aggregate('reshaped', ['--window', '60000']);
+    await waitFor(() => subscriptions() > before, "the restarted aggregator's subscription");
+    third.child.kill('SIGTERM');
+    expect(await third.exited, third.output()).to.equal(0);
   });
 
   it('refuses QoS 0, which cannot be counted exactly once', async () => {
     const process = aggregate('qos0', ['--qos', '0']);
     expect(await process.exited).to.equal(2);
-    expect(process.output()).to.match(/--qos 0 cannot be counted exactly once/);
+    expect(process.output()).to.match(
+      /--qos must be 1 or 2 \(0 cannot be counted exactly once: the broker does not resend what is lost\), got "0"/,
+    );
   });
 });

@@ -333,7 +333,7 @@ describe('watching the aggregate command', function () {
       expect(await process.exited).to.equal(1);
       expect(process.stderr().trimEnd().split('\n'), process.stderr()).to.have.length(1);
       expect(process.stderr()).to.match(
-        new RegExp(`^mqtt-iot-stream: serveStatus: cannot listen on 127\\.0\\.0\\.1:${port}: .*in use`),
+        new RegExp(`^mqtt-iot-stream: --http: cannot listen on 127\\.0\\.0\\.1:${port}: .*in use`),
       );
     });
 
@@ -407,7 +407,7 @@ describe('watching the aggregate command', function () {
   });
 
   it('the demo prints its dashboard address, and serves it', async () => {
-    const process = startCli(['demo', '--duration', '4', '--rate', '2', '--http', '127.0.0.1:0']);
+    const process = startCli(['demo', '--duration', '4 s', '--rate', '2', '--http', '127.0.0.1:0']);
     started.push(process);
     await waitFor(
       () =>

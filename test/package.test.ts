@@ -225,7 +225,7 @@ describe('the packed package', function () {
     it('runs publish --help, and says how to install the broker when demo needs it (status 1)', () => {
       const bin = join(slim, 'node_modules/mqtt-iot-stream/dist/esm/cli/cli.js');
       expect(run([bin, 'publish', '--help'])).to.include({ status: 0 });
-      const demo = run([bin, 'demo', '--duration', '1']);
+      const demo = run([bin, 'demo', '--duration', '1 s']);
       expect(demo.status).to.equal(1);
       expect(demo.out).to.match(/embedded MQTT broker \(aedes\) is not installed.*npm install aedes/);
     });

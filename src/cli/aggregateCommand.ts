@@ -1,145 +1,129 @@
 // `mqtt-iot-stream aggregate`: the aggregator as a long-running service.
 import type { Client } from 'cassandra-driver';
+import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { Subject, lastValueFrom, map, tap, type Observable } from 'rxjs';
-import {
-  LiveStatistics,
-  defaultStateDirectory,
-  ensureWindowCountTable,
-  readWindowTotals,
-  redactCredentials,
-  type Rejection,
-  type StageChange,
-  type StatusServer,
-  type WindowRow,
-} from '../index.js';
-import { aggregator, cassandraWriter, persistentSession } from './pipelines.js';
+import { ensureWindowCountTable, readWindowTotals } from '../cassandra/windowCountTable.js';
+import { defaultStateDirectory } from '../durable/stateFiles.js';
+import { describeDuration } from '../duration.js';
+import { redactCredentials } from '../mqtt/connection.js';
+import { LiveStatistics } from '../observe/LiveStatistics.js';
+import type { StatusServer } from '../observe/serveStatus.js';
+import type { StageChange } from '../observe/statistic.js';
+import type { Rejection } from '../reject.js';
+import { SnapshotMismatchError, type SnapshotDifference } from '../window/snapshot.js';
+import type { WindowRow } from '../window/windowRow.js';
+import { FIRST_CONNECT_TIMEOUT_MS } from './brokerConnection.js';
 import { prepareCassandra } from './cassandraConnection.js';
+import { flags, readFlags, switchOn, verbose, withoutDefault } from './flags.js';
+import { aggregator, cassandraWriter, persistentSession } from './pipelines.js';
+import type { CommandSpec } from './program.js';
 import { RecentWindows, totalsView } from './recentWindows.js';
 import { RowPrinter } from './rowPrinter.js';
-import {
-  describeFlags,
-  integerSetting,
-  millisecondsSetting,
-  qosSetting,
-  readSettings,
-  UsageError,
-  type FlagName,
-} from './flags.js';
 import { StatusDisplay } from './statusDisplay.js';
-import { metricsRegistry, readListenAddress, startStatusEndpoint } from './statusEndpoint.js';
+import { metricsRegistry, startStatusEndpoint } from './statusEndpoint.js';
 import { StatusLine } from './statusLine.js';
 import { Tally } from './tally.js';
 
-export const aggregateFlags = [
-  'broker',
-  'topic',
-  'username',
-  'password',
-  'ca',
-  'cert',
-  'key',
-  'qos',
-  'share-group',
-  'client-id',
-  'session-expiry',
-  'aggregator-id',
-  'state-dir',
-  'durability',
-  'cassandra',
-  'datacenter',
-  'consistency',
-  'keyspace',
-  'table',
-  'replication',
-  'cassandra-username',
-  'cassandra-password',
-  'max-pending-rows',
-  'window',
-  'watermark',
-  'output-mode',
-  'idle-advance',
-  'max-event-time-ahead',
-  'max-message-size',
-  'format',
-  'status-every',
-  'http',
-] as const satisfies readonly FlagName[];
-
 // Without --cassandra the rows go to stdout: the aggregator is useful with a broker alone.
-// No HTTP endpoint unless asked: an open port is the operator's decision, and two
-// aggregators on one host would fight over a default one.
-const aggregateDefaults = { cassandra: undefined, http: 'off' };
+// No HTTP endpoint unless asked (the table's default, off): an open port is the
+// operator's decision, and two aggregators on one host would fight over a default one.
+const aggregateFlags = {
+  broker: flags.broker,
+  topic: flags.subscribeTopic,
+  username: flags.username,
+  password: flags.password,
+  ca: flags.ca,
+  cert: flags.cert,
+  key: flags.key,
+  qos: flags.subscribeQos,
+  shareGroup: flags.shareGroup,
+  clientId: flags.clientId,
+  sessionExpiry: flags.sessionExpiry,
+  aggregatorId: flags.aggregatorId,
+  stateDir: flags.stateDir,
+  durability: flags.durability,
+  maxPendingRows: flags.maxPendingRows,
+  maxMessageSize: flags.maxMessageSize,
+  cassandra: withoutDefault(flags.cassandra),
+  datacenter: flags.datacenter,
+  consistency: flags.consistency,
+  keyspace: flags.keyspace,
+  table: flags.table,
+  replication: flags.replication,
+  cassandraUsername: flags.cassandraUsername,
+  cassandraPassword: flags.cassandraPassword,
+  window: flags.window,
+  watermark: flags.watermark,
+  outputMode: flags.outputMode,
+  idleAdvance: flags.idleAdvance,
+  maxEventTimeAhead: flags.maxEventTimeAhead,
+  format: flags.format,
+  statusEvery: flags.statusEvery,
+  http: flags.http,
+} as const;
 
-export const aggregateHelp = `mqtt-iot-stream aggregate [flags]
-
-Counts requests per HTTP status in event-time windows, from MQTT, exactly once:
+export const aggregateCommand: CommandSpec = {
+  name: 'aggregate',
+  summary: 'the aggregator: count statuses per window, into Cassandra or to stdout',
+  description: `Counts requests per HTTP status in event-time windows, from MQTT, exactly once:
 open windows are saved in a state directory before each message is acknowledged,
-the MQTT session is persistent (the broker keeps messages while the aggregator is
-away), and a restart continues where the last run stopped. With --cassandra, rows
-go to that table (created if missing); without it, to stdout. SIGTERM or Ctrl-C
-writes the open windows' counts so far, saves the state and exits.
+the MQTT session is persistent (the broker keeps messages while the aggregator
+is away), and a restart continues where the last run stopped. With --cassandra,
+rows go to that table (created if missing); without it, to stdout. SIGTERM or
+Ctrl-C writes the open windows' counts so far, saves the state and exits.
 
-Rows on stdout (also with --cassandra, once written): window start, window end, status,
-count, then state (final: the watermark had passed the window's end; partial: a count
-so far, written at a stop or by update mode) and row (new, or update: it replaces a row
-printed before in this run); JSON lines carry them as "final" and "update".
+Rows on stdout (also with --cassandra, once written): window start, window end,
+status, count, then state (final: the watermark had passed the window's end;
+partial: a count so far, written at a stop or by update mode) and row (new, or
+update: it replaces a row printed before in this run); JSON lines carry them as
+"final" and "update".
 
-Status on stderr: on a terminal a live line (broker, messages and msg/s, rejected,
-late, pending rows, watermark); otherwise that line every --status-every; always a line
-when the broker is lost or back, Cassandra fails or recovers, intake pauses or resumes.
---http serves the same as Prometheus metrics, health checks and a dashboard. It is off
-unless given: an open port is the operator's decision, and two aggregators on one host
-would both want a default one.
+Status on stderr: on a terminal a live line (broker, messages and msg/s,
+rejected, late, pending rows, watermark); otherwise that line every
+--status-every; always a line when the broker is lost or back, Cassandra fails
+or recovers, intake pauses or resumes. --http serves the same as Prometheus
+metrics, health checks and a dashboard.
 
 Broker limits that lose messages: Mosquitto queues at most max_queued_messages
-(default 1000) per offline or slow client and drops the rest; raise it (0 = no limit).
-
-  --verbose         print each rejected message's reason on stderr
-${describeFlags(aggregateFlags, aggregateDefaults)}`;
+(default 1000) per offline or slow client and drops the rest; raise it (0: no
+limit).`,
+  flags: aggregateFlags,
+  switches: [verbose],
+  run: runAggregate,
+};
 
 /** Runs the aggregator until SIGTERM/SIGINT; resolves with the exit status. */
-export async function aggregateCommand(argv: readonly string[]): Promise<number> {
-  const verbose = argv.includes('--verbose');
-  const s = readSettings(
-    argv.filter((arg) => arg !== '--verbose'),
-    aggregateFlags,
-    aggregateDefaults,
-  );
-  const aggregatorId = s['aggregator-id'];
-  if (!/^[A-Za-z0-9._-]{0,100}$/.test(aggregatorId))
-    throw new UsageError(
-      `--aggregator-id must be letters, digits, '.', '_' or '-', got ${JSON.stringify(aggregatorId)}`,
-    );
-  const stateDirectory = s['state-dir'] ?? defaultStateDirectory(aggregatorId === '' ? 'default' : aggregatorId);
-  const qos = qosSetting(s.qos);
-  if (qos === 0)
-    throw new UsageError('--qos 0 cannot be counted exactly once (the broker does not resend what was lost); use 1');
-  const maxEventTimeAhead = s['max-event-time-ahead'] === 'off' ? undefined : s['max-event-time-ahead'];
-  const format = s.format === 'table' || s.format === 'json' ? s.format : process.stdout.isTTY ? 'table' : 'json';
+async function runAggregate(command: Command): Promise<number> {
+  const s = readFlags(command, aggregateFlags);
+  const printRejections = switchOn(command, verbose);
+  const { aggregatorId } = s;
+  const stateDirectory = s.stateDir ?? defaultStateDirectory(aggregatorId === '' ? 'default' : aggregatorId);
+  const format = s.format ?? (process.stdout.isTTY ? 'table' : 'json');
   const tls = { ca: readPem(s.ca), cert: readPem(s.cert), key: readPem(s.key) };
-  const maxPayloadBytes = integerSetting('max-message-size', s['max-message-size']);
-  const broker = persistentSession(s.broker, {
+  const maxPayloadBytes = s.maxMessageSize;
+  const session = persistentSession(s.broker, {
     aggregatorId,
-    sessionExpirySeconds: integerSetting('session-expiry', s['session-expiry']),
+    sessionExpirySeconds: s.sessionExpiry / 1000,
     // MQTT.js holds a whole packet in memory before we can look at it: messages well past
     // the limit are left to the broker to drop (it logs them), so one cannot exhaust
     // memory; those up to twice the limit still arrive and are rejected with a reason.
     maximumPacketSize: Math.min(268_435_455, Math.max(2 * maxPayloadBytes, maxPayloadBytes + 65_536)),
-    ...(s['client-id'] === undefined ? {} : { clientId: s['client-id'] }),
+    ...(s.clientId === undefined ? {} : { clientId: s.clientId }),
     ...(s.username === undefined ? {} : { username: s.username }),
     ...(s.password === undefined ? {} : { password: s.password }),
     ...tls,
   });
+  const broker = { ...session, connectTimeout: FIRST_CONNECT_TIMEOUT_MS };
   const cassandraCredentials =
-    s['cassandra-username'] === undefined
+    s.cassandraUsername === undefined
       ? undefined
-      : { username: s['cassandra-username'], password: s['cassandra-password'] ?? '' };
-  const address = readListenAddress(s.http);
-  if (address !== undefined && 'problem' in address) throw new UsageError(`--http ${address.problem}`);
-  const statusEvery = s['status-every'] === 'off' ? 0 : millisecondsSetting('status-every', s['status-every']);
-  const topic = s['share-group'] === undefined ? s.topic : `$share/${s['share-group']}/${s.topic}`;
+      : { username: s.cassandraUsername, password: s.cassandraPassword ?? '' };
+  const address = s.http;
+  const statusEvery = s.statusEvery ?? 0;
+  const topic = s.shareGroup === undefined ? s.topic : `$share/${s.shareGroup}/${s.topic}`;
   const into = s.cassandra === undefined ? 'stdout' : `${s.keyspace}.${s.table}`;
+  const windows = `${describeDuration(s.window)}, watermark ${describeDuration(s.watermark)}`;
 
   const statistics = new LiveStatistics();
   const tally = new Tally();
@@ -165,11 +149,11 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
         topic,
         'client id': broker.clientId ?? '',
         into: s.cassandra === undefined ? 'stdout' : `Cassandra ${into} at ${s.consistency}`,
-        windows: `${s.window}, watermark ${s.watermark}, ${s['output-mode']} mode`,
+        windows: `${windows}, ${s.outputMode} mode`,
       },
       windows: () =>
         recent.view(
-          s['share-group'] === undefined ? `this aggregator${id}` : `this aggregator's share${id}`,
+          s.shareGroup === undefined ? `this aggregator${id}` : `this aggregator's share${id}`,
           tally.windows,
         ),
       ...(s.cassandra === undefined
@@ -194,7 +178,7 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
             table: s.table,
             replication: {
               class: 'SimpleStrategy',
-              replication_factor: integerSetting('replication', s.replication),
+              replication_factor: s.replication,
             },
           }),
         cassandraCredentials,
@@ -249,11 +233,11 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
           });
     const onRejected = (rejection: Rejection) => {
       tally.countRejected(rejection);
-      if (verbose) display.print(`rejected (${rejection.kind}): ${rejection.reason}`);
+      if (printRejections) display.print(`rejected (${rejection.kind}): ${rejection.reason}`);
     };
     display.print(
-      `counting statuses from ${redactCredentials(s.broker)} "${topic}" as ${broker.clientId} (persistent session, ${s['session-expiry']} s)` +
-        ` into ${cassandra === undefined ? 'stdout' : `${into} at ${s.consistency}`}; windows ${s.window}, watermark ${s.watermark}; state in ${stateDirectory}\n` +
+      `counting statuses from ${redactCredentials(s.broker)} "${topic}" as ${broker.clientId} (persistent session, ${describeDuration(s.sessionExpiry)})` +
+        ` into ${cassandra === undefined ? 'stdout' : `${into} at ${s.consistency}`}; windows ${windows}; state in ${stateDirectory}\n` +
         'the broker must queue what arrives while this aggregator is away: Mosquitto drops past max_queued_messages (default 1000) per client' +
         (server === undefined ? '' : `\nmetrics, health and dashboard on ${server.url}/ (/metrics, /healthz, /readyz)`),
     );
@@ -265,17 +249,17 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
           {
             broker,
             topic,
-            qos,
+            qos: s.qos,
             window: s.window,
             watermark: s.watermark,
-            outputMode: s['output-mode'] === 'update' ? 'update' : 'append',
-            idleAdvanceMs: integerSetting('idle-advance', s['idle-advance']),
+            outputMode: s.outputMode,
+            idleAdvanceMs: s.idleAdvance ?? 0,
             stop,
             stateDirectory,
-            durability: s.durability === 'power' ? 'power' : 'process',
+            durability: s.durability,
             maxPayloadBytes,
-            maxPendingRows: integerSetting('max-pending-rows', s['max-pending-rows']),
-            ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
+            maxPendingRows: s.maxPendingRows,
+            ...(s.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: s.maxEventTimeAhead }),
             statistics,
             write,
           },
@@ -291,7 +275,9 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
           }),
         ),
         { defaultValue: undefined },
-      );
+      ).catch((error: unknown) => {
+        throw inFlags(error, stateDirectory);
+      });
     } finally {
       display.stop();
       stopChanges();
@@ -309,14 +295,15 @@ export async function aggregateCommand(argv: readonly string[]): Promise<number>
 /**
  * A stage's change as one line. Where the aggregator printed a line before the live
  * statistics existed (Cassandra failing and back, intake paused and resumed), the line
- * keeps those words: log alerts written against them go on matching.
+ * keeps those words after its subject (`Cassandra: writes to … failing since …`), so log
+ * alerts matching them go on matching; the subject is what fails, not an operator's name.
  */
 function describeChange(change: StageChange, statistics: LiveStatistics, into: string): string {
   switch (change.stage) {
     case 'broker':
       return change.reason;
     case 'writer':
-      return `cassandraSink: ${change.reason}`;
+      return `Cassandra: ${change.reason}`;
     case 'durable': {
       const pendingRows = statistics.value('durable', 'pending_rows') ?? 0;
       return change.state === 'paused'
@@ -326,6 +313,44 @@ function describeChange(change: StageChange, statistics: LiveStatistics, into: s
     default:
       return `${change.stage} ${change.state}: ${change.reason}`;
   }
+}
+
+/** The window options flags set, by the name a snapshot gives them. */
+const WINDOW_FLAGS: Partial<Record<SnapshotDifference['setting'], string>> = {
+  windowDuration: '--window',
+  watermarkDelay: '--watermark',
+  outputMode: '--output-mode',
+};
+
+/**
+ * A failure of the pipeline in flags: state saved under other window options names the
+ * flags it was written with (the library's SnapshotMismatchError, wherever it is in the
+ * chain of causes); anything else is left to failureMessage.
+ */
+function inFlags(error: unknown, stateDirectory: string): unknown {
+  let mismatch: unknown = error;
+  while (mismatch instanceof Error && !(mismatch instanceof SnapshotMismatchError)) mismatch = mismatch.cause;
+  if (!(mismatch instanceof SnapshotMismatchError)) return error;
+  const value = (setting: SnapshotDifference['setting'], saved: number | string) =>
+    typeof saved === 'number' ? `'${describeDuration(saved)}'` : setting === 'outputMode' ? saved : `'${saved}'`;
+  // This command's windows slide by their length: the slide differs with the window, and --window says it.
+  const windowDiffers = mismatch.differences.some(({ setting }) => setting === 'windowDuration');
+  const differences = mismatch.differences.filter(({ setting }) => !(setting === 'slideDuration' && windowDiffers));
+  const written = differences.map(({ setting, saved }) => {
+    const flag = WINDOW_FLAGS[setting];
+    return flag === undefined
+      ? `${setting} ${String(saved)} (not a flag: another version of mqtt-iot-stream wrote it)`
+      : `${flag} ${value(setting, saved)}`;
+  });
+  const now = differences
+    .filter(({ setting }) => WINDOW_FLAGS[setting] !== undefined)
+    .map(({ setting, current }) => `${WINDOW_FLAGS[setting]!} ${value(setting, current)}`);
+  return new Error(
+    `this state directory (${stateDirectory}) was written with ${written.join(' and ')}; start with ` +
+      `${written.length === 1 ? 'that' : 'those'}, or give another --state-dir (this run has ${now.join(' and ')}; ` +
+      'a new state directory does not continue the open windows saved in this one)',
+    { cause: error },
+  );
 }
 
 function readPem(path: string | undefined): Buffer | undefined {

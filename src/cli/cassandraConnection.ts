@@ -1,24 +1,15 @@
 // The aggregator's and the demo's connection to Cassandra, opened when the command
-// starts. cassandra-driver is an optional dependency of the package (a Pi that only
-// publishes installs without it), so it is loaded here, when --cassandra asks for it.
+// starts. The driver is loaded, and the client built, as cassandraSink builds its own
+// (loadCassandraDriver, ownedClientOptions, retireReplacedHosts: the same reconnection
+// policy and the same care of replaced hosts), so a
+// missing driver is the library's CassandraDriverMissingError (failureMessage.ts says
+// which flag needs it) and a node that comes back is noticed within seconds.
 import type { Client } from 'cassandra-driver';
+import { CASSANDRA_SINK_DEFAULTS } from '../cassandra/cassandraSink.js';
+import { ownedClientOptions, retireReplacedHosts } from '../cassandra/client.js';
+import { loadCassandraDriver, type CassandraDriver } from '../cassandra/driver.js';
 
-type CassandraDriver = typeof import('cassandra-driver');
-
-async function loadDriver(): Promise<CassandraDriver> {
-  try {
-    const module = (await import('cassandra-driver')) as unknown as { default?: CassandraDriver };
-    return module.default ?? (module as CassandraDriver);
-  } catch (error) {
-    throw new Error(
-      '--cassandra needs cassandra-driver, which this install left out (npm install --omit=optional): ' +
-        'run `npm install cassandra-driver` beside mqtt-iot-stream',
-      { cause: error },
-    );
-  }
-}
-
-/** The driver's value of a --consistency name (its check has already passed): LOCAL_QUORUM → `localQuorum`. */
+/** The driver's value of a --consistency name (its reader has already checked it): LOCAL_QUORUM → `localQuorum`. */
 function consistencyValue(driver: CassandraDriver, name: string): number {
   const key = name.toLowerCase().replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
   const value = (driver.types.consistencies as unknown as Record<string, number | undefined>)[key];
@@ -26,9 +17,13 @@ function consistencyValue(driver: CassandraDriver, name: string): number {
   return value;
 }
 
+// The driver's words when --datacenter names no data centre of the cluster.
+const UNKNOWN_DATA_CENTRE = /localDataCenter was configured as '(.*)', but only found hosts in data centers: \[(.*)\]/;
+
 /**
- * Connects to Cassandra and creates the counts table if missing. A node that cannot be
- * reached and one that refuses the statements are different lines, each naming the cause.
+ * Connects to Cassandra and runs `create` (the counts table, if missing). A node that
+ * cannot be reached, a data centre that is not the cluster's and a node that refuses
+ * the statements are different lines, each naming the cause and the flag to change.
  */
 export async function prepareCassandra(
   contactPoints: string,
@@ -37,8 +32,8 @@ export async function prepareCassandra(
   credentials?: { username: string; password: string },
   options: { consistency?: string } = {},
 ): Promise<Client> {
-  const driver = await loadDriver();
-  const { auth, Client, policies } = driver;
+  const driver = await loadCassandraDriver('--cassandra');
+  const { auth, Client } = driver;
   const authProvider =
     credentials === undefined ? undefined : new auth.PlainTextAuthProvider(credentials.username, credentials.password);
   // The driver reaches the nodes it discovers (system.peers) on protocolOptions.port,
@@ -46,23 +41,37 @@ export async function prepareCassandra(
   const ports = new Set(contactPoints.split(',').map((point) => /:(\d+)$/.exec(point)?.[1]));
   const port = ports.size === 1 ? [...ports][0] : undefined;
   const consistency = options.consistency === undefined ? undefined : consistencyValue(driver, options.consistency);
-  const client = new Client({
-    contactPoints: contactPoints.split(','),
-    localDataCenter,
-    ...(authProvider === undefined ? {} : { authProvider }),
-    ...(port === undefined ? {} : { protocolOptions: { port: Number(port) } }),
-    // The sink writes at the client's consistency (and the schema check reads at it).
-    ...(consistency === undefined ? {} : { queryOptions: { consistency } }),
-    // The driver's default waits up to 10 minutes between attempts to reach a node that
-    // was down; a long-running aggregator should notice within seconds that it is back.
-    policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, 10_000) },
-  });
+  const client = new Client(
+    ownedClientOptions(
+      driver,
+      {
+        contactPoints: contactPoints.split(','),
+        localDataCenter,
+        ...(authProvider === undefined ? {} : { authProvider }),
+        ...(port === undefined ? {} : { protocolOptions: { port: Number(port) } }),
+        // The sink writes at the client's consistency (and the schema check reads at it).
+        ...(consistency === undefined ? {} : { queryOptions: { consistency } }),
+      },
+      CASSANDRA_SINK_DEFAULTS.retryMaxDelay,
+    ),
+  );
+  // The driver's replaced hosts would keep the process alive after shutdown (the sink's clients do the same).
+  retireReplacedHosts(client);
   try {
     await create(client);
     return client;
   } catch (error) {
     await client.shutdown().catch(() => {});
-    const reason = (error as Error).message.split('\n')[0];
+    const reason = (error as Error).message.split('\n')[0]!;
+    const dataCentres = UNKNOWN_DATA_CENTRE.exec(reason);
+    if (dataCentres !== null) {
+      const known = dataCentres[2]!.split(', ').filter((name) => name !== '');
+      throw new Error(
+        `--datacenter ${dataCentres[1]!} is not a data centre of the Cassandra at ${contactPoints}: its nodes are in ` +
+          `${known.join(', ')} (give --datacenter ${known[0] ?? '<name>'}; nodetool status names them)`,
+        { cause: error },
+      );
+    }
     const unreachable = (error as Error).name === 'NoHostAvailableError';
     throw new Error(
       unreachable

@@ -14,11 +14,13 @@ import { connect } from 'mqtt';
 import { EMPTY, Subject, interval, lastValueFrom, merge, share, takeUntil, tap, timer } from 'rxjs';
 import { LiveStatistics, cassandraSink, ensureWindowCountTable, windowCountRows, type StatusServer } from '../index.js';
 import { sharedSimulatedGpio } from '../testing.js';
+import { describeDuration } from '../duration.js';
 import { statusCounts } from './pipelines.js';
 import { DemoButton } from './demoButton.js';
 import { startEmbeddedBroker } from './embeddedBroker.js';
+import { FileLines } from './lineSources.js';
 import { LiveView } from './liveView.js';
-import { piPublisher } from './publisher.js';
+import { BUTTON, buttonPresses, publishLines } from './publisher.js';
 import { prepareCassandra } from './cassandraConnection.js';
 import { RecentWindows } from './recentWindows.js';
 import { metricsRegistry, startStatusEndpoint, type ListenAddress } from './statusEndpoint.js';
@@ -29,22 +31,21 @@ export interface DemoSettings {
   readonly logFile: string;
   /** Automatic presses per second; 0 for Enter only. */
   readonly rate: number;
-  readonly window: string;
-  readonly watermark: string;
+  /** Window length and watermark delay, in milliseconds. */
+  readonly window: number;
+  readonly watermark: number;
   /** Contact points of a Cassandra to write to as well; none: terminal only. */
   readonly cassandra: string | undefined;
   readonly datacenter: string;
   readonly keyspace: string;
   readonly table: string;
-  /** Stop by itself after this many seconds; 0: at Ctrl-C. */
-  readonly durationSeconds: number;
+  /** Stop by itself after this many milliseconds; 0: at Ctrl-C. */
+  readonly durationMs: number;
   /** Where to serve the dashboard and metrics; none: no endpoint. */
   readonly http?: ListenAddress | undefined;
 }
 
-const BUTTON_PIN = 17;
-const LED_PIN = 4;
-const BOUNCE_MS = 300; // the publisher's, as on the Pi
+const { pin: BUTTON_PIN, ledPin: LED_PIN, bounceMs: BOUNCE_MS } = BUTTON; // the publisher's, as on the Pi
 const TOPIC = 'rupesh/gpiotopic';
 
 export async function runDemo(settings: DemoSettings): Promise<Tally> {
@@ -74,7 +75,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   const view = new LiveView({
     intro: [
       `broker ${broker.url} (in-process) · simulated button on GPIO ${BUTTON_PIN}, LED on GPIO ${LED_PIN}`,
-      `windows of ${settings.window}, watermark ${settings.watermark} · ` +
+      `windows of ${describeDuration(settings.window)}, watermark ${describeDuration(settings.watermark)} · ` +
         (cassandra
           ? `writing rows to Cassandra ${settings.keyspace}.${settings.table}`
           : 'no Cassandra (--cassandra writes the rows)'),
@@ -91,15 +92,15 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   // The publisher owns nothing: we hand it a client and close it ourselves.
   const publisherClient = connect(broker.url, { protocolVersion: 4 });
   publisherClient.on('error', () => {}); // the broker is ours and local; its end is not news
-  const published = piPublisher({
-    broker: publisherClient,
+  const lines = new FileLines(settings.logFile);
+  const published = publishLines({
+    presses: buttonPresses(BUTTON_PIN, 'simulated').pipe(tap(button.pressReported)),
+    lines,
+    client: publisherClient,
     topic: TOPIC,
     qos: 1,
-    logFile: settings.logFile,
     backend: 'simulated',
-    buttonPin: BUTTON_PIN,
     ledPin: LED_PIN,
-    onPress: button.pressReported,
   }).pipe(
     takeUntil(stopPublishing),
     tap(() => tally.sent++),
@@ -148,7 +149,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const stopKeys = listenToKeys(process.stdin, { enter: () => button.press('keyboard', 100), quit: stop });
-  const deadline = settings.durationSeconds > 0 ? timer(settings.durationSeconds * 1000).pipe(tap(stop)) : EMPTY;
+  const deadline = settings.durationMs > 0 ? timer(settings.durationMs).pipe(tap(stop)) : EMPTY;
 
   view.start();
   view.render();
@@ -173,6 +174,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
     stopKeys();
     button.stop();
     view.close();
+    lines.close();
     await publisherClient.endAsync().catch(() => {});
     await server?.close();
     await broker.close();
@@ -213,7 +215,11 @@ async function demoEndpoint(
     statistics,
     ...(metrics === undefined ? {} : { metrics }),
     title: 'mqtt-iot-stream demo',
-    watched: { broker: 'in-process', topic: TOPIC, windows: `${settings.window}, watermark ${settings.watermark}` },
+    watched: {
+      broker: 'in-process',
+      topic: TOPIC,
+      windows: `${describeDuration(settings.window)}, watermark ${describeDuration(settings.watermark)}`,
+    },
     windows: () => recent.view('the demo aggregator', tally.windows),
   });
   return { server, endpoint: [`dashboard ${server.url}/ · metrics ${server.url}/metrics${missing}`] };

@@ -1,36 +1,102 @@
-// Command-line flags with environment fallbacks for the examples and the CLI.
-// Every flag has a default, so `mqtt-iot-stream publish` works as it stands on a Pi
-// next to a local Mosquitto, and `aggregate` next to a local Cassandra.
-import { parseArgs } from 'node:util';
-import { WindowedCountState } from '../index.js';
+// The command line's flags: each one's name, environment variable, default, help and
+// reader, declared once and shared by the commands that take it, and the glue to
+// commander, which parses the command line, takes values from the environment, lists
+// the choices and writes the help.
+//
+// Every value, whether it came from the command line, the environment or the default,
+// goes through its flag's reader (flagValues.ts) after commander has parsed it: all the
+// problems of one command line are named together, in one line, each with the variable
+// it came from; commander's own choice check is replaced by the reader, so the wording
+// is ours ("--qos must be 1 or 2, got "0"") while the help still lists the choices.
+import { Command, Option } from 'commander';
 import {
+  aggregatorId,
+  anyText,
   brokerUrl,
   cassandraContactPoints,
   cqlIdentifier,
-  decimalNumber,
   duration,
+  FlagValueProblem,
   gpioPin,
   nonEmpty,
   oneOf,
+  oneOfNumbers,
+  positiveDuration,
   readableFile,
   shareGroup,
   topicFilter,
+  topicName,
   wholeNumber,
-  type FlagCheck,
+  type FlagReader,
 } from './flagValues.js';
-import { bundledLog as bundledLog_ } from './packageFiles.js';
-import { listenAddress } from './statusEndpoint.js';
+import { bundledLog } from './packageFiles.js';
+import { readListenAddress, type ListenAddress } from './statusEndpoint.js';
+import { UsageError } from './usageError.js';
 
-/** One flag: its environment variable, its default, a line of help and what its value must be. */
-interface Flag {
-  readonly env: string;
-  readonly fallback: string | undefined;
+/** One flag that takes a value. `D` is the type of its default: `string`, or `undefined` when it has none. */
+export interface Flag<T, D extends string | undefined = string | undefined> {
+  /** Without the dashes: `window` for `--window`. */
+  readonly name: string;
+  /** What the value is, as the help shows it: `--window <time>`. */
+  readonly value: string;
   readonly help: string;
-  /** Run on the value (from the command line, the environment or a default) before anything is opened. */
-  readonly check?: FlagCheck;
+  /** The environment variable that gives the value when the command line does not (all but an old name have one). */
+  readonly env?: string;
+  /** The default, as text (it is read like any other value). */
+  readonly fallback: D;
+  /** How the help names the default, when not as the text itself. */
+  readonly shownFallback?: string;
+  /** The values it takes, listed by the help (the reader checks them). */
+  readonly choices?: readonly string[];
+  /** Under which heading the help lists it. */
+  readonly group?: string;
+  /** Left out of the help (an old name kept working). */
+  readonly hidden?: boolean;
+  readonly read: FlagReader<T>;
 }
 
-const bundledLog = bundledLog_();
+/** Flags by the name a command reads their values under. */
+export type FlagSet = Readonly<Record<string, Flag<unknown>>>;
+
+/** The values of a set of flags: a flag without a default may be `undefined`. */
+export type FlagValues<F extends FlagSet> = {
+  -readonly [K in keyof F]: F[K] extends Flag<infer T, infer D> ? (D extends string ? T : T | undefined) : never;
+};
+
+/** The same flag with another default. */
+export function withDefault<T>(flag: Flag<T>, fallback: string, shownFallback?: string): Flag<T, string> {
+  const { shownFallback: _shown, ...rest } = flag;
+  return { ...rest, fallback, ...(shownFallback === undefined ? {} : { shownFallback }) };
+}
+
+/** The same flag without a default. */
+export function withoutDefault<T>(flag: Flag<T>): Flag<T, undefined> {
+  const { shownFallback: _shown, ...rest } = flag;
+  return { ...rest, fallback: undefined };
+}
+
+/** The same flag with another reader (a command that is stricter than the table). */
+export function readWith<T, U, D extends string | undefined>(
+  flag: Flag<T, D>,
+  read: FlagReader<U>,
+  help?: string,
+): Flag<U, D> {
+  return { ...flag, read, ...(help === undefined ? {} : { help }) };
+}
+
+const MQTT = 'MQTT:';
+const GPIO = 'Button, LED and log:';
+const CASSANDRA = 'Cassandra:';
+const WINDOWS = 'Windows:';
+const STATE = 'State and limits:';
+const OUTPUT = 'Output and status:';
+
+/** The `--http` reader: off, auto, port, host:port. */
+const listenAddress: FlagReader<ListenAddress | undefined> = (text) => {
+  const address = readListenAddress(text);
+  if (address !== undefined && 'problem' in address) throw new FlagValueProblem(address.problem);
+  return address;
+};
 
 /** The write consistency levels --consistency takes (ANY and the SERIAL ones make no sense for the counts). */
 const WRITE_CONSISTENCIES = [
@@ -44,355 +110,465 @@ const WRITE_CONSISTENCIES = [
   'LOCAL_ONE',
 ] as const;
 
+/** Flags with the same meaning in every command that takes them (a command may change a default). */
 export const flags = {
   broker: {
+    name: 'broker',
+    value: 'url',
     env: 'MQTT_URL',
     fallback: 'mqtt://localhost:1883',
-    help: 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)',
-    check: brokerUrl,
+    help: 'the MQTT broker: mqtt://, mqtts:// (TLS), ws://, wss://; user:password@ in it is never printed',
+    group: MQTT,
+    read: brokerUrl,
   },
-  topic: {
+  publishTopic: {
+    name: 'topic',
+    value: 'topic',
     env: 'MQTT_TOPIC',
     fallback: 'rupesh/gpiotopic',
-    help: 'topic to publish to / subscribe to',
-    check: topicFilter,
+    help: 'the topic to publish to',
+    group: MQTT,
+    read: topicName,
   },
-  username: { env: 'MQTT_USERNAME', fallback: undefined, help: 'MQTT user name' },
-  password: { env: 'MQTT_PASSWORD', fallback: undefined, help: 'MQTT password' },
-  qos: { env: 'MQTT_QOS', fallback: '1', help: 'QoS of publish and subscribe: 0, 1 or 2', check: oneOf('0', '1', '2') },
-  file: {
-    env: 'ACCESS_LOG',
-    fallback: bundledLog,
-    help: 'access log whose next line each press publishes',
-    check: readableFile,
+  subscribeTopic: {
+    name: 'topic',
+    value: 'filter',
+    env: 'MQTT_TOPIC',
+    fallback: 'rupesh/gpiotopic',
+    help: 'the topic filter to subscribe to (+ and # wildcards)',
+    group: MQTT,
+    read: topicFilter,
   },
-  backend: {
-    env: 'GPIO_BACKEND',
-    fallback: 'pigpio',
-    help: 'GPIO backend: pigpio (Pi 1-4), gpiod (Pi 5), simulated',
-    check: oneOf('pigpio', 'gpiod', 'simulated'),
-  },
-  'button-pin': { env: 'BUTTON_PIN', fallback: '17', help: 'button pin, BCM numbering', check: gpioPin },
-  'led-pin': { env: 'LED_PIN', fallback: '4', help: 'LED pin, BCM numbering', check: gpioPin },
-  cassandra: {
-    env: 'CASSANDRA_CONTACT_POINTS',
-    fallback: '127.0.0.1:9042',
-    help: 'Cassandra contact points, comma-separated host:port',
-    check: cassandraContactPoints,
-  },
-  datacenter: {
-    env: 'CASSANDRA_DATACENTER',
-    fallback: 'datacenter1',
-    help: 'Cassandra local data centre',
-    check: nonEmpty,
-  },
-  consistency: {
-    env: 'CASSANDRA_CONSISTENCY',
-    fallback: 'LOCAL_QUORUM',
-    help: "write consistency; LOCAL_QUORUM: a majority of the local data centre's replicas (on one node, that one)",
-    check: oneOf(...WRITE_CONSISTENCIES),
-  },
-  keyspace: {
-    env: 'CASSANDRA_KEYSPACE',
-    fallback: 'hyper',
-    help: 'keyspace of the counts table',
-    check: cqlIdentifier,
-  },
-  table: { env: 'CASSANDRA_TABLE', fallback: 'mqtt', help: 'table of the counts', check: cqlIdentifier },
-  replication: {
-    env: 'CASSANDRA_REPLICATION',
-    fallback: '1',
-    help: 'replication factor if the keyspace is created',
-    check: wholeNumber(1),
-  },
-  window: {
-    env: 'WINDOW',
-    fallback: '1 minute',
-    help: "window length, e.g. '1 minute', '10 s'",
-    check: duration('window'),
-  },
-  watermark: {
-    env: 'WATERMARK',
-    fallback: '2 minutes',
-    help: 'watermark delay (how late data may be)',
-    check: duration('watermark'),
-  },
-  'idle-advance': {
-    env: 'IDLE_ADVANCE_MS',
-    fallback: '5000',
-    help: 'ms of silence before the watermark follows the wall clock (0: off)',
-    check: wholeNumber(0),
-  },
-  'aggregator-id': {
-    env: 'AGGREGATOR_ID',
-    fallback: '',
-    help: "this aggregator's id when several share the stream (scale-out)",
-  },
-  'share-group': {
-    env: 'MQTT_SHARE_GROUP',
+  username: {
+    name: 'username',
+    value: 'name',
+    env: 'MQTT_USERNAME',
     fallback: undefined,
-    help: 'subscribe as $share/<group>/<topic> (MQTT 5 shared subscription)',
-    check: shareGroup,
+    help: 'MQTT user name',
+    group: MQTT,
+    read: anyText,
   },
-  'state-dir': {
-    env: 'AGGREGATOR_STATE_DIR',
+  password: {
+    name: 'password',
+    value: 'secret',
+    env: 'MQTT_PASSWORD',
     fallback: undefined,
-    help: 'where open windows and the journal are saved (default: ~/.local/state/mqtt-iot-stream/<aggregator id or "default">)',
-    check: nonEmpty,
-  },
-  durability: {
-    env: 'AGGREGATOR_DURABILITY',
-    fallback: 'process',
-    help: 'what an acknowledged message survives: process (a crash of this process) or power (also power loss; fsync per batch)',
-    check: oneOf('process', 'power'),
-  },
-  'client-id': {
-    env: 'MQTT_CLIENT_ID',
-    fallback: undefined,
-    help: 'MQTT client id of the persistent session (default: mqtt-iot-stream-aggregator[-<aggregator id>])',
-    check: nonEmpty,
-  },
-  'session-expiry': {
-    env: 'MQTT_SESSION_EXPIRY',
-    fallback: '604800',
-    help: 'seconds the broker keeps the session and queues messages while the aggregator is away',
-    check: wholeNumber(1, 4_294_967_295),
-  },
-  'max-pending-rows': {
-    env: 'MAX_PENDING_ROWS',
-    fallback: '10000',
-    help: 'rows waiting for Cassandra before the aggregator stops taking messages',
-    check: wholeNumber(1),
-  },
-  'max-message-size': {
-    env: 'MAX_MESSAGE_SIZE',
-    fallback: '1048576',
-    help: 'bytes; larger payloads are rejected unparsed',
-    check: wholeNumber(1),
-  },
-  'max-event-time-ahead': {
-    env: 'MAX_EVENT_TIME_AHEAD',
-    fallback: '1 hour',
-    help: "events stamped further ahead of this machine's clock are rejected (off: no guard)",
-    check: (value) => (value === 'off' ? undefined : duration('watermark')(value)),
-  },
-  'output-mode': {
-    env: 'OUTPUT_MODE',
-    fallback: 'append',
-    help: 'append (final rows), update (rows as they change)',
-    check: oneOf('append', 'update'),
-  },
-  format: {
-    env: 'OUTPUT_FORMAT',
-    fallback: undefined,
-    help: 'rows on stdout: table or json (default: table on a terminal, json otherwise)',
-    check: oneOf('table', 'json'),
+    help: 'MQTT password',
+    group: MQTT,
+    read: anyText,
   },
   ca: {
+    name: 'ca',
+    value: 'file',
     env: 'MQTT_CA',
     fallback: undefined,
     help: 'PEM file of the CA that signed the broker certificate (mqtts://)',
-    check: readableFile,
+    group: MQTT,
+    read: readableFile,
   },
-  cert: { env: 'MQTT_CERT', fallback: undefined, help: 'PEM client certificate (mqtts://)', check: readableFile },
-  key: { env: 'MQTT_KEY', fallback: undefined, help: 'PEM key of the client certificate', check: readableFile },
-  'cassandra-username': {
+  cert: {
+    name: 'cert',
+    value: 'file',
+    env: 'MQTT_CERT',
+    fallback: undefined,
+    help: 'PEM client certificate, for a broker that asks for one (with --key)',
+    group: MQTT,
+    read: readableFile,
+  },
+  key: {
+    name: 'key',
+    value: 'file',
+    env: 'MQTT_KEY',
+    fallback: undefined,
+    help: 'PEM private key of --cert',
+    group: MQTT,
+    read: readableFile,
+  },
+  publishQos: {
+    name: 'qos',
+    value: 'level',
+    env: 'MQTT_QOS',
+    fallback: '1',
+    help: 'QoS of each message: 0 (no acknowledgement), 1 or 2',
+    choices: ['0', '1', '2'],
+    group: MQTT,
+    read: oneOfNumbers([0, 1, 2]),
+  },
+  subscribeQos: {
+    name: 'qos',
+    value: 'level',
+    env: 'MQTT_QOS',
+    fallback: '1',
+    help: 'QoS of the subscription; 0 cannot be counted exactly once (the broker does not resend what is lost)',
+    choices: ['1', '2'],
+    group: MQTT,
+    read: oneOfNumbers([1, 2], '0 cannot be counted exactly once: the broker does not resend what is lost'),
+  },
+  log: {
+    name: 'log',
+    value: 'file',
+    env: 'ACCESS_LOG',
+    fallback: bundledLog(),
+    shownFallback: 'the bundled demo log',
+    help: 'the access log whose next line each press publishes',
+    group: GPIO,
+    read: readableFile,
+  },
+  backend: {
+    name: 'backend',
+    value: 'name',
+    env: 'GPIO_BACKEND',
+    fallback: 'pigpio',
+    help: 'GPIO backend: pigpio (Pi 1-4), gpiod (Pi 5), simulated (no Pi: Enter presses)',
+    choices: ['pigpio', 'gpiod', 'simulated'],
+    group: GPIO,
+    read: oneOf(['pigpio', 'gpiod', 'simulated']),
+  },
+  buttonPin: {
+    name: 'button-pin',
+    value: 'gpio',
+    env: 'BUTTON_PIN',
+    fallback: '17',
+    help: 'button pin, BCM numbering',
+    group: GPIO,
+    read: gpioPin,
+  },
+  ledPin: {
+    name: 'led-pin',
+    value: 'gpio',
+    env: 'LED_PIN',
+    fallback: '4',
+    help: 'LED pin, BCM numbering',
+    group: GPIO,
+    read: gpioPin,
+  },
+  cassandra: {
+    name: 'cassandra',
+    value: 'hosts',
+    env: 'CASSANDRA_CONTACT_POINTS',
+    fallback: undefined,
+    help: 'Cassandra contact points, host:port comma-separated (none: rows on stdout)',
+    group: CASSANDRA,
+    read: cassandraContactPoints,
+  },
+  datacenter: {
+    name: 'datacenter',
+    value: 'name',
+    env: 'CASSANDRA_DATACENTER',
+    fallback: 'datacenter1',
+    help: "Cassandra's local data centre (nodetool status names them)",
+    group: CASSANDRA,
+    read: nonEmpty,
+  },
+  consistency: {
+    name: 'consistency',
+    value: 'level',
+    env: 'CASSANDRA_CONSISTENCY',
+    fallback: 'LOCAL_QUORUM',
+    help: "write consistency; LOCAL_QUORUM: a majority of the local data centre's replicas",
+    choices: WRITE_CONSISTENCIES,
+    group: CASSANDRA,
+    read: oneOf(WRITE_CONSISTENCIES),
+  },
+  keyspace: {
+    name: 'keyspace',
+    value: 'name',
+    env: 'CASSANDRA_KEYSPACE',
+    fallback: 'hyper',
+    help: 'keyspace of the counts table',
+    group: CASSANDRA,
+    read: cqlIdentifier,
+  },
+  table: {
+    name: 'table',
+    value: 'name',
+    env: 'CASSANDRA_TABLE',
+    fallback: 'mqtt',
+    help: 'table of the counts',
+    group: CASSANDRA,
+    read: cqlIdentifier,
+  },
+  replication: {
+    name: 'replication',
+    value: 'n',
+    env: 'CASSANDRA_REPLICATION',
+    fallback: '1',
+    help: 'replication factor if the keyspace is created',
+    group: CASSANDRA,
+    read: wholeNumber(1),
+  },
+  cassandraUsername: {
+    name: 'cassandra-username',
+    value: 'name',
     env: 'CASSANDRA_USERNAME',
     fallback: undefined,
     help: 'Cassandra user name (PasswordAuthenticator)',
+    group: CASSANDRA,
+    read: anyText,
   },
-  'cassandra-password': { env: 'CASSANDRA_PASSWORD', fallback: undefined, help: 'Cassandra password' },
+  cassandraPassword: {
+    name: 'cassandra-password',
+    value: 'secret',
+    env: 'CASSANDRA_PASSWORD',
+    fallback: undefined,
+    help: 'Cassandra password',
+    group: CASSANDRA,
+    read: anyText,
+  },
+  window: {
+    name: 'window',
+    value: 'time',
+    env: 'WINDOW',
+    fallback: '1 minute',
+    help: "window length: ms or text, e.g. 10000, '10 s', '1 minute'",
+    group: WINDOWS,
+    read: positiveDuration(),
+  },
+  watermark: {
+    name: 'watermark',
+    value: 'time',
+    env: 'WATERMARK',
+    fallback: '2 minutes',
+    help: 'watermark delay: how late an event may come and still be counted',
+    group: WINDOWS,
+    read: duration(),
+  },
+  idleAdvance: {
+    name: 'idle-advance',
+    value: 'time',
+    env: 'IDLE_ADVANCE_MS',
+    fallback: '5 s',
+    help: 'silence after which the watermark follows the wall clock (off or 0: never)',
+    group: WINDOWS,
+    read: duration({ off: true }),
+  },
+  outputMode: {
+    name: 'output-mode',
+    value: 'mode',
+    env: 'OUTPUT_MODE',
+    fallback: 'append',
+    help: 'append: final rows; update: rows as they change',
+    choices: ['append', 'update'],
+    group: WINDOWS,
+    read: oneOf(['append', 'update']),
+  },
+  maxEventTimeAhead: {
+    name: 'max-event-time-ahead',
+    value: 'time',
+    env: 'MAX_EVENT_TIME_AHEAD',
+    fallback: '1 hour',
+    help: "events stamped further ahead of this machine's clock are rejected (off: no guard)",
+    group: WINDOWS,
+    read: duration({ off: true }),
+  },
+  aggregatorId: {
+    name: 'aggregator-id',
+    value: 'id',
+    env: 'AGGREGATOR_ID',
+    fallback: '',
+    shownFallback: 'none',
+    help: "this aggregator's id when several share the stream (scale-out)",
+    group: STATE,
+    read: aggregatorId,
+  },
+  shareGroup: {
+    name: 'share-group',
+    value: 'group',
+    env: 'MQTT_SHARE_GROUP',
+    fallback: undefined,
+    help: 'subscribe as $share/<group>/<topic> (MQTT 5 shared subscription)',
+    group: MQTT,
+    read: shareGroup,
+  },
+  stateDir: {
+    name: 'state-dir',
+    value: 'dir',
+    env: 'AGGREGATOR_STATE_DIR',
+    fallback: undefined,
+    shownFallback: '$XDG_STATE_HOME/mqtt-iot-stream/<aggregator id or default>',
+    help: 'where the open windows and the journal are saved',
+    group: STATE,
+    read: nonEmpty,
+  },
+  durability: {
+    name: 'durability',
+    value: 'level',
+    env: 'AGGREGATOR_DURABILITY',
+    fallback: 'process',
+    help: 'what an acknowledged message survives: process (a crash) or power (also power loss: fsync per batch)',
+    choices: ['process', 'power'],
+    group: STATE,
+    read: oneOf(['process', 'power']),
+  },
+  clientId: {
+    name: 'client-id',
+    value: 'id',
+    env: 'MQTT_CLIENT_ID',
+    fallback: undefined,
+    shownFallback: 'mqtt-iot-stream-aggregator[-<aggregator id>]',
+    help: 'MQTT client id of the persistent session',
+    group: MQTT,
+    read: nonEmpty,
+  },
+  sessionExpiry: {
+    name: 'session-expiry',
+    value: 'time',
+    env: 'MQTT_SESSION_EXPIRY',
+    fallback: '7 days',
+    help: 'how long the broker keeps the session and queues messages while the aggregator is away (whole seconds)',
+    group: MQTT,
+    // MQTT 5's Session Expiry Interval: a four-byte number of seconds.
+    read: duration({ min: 1_000, max: 4_294_967_295_000, wholeSeconds: true }),
+  },
+  maxPendingRows: {
+    name: 'max-pending-rows',
+    value: 'n',
+    env: 'MAX_PENDING_ROWS',
+    fallback: '10000',
+    help: 'rows waiting for Cassandra before the aggregator stops taking messages',
+    group: STATE,
+    read: wholeNumber(1),
+  },
+  maxMessageSize: {
+    name: 'max-message-size',
+    value: 'bytes',
+    env: 'MAX_MESSAGE_SIZE',
+    fallback: '1048576',
+    help: 'larger payloads are rejected unparsed',
+    group: STATE,
+    read: wholeNumber(1),
+  },
+  format: {
+    name: 'format',
+    value: 'format',
+    env: 'OUTPUT_FORMAT',
+    fallback: undefined,
+    shownFallback: 'table on a terminal, json otherwise',
+    help: 'rows on stdout: table or json',
+    choices: ['table', 'json'],
+    group: OUTPUT,
+    read: oneOf(['table', 'json']),
+  },
   http: {
+    name: 'http',
+    value: 'address',
     env: 'STATUS_HTTP',
     fallback: 'off',
     help:
-      'serve /metrics (Prometheus), /healthz, /readyz and a live dashboard on host:port; a port alone listens on ' +
-      '127.0.0.1 (0: any free port); 0.0.0.0:port on every interface, without authentication; auto: ' +
-      '127.0.0.1:9464, or a free port if it is taken; off: no endpoint',
-    check: listenAddress,
+      'serve /metrics, /healthz, /readyz and a dashboard on host:port; a port alone is on 127.0.0.1 ' +
+      '(0: any free port); 0.0.0.0:port is every interface, unauthenticated; auto: 127.0.0.1:9464 or a ' +
+      'free port; off: none',
+    group: OUTPUT,
+    read: listenAddress,
   },
-  'status-every': {
+  statusEvery: {
+    name: 'status-every',
+    value: 'time',
     env: 'STATUS_EVERY',
     fallback: '1 minute',
-    help:
-      "off a terminal (a pipe, a file, journald), a status line this often, e.g. '30 s' or 500 (ms); on a terminal, " +
-      'a live status line refreshed every second instead; 0 or off: neither',
-    check: (value) =>
-      value === 'off' || value === '0'
-        ? undefined
-        : duration('watermark')(/^\d+(\.\d+)?$/.test(value) ? `${value} ms` : value),
+    help: 'off a terminal, a status line this often; on one, a live line instead (off or 0: neither)',
+    group: OUTPUT,
+    read: duration({ off: true }),
   },
-  rate: {
-    env: 'DEMO_RATE',
-    fallback: '2',
-    help: 'automatic presses per second, up to 20 (0: only Enter); above ~3/s the 300 ms bounce time swallows presses',
-    check: decimalNumber(0, 20),
-  },
-  duration: {
-    env: 'DEMO_DURATION',
-    fallback: '0',
-    help: 'stop by itself after this many seconds (0: at Ctrl-C)',
-    check: wholeNumber(0),
-  },
-} as const satisfies Record<string, Flag>;
+} as const satisfies Record<string, Flag<unknown>>;
 
-export type FlagName = keyof typeof flags;
-export type Settings<N extends FlagName> = {
-  [K in N]: (typeof flags)[K]['fallback'] extends string ? string : string | undefined;
+/** `--log` under its old name, `--file`: the same value, kept working, not in the help. */
+export function oldLogFlag<T>(log: Flag<T>): Flag<T, undefined> {
+  const { env: _env, ...rest } = withoutDefault(log);
+  return { ...rest, name: 'file', hidden: true };
+}
+
+/** Reads `--log`, or its old name `--file`; both at once is a usage error. */
+export function logFile(values: { log: string; file?: string | undefined }, command: Command): string {
+  if (values.file === undefined) return values.log;
+  if (command.getOptionValueSource('log') === 'cli')
+    throw new UsageError('--file is the old name of --log: give one of them');
+  return values.file;
+}
+
+/** A boolean flag (no value): set on the command line, or by its variable set to anything but empty. */
+export interface Switch {
+  readonly name: string;
+  readonly env: string;
+  readonly help: string;
+  readonly group?: string;
+}
+
+export const verbose: Switch = {
+  name: 'verbose',
+  env: 'VERBOSE',
+  help: "print each rejected message's reason on stderr",
+  group: OUTPUT,
 };
 
-/**
- * A command line that cannot be run as given: an unknown flag, a missing value, a value
- * its check refuses. The CLI prints the message alone (no stack) and exits with status 2.
- */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+// The option each flag of a command became, to read its value and where it came from.
+const optionsOf = new WeakMap<Command, Map<string, Option>>();
 
-// parseArgs reads `--rate -1` as a flag followed by another flag ("ambiguous"): join a
-// value that looks like a negative number to its flag, so its check can explain it.
-function joinNegativeNumbers(argv: readonly string[], names: readonly string[]): string[] {
-  const joined: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const next = argv[i + 1];
-    if (arg.startsWith('--') && names.includes(arg.slice(2)) && next !== undefined && /^-[\d.]/.test(next)) {
-      joined.push(`${arg}=${next}`);
-      i++;
-    } else {
-      joined.push(arg);
-    }
+/** Adds flags (and switches) to a command, as commander options with their variable, default and choices. */
+export function addFlags(command: Command, flagSet: FlagSet, switches: readonly Switch[] = []): Command {
+  const options = optionsOf.get(command) ?? new Map<string, Option>();
+  optionsOf.set(command, options);
+  for (const [key, flag] of Object.entries(flagSet)) {
+    const option = new Option(`--${flag.name} <${flag.value}>`, flag.help);
+    if (flag.env !== undefined) option.env(flag.env);
+    if (flag.choices !== undefined) option.choices(flag.choices).argParser((text: string) => text);
+    if (flag.fallback !== undefined) option.default(flag.fallback, flag.shownFallback);
+    if (flag.group !== undefined) option.helpGroup(flag.group);
+    if (flag.hidden === true) option.hideHelp();
+    command.addOption(option);
+    options.set(key, option);
   }
-  return joined;
-}
-
-// parseArgs's own messages suggest '--' escapes that make no sense here; say it plainly.
-function usageProblem(error: Error & { code?: string }): string {
-  const flag = /'(-[^' ]+)/.exec(error.message)?.[1];
-  switch (error.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown flag ${flag ?? error.message}`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return `${flag ?? 'a flag'} needs a value`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return `unexpected argument ${/'([^']*)'/.exec(error.message)?.[1] ?? ''}: values go after their flag (--name value)`;
-    default:
-      return error.message.split('\n')[0]!;
+  for (const flag of switches) {
+    const option = new Option(`--${flag.name}`, flag.help).env(flag.env);
+    if (flag.group !== undefined) option.helpGroup(flag.group);
+    command.addOption(option);
   }
+  return command;
 }
 
 /**
- * Reads the named flags from `argv`, then the environment, then `defaults`, then the
- * flags' own defaults, and checks every value with the flag's check (or the one in
- * `checks`, for a command that is stricter than the table). Throws a {@link UsageError}
- * naming every bad flag, before the caller has opened anything.
+ * Reads the values of `flagSet` from the command's parsed options (command line, then
+ * environment, then default) through each flag's reader. Throws one {@link UsageError}
+ * naming every bad value, before the caller has opened anything.
  */
-export function readSettings<N extends FlagName>(
-  argv: readonly string[],
-  names: readonly N[],
-  defaults: Partial<Record<N, string | undefined>> = {},
-  checks: Partial<Record<N, FlagCheck>> = {},
-): Settings<N> {
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: joinNegativeNumbers(argv, names),
-      options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(usageProblem(error as Error & { code?: string }));
-  }
-  const settings: Record<string, string | undefined> = {};
+export function readFlags<F extends FlagSet>(command: Command, flagSet: F): FlagValues<F> {
+  const options = optionsOf.get(command);
+  const parsed = command.opts<Record<string, unknown>>();
+  const values: Record<string, unknown> = {};
   const problems: string[] = [];
-  for (const name of names) {
-    const flag: Flag = flags[name];
-    const fromCommandLine = values[name] as string | undefined;
-    const fromEnvironment = process.env[flag.env] || undefined; // an empty variable counts as unset
-    const value = fromCommandLine ?? fromEnvironment ?? (name in defaults ? defaults[name] : flag.fallback);
-    settings[name] = value;
-    const check = checks[name] ?? flag.check;
-    const problem = value === undefined ? undefined : check?.(value);
-    if (problem !== undefined) {
-      const source = fromCommandLine === undefined && fromEnvironment !== undefined ? ` (from $${flag.env})` : '';
-      problems.push(`--${name}${source} ${problem}`);
+  for (const [key, flag] of Object.entries(flagSet)) {
+    const option = options?.get(key);
+    if (option === undefined) throw new Error(`the flag --${flag.name} was not added to ${command.name()}`);
+    const attribute = option.attributeName();
+    const text = parsed[attribute];
+    if (text === undefined) {
+      values[key] = undefined;
+      continue;
+    }
+    try {
+      values[key] = flag.read(String(text));
+    } catch (error) {
+      if (!(error instanceof FlagValueProblem)) throw error;
+      const source = command.getOptionValueSource(attribute) === 'env' ? ` (from $${flag.env ?? '?'})` : '';
+      problems.push(`--${flag.name}${source} ${error.message}`);
     }
   }
   if (problems.length > 0) throw new UsageError(problems.join('; '));
-  return settings as Settings<N>;
+  return values as FlagValues<F>;
 }
 
-/** The help lines of the named flags. */
-export function describeFlags<N extends FlagName>(
-  names: readonly N[],
-  defaults: Partial<Record<N, string | undefined>> = {},
-): string {
-  return names
-    .map((name) => {
-      const flag: Flag = flags[name];
-      const value = name in defaults ? defaults[name] : flag.fallback;
-      const fallback =
-        value === undefined
-          ? ''
-          : ` (default: ${value === bundledLog ? 'the bundled demo log' : JSON.stringify(value)})`;
-      return wrapHelp(`  --${name.padEnd(14)} `, `${flag.help}${fallback}  [$${flag.env}]`);
-    })
-    .join('\n');
-}
-
-/** Help lines fit a 100-column terminal: longer text goes on under its own column. */
-const HELP_WIDTH = 100;
-
-function wrapHelp(lead: string, text: string): string {
-  const indent = ' '.repeat(lead.length);
-  const lines: string[] = [];
-  let line = lead;
-  for (const word of text.split(/(?<=\S) (?=\S)/)) {
-    if (line.length > indent.length && line.length + word.length + 1 > HELP_WIDTH) {
-      lines.push(line.trimEnd());
-      line = indent;
-    }
-    line += line.length > indent.length && !line.endsWith(' ') ? ` ${word}` : word;
-  }
-  lines.push(line);
-  return lines.join('\n');
-}
-
-/** Reads a whole number flag (its check has already passed). */
-export function integerSetting(name: FlagName, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0)
-    throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(text)}`);
-  return value;
+/** Whether a switch is on (from the command line or its variable). */
+export function switchOn(command: Command, flag: Switch): boolean {
+  return command.opts<Record<string, unknown>>()[new Option(`--${flag.name}`).attributeName()] === true;
 }
 
 /**
- * Reads a length-of-time flag (its check has already passed) as milliseconds: a bare
- * number is milliseconds, text such as '30 s' is read by the window operator itself,
- * as the check did (a window of that length, from the epoch, ends that long after it).
+ * The variables of these flags that are set but empty, removed: an empty variable
+ * counts as unset (a `FOO=` line in a unit file, a `${FOO:-}` in a script), where
+ * commander would take the empty text as the value.
  */
-export function millisecondsSetting(name: FlagName, text: string): number {
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
-  let end: number | undefined;
-  try {
-    const probe = new WindowedCountState<number, number>(
-      { eventTime: (time) => time, key: () => 0, windowDuration: text, watermarkDelay: 0 },
-      () => {},
-    );
-    probe.push(0);
-    end = probe.earliestOpenWindowEnd;
-  } catch {
-    end = undefined;
+export function dropEmptyVariables(command: Command, environment: NodeJS.ProcessEnv = process.env): void {
+  for (const option of [command, ...command.commands].flatMap((each) => each.options)) {
+    if (option.envVar !== undefined && environment[option.envVar] === '') delete environment[option.envVar];
   }
-  if (end === undefined)
-    throw new UsageError(`--${name} must be a length of time such as '30 s', got ${JSON.stringify(text)}`);
-  return end;
-}
-
-/** Reads the QoS flag (its check has already passed). */
-export function qosSetting(text: string): 0 | 1 | 2 {
-  if (text !== '0' && text !== '1' && text !== '2')
-    throw new UsageError(`--qos must be 0, 1 or 2, got ${JSON.stringify(text)}`);
-  return Number(text) as 0 | 1 | 2;
 }

@@ -5,7 +5,6 @@
 // prom-client is an optional dependency of the package (a Pi that only publishes
 // installs without it), so it is loaded when the endpoint starts.
 import { registerStatistics, serveStatus, type LiveStatistics, type StatusServer, type WindowsView } from '../index.js';
-import type { FlagCheck } from './flagValues.js';
 
 /** Where the endpoint listens. */
 export interface ListenAddress {
@@ -43,12 +42,6 @@ export function readListenAddress(value: string): ListenAddress | undefined | { 
     };
   return { host: host.replace(/^\[(.*)\]$/, '$1'), port, orFreePort: false };
 }
-
-/** The flag check of `--http`. */
-export const listenAddress: FlagCheck = (value) => {
-  const address = readListenAddress(value);
-  return address !== undefined && 'problem' in address ? address.problem : undefined;
-};
 
 /** A prom-client registry with the process metrics and the pipeline's statistics (`mqtt_iot_stream_*`). */
 export async function metricsRegistry(statistics: LiveStatistics) {

@@ -284,12 +284,10 @@ export interface SinkOutages {
 }
 
 export function sinkOutages(output: string): SinkOutages {
-  const causes = [...output.matchAll(/cassandraSink: writes to \S+ failing since \S+ \((.*)\); retrying/g)].map(
+  const causes = [...output.matchAll(/Cassandra: writes to \S+ failing since \S+ \((.*)\); retrying/g)].map(
     (match) => match[1] as string,
   );
-  const ends = [
-    ...output.matchAll(/cassandraSink: writes to \S+ work again after ([\d.]+) s \((\d+) retr(?:y|ies)\)/g),
-  ];
+  const ends = [...output.matchAll(/Cassandra: writes to \S+ work again after ([\d.]+) s \((\d+) retr(?:y|ies)\)/g)];
   return {
     started: causes.length,
     ended: ends.length,
@@ -356,7 +354,7 @@ export function aggregateArgs(brokerUrl: string, options: AggregatorOptions): st
     '--format',
     'json',
     '--session-expiry',
-    '600',
+    '10 minutes',
     ...(options.extra ?? []),
   ];
 }

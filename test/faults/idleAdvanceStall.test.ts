@@ -87,7 +87,7 @@ describe('idle advance across a broker stall (real Mosquitto SIGSTOPped, the agg
       broker,
       [
         ...['--broker', broker.url, '--topic', TOPIC, '--aggregator-id', id],
-        ...['--state-dir', join(workDir, id), '--session-expiry', '600'],
+        ...['--state-dir', join(workDir, id), '--session-expiry', '600 s'],
         ...['--window', '1 minute', '--watermark', '5 seconds', '--idle-advance', '5000'],
         ...['--output-mode', 'append', '--format', 'json', '--status-every', '1 s', '--verbose'],
       ],

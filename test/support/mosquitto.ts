@@ -202,6 +202,48 @@ export function makeTlsMaterial(dir: string): TlsMaterial & { certPath: string; 
   return { ca: readFileSync(caPath), caPath, certPath, keyPath };
 }
 
+/**
+ * Makes a client certificate (clientAuth) and its key in `dir`, signed by the CA of
+ * {@link makeTlsMaterial} made in the same `dir`, for a listener with `require_certificate`.
+ */
+export function makeClientCertificate(dir: string, commonName = 'client'): { certPath: string; keyPath: string } {
+  const keyPath = join(dir, `${commonName}.key`),
+    csr = join(dir, `${commonName}.csr`),
+    certPath = join(dir, `${commonName}.crt`);
+  const ext = join(dir, `${commonName}.ext`);
+  run(
+    'openssl',
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', csr, '-subj', `/CN=${commonName}`],
+    dir,
+  );
+  writeFileSync(
+    ext,
+    'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n',
+  );
+  run(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      join(dir, 'ca.crt'),
+      '-CAkey',
+      join(dir, 'ca.key'),
+      '-CAcreateserial',
+      '-out',
+      certPath,
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+    ],
+    dir,
+  );
+  return { certPath, keyPath };
+}
+
 /** Waits until `port` accepts a connection; fails at once, with the broker's output, if the broker exits. */
 async function waitForPort(
   port: number,
