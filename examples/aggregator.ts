@@ -1,237 +1,120 @@
 /**
- * The aggregator side of the reference scenario.
+ * The aggregator side of the reference scenario, exactly once.
  *
  * Subscribes to `rupesh/gpiotopic`, decodes and validates each payload, parses its
  * access-log line, counts requests per HTTP status in 1-minute event-time windows
  * keyed on `iottimestamp` with a 2-minute watermark, and writes each final
  * `(window start, window end, status, count)` row to Cassandra `hyper.mqtt`.
  * Nothing bad stops it: undecodable payloads, unparseable lines and late events are
- * counted and reported. Nothing is lost or counted twice: the open windows live in
- * a state directory, each message is saved there before it is acknowledged, and a
- * restart continues where the last run stopped (docs/durability.md).
+ * handed to `onReject`. Nothing is lost or counted twice: the open windows live in
+ * a state directory, each message is saved there before it is acknowledged, the
+ * broker keeps messages for the persistent session while the aggregator is away, and
+ * a restart continues where the last run stopped (docs/durability.md).
  *
- *   npx mqtt-iot-stream aggregate --broker mqtt://localhost:1883 --cassandra 127.0.0.1:9042
+ * Run it (Ctrl-C writes the open windows and stops):
+ *
+ *   MQTT_URL=mqtt://localhost:1883 CASSANDRA_CONTACT_POINTS=127.0.0.1:9042 npx tsx examples/aggregator.ts
+ *
+ * `npx mqtt-iot-stream aggregate` runs the same pipeline with a flag for everything.
  */
-import type { Client } from 'cassandra-driver';
-import { NEVER, takeUntil, tap, type Observable, type OperatorFunction } from 'rxjs';
+import { Client } from 'cassandra-driver';
+import { Subject, tap, type Observable } from 'rxjs';
+import { pathToFileURL } from 'node:url';
 import {
   cassandraSink,
   decodeIotPayload,
+  defaultStateDirectory,
   durableWindowedCount,
+  ensureWindowCountTable,
   fromMqtt,
   parseAccessLog,
   windowCountRows,
-  windowedCount,
-  type CassandraOutage,
-  type CassandraWriteResult,
   type DecodedMqttMessage,
-  type DurableWriterHooks,
   type Duration,
-  type LiveStatistics,
-  type MqttConnection,
-  type MqttConnectOptions,
-  type MqttMessage,
-  type OutputMode,
-  type ParsedAccessLog,
   type Rejection,
-  type WindowRow,
-  type WindowStats,
-  type WriteResult,
 } from 'mqtt-iot-stream';
 
-export interface CountSettings {
-  readonly broker: MqttConnection;
-  /** A topic, or `$share/<group>/<topic>` to split the stream between aggregators. */
-  readonly topic: string;
-  readonly qos: 0 | 1 | 2;
-  readonly window: Duration;
-  readonly watermark: Duration;
-  readonly outputMode: OutputMode;
-  /** Milliseconds of silence before the watermark follows the wall clock; 0: never. */
-  readonly idleAdvanceMs: number;
-  /** When it emits, stop receiving: open windows are flushed (written) and the pipeline completes. */
-  readonly stop?: Observable<unknown>;
-  /** Where the stages' live statistics go: the broker's, and the durable counter's in {@link aggregator}. */
-  readonly statistics?: LiveStatistics;
-}
-
-/** What the pipeline tells the person watching it. */
-export interface CountReport {
-  received(): void;
-  rejected(rejection: Rejection): void;
-  windowStats(stats: WindowStats): void;
-}
-
-type Request = ParsedAccessLog<DecodedMqttMessage>;
-
-/** The payload decoded and its log line parsed: the requests to count. */
-function requests(
-  onReject: (rejection: Rejection) => void,
-  maxPayloadBytes?: number,
-): OperatorFunction<MqttMessage, Request> {
-  return (messages) =>
-    messages.pipe(
-      decodeIotPayload({ onReject, ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }) }),
-      parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
-    );
-}
-
-/** The reference windows: requests per HTTP status, in event time read from `iottimestamp`. */
-function statusWindows(settings: Omit<CountSettings, 'broker'>) {
-  return {
-    eventTime: ({ input }: Request) => input.payload.iottimestamp,
-    key: ({ record }: Request) => record.status,
-    windowDuration: settings.window,
-    watermarkDelay: settings.watermark,
-    outputMode: settings.outputMode,
-    ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { after: settings.idleAdvanceMs } } : {}),
-  };
-}
-
-/** Per-status counts in event-time windows, from the MQTT topic. */
-export function statusCounts(settings: CountSettings, report: CountReport): Observable<WindowRow<number>> {
-  const onReject = report.rejected;
-  return fromMqtt(settings.broker, settings.topic, {
-    qos: settings.qos,
-    ...statisticsOption(settings.statistics),
-  }).pipe(
-    takeUntil(settings.stop ?? NEVER),
-    tap(report.received),
-    requests(onReject),
-    windowedCount({ ...statusWindows(settings), onReject, onSubscribe: report.windowStats }),
-  );
-}
-
-export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
-  /**
-   * Connection options, not a client: the aggregator closes its connection while
-   * the writer is backlogged. Give a fixed `clientId`, `clean: false` and a
-   * `sessionExpiryInterval` (see {@link persistentSession}) so the broker keeps the
-   * messages meanwhile.
-   */
-  readonly broker: MqttConnectOptions;
-  /** Where the open windows and the journal live (one directory per aggregator). */
+export interface AggregatorOptions {
+  /** The broker's URL, e.g. `mqtt://localhost:1883`. */
+  readonly broker: string;
+  /** The topic; `$share/<group>/rupesh/gpiotopic` splits the stream between aggregators. */
+  readonly topic?: string;
+  readonly cassandra: Client;
+  /** The counts table in keyspace `hyper`. Default `mqtt`. */
+  readonly table?: string;
+  /** This aggregator's id, when several share the stream: each writes its own partial counts. */
+  readonly aggregatorId?: string;
+  /** Where the open windows and the journal are saved. */
   readonly stateDirectory: string;
-  /** `'process'`: survives the process dying; `'power'`: also a power loss (fsync per batch of messages). */
-  readonly durability?: 'process' | 'power';
-  /** Events stamped further ahead of this machine's clock are rejected (kind 'future'). */
-  readonly maxEventTimeAhead?: Duration;
-  /** Larger payloads are rejected unparsed. */
-  readonly maxPayloadBytes?: number;
-  /** Rows counted and not yet written before intake stops. */
-  readonly maxPendingRows?: number;
-  /** Told when intake stops because rows wait for the writer, and when it resumes. */
-  readonly onBackpressure?: (state: { readonly paused: boolean; readonly pendingRows: number }) => void;
+  /** When it emits, the open windows are written and the pipeline completes. */
+  readonly stop: Observable<unknown>;
   /**
-   * Where rows go: Cassandra ({@link cassandraWriter}) or anything emitting `{ value }`
-   * per stored row (and passing a row it refuses for good to `hooks.onReject`).
+   * Silence after which the watermark follows this machine's clock, so that a sparse
+   * source (a button) still closes its windows; 0: never (events stamped long ago, as
+   * a replay's, would all be late). Default `'5 s'`.
    */
-  readonly write: (
-    rows: Observable<WindowRow<number>>,
-    hooks: DurableWriterHooks<number>,
-  ) => Observable<WriteResult<WindowRow<number>>>;
+  readonly idleAdvance?: Duration;
+  /** Called for each message received. */
+  readonly onMessage?: () => void;
+  /** Called for each message or event not counted, with the reason. Default: a line on stderr. */
+  readonly onReject?: (rejection: Rejection) => void;
 }
 
-/**
- * The whole aggregator, exactly once: each message's effect is saved in the state
- * directory before its PUBACK, rows are written by `write`, and a restart continues
- * the open windows. Emits one result per written row; completes after `stop`. With
- * `statistics`, the broker and durable stages report there (give the same one to
- * {@link cassandraWriter} for the writer's).
- */
-export function aggregator(
-  settings: AggregatorSettings,
-  report: CountReport,
-): Observable<WriteResult<WindowRow<number>>> {
-  const statistics = statisticsOption(settings.statistics);
-  return fromMqtt(settings.broker, settings.topic, {
-    qos: settings.qos,
-    ack: 'manual',
-    keepSubscription: true,
-    ...statistics,
-  }).pipe(
-    tap(report.received),
+/** Requests per HTTP status in event-time windows, from MQTT into Cassandra; emits one result per row written. */
+export function aggregator(options: AggregatorOptions) {
+  const { aggregatorId = '', cassandra, table = 'mqtt', idleAdvance = '5 s' } = options;
+  // A persistent session: the broker queues QoS 1 messages for this client id while it is away.
+  const session = {
+    url: options.broker,
+    clientId: `aggregator-${aggregatorId || 'default'}`,
+    clean: false,
+    protocolVersion: 5 as const,
+    properties: { sessionExpiryInterval: 7 * 86_400 },
+  };
+  return fromMqtt(session, options.topic ?? 'rupesh/gpiotopic', { qos: 1, ack: 'manual', keepSubscription: true }).pipe(
+    tap(() => options.onMessage?.()),
     durableWindowedCount({
-      stateDirectory: settings.stateDirectory,
-      durability: settings.durability ?? 'process',
-      // The hook counts each decode and parse rejection by kind in the statistics, then
-      // hands it to the operator's onReject below (the report): passing both would report it twice.
-      prepare: (messages, { onReject }) => messages.pipe(requests(onReject, settings.maxPayloadBytes)),
-      ...statusWindows(settings),
-      ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
-      ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),
-      ...(settings.onBackpressure === undefined ? {} : { onBackpressure: settings.onBackpressure }),
-      onReject: report.rejected,
-      onSubscribe: report.windowStats,
-      write: settings.write,
-      ...statistics,
-      ...(settings.stop === undefined ? {} : { stop: settings.stop }),
+      stateDirectory: options.stateDirectory,
+      prepare: (messages, { onReject }) =>
+        messages.pipe(
+          decodeIotPayload({ onReject }),
+          parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
+        ),
+      eventTime: ({ input }) => input.payload.iottimestamp,
+      key: ({ record }) => record.status,
+      windowDuration: '1 minute',
+      watermarkDelay: '2 minutes',
+      ...(idleAdvance === 0 ? {} : { idleAdvance: { after: idleAdvance } }),
+      onReject: options.onReject ?? ((rejection) => console.warn(`${rejection.kind}: ${rejection.reason}`)),
+      write: (rows, { onReject }) =>
+        rows.pipe(cassandraSink(cassandra, { ...windowCountRows({ table, aggregator: aggregatorId }), onReject })),
+      stop: options.stop,
     }),
   );
 }
 
-/** Writes rows into the window-count table as this aggregator's partial counts. */
-export function cassandraWriter(
-  cassandra: Client,
-  options: {
-    keyspace: string;
-    table: string;
-    aggregatorId: string;
-    /** Where the writer's live statistics go (stages `writer` and `write_queue`). */
-    statistics?: LiveStatistics;
-    /** Told when writes start failing and when they work again; default: a line on stderr. */
-    onOutage?: (outage: CassandraOutage) => void;
-  },
-) {
-  const { keyspace, table, aggregatorId, onOutage } = options;
-  return (
-    rows: Observable<WindowRow<number>>,
-    { onReject }: DurableWriterHooks<number>,
-  ): Observable<CassandraWriteResult<WindowRow<number>>> =>
-    rows.pipe(
-      cassandraSink(cassandra, {
-        ...windowCountRows({ keyspace, table, aggregator: aggregatorId }),
-        onReject,
-        ...statisticsOption(options.statistics),
-        ...(onOutage === undefined ? {} : { onOutage }),
-      }),
-    );
-}
-
-function statisticsOption(statistics: LiveStatistics | undefined): { statistics?: LiveStatistics } {
-  return statistics === undefined ? {} : { statistics };
-}
-
-/**
- * Connection options for a persistent MQTT session: a client id derived from the
- * aggregator id, `clean: false` and a session expiry, so the broker queues QoS 1
- * messages while the aggregator is stopped, restarting or backlogged.
- */
-export function persistentSession(
-  url: string,
-  options: {
-    aggregatorId: string;
-    clientId?: string;
-    sessionExpirySeconds: number;
-    username?: string;
-    password?: string;
-    ca?: Buffer;
-    cert?: Buffer;
-    key?: Buffer;
-    /** MQTT 5 Maximum Packet Size: the broker drops larger messages instead of sending them (and logs it). */
-    maximumPacketSize?: number;
-  },
-): MqttConnectOptions {
-  const { aggregatorId, clientId, sessionExpirySeconds, maximumPacketSize, ...rest } = options;
-  return {
-    url,
-    clientId: clientId ?? `mqtt-iot-stream-aggregator${aggregatorId === '' ? '' : `-${aggregatorId}`}`,
-    clean: false,
-    protocolVersion: 5,
-    properties: {
-      sessionExpiryInterval: sessionExpirySeconds,
-      ...(maximumPacketSize === undefined ? {} : { maximumPacketSize }),
+// Run as a program (not when imported, as the tests do).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const cassandra = new Client({
+    contactPoints: (process.env['CASSANDRA_CONTACT_POINTS'] ?? '127.0.0.1:9042').split(','),
+    localDataCenter: process.env['CASSANDRA_DATACENTER'] ?? 'datacenter1',
+  });
+  await ensureWindowCountTable(cassandra); // keyspace hyper, table mqtt
+  const stop = new Subject<void>();
+  process.once('SIGINT', () => stop.next());
+  process.once('SIGTERM', () => stop.next());
+  aggregator({
+    broker: process.env['MQTT_URL'] ?? 'mqtt://localhost:1883',
+    cassandra,
+    stateDirectory: defaultStateDirectory('example'),
+    stop,
+  }).subscribe({
+    next: ({ value: row }) => console.log(row.windowStart.toISOString(), row.key, row.count),
+    error: (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+      void cassandra.shutdown();
     },
-    ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)),
-  };
+    complete: () => void cassandra.shutdown(),
+  });
 }

@@ -14,7 +14,7 @@ import { connect, type MqttClient } from 'mqtt';
 import { Subject, lastValueFrom, toArray } from 'rxjs';
 import { ensureWindowCountTable, readWindowTotals, type Rejection } from '../src/index.js';
 import { ManualClock, SimulatedGpio } from '../src/testing.js';
-import { aggregator, cassandraWriter, persistentSession, type CountReport } from '../examples/aggregator.js';
+import { aggregator } from '../examples/aggregator.js';
 import { piPublisher } from '../examples/pi-publisher.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from './support/cassandra.js';
 import { corpusLines } from './support/corpora.js';
@@ -110,30 +110,21 @@ describe('the reference scenario end to end (real Mosquitto, real Cassandra, Pyt
     const stop = new Subject<void>();
     const rejections: Rejection[] = [];
     let received = 0;
-    const report: CountReport = {
-      received: () => {
-        received++;
-      },
-      rejected: (r) => rejections.push(r),
-      windowStats: () => {},
-    };
-    const aggregatorId = options.aggregatorId ?? '';
     const written = lastValueFrom(
-      aggregator(
-        {
-          broker: persistentSession(broker.url, { aggregatorId: `${table}-${aggregatorId}`, sessionExpirySeconds: 60 }),
-          topic: options.topic ?? TOPIC,
-          qos: 1,
-          window: '1 minute',
-          watermark: '2 minutes',
-          outputMode: 'append',
-          idleAdvanceMs: 0,
-          stop,
-          stateDirectory: mkdtempSync(join(workDir, 'state-')),
-          write: cassandraWriter(cassandra, { keyspace: 'hyper', table, aggregatorId }),
+      aggregator({
+        broker: broker.url,
+        ...(options.topic === undefined ? {} : { topic: options.topic }),
+        cassandra,
+        table,
+        ...(options.aggregatorId === undefined ? {} : { aggregatorId: options.aggregatorId }),
+        stateDirectory: mkdtempSync(join(workDir, 'state-')),
+        idleAdvance: 0, // the events are stamped in 2020: the wall clock would make them late
+        stop,
+        onMessage: () => {
+          received++;
         },
-        report,
-      ).pipe(toArray()),
+        onReject: (rejection) => rejections.push(rejection),
+      }).pipe(toArray()),
     );
     return { stop, written, rejections, received: () => received };
   }
