@@ -1,16 +1,12 @@
 /**
- * The aggregator side of the reference scenario.
- *
- * Subscribes to `rupesh/gpiotopic`, decodes and validates each payload, parses its
- * access-log line, counts requests per HTTP status in 1-minute event-time windows
- * keyed on `iottimestamp` with a 2-minute watermark, and writes each final
- * `(window start, window end, status, count)` row to Cassandra `hyper.mqtt`.
- * Nothing bad stops it: undecodable payloads, unparseable lines and late events are
- * counted and reported. Nothing is lost or counted twice: the open windows live in
- * a state directory, each message is saved there before it is acknowledged, and a
- * restart continues where the last run stopped (docs/durability.md).
- *
- *   npx mqtt-iot-stream aggregate --broker mqtt://localhost:1883 --cassandra 127.0.0.1:9042
+ * The aggregator's pipelines as `aggregate` and the demo run them: the reference
+ * windows (requests per HTTP status in event time read from `iottimestamp`), exactly
+ * once for `aggregate` (a persistent session, durableWindowedCount, the rows to
+ * Cassandra or stdout) and plain for the demo (windowedCount in update mode), each
+ * reporting to the command's live statistics and status line. The same operators as
+ * examples/aggregator.ts, with what a long-running service adds: statistics, broker
+ * liveness for idle advance, message size and backpressure limits, and the writer's
+ * outages as changes.
  */
 import type { Client } from 'cassandra-driver';
 import { defer, NEVER, takeUntil, tap, type Observable, type OperatorFunction } from 'rxjs';
