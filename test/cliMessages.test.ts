@@ -2,12 +2,15 @@
 // failures read at the command's edge (flags and files, one line, no operator names).
 import { expect } from 'chai';
 import { CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CassandraDriverMissingError } from '../src/cassandra/driver.js';
 import { FlagValueProblem, brokerUrl, duration, positiveDuration } from '../src/cli/flagValues.js';
 import { failureMessage, oneLine } from '../src/cli/failureMessage.js';
-import { usageProblem } from '../src/cli/program.js';
+import { cliProgram, HELP_WIDTH, usageProblem } from '../src/cli/program.js';
 import { GpioBackendUnavailableError, MqttConnectionError } from '../src/index.js';
 import { finalConnectionError } from '../src/mqtt/connectionError.js';
+import { projectRoot } from './support/cli.js';
 
 const problem = (read: () => unknown): string => {
   try {
@@ -172,5 +175,22 @@ describe('the command line: failures in flags and files', () => {
         undefined,
       ),
     ).to.equal('unknown command "publsh": did you mean publish? (mqtt-iot-stream --help lists the commands)');
+  });
+});
+
+describe('the command line: its reference, docs/cli.md', () => {
+  it('lists every flag of every command with its variable, as the help does', () => {
+    const reference = readFileSync(join(projectRoot, 'docs', 'cli.md'), 'utf8');
+    const { program } = cliProgram();
+    for (const command of program.commands) {
+      const section = reference.split(/^## /m).find((part) => part.startsWith(`${command.name()}\n`));
+      expect(section, `a section for ${command.name()}`).to.be.a('string');
+      for (const option of command.options.filter((each) => each.long !== '--help' && !each.hidden)) {
+        expect(section, `${command.name()} ${option.flags}`).to.include(
+          `| \`${option.flags}\` | \`${option.envVar!}\` |`,
+        );
+      }
+    }
+    expect(HELP_WIDTH).to.equal(80);
   });
 });

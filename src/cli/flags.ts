@@ -509,7 +509,10 @@ export function addFlags(command: Command, flagSet: FlagSet, switches: readonly 
   const options = optionsOf.get(command) ?? new Map<string, Option>();
   optionsOf.set(command, options);
   for (const [key, flag] of Object.entries(flagSet)) {
-    const option = new Option(`--${flag.name} <${flag.value}>`, flag.help);
+    // A default the command works out (not a value commander can hold) is said in the help text.
+    const unheld =
+      flag.fallback === undefined && flag.shownFallback !== undefined ? `; default: ${flag.shownFallback}` : '';
+    const option = new Option(`--${flag.name} <${flag.value}>`, `${flag.help}${unheld}`);
     if (flag.env !== undefined) option.env(flag.env);
     if (flag.choices !== undefined) option.choices(flag.choices).argParser((text: string) => text);
     if (flag.fallback !== undefined) option.default(flag.fallback, flag.shownFallback);
