@@ -70,6 +70,7 @@ export type {
   DurableWriterHooks,
 } from './durable/durableWindowedCount.js';
 export type { LateRow } from './durable/pendingRows.js';
+export type { DeadLetterOptions } from './durable/deadLetters.js';
 export { defaultStateDirectory } from './durable/stateFiles.js';
 export type { Durability } from './durable/stateFiles.js';
 

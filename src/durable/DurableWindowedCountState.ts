@@ -289,10 +289,13 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
   /**
    * Counts a message's events and journals them (or, with none, the message itself, so
    * its redelivery is recognised). Throws on a throwing accessor or a strict rejection:
-   * the stream must then end without saving this state.
+   * the stream must then end without saving this state. With `remember` false (a
+   * rejected message going to a dead letter), its redelivery is not recognised: it is
+   * rejected, and dead-lettered, again.
    */
-  record(messageId: number | undefined, digest: number | undefined, events: readonly E[]): void {
+  record(messageId: number | undefined, digest: number | undefined, events: readonly E[], remember = true): void {
     const { eventTime, key: keyOf } = this.options.settings;
+    if (!remember) messageId = undefined;
     if (events.length === 0 && messageId !== undefined) this.journal({ m: messageId, h: digest });
     const batchLength = this.files.batchLength;
     const { sequence, journalLength } = this;

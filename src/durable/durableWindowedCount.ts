@@ -15,6 +15,7 @@ import { resolveWindowSettings, type WindowedCountOptions } from '../window/opti
 import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
 import { AcknowledgementBatch } from './acknowledgementBatch.js';
+import { DEAD_LETTER_KINDS, DeadLetters, type DeadLetterOptions } from './deadLetters.js';
 import { DurableWindowedCountState, type DurableWindowStats } from './DurableWindowedCountState.js';
 import type { LateRow } from './pendingRows.js';
 import { payloadDigest } from './recentDeliveries.js';
@@ -119,6 +120,17 @@ export interface DurableWindowedCountOptions<
   writeLate?: (rows: Observable<LateRow<K>>, hooks: DurableWriterHooks<K>) => Observable<WriteResult<LateRow<K>>>;
   /** (window, key) late counts held in memory at most (see `writeLate`). Default 10,000. */
   maxLateCounts?: number;
+  /**
+   * Republishes each message rejected for what it holds (undecodable, unparseable, too
+   * large, a bad or far-future event time) to a dead-letter topic at QoS 1: its payload
+   * unchanged (see {@link DeadLetterOptions.maxPayloadBytes}), with the rejection's
+   * `kind`, `reason`, `operator` and the original `topic` as MQTT 5 user properties. The
+   * message's PUBACK waits until the broker has acknowledged its dead letter, so nothing
+   * rejected is lost: a crash before that sends the message again, and it is rejected and
+   * dead-lettered again (at least once). A refused dead letter (not authorised) ends the
+   * stream with the broker's reason. Late events are not dead letters: see `writeLate`.
+   */
+  deadLetter?: DeadLetterOptions;
   /** Rows being written at once, at most. Default 32 (the sink's default concurrency). */
   maxRowsInFlight?: number;
   /**
@@ -279,12 +291,22 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
   );
   const maxLateCounts =
     options.maxLateCounts === undefined ? undefined : check.positiveInteger('maxLateCounts', options.maxLateCounts);
+  const deadLetterOptions = options.deadLetter;
+  if (deadLetterOptions !== undefined) {
+    if (typeof deadLetterOptions !== 'object' || deadLetterOptions === null)
+      throw check.error('type', 'deadLetter', '{ broker, topic }', deadLetterOptions);
+    check.string('deadLetter.topic', deadLetterOptions.topic, 'a topic to publish on');
+    if (deadLetterOptions.maxPayloadBytes !== undefined)
+      check.positiveInteger('deadLetter.maxPayloadBytes', deadLetterOptions.maxPayloadBytes);
+  }
   const idle = settings.idleAdvance;
 
   return (source) =>
     new Observable<R>((destination) => {
       const rowsToWrite = new Subject<WindowRow<K>>();
       const lateRowsToWrite = new Subject<LateRow<K>>();
+      // The rejections of the message being handled: the first a dead letter carries goes with it.
+      const refused: Rejection[] = [];
       let state: DurableWindowedCountState<E, K>;
       try {
         state = DurableWindowedCountState.open<E, K>({
@@ -297,7 +319,10 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
           sendRow: (row) => rowsToWrite.next(row),
           ...(writeLate === undefined ? {} : { sendLateRow: (row: LateRow<K>) => lateRowsToWrite.next(row) }),
           ...(maxLateCounts === undefined ? {} : { maxLateCounts }),
-          onReject: options.onReject,
+          onReject: (rejection) => {
+            refused.push(rejection);
+            (options.onReject ?? warnOnReject)(rejection);
+          },
           strict: options.strict,
         });
       } catch (error) {
@@ -331,6 +356,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         }
         writes?.unsubscribe();
         lateWrites?.unsubscribe();
+        deadLetters?.close();
         if (failure === undefined) destination.complete();
         else destination.error(failure);
       };
@@ -350,6 +376,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       // A callback above (onSubscribe, a synchronous writer or stop signal) may have ended it.
       const ended = () => state.phase === 'closed' || state.phase === 'stopping';
       const acknowledgements = new AcknowledgementBatch((messages) => state.flush(messages), finish);
+      const deadLetters = deadLetterOptions === undefined ? undefined : new DeadLetters(deadLetterOptions, finish);
 
       const idleAdvance =
         idle === undefined
@@ -386,6 +413,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
       let preparing = false;
       const prepareHooks: DurablePrepareHooks = {
         onReject: (rejection) => {
+          refused.push(rejection);
           state.countRejection(rejection.kind);
           (options.onReject ?? warnOnReject)(rejection as Rejection<E>);
         },
@@ -414,15 +442,29 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
           return;
         }
         events.length = 0;
+        refused.length = 0;
         preparing = true;
         try {
-          prepared.next(message);
+          // With dead letters, this operator alone acknowledges: a decoding step that
+          // acknowledges what it rejects would let the PUBACK leave before the dead letter.
+          prepared.next(deadLetters === undefined ? message : { ...message, ack: acknowledgedHere });
         } finally {
           preparing = false;
         }
         if (state.phase === 'closed') return;
-        if (!saving(() => state.record(messageId, digest, events))) return;
-        if (!saving(() => acknowledgements.acknowledge(message, state.unflushed))) return;
+        const deadLettering = deadLetters !== undefined && messageId !== undefined;
+        const deadKind = (rejection: Rejection) => DEAD_LETTER_KINDS.has(rejection.kind);
+        // A message rejected whole is not remembered: if its dead letter is lost in a
+        // crash, the broker's redelivery is rejected, and dead-lettered, again.
+        const rejectedWhole = deadLettering && events.length === 0 && refused.some(deadKind);
+        if (!saving(() => state.record(messageId, digest, events, !rejectedWhole))) return;
+        // Counting may have refused its events too (a far-future time).
+        const deadLetter = deadLettering ? refused.find(deadKind) : undefined;
+        if (deadLetter !== undefined && deadLetters !== undefined) {
+          // The journal first (earlier messages' PUBACKs with it); this PUBACK after the dead letter's.
+          if (!saving(() => acknowledgements.release())) return;
+          deadLetters.send(message, deadLetter, () => message.ack());
+        } else if (!saving(() => acknowledgements.acknowledge(message, state.unflushed))) return;
         idleAdvance?.arrived();
         state.pump();
         if (state.backlog >= maxPendingRows) pauseIntake();
@@ -533,6 +575,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
 
       stopSubscription = options.stop?.subscribe(() => beginStop());
       options.statistics?.add(state);
+      if (deadLetters !== undefined) options.statistics?.add(deadLetters);
       onSubscribe?.(state.stats);
       if (ended()) return;
       // The replay may have made rows (and a long journal): save, then write them.
@@ -554,4 +597,9 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         finish();
       };
     });
+}
+
+/** The `ack` prepare's steps see when dead letters are on: the operator acknowledges itself. */
+function acknowledgedHere(): void {
+  /* durableWindowedCount acknowledges the message once its effect (or its dead letter) is saved */
 }
