@@ -10,6 +10,7 @@ import {
   fromMqtt,
   type Durability,
   type DurableWindowStats,
+  type LateRow,
   type LiveStatistics,
   type MqttConnectOptions,
   type MqttMessage,
@@ -72,6 +73,8 @@ export interface DurableAggregatorOptions {
   readonly onSubscribe?: (stats: DurableWindowStats) => void;
   /** Live statistics of the connection and the durable stage, as `aggregate --http` keeps them. */
   readonly statistics?: LiveStatistics;
+  /** Keep late counts (acknowledged at once, as the rows) and dead-letter rejected messages to this topic. */
+  readonly keepRejected?: { readonly deadLetterTopic: string };
 }
 
 /**
@@ -84,8 +87,18 @@ export function durableAggregator(
   topic: string,
   options: DurableAggregatorOptions,
 ): Observable<RowWritten> {
-  const { onReject, statistics } = options;
+  const { onReject, statistics, keepRejected } = options;
   const observed = statistics === undefined ? {} : { statistics };
+  const kept =
+    keepRejected === undefined
+      ? {}
+      : {
+          writeLate: (rows: Observable<LateRow<number>>) => rows.pipe(map((row) => ({ value: row }))),
+          deadLetter: {
+            broker: { url: conn.url ?? '', clientId: `${String(conn.clientId)}-dead-letters` },
+            topic: keepRejected.deadLetterTopic,
+          },
+        };
   return fromMqtt(conn, topic, { qos: 1, ack: 'manual', keepSubscription: true, ...observed }).pipe(
     afterEach(options.onHandled),
     durableWindowedCount({
@@ -96,6 +109,7 @@ export function durableAggregator(
       ...durableBenchWindow,
       onReject,
       ...observed,
+      ...kept,
       ...(options.onSubscribe === undefined ? {} : { onSubscribe: options.onSubscribe }),
       write: (rows) => rows.pipe(map((row): RowWritten => ({ value: row, row }))),
     }),

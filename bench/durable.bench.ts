@@ -23,13 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import {
-  encodeIotPayload,
-  LiveStatistics,
-  makeIotPayload,
-  registerStatistics,
-  serveStatus,
-} from '../src/index.js';
+import { encodeIotPayload, LiveStatistics, makeIotPayload, registerStatistics, serveStatus } from '../src/index.js';
 import {
   DrainClock,
   compare,
@@ -51,8 +45,11 @@ import { endSession, makeSession } from './sessions.js';
 import { FIRST_EVENT_TIME } from './events.js';
 import { PublisherControl } from './mqtt-publisher.js';
 
-/** `observed`: `process` with live statistics on, served at /metrics and scraped every second. */
-type Pipeline = 'plain' | 'process' | 'power' | 'observed';
+/**
+ * `observed`: `process` with live statistics on, served at /metrics and scraped every
+ * second. `kept`: `process` with the late table and the dead-letter topic on.
+ */
+type Pipeline = 'plain' | 'process' | 'power' | 'observed' | 'kept';
 
 export const durableBench: Benchmark = {
   name: 'durable',
@@ -71,11 +68,12 @@ async function throughput(context: BenchContext, url: string): Promise<BenchResu
     process: full ? 50_000 : 10_000,
     power: full ? 50_000 : 10_000,
     observed: full ? 50_000 : 10_000,
+    kept: full ? 50_000 : 10_000,
   };
   const publisher = await PublisherControl.start(url);
   try {
     let serial = 0;
-    const shortfall: Record<Pipeline, number> = { plain: 0, process: 0, power: 0, observed: 0 };
+    const shortfall: Record<Pipeline, number> = { plain: 0, process: 0, power: 0, observed: 0, kept: 0 };
     const round = (pipeline: Pipeline) => async (): Promise<number> => {
       const outcome = await drainRound(
         context,
@@ -94,7 +92,13 @@ async function throughput(context: BenchContext, url: string): Promise<BenchResu
         ? ''
         : `; NOT SEEN: ${shortfall[pipeline]} messages (baseline ${shortfall.plain})`;
     const measured = await interleave(
-      { plain: round('plain'), process: round('process'), power: round('power'), observed: round('observed') },
+      {
+        plain: round('plain'),
+        process: round('process'),
+        power: round('power'),
+        observed: round('observed'),
+        kept: round('kept'),
+      },
       { rounds: full ? 7 : 3, warmup: 1 },
     );
     const baselineName = 'windowedCount pipeline';
@@ -121,6 +125,15 @@ async function throughput(context: BenchContext, url: string): Promise<BenchResu
         target: 'reported',
         ok: undefined,
       },
+      compare(
+        "durable aggregator 'process' with the late table and dead letters on, QoS 1",
+        measured.kept,
+        measured.plain,
+        'msg/s',
+        0.8,
+        baselineName,
+        `${counts.kept} messages a round (baseline ${counts.plain}), late counts kept and rejected messages dead-lettered${missing('kept')}`,
+      ),
       compare(
         "durable aggregator 'process' with /metrics scraped every second",
         measured.observed,
@@ -170,6 +183,7 @@ async function drainRound(
           onHandled,
           onReject: ignore,
           ...(scraped === undefined ? {} : { statistics: scraped.statistics }),
+          ...(pipeline === 'kept' ? { keepRejected: { deadLetterTopic: `${topic}/dead-letters` } } : {}),
         }).subscribe(observer);
   try {
     await waitForDrain(context, topic, count, () => clock.handled, { failed: () => failure !== undefined });
