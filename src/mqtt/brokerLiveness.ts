@@ -134,9 +134,10 @@ export class BrokerLiveness implements SourceLiveness {
   }
 
   onProof(listener: () => void): () => void {
-    const once = () => listener();
-    this.listeners.add(once);
-    return () => this.listeners.delete(once);
+    // Wrapped: the same function given twice is called twice, and each removal removes one.
+    const entry = () => listener();
+    this.listeners.add(entry);
+    return () => this.listeners.delete(entry);
   }
 
   /**
