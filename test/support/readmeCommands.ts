@@ -162,7 +162,7 @@ export function commandLines(markdown: string): CommandLine[] {
         if (scan.open)
           throw new Error(`line ${block.firstLine + first}: the command is not finished when its block ends`);
         scan.commands.forEach((words, position) => {
-          if (words.length > 0) add(scan.texts[position]!.replace(/\\?\n\s*/g, ' '), words, block.firstLine + first);
+          if (words.length > 0) add(scan.texts[position]!.replace(/\s*\\?\n\s*/g, ' '), words, block.firstLine + first);
         });
       }
     }
