@@ -310,8 +310,18 @@ describe('the mqtt-iot-stream command', function () {
       },
       // aggregate: the same shared checks, before anything is opened
       // aggregate takes QoS 1 or 2 only (0 cannot be counted exactly once), and says so at once.
-      { args: ['aggregate', '--qos', '3'], status: 2, message: /^mqtt-iot-stream: --qos must be 1 or 2, got "3"/ },
-      { args: ['aggregate', '--qos', '0'], status: 2, message: /^mqtt-iot-stream: --qos must be 1 or 2, got "0"/ },
+      {
+        args: ['aggregate', '--qos', '3'],
+        status: 2,
+        message:
+          /^mqtt-iot-stream: --qos must be 1 or 2 \(0 cannot be counted exactly once: the broker does not resend what is lost\), got "3"/,
+      },
+      {
+        args: ['aggregate', '--qos', '0'],
+        status: 2,
+        message:
+          /^mqtt-iot-stream: --qos must be 1 or 2 \(0 cannot be counted exactly once: the broker does not resend what is lost\), got "0"/,
+      },
       { args: ['aggregate', '--broker', 'notaurl'], status: 2, message: /--broker must be a broker URL/ },
       { args: ['aggregate', '--broker', 'http://localhost:1883'], status: 2, message: /--broker must be a broker URL/ },
       {
@@ -422,6 +432,12 @@ describe('the mqtt-iot-stream command', function () {
         args: ['publish', '--log', '-', '--position-file', '/tmp/somewhere.position'],
         status: 2,
         message: /--position-file keeps a place in a file, and --log - \(stdin\) has none/,
+      },
+      // A place in the log that cannot be kept stops publish before it connects.
+      {
+        args: ['publish', '--backend', 'simulated', '--position-file', 'package.json/kept.position'],
+        status: 1,
+        message: /^mqtt-iot-stream: cannot read the position file package\.json\/kept\.position: ENOTDIR/,
       },
       { args: ['publish', '--rate', '0'], status: 2, message: /--rate must be a number above 0, up to 1000, got "0"/ },
       { args: ['publish', '--count', '0'], status: 2, message: /--count must be a whole number ≥ 1, got "0"/ },

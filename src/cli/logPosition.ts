@@ -5,7 +5,7 @@
 // (device and inode), so a rotated log (a new file under the same name) is read from
 // its first line, not from the old file's offset.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { defaultStateDirectory } from '../durable/stateFiles.js';
 
@@ -76,13 +76,37 @@ export class LogPosition {
     return { offset: saved.offset };
   }
 
+  /**
+   * Makes the position file's folder and checks that it can be written, before the
+   * first press: a place that cannot be kept is found at the start, not after a message.
+   */
+  prepare(): void {
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      accessSync(dirname(this.path), constants.W_OK);
+    } catch (error) {
+      throw this.cannotSave(error);
+    }
+  }
+
   /** Saves `offset` (the start of the next line to publish); the file is replaced whole, never half written. */
   save(offset: number): void {
-    const { dev, ino } = statSync(this.log);
-    const position: SavedPosition = { log: this.log, offset, device: dev, inode: ino };
-    mkdirSync(dirname(this.path), { recursive: true });
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(temporary, `${JSON.stringify(position)}\n`);
-    renameSync(temporary, this.path);
+    try {
+      const { dev, ino } = statSync(this.log);
+      const position: SavedPosition = { log: this.log, offset, device: dev, inode: ino };
+      const temporary = `${this.path}.${process.pid}.tmp`;
+      writeFileSync(temporary, `${JSON.stringify(position)}\n`);
+      renameSync(temporary, this.path);
+    } catch (error) {
+      throw this.cannotSave(error);
+    }
+  }
+
+  private cannotSave(error: unknown): Error {
+    return new Error(
+      `cannot keep the place in ${this.log} in ${this.path}: ${(error as Error).message} ` +
+        '(--position-file names another file; off keeps none)',
+      { cause: error },
+    );
   }
 }

@@ -154,8 +154,9 @@ async function runPublish(command: Command): Promise<number> {
   const warning = reservedTopicWarning(topic);
   if (warning !== undefined) process.stderr.write(`warning: ${warning}\n`);
 
-  // Before anything is opened: a position file that cannot be read stops the command.
+  // Before anything is opened: a position file that cannot be read or written stops the command.
   const start = position?.read();
+  position?.prepare();
   // The hardware before the network: off a Pi, pigpio fails here with its diagnosis.
   const simulated = backendName === 'simulated';
   const backend: GpioBackend =
