@@ -3,6 +3,7 @@ import type { Client } from 'cassandra-driver';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { Subject, lastValueFrom, map, tap, type Observable } from 'rxjs';
+import { ensureLateCountTable } from '../cassandra/lateCountTable.js';
 import { ensureWindowCountTable, readWindowTotals } from '../cassandra/windowCountTable.js';
 import { defaultStateDirectory } from '../durable/stateFiles.js';
 import { describeDuration } from '../duration.js';
@@ -16,7 +17,7 @@ import type { WindowRow } from '../window/windowRow.js';
 import { FIRST_CONNECT_TIMEOUT_MS } from './brokerConnection.js';
 import { prepareCassandra } from './cassandraConnection.js';
 import { flags, readFlags, switchOn, verbose, withoutDefault } from './flags.js';
-import { aggregator, cassandraWriter, persistentSession } from './pipelines.js';
+import { aggregator, cassandraWriter, lateCassandraWriter, persistentSession } from './pipelines.js';
 import type { CommandSpec } from './program.js';
 import { RecentWindows, totalsView } from './recentWindows.js';
 import { RowPrinter } from './rowPrinter.js';
@@ -24,6 +25,7 @@ import { StatusDisplay } from './statusDisplay.js';
 import { metricsRegistry, startStatusEndpoint } from './statusEndpoint.js';
 import { StatusLine } from './statusLine.js';
 import { Tally } from './tally.js';
+import { UsageError } from './usageError.js';
 
 // Without --cassandra the rows go to stdout: the aggregator is useful with a broker alone.
 // No HTTP endpoint unless asked (the table's default, off): an open port is the
@@ -38,6 +40,7 @@ const aggregateFlags = {
   key: flags.key,
   qos: flags.subscribeQos,
   shareGroup: flags.shareGroup,
+  deadLetterTopic: flags.deadLetterTopic,
   clientId: flags.clientId,
   sessionExpiry: flags.sessionExpiry,
   aggregatorId: flags.aggregatorId,
@@ -50,6 +53,7 @@ const aggregateFlags = {
   consistency: flags.consistency,
   keyspace: flags.keyspace,
   table: flags.table,
+  lateTable: flags.lateTable,
   replication: flags.replication,
   cassandraUsername: flags.cassandraUsername,
   cassandraPassword: flags.cassandraPassword,
@@ -115,6 +119,18 @@ async function runAggregate(command: Command): Promise<number> {
     ...tls,
   });
   const broker = { ...session, connectTimeout: FIRST_CONNECT_TIMEOUT_MS };
+  if (s.lateTable !== undefined && s.cassandra === undefined)
+    throw new UsageError('--late-table keeps the late counts in Cassandra: give --cassandra too');
+  if (s.lateTable !== undefined && s.lateTable.toLowerCase() === s.table.toLowerCase())
+    throw new UsageError(`--late-table must name another table than --table (${s.table})`);
+  // Dead letters go out on a connection of their own (the session's closes while the writer is backlogged).
+  const deadLetter =
+    s.deadLetterTopic === undefined
+      ? undefined
+      : {
+          broker: { ...broker, clean: true, clientId: `${session.clientId ?? 'mqtt-iot-stream'}-dead-letters` },
+          topic: s.deadLetterTopic,
+        };
   const cassandraCredentials =
     s.cassandraUsername === undefined
       ? undefined
@@ -172,15 +188,12 @@ async function runAggregate(command: Command): Promise<number> {
       cassandra = await prepareCassandra(
         s.cassandra,
         s.datacenter,
-        (client) =>
-          ensureWindowCountTable(client, {
-            keyspace: s.keyspace,
-            table: s.table,
-            replication: {
-              class: 'SimpleStrategy',
-              replication_factor: s.replication,
-            },
-          }),
+        async (client) => {
+          const replication = { class: 'SimpleStrategy', replication_factor: s.replication };
+          await ensureWindowCountTable(client, { keyspace: s.keyspace, table: s.table, replication });
+          if (s.lateTable !== undefined)
+            await ensureLateCountTable(client, { keyspace: s.keyspace, table: s.lateTable, replication });
+        },
         cassandraCredentials,
         { consistency: s.consistency },
       );
@@ -262,6 +275,12 @@ async function runAggregate(command: Command): Promise<number> {
             ...(s.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: s.maxEventTimeAhead }),
             statistics,
             write,
+            ...(cassandra === undefined || s.lateTable === undefined
+              ? {}
+              : {
+                  writeLate: lateCassandraWriter(cassandra, { keyspace: s.keyspace, table: s.lateTable, aggregatorId }),
+                }),
+            ...(deadLetter === undefined ? {} : { deadLetter }),
           },
           {
             received: tally.countReceived,

@@ -16,10 +16,13 @@ import {
   decodeIotPayload,
   durableWindowedCount,
   fromMqtt,
+  lateCountRows,
   parseAccessLog,
   windowCountRows,
   windowedCount,
   type CassandraOutage,
+  type DeadLetterOptions,
+  type LateRow,
   type CassandraWriteResult,
   type DecodedMqttMessage,
   type DurableWriterHooks,
@@ -135,6 +138,13 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
     rows: Observable<WindowRow<number>>,
     hooks: DurableWriterHooks<number>,
   ) => Observable<WriteResult<WindowRow<number>>>;
+  /** Where the late events' counts go ({@link cassandraWriter} on the late table); without it they are only reported. */
+  readonly writeLate?: (
+    rows: Observable<LateRow<number>>,
+    hooks: DurableWriterHooks<number>,
+  ) => Observable<WriteResult<LateRow<number>>>;
+  /** Where rejected messages are republished before their PUBACK. */
+  readonly deadLetter?: DeadLetterOptions;
 }
 
 /**
@@ -183,10 +193,31 @@ function aggregatorOf(
       onReject: report.rejected,
       onSubscribe: report.windowStats,
       write: settings.write,
+      ...(settings.writeLate === undefined ? {} : { writeLate: settings.writeLate }),
+      ...(settings.deadLetter === undefined ? {} : { deadLetter: settings.deadLetter }),
       ...statistics,
       ...(settings.stop === undefined ? {} : { stop: settings.stop }),
     }),
   );
+}
+
+/** Writes late-count rows into the late table as this aggregator's. */
+export function lateCassandraWriter(
+  cassandra: Client,
+  options: { keyspace: string; table: string; aggregatorId: string },
+) {
+  const { keyspace, table, aggregatorId } = options;
+  return (
+    rows: Observable<LateRow<number>>,
+    { onReject }: DurableWriterHooks<number>,
+  ): Observable<CassandraWriteResult<LateRow<number>>> =>
+    rows.pipe(
+      cassandraSink(cassandra, {
+        ...lateCountRows({ keyspace, table, aggregator: aggregatorId }),
+        onReject,
+        onOutage: () => {}, // the rows' writer reports Cassandra's outages, once
+      }),
+    );
 }
 
 /** Writes rows into the window-count table as this aggregator's partial counts. */
