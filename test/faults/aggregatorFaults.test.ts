@@ -5,13 +5,15 @@
 // sent, lost and double-counted events reported separately.
 import { expect } from 'chai';
 import { Client, policies } from 'cassandra-driver';
-import { encodeIotPayload, makeIotPayload } from '../../src/index.js';
+import { WindowedCountState, encodeIotPayload, makeIotPayload, readLateTotals } from '../../src/index.js';
+import { testClient } from '../support/mqttHelpers.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from '../support/cassandra.js';
 import { waitFor } from '../support/waitFor.js';
 import {
   MINUTE,
   TOPIC,
   aggregatorSuite,
+  compareCounts,
   describeDifferences,
   expectedCounts,
   publishEvents,
@@ -247,4 +249,105 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     ).to.equal(true);
     expect(await aggregator.kill('SIGTERM')).to.equal(0);
   });
+
+  it('keeps late events and rejected payloads through SIGKILLs: on-time, late and dead-lettered each exactly once', async () => {
+    // A 5 s watermark under ±20 s of jitter: many events late. Garbage payloads in between.
+    const late = 'faults_kept_late';
+    await suite.cassandra.execute(`DROP TABLE IF EXISTS hyper.${late}`).catch(() => undefined);
+    const aggregator = await suite.caseAggregator('kept', 'append', [
+      '--watermark',
+      '5 s',
+      '--late-table',
+      late,
+      '--dead-letter-topic',
+      'faults/dead-letters',
+    ]);
+    // The dead letters, read by a persistent client that outlives the aggregator's kills.
+    const reader = await testClient(suite.broker.url, { clientId: 'faults-dead-letter-reader', protocolVersion: 5 });
+    const deadLetters: string[] = [];
+    reader.on('message', (_topic, payload) => deadLetters.push(payload.toString()));
+    await reader.subscribeAsync('faults/dead-letters', { qos: 1 });
+    await aggregator.start();
+    const events = scriptedEvents(lines, 3_000, START, 10);
+    const garbage = Array.from({ length: 30 }, (_, i) => `garbage ${i}: not an IoT payload`);
+    const publishing = startPublishing(suite.publisher, events, 500);
+    const garbageSent = (async () => {
+      for (const payload of garbage) {
+        await suite.publisher.publishAsync(TOPIC, payload, { qos: 1 });
+        await sleep(150);
+      }
+    })();
+    for (let kill = 0; kill < 3; kill++) {
+      await sleep(800 + Math.random() * 1_200);
+      expect(await aggregator.kill('SIGKILL')).to.equal('SIGKILL');
+      await sleep(200);
+      await aggregator.start();
+    }
+    await Promise.all([publishing.done, garbageSent]);
+
+    // What one plain counter makes of the same sequence: on-time rows and late events by window.
+    const closing = Math.max(...events.map((event) => event.time)) + 60 * MINUTE;
+    const onTime = new Map<string, number>();
+    const lateByWindow = new Map<string, number>();
+    const reference = new WindowedCountState<SentEvent, number>(
+      {
+        eventTime: (event) => event.time,
+        key: (event) => event.status,
+        windowDuration: '1 minute',
+        watermarkDelay: '5 s',
+        onReject: ({ input }) => {
+          const id = `${input.time - (input.time % MINUTE)}/${input.status}`;
+          lateByWindow.set(id, (lateByWindow.get(id) ?? 0) + 1);
+        },
+      },
+      (row) => onTime.set(`${row.windowStart.getTime()}/${row.key}`, row.count),
+    );
+    for (const event of events) reference.push(event);
+    reference.push({ time: closing, line: '', status: 0 });
+    const lateSent = [...lateByWindow.values()].reduce((a, b) => a + b, 0);
+    expect(lateSent, 'the jitter makes events late').to.be.greaterThan(100);
+
+    const before = await suite.closeWindows(events);
+    const counted = await settledComparison(suite.cassandra, aggregator.table, onTime, before);
+    const kept = await settledLateComparison(suite.cassandra, late, lateByWindow);
+    await waitFor(
+      () => new Set(deadLetters).size >= garbage.length,
+      () => `${garbage.length} dead letters, got ${new Set(deadLetters).size}`,
+      60_000,
+    );
+    const unique = new Set(deadLetters);
+    const deadLost = garbage.filter((payload) => !unique.has(payload)).length;
+    figures.push(
+      `late and rejected, SIGKILL ×3: sent ${events.length} (${lateSent} late) + ${garbage.length} garbage; ` +
+        `on-time lost ${counted.lost}, double ${counted.doubled}; late kept ${kept.counted}, lost ${kept.lost}, double ${kept.doubled}; ` +
+        `dead-lettered ${unique.size} of ${garbage.length} (${deadLetters.length - unique.size} sent twice)`,
+    );
+    expect(counted, explain(counted, aggregator.current().output())).to.include({ lost: 0, doubled: 0 });
+    expect(kept, explain(kept, aggregator.current().output())).to.include({ lost: 0, doubled: 0 });
+    expect(deadLost, 'dead letters lost').to.equal(0);
+    expect(await aggregator.kill('SIGTERM')).to.equal(0);
+    await reader.endAsync();
+  });
+
+  /** The late table against the late events sent, by window and status, once it stops changing. */
+  async function settledLateComparison(
+    cassandra: Client,
+    table: string,
+    expected: Map<string, number>,
+  ): Promise<Comparison> {
+    let comparison: Comparison | undefined;
+    await waitFor(
+      async () => {
+        const actual = new Map<string, number>();
+        for (const total of await readLateTotals(cassandra, { keyspace: 'hyper', table }))
+          actual.set(`${total.windowStart.getTime()}/${total.status}`, total.count);
+        comparison = compareCounts(expected, actual);
+        return comparison.lost === 0 && comparison.doubled === 0;
+      },
+      () => `the late table to match: lost ${comparison?.lost}, double ${comparison?.doubled}`,
+      60_000,
+      500,
+    ).catch(() => undefined);
+    return comparison!;
+  }
 });
