@@ -161,14 +161,18 @@ describe('the packed package', function () {
     }
   });
 
-  it('installs rxjs as a peer (one copy for the app), and aedes and cassandra-driver unless optional ones are omitted', () => {
-    for (const name of ['rxjs', 'mqtt', 'aedes', 'cassandra-driver']) {
+  it('installs rxjs as a peer (one copy for the app), and aedes, cassandra-driver and prom-client unless optional ones are omitted', () => {
+    for (const name of ['rxjs', 'mqtt', 'aedes', 'cassandra-driver', 'prom-client']) {
       expect(existsSync(join(consumer, 'node_modules', name, 'package.json')), name).to.equal(true);
     }
     const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules/mqtt-iot-stream/package.json'), 'utf8'));
     expect(Object.keys(manifest.peerDependencies)).to.include('rxjs');
     expect(Object.keys(manifest.dependencies)).to.not.include.members(['rxjs']);
-    expect(Object.keys(manifest.optionalDependencies).sort()).to.deep.equal(['aedes', 'cassandra-driver']);
+    expect(Object.keys(manifest.optionalDependencies).sort()).to.deep.equal([
+      'aedes',
+      'cassandra-driver',
+      'prom-client',
+    ]);
   });
 
   describe('installed with --omit=optional (a Pi that only publishes)', function () {
@@ -195,6 +199,7 @@ describe('the packed package', function () {
     it('has neither the broker nor the Cassandra driver, and loads every export from ESM and CommonJS', () => {
       expect(existsSync(join(slim, 'node_modules/aedes'))).to.equal(false);
       expect(existsSync(join(slim, 'node_modules/cassandra-driver'))).to.equal(false);
+      expect(existsSync(join(slim, 'node_modules/prom-client'))).to.equal(false);
       writeFileSync(
         join(slim, 'use.cjs'),
         "console.log(JSON.stringify(Object.keys(require('mqtt-iot-stream')).sort()));",
