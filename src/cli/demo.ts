@@ -19,7 +19,8 @@ import { statusCounts } from './pipelines.js';
 import { DemoButton } from './demoButton.js';
 import { startEmbeddedBroker } from './embeddedBroker.js';
 import { FileLines } from './lineSources.js';
-import { LiveView } from './liveView.js';
+import { wrapToWidth } from './fitToWidth.js';
+import { LiveView, type LiveViewSource } from './liveView.js';
 import { BUTTON, buttonPresses, publishLines } from './publisher.js';
 import { prepareCassandra } from './cassandraConnection.js';
 import { RecentWindows } from './recentWindows.js';
@@ -73,17 +74,8 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   const button = new DemoButton(sharedSimulatedGpio(), BUTTON_PIN, BOUNCE_MS);
   const keyboard = process.stdin.isTTY === true;
   const view = new LiveView({
-    intro: [
-      `broker ${broker.url} (in-process) · simulated button on GPIO ${BUTTON_PIN}, LED on GPIO ${LED_PIN}`,
-      `windows of ${describeDuration(settings.window)}, watermark ${describeDuration(settings.watermark)} · ` +
-        (cassandra
-          ? `writing rows to Cassandra ${settings.keyspace}.${settings.table}`
-          : 'no Cassandra (--cassandra writes the rows)'),
-      `${settings.rate > 0 ? `${settings.rate} presses/s` : 'no automatic presses'}${keyboard ? ' · Enter presses the button' : ''}` +
-        ` · ${keyboard ? 'q or ' : ''}Ctrl-C stops, flushing the open windows`,
-      ...endpoint,
-    ],
-    status: () => [button.summary(), tally.summary()],
+    ...demoIntro(settings, { brokerUrl: broker.url, keyboard, endpoint }),
+    status: () => [{ text: button.summary(), short: button.shortSummary() }, { text: tally.summary() }],
     watermark: () => tally.windows?.watermark,
   });
 
@@ -182,13 +174,55 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   }
   if (failure !== undefined) throw failure;
   if (!process.stdout.isTTY) process.stdout.write(`\n${button.summary()}\n${tally.summary()}\n`); // a terminal has them under the table
-  if (tally.lastRejection)
-    process.stdout.write(`last rejection: ${tally.lastRejection.kind}: ${tally.lastRejection.reason}\n`);
-  process.stdout.write(
-    `\nNext: examples/pi-publisher.ts and examples/aggregator.ts are the two pipelines to copy;\n` +
-      `run them against Mosquitto and Cassandra with "npx mqtt-iot-stream publish|aggregate --help".\n`,
+  if (tally.lastRejection) printWrapped(`last rejection: ${tally.lastRejection.kind}: ${tally.lastRejection.reason}`);
+  process.stdout.write('\n');
+  printWrapped(
+    'Next: examples/pi-publisher.ts and examples/aggregator.ts are the two pipelines to copy; ' +
+      'run them against Mosquitto and Cassandra with "npx mqtt-iot-stream publish|aggregate --help".',
   );
   return tally;
+}
+
+/**
+ * The lines above the live table: what runs, and how to press and stop (`keys`, the
+ * one kept when the terminal is too short for the others).
+ */
+export function demoIntro(
+  settings: Pick<DemoSettings, 'rate' | 'window' | 'watermark' | 'cassandra' | 'keyspace' | 'table'>,
+  running: { readonly brokerUrl: string; readonly keyboard: boolean; readonly endpoint: readonly string[] },
+): Pick<LiveViewSource, 'intro' | 'keys'> {
+  const { keyboard } = running;
+  const automatic = settings.rate > 0 ? `${settings.rate} presses/s` : 'no automatic presses';
+  const keys = keyboard ? 'q stops · Enter presses' : 'Ctrl-C stops';
+  return {
+    intro: [
+      {
+        text: `broker ${running.brokerUrl} (in-process) · simulated button on GPIO ${BUTTON_PIN}, LED on GPIO ${LED_PIN}`,
+      },
+      {
+        text:
+          `windows of ${describeDuration(settings.window)}, watermark ${describeDuration(settings.watermark)} · ` +
+          (settings.cassandra === undefined
+            ? 'no Cassandra (--cassandra writes the rows)'
+            : `writing rows to Cassandra ${settings.keyspace}.${settings.table}`),
+      },
+      {
+        text:
+          `${automatic}${keyboard ? ' · Enter presses the button' : ''}` +
+          ` · ${keyboard ? 'q or ' : ''}Ctrl-C stops, flushing the open windows`,
+        // On one narrow row, how to stop comes first.
+        short: `${keys} · ${automatic}`,
+      },
+      ...running.endpoint.map((text) => ({ text })),
+    ],
+    keys,
+  };
+}
+
+// A paragraph after the table, wrapped between words to the terminal (to a pipe, to 80 columns).
+function printWrapped(text: string): void {
+  const width = process.stdout.isTTY ? Math.min(100, process.stdout.columns || 80) : 80;
+  process.stdout.write(`${wrapToWidth(text, width).join('\n')}\n`);
 }
 
 /**
@@ -204,11 +238,10 @@ async function demoEndpoint(
 ): Promise<{ server: StatusServer | undefined; endpoint: string[] }> {
   if (settings.http === undefined) return { server: undefined, endpoint: [] };
   let metrics: Awaited<ReturnType<typeof metricsRegistry>> | undefined;
-  let missing = '';
   try {
     metrics = await metricsRegistry(statistics);
   } catch {
-    missing = ' · /metrics needs prom-client (npm install prom-client)';
+    // The line above the table says how to get /metrics.
   }
   const server = await startStatusEndpoint({
     address: settings.http,
@@ -222,5 +255,10 @@ async function demoEndpoint(
     },
     windows: () => recent.view('the demo aggregator', tally.windows),
   });
-  return { server, endpoint: [`dashboard ${server.url}/ · metrics ${server.url}/metrics${missing}`] };
+  return { server, endpoint: [dashboardLine(server.url, metrics !== undefined)] };
+}
+
+/** The intro line that says where the dashboard is, and /metrics (or how to get it). */
+export function dashboardLine(url: string, metrics: boolean): string {
+  return `dashboard ${url}/ · metrics ${url}/metrics${metrics ? '' : ' · /metrics needs prom-client (npm install prom-client)'}`;
 }

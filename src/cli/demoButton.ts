@@ -54,4 +54,9 @@ export class DemoButton {
   summary(): string {
     return `presses: ${this.automatic} automatic · ${this.keyboard} keyboard · ${this.swallowed} swallowed by the ${this.bounceMs} ms bounce time`;
   }
+
+  /** The status line for a narrow terminal: the same counts, item for item, in fewer words. */
+  shortSummary(): string {
+    return `presses ${this.automatic} auto · ${this.keyboard} Enter · ${this.swallowed} swallowed`;
+  }
 }
