@@ -131,20 +131,19 @@ describe('DurableWindowedCountState', () => {
       expect(state.stats.watermark).to.equal(11);
     });
 
-    it('recognises a redelivery only with the same packet identifier, the same digest and dup, and counts it', () => {
+    it('recognises a redelivery by the same packet identifier and the same digest, with or without dup, and counts it', () => {
       const { open } = setup();
       const state = open();
       state.enter('running');
-      expect(state.accept(7, 0xabc, false)).to.equal(true);
-      expect(state.accept(7, 0xabc, true), 'dup, but never counted (lost before it arrived)').to.equal(true);
+      expect(state.accept(7, 0xabc)).to.equal(true);
+      expect(state.accept(7, 0xabc), 'sent again, but never counted (lost before it arrived)').to.equal(true);
       state.record(7, 0xabc, [{ t: 1, k: 200 }]);
       state.record(9, 0x999, []);
-      expect(state.accept(7, 0xabc, true), 'the same message again').to.equal(false);
-      expect(state.accept(9, 0x999, true), 'a message without events, again').to.equal(false);
-      expect(state.accept(7, 0xabc, false), 'no dup: a new message that happens to match').to.equal(true);
-      expect(state.accept(7, 0xabd, true), 'the identifier reused for another payload').to.equal(true);
-      expect(state.accept(undefined, undefined, true), 'QoS 0').to.equal(true);
-      expect(state.stats.messages).to.equal(7);
+      expect(state.accept(7, 0xabc), 'the same message again').to.equal(false);
+      expect(state.accept(9, 0x999), 'a message without events, again').to.equal(false);
+      expect(state.accept(7, 0xabd), 'the identifier reused for another payload').to.equal(true);
+      expect(state.accept(undefined, undefined), 'QoS 0').to.equal(true);
+      expect(state.stats.messages).to.equal(6);
       expect(state.stats.duplicates).to.equal(2);
     });
   });
@@ -175,7 +174,7 @@ describe('DurableWindowedCountState', () => {
       second.writeOpenWindows();
       second.pump();
       expect(sent.map(show)).to.deep.equal(['[0,10) 200=1', '[30,40) 200=2']);
-      expect(second.accept(2, 12, true), 'the deliveries are restored too').to.equal(false);
+      expect(second.accept(2, 12), 'the deliveries are restored too').to.equal(false);
       expect(rejections).to.have.length(1);
     });
 
@@ -202,7 +201,7 @@ describe('DurableWindowedCountState', () => {
       expect(second.stats.watermark).to.equal(25);
       expect(second.stats.openWindows).to.equal(1);
       expect(second.pendingRows).to.equal(1);
-      expect(second.accept(4, 14, true), 'deliveries replayed from the journal').to.equal(false);
+      expect(second.accept(4, 14), 'deliveries replayed from the journal').to.equal(false);
       expect(
         rejections.map((r) => r.kind),
         'not reported again',
@@ -277,8 +276,8 @@ describe('DurableWindowedCountState', () => {
       const second = open();
       // Message 2 was not acknowledged: the broker sends it again, and it must count whole then.
       expect(second.stats.eventsCounted).to.equal(1);
-      expect(second.accept(1, 11, true), 'message 1 was counted').to.equal(false);
-      expect(second.accept(2, 12, true), 'its redelivery is counted').to.equal(true);
+      expect(second.accept(1, 11), 'message 1 was counted').to.equal(false);
+      expect(second.accept(2, 12), 'its redelivery is counted').to.equal(true);
     });
 
     it('with strict, a rejection leaves the state in memory unsaved: close() keeps what the files hold', () => {
@@ -304,7 +303,7 @@ describe('DurableWindowedCountState', () => {
       expect(second.replayedRecords).to.equal(1);
       expect(second.stats.eventsSeen).to.equal(2);
       expect(second.stats.lateEvents).to.equal(0);
-      expect(second.accept(3, 13, true)).to.equal(true);
+      expect(second.accept(3, 13)).to.equal(true);
     });
   });
 
@@ -546,7 +545,7 @@ describe('DurableWindowedCountState', () => {
       first.enter('running');
       clock.now = 10_000;
       const message = (id: number, events: Ev[]) => {
-        expect(first.accept(id, id, false)).to.equal(true);
+        expect(first.accept(id, id)).to.equal(true);
         first.record(id, id, events);
       };
       message(1, [{ t: 9_000, k: 200 }]); // 1 s from event to arrival
@@ -554,7 +553,7 @@ describe('DurableWindowedCountState', () => {
       message(3, [{ t: 20_000, k: 200 }]); // from the future: 0 s; watermark 19 995 closes two windows
       message(4, [{ t: 9_001, k: 200 }]); // late, 0.999 s
       message(5, [{ t: Number.NaN, k: 200 }]); // unreadable: no delay
-      expect(first.accept(1, 1, true)).to.equal(false);
+      expect(first.accept(1, 1)).to.equal(false);
       first.countRejection('payload');
       first.flush(5);
       first.pump();

@@ -375,7 +375,7 @@ describe('serveStatus', () => {
 
       durable.enter('running');
       const eventTime = Date.UTC(2024, 4, 1, 12, 0, 30);
-      expect(durable.accept(1, 11, false)).to.equal(true);
+      expect(durable.accept(1, 11)).to.equal(true);
       durable.record(1, 11, [{ t: eventTime, k: 200 }]);
       durable.countRejection('payload');
       durable.countRejection('late');

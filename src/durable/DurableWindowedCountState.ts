@@ -275,11 +275,14 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
 
   /**
    * A message arrived: counts it, and says whether it must be handled (`false`: a
-   * redelivery of one already counted, to acknowledge and skip).
+   * redelivery of one already counted, to acknowledge and skip). The `dup` flag is not
+   * asked for: a broker restored from its last save (Mosquitto killed, autosave) sends
+   * the messages that were queued then again as first deliveries, same packet
+   * identifier, no `dup`, although we counted and acknowledged them since.
    */
-  accept(messageId: number | undefined, digest: number | undefined, dup: boolean): boolean {
+  accept(messageId: number | undefined, digest: number | undefined): boolean {
     this.counts.messages++;
-    if (messageId !== undefined && digest !== undefined && dup && this.deliveries.counted(messageId, digest)) {
+    if (messageId !== undefined && digest !== undefined && this.deliveries.counted(messageId, digest)) {
       this.counts.duplicates++;
       return false;
     }

@@ -437,7 +437,7 @@ export function durableWindowedCount<E, K extends string | number, R extends Wri
         if (!state.taking) return; // unacknowledged: the broker sends it again
         const messageId = message.qos > 0 ? message.messageId : undefined;
         const digest = messageId === undefined ? undefined : payloadDigest(message.payload);
-        if (!state.accept(messageId, digest, message.dup)) {
+        if (!state.accept(messageId, digest)) {
           message.ack();
           return;
         }

@@ -11,8 +11,11 @@ const IDENTIFIERS = 65_536;
  *
  * A broker that did not get our PUBACK (the connection dropped, or we died after
  * saving the message's effect and before acknowledging it) sends the message again
- * with the same packet identifier and the `dup` flag. Identifiers are reused for
- * other messages once acknowledged, so the payload's digest must match as well.
+ * with the same packet identifier and the `dup` flag. A broker that lost our PUBACK
+ * (Mosquitto killed and restored from its last autosave) sends the messages it had
+ * queued then again with their identifiers and without `dup`: the flag is not asked
+ * for. Identifiers are reused for other messages once acknowledged, so the payload's
+ * digest must match as well.
  *
  * How many messages can come again is the broker's in-flight window, and brokers do
  * not all keep to the client's Receive Maximum (Mosquitto 2.0 was seen sending 1,500
