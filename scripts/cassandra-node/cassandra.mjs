@@ -62,7 +62,8 @@ GossipingPropertyFileSnitch, so NetworkTopologyStrategy works; every node a seed
   These take --dir DIR; the default is the cluster of the last \`up\`.
 
 Environment: CASSANDRA_VERSION (default ${DEFAULT_VERSION}), CASSANDRA_START_TIMEOUT_MS
-(default 240000), CASSANDRA_STOP_GRACE_MS (default 20000), XDG_CACHE_HOME.
+(default 240000), CASSANDRA_STOP_GRACE_MS (default 20000), CASSANDRA_JIT=full (C2 too,
+for benchmarks; by default a node compiles with C1 only: quicker to start), XDG_CACHE_HOME.
 Jars are cached in ${libDir}.`;
 
 function parseArgs(argv) {
