@@ -4,7 +4,8 @@
 //                                        the command, src/cli) and CommonJS (the library)
 //                                        with declarations, the examples type-checked against
 //                                        them, and the dashboard page (npm run build,
-//                                        prepack, npm test)
+//                                        prepack, npm test); nothing when the last full
+//                                        build is newer than every input
 //   node scripts/build.mjs --if-changed  for running the command from a clone (npm run
 //                                        demo): nothing when dist/ is newer than every input,
 //                                        otherwise an esbuild emit of the ESM, file by file
@@ -30,6 +31,7 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  readFileSync,
   readdirSync,
   rmSync,
   statSync,
@@ -68,6 +70,13 @@ if (ifChanged) {
   if (upToDate()) process.exit(0);
   await transpileOnly();
 } else {
+  // A full build newer than every input (examples included: it type-checks them) is kept,
+  // so that npm test after npm run build, or two commands that build, do not rebuild dist/
+  // while something may be running the command from it.
+  if (upToDate({ full: true })) {
+    process.stderr.write('build: dist/ is up to date (a full build, newer than every input)\n');
+    process.exit(0);
+  }
   fullBuild();
 }
 await buildDashboard();
@@ -149,11 +158,14 @@ async function buildDashboard() {
   for (const name of ['index.html', 'dashboard.css']) cpSync(`${dashboard}/${name}`, `dist/dashboard/${name}`);
 }
 
-function upToDate() {
+function upToDate({ full = false } = {}) {
   if (!existsSync(stamp) || !existsSync('dist/esm/index.js') || !existsSync(bin)) return false;
   if (!existsSync('dist/dashboard/dashboard.js')) return false;
+  if (full && (readFileSync(stamp, 'utf8') !== 'full\n' || !existsSync('dist/cjs/index.js'))) return false;
   const built = statSync(stamp).mtimeMs;
-  return inputs.every((input) => files(input).every((file) => statSync(file).mtimeMs < built));
+  return [...inputs, ...(full ? ['examples', 'tsconfig.examples.json'] : [])].every((input) =>
+    files(input).every((file) => statSync(file).mtimeMs < built),
+  );
 }
 
 function files(path) {
