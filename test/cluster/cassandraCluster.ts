@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, policies, types, type ClientOptions } from 'cassandra-driver';
 import { retireReplacedHosts } from '../../src/cassandra/client.js';
 import type { CassandraAccess } from '../faults/aggregatorHarness.js';
+import { waitFor } from '../support/waitFor.js';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(projectRoot, 'scripts', 'cassandra');
@@ -124,9 +125,20 @@ export class CassandraCluster {
     const client = new Client(this.clientOptions({ queryOptions: { consistency: types.consistencies.quorum } }));
     retireReplacedHosts(client);
     try {
-      await client.execute(
+      const created = await client.execute(
         `CREATE KEYSPACE IF NOT EXISTS hyper WITH replication = {'class': 'NetworkTopologyStrategy', '${this.datacenter}': 3}`,
       );
+      // The driver waits up to 10 s for the nodes to agree on the schema, then carries on.
+      // A node that has not heard of the keyspace yet takes the next CREATE KEYSPACE IF NOT
+      // EXISTS (ensureWindowCountTable's: SimpleStrategy, one replica) as a creation, and the
+      // newer definition wins: seen under load, every later QUORUM read then failed with
+      // "1 required but only 0 alive" once a node was down.
+      if (!(created.info as typeof created.info & { isSchemaInAgreement?: boolean }).isSchemaInAgreement) {
+        const since = Date.now();
+        const metadata = client.metadata as typeof client.metadata & { checkSchemaAgreement(): Promise<boolean> };
+        await waitFor(() => metadata.checkSchemaAgreement(), 'the three nodes to agree on the schema', 120_000, 500);
+        process.stderr.write(`      (schema agreement on hyper: ${((Date.now() - since) / 1000).toFixed(1)} s more)\n`);
+      }
     } catch (error) {
       await client.shutdown(); // an open client would keep the run alive
       throw error;
