@@ -9,6 +9,7 @@ import type { Client } from 'cassandra-driver';
 import { optionChecks } from '../internal/options.js';
 import type { WindowRow } from '../window/windowRow.js';
 import { assertCqlIdentifier } from './identifier.js';
+import { schemaAgreement } from './schemaAgreement.js';
 
 /** Where a count table lives. */
 export interface CountTableOptions {
@@ -166,6 +167,15 @@ async function readColumns(
   }));
 }
 
+async function keyspaceExists(client: Client, keyspace: string): Promise<boolean> {
+  const result = await client.execute(
+    'SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?',
+    [keyspace.toLowerCase()],
+    { prepare: true },
+  );
+  return result.rows.length > 0;
+}
+
 /**
  * Checks that the table exists with the columns the sink writes; rejects with a
  * {@link WindowCountTableError} naming `operator` and every difference.
@@ -178,6 +188,7 @@ export async function checkCountTable(
   options: CountTableOptions,
 ): Promise<void> {
   const { keyspace, table, target } = countTableTarget(spec, options, operator);
+  await schemaAgreement(client);
   const columns = await readColumns(client, keyspace, table);
   if (columns.length === 0)
     throw new WindowCountTableError({ operator, target, differences: [], exists: false, ensure: spec.ensure });
@@ -225,7 +236,12 @@ export async function ensureCountTable(
     operator,
     options.replication ?? { class: 'SimpleStrategy', replication_factor: 1 },
   );
-  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`);
+  // Only when no node knows it: an existing keyspace keeps its replication.
+  await schemaAgreement(client);
+  if (!(await keyspaceExists(client, keyspace))) {
+    await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`);
+    await schemaAgreement(client);
+  }
   const keys = spec.columns.filter((column) => column.kind !== 'regular');
   const partition = keys.filter((column) => column.kind === 'partition_key').map((column) => column.name);
   const clustering = keys.filter((column) => column.kind === 'clustering').map((column) => column.name);
@@ -233,6 +249,7 @@ export async function ensureCountTable(
     `CREATE TABLE IF NOT EXISTS ${target} (${spec.columns.map((column) => `${column.name} ${column.type}`).join(', ')}, ` +
       `PRIMARY KEY ((${partition.join(', ')}), ${clustering.join(', ')}))`,
   );
+  await schemaAgreement(client);
   const columns = await readColumns(client, keyspace, table);
   const present = new Set(columns.map((column) => column.name));
   const missing = spec.columns.filter((column) => spec.added.includes(column.name) && !present.has(column.name));
