@@ -600,6 +600,8 @@ describe('DurableWindowedCountState', () => {
         rows_written_total: 1,
         intake_paused: 1,
         intake_pauses_total: 1,
+        state_directory_failing: 0,
+        state_directory_failures_total: 0,
         journal_records: 0,
         checkpoints_total: 1,
         replayed_records: 0,

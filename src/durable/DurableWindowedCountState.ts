@@ -20,6 +20,7 @@ import {
 import { windowGauges } from '../window/windowStatistics.js';
 import { PendingRows, savedRowToRow, type LateRow, type SavedRow } from './pendingRows.js';
 import { RecentDeliveries } from './recentDeliveries.js';
+import { StateDirectoryError } from './stateDirectoryError.js';
 import { StateFiles, type Durability } from './stateFiles.js';
 
 /** Live counters of a {@link durableWindowedCount} subscription. */
@@ -148,8 +149,13 @@ const REJECTION_KINDS: readonly RejectionKind[] = [
  * saved until {@link DurableWindowedCountState.rowSettled}; at most `maxRowsInFlight`
  * are out at once, and a newer count of a waiting (window, key) replaces the older.
  *
- * A step that cannot save (a full disk) throws, and the state in memory must then not
- * be saved over what the files hold: the caller ends the stream.
+ * A step that cannot save throws a {@link StateDirectoryError}. What it could not write
+ * is kept and written first by the next save, so the state in memory is always what the
+ * files hold plus that batch, none of whose messages may be acknowledged before it is
+ * written. For a failure that may pass (a full disk, a read-only file system, an I/O
+ * error) the caller pauses intake, tells {@link DurableWindowedCountState.savingFailed},
+ * and resumes once {@link DurableWindowedCountState.retrySaving} succeeds; for another,
+ * it ends the stream.
  * @internal
  */
 export class DurableWindowedCountState<E, K extends string | number> implements StatisticsSource {
@@ -187,6 +193,10 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
     pauses: 0,
     checkpoints: 0,
   };
+  /** The state directory failure intake waits on, until {@link DurableWindowedCountState.retrySaving} succeeds. */
+  private failure: StateDirectoryError | undefined;
+  /** How many times the state directory failed (each failure until a retry succeeded counts once). */
+  private stateDirectoryFailures = 0;
   readonly replayedRecords: number;
   /** Events counted by earlier runs (restored and replayed): the `_total` statistics count this process's. */
   private readonly eventsCountedBefore: number;
@@ -359,8 +369,18 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
   /** Moves the watermark without an event (idle advance), journaled first. Returns whether it moved. */
   advanceWatermark(to: number): boolean {
     if (!(to > (this.counter.watermark ?? Number.NEGATIVE_INFINITY))) return false;
+    const { sequence, journalLength } = this;
+    const batchLength = this.files.batchLength;
     this.journal({ a: to });
-    this.files.flush();
+    try {
+      this.files.flush();
+    } catch (error) {
+      // Not saved, so it does not happen: the next advance tries again.
+      this.files.dropAppendedAfter(batchLength);
+      this.sequence = sequence;
+      this.journalLength = journalLength;
+      throw error;
+    }
     this.counter.advanceWatermark(to);
     return true;
   }
@@ -398,13 +418,50 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
     this.counts.checkpoints++;
   }
 
-  /** A checkpoint when the journal is `checkpointEvery` long, or 5 s after a change. */
+  /** A checkpoint when the journal is `checkpointEvery` long, or 5 s after a change (not while the directory fails). */
   checkpointIfDue(): void {
+    if (this.failure !== undefined) return;
     if (
       this.journalLength >= this.options.checkpointEvery ||
       (this.dirty && this.options.now() - this.lastCheckpointAt >= CHECKPOINT_INTERVAL_MS)
     )
       this.checkpoint();
+  }
+
+  /**
+   * The state directory could not be written (`failure` transient): intake must stay
+   * paused until {@link DurableWindowedCountState.retrySaving} succeeds. Readiness and
+   * the statistics say so.
+   */
+  savingFailed(failure: StateDirectoryError): void {
+    if (this.failure === undefined) this.stateDirectoryFailures++;
+    this.failure = failure;
+  }
+
+  /** The state directory failure intake waits on, if any. */
+  get stateDirectoryFailure(): StateDirectoryError | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Tries the state directory again after {@link DurableWindowedCountState.savingFailed}:
+   * a one-page write, the journal lines kept since the failure, a checkpoint. Returns
+   * whether all went through (intake may resume, and the batch's acknowledgements
+   * leave); throws a failure that will not pass by itself (the directory removed).
+   */
+  retrySaving(): boolean {
+    if (this.failure === undefined) return true;
+    try {
+      this.files.probe();
+      this.files.flush();
+      this.checkpoint();
+    } catch (error) {
+      if (!(error instanceof StateDirectoryError && error.transient)) throw error;
+      this.failure = error;
+      return false;
+    }
+    this.failure = undefined;
+    return true;
   }
 
   /** The open windows' counts so far, as rows to write (a graceful stop: they keep counting after the next start). */
@@ -507,10 +564,24 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
       ),
       gaugeStatistic(
         'intake_paused',
-        '1 while intake is stopped because rows wait for the writer',
+        '1 while intake is stopped because rows wait for the writer or the state directory cannot be written',
         stats.paused ? 1 : 0,
       ),
-      counterStatistic('intake_pauses_total', 'Times intake stopped because rows waited for the writer', stats.pauses),
+      counterStatistic(
+        'intake_pauses_total',
+        'Times intake stopped because rows waited for the writer or the state directory could not be written',
+        stats.pauses,
+      ),
+      gaugeStatistic(
+        'state_directory_failing',
+        '1 while the state directory cannot be written (full, read-only, I/O errors): intake is paused meanwhile',
+        this.failure === undefined ? 0 : 1,
+      ),
+      counterStatistic(
+        'state_directory_failures_total',
+        'Times the state directory could not be written and intake paused until it could',
+        this.stateDirectoryFailures,
+      ),
       gaugeStatistic('journal_records', 'Journal records written since the last checkpoint', stats.journalRecords),
       counterStatistic('checkpoints_total', 'Checkpoints written', stats.checkpoints),
       gaugeStatistic('replayed_records', 'Journal records replayed at start', stats.replayedRecords),
@@ -543,7 +614,9 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
       case 'restoring':
         return { ready: false, reason: `restoring the saved state in ${this.options.stateDirectory}` };
       case 'paused':
-        return { ready: false, reason: `intake paused: ${this.pending.size} rows wait for the writer` };
+        return this.failure === undefined
+          ? { ready: false, reason: `intake paused: ${this.pending.size} rows wait for the writer` }
+          : { ready: false, reason: `intake paused: ${this.failure.message}; nothing acknowledged since` };
       case 'stopping':
         return { ready: false, reason: 'stopping: writing the open windows' };
       case 'closed':

@@ -14,6 +14,12 @@
  * checkpoint already holds: their sequence numbers tell, and they are skipped. A
  * crash in the middle of an append leaves a torn last line: it was never
  * acknowledged, so it is dropped and the broker sends its message again.
+ *
+ * A write that fails or is short (a full disk, a file system remounted read-only, an
+ * I/O error) throws a {@link StateDirectoryError} and leaves the files as they were
+ * before it: the journal is cut back to its last complete line (before anything else
+ * is appended, if it cannot be cut at once), a checkpoint's temporary file is removed,
+ * and the batch is kept, to be written again by the next `flush`.
  * @module
  */
 import {
@@ -31,6 +37,7 @@ import {
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { StateDirectoryError, type StateDirectoryOperation } from './stateDirectoryError.js';
 
 /** What a durable state directory survives; see {@link DurableWindowedCountOptions.durability}. */
 export type Durability = 'process' | 'power';
@@ -41,6 +48,9 @@ const OPERATOR = 'durableWindowedCount';
 const CHECKPOINT = 'checkpoint.json';
 const JOURNAL = 'journal.log';
 const LOCK = 'lock';
+const PROBE = 'probe.tmp';
+/** What {@link StateFiles.probe} writes: one page, the smallest amount a file system allocates. */
+const PROBE_BYTES = Buffer.alloc(4096, 0x0a);
 
 /** The journal records, and the checkpoint read back, at opening. */
 export interface SavedState<C, R> {
@@ -87,6 +97,10 @@ export class StateFiles<C, R extends { readonly q: number }> {
   private readonly syncEachAppend: boolean;
   /** Journal lines appended and not yet written. */
   private batch = '';
+  /** The journal's length in bytes up to its last complete line: what a failed write is cut back to. */
+  private journalBytes = 0;
+  /** Whether the journal may hold a part of a line past `journalBytes`, to cut before the next write. */
+  private torn = false;
 
   private constructor(
     readonly directory: string,
@@ -107,8 +121,10 @@ export class StateFiles<C, R extends { readonly q: number }> {
       const checkpointPath = join(directory, CHECKPOINT);
       const checkpoint = existsSync(checkpointPath) ? parseCheckpoint<C>(checkpointPath) : undefined;
       const after = checkpoint?.sequence ?? 0;
-      const records = readJournal<R>(join(directory, JOURNAL));
+      const { records, completeBytes, bytes } = readJournal<R>(join(directory, JOURNAL));
       files.journal = openSync(join(directory, JOURNAL), 'a');
+      files.journalBytes = completeBytes;
+      files.torn = bytes > completeBytes;
       return { files, saved: { checkpoint, records: records.filter((record) => record.q > after) } };
     } catch (error) {
       files.close();
@@ -140,30 +156,92 @@ export class StateFiles<C, R extends { readonly q: number }> {
     this.batch = this.batch.slice(0, batchLength);
   }
 
-  /** Writes the batch with one `write(2)`; with durability `'power'`, also waits for the disk. */
+  /**
+   * Writes the batch with one `write(2)` (more only after a short write); with
+   * durability `'power'`, also waits for the disk. Returns only once every byte is
+   * written: otherwise throws a {@link StateDirectoryError}, with the journal cut back to
+   * its last complete line and the batch kept for the next call.
+   */
   flush(): void {
     if (this.batch === '') return;
     const fd = this.requireOpen();
-    writeSync(fd, this.batch);
+    const bytes = Buffer.from(this.batch);
+    try {
+      if (this.torn) ftruncateSync(fd, this.journalBytes);
+      this.torn = false;
+      // A short write (the disk filled in the middle) says how much it wrote: the rest
+      // is written again, and fails with the reason if there is still no room.
+      for (let written = 0; written < bytes.length;) {
+        const count = writeSync(fd, bytes, written, bytes.length - written);
+        if (count <= 0) throw Object.assign(new Error('write(2) wrote nothing'), { code: 'EIO' });
+        this.torn = true;
+        written += count;
+      }
+      if (this.syncEachAppend) fsyncSync(fd);
+    } catch (error) {
+      this.cutTornTail();
+      throw this.failure('writing the journal', error);
+    }
+    this.torn = false;
+    this.journalBytes += bytes.length;
     this.batch = '';
-    if (this.syncEachAppend) fsyncSync(fd);
   }
 
   /**
    * Replaces the checkpoint with `state` and empties the journal, including the batch
    * not yet flushed. The state must hold every record appended so far (its `sequence`
-   * says up to which).
+   * says up to which). A failure throws a {@link StateDirectoryError}; the previous
+   * checkpoint and the journal stay valid, and the batch is kept unless the new
+   * checkpoint is in place.
    */
   checkpoint(state: C): void {
     const fd = this.requireOpen();
-    this.batch = '';
     const path = join(this.directory, CHECKPOINT);
     const temporary = `${path}.tmp`;
-    writeFileSync(temporary, JSON.stringify(state));
-    if (this.syncEachAppend) syncFile(temporary);
-    renameSync(temporary, path);
-    if (this.syncEachAppend) syncFile(this.directory);
-    ftruncateSync(fd, 0);
+    try {
+      writeFileSync(temporary, JSON.stringify(state));
+      if (this.syncEachAppend) syncFile(temporary);
+      renameSync(temporary, path);
+      if (this.syncEachAppend) syncFile(this.directory);
+    } catch (error) {
+      // A half-written checkpoint takes room and is never read: gone, if the directory lets us.
+      try {
+        unlinkSync(temporary);
+      } catch {
+        /* not there, or the directory refuses that too */
+      }
+      throw this.failure('writing a checkpoint', error);
+    }
+    // In place: the state it holds covers the batch, and every line of the journal.
+    this.batch = '';
+    try {
+      ftruncateSync(fd, 0);
+    } catch (error) {
+      // The journal's lines are all in the checkpoint (skipped by their sequence numbers
+      // at the next start), and appending after them keeps it valid.
+      throw this.failure('writing a checkpoint', error);
+    }
+    this.journalBytes = 0;
+    this.torn = false;
+  }
+
+  /**
+   * Whether the directory takes a small write now: a page written to a file beside the
+   * others, then removed. Throws a {@link StateDirectoryError} when it does not.
+   */
+  probe(): void {
+    const path = join(this.directory, PROBE);
+    try {
+      writeFileSync(path, PROBE_BYTES);
+      unlinkSync(path);
+    } catch (error) {
+      try {
+        unlinkSync(path);
+      } catch {
+        /* not there */
+      }
+      throw this.failure('probing', error);
+    }
   }
 
   /** Closes the journal and releases the lock. Safe to call twice. */
@@ -178,6 +256,23 @@ export class StateFiles<C, R extends { readonly q: number }> {
   private requireOpen(): number {
     if (this.journal === undefined) throw new Error(`${OPERATOR}: the state directory ${this.directory} is closed`);
     return this.journal;
+  }
+
+  /** After a failed write: the journal back to its last complete line, now if it can be (else before the next write). */
+  private cutTornTail(): void {
+    if (!this.torn || this.journal === undefined) return;
+    try {
+      ftruncateSync(this.journal, this.journalBytes);
+      this.torn = false;
+    } catch {
+      /* a read-only file system refuses this too: flush cuts it before writing again */
+    }
+  }
+
+  private failure(operation: StateDirectoryOperation, error: unknown): StateDirectoryError {
+    return error instanceof StateDirectoryError
+      ? error
+      : new StateDirectoryError({ directory: this.directory, operation, cause: error });
   }
 }
 
@@ -202,9 +297,12 @@ function parseCheckpoint<C>(path: string): C {
   }
 }
 
-function readJournal<R>(path: string): R[] {
-  if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n');
+/** The journal's records, and its length in bytes, whole and up to its last complete line. */
+function readJournal<R>(path: string): { records: R[]; completeBytes: number; bytes: number } {
+  if (!existsSync(path)) return { records: [], completeBytes: 0, bytes: 0 };
+  const content = readFileSync(path);
+  const completeBytes = content.lastIndexOf(0x0a) + 1;
+  const lines = content.toString('utf8', 0, completeBytes).split('\n');
   // After the last newline: nothing, or a line without its newline, an append the
   // process died in (never acknowledged), which is dropped.
   lines.pop();
@@ -219,7 +317,7 @@ function readJournal<R>(path: string): R[] {
       );
     }
   }
-  return records;
+  return { records, completeBytes, bytes: content.length };
 }
 
 /** Directories locked by this process: a second operator on one of them is refused too. */
@@ -240,7 +338,8 @@ function takeLock(directory: string): void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = Number(readFileSync(path, 'utf8'));
-    if (Number.isInteger(holder) && holder !== process.pid && isRunning(holder)) {
+    // An empty lock (a full disk took its pid) names no process: 0 would be this process group.
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
       throw new Error(
         `${OPERATOR}: the state directory ${directory} is in use by process ${holder}; give each aggregator its own directory`,
       );

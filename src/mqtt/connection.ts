@@ -5,6 +5,7 @@
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { MqttConnectionError, type MqttOperator } from './connectionError.js';
+import { holdsOutgoing } from './manualAck.js';
 
 /** Options for a client the operator builds and owns: MQTT.js options plus `url`. */
 export interface MqttConnectOptions extends IClientOptions {
@@ -125,12 +126,14 @@ function openConnection(operator: MqttOperator, conn: MqttConnection): OpenedCon
 /**
  * Closes an owned client: with DISCONNECT when it is connected and nothing is in
  * flight, otherwise by shutting the socket at once (MQTT.js's graceful end would
- * wait for acknowledgements that may never come, keeping the socket open).
+ * wait for acknowledgements that may never come, keeping the socket open). Also at
+ * once while acknowledgements are held back ({@link holdsOutgoing}): a graceful end
+ * uncorks the socket and would send them, for messages whose effect was not saved.
  * @internal
  */
 export function closeOwned(client: MqttClient): void {
   const idle = Object.keys(client.outgoing).length === 0;
-  client.end(!(client.connected && idle));
+  client.end(!(client.connected && idle) || holdsOutgoing(client));
 }
 
 // Duck-typed rather than instanceof: the user's client may come from another copy

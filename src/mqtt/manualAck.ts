@@ -85,10 +85,26 @@ export function holdOutgoing(client: MqttClient): () => void {
   const stream = client.stream as { cork?: () => void; uncork?: () => void } | undefined;
   if (stream?.cork === undefined || stream.uncork === undefined) return () => undefined;
   stream.cork();
+  corks.set(stream, (corks.get(stream) ?? 0) + 1);
   let released = false;
   return () => {
     if (released) return;
     released = true;
+    corks.set(stream, (corks.get(stream) ?? 1) - 1);
     stream.uncork?.();
   };
+}
+
+/** Corks of {@link holdOutgoing} not yet released, by connection stream. */
+const corks = new WeakMap<object, number>();
+
+/**
+ * Whether what `client` wrote is held back by {@link holdOutgoing} now. Ending such a
+ * connection gracefully would uncork it and send what is held (acknowledgements whose
+ * messages are not saved): it must be destroyed instead.
+ * @internal
+ */
+export function holdsOutgoing(client: MqttClient): boolean {
+  const stream = client.stream as object | undefined;
+  return stream !== undefined && (corks.get(stream) ?? 0) > 0;
 }
