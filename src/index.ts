@@ -56,6 +56,8 @@ export type { BrokerLivenessOptions } from './mqtt/brokerLiveness.js';
 export type { FromMqttOptions } from './mqtt/fromMqtt.js';
 export { toMqtt } from './mqtt/toMqtt.js';
 export type { MqttPublished, ToMqttOptions } from './mqtt/toMqtt.js';
+export { Outbox, OutboxFullError, openOutbox, PUBLISHER_PROPERTY, SEQUENCE_PROPERTY } from './mqtt/outbox.js';
+export type { OutboxMessage, OutboxOptions } from './mqtt/outbox.js';
 export { MqttConnectionError } from './mqtt/connectionError.js';
 export { redactCredentials } from './mqtt/connection.js';
 export type { MqttConnection, MqttConnectOptions } from './mqtt/connection.js';

@@ -9,8 +9,8 @@ import { accessSync, constants, mkdirSync, readFileSync, renameSync, statSync, w
 import { basename, dirname, join, resolve } from 'node:path';
 import { defaultStateDirectory } from '../durable/stateFiles.js';
 
-/** What the position file holds. */
-interface SavedPosition {
+/** What the position file holds (and, with --outbox, each message in the outbox). */
+export interface SavedPosition {
   readonly log: string;
   readonly offset: number;
   readonly device: number;
@@ -53,20 +53,29 @@ export class LogPosition {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { offset: 0 };
       throw new Error(`cannot read the position file ${this.path}: ${(error as Error).message}`, { cause: error });
     }
-    let saved: Partial<SavedPosition>;
+    let saved: unknown;
     try {
-      saved = JSON.parse(text) as Partial<SavedPosition>;
+      saved = JSON.parse(text);
     } catch {
       saved = {};
     }
+    return this.check(saved, this.path);
+  }
+
+  /**
+   * The offset to start from for a place saved in `where` (the position file, or the
+   * outbox), as {@link LogPosition.read} tells it.
+   */
+  check(value: unknown, where: string): { readonly offset: number; readonly note?: string } {
+    const saved = (typeof value === 'object' && value !== null ? value : {}) as Partial<SavedPosition>;
     if (typeof saved.offset !== 'number' || !Number.isSafeInteger(saved.offset) || saved.offset < 0)
       throw new Error(
-        `the position file ${this.path} is not one publish wrote; remove it to start from the first line of ${this.log}`,
+        `the position file ${where} is not one publish wrote; remove it to start from the first line of ${this.log}`,
       );
     if (saved.log !== this.log)
       return {
         offset: 0,
-        note: `${this.path} kept the place in ${String(saved.log)}, not in ${this.log}: from its first line`,
+        note: `${where} kept the place in ${String(saved.log)}, not in ${this.log}: from its first line`,
       };
     const { dev, ino, size } = statSync(this.log);
     if (saved.device !== dev || saved.inode !== ino)
@@ -89,11 +98,16 @@ export class LogPosition {
     }
   }
 
+  /** The place `offset` (the start of the next line to publish) as saved: with the log's identity. */
+  at(offset: number): SavedPosition {
+    const { dev, ino } = statSync(this.log);
+    return { log: this.log, offset, device: dev, inode: ino };
+  }
+
   /** Saves `offset` (the start of the next line to publish); the file is replaced whole, never half written. */
   save(offset: number): void {
     try {
-      const { dev, ino } = statSync(this.log);
-      const position: SavedPosition = { log: this.log, offset, device: dev, inode: ino };
+      const position = this.at(offset);
       const temporary = `${this.path}.${process.pid}.tmp`;
       writeFileSync(temporary, `${JSON.stringify(position)}\n`);
       renameSync(temporary, this.path);

@@ -37,7 +37,8 @@ import { flags, logFile, oldLogFlag, readFlags, readWith, type Flag } from './fl
 import { FileLines, StreamLines, type LineSource } from './lineSources.js';
 import { LogPosition, defaultPositionFile } from './logPosition.js';
 import type { CommandSpec } from './program.js';
-import { BUTTON, buttonPresses, publishLines } from './publisher.js';
+import { openOutbox, type Outbox } from '../mqtt/outbox.js';
+import { BUTTON, DEFAULT_MAX_WAITING, buttonPresses, publishLines, type PublishedLine } from './publisher.js';
 import { UsageError } from './usageError.js';
 
 /** With the keyboard as the button, the end of input stops the run this much later, so the last press is published. */
@@ -92,6 +93,30 @@ const publishFlags = {
     group: 'MQTT:',
     read: duration(),
   },
+  maxQueued: {
+    name: 'max-queued',
+    value: 'n',
+    env: 'PUBLISH_MAX_QUEUED',
+    fallback: String(DEFAULT_MAX_WAITING),
+    help: 'messages kept while the broker does not acknowledge them (it is away); a press beyond is ignored, its line left for a later press, and said on stderr',
+    group: 'MQTT:',
+    read: wholeNumber(1),
+  },
+  outbox: {
+    name: 'outbox',
+    value: 'dir',
+    env: 'PUBLISH_OUTBOX',
+    fallback: undefined,
+    help: 'keep each message in this directory until the broker acknowledges it: sent again after a restart or a power cut (publisher id and seq as MQTT 5 user properties), the place in --log kept with it',
+    group: 'MQTT:',
+    read: nonEmpty,
+  },
+  durability: {
+    ...flags.durability,
+    env: 'PUBLISH_DURABILITY',
+    help: 'with --outbox, what a kept message survives: process (a crash) or power (also a power loss: fsync per message)',
+    group: 'MQTT:',
+  },
   count: {
     name: 'count',
     value: 'n',
@@ -120,6 +145,13 @@ each message the broker acknowledged: a restart goes on with the next line (one
 in flight at a crash is sent again). A log that is now another file (rotated)
 or shorter (truncated) is read from its first line.
 
+While the broker is away, presses go on taking lines; their messages wait in
+order and go once it is back. At most --max-queued wait: a press beyond is
+ignored (its line left for a later press) and stderr says so. --outbox DIR keeps
+each message in a file until its acknowledgement, with the place in the log: a
+restart, a crash or a power cut (--durability power) sends it again, and the
+aggregator recognises what it counted already (publisher id and seq).
+
 It connects first and stops at once if it cannot. Ctrl-C, SIGTERM, --count or
 the end of stdin stops it after the messages in flight; then one line says how
 many the broker acknowledged, with status 1 when not all were.`,
@@ -135,7 +167,11 @@ many the broker acknowledged, with status 1 when not all were.`,
 async function runPublish(command: Command): Promise<number> {
   const settings = readFlags(command, publishFlags);
   const logPath = logFile(settings, command);
-  const { buttonPin, ledPin, qos, topic, backend: backendName, rate, count, ackWait } = settings;
+  const { buttonPin, ledPin, qos, topic, backend: backendName, rate, count, ackWait, maxQueued } = settings;
+  if (settings.outbox !== undefined && qos === 0)
+    throw new UsageError(
+      '--outbox keeps each message until the broker acknowledges it, which QoS 0 never does: use --qos 1',
+    );
   if (buttonPin === ledPin)
     throw new UsageError(`--button-pin and --led-pin must be different pins, both are ${buttonPin}`);
   if ((settings.cert === undefined) !== (settings.key === undefined))
@@ -154,9 +190,33 @@ async function runPublish(command: Command): Promise<number> {
   const warning = reservedTopicWarning(topic);
   if (warning !== undefined) process.stderr.write(`warning: ${warning}\n`);
 
-  // Before anything is opened: a position file that cannot be read or written stops the command.
-  const start = position?.read();
-  position?.prepare();
+  // Before anything is opened: a position file or an outbox that cannot be read or
+  // written stops the command. The outbox's place in the log is the one to go on from:
+  // it is saved with each message, before it is published.
+  let outbox: Outbox | undefined;
+  try {
+    outbox =
+      settings.outbox === undefined
+        ? undefined
+        : openOutbox(settings.outbox, { maxMessages: maxQueued, durability: settings.durability });
+  } catch (error) {
+    throw new Error(`cannot open the outbox ${settings.outbox!}: ${(error as Error).message} (--outbox)`, {
+      cause: error,
+    });
+  }
+  let start: ReturnType<LogPosition['read']> | undefined;
+  try {
+    start =
+      position === undefined
+        ? undefined
+        : outbox?.mark !== undefined
+          ? position.check(outbox.mark, settings.outbox!)
+          : position.read();
+    position?.prepare();
+  } catch (error) {
+    outbox?.close();
+    throw error;
+  }
   // The hardware before the network: off a Pi, pigpio fails here with its diagnosis.
   const simulated = backendName === 'simulated';
   const backend: GpioBackend =
@@ -184,6 +244,8 @@ async function runPublish(command: Command): Promise<number> {
         ...(settings.ca === undefined ? {} : { ca: readFileSync(settings.ca) }),
         ...(settings.cert === undefined ? {} : { cert: readFileSync(settings.cert) }),
         ...(settings.key === undefined ? {} : { key: readFileSync(settings.key) }),
+        // The outbox's publisher id and seq are MQTT 5 user properties.
+        ...(outbox === undefined ? {} : { protocolVersion: 5 as const }),
       },
       (line) => process.stdout.write(`${line}\n`),
     );
@@ -219,12 +281,18 @@ async function runPublish(command: Command): Promise<number> {
           ? 'each line of stdin is published as it comes'
           : `each press of GPIO ${buttonPin} (${backendName}${mode === 'keyboard' ? ': press Enter' : ''}) publishes ${what}`;
     process.stdout.write(`connected to ${broker}; ${by} to "${topic}"; Ctrl-C stops\n`);
+    if (outbox !== undefined && outbox.restored.length > 0)
+      process.stdout.write(
+        `sending again the ${outbox.restored.length} ${outbox.restored.length === 1 ? 'message' : 'messages'} the last run left in ${settings.outbox!} (publisher ${outbox.publisher})\n`,
+      );
     if (start?.note !== undefined) process.stdout.write(`${start.note}\n`);
     else if (position !== undefined && start !== undefined && start.offset > 0)
       process.stdout.write(`going on from byte ${start.offset} of ${logPath} (the place kept in ${position.path})\n`);
 
     let taken = 0;
     let acks = 0;
+    let ignored = 0;
+    let ignoring = false;
     stop.subscribe(() => stdinLines?.close()); // a press waiting for a line gets none
     const pressesEnded = new ReplaySubject<void>(1);
     await lastValueFrom(
@@ -239,9 +307,28 @@ async function runPublish(command: Command): Promise<number> {
         qos,
         backend,
         ledPin,
+        maxWaiting: maxQueued,
+        onIgnored: (waiting) => {
+          ignored++;
+          if (!ignoring)
+            process.stderr.write(
+              `${waiting} messages wait for the broker (--max-queued ${maxQueued}): presses are ignored, their lines left for later presses, until it acknowledges\n`,
+            );
+          ignoring = true;
+        },
         onLine: () => {
+          if (ignoring)
+            process.stderr.write(`the broker acknowledges again: presses taken again after ${ignored} ignored\n`);
+          ignoring = false;
           if (++taken === count) stopFor('count');
         },
+        ...(outbox === undefined
+          ? {}
+          : {
+              outbox,
+              outboxMark: (published: PublishedLine) =>
+                published.line.offset === undefined ? undefined : position?.at(published.line.offset),
+            }),
       }).pipe(
         tap(({ value }) => {
           acks++;
@@ -262,8 +349,12 @@ async function runPublish(command: Command): Promise<number> {
       else if (count !== undefined && taken < count)
         problems.push(`stdin ended after ${taken} ${taken === 1 ? 'line' : 'lines'}, before --count ${count}`);
     }
-    const summary = acknowledgementSummary(taken, acks, qos, ackWait);
-    if (acks < taken && qos > 0) problems.push(summary);
+    let summary = acknowledgementSummary(taken, acks, qos, ackWait);
+    if (outbox !== undefined && outbox.size > 0)
+      summary += `; ${outbox.size} ${outbox.size === 1 ? 'message stays' : 'messages stay'} in the outbox ${settings.outbox!}, sent again at the next start`;
+    if (ignored > 0)
+      summary += `; ${ignored} ${ignored === 1 ? 'press was' : 'presses were'} ignored while ${maxQueued} messages waited (--max-queued)`;
+    if ((acks < taken && qos > 0) || ignored > 0 || (outbox?.size ?? 0) > 0) problems.push(summary);
     else if (problems.length > 0) problems.push(summary);
     if (problems.length > 0) throw new Error(problems.join('; '));
     const swallowed =
@@ -278,6 +369,7 @@ async function runPublish(command: Command): Promise<number> {
     lines?.close();
     // Without waiting for acknowledgements that may never come (MQTT.js's graceful end would).
     if (client !== undefined) closeOwned(client);
+    outbox?.close();
     if ('terminate' in backend && typeof backend.terminate === 'function') backend.terminate();
   }
 }

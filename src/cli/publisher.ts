@@ -1,14 +1,17 @@
 // The Pi side as publish and the demo run it: each press takes the next line, stamps it
 // with the current UTC time as {"iottimestamp", "accesslogs"} and publishes it, the LED
-// lit meanwhile; one result per message once the broker has acknowledged it. The same
-// operators as examples/pi-publisher.ts, with what the command adds: presses from a
-// timer or the acknowledgements instead of a button, lines from stdin, and each line's
-// place in its file carried to its acknowledgement (for the position file).
+// lit while any message waits for the broker; one result per message once the broker
+// has acknowledged it. examples/pi-publisher.ts does the same with the library's
+// operators; the command adds presses from a timer or the acknowledgements instead of
+// a button, lines from stdin, each line's place in its file carried to its
+// acknowledgement (for the position file), one toMqtt for the whole run (an outage
+// keeps the presses in order, bounded) and the outbox.
 import type { MqttClient } from 'mqtt';
-import { concatMap, filter, from, map, of, takeWhile, tap, type Observable } from 'rxjs';
+import { Observable, concatMap, filter, from, map, takeWhile, tap } from 'rxjs';
 import { fromGpioButton } from '../gpio/fromGpioButton.js';
-import type { GpioBackendChoice } from '../gpio/gpioBackendChoice.js';
-import { lightWhile } from '../gpio/lightWhile.js';
+import { withGpioBackend, type GpioBackendChoice } from '../gpio/gpioBackendChoice.js';
+import type { Outbox } from '../mqtt/outbox.js';
+import { warnOnReject, type Rejection } from '../reject.js';
 import { makeIotPayload, type IotPayload } from '../payload/codec.js';
 import { serializePayload } from '../payload/serializePayload.js';
 import { toMqtt, type MqttPublished } from '../mqtt/toMqtt.js';
@@ -38,7 +41,20 @@ export interface PublishSettings {
   readonly stamp?: () => Date;
   /** Called for each line taken, before it is published. */
   readonly onLine?: (line: SourceLine) => void;
+  /** Messages waiting for the broker's acknowledgement at most; a press beyond is ignored. Default 10,000. */
+  readonly maxWaiting?: number;
+  /** Called for each press ignored because `maxWaiting` messages wait, with how many wait. */
+  readonly onIgnored?: (waiting: number) => void;
+  /** A message the broker refused (an ACL): default, a warning on stderr. */
+  readonly onReject?: (rejection: Rejection) => void;
+  /** Keeps each message until its acknowledgement, across restarts. */
+  readonly outbox?: Outbox;
+  /** With `outbox`: what is kept with each line's message (its place in the log). */
+  readonly outboxMark?: (published: PublishedLine) => unknown;
 }
+
+/** Messages waiting for the broker at most, by default. */
+export const DEFAULT_MAX_WAITING = 10_000;
 
 /** The presses of a button on `pin` (pull-up, both edges, the reference bounce time). */
 export function buttonPresses(pin: number, backend: GpioBackendChoice): Observable<unknown> {
@@ -51,21 +67,100 @@ export function buttonPresses(pin: number, backend: GpioBackendChoice): Observab
  * Every press, published: one result per line, once the broker has acknowledged it (at
  * QoS 0, once it is written). Completes when the presses do, or when the lines run out,
  * after the messages in flight.
+ *
+ * While the broker is away, presses keep taking lines: their messages wait, in order,
+ * and go once it is back (the LED stays lit while any waits). At most `maxWaiting`
+ * wait: a press then is ignored, before it takes a line (the line is left for a later
+ * press), and `onIgnored` hears of it. With an outbox, each message is kept there as its
+ * press takes its line, so a restart sends it again.
  */
 export function publishLines(settings: PublishSettings): Observable<MqttPublished<PublishedLine>> {
-  const { lines, client, topic, qos, backend, ledPin, stamp = () => new Date(), onLine = () => {} } = settings;
-  return settings.presses.pipe(
-    // A press waits for its line (stdin may not have one yet); presses meanwhile queue in order.
-    concatMap(() => from(Promise.resolve(lines.next()))),
-    takeWhile((line): line is SourceLine => line !== undefined),
-    tap(onLine),
-    // iottimestamp as Python's str(datetime.utcnow())
-    map((line): PublishedLine => ({ line, payload: makeIotPayload(line.text, stamp()) })),
-    lightWhile(
-      ledPin,
-      (item: PublishedLine) =>
-        of(item).pipe(toMqtt(client, { topic, qos, serialize: (published) => serializePayload(published.payload) })),
-      { backend },
-    ),
+  const {
+    lines,
+    client,
+    topic,
+    qos,
+    backend,
+    ledPin,
+    stamp = () => new Date(),
+    onLine = () => {},
+    maxWaiting = DEFAULT_MAX_WAITING,
+    onIgnored = () => {},
+    outbox,
+    outboxMark,
+  } = settings;
+  return withGpioBackend(
+    backend,
+    (gpio) =>
+      new Observable<MqttPublished<PublishedLine>>((destination) => {
+        const led = gpio.openOutput(ledPin, { initialLevel: 0 });
+        /** Lines taken and not yet acknowledged (or refused), and those an outbox holds from before. */
+        let waiting = 0;
+        const light = (on: boolean): void => {
+          try {
+            led.write(on ? 1 : 0);
+          } catch (error) {
+            destination.error(error);
+          }
+        };
+        const settled = (): void => {
+          if (--waiting === 0) light(false);
+        };
+        const held = (): number => Math.max(waiting, outbox?.size ?? 0);
+        const subscription = settings.presses
+          .pipe(
+            filter(() => {
+              if (held() < maxWaiting) return true;
+              onIgnored(held());
+              return false;
+            }),
+            // A press waits for its line (stdin may not have one yet); presses meanwhile queue in order.
+            concatMap(() => from(Promise.resolve(lines.next()))),
+            takeWhile((line): line is SourceLine => line !== undefined),
+            tap((line) => {
+              if (waiting++ === 0) light(true);
+              onLine(line);
+            }),
+            // iottimestamp as Python's str(datetime.utcnow())
+            map((line): PublishedLine => ({ line, payload: makeIotPayload(line.text, stamp()) })),
+            toMqtt(client, {
+              topic,
+              qos,
+              serialize: (published) => serializePayload(published.payload),
+              // The presses are bounded above, before they take a line.
+              maxQueued: Infinity,
+              onReject: (rejection) => {
+                settled();
+                (settings.onReject ?? warnOnReject)(rejection);
+              },
+              ...(outbox === undefined ? {} : { outbox }),
+              ...(outboxMark === undefined ? {} : { outboxMark }),
+            }),
+          )
+          .subscribe({
+            next: (published) => {
+              settled();
+              destination.next(published);
+            },
+            error: (error: unknown) => {
+              light(false);
+              destination.error(error);
+            },
+            complete: () => {
+              light(false);
+              destination.complete();
+            },
+          });
+        return () => {
+          subscription.unsubscribe();
+          try {
+            led.write(0);
+          } catch {
+            /* the pin is going away; nothing left to tell */
+          }
+          led.release();
+        };
+      }),
+    'lightWhile',
   );
 }

@@ -2,7 +2,8 @@
  * toMqtt: publishes each value and emits its acknowledgement.
  * @module
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, concat, defer, ignoreElements, tap, type OperatorFunction } from 'rxjs';
+import type { RejectionKind } from '../reject.js';
 import type { IClientPublishOptions, Packet } from 'mqtt';
 import { BoundedWriter, writeQueueSettings, type WriteSlot } from '../internal/boundedWriter.js';
 import { describeValue, optionChecks } from '../internal/options.js';
@@ -13,6 +14,7 @@ import { topicNameProblem } from './topicFilter.js';
 import { describeReasonCode, reasonCodeOf } from './reasonCodes.js';
 import { serializePayload } from '../payload/serializePayload.js';
 import { watchConnection } from './watchConnection.js';
+import { Outbox, OutboxFullError, type OutboxMessage } from './outbox.js';
 
 /** The defaults of {@link toMqtt}'s options, which their TSDoc quotes. */
 const TO_MQTT_DEFAULTS = { qos: 1, retain: false, concurrency: 16 } as const;
@@ -33,6 +35,18 @@ export interface ToMqttOptions<T> extends WriteQueueOptions<T> {
   serialize?: (value: T) => Buffer | Uint8Array | string;
   /** MQTT 5 PUBLISH properties (content type, user properties, …), fixed or per value. */
   properties?: IClientPublishOptions['properties'] | ((value: T) => IClientPublishOptions['properties']);
+  /**
+   * An outbox ({@link openOutbox}) that keeps each message until its PUBACK, in a file:
+   * each value is written there before it is published, with the MQTT 5 user properties
+   * `publisher` and `seq`, and leaves it at its acknowledgement. The messages an earlier
+   * run left there are published again first, in order, when the first subscription
+   * starts (their acknowledgements are not emitted: they are not values of this
+   * stream). A value that finds the outbox full is rejected (kind `'queue-full'`). Needs
+   * QoS 1 or 2. The outbox is yours: `toMqtt` does not close it.
+   */
+  outbox?: Outbox;
+  /** With `outbox`: what to keep with each value's message (JSON), read back as {@link Outbox.mark}. */
+  outboxMark?: (value: T) => unknown;
 }
 
 /** One published value, emitted once the broker has acknowledged it. */
@@ -144,43 +158,69 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
       '(value) => bytes',
     ) ?? (serializePayload as (value: T) => Buffer | string);
   const queue = writeQueueSettings<T>('toMqtt', options, TO_MQTT_DEFAULTS.concurrency);
+  const outbox = options.outbox;
+  if (outbox !== undefined && !(outbox instanceof Outbox))
+    throw check.error('type', 'outbox', 'an outbox made by openOutbox', outbox);
+  if (outbox !== undefined && qos === 0)
+    throw check.error('type', 'qos', '1 or 2 with an outbox (a message leaves it at its acknowledgement)', qos);
+  const outboxMark = check.optionalFunc<(value: T) => unknown>('outboxMark', options.outboxMark, '(value) => JSON');
+
+  /** A value made into a message, or why it cannot be one. */
+  const prepare = (value: T): Prepared => {
+    let topic: string;
+    let payload: Buffer | string;
+    let properties: IClientPublishOptions['properties'];
+    try {
+      // A fixed topic was checked once, when the operator was made.
+      topic = typeof options.topic === 'function' ? options.topic(value) : options.topic;
+      if (typeof options.topic === 'function') {
+        const problem = typeof topic === 'string' ? topicNameProblem(topic) : 'a string';
+        if (problem !== undefined)
+          return {
+            kind: 'message',
+            reason: `the topic function's topic must be ${problem}, got ${describeValue(topic)}`,
+          };
+      }
+      const serialized: unknown = serialize(value);
+      if (typeof serialized === 'string' || Buffer.isBuffer(serialized)) payload = serialized;
+      else if (serialized instanceof Uint8Array)
+        payload = Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength);
+      else {
+        return {
+          kind: 'message',
+          reason: `the serializer returned ${serialized === null ? 'null' : typeof serialized}, not a Buffer, Uint8Array or string`,
+        };
+      }
+      properties = typeof options.properties === 'function' ? options.properties(value) : options.properties;
+    } catch (error) {
+      return { kind: 'message', reason: `cannot make a message of the value: ${(error as Error).message}` };
+    }
+    return { topic, payload, properties };
+  };
 
   return (source) =>
     new Observable<MqttPublished<T>>((destination) => {
       const opened = openConnectionOrError('toMqtt', conn, destination);
       if (opened === undefined) return;
       const { client, owned, broker } = opened;
+      /** With an outbox: each value's message as it was kept at its arrival, in order. */
+      const arrived: (Prepared | Kept)[] = [];
 
       const publish = (value: T, slot: WriteSlot<MqttPublished<T>>): void => {
-        let topic: string;
-        let payload: Buffer | string;
-        let properties: IClientPublishOptions['properties'];
-        try {
-          // A fixed topic was checked once, when the operator was made.
-          topic = typeof options.topic === 'function' ? options.topic(value) : options.topic;
-          if (typeof options.topic === 'function') {
-            const problem = typeof topic === 'string' ? topicNameProblem(topic) : 'a string';
-            if (problem !== undefined) {
-              slot.reject('message', `the topic function's topic must be ${problem}, got ${describeValue(topic)}`);
-              return;
-            }
-          }
-          const serialized: unknown = serialize(value);
-          if (typeof serialized === 'string' || Buffer.isBuffer(serialized)) payload = serialized;
-          else if (serialized instanceof Uint8Array)
-            payload = Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength);
-          else {
-            slot.reject(
-              'message',
-              `the serializer returned ${serialized === null ? 'null' : typeof serialized}, not a Buffer, Uint8Array or string`,
-            );
-            return;
-          }
-          properties = typeof options.properties === 'function' ? options.properties(value) : options.properties;
-        } catch (error) {
-          slot.reject('message', `cannot make a message of the value: ${(error as Error).message}`);
+        const prepared = outbox === undefined ? prepare(value) : arrived.shift()!;
+        if ('reason' in prepared) {
+          slot.reject(prepared.kind, prepared.reason);
           return;
         }
+        const { topic, payload } = prepared;
+        const kept: OutboxMessage | undefined = 'kept' in prepared ? (prepared as Kept).kept : undefined;
+        const properties =
+          kept === undefined
+            ? prepared.properties
+            : {
+                ...prepared.properties,
+                userProperties: { ...prepared.properties?.userProperties, ...outbox!.userProperties(kept) },
+              };
         const publishOptions: IClientPublishOptions = {
           qos,
           retain,
@@ -192,12 +232,15 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
         client.publish(topic, payload, publishOptions, (error?: Error, packet?: Packet) =>
           queueMicrotask(() => {
             if (!error) {
+              if (kept !== undefined && !leaveOutbox(kept)) return;
               const ack = packet as { messageId?: number; reasonCode?: number } | undefined;
               slot.done({ value, topic, qos, messageId: ack?.messageId, reasonCode: ack?.reasonCode });
               return;
             }
             const reasonCode = reasonCodeOf(error);
             if (reasonCode !== undefined && reasonCode >= 0x80) {
+              // Refused for good: sending it again would be refused again.
+              if (kept !== undefined && !leaveOutbox(kept)) return;
               slot.reject(
                 'message',
                 `the MQTT broker at ${broker} refused the message on "${topic}": ${describeReasonCode(reasonCode)}`,
@@ -211,6 +254,63 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
         );
       };
 
+      /** A message acknowledged (or refused) leaves the outbox; false when the outbox cannot be written. */
+      const leaveOutbox = (message: OutboxMessage): boolean => {
+        try {
+          outbox!.acknowledge(message.seq);
+          return true;
+        } catch (error) {
+          writer.fail(new Error(`toMqtt: cannot update the outbox: ${(error as Error).message}`, { cause: error }));
+          return false;
+        }
+      };
+
+      /**
+       * With an outbox, a value is kept there as it arrives, before it waits for a slot,
+       * unless the queue is full (then the writer refuses it, and it is not kept).
+       */
+      const keep = (value: T): void => {
+        if (writer.inFlight >= queue.concurrency && writer.queued >= queue.maxQueued) return;
+        const prepared = prepare(value);
+        if ('reason' in prepared) {
+          arrived.push(prepared);
+          return;
+        }
+        try {
+          const kept = outbox!.add(prepared.topic, prepared.payload, outboxMark?.(value));
+          arrived.push({ ...prepared, kept });
+        } catch (error) {
+          if (error instanceof OutboxFullError)
+            arrived.push({ kind: 'queue-full', reason: `toMqtt: ${error.message}` });
+          else
+            writer.fail(
+              new Error(`toMqtt: cannot keep the message in the outbox: ${(error as Error).message}`, { cause: error }),
+            );
+        }
+      };
+
+      // What an earlier run left in the outbox goes first, in order; the stream completes
+      // only once the broker has acknowledged it too.
+      const resend = (message: OutboxMessage): Promise<void> =>
+        new Promise((resolve) => {
+          const userProperties = outbox!.userProperties(message);
+          client.publish(message.topic, message.payload, { qos, retain, properties: { userProperties } }, (error) =>
+            queueMicrotask(() => {
+              // MQTT.js passes null, not undefined, for success.
+              const reasonCode = error ? reasonCodeOf(error) : undefined;
+              if (error && !(reasonCode !== undefined && reasonCode >= 0x80)) {
+                writer.fail(
+                  new Error(`toMqtt: publishing to "${message.topic}" on ${broker} failed: ${error.message}`, {
+                    cause: error,
+                  }),
+                );
+                return;
+              }
+              if (leaveOutbox(message)) resolve();
+            }),
+          );
+        });
+
       const writer = new BoundedWriter<T, MqttPublished<T>>(
         destination,
         {
@@ -221,7 +321,10 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
         publish,
       );
       const stopWatching = watchConnection('toMqtt', client, broker, writer.fail);
-      writer.subscribe(source);
+      const restored = outbox?.takeRestored() ?? [];
+      const resent = restored.length === 0 ? undefined : Promise.all(restored.map(resend));
+      const values = outbox === undefined ? source : source.pipe(tap(keep));
+      writer.subscribe(resent === undefined ? values : concat(values, defer(() => resent).pipe(ignoreElements())));
 
       return () => {
         writer.unsubscribe();
@@ -229,4 +332,21 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
         if (owned) closeOwned(client);
       };
     });
+}
+
+/** A value made into a message. */
+type Prepared =
+  | {
+      readonly topic: string;
+      readonly payload: Buffer | string;
+      readonly properties: IClientPublishOptions['properties'];
+    }
+  | { readonly kind: RejectionKind; readonly reason: string };
+
+/** A message kept in the outbox. */
+interface Kept {
+  readonly topic: string;
+  readonly payload: Buffer | string;
+  readonly properties: IClientPublishOptions['properties'];
+  readonly kept: OutboxMessage;
 }

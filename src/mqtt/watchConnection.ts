@@ -24,8 +24,11 @@ export function watchConnection(
   broker: string,
   onFatal: (error: MqttConnectionError) => void,
 ): () => void {
-  // A client handed to us already connected has had its successful connect.
-  let connectedBefore = client.connected;
+  // A client handed to us connected, or reconnecting after a successful connect (MQTT.js
+  // keeps the last successful CONNACK), has had its successful connect: a broker that is
+  // away now is a transient drop, not a final failure.
+  let connectedBefore =
+    client.connected || (client as unknown as { connackPacket?: unknown }).connackPacket !== undefined;
   let refusedByConnack = false;
   let done = false;
   const fail = (error: MqttConnectionError | undefined): void => {
