@@ -146,6 +146,34 @@ describe('DurableWindowedCountState', () => {
       expect(state.stats.messages).to.equal(6);
       expect(state.stats.duplicates).to.equal(2);
     });
+
+    it('recognises a message an outbox sent again (a new packet id and payload, the same publisher and seq), after a crash and after a checkpoint', () => {
+      const { open } = setup();
+      const pi = (seq: number) => ({ publisher: 'pi-1a2b3c4d', seq });
+      const first = open();
+      first.enter('running');
+      expect(first.accept(1, 0x11, pi(1))).to.equal(true);
+      first.record(1, 0x11, [{ t: 1, k: 200 }], true, pi(1));
+      first.record(2, 0x12, [], true, pi(2));
+      first.flush(2);
+      expect(first.accept(50, 0x51, pi(1)), 'sent again from the outbox: another packet id').to.equal(false);
+      expect(first.accept(51, 0x52, pi(3))).to.equal(true);
+      expect(first.accept(52, 0x53, { publisher: 'pi-other', seq: 1 }), 'another publisher').to.equal(true);
+      crash(first);
+
+      const second = open();
+      second.enter('running');
+      expect(second.accept(60, 0x61, pi(1)), 'replayed from the journal').to.equal(false);
+      expect(second.accept(61, 0x62, pi(2)), 'a message without events, replayed').to.equal(false);
+      second.record(62, 0x63, [{ t: 2, k: 200 }], true, pi(3));
+      second.checkpoint();
+      second.close();
+
+      const third = open();
+      expect(third.accept(70, 0x71, pi(3)), 'restored from the checkpoint').to.equal(false);
+      expect(third.accept(71, 0x72, pi(4))).to.equal(true);
+      expect(third.stats.eventsCounted).to.equal(2);
+    });
   });
 
   describe('restart', () => {

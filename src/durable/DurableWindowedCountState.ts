@@ -20,6 +20,7 @@ import {
 import { windowGauges } from '../window/windowStatistics.js';
 import { PendingRows, savedRowToRow, type LateRow, type SavedRow } from './pendingRows.js';
 import { RecentDeliveries } from './recentDeliveries.js';
+import { PublisherSequences, type PublisherSequence, type SavedSequences } from './publisherSequences.js';
 import { StateDirectoryError } from './stateDirectoryError.js';
 import { StateFiles, type Durability } from './stateFiles.js';
 
@@ -90,6 +91,9 @@ interface JournalRecord {
   readonly k?: string | number;
   /** A watermark advance without an event (idle advance). */
   readonly a?: number;
+  /** The publisher id and sequence number of a message from an outbox (see PublisherSequences). */
+  readonly p?: string;
+  readonly s?: number;
 }
 
 /** The checkpoint file. */
@@ -104,6 +108,8 @@ interface Checkpoint<K> {
   readonly pendingLateRows?: SavedRow<K>[];
   /** The digest last counted under each packet identifier (see RecentDeliveries). */
   readonly deliveries: string;
+  /** The sequence numbers counted per publisher (see PublisherSequences); absent when none. */
+  readonly publishers?: SavedSequences;
   readonly savedAt: string;
 }
 
@@ -170,6 +176,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
   /** The journal sequence number of the event being counted: a new late part is named after it. */
   private countingSequence = 0;
   private readonly deliveries: RecentDeliveries;
+  private readonly sequences: PublisherSequences;
   private sequence: number;
   private journalLength: number;
   private lastCheckpointAt: number;
@@ -238,6 +245,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
         ? undefined
         : new PendingRows<K, LateRow<K>>(options.maxRowsInFlight, options.sendLateRow);
     this.deliveries = new RecentDeliveries(saved.checkpoint?.deliveries);
+    this.sequences = new PublisherSequences(saved.checkpoint?.publishers);
     this.sequence = saved.checkpoint?.sequence ?? 0;
     this.journalLength = saved.records.length;
     this.replayedRecords = saved.records.length;
@@ -288,11 +296,16 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
    * redelivery of one already counted, to acknowledge and skip). The `dup` flag is not
    * asked for: a broker restored from its last save (Mosquitto killed, autosave) sends
    * the messages that were queued then again as first deliveries, same packet
-   * identifier, no `dup`, although we counted and acknowledged them since.
+   * identifier, no `dup`, although we counted and acknowledged them since. A message from
+   * an outbox sent again after its publisher restarted is a new PUBLISH: its `origin`
+   * (publisher id and sequence number) tells.
    */
-  accept(messageId: number | undefined, digest: number | undefined): boolean {
+  accept(messageId: number | undefined, digest: number | undefined, origin?: PublisherSequence): boolean {
     this.counts.messages++;
-    if (messageId !== undefined && digest !== undefined && this.deliveries.counted(messageId, digest)) {
+    if (
+      (messageId !== undefined && digest !== undefined && this.deliveries.counted(messageId, digest)) ||
+      (origin !== undefined && this.sequences.counted(origin))
+    ) {
       this.counts.duplicates++;
       return false;
     }
@@ -306,10 +319,21 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
    * rejected message going to a dead letter), its redelivery is not recognised: it is
    * rejected, and dead-lettered, again.
    */
-  record(messageId: number | undefined, digest: number | undefined, events: readonly E[], remember = true): void {
+  record(
+    messageId: number | undefined,
+    digest: number | undefined,
+    events: readonly E[],
+    remember = true,
+    origin?: PublisherSequence,
+  ): void {
     const { eventTime, key: keyOf } = this.options.settings;
-    if (!remember) messageId = undefined;
-    if (events.length === 0 && messageId !== undefined) this.journal({ m: messageId, h: digest });
+    if (!remember) {
+      messageId = undefined;
+      origin = undefined;
+    }
+    const from = origin === undefined ? undefined : { p: origin.publisher, s: origin.seq };
+    if (events.length === 0 && (messageId !== undefined || from !== undefined))
+      this.journal({ m: messageId, h: digest, ...from });
     const batchLength = this.files.batchLength;
     const { sequence, journalLength } = this;
     let journaled = 0;
@@ -329,7 +353,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
         this.countingSequence = this.sequence + 1;
         this.counter.push({ time, key, source: event });
         const valid = Number.isFinite(time);
-        this.journal({ m: messageId, h: digest, n: arrival, t: valid ? time : null, k: key });
+        this.journal({ m: messageId, h: digest, n: arrival, t: valid ? time : null, k: key, ...from });
         this.unjournaled = false;
         journaled++;
         if (valid) this.eventDelay.observe(Math.max(0, arrival - time) / 1000);
@@ -347,6 +371,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
       this.current = undefined;
     }
     if (messageId !== undefined && digest !== undefined) this.deliveries.remember(messageId, digest);
+    if (origin !== undefined) this.sequences.remember(origin);
   }
 
   /** Counts a rejection made before counting (decoding, parsing): see {@link DurableWriterHooks}. */
@@ -409,6 +434,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
             pendingLateRows: this.pendingLate.saved(),
           }),
       deliveries: this.deliveries.save(),
+      ...(this.sequences.size === 0 ? {} : { publishers: this.sequences.save() }),
       savedAt: new Date().toISOString(),
     });
     this.checkpointDuration.observe((performance.now() - started) / 1000);
@@ -642,6 +668,8 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
     for (const record of saved.records) {
       this.sequence = record.q;
       if (record.m !== undefined && record.h !== undefined) this.deliveries.remember(record.m, record.h);
+      if (record.p !== undefined && record.s !== undefined)
+        this.sequences.remember({ publisher: record.p, seq: record.s });
       if (record.a !== undefined) this.counter.advanceWatermark(record.a);
       if (record.k !== undefined) {
         this.arrival = record.n ?? 0;
