@@ -324,6 +324,8 @@ function describeChange(change: StageChange, statistics: LiveStatistics, into: s
     case 'writer':
       return `Cassandra: ${change.reason}`;
     case 'durable': {
+      // The state directory's pause and resumption say themselves what to do.
+      if (change.reason.startsWith('state directory ')) return change.reason;
       const pendingRows = statistics.value('durable', 'pending_rows') ?? 0;
       return change.state === 'paused'
         ? `${pendingRows} rows wait for ${into === 'stdout' ? 'the output' : 'Cassandra'}: not taking messages until they are written (the broker queues them)`
