@@ -14,6 +14,7 @@ import type { DurableSettings, DurableWriterHooks } from './durableOptions.js';
 import { DurableWindowedCountState } from './DurableWindowedCountState.js';
 import { MessagePreparation } from './messagePreparation.js';
 import type { LateRow } from './pendingRows.js';
+import { publisherSequenceOf } from './publisherSequences.js';
 import { payloadDigest } from './recentDeliveries.js';
 
 /**
@@ -186,7 +187,9 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
     if (!state.taking) return; // unacknowledged: the broker sends it again
     const messageId = message.qos > 0 ? message.messageId : undefined;
     const digest = messageId === undefined ? undefined : payloadDigest(message.payload);
-    if (!state.accept(messageId, digest)) {
+    // A message an outbox sent again after its publisher restarted: a new PUBLISH.
+    const origin = publisherSequenceOf(message.properties);
+    if (!state.accept(messageId, digest, origin)) {
       message.ack();
       return;
     }
@@ -201,7 +204,7 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
     // A message rejected whole is not remembered: if its dead letter is lost in a
     // crash, the broker's redelivery is rejected, and dead-lettered, again.
     const rejectedWhole = deadLettering && events.length === 0 && refused.some(deadKind);
-    if (!this.saving(() => state.record(messageId, digest, events, !rejectedWhole))) return;
+    if (!this.saving(() => state.record(messageId, digest, events, !rejectedWhole, origin))) return;
     // Counting may have refused its events too (a far-future time).
     const deadLetter = deadLettering ? refused.find(deadKind) : undefined;
     if (deadLetter !== undefined && deadLetters !== undefined) {
