@@ -74,6 +74,7 @@ export type {
 export type { LateRow } from './durable/pendingRows.js';
 export type { DeadLetterOptions } from './durable/deadLetters.js';
 export { defaultStateDirectory } from './durable/stateFiles.js';
+export { StateDirectoryError } from './durable/stateDirectoryError.js';
 export type { Durability } from './durable/stateFiles.js';
 
 export { cassandraSink } from './cassandra/cassandraSink.js';

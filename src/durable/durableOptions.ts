@@ -68,7 +68,10 @@ export interface DurableWindowedCountOptions<
   /**
    * The directory holding this aggregator's state (created if missing; one
    * aggregator a directory, enforced with a lock file). See
-   * {@link defaultStateDirectory}.
+   * {@link defaultStateDirectory}. While it cannot be written (full, read-only, I/O
+   * errors) intake pauses, acknowledging nothing more, and resumes once it can; any
+   * other failure there (the directory removed) ends the stream with a
+   * {@link StateDirectoryError}.
    */
   stateDirectory: string;
   /**
@@ -155,8 +158,9 @@ export interface DurableWindowedCountOptions<
   /**
    * Where this stage's live statistics go (stage `durable`): messages, duplicates,
    * rejections by kind, late events, open windows, watermark, pending rows, intake
-   * paused, journal and checkpoints; intake pausing and resuming are reported as
-   * changes. See {@link LiveStatistics}.
+   * paused, the state directory failing, journal and checkpoints; intake pausing and
+   * resuming (for the writer, or for the state directory) are reported as changes. See
+   * {@link LiveStatistics}.
    */
   statistics?: LiveStatistics;
 }

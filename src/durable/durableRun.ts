@@ -16,6 +16,7 @@ import { MessagePreparation } from './messagePreparation.js';
 import type { LateRow } from './pendingRows.js';
 import { publisherSequenceOf } from './publisherSequences.js';
 import { payloadDigest } from './recentDeliveries.js';
+import { StateDirectoryPause } from './stateDirectoryPause.js';
 
 /**
  * Wires one subscription: messages from the source go through `prepare` into the
@@ -33,6 +34,7 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
   private readonly refused: Rejection[] = [];
   private readonly state: DurableWindowedCountState<E, K>;
   private readonly acknowledgements: AcknowledgementBatch;
+  private readonly directoryPause: StateDirectoryPause;
   private readonly deadLetters: DeadLetters | undefined;
   private readonly idleAdvance: IdleAdvance | undefined;
   private readonly preparation: MessagePreparation<E>;
@@ -61,7 +63,28 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
       onReject: (rejection) => this.refuse(rejection),
       strict: options.strict,
     });
-    this.acknowledgements = new AcknowledgementBatch((messages) => this.state.flush(messages), this.finish);
+    this.acknowledgements = new AcknowledgementBatch(
+      (messages) => this.state.flush(messages),
+      (error) => this.directoryPause.failed(error),
+    );
+    this.directoryPause = new StateDirectoryPause({
+      state: this.state,
+      stateDirectory: resolved.stateDirectory,
+      ...(options.statistics === undefined ? {} : { statistics: options.statistics }),
+      stopIntake: () => {
+        const stopped = this.intake;
+        this.intake = undefined;
+        // After the current message returns: unsubscribing under it would close its connection.
+        if (stopped !== undefined) queueMicrotask(() => stopped.unsubscribe());
+      },
+      releaseAcknowledgements: () => this.acknowledgements.release(),
+      resumeIntake: () => {
+        if (this.state.backlog > resolved.maxPendingRows / 2) return false;
+        this.startIntake(false);
+        return true;
+      },
+      fail: this.finish,
+    });
     this.deadLetters =
       resolved.deadLetter === undefined ? undefined : new DeadLetters(resolved.deadLetter, this.finish);
     const idle = settings.idleAdvance;
@@ -132,6 +155,7 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
     if (this.state.phase === 'closed') return;
     this.intake?.unsubscribe();
     clearTimeout(this.stopTimer);
+    this.directoryPause.stop();
     this.idleAdvance?.stop();
     this.stopSubscription?.unsubscribe();
     let failure = error;
@@ -149,13 +173,17 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
     else this.destination.error(failure);
   };
 
-  /** Runs a step that touches the state files; a failure (disk full, directory gone) ends the stream. */
+  /**
+   * Runs a step that touches the state files. A failure pauses intake until the directory
+   * takes writes again (a full disk, read-only, I/O errors), or ends the stream (the
+   * directory gone): see {@link StateDirectoryPause}.
+   */
   private saving(step: () => void): boolean {
     try {
       step();
       return true;
     } catch (error) {
-      this.finish(error);
+      this.directoryPause.failed(error);
       return false;
     }
   }
@@ -218,14 +246,15 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
     if (this.saving(() => state.checkpointIfDue())) this.idleAdvance?.arm();
   };
 
-  private startIntake(): void {
+  /** Takes messages (again); `announce` false when the caller tells of it itself. */
+  private startIntake(announce = true): void {
     const { state } = this;
     if (state.phase !== 'running' && state.phase !== 'paused') return;
-    if (this.intake !== undefined) return;
+    if (this.intake !== undefined || state.stateDirectoryFailure !== undefined) return;
     const resuming = state.phase === 'paused';
     state.enter('running');
     // Told once running: a listener that reads the statistics sees intake taken up.
-    if (resuming) this.report(false);
+    if (resuming && announce) this.report(false);
     this.intake = this.source.subscribe({
       next: this.onMessage,
       error: this.finish,
@@ -242,7 +271,9 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
     // After the current message returns, and after the batch's acknowledgements
     // are released: unsubscribing first would close the connection under them.
     queueMicrotask(() => {
-      if (this.saving(() => this.acknowledgements.release())) stopped.unsubscribe();
+      // Unsubscribed even when the batch cannot be written: its acknowledgements stay held.
+      this.saving(() => this.acknowledgements.release());
+      stopped.unsubscribe();
     });
   }
 

@@ -38,10 +38,13 @@ export type { DurableWindowStats } from './DurableWindowedCountState.js';
  * mode) go to `write`; a row stays in the saved state until its result comes back,
  * and is written again after a restart. When the writer is slow or down, rows wait
  * (one per window and key, newest count) and past `maxPendingRows` intake stops
- * until they drain. Every `checkpointEvery` records the whole state is saved and the
- * journal emptied; a restart reads the checkpoint and replays the journal, so it
- * continues the open windows where they were. Window options must stay the same
- * across restarts (checked: other options are refused with an error saying which).
+ * until they drain; it stops the same way, with nothing more acknowledged, while the
+ * state directory cannot be written (full, read-only, I/O errors), and resumes once a
+ * write there works again (tried every second). Every `checkpointEvery` records the
+ * whole state is saved and the journal emptied; a restart reads the checkpoint and
+ * replays the journal, so it continues the open windows where they were. Window
+ * options must stay the same across restarts (checked: other options are refused
+ * with an error saying which).
  *
  * Requirements: the source must be `fromMqtt(conn, topics, { qos: 1, ack: 'manual' })`
  * with connection options, not a client (pausing closes the connection), and a

@@ -41,7 +41,8 @@ export class StateDirectoryError extends Error {
    */
   constructor(options: {
     readonly directory: string;
-    readonly operation: StateDirectoryOperation;
+    /** What was being done, e.g. `writing the journal`. */
+    readonly operation: string;
     readonly cause: unknown;
   }) {
     const code = (options.cause as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
