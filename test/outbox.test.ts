@@ -4,8 +4,13 @@ import { expect } from 'chai';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lastValueFrom, of, toArray } from 'rxjs';
 import { OutboxFullError, openOutbox } from '../src/mqtt/outbox.js';
+import { toMqtt } from '../src/mqtt/toMqtt.js';
 import { PublisherSequences, publisherSequenceOf } from '../src/durable/publisherSequences.js';
+import { startMosquitto } from './support/mosquitto.js';
+import { closeClients, testClient } from './support/mqttHelpers.js';
+import { waitFor } from './support/waitFor.js';
 
 describe('the outbox', () => {
   let dir: string;
@@ -63,6 +68,45 @@ describe('the outbox', () => {
     expect(reopened.seq).to.equal(1_501);
     reopened.close();
     expect(readFileSync(join(dir, 'outbox.log'), 'utf8').trimEnd().split('\n')).to.have.length(2);
+  });
+});
+
+describe('toMqtt with an outbox (real Mosquitto)', function () {
+  this.timeout(30_000);
+
+  it('publishes first what an earlier run left, in order, then each value with publisher and seq, and empties the outbox at the PUBACKs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const broker = await startMosquitto();
+    try {
+      const earlier = openOutbox(dir);
+      earlier.add('outbox/t', 'left 1');
+      earlier.add('outbox/t', 'left 2');
+      earlier.close(); // as a crash would leave it
+      const received: string[] = [];
+      const subscriber = await testClient(broker.url);
+      subscriber.on('message', (_topic, payload, packet) => {
+        const user = packet.properties?.userProperties ?? {};
+        received.push(`${payload.toString()} ${String(user['seq'])} ${String(user['publisher'] === outbox.publisher)}`);
+      });
+      await subscriber.subscribeAsync('outbox/t', { qos: 1 });
+      const outbox = openOutbox(dir);
+      const acks = await lastValueFrom(
+        of('new 1', 'new 2').pipe(toMqtt(broker.url, { topic: 'outbox/t', qos: 1, outbox }), toArray()),
+      );
+      expect(
+        acks.map((ack) => ack.value),
+        'only the values of this stream are emitted',
+      ).to.deep.equal(['new 1', 'new 2']);
+      await waitFor(() => received.length === 4, 'the four messages');
+      expect(received).to.deep.equal(['left 1 1 true', 'left 2 2 true', 'new 1 3 true', 'new 2 4 true']);
+      expect(outbox.size).to.equal(0);
+      outbox.close();
+      expect(() => toMqtt(broker.url, { topic: 't', qos: 0, outbox })).to.throw(/qos.*1 or 2 with an outbox/);
+    } finally {
+      await closeClients();
+      await broker.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

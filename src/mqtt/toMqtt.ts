@@ -37,7 +37,8 @@ export interface ToMqttOptions<T> extends WriteQueueOptions<T> {
   properties?: IClientPublishOptions['properties'] | ((value: T) => IClientPublishOptions['properties']);
   /**
    * An outbox ({@link openOutbox}) that keeps each message until its PUBACK, in a file:
-   * each value is written there before it is published, with the MQTT 5 user properties
+   * each value is written there as it arrives (before it waits for a slot, so a value
+   * queued during an outage survives a crash too), with the MQTT 5 user properties
    * `publisher` and `seq`, and leaves it at its acknowledgement. The messages an earlier
    * run left there are published again first, in order, when the first subscription
    * starts (their acknowledgements are not emitted: they are not values of this
