@@ -58,14 +58,18 @@ export interface OutboxMessage {
 /** The error {@link Outbox.add} throws when `maxMessages` are unacknowledged. */
 export class OutboxFullError extends Error {
   override readonly name = 'OutboxFullError';
-  constructor(
-    readonly directory: string,
-    readonly maxMessages: number,
-  ) {
+  /** The outbox's directory. */
+  readonly directory: string;
+  /** Its `maxMessages`. */
+  readonly maxMessages: number;
+  /** @param options - the outbox's `directory` and its `maxMessages`. */
+  constructor(options: { readonly directory: string; readonly maxMessages: number }) {
     super(
-      `the outbox ${directory} holds ${maxMessages} messages the broker has not acknowledged (maxMessages): ` +
-        'is the broker reachable?',
+      `the outbox ${options.directory} holds ${options.maxMessages} messages the broker has not acknowledged ` +
+        '(maxMessages): is the broker reachable?',
     );
+    this.directory = options.directory;
+    this.maxMessages = options.maxMessages;
   }
 }
 
@@ -180,7 +184,8 @@ export class Outbox {
    * or the file system's error (nothing is then kept).
    */
   add(topic: string, payload: Buffer | string, mark?: unknown): OutboxMessage {
-    if (this.pending.size >= this.maxMessages) throw new OutboxFullError(this.directory, this.maxMessages);
+    if (this.pending.size >= this.maxMessages)
+      throw new OutboxFullError({ directory: this.directory, maxMessages: this.maxMessages });
     const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
     const message: OutboxMessage = { seq: this.lastSeq + 1, topic, payload: bytes, mark };
     this.write({ s: message.seq, t: topic, p: bytes.toString('base64'), ...(mark === undefined ? {} : { m: mark }) });
