@@ -5,7 +5,7 @@
 // it resumed, and the table must match what was sent cell by cell: lost and
 // double-counted events are reported separately, and both must be 0.
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode } from '../support/cassandra.js';
@@ -20,7 +20,9 @@ import {
   sleep,
   startPublishing,
   type AggregatorProcess,
+  type AggregatorRunner,
   type Comparison,
+  type Publishing,
   type SentEvent,
 } from './aggregatorHarness.js';
 
@@ -74,135 +76,155 @@ describe('aggregator with a failing state directory (a real tmpfs, real Mosquitt
     };
   }
 
-  it('pauses intake while the state directory is full (ENOSPC, short writes) and resumes once there is room: nothing lost, nothing counted twice', async () => {
-    const disk = tmpfs();
-    const stateDir = join(disk.path, 'full');
-    const table = 'statedir_full';
-    await suite.freshTable(table);
-    const aggregator = suite.aggregator({ id: 'full', table, stateDir, mode: 'append' });
-    const process = await aggregator.start();
-    const events = scriptedEvents(suite.lines, 3_000, START, 10);
-    const publishing = startPublishing(suite.publisher, events, 300);
-    await publishing.reach(800, 'publishing', 30_000);
-    const taken = disk.fill();
-    await waitFor(
-      () => pauses(process).paused.length > 0,
-      () => `the pause line; the aggregator's output:\n${process.output().slice(-3000)}`,
-      30_000,
-      50,
-    );
-    const pausedAt = publishing.sent();
-    // The broker's session queues the messages meanwhile; the aggregator probes every second.
-    await sleep(4_000);
-    expect(process.child.exitCode, process.output()).to.equal(null);
-    disk.empty();
-    await waitFor(
-      () => pauses(process).resumed.length > 0,
-      () => `the resume line:\n${process.output()}`,
-      30_000,
-      50,
-    );
-    await publishing.done;
-    const comparison = await closeAndCompare(
-      table,
-      events,
-      `state directory full (a ${TMPFS_BYTES / 1024 / 1024} MiB tmpfs filled with ${(taken / 1024 / 1024).toFixed(1)} MiB after ${pausedAt} published), freed 4 s later`,
-    );
-    expect(comparison, describeDifferences(comparison, process.output().slice(-3000))).to.include({
-      lost: 0,
-      doubled: 0,
-    });
-    const { paused, resumed } = pauses(process);
-    expect(paused, 'one line when intake paused').to.deep.equal([[stateDir, 'no space left', 'ENOSPC']]);
-    expect(resumed, 'one line when it resumed').to.deep.equal([stateDir]);
-    expect(await aggregator.kill('SIGTERM'), process.output()).to.equal(0);
-  });
+  /** A fault done to a running aggregator's state directory, and its undoing. */
+  interface DirectoryFault {
+    /** Names the case's aggregator, table and state directory. */
+    readonly name: string;
+    /** Makes the directory fail; returns words for the figures. */
+    readonly fail: (disk: Tmpfs, stateDir: string) => string;
+    /** Makes the directory writable again; does nothing the second time. */
+    readonly heal: (disk: Tmpfs, stateDir: string) => void;
+  }
 
-  it('pauses intake while the state directory is read-only (EROFS) and resumes once it is writable again: nothing lost, nothing counted twice', async () => {
+  /**
+   * Streams `count` events at 300 a second into an aggregator whose state directory is on
+   * a fresh tmpfs, does `fault.fail` once `failAfter` were published, and waits for the
+   * pause line. `heal` undoes the fault (also after the suite, if the case fails first).
+   */
+  async function streamThroughFault(
+    fault: DirectoryFault,
+    count: number,
+    failAfter: number,
+  ): Promise<{
+    stateDir: string;
+    table: string;
+    events: SentEvent[];
+    aggregator: AggregatorRunner;
+    process: AggregatorProcess;
+    publishing: Publishing;
+    heal: () => void;
+    what: string;
+  }> {
     const disk = tmpfs();
-    const stateDir = join(disk.path, 'readonly');
-    const table = 'statedir_readonly';
+    const stateDir = join(disk.path, fault.name);
+    const table = `statedir_${fault.name}`;
     await suite.freshTable(table);
-    const aggregator = suite.aggregator({ id: 'readonly', table, stateDir, mode: 'append' });
+    const aggregator = suite.aggregator({ id: fault.name, table, stateDir, mode: 'append' });
     const process = await aggregator.start();
-    const events = scriptedEvents(suite.lines, 3_000, START, 10);
+    const events = scriptedEvents(suite.lines, count, START, 10);
     const publishing = startPublishing(suite.publisher, events, 300);
-    await publishing.reach(800, 'publishing', 30_000);
-    // `mount -o remount,ro` of the file system is refused while the journal is open for writing.
-    expect(() => disk.remount('ro')).to.throw(/busy/i);
-    // A read-only mount of the directory over itself: every new file there is refused (the
-    // checkpoint, due within 5 s, and the probe), the open journal is not.
-    execFileSync('mount', ['--bind', stateDir, stateDir]);
-    let bound = true;
-    const unbind = () => {
-      if (bound) execFileSync('umount', [stateDir]);
-      bound = false;
-    };
-    undo.push(unbind);
-    execFileSync('mount', ['-o', 'remount,bind,ro', stateDir]);
+    await publishing.reach(failAfter, 'publishing', 30_000);
+    const failure = fault.fail(disk, stateDir);
     await waitFor(
       () => pauses(process).paused.length > 0,
       () => `the pause line; the aggregator's output:\n${process.output().slice(-3000)}`,
       30_000,
       50,
     );
-    const pausedAt = publishing.sent();
-    await sleep(4_000);
-    expect(process.child.exitCode, process.output()).to.equal(null);
-    unbind();
-    await waitFor(
-      () => pauses(process).resumed.length > 0,
-      () => `the resume line:\n${process.output()}`,
-      30_000,
-      50,
-    );
-    await publishing.done;
-    const comparison = await closeAndCompare(
+    const heal = () => fault.heal(disk, stateDir);
+    undo.push(heal);
+    return {
+      stateDir,
       table,
       events,
-      `state directory read-only (after ${pausedAt} published), writable 4 s later`,
-    );
-    expect(comparison, describeDifferences(comparison, process.output().slice(-3000))).to.include({
-      lost: 0,
-      doubled: 0,
+      aggregator,
+      process,
+      publishing,
+      heal,
+      what: `${failure} after ${publishing.sent()} published`,
+    };
+  }
+
+  const full: DirectoryFault = {
+    name: 'full',
+    fail: (disk) =>
+      `state directory full (a ${TMPFS_BYTES / 1024 / 1024} MiB tmpfs filled with ${(disk.fill() / 1024 / 1024).toFixed(1)} MiB)`,
+    heal: (disk) => disk.empty(),
+  };
+
+  const readOnly: DirectoryFault = {
+    name: 'readonly',
+    fail: (disk, stateDir) => {
+      // `mount -o remount,ro` of the file system is refused while the journal is open for writing.
+      expect(() => disk.remount('ro')).to.throw(/busy/i);
+      // A read-only mount of the directory over itself: every new file there is refused (the
+      // checkpoint, due within 5 s, and the probe), the open journal is not.
+      execFileSync('mount', ['--bind', stateDir, stateDir]);
+      execFileSync('mount', ['-o', 'remount,bind,ro', stateDir]);
+      return 'state directory read-only (remount,ro refused with EBUSY; a read-only bind mount over it)';
+    },
+    heal: (_disk, stateDir) => {
+      if (spawnSync('mountpoint', ['-q', stateDir]).status === 0) execFileSync('umount', [stateDir]);
+    },
+  };
+
+  for (const [fault, cause] of [
+    [full, ['no space left', 'ENOSPC']],
+    [readOnly, ['read-only file system', 'EROFS']],
+  ] as const) {
+    it(`pauses intake while the state directory is ${fault === full ? 'full (ENOSPC, short writes)' : 'read-only (EROFS)'} and resumes once it can be written: nothing lost, nothing counted twice`, async () => {
+      const { stateDir, table, events, aggregator, process, publishing, heal, what } = await streamThroughFault(
+        fault,
+        3_000,
+        800,
+      );
+      // The broker's session queues the messages meanwhile; the aggregator probes every second.
+      await sleep(4_000);
+      expect(process.child.exitCode, process.output()).to.equal(null);
+      heal();
+      await waitFor(
+        () => pauses(process).resumed.length > 0,
+        () => `the resume line:\n${process.output()}`,
+        30_000,
+        50,
+      );
+      await publishing.done;
+      const comparison = await closeAndCompare(table, events, `${what}, writable again 4 s later`);
+      expect(comparison, describeDifferences(comparison, process.output().slice(-3000))).to.include({
+        lost: 0,
+        doubled: 0,
+      });
+      const { paused, resumed } = pauses(process);
+      expect(paused, 'one line when intake paused').to.deep.equal([[stateDir, ...cause]]);
+      expect(resumed, 'one line when it resumed').to.deep.equal([stateDir]);
+      expect(await aggregator.kill('SIGTERM'), process.output()).to.equal(0);
     });
-    const { paused, resumed } = pauses(process);
-    expect(paused, 'one line when intake paused').to.deep.equal([[stateDir, 'read-only file system', 'EROFS']]);
-    expect(resumed, 'one line when it resumed').to.deep.equal([stateDir]);
-    expect(await aggregator.kill('SIGTERM'), process.output()).to.equal(0);
-  });
+  }
 
   it('loses nothing when killed while the state directory is full and restarted once there is room', async () => {
-    const disk = tmpfs();
-    const stateDir = join(disk.path, 'killed');
-    const table = 'statedir_killed';
-    await suite.freshTable(table);
-    const aggregator = suite.aggregator({ id: 'killed', table, stateDir, mode: 'append' });
-    const process = await aggregator.start();
-    const events = scriptedEvents(suite.lines, 2_000, START, 8);
-    const publishing = startPublishing(suite.publisher, events, 300);
-    await publishing.reach(600, 'publishing', 30_000);
-    disk.fill();
-    await waitFor(
-      () => pauses(process).paused.length > 0,
-      () => `the pause line:\n${process.output()}`,
-      30_000,
-      50,
-    );
-    const pausedAt = publishing.sent();
-    expect(await aggregator.kill('SIGKILL')).to.equal('SIGKILL');
-    disk.empty();
-    await aggregator.start();
-    await publishing.done;
+    const run = await streamThroughFault({ ...full, name: 'killed' }, 2_000, 600);
+    expect(await run.aggregator.kill('SIGKILL')).to.equal('SIGKILL');
+    run.heal();
+    await run.aggregator.start();
+    await run.publishing.done;
     const comparison = await closeAndCompare(
-      table,
-      events,
-      `state directory full (after ${pausedAt} published), SIGKILL while paused, restarted with room`,
+      run.table,
+      run.events,
+      `${run.what}, SIGKILL while paused, restarted with room`,
     );
-    expect(comparison, describeDifferences(comparison, aggregator.current().output().slice(-3000))).to.include({
+    expect(comparison, describeDifferences(comparison, run.aggregator.current().output().slice(-3000))).to.include({
       lost: 0,
       doubled: 0,
     });
-    expect(await aggregator.kill('SIGTERM')).to.equal(0);
+    expect(await run.aggregator.kill('SIGTERM')).to.equal(0);
+  });
+
+  it('exits with status 1 naming the directory when stopped while it is full, and loses nothing once restarted with room', async () => {
+    const run = await streamThroughFault({ ...full, name: 'stopped' }, 2_000, 600);
+    expect(await run.aggregator.kill('SIGTERM'), run.process.output()).to.equal(1);
+    expect(run.process.output()).to.include(`state directory ${run.stateDir}: no space left (ENOSPC)`);
+    run.heal();
+    await run.aggregator.start();
+    await run.publishing.done;
+    const comparison = await closeAndCompare(
+      run.table,
+      run.events,
+      `${run.what}, SIGTERM while paused (status 1), restarted with room`,
+    );
+    expect(comparison, describeDifferences(comparison, run.aggregator.current().output().slice(-3000))).to.include({
+      lost: 0,
+      doubled: 0,
+    });
+    expect(await run.aggregator.kill('SIGTERM')).to.equal(0);
   });
 });
