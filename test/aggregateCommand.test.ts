@@ -1,8 +1,10 @@
 // `mqtt-iot-stream aggregate` as an operator runs it, with a real Mosquitto and no
 // Cassandra: rows on stdout, graceful stop, credentials kept out of the output, one
-// aggregator per state directory, window options that cannot change under saved state.
+// aggregator per state directory, window options that cannot change under saved state,
+// one MQTT session per aggregator (a session another client takes stops it; default
+// client ids that differ between state directories and survive restarts).
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -41,15 +43,18 @@ describe('the aggregate command', function () {
   const urlWith = (password: string) => broker.url.replace('mqtt://', `mqtt://counter:${password}@`);
 
   function aggregate(name: string, extra: string[] = []): AggregatorProcess {
+    return aggregateIn(join(stateRoot, name), ['--aggregator-id', name, ...extra]);
+  }
+
+  /** An aggregator on the state directory `stateDir`, with `extra` arguments (no --aggregator-id unless there). */
+  function aggregateIn(stateDir: string, extra: string[] = []): AggregatorProcess {
     const process = startAggregate([
       '--broker',
       urlWith('not-for-your-eyes'),
       '--topic',
       TOPIC,
-      '--aggregator-id',
-      name,
       '--state-dir',
-      join(stateRoot, name),
+      stateDir,
       '--idle-advance',
       '0',
       '--max-event-time-ahead',
@@ -174,5 +179,102 @@ describe('the aggregate command', function () {
     expect(process.output()).to.match(
       /--qos must be 1 or 2 \(0 cannot be counted exactly once: the broker does not resend what is lost\), got "0"/,
     );
+  });
+
+  /** The client id an aggregator said it connects as, on its first line. */
+  const clientIdOf = async (process: AggregatorProcess) => {
+    await waitFor(
+      () => / as \S+ \(persistent session/.test(process.output()),
+      () => `its first line:\n${process.output()}`,
+    );
+    return / as (\S+) \(persistent session/.exec(process.output())![1]!;
+  };
+  const subscribedAs = (clientId: string) =>
+    waitFor(() => broker.log().includes(`${clientId} 1 ${TOPIC}`), `${clientId}'s subscription`);
+  const failureLines = (process: AggregatorProcess) =>
+    process
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('mqtt-iot-stream: '));
+
+  it('stops with status 3 and one line naming the client id when another aggregator takes its MQTT session, and the other goes on', async () => {
+    // The same --aggregator-id on two state directories, as on two hosts: one MQTT client id.
+    const first = aggregateIn(join(stateRoot, 'twice-1'), ['--aggregator-id', 'twice']);
+    await subscribed('twice');
+    const second = aggregateIn(join(stateRoot, 'twice-2'), ['--aggregator-id', 'twice']);
+    // Mosquitto 2.0 closes the older connection without a DISCONNECT (checked: not even to
+    // an MQTT 5 client), so the one that stops is the first whose connections keep being
+    // closed right after they were accepted; each reconnects a second later.
+    const stopped = await Promise.race([
+      first.exited.then((status) => ({ status, process: first, other: second })),
+      second.exited.then((status) => ({ status, process: second, other: first })),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () =>
+            reject(
+              new Error(
+                `neither stopped within 30 s:\n${first.output()}\n---\n${second.output()}\n${broker.log().slice(-2000)}`,
+              ),
+            ),
+          30_000,
+        ),
+      ),
+    ]);
+    expect(stopped.status, stopped.process.output()).to.equal(3);
+    expect(failureLines(stopped.process)).to.deep.equal([
+      'mqtt-iot-stream: the MQTT broker at mqtt://counter:***@127.0.0.1:' +
+        `${broker.port} closed the connection right after accepting it, 3 times in a row: is another client connected ` +
+        `with this client's id "mqtt-iot-stream-aggregator-twice"? Two clients with one id take the session from each ` +
+        'other in turn: give each aggregator its own --aggregator-id (or --client-id), and if the other is an earlier ' +
+        'run of this one, stop it first',
+    ]);
+    // The other keeps the session: no more take-overs, and it stops as usual.
+    const takeOvers = () => countLog(broker.log(), /Client mqtt-iot-stream-aggregator-twice already connected/);
+    const afterStop = takeOvers();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(takeOvers(), 'take-overs after one stopped').to.equal(afterStop);
+    expect(stopped.other.child.exitCode, stopped.other.output()).to.equal(null);
+    stopped.other.child.kill('SIGTERM');
+    expect(await stopped.other.exited, stopped.other.output()).to.equal(0);
+  });
+
+  it('gives aggregators started without an id on two state directories two client ids, each kept across restarts', async () => {
+    const logFrom = broker.log().length;
+    const one = aggregateIn(join(stateRoot, 'default-1'));
+    const two = aggregateIn(join(stateRoot, 'default-2'));
+    const [oneId, twoId] = [await clientIdOf(one), await clientIdOf(two)];
+    expect(oneId).to.match(/^mqtt-iot-stream-aggregator-[a-z0-9-]+-[0-9a-f]{6}$/);
+    expect(twoId).to.match(/^mqtt-iot-stream-aggregator-[a-z0-9-]+-[0-9a-f]{6}$/);
+    expect(oneId).to.not.equal(twoId);
+    expect(readFileSync(join(stateRoot, 'default-1', 'mqtt-client-id'), 'utf8')).to.equal(`${oneId}\n`);
+    await subscribedAs(oneId);
+    await subscribedAs(twoId);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(broker.log().slice(logFrom)).not.to.match(/already connected/);
+    one.child.kill('SIGTERM');
+    expect(await one.exited, one.output()).to.equal(0);
+    // Restarted on its state directory, it takes up its own session again (CONNACK session present: 1).
+    const restarted = aggregateIn(join(stateRoot, 'default-1'));
+    expect(await clientIdOf(restarted)).to.equal(oneId);
+    await waitFor(
+      () => countLog(broker.log(), new RegExp(`Sending CONNACK to ${oneId} \\(1, 0\\)`)) >= 1,
+      'the restarted aggregator resuming its session',
+    );
+    for (const process of [restarted, two]) {
+      process.child.kill('SIGTERM');
+      expect(await process.exited, process.output()).to.equal(0);
+    }
+  });
+
+  it("keeps the earlier versions' default client id for a state directory they counted in, whose session holds their messages", async () => {
+    const earlier = join(stateRoot, 'earlier-version');
+    mkdirSync(earlier, { recursive: true });
+    writeFileSync(join(earlier, 'journal.log'), ''); // what a run before this version left: no mqtt-client-id
+    const process = aggregateIn(earlier);
+    expect(await clientIdOf(process)).to.equal('mqtt-iot-stream-aggregator');
+    expect(readFileSync(join(earlier, 'mqtt-client-id'), 'utf8')).to.equal('mqtt-iot-stream-aggregator\n');
+    await subscribedAs('mqtt-iot-stream-aggregator');
+    process.child.kill('SIGTERM');
+    expect(await process.exited, process.output()).to.equal(0);
   });
 });

@@ -2,7 +2,7 @@
 // which errors end a stream with a message naming the cause, and which are left to
 // MQTT.js's reconnect.
 import { expect } from 'chai';
-import { finalConnectionError } from '../src/mqtt/connectionError.js';
+import { finalConnectionError, finalDisconnection, SHORT_CONNECTIONS_IN_A_ROW } from '../src/mqtt/connectionError.js';
 
 describe('finalConnectionError', function () {
   const broker = 'mqtt://127.0.0.1:1883';
@@ -56,5 +56,41 @@ describe('finalConnectionError', function () {
       finalConnectionError('fromMqtt', withCode('certificate has expired', 'CERT_HAS_EXPIRED'), broker, true, false)
         ?.code,
     ).to.equal('CERT_HAS_EXPIRED');
+  });
+
+  describe('the broker closing an established connection (finalDisconnection)', function () {
+    const about = { operator: 'fromMqtt' as const, broker, clientId: 'aggregator-a1', shortConnections: 0 };
+
+    it('makes a DISCONNECT saying another client took the session (0x8E) final, naming the client id', function () {
+      const takenOver = finalDisconnection({ ...about, disconnectReason: 0x8e });
+      expect(takenOver?.takenOver).to.equal(true);
+      expect(takenOver?.reasonCode).to.equal(0x8e);
+      expect(takenOver?.clientId).to.equal('aggregator-a1');
+      expect(takenOver?.message).to.equal(
+        `fromMqtt: another client connected to the MQTT broker at ${broker} with this client's id "aggregator-a1", and the broker closed this connection: DISCONNECT Session taken over (0x8e). Two clients with one id take the session from each other in turn: give each client its own client id`,
+      );
+    });
+
+    it('leaves any other DISCONNECT, and a close after a connection that lasted, to the reconnect', function () {
+      for (const reason of [0, 0x8b, 0x8d, 0x9c])
+        expect(finalDisconnection({ ...about, disconnectReason: reason }), `reason ${reason}`).to.equal(undefined);
+      expect(finalDisconnection(about)).to.equal(undefined);
+    });
+
+    it(`makes the ${SHORT_CONNECTIONS_IN_A_ROW}rd connection in a row closed right after it was accepted final, as a session taken over`, function () {
+      expect(SHORT_CONNECTIONS_IN_A_ROW).to.equal(3);
+      expect(finalDisconnection({ ...about, shortConnections: 2 })).to.equal(undefined);
+      const dropped = finalDisconnection({ ...about, shortConnections: 3 });
+      expect(dropped?.takenOver).to.equal(true);
+      expect(dropped?.message).to.match(
+        /^fromMqtt: the MQTT broker at mqtt:\/\/127\.0\.0\.1:1883 closed the connection right after accepting it, 3 times in a row: is another client connected with this client's id "aggregator-a1"\?/,
+      );
+    });
+
+    it('never calls an error from MQTT.js a session taken over', function () {
+      expect(
+        finalConnectionError('fromMqtt', new Error('Invalid puback reason code'), broker, true, false)?.takenOver,
+      ).to.equal(false);
+    });
   });
 });

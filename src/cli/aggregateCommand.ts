@@ -8,6 +8,7 @@ import { ensureWindowCountTable, readWindowTotals } from '../cassandra/windowCou
 import { defaultStateDirectory } from '../durable/stateFiles.js';
 import { describeDuration } from '../duration.js';
 import { redactCredentials } from '../mqtt/connection.js';
+import { GIVE_EACH_ITS_OWN_ID, MqttConnectionError } from '../mqtt/connectionError.js';
 import { LiveStatistics } from '../observe/LiveStatistics.js';
 import type { StatusServer } from '../observe/serveStatus.js';
 import type { StageChange } from '../observe/statistic.js';
@@ -17,10 +18,12 @@ import type { WindowRow } from '../window/windowRow.js';
 import { FIRST_CONNECT_TIMEOUT_MS } from './brokerConnection.js';
 import { prepareCassandra } from './cassandraConnection.js';
 import { flags, readFlags, switchOn, verbose, withoutDefault } from './flags.js';
+import { startedByNpm, whenParentGone } from './launcher.js';
 import { aggregator, cassandraWriter, lateCassandraWriter, persistentSession } from './pipelines.js';
 import type { CommandSpec } from './program.js';
 import { RecentWindows, totalsView } from './recentWindows.js';
 import { RowPrinter } from './rowPrinter.js';
+import { sessionClientId } from './sessionClientId.js';
 import { StatusDisplay } from './statusDisplay.js';
 import { metricsRegistry, startStatusEndpoint } from './statusEndpoint.js';
 import { StatusLine } from './statusLine.js';
@@ -106,14 +109,14 @@ async function runAggregate(command: Command): Promise<number> {
   const format = s.format ?? (process.stdout.isTTY ? 'table' : 'json');
   const tls = { ca: readPem(s.ca), cert: readPem(s.cert), key: readPem(s.key) };
   const maxPayloadBytes = s.maxMessageSize;
+  const clientId = sessionClientId({ clientId: s.clientId, aggregatorId, stateDirectory });
   const session = persistentSession(s.broker, {
-    aggregatorId,
+    clientId,
     sessionExpirySeconds: s.sessionExpiry / 1000,
     // MQTT.js holds a whole packet in memory before we can look at it: messages well past
     // the limit are left to the broker to drop (it logs them), so one cannot exhaust
     // memory; those up to twice the limit still arrive and are rejected with a reason.
     maximumPacketSize: Math.min(268_435_455, Math.max(2 * maxPayloadBytes, maxPayloadBytes + 65_536)),
-    ...(s.clientId === undefined ? {} : { clientId: s.clientId }),
     ...(s.username === undefined ? {} : { username: s.username }),
     ...(s.password === undefined ? {} : { password: s.password }),
     ...tls,
@@ -128,7 +131,7 @@ async function runAggregate(command: Command): Promise<number> {
     s.deadLetterTopic === undefined
       ? undefined
       : {
-          broker: { ...broker, clean: true, clientId: `${session.clientId ?? 'mqtt-iot-stream'}-dead-letters` },
+          broker: { ...broker, clean: true, clientId: `${clientId}-dead-letters` },
           topic: s.deadLetterTopic,
         };
   const cassandraCredentials =
@@ -163,7 +166,7 @@ async function runAggregate(command: Command): Promise<number> {
       watched: {
         broker: redactCredentials(s.broker),
         topic,
-        'client id': broker.clientId ?? '',
+        'client id': clientId,
         into: s.cassandra === undefined ? 'stdout' : `Cassandra ${into} at ${s.consistency}`,
         windows: `${windows}, ${s.outputMode} mode`,
       },
@@ -219,6 +222,17 @@ async function runAggregate(command: Command): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // npm does not pass a signal on to this process through its shell (launcher.ts): its going is the signal.
+    const stopWatchingParent = startedByNpm()
+      ? whenParentGone((parent) => {
+          if (signals > 0) return;
+          signals++;
+          display.print(
+            `npx (or npm), which started this aggregator, has gone (its shell was process ${parent}) without passing a signal on: writing the open windows, saving the state, stopping`,
+          );
+          stop.next();
+        })
+      : () => {};
 
     const printer = new RowPrinter(format, watermark);
     // A row printed on the terminal the live line is on moves the line out of its way.
@@ -249,10 +263,17 @@ async function runAggregate(command: Command): Promise<number> {
       if (printRejections) display.print(`rejected (${rejection.kind}): ${rejection.reason}`);
     };
     display.print(
-      `counting statuses from ${redactCredentials(s.broker)} "${topic}" as ${broker.clientId} (persistent session, ${describeDuration(s.sessionExpiry)})` +
+      `counting statuses from ${redactCredentials(s.broker)} "${topic}" as ${clientId} (persistent session, ${describeDuration(s.sessionExpiry)})` +
         ` into ${cassandra === undefined ? 'stdout' : `${into} at ${s.consistency}`}; windows ${windows}; state in ${stateDirectory}\n` +
         'the broker must queue what arrives while this aggregator is away: Mosquitto drops past max_queued_messages (default 1000) per client' +
-        (server === undefined ? '' : `\nmetrics, health and dashboard on ${server.url}/ (/metrics, /healthz, /readyz)`),
+        (server === undefined
+          ? ''
+          : `\nmetrics, health and dashboard on ${server.url}/ (/metrics, /healthz, /readyz)`) +
+        (startedByNpm()
+          ? `\nstarted by npm, which passes SIGTERM and Ctrl-C to its shell, not on to this aggregator (process ${process.pid}): ` +
+            'it stops by itself once npm has gone, but npm neither waits for the stop nor reports its status; ' +
+            'as a service, run node_modules/.bin/mqtt-iot-stream itself (docs/cli.md)'
+          : ''),
     );
     printer.header();
     display.start();
@@ -302,6 +323,7 @@ async function runAggregate(command: Command): Promise<number> {
       stopChanges();
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      stopWatchingParent();
     }
   } finally {
     await server?.close();
@@ -346,11 +368,16 @@ const WINDOW_FLAGS: Partial<Record<SnapshotDifference['setting'], string>> = {
 /**
  * A failure of the pipeline in flags: state saved under other window options names the
  * flags it was written with (the library's SnapshotMismatchError, wherever it is in the
- * chain of causes); anything else is left to failureMessage.
+ * chain of causes), a session another client took says which flags give each aggregator
+ * its own; anything else is left to failureMessage.
  */
 function inFlags(error: unknown, stateDirectory: string): unknown {
-  let mismatch: unknown = error;
-  while (mismatch instanceof Error && !(mismatch instanceof SnapshotMismatchError)) mismatch = mismatch.cause;
+  const takenOver = inChain(error, (cause) => cause instanceof MqttConnectionError && cause.takenOver);
+  if (takenOver instanceof MqttConnectionError)
+    return new Error(takenOver.message.replace(GIVE_EACH_ITS_OWN_ID, GIVE_EACH_AGGREGATOR_ITS_OWN_ID), {
+      cause: error,
+    });
+  const mismatch = inChain(error, (cause) => cause instanceof SnapshotMismatchError);
   if (!(mismatch instanceof SnapshotMismatchError)) return error;
   const value = (setting: SnapshotDifference['setting'], saved: number | string) =>
     typeof saved === 'number' ? `'${describeDuration(saved)}'` : setting === 'outputMode' ? saved : `'${saved}'`;
@@ -373,6 +400,21 @@ function inFlags(error: unknown, stateDirectory: string): unknown {
     { cause: error },
   );
 }
+
+/** The first error in the chain of causes from `error` that `matches`. */
+function inChain(error: unknown, matches: (cause: Error) => boolean): Error | undefined {
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) if (matches(cause)) return cause;
+  return undefined;
+}
+
+/**
+ * What to do when another client took the session, in flags. Both aggregators' ids
+ * come from the same flags: the default one (kept in the state directory) differs
+ * between state directories, so a collision is two ids given alike, or one aggregator
+ * started twice on copies of its state.
+ */
+const GIVE_EACH_AGGREGATOR_ITS_OWN_ID =
+  'give each aggregator its own --aggregator-id (or --client-id), and if the other is an earlier run of this one, stop it first';
 
 function readPem(path: string | undefined): Buffer | undefined {
   return path === undefined ? undefined : readFileSync(path);

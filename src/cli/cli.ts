@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // The mqtt-iot-stream command (package.json's bin): the reference scenario without
 // writing code. It runs the command line and ends the process: every failure is one
-// line on stderr with status 2 (the command line is wrong) or 1 (anything else), in the
-// words of flags and files (failureMessage.ts), and the process exits within a second
-// of its command ending, whatever a library left open.
-import { failureMessage } from './failureMessage.js';
+// line on stderr with status 2 (the command line is wrong), 3 (another client took the
+// aggregator's MQTT session) or 1 (anything else), in the words of flags and files
+// (failureMessage.ts), and the process exits within a second of its command ending,
+// whatever a library left open.
+import { exitStatus, failureMessage } from './failureMessage.js';
 import { main } from './program.js';
-import { UsageError } from './usageError.js';
 
 /** How long a finished or failed command may take to let go of what it opened. */
 const EXIT_GRACE_MS = 1_000;
@@ -25,7 +25,7 @@ const fail = (error: unknown): void => {
   if (failed) return;
   failed = true;
   process.stderr.write(`mqtt-iot-stream: ${failureMessage(error)}\n`);
-  finish(error instanceof UsageError ? 2 : 1);
+  finish(exitStatus(error));
 };
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);

@@ -8,6 +8,20 @@ import { CassandraDriverMissingError } from '../cassandra/driver.js';
 import { GpioBackendUnavailableError } from '../gpio/gpioBackendUnavailableError.js';
 import { MqttConnectionError } from '../mqtt/connectionError.js';
 import { FIRST_CONNECT_TIMEOUT_MS } from './brokerConnection.js';
+import { UsageError } from './usageError.js';
+
+/**
+ * The exit status of a failed command: 2 when the command line is wrong, 3 when another
+ * client took the aggregator's MQTT session (a supervisor restarting it would take the
+ * session back, and the two would go on taking turns: systemd's RestartPreventExitStatus
+ * names it), 1 for anything else.
+ */
+export function exitStatus(error: unknown): number {
+  if (error instanceof UsageError) return 2;
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause)
+    if (cause instanceof MqttConnectionError && cause.takenOver) return 3;
+  return 1;
+}
 
 /** The library's names that start its messages; the command's messages do not start so. */
 const API_PREFIX =

@@ -423,8 +423,9 @@ export const flags = {
     value: 'id',
     env: 'MQTT_CLIENT_ID',
     fallback: undefined,
-    shownFallback: 'mqtt-iot-stream-aggregator[-<aggregator id>]',
-    help: 'MQTT client id of the persistent session',
+    shownFallback:
+      'mqtt-iot-stream-aggregator-<aggregator id>, or without one an id made once and kept in the state directory',
+    help: 'MQTT client id of the persistent session; one per aggregator (another client with the same id takes the session, and this one stops)',
     group: MQTT,
     read: nonEmpty,
   },

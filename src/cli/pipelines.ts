@@ -253,15 +253,14 @@ function statisticsOption(statistics: LiveStatistics | undefined): { statistics?
 }
 
 /**
- * Connection options for a persistent MQTT session: a client id derived from the
- * aggregator id, `clean: false` and a session expiry, so the broker queues QoS 1
+ * Connection options for a persistent MQTT session: the aggregator's client id
+ * (sessionClientId.ts), `clean: false` and a session expiry, so the broker queues QoS 1
  * messages while the aggregator is stopped, restarting or backlogged.
  */
 export function persistentSession(
   url: string,
   options: {
-    aggregatorId: string;
-    clientId?: string;
+    clientId: string;
     sessionExpirySeconds: number;
     username?: string;
     password?: string;
@@ -272,10 +271,10 @@ export function persistentSession(
     maximumPacketSize?: number;
   },
 ): MqttConnectOptions {
-  const { aggregatorId, clientId, sessionExpirySeconds, maximumPacketSize, ...rest } = options;
+  const { clientId, sessionExpirySeconds, maximumPacketSize, ...rest } = options;
   return {
     url,
-    clientId: clientId ?? `mqtt-iot-stream-aggregator${aggregatorId === '' ? '' : `-${aggregatorId}`}`,
+    clientId,
     clean: false,
     protocolVersion: 5,
     properties: {

@@ -34,7 +34,8 @@ const DESCRIPTION = `A Raspberry Pi button → MQTT → per-status counts in eve
 
 Every flag can also come from the environment variable its help names; the
 command line wins. Durations are milliseconds or text: 10000, '10 s', '7 days'.
-Exit status: 0 done, 1 something it needs failed, 2 the command line is wrong.`;
+Exit status: 0 done, 1 something it needs failed, 2 the command line is wrong,
+3 another client took aggregate's MQTT session (do not restart it as it is).`;
 
 /** The program: `demo`, `publish` and `aggregate`, each a {@link CommandSpec}. */
 export function cliProgram(specs: readonly CommandSpec[] = [demoCommand, publishCommand, aggregateCommand]): {
