@@ -199,8 +199,16 @@ export type Verdict =
 export const QUICK_START_TEST = 'test/readmeQuickStart.test.ts';
 export const CLUSTER_TEST = 'test/cluster/readmeCommands.cluster.ts';
 
-const cli = (words: readonly string[]) =>
-  (words[0] === 'npx' || words[0] === '/usr/bin/npx') && words[1] === 'mqtt-iot-stream';
+/**
+ * The arguments of an `mqtt-iot-stream` command line, run by npx or as the command npm
+ * installed (`…/node_modules/.bin/mqtt-iot-stream`, as a systemd unit runs it); or
+ * `undefined` for any other command line.
+ */
+const cliArgs = (words: readonly string[]): readonly string[] | undefined => {
+  if ((words[0] === 'npx' || words[0] === '/usr/bin/npx') && words[1] === 'mqtt-iot-stream') return words.slice(2);
+  if (/(^|\/)node_modules\/\.bin\/mqtt-iot-stream$/.test(words[0] ?? '')) return words.slice(1);
+  return undefined;
+};
 
 /**
  * What to do with `command`, or `undefined` for a command line the rules do not know:
@@ -240,8 +248,8 @@ export function classify(command: CommandLine): Verdict | undefined {
       test: QUICK_START_TEST,
       reason: 'the quick start, run in a project made by npm init -y',
     };
-  if (cli(words)) {
-    const args = words.slice(2);
+  const args = cliArgs(words);
+  if (args !== undefined) {
     if (args.some((arg) => ['--help', '-h', '--version', '-V'].includes(arg)) || args.length === 0)
       return { how: 'help', args };
     const subcommand = args[0];
