@@ -109,6 +109,16 @@ describe('publish while the broker is away (real Mosquitto stopped and restarted
     ...more,
   ];
 
+  it('refuses --outbox at QoS 0 before it connects (a message leaves the outbox at its acknowledgement), with status 2', async () => {
+    const publisher = startPublish(args('--outbox', join(dir, 'never'), '--qos', '0'));
+    publisher.child.stdin!.end();
+    const ended = await publisher.exited;
+    expect(ended.code).to.equal(2);
+    expect(publisher.stderr()).to.match(
+      /^mqtt-iot-stream: --outbox keeps each message until the broker acknowledges it, which QoS 0 never does: use --qos 1/,
+    );
+  });
+
   it('keeps the presses made while the broker is stopped and sends them in order once it is back, then exits 0', async () => {
     const publisher = startPublish(args());
     await waitFor(() => publisher.stdout().includes('connected to '), 'publish to connect', 10_000);
