@@ -2,7 +2,7 @@
 import type { Client } from 'cassandra-driver';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { Subject, lastValueFrom, map, tap, type Observable } from 'rxjs';
+import { ReplaySubject, Subject, lastValueFrom, map, tap, type Observable } from 'rxjs';
 import { ensureLateCountTable } from '../cassandra/lateCountTable.js';
 import { ensureWindowCountTable, readWindowTotals } from '../cassandra/windowCountTable.js';
 import { defaultStateDirectory } from '../durable/stateFiles.js';
@@ -17,7 +17,7 @@ import { SnapshotMismatchError, type SnapshotDifference } from '../window/snapsh
 import type { WindowRow } from '../window/windowRow.js';
 import { FIRST_CONNECT_TIMEOUT_MS } from './brokerConnection.js';
 import { prepareCassandra } from './cassandraConnection.js';
-import { flags, readFlags, switchOn, verbose, withoutDefault } from './flags.js';
+import { flags, leave, readFlags, switchOn, verbose, withoutDefault } from './flags.js';
 import { startedByNpm, whenParentGone } from './launcher.js';
 import { aggregator, cassandraWriter, lateCassandraWriter, persistentSession } from './pipelines.js';
 import type { CommandSpec } from './program.js';
@@ -92,11 +92,17 @@ rejected, late, pending rows, watermark); otherwise that line every
 or recovers, intake pauses or resumes. --http serves the same as Prometheus
 metrics, health checks and a dashboard.
 
+Leaving for good (one of several aggregators on --share-group going away):
+SIGUSR2, or --leave at the start, unsubscribes, so that the broker deals this
+aggregator nothing new, counts what the broker still holds for its session until
+the broker proves there is nothing more, writes the open windows, saves the state,
+ends the session and exits. The others take its share from then on.
+
 Broker limits that lose messages: Mosquitto queues at most max_queued_messages
 (default 1000) per offline or slow client and drops the rest; raise it (0: no
 limit).`,
   flags: aggregateFlags,
-  switches: [verbose],
+  switches: [verbose, leave],
   run: runAggregate,
 };
 
@@ -104,6 +110,9 @@ limit).`,
 async function runAggregate(command: Command): Promise<number> {
   const s = readFlags(command, aggregateFlags);
   const printRejections = switchOn(command, verbose);
+  const leaveAtStart = switchOn(command, leave);
+  let left = false;
+  const ending = { leftForGood: false };
   const { aggregatorId } = s;
   const stateDirectory = s.stateDir ?? defaultStateDirectory(aggregatorId === '' ? 'default' : aggregatorId);
   const format = s.format ?? (process.stdout.isTTY ? 'table' : 'json');
@@ -222,6 +231,19 @@ async function runAggregate(command: Command): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Replays: intake resuming after a pause subscribes to the broker again, and leaves at once.
+    const leaving = new ReplaySubject<void>(1);
+    const startLeaving = (why: string) => {
+      if (left || signals > 0) return;
+      left = true;
+      display.print(
+        `${why}: leaving "${topic}" for good: unsubscribing, counting what the broker still holds for ${broker.clientId}, ` +
+          'then writing the open windows, saving the state and ending the session (SIGTERM stops as usual instead, the session kept)',
+      );
+      leaving.next();
+    };
+    const onLeaveSignal = () => startLeaving('SIGUSR2');
+    process.on('SIGUSR2', onLeaveSignal);
     // npm does not pass a signal on to this process through its shell (launcher.ts): its going is the signal.
     const stopWatchingParent = startedByNpm()
       ? whenParentGone((parent) => {
@@ -277,6 +299,7 @@ async function runAggregate(command: Command): Promise<number> {
     );
     printer.header();
     display.start();
+    if (leaveAtStart) startLeaving('--leave');
     try {
       await lastValueFrom(
         aggregator(
@@ -302,6 +325,7 @@ async function runAggregate(command: Command): Promise<number> {
                   writeLate: lateCassandraWriter(cassandra, { keyspace: s.keyspace, table: s.lateTable, aggregatorId }),
                 }),
             ...(deadLetter === undefined ? {} : { deadLetter }),
+            leave: leaving,
           },
           {
             received: tally.countReceived,
@@ -318,17 +342,24 @@ async function runAggregate(command: Command): Promise<number> {
       ).catch((error: unknown) => {
         throw inFlags(error, stateDirectory);
       });
+      // Completed without a stop signal after leaving: the broker had nothing more, the session is ended.
+      ending.leftForGood = left && signals === 0;
     } finally {
       display.stop();
       stopChanges();
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      process.off('SIGUSR2', onLeaveSignal);
       stopWatchingParent();
     }
   } finally {
     await server?.close();
     await cassandra?.shutdown();
   }
+  if (ending.leftForGood)
+    process.stderr.write(
+      `left for good: the broker held nothing more for ${broker.clientId}, and its session is ended\n`,
+    );
   process.stderr.write(`${tally.summary()}\n`);
   return 0;
 }

@@ -520,6 +520,14 @@ export const verbose: Switch = {
   group: OUTPUT,
 };
 
+/** `aggregate --leave`: the drain and leave that SIGUSR2 starts in a running aggregator, from the start. */
+export const leave: Switch = {
+  name: 'leave',
+  env: 'AGGREGATOR_LEAVE',
+  help: 'leave the share group for good: unsubscribe, count what the broker still holds for this session, write the open windows, end the session and exit (SIGUSR2 does it to a running aggregator)',
+  group: MQTT,
+};
+
 // The option each flag of a command became, to read its value and where it came from.
 const optionsOf = new WeakMap<Command, Map<string, Option>>();
 

@@ -145,6 +145,12 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
   ) => Observable<WriteResult<LateRow<number>>>;
   /** Where rejected messages are republished before their PUBACK. */
   readonly deadLetter?: DeadLetterOptions;
+  /**
+   * When it emits, leave for good (fromMqtt's `leave`): unsubscribe, count what the broker
+   * still holds for the session, then stop as `stop` does and end the session. It must
+   * replay (a `ReplaySubject`): intake resuming after a pause subscribes again.
+   */
+  readonly leave?: Observable<unknown>;
 }
 
 /**
@@ -178,6 +184,7 @@ function aggregatorOf(
     keepSubscription: true,
     liveness,
     ...statistics,
+    ...(settings.leave === undefined ? {} : { leave: settings.leave }),
   }).pipe(
     tap(report.received),
     durableWindowedCount({

@@ -129,11 +129,15 @@ function openConnection(operator: MqttOperator, conn: MqttConnection): OpenedCon
  * wait for acknowledgements that may never come, keeping the socket open). Also at
  * once while acknowledgements are held back ({@link holdsOutgoing}): a graceful end
  * uncorks the socket and would send them, for messages whose effect was not saved.
+ * With `endSession`, the DISCONNECT sets the session expiry to 0 (MQTT 5): the broker
+ * ends the session and keeps nothing for it.
  * @internal
  */
-export function closeOwned(client: MqttClient): void {
+export function closeOwned(client: MqttClient, { endSession = false } = {}): void {
   const idle = Object.keys(client.outgoing).length === 0;
-  client.end(!(client.connected && idle) || holdsOutgoing(client));
+  const force = !(client.connected && idle) || holdsOutgoing(client);
+  if (endSession) client.end(force, { reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
+  else client.end(force);
 }
 
 // Duck-typed rather than instanceof: the user's client may come from another copy

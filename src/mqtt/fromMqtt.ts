@@ -2,7 +2,7 @@
  * fromMqtt: messages on MQTT topics as an Observable.
  * @module
  */
-import { Observable } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import type { IClientSubscribeOptions, IPublishPacket } from 'mqtt';
 import type { LiveStatistics } from '../observe/LiveStatistics.js';
 import type { BrokerLiveness } from './brokerLiveness.js';
@@ -12,6 +12,7 @@ import { holdAck, holdOutgoing, leaveUnclaimedUnacknowledged } from './manualAck
 import { describeValue, optionChecks } from '../internal/options.js';
 import { QOS_LEVELS, type MqttMessage } from './message.js';
 import { describeReasonCode } from './reasonCodes.js';
+import { SessionDrain } from './sessionDrain.js';
 import { acquireFilters, releaseFilters } from './subscriptions.js';
 import { topicFilterProblem, topicMatcher } from './topicFilter.js';
 import { watchConnection } from './watchConnection.js';
@@ -59,6 +60,20 @@ export interface FromMqttOptions {
    * instance). One subscription at a time. See {@link BrokerLiveness}.
    */
   liveness?: BrokerLiveness;
+  /**
+   * Leaves for good when it emits: a member of a shared subscription going away, its
+   * share going to the others. Sends UNSUBSCRIBE, so that the broker deals this session
+   * nothing new, and goes on emitting what the broker still holds for the session
+   * (queued or in flight) until the broker proves it holds nothing more: a ping sent
+   * once the UNSUBACK came, with every message acknowledged, answered with no message
+   * before its answer. Then the stream completes and the session ends (DISCONNECT with
+   * session expiry 0), so the broker keeps nothing for it. Needs connection options,
+   * not a client. A new subscription leaves at once when `leave` replays what it emitted
+   * (a `ReplaySubject`), as after durableWindowedCount's intake paused and resumed.
+   * Stopped before the proof (unsubscribed), the session stays, holding what was still
+   * queued: subscribe again with the same `leave` to finish. Default: never.
+   */
+  leave?: Observable<unknown>;
 }
 
 /** The broker refused a subscription (SUBACK reason code ≥ 0x80). */
@@ -177,6 +192,10 @@ export function fromMqtt(
     const opened = openConnectionOrError('fromMqtt', conn, destination);
     if (opened === undefined) return;
     const { client, owned, broker } = opened;
+    if (options.leave !== undefined && !owned) {
+      destination.error(new Error('fromMqtt: leave ends the MQTT session: give connection options, not a client'));
+      return;
+    }
     // Acks handed out and not yet called: released or abandoned on teardown.
     const unacked = new Set<() => void>();
     let active = true;
@@ -213,8 +232,35 @@ export function fromMqtt(
     const detachLiveness = liveness?.attach(client);
     const detachStatistics = brokerStage?.attach(client, broker, filters, liveness);
 
-    const fresh = acquireFilters(client, filters);
-    if (fresh.length === 0) brokerStage?.subscriptionGranted();
+    // Leaving: UNSUBSCRIBE, then what the broker still holds, then complete and end the session.
+    let drain: SessionDrain | undefined;
+    let drained = false;
+    let holdingFilters = false;
+    const leave = () => {
+      if (drain !== undefined || !active) return;
+      drain = new SessionDrain(client, () =>
+        setImmediate(() => {
+          if (!active) return;
+          drained = true;
+          destination.complete();
+        }),
+      );
+      if (holdingFilters) releaseFilters(client, filters);
+      holdingFilters = false;
+      const unsubscribe = () =>
+        client.unsubscribe(filters, (error) => {
+          if (!active) return;
+          // Sent on a connection that closed under it: again on the next.
+          if (error == null) drain?.unsubscribed();
+          else client.once('connect', unsubscribe);
+        });
+      unsubscribe();
+    };
+    const leaving: Subscription | undefined = options.leave?.subscribe(leave);
+
+    const fresh = drain === undefined ? acquireFilters(client, filters) : [];
+    holdingFilters = drain === undefined;
+    if (drain === undefined && fresh.length === 0) brokerStage?.subscriptionGranted();
     if (fresh.length > 0) {
       const request = Object.fromEntries(fresh.map((filter) => [filter, { ...options.subscribeOptions, qos }]));
       client.subscribe(request, (error, requested, suback) => {
@@ -243,11 +289,17 @@ export function fromMqtt(
 
     return () => {
       active = false;
+      leaving?.unsubscribe();
+      drain?.stop();
       client.off('message', onMessage);
       stopWatching();
       detachStatistics?.();
       detachLiveness?.();
-      const unused = releaseFilters(client, filters);
+      if (drained) {
+        closeOwned(client, { endSession: true });
+        return;
+      }
+      const unused = holdingFilters ? releaseFilters(client, filters) : [];
       const unsubscribe = !keepSubscription && unused.length > 0;
       if (!owned) {
         // The user's client must go on: acknowledge what we hold, or it stalls.
