@@ -56,6 +56,17 @@ describe('the outbox', () => {
     outbox.close();
   });
 
+  it("with durability 'power' (fsync per line) keeps the same file, and refuses an unknown durability when opened", () => {
+    const outbox = openOutbox(dir, { durability: 'power' });
+    outbox.acknowledge(outbox.add('t', 'a').seq);
+    outbox.add('t', 'b');
+    outbox.close();
+    const reopened = openOutbox(dir);
+    expect(reopened.restored.map((message) => message.payload.toString())).to.deep.equal(['b']);
+    reopened.close();
+    expect(() => openOutbox(join(dir, 'other'), { durability: 'disk' as 'power' })).to.throw(/openOutbox.*durability/);
+  });
+
   it('rewrites its file with only what is pending (every 1,000 acknowledgements and at each start)', () => {
     const outbox = openOutbox(dir);
     for (let i = 0; i < 1_500; i++) outbox.acknowledge(outbox.add('t', `m${i}`).seq);
