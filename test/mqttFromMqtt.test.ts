@@ -2,7 +2,8 @@
 // teardown, wildcards, the real topic/QoS/retain/properties of each message, who
 // closes the client, MQTT 5 shared subscriptions and manual acknowledgement.
 import { expect } from 'chai';
-import { firstValueFrom, take, toArray } from 'rxjs';
+import { connect, type IConnackPacket } from 'mqtt';
+import { firstValueFrom, lastValueFrom, of, take, tap, toArray } from 'rxjs';
 import { fromMqtt, type MqttMessage } from '../src/index.js';
 import { brokerSuite } from './support/brokerSuite.js';
 import { countLog, testClient } from './support/mqttHelpers.js';
@@ -250,6 +251,52 @@ describe('fromMqtt on a real Mosquitto', function () {
     await publisher.publishAsync('redeliver/t', 'new', { qos: 1 });
     await waitFor(() => third.length === 1, 'the new message');
     expect(third.map((m) => m.payload.toString())).to.deep.equal(['new']);
+  });
+
+  it('with leave: unsubscribes, emits what the session still holds, then completes and ends the session', async function () {
+    const log = () => suite.broker.log();
+    const session = {
+      url: suite.broker.url,
+      clientId: 'from-leave',
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+    };
+    const publisher = await testClient(suite.broker.url);
+    // Subscribed once, then away: 200 messages queue in its session.
+    const away = fromMqtt(session, 'leave/t', { qos: 1, keepSubscription: true }).subscribe();
+    await waitFor(() => countLog(log(), /from-leave 1 leave\/t/) === 1, 'the subscription');
+    away.unsubscribe();
+    await waitFor(() => countLog(log(), /Received DISCONNECT from from-leave/) === 1, 'the first connection to end');
+    const sent = Array.from({ length: 200 }, (_, i) => `queued ${i}`);
+    for (const text of sent) await publisher.publishAsync('leave/t', text, { qos: 1 });
+
+    // Leaving from the start: UNSUBSCRIBE at once (the broker sends 20 in flight first), yet the whole queue comes.
+    const taken = await lastValueFrom(
+      fromMqtt(session, 'leave/t', { qos: 1, ack: 'manual', leave: of(true) }).pipe(
+        tap((message) => message.ack()),
+        toArray(),
+      ),
+    );
+    expect(taken.map((message) => message.payload.toString())).to.deep.equal(sent);
+    expect(countLog(log(), /Received UNSUBSCRIBE from from-leave/)).to.equal(1);
+    expect(countLog(log(), /Received SUBSCRIBE from from-leave/)).to.equal(1);
+    await waitFor(() => countLog(log(), /Received DISCONNECT from from-leave/) === 2, 'the leaving connection to end');
+
+    // The session is gone: asking for it finds none.
+    const probe = connect(suite.broker.url, {
+      ...session,
+      properties: { sessionExpiryInterval: 0 },
+      reconnectPeriod: 0,
+    });
+    const connack = await new Promise<IConnackPacket>((resolve) => probe.once('connect', resolve));
+    await probe.endAsync();
+    expect(connack.sessionPresent).to.equal(false);
+  });
+
+  it("refuses leave on a client it was given: leaving ends the session, which is the owner's", async function () {
+    const client = await testClient(suite.broker.url);
+    const error = await firstValueFrom(fromMqtt(client, 'leave/mine', { leave: of(true) })).catch((e: unknown) => e);
+    expect(String(error)).to.match(/leave ends the MQTT session: give connection options, not a client/);
   });
 
   it('errors with a clear message when the filter is invalid, before touching the broker', function () {
