@@ -22,7 +22,7 @@
 //   docker's 10 s. No Docker daemon here: emulated.
 import { expect } from 'chai';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { shellEnvironment, start, type Ended, type Running } from './support/childProcess.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
@@ -187,6 +187,59 @@ describe('signals reach the aggregator however it is launched', function () {
         expect({ code: npx.code, signal: npx.signal }, 'npx itself').to.deep.equal({ code: null, signal: 'SIGINT' });
         await running.exit(30_000);
         expectGracefulStop(id, stateDir, running.stderr(), /^SIGINT: writing the open windows/m);
+        expect(groupMembers(running.child.pid!, /./), 'processes left').to.deep.equal([]);
+      } finally {
+        await running.stop('SIGKILL', 10_000).catch(() => undefined);
+      }
+    });
+
+    it('stops publish gracefully too, leaving no orphan, when npx is sent SIGTERM: every line it published acknowledged', async () => {
+      const log = join(temporaryDirectory('launcher-log-'), 'access.log');
+      writeFileSync(
+        log,
+        Array.from(
+          { length: 5_000 },
+          (_, i) => `10.0.0.${i % 250} - - [30/Nov/2026:08:00:00 +0000] "GET /${i} HTTP/1.1" 200 512 "-" "curl/8"\n`,
+        ).join(''),
+      );
+      const args = [
+        'publish',
+        '--broker',
+        broker.url,
+        '--topic',
+        TOPIC,
+        '--log',
+        log,
+        '--rate',
+        '20',
+        '--backend',
+        'simulated',
+      ];
+      const running = start('npx', ['mqtt-iot-stream', ...args], { cwd: project, env: shellEnvironment() });
+      const npxEnded = launcherEnd(running.child);
+      try {
+        await waitFor(
+          () => {
+            if (running.ended() !== undefined) throw new Error(`it ended:\n${running.stdout()}${running.stderr()}`);
+            return groupMembers(running.child.pid!, /^node .*mqtt-iot-stream publish/).length === 1;
+          },
+          () => `the publisher under npx; it printed:\n${running.stdout()}${running.stderr()}`,
+          60_000,
+        );
+        const [publisher] = groupMembers(running.child.pid!, /^node .*mqtt-iot-stream publish/);
+        await waitFor(() => /^sent #3 /m.test(running.stdout()), 'the third line sent', 30_000);
+        running.child.kill('SIGTERM');
+        const npx = await npxEnded;
+        expect({ code: npx.code, signal: npx.signal }, 'npx itself').to.deep.equal({ code: null, signal: 'SIGTERM' });
+        await waitFor(
+          () => !runs(publisher!),
+          () => `the publisher (pid ${publisher}) to stop; it printed:\n${running.stdout()}${running.stderr()}`,
+          10_000,
+        );
+        await running.exit(10_000);
+        expect(running.stdout(), 'its summary: every line published was acknowledged').to.match(
+          /^published \d+ lines?; the broker acknowledged (it|all \d+)$/m,
+        );
         expect(groupMembers(running.child.pid!, /./), 'processes left').to.deep.equal([]);
       } finally {
         await running.stop('SIGKILL', 10_000).catch(() => undefined);

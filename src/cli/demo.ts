@@ -18,6 +18,7 @@ import { describeDuration } from '../duration.js';
 import { statusCounts } from './pipelines.js';
 import { DemoButton } from './demoButton.js';
 import { startEmbeddedBroker } from './embeddedBroker.js';
+import { startedByNpm, whenParentGone } from './launcher.js';
 import { FileLines } from './lineSources.js';
 import { wrapToWidth } from './fitToWidth.js';
 import { LiveView, type LiveViewSource } from './liveView.js';
@@ -140,6 +141,8 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // npm does not pass a signal on through its shell (launcher.ts): its going is the signal.
+  const stopWatchingParent = startedByNpm() ? whenParentGone(stop) : undefined;
   const stopKeys = listenToKeys(process.stdin, { enter: () => button.press('keyboard', 100), quit: stop });
   const deadline = settings.durationMs > 0 ? timer(settings.durationMs).pipe(tap(stop)) : EMPTY;
 
@@ -163,6 +166,7 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   } finally {
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGTERM', stop);
+    stopWatchingParent?.();
     stopKeys();
     button.stop();
     view.close();

@@ -34,6 +34,7 @@ import {
   type FlagReader,
 } from './flagValues.js';
 import { flags, logFile, oldLogFlag, readFlags, readWith, type Flag } from './flags.js';
+import { startedByNpm, whenParentGone } from './launcher.js';
 import { FileLines, StreamLines, type LineSource } from './lineSources.js';
 import { LogPosition, defaultPositionFile } from './logPosition.js';
 import type { CommandSpec } from './program.js';
@@ -235,6 +236,7 @@ async function runPublish(command: Command): Promise<number> {
     stop.next();
   };
   const onSignal = (): void => stopFor('signal');
+  let stopWatchingParent: (() => void) | undefined;
   try {
     client = await connectBroker(
       settings.broker,
@@ -273,6 +275,8 @@ async function runPublish(command: Command): Promise<number> {
 
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    // npm does not pass a signal on through its shell (launcher.ts): its going is the signal.
+    stopWatchingParent = startedByNpm() ? whenParentGone(onSignal) : undefined;
     const what = fromStdin ? 'the next line of stdin' : `the next line of ${logPath}`;
     const by =
       mode === 'timer'
@@ -366,6 +370,7 @@ async function runPublish(command: Command): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    stopWatchingParent?.();
     lines?.close();
     // Without waiting for acknowledgements that may never come (MQTT.js's graceful end would).
     if (client !== undefined) closeOwned(client);
