@@ -323,6 +323,13 @@ describe('the mqtt-iot-stream command', function () {
           /^mqtt-iot-stream: --qos must be 1 or 2 \(0 cannot be counted exactly once: the broker does not resend what is lost\), got "0"/,
       },
       { args: ['aggregate', '--broker', 'notaurl'], status: 2, message: /--broker must be a broker URL/ },
+      // Members' rows under one id would replace each other's partial counts.
+      {
+        args: ['aggregate', '--share-group', 'counters', '--cassandra', '127.0.0.1:9', '--state-dir', 'STATE_DIR'],
+        status: 2,
+        message:
+          /^mqtt-iot-stream: --share-group with --cassandra needs --aggregator-id: each member writes its own partial counts/,
+      },
       { args: ['aggregate', '--broker', 'http://localhost:1883'], status: 2, message: /--broker must be a broker URL/ },
       {
         args: ['aggregate', '--keyspace', 'bad-name', '--cassandra', '127.0.0.1:9'],

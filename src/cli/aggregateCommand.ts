@@ -114,6 +114,11 @@ async function runAggregate(command: Command): Promise<number> {
   let left = false;
   const ending = { leftForGood: false };
   const { aggregatorId } = s;
+  // The members' rows are partial counts summed at reading: under one id they would replace each other's.
+  if (s.shareGroup !== undefined && s.cassandra !== undefined && aggregatorId === '')
+    throw new UsageError(
+      '--share-group with --cassandra needs --aggregator-id: each member writes its own partial counts, summed when read; give each member its own id',
+    );
   const stateDirectory = s.stateDir ?? defaultStateDirectory(aggregatorId === '' ? 'default' : aggregatorId);
   const format = s.format ?? (process.stdout.isTTY ? 'table' : 'json');
   const tls = { ca: readPem(s.ca), cert: readPem(s.cert), key: readPem(s.key) };

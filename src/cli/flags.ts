@@ -394,7 +394,7 @@ export const flags = {
     value: 'group',
     env: 'MQTT_SHARE_GROUP',
     fallback: undefined,
-    help: 'subscribe as $share/<group>/<topic> (MQTT 5 shared subscription)',
+    help: 'subscribe as $share/<group>/<topic> (MQTT 5 shared subscription); with --cassandra, each member needs its own --aggregator-id',
     group: MQTT,
     read: shareGroup,
   },
