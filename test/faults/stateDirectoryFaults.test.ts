@@ -191,40 +191,29 @@ describe('aggregator with a failing state directory (a real tmpfs, real Mosquitt
     });
   }
 
-  it('loses nothing when killed while the state directory is full and restarted once there is room', async () => {
-    const run = await streamThroughFault({ ...full, name: 'killed' }, 2_000, 600);
-    expect(await run.aggregator.kill('SIGKILL')).to.equal('SIGKILL');
+  /** After the aggregator ended while paused: room again, a restart, and the table must match. */
+  async function restartWithRoom(run: Awaited<ReturnType<typeof streamThroughFault>>, what: string): Promise<void> {
     run.heal();
     await run.aggregator.start();
     await run.publishing.done;
-    const comparison = await closeAndCompare(
-      run.table,
-      run.events,
-      `${run.what}, SIGKILL while paused, restarted with room`,
-    );
+    const comparison = await closeAndCompare(run.table, run.events, `${run.what}, ${what}, restarted with room`);
     expect(comparison, describeDifferences(comparison, run.aggregator.current().output().slice(-3000))).to.include({
       lost: 0,
       doubled: 0,
     });
     expect(await run.aggregator.kill('SIGTERM')).to.equal(0);
+  }
+
+  it('loses nothing when killed while the state directory is full and restarted once there is room', async () => {
+    const run = await streamThroughFault({ ...full, name: 'killed' }, 2_000, 600);
+    expect(await run.aggregator.kill('SIGKILL')).to.equal('SIGKILL');
+    await restartWithRoom(run, 'SIGKILL while paused');
   });
 
   it('exits with status 1 naming the directory when stopped while it is full, and loses nothing once restarted with room', async () => {
     const run = await streamThroughFault({ ...full, name: 'stopped' }, 2_000, 600);
     expect(await run.aggregator.kill('SIGTERM'), run.process.output()).to.equal(1);
     expect(run.process.output()).to.include(`state directory ${run.stateDir}: no space left (ENOSPC)`);
-    run.heal();
-    await run.aggregator.start();
-    await run.publishing.done;
-    const comparison = await closeAndCompare(
-      run.table,
-      run.events,
-      `${run.what}, SIGTERM while paused (status 1), restarted with room`,
-    );
-    expect(comparison, describeDifferences(comparison, run.aggregator.current().output().slice(-3000))).to.include({
-      lost: 0,
-      doubled: 0,
-    });
-    expect(await run.aggregator.kill('SIGTERM')).to.equal(0);
+    await restartWithRoom(run, 'SIGTERM while paused (status 1)');
   });
 });
