@@ -21,6 +21,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { syncPath } from '../internal/syncPath.js';
 
 /** The client id before this one was kept, and the start of every default one. */
 export const CLIENT_ID_PREFIX = 'mqtt-iot-stream-aggregator';
@@ -82,7 +83,7 @@ function keptClientId(directory: string): string {
   } finally {
     unlinkSync(temporary);
   }
-  syncDirectory(directory);
+  syncPath(directory);
   return readKept(path) ?? id;
 }
 
@@ -100,13 +101,4 @@ function hostPart(): string {
     .slice(0, 24)
     .replace(/^-+|-+$/g, '');
   return part === '' ? 'host' : part;
-}
-
-function syncDirectory(directory: string): void {
-  const descriptor = openSync(directory, 'r');
-  try {
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
-  }
 }

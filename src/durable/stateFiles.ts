@@ -37,6 +37,8 @@ import {
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { releaseDirectoryLock, takeDirectoryLock } from '../internal/directoryLock.js';
+import { syncPath } from '../internal/syncPath.js';
 import { StateDirectoryError, type StateDirectoryOperation } from './stateDirectoryError.js';
 
 /** What a durable state directory survives; see {@link DurableWindowedCountOptions.durability}. */
@@ -47,7 +49,6 @@ const OPERATOR = 'durableWindowedCount';
 
 const CHECKPOINT = 'checkpoint.json';
 const JOURNAL = 'journal.log';
-const LOCK = 'lock';
 const PROBE = 'probe.tmp';
 /** What {@link StateFiles.probe} writes: one page, the smallest amount a file system allocates. */
 const PROBE_BYTES = Buffer.alloc(4096, 0x0a);
@@ -115,7 +116,12 @@ export class StateFiles<C, R extends { readonly q: number }> {
     durability: Durability,
   ): { files: StateFiles<C, R>; saved: SavedState<C, R> } {
     mkdirSync(directory, { recursive: true });
-    takeLock(directory);
+    takeDirectoryLock(directory, {
+      inUseHere: `${OPERATOR}: the state directory ${directory} is already in use in this process; give each aggregator its own directory`,
+      inUseBy: (holder) =>
+        `${OPERATOR}: the state directory ${directory} is in use by process ${holder}; give each aggregator its own directory`,
+      cannotLock: `${OPERATOR}: cannot lock the state directory ${directory}`,
+    });
     const files = new StateFiles<C, R>(directory, durability);
     try {
       const checkpointPath = join(directory, CHECKPOINT);
@@ -200,9 +206,9 @@ export class StateFiles<C, R extends { readonly q: number }> {
     const temporary = `${path}.tmp`;
     try {
       writeFileSync(temporary, JSON.stringify(state));
-      if (this.syncEachAppend) syncFile(temporary);
+      if (this.syncEachAppend) syncPath(temporary);
       renameSync(temporary, path);
-      if (this.syncEachAppend) syncFile(this.directory);
+      if (this.syncEachAppend) syncPath(this.directory);
     } catch (error) {
       // A half-written checkpoint takes room and is never read: gone, if the directory lets us.
       try {
@@ -250,7 +256,7 @@ export class StateFiles<C, R extends { readonly q: number }> {
       closeSync(this.journal);
       this.journal = undefined;
     }
-    releaseLock(this.directory);
+    releaseDirectoryLock(this.directory);
   }
 
   private requireOpen(): number {
@@ -273,15 +279,6 @@ export class StateFiles<C, R extends { readonly q: number }> {
     return error instanceof StateDirectoryError
       ? error
       : new StateDirectoryError({ directory: this.directory, operation, cause: error });
-  }
-}
-
-function syncFile(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -318,53 +315,4 @@ function readJournal<R>(path: string): { records: R[]; completeBytes: number; by
     }
   }
   return { records, completeBytes, bytes: content.length };
-}
-
-/** Directories locked by this process: a second operator on one of them is refused too. */
-const lockedHere = new Set<string>();
-
-function takeLock(directory: string): void {
-  const path = join(directory, LOCK);
-  if (lockedHere.has(path))
-    throw new Error(
-      `${OPERATOR}: the state directory ${directory} is already in use in this process; give each aggregator its own directory`,
-    );
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      lockedHere.add(path);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = Number(readFileSync(path, 'utf8'));
-    // An empty lock (a full disk took its pid) names no process: 0 would be this process group.
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
-      throw new Error(
-        `${OPERATOR}: the state directory ${directory} is in use by process ${holder}; give each aggregator its own directory`,
-      );
-    }
-    // Left by a process that died (or by this one, not closed): take it over.
-    unlinkSync(path);
-  }
-  throw new Error(`${OPERATOR}: cannot lock the state directory ${directory}`);
-}
-
-function releaseLock(directory: string): void {
-  const path = join(directory, LOCK);
-  if (!lockedHere.delete(path)) return;
-  try {
-    if (Number(readFileSync(path, 'utf8')) === process.pid) unlinkSync(path);
-  } catch {
-    // Already gone: nothing to release.
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

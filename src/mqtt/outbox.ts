@@ -13,13 +13,14 @@ import {
   openSync,
   readFileSync,
   renameSync,
-  unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { releaseDirectoryLock, takeDirectoryLock } from '../internal/directoryLock.js';
 import { optionChecks } from '../internal/options.js';
+import { syncPath } from '../internal/syncPath.js';
 
 /**
  * The MQTT 5 user properties every message sent through an {@link Outbox} carries: the
@@ -88,7 +89,6 @@ interface OutboxRecord {
 }
 
 const LOG = 'outbox.log';
-const LOCK = 'lock';
 /** Acknowledgement lines past which the log is rewritten with only what is pending. */
 const COMPACT_AFTER = 1_000;
 
@@ -124,7 +124,11 @@ export class Outbox {
     this.sync =
       check.oneOf('durability', options.durability ?? OUTBOX_DEFAULTS.durability, ['process', 'power']) === 'power';
     mkdirSync(directory, { recursive: true });
-    takeLock(directory);
+    takeDirectoryLock(directory, {
+      inUseHere: `the outbox ${directory} is already open in this process`,
+      inUseBy: (holder) => `the outbox ${directory} is in use by process ${holder}; give each publisher its own outbox`,
+      cannotLock: `cannot lock the outbox ${directory}`,
+    });
     try {
       const path = join(directory, LOG);
       const read = existsSync(path) ? readLog(path) : undefined;
@@ -213,7 +217,7 @@ export class Outbox {
       closeSync(this.fd);
       this.fd = undefined;
     }
-    releaseLock(this.directory);
+    releaseDirectoryLock(this.directory);
   }
 
   private write(record: OutboxRecord): void {
@@ -320,54 +324,4 @@ function readLog(path: string): {
   if (publisher === undefined && lines.length > 0)
     throw new Error(`the outbox ${path} has no header line; move it away to start a new one`);
   return { publisher, last, mark, messages: [...messages.values()].sort((a, b) => a.seq - b.seq) };
-}
-
-function syncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Outbox directories locked by this process. */
-const lockedHere = new Set<string>();
-
-function takeLock(directory: string): void {
-  const path = join(directory, LOCK);
-  if (lockedHere.has(path)) throw new Error(`the outbox ${directory} is already open in this process`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      lockedHere.add(path);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = Number(readFileSync(path, 'utf8'));
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder))
-      throw new Error(`the outbox ${directory} is in use by process ${holder}; give each publisher its own outbox`);
-    unlinkSync(path); // left by a process that died
-  }
-  throw new Error(`cannot lock the outbox ${directory}`);
-}
-
-function releaseLock(directory: string): void {
-  const path = join(directory, LOCK);
-  if (!lockedHere.delete(path)) return;
-  try {
-    if (Number(readFileSync(path, 'utf8')) === process.pid) unlinkSync(path);
-  } catch {
-    /* already gone */
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
