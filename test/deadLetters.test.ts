@@ -157,6 +157,12 @@ describe('dead letters on a real Mosquitto', function () {
       () => run.counted() === 6,
       () => `6 requests parsed, got ${run.counted()}`,
     );
+    // mosquitto_sub can read a dead letter before its PUBACK reaches the aggregator, which
+    // acknowledges the message only then: a stop before that leaves the message to come again.
+    await waitFor(
+      () => statistics.value('dead_letter', 'dead_letters_total') === 5,
+      'the broker to acknowledge the 5 dead letters (and so the aggregator their messages)',
+    );
     stop.next();
     await run.done;
 
