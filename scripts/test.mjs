@@ -1,12 +1,13 @@
-// `npm test` after the build: every test file, in two mocha processes side by side.
+// `npm test` after the build: every test file, in three mocha processes side by side.
 //
 //   node scripts/test.mjs [mocha options…]     e.g. npm test -- --grep outage
 //
 // The files that need the Cassandra node (they import test/support/cassandra.ts) run in
-// one process, which starts the node once; every other file runs in the other. The first
-// spends most of its time waiting (a node stopped for three minutes, streams published at
-// a fixed rate); the second is mostly CPU (parsers, fuzzing, type checks, a browser).
-// Side by side they take about as long as the first alone on two cores, instead of the sum.
+// one process, which starts the node once; the files that mostly wait run one after the
+// other in a second (a node stopped for three minutes, on a node of its own; a broker
+// frozen for 40 s); every other file runs in the third, which is mostly CPU (parsers,
+// fuzzing, type checks, a browser). Side by side they take about as long as the longest
+// alone on two cores, instead of the sum.
 //
 // Each process keeps mocha's own config (.mocharc.json: tsx, the leak check). Its output
 // is written to a file and printed whole when it ends, so the two do not interleave; a
@@ -30,13 +31,22 @@ function testFiles(dir) {
 }
 
 const needsCassandra = (file) => /from '(\.\.?\/)+support\/cassandra\.js'/.test(readFileSync(join(root, file), 'utf8'));
+// Minutes of waiting each: a process of their own lets the others use the cores meanwhile.
+const waiting = new Set(['test/faults/cassandraOutageFaults.test.ts', 'test/faults/idleAdvanceStall.test.ts']);
 const files = testFiles(join(root, 'test'));
-// The second runs at a lower priority (nice 10): the fault suite's cases depend on timing
+for (const file of waiting)
+  if (!files.includes(file)) throw new Error(`scripts/test.mjs: ${file} is gone; update its list`);
+// The third runs at a lower priority (nice 10): the fault suite's cases depend on timing
 // (a broker killed 150 ms after the aggregator resumed, what Mosquitto had saved by then),
 // and with both at the same priority they saw what they never see alone.
 const groups = [
-  { name: 'with the Cassandra node', files: files.filter(needsCassandra), nice: 0 },
-  { name: 'without it', files: files.filter((file) => !needsCassandra(file)), nice: 10 },
+  {
+    name: 'with the Cassandra node',
+    files: files.filter((file) => !waiting.has(file) && needsCassandra(file)),
+    nice: 0,
+  },
+  { name: 'that mostly wait', files: files.filter((file) => waiting.has(file)), nice: 0 },
+  { name: 'that need neither', files: files.filter((file) => !waiting.has(file) && !needsCassandra(file)), nice: 10 },
 ].filter((group) => group.files.length > 0);
 
 const logDir = mkdtempSync(join(tmpdir(), 'mqtt-iot-stream-test-'));

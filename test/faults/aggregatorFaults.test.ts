@@ -4,10 +4,10 @@
 // stopped or frozen meanwhile; the final table is compared cell by cell with what was
 // sent, lost and double-counted events reported separately.
 import { expect } from 'chai';
-import { Client, policies } from 'cassandra-driver';
+import { Client } from 'cassandra-driver';
 import { WindowedCountState, encodeIotPayload, makeIotPayload, readLateTotals } from '../../src/index.js';
 import { testClient } from '../support/mqttHelpers.js';
-import { CASSANDRA_START_TIMEOUT_MS, cassandraNode, type CassandraNode } from '../support/cassandra.js';
+import { CASSANDRA_START_TIMEOUT_MS, cassandraNode } from '../support/cassandra.js';
 import { waitFor } from '../support/waitFor.js';
 import {
   MINUTE,
@@ -15,7 +15,6 @@ import {
   aggregatorSuite,
   compareCounts,
   describeDifferences,
-  expectedCounts,
   publishEvents,
   scriptedEvents,
   settledComparison,
@@ -23,43 +22,21 @@ import {
   startPublishing,
   type Comparison,
   type SentEvent,
+  quickReconnection,
 } from './aggregatorHarness.js';
 
 const START = Date.UTC(2026, 10, 30, 8, 0, 0);
-// The driver's default waits up to 10 minutes before trying a node that was down again.
-const quickReconnection = {
-  policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(500, 5_000) },
-};
-/** Every case's figures, printed at the end (the fault table of docs/durability.md). */
-const figures: string[] = [];
-
 describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate command)', function () {
   this.timeout(600_000);
-  let node: CassandraNode;
   const suite = aggregatorSuite('faults', CASSANDRA_START_TIMEOUT_MS, async () => {
-    node = await cassandraNode();
+    const node = await cassandraNode();
     return { client: new Client(node.clientOptions(quickReconnection)), args: ['--cassandra', node.contactPoint] };
   });
   const { lines } = suite;
-  after(() => {
-    if (figures.length > 0)
-      process.stdout.write(`\n      fault figures:\n${figures.map((line) => `        ${line}`).join('\n')}\n`);
-  });
 
   /** Sends one event an hour after the last, so every window before it is final, then compares. */
-  async function closeAndCompare(
-    table: string,
-    events: readonly SentEvent[],
-    caseName: string,
-    extra = '',
-  ): Promise<Comparison> {
-    const before = await suite.closeWindows(events);
-    const comparison = await settledComparison(suite.cassandra, table, expectedCounts(events), before);
-    figures.push(
-      `${caseName}: sent ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}${extra}`,
-    );
-    return comparison;
-  }
+  const closeAndCompare = (table: string, events: readonly SentEvent[], caseName: string, extra?: string) =>
+    suite.closeAndCompare(table, events, caseName, { extra });
 
   const explain = (comparison: Comparison, output: string) =>
     describeDifferences(comparison, `aggregator output:\n${output.slice(-3000)}`);
@@ -149,62 +126,6 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
       expect(await aggregator.kill('SIGTERM')).to.equal(0);
     });
   }
-
-  it('rides out Cassandra stopped for 3 minutes and then frozen (SIGSTOP), with bounded memory, losing nothing', async function () {
-    this.timeout(900_000);
-    // Few rows may wait, so the outage also stops intake: the broker's session queues
-    // the messages meanwhile, and the aggregator reconnects for them once Cassandra is back.
-    const aggregator = await suite.caseAggregator('cassandra', 'append', ['--max-pending-rows', '40']);
-    const process = await aggregator.start();
-    const events = scriptedEvents(lines, 4_400, START, 240);
-    const rss: number[] = [];
-    const sampler = setInterval(() => {
-      try {
-        rss.push(process.rssMb());
-      } catch {
-        /* exited: the checks below say so */
-      }
-    }, 1_000);
-    try {
-      await publishEvents(suite.publisher, events.slice(0, 200), 200);
-      // The test's own client sits the outage out: cassandra-driver 4 leaks the timers
-      // of a host it replaces after an outage, which would keep this process alive.
-      await suite.cassandra.shutdown();
-      await node.stop();
-      const outageStart = Date.now();
-      // 3 minutes at 20 messages a second, event time running: windows close, rows wait.
-      await publishEvents(suite.publisher, events.slice(200, 3_800), 20);
-      while (Date.now() - outageStart < 185_000) await sleep(1_000);
-      expect(process.child.exitCode, `the aggregator survived the outage:\n${process.output()}`).to.equal(null);
-      await node.start();
-      await publishEvents(suite.publisher, events.slice(3_800, 4_100), 100);
-      // Frozen rather than gone: writes time out instead of being refused.
-      globalThis.process.kill(node.pid, 'SIGSTOP');
-      try {
-        await publishEvents(suite.publisher, events.slice(4_100), 10);
-        await sleep(10_000);
-      } finally {
-        globalThis.process.kill(node.pid, 'SIGCONT');
-      }
-      suite.cassandra = new Client(node.clientOptions(quickReconnection));
-      const comparison = await closeAndCompare(
-        aggregator.table,
-        events,
-        'Cassandra stopped 185 s, then SIGSTOP 40 s',
-        `; RSS ${Math.min(...rss).toFixed(0)}–${Math.max(...rss).toFixed(0)} MB`,
-      );
-      expect(comparison, explain(comparison, process.output())).to.include({ lost: 0, doubled: 0 });
-      expect(process.output(), 'the outage is reported').to.match(/cassandraSink|Cassandra/);
-      expect(process.output(), 'intake stopped and resumed')
-        .to.match(/not taking messages until they are written/)
-        .and.match(/taking messages\n/);
-      const early = Math.max(...rss.slice(0, 10));
-      expect(Math.max(...rss) - early, `RSS ${rss.map((mb) => mb.toFixed(0)).join(' ')}`).to.be.lessThan(80);
-    } finally {
-      clearInterval(sampler);
-    }
-    expect(await aggregator.kill('SIGTERM')).to.equal(0);
-  });
 
   it('survives hostile payloads, each followed by good events, and counts the good ones exactly', async () => {
     const aggregator = await suite.caseAggregator('hostile', 'append', [
@@ -317,7 +238,7 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     );
     const unique = new Set(deadLetters);
     const deadLost = garbage.filter((payload) => !unique.has(payload)).length;
-    figures.push(
+    suite.figures.push(
       `late and rejected, SIGKILL ×3: sent ${events.length} (${lateSent} late) + ${garbage.length} garbage; ` +
         `on-time lost ${counted.lost}, double ${counted.doubled}; late kept ${kept.counted}, lost ${kept.lost}, double ${kept.doubled}; ` +
         `dead-lettered ${unique.size} of ${garbage.length} (${deadLetters.length - unique.size} sent twice)`,

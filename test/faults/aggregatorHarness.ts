@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Client } from 'cassandra-driver';
+import { policies, type Client } from 'cassandra-driver';
 import type { MqttClient } from 'mqtt';
 import { encodeIotPayload, ensureWindowCountTable, makeIotPayload, readWindowTotals } from '../../src/index.js';
 import { cliPath as cli } from '../support/cli.js';
@@ -13,6 +13,11 @@ import { corpusLines } from '../support/corpora.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { closeClients, testClient } from '../support/mqttHelpers.js';
 import { waitFor } from '../support/waitFor.js';
+
+/** Client options that try a node again within 5 s once it is back (the driver's default waits up to 10 minutes). */
+export const quickReconnection = {
+  policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(500, 5_000) },
+};
 
 export const TOPIC = 'faults/gpiotopic';
 export const MINUTE = 60_000;
@@ -387,11 +392,32 @@ export class AggregatorSuite {
   publisher!: MqttClient;
   /** Each aggregator's state directory is made below it. */
   workDir!: string;
+  /** Each case's figures, printed after the suite (the fault tables of docs/durability.md). */
+  readonly figures: string[] = [];
   private cassandraArgs: readonly string[] = [];
   private readonly runners: AggregatorRunner[] = [];
 
   /** `name` prefixes the publisher's client id, the work folder and the cases' tables. */
   constructor(readonly name: string) {}
+
+  /**
+   * Closes every window of `events` ({@link closeWindows}), waits for `table` to settle on
+   * their counts, and records the case's figures as `<caseName>: <sent> …, counted, lost,
+   * double-counted<extra>`; `sent` names what the events were ("pressed" for a button).
+   */
+  async closeAndCompare(
+    table: string,
+    events: readonly SentEvent[],
+    caseName: string,
+    { sent = 'sent', extra = '' }: { sent?: string; extra?: string } = {},
+  ): Promise<Comparison> {
+    const before = await this.closeWindows(events);
+    const comparison = await settledComparison(this.cassandra, table, expectedCounts(events), before);
+    this.figures.push(
+      `${caseName}: ${sent} ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}${extra}`,
+    );
+    return comparison;
+  }
 
   /** Drops `hyper.<table>` if it is there and makes it anew. */
   async freshTable(table: string): Promise<void> {
@@ -459,6 +485,10 @@ export class AggregatorSuite {
 
   /** The `after` hook's work: every aggregator still running SIGKILLed, the clients closed, the broker and the work folder gone. */
   async dispose(): Promise<void> {
+    if (this.figures.length > 0)
+      process.stdout.write(
+        `\n      figures (${this.name}):\n${this.figures.map((line) => `        ${line}`).join('\n')}\n`,
+      );
     for (const runner of this.runners) for (const process of runner.processes) process.child.kill('SIGKILL');
     await closeClients();
     await this.cassandra?.shutdown();

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, policies } from 'cassandra-driver';
+import { Client } from 'cassandra-driver';
 import type { MqttClient } from 'mqtt';
 import { cliPath as cli } from '../support/cli.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode } from '../support/cassandra.js';
@@ -20,18 +20,10 @@ import {
   TOPIC,
   aggregatorSuite,
   describeDifferences,
-  expectedCounts,
-  settledComparison,
   sleep,
-  type Comparison,
   type SentEvent,
+  quickReconnection,
 } from './aggregatorHarness.js';
-
-const quickReconnection = {
-  policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(500, 5_000) },
-};
-/** Every case's figures, printed at the end. */
-const figures: string[] = [];
 
 /** The publish command, running. */
 interface PublisherProcess {
@@ -117,12 +109,6 @@ describe('publisher under faults (the publish and aggregate commands, real Mosqu
     const node = await cassandraNode();
     return { client: new Client(node.clientOptions(quickReconnection)), args: ['--cassandra', node.contactPoint] };
   });
-  after(() => {
-    if (figures.length > 0)
-      process.stdout.write(
-        `\n      publisher fault figures:\n${figures.map((line) => `        ${line}`).join('\n')}\n`,
-      );
-  });
 
   /** A log of `count` corpus lines in the case's folder; its lines. */
   function writeLog(name: string, count: number): { path: string; lines: string[] } {
@@ -155,14 +141,8 @@ describe('publisher under faults (the publish and aggregate commands, real Mosqu
     ];
   }
 
-  async function closeAndCompare(table: string, events: readonly SentEvent[], caseName: string): Promise<Comparison> {
-    const before = await suite.closeWindows(events);
-    const comparison = await settledComparison(suite.cassandra, table, expectedCounts(events), before);
-    figures.push(
-      `${caseName}: pressed ${events.length}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}`,
-    );
-    return comparison;
-  }
+  const closeAndCompare = (table: string, events: readonly SentEvent[], caseName: string) =>
+    suite.closeAndCompare(table, events, caseName, { sent: 'pressed' });
 
   it('loses no press and counts none twice when the broker is stopped and restarted during presses', async () => {
     const aggregator = await suite.caseAggregator('outage', 'append');
@@ -238,7 +218,7 @@ describe('publisher under faults (the publish and aggregate commands, real Mosqu
     const events = pressedEvents(observer.seen, log.lines, distinct);
     const resent = observer.seen.length - distinct;
     const comparison = await closeAndCompare(aggregator.table, events, 'publisher SIGKILLed 5 times');
-    figures.push(
+    suite.figures.push(
       `  (killed with ${killedAt.join(', ')} seen; ${resent} messages the observer got twice (sent again from the outbox, or redelivered to it); third run acknowledged ${taken(third.output())})`,
     );
     expect(resent, 'messages sent again from the outbox').to.be.above(0);

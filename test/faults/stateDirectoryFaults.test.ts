@@ -14,14 +14,11 @@ import { waitFor } from '../support/waitFor.js';
 import {
   aggregatorSuite,
   describeDifferences,
-  expectedCounts,
   scriptedEvents,
-  settledComparison,
   sleep,
   startPublishing,
   type AggregatorProcess,
   type AggregatorRunner,
-  type Comparison,
   type Publishing,
   type SentEvent,
 } from './aggregatorHarness.js';
@@ -29,8 +26,6 @@ import {
 const START = Date.UTC(2026, 10, 30, 9, 0, 0);
 /** Room for the state (a checkpoint is about 0.5 MB, written beside the last one) and little more. */
 const TMPFS_BYTES = 4 * 1024 * 1024;
-/** Every case's figures, printed at the end (the fault table of docs/durability.md). */
-const figures: string[] = [];
 
 const PAUSED =
   /state directory (\S+): (.+?) \((E[A-Z]+)\); intake paused, nothing acknowledged since; resumes when it is writable/g;
@@ -46,10 +41,6 @@ describe('aggregator with a failing state directory (a real tmpfs, real Mosquitt
   const undo: (() => void)[] = [];
   after(() => {
     for (const step of undo.reverse()) step();
-    if (figures.length > 0)
-      process.stdout.write(
-        `\n      state directory figures:\n${figures.map((line) => `        ${line}`).join('\n')}\n`,
-      );
   });
 
   function tmpfs(): Tmpfs {
@@ -58,14 +49,8 @@ describe('aggregator with a failing state directory (a real tmpfs, real Mosquitt
     return disk;
   }
 
-  async function closeAndCompare(table: string, events: readonly SentEvent[], caseName: string): Promise<Comparison> {
-    const before = await suite.closeWindows(events);
-    const comparison = await settledComparison(suite.cassandra, table, expectedCounts(events), before);
-    figures.push(
-      `${caseName}: sent ${comparison.expected}, counted ${comparison.counted}, lost ${comparison.lost}, double-counted ${comparison.doubled}`,
-    );
-    return comparison;
-  }
+  const closeAndCompare = (table: string, events: readonly SentEvent[], caseName: string) =>
+    suite.closeAndCompare(table, events, caseName);
 
   /** The pause and resume lines the aggregator printed. */
   function pauses(process: AggregatorProcess): { paused: string[][]; resumed: string[] } {
