@@ -12,7 +12,9 @@ import {
   encodeIotPayload,
   fromMqtt,
   makeIotPayload,
+  parseAccessLog,
   toMqtt,
+  windowedCount,
   type DecodedMqttMessage,
   type Rejection,
 } from '../src/index.js';
@@ -95,6 +97,67 @@ describe('MQTT interoperability with mosquitto_pub, mosquitto_sub and the origin
     ]);
     expect(rejections[0]!.kind).to.equal('payload');
     expect(rejections[0]!.reason).to.match(/^message on "interop\/pub": payload is not JSON/);
+  });
+
+  it("windows by the event-time user property mosquitto_pub -V mqttv5 -D sets, not by the payload's iottimestamp, and by iottimestamp without one", async function () {
+    const topic = 'interop/event-time';
+    // Every payload says 2020-07-01 12:00:30; the property, where there is one, says March 2021.
+    const payload = (status: number) =>
+      JSON.stringify({
+        iottimestamp: '2020-07-01 12:00:30',
+        accesslogs: `127.0.0.1 - - [01/Jul/2020:12:00:30 +0000] "GET / HTTP/1.1" ${status} 5`,
+      });
+    const property = (...values: string[]) =>
+      values.flatMap((value) => ['-D', 'publish', 'user-property', 'event-time', value]);
+    const sent: { readonly version: string; readonly status: number; readonly properties: string[] }[] = [
+      // Refused: an unreadable time, and two different times under one name.
+      { version: 'mqttv5', status: 200, properties: property('yesterday') },
+      { version: 'mqttv5', status: 200, properties: property('2021-03-04T05:06:07Z', '2021-03-04T05:09:00Z') },
+      // No property (an MQTT 3.1.1 publisher cannot send one): the payload's time. Sent before
+      // the 2021 events, whose watermark would make the 2020 window final.
+      { version: 'mqttv5', status: 200, properties: [] },
+      { version: 'mqttv311', status: 500, properties: [] },
+      // The property's time, in each form it takes.
+      { version: 'mqttv5', status: 200, properties: property('2021-03-04 05:06:07.123456') },
+      { version: 'mqttv5', status: 200, properties: property('2021-03-04T07:06:30+02:00') },
+      { version: 'mqttv5', status: 404, properties: property(String(Date.UTC(2021, 2, 4, 5, 6, 40))) },
+      { version: 'mqttv5', status: 200, properties: property('2021-03-04T05:07:01Z', '2021-03-04 05:07:01') },
+    ];
+    const rejections: Rejection[] = [];
+    const onReject = (rejection: Rejection) => rejections.push(rejection);
+    const rows = lastValueFrom(
+      fromMqtt(broker.url, topic, { qos: 1 }).pipe(
+        decodeIotPayload({ eventTimeProperty: 'event-time', onReject }),
+        parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
+        take(sent.length - 2),
+        windowedCount({
+          eventTime: ({ input }) => input.payload.iottimestamp,
+          key: ({ record }) => record.status,
+          windowDuration: '1 minute',
+          watermarkDelay: '2 minutes',
+        }),
+        toArray(),
+      ),
+    );
+    await waitFor(() => countLog(broker.log(), / 1 interop\/event-time/) === 1, 'the subscription');
+    for (const { version, status, properties } of sent) {
+      const args = ['-h', '127.0.0.1', '-p', String(broker.port), '-V', version, '-q', '1', '-t', topic];
+      await run('mosquitto_pub', [...args, ...properties, '-m', payload(status)]);
+    }
+    const counted = (await rows).map(
+      (row) => `${row.windowStart.toISOString()} ${row.windowEnd.toISOString()} ${row.key} ${row.count}`,
+    );
+    expect(counted.sort()).to.deep.equal([
+      '2020-07-01T12:00:00.000Z 2020-07-01T12:01:00.000Z 200 1',
+      '2020-07-01T12:00:00.000Z 2020-07-01T12:01:00.000Z 500 1',
+      '2021-03-04T05:06:00.000Z 2021-03-04T05:07:00.000Z 200 2',
+      '2021-03-04T05:06:00.000Z 2021-03-04T05:07:00.000Z 404 1',
+      '2021-03-04T05:07:00.000Z 2021-03-04T05:08:00.000Z 200 1',
+    ]);
+    expect(rejections.map(({ kind, reason }) => `${kind}: ${reason}`)).to.deep.equal([
+      `timestamp: message on "${topic}": user property "event-time" is "yesterday", not a time like "2020-07-01 12:34:56.789012" (UTC), ISO 8601 ("2020-07-01T12:34:56.789Z") or epoch milliseconds`,
+      `timestamp: message on "${topic}": user property "event-time" is given 2 times, with different times: "2021-03-04T05:06:07Z" and "2021-03-04T05:09:00Z"`,
+    ]);
   });
 
   it('receives and decodes what the original Python publisher (paho-mqtt) sends for real access-log lines', async function () {

@@ -45,6 +45,25 @@ describe('the outbox', () => {
     second.close();
   });
 
+  it("keeps a message's own user properties (an event time) and gives them back after a restart, publisher and seq over them", () => {
+    const first = openOutbox(dir);
+    first.add('t', 'stamped', undefined, { 'event-time': '2020-07-01T12:34:56.789Z', tags: ['a', 'b'] });
+    first.add('t', 'claims a seq', undefined, { seq: '999' });
+    first.add('t', 'plain');
+    first.close();
+    const second = openOutbox(dir);
+    const [stamped, claims, plain] = second.restored;
+    expect(second.userProperties(stamped!)).to.deep.equal({
+      'event-time': '2020-07-01T12:34:56.789Z',
+      tags: ['a', 'b'],
+      publisher: second.publisher,
+      seq: '1',
+    });
+    expect(second.userProperties(claims!)).to.deep.equal({ publisher: second.publisher, seq: '2' });
+    expect(plain!.userProperties).to.equal(undefined);
+    second.close();
+  });
+
   it('refuses one message more than maxMessages, and a second process on the same directory', () => {
     const outbox = openOutbox(dir, { maxMessages: 2 });
     outbox.add('t', 'a');

@@ -64,6 +64,7 @@ const aggregateFlags = {
   watermark: flags.watermark,
   outputMode: flags.outputMode,
   idleAdvance: flags.idleAdvance,
+  eventTimeProperty: flags.readEventTimeProperty,
   maxEventTimeAhead: flags.maxEventTimeAhead,
   format: flags.format,
   statusEvery: flags.statusEvery,
@@ -156,7 +157,11 @@ async function runAggregate(command: Command): Promise<number> {
   const statusEvery = s.statusEvery ?? 0;
   const topic = s.shareGroup === undefined ? s.topic : `$share/${s.shareGroup}/${s.topic}`;
   const into = s.cassandra === undefined ? 'stdout' : `${s.keyspace}.${s.table}`;
-  const windows = `${describeDuration(s.window)}, watermark ${describeDuration(s.watermark)}`;
+  const windows =
+    `${describeDuration(s.window)}, watermark ${describeDuration(s.watermark)}` +
+    (s.eventTimeProperty === undefined
+      ? ''
+      : `, event time from user property "${s.eventTimeProperty}" (iottimestamp without it)`);
 
   const statistics = new LiveStatistics();
   const tally = new Tally();
@@ -321,6 +326,7 @@ async function runAggregate(command: Command): Promise<number> {
             durability: s.durability,
             maxPayloadBytes,
             maxPendingRows: s.maxPendingRows,
+            ...(s.eventTimeProperty === undefined ? {} : { eventTimeProperty: s.eventTimeProperty }),
             ...(s.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: s.maxEventTimeAhead }),
             statistics,
             write,

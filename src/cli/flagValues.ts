@@ -13,6 +13,7 @@ import { isStateDirectoryName } from '../durable/stateFiles.js';
 import { describeDuration, durationMillis } from '../duration.js';
 import { BROKER_URL_SCHEMES, SUGGESTED_BROKER_SCHEMES, urlScheme } from '../mqtt/connection.js';
 import { topicFilterProblem, topicNameProblem } from '../mqtt/topicFilter.js';
+import { userPropertyNameProblem } from '../payload/eventTimeProperty.js';
 
 /** What is wrong with a flag's value, as `must be …, got "…"` (the flag's name goes in front). */
 export class FlagValueProblem extends Error {
@@ -101,6 +102,12 @@ export const topicName: FlagReader<string> = (text) => {
 /** A topic filter to subscribe to (fromMqtt's rule). */
 export const topicFilter: FlagReader<string> = (text) => {
   const problem = topicFilterProblem(text);
+  return problem === undefined ? text : refuse(problem, text);
+};
+
+/** The name of an MQTT 5 user property (the library's rule). */
+export const userPropertyName: FlagReader<string> = (text) => {
+  const problem = text === '' ? 'the name of a user property' : userPropertyNameProblem(text);
   return problem === undefined ? text : refuse(problem, text);
 };
 

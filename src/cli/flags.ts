@@ -26,6 +26,7 @@ import {
   shareGroup,
   topicFilter,
   topicName,
+  userPropertyName,
   wholeNumber,
   type FlagReader,
 } from './flagValues.js';
@@ -360,6 +361,25 @@ export const flags = {
     choices: ['append', 'update'],
     group: WINDOWS,
     read: oneOf(['append', 'update']),
+  },
+  // One variable for both ends: the publishers and the aggregator must name the same property.
+  readEventTimeProperty: {
+    name: 'event-time-property',
+    value: 'name',
+    env: 'MQTT_EVENT_TIME_PROPERTY',
+    fallback: undefined,
+    help: "take each message's event time from this MQTT 5 user property (e.g. event-time) when it has it: ISO 8601, iottimestamp's form or epoch ms; without it, iottimestamp; an unreadable one is rejected",
+    group: WINDOWS,
+    read: userPropertyName,
+  },
+  stampEventTimeProperty: {
+    name: 'event-time-property',
+    value: 'name',
+    env: 'MQTT_EVENT_TIME_PROPERTY',
+    fallback: undefined,
+    help: 'also stamp the press time into this MQTT 5 user property (e.g. event-time), in ISO 8601 UTC, for aggregate --event-time-property',
+    group: MQTT,
+    read: userPropertyName,
   },
   maxEventTimeAhead: {
     name: 'max-event-time-ahead',

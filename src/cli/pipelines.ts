@@ -1,6 +1,7 @@
 /**
  * The aggregator's pipelines as `aggregate` and the demo run them: the reference
- * windows (requests per HTTP status in event time read from `iottimestamp`), exactly
+ * windows (requests per HTTP status in event time read from `iottimestamp`, or from a
+ * user property with `aggregate --event-time-property`), exactly
  * once for `aggregate` (a persistent session, durableWindowedCount, the rows to
  * Cassandra or stdout) and plain for the demo (windowedCount in update mode), each
  * reporting to the command's live statistics and status line. The same operators as
@@ -64,20 +65,30 @@ export interface CountReport {
 
 type Request = ParsedAccessLog<DecodedMqttMessage>;
 
-/** The payload decoded and its log line parsed: the requests to count. */
+/**
+ * The payload decoded and its log line parsed: the requests to count. The event time
+ * is the payload's `iottimestamp`, or the user property `eventTimeProperty` names
+ * where a message has it (decodeIotPayload puts it in `iottimestamp`).
+ */
 function requests(
   onReject: (rejection: Rejection) => void,
-  maxPayloadBytes?: number,
+  options: { readonly maxPayloadBytes?: number; readonly eventTimeProperty?: string } = {},
 ): OperatorFunction<MqttMessage, Request> {
+  const { maxPayloadBytes, eventTimeProperty } = options;
   return (messages) =>
     messages.pipe(
-      decodeIotPayload({ onReject, ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }) }),
+      decodeIotPayload({
+        onReject,
+        ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }),
+        ...(eventTimeProperty === undefined ? {} : { eventTimeProperty }),
+      }),
       parseAccessLog({ line: ({ payload }: DecodedMqttMessage) => payload.accesslogs, onReject }),
     );
 }
 
 /**
- * The reference windows: requests per HTTP status, in event time read from `iottimestamp`.
+ * The reference windows: requests per HTTP status, in event time read from `iottimestamp`
+ * (which holds the user property's time, with `eventTimeProperty`).
  * Idle advance counts only the silence `liveness` proves (the broker answering its pings
  * with nothing more for us), so a stalled or lost broker closes no window.
  */
@@ -126,6 +137,8 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
   readonly maxEventTimeAhead?: Duration;
   /** Larger payloads are rejected unparsed. */
   readonly maxPayloadBytes?: number;
+  /** The MQTT 5 user property that gives a message's event time when it has it (decodeIotPayload's option). */
+  readonly eventTimeProperty?: string;
   /** Rows counted and not yet written before intake stops. */
   readonly maxPendingRows?: number;
   /** Told when intake stops because rows wait for the writer, and when it resumes. */
@@ -192,7 +205,7 @@ function aggregatorOf(
       durability: settings.durability ?? 'process',
       // The hook counts each decode and parse rejection by kind in the statistics, then
       // hands it to the operator's onReject below (the report): passing both would report it twice.
-      prepare: (messages, { onReject }) => messages.pipe(requests(onReject, settings.maxPayloadBytes)),
+      prepare: (messages, { onReject }) => messages.pipe(requests(onReject, settings)),
       ...statusWindows(settings, liveness),
       ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
       ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),

@@ -112,6 +112,7 @@ const publishFlags = {
     group: 'MQTT:',
     read: nonEmpty,
   },
+  eventTimeProperty: flags.stampEventTimeProperty,
   durability: {
     ...flags.durability,
     env: 'PUBLISH_DURABILITY',
@@ -152,6 +153,8 @@ ignored (its line left for a later press) and stderr says so. --outbox DIR keeps
 each message in a file until its acknowledgement, with the place in the log: a
 restart, a crash or a power cut (--durability power) sends it again, and the
 aggregator recognises what it counted already (publisher id and seq).
+--event-time-property NAME also stamps the press time into that MQTT 5 user
+property, for aggregate --event-time-property NAME.
 
 It connects first and stops at once if it cannot. Ctrl-C, SIGTERM, --count or
 the end of stdin stops it after the messages in flight; then one line says how
@@ -246,8 +249,8 @@ async function runPublish(command: Command): Promise<number> {
         ...(settings.ca === undefined ? {} : { ca: readFileSync(settings.ca) }),
         ...(settings.cert === undefined ? {} : { cert: readFileSync(settings.cert) }),
         ...(settings.key === undefined ? {} : { key: readFileSync(settings.key) }),
-        // The outbox's publisher id and seq are MQTT 5 user properties.
-        ...(outbox === undefined ? {} : { protocolVersion: 5 as const }),
+        // The outbox's publisher id and seq, and the event time, are MQTT 5 user properties.
+        ...(outbox === undefined && settings.eventTimeProperty === undefined ? {} : { protocolVersion: 5 as const }),
       },
       (line) => process.stdout.write(`${line}\n`),
     );
@@ -326,6 +329,7 @@ async function runPublish(command: Command): Promise<number> {
           ignoring = false;
           if (++taken === count) stopFor('count');
         },
+        ...(settings.eventTimeProperty === undefined ? {} : { eventTimeProperty: settings.eventTimeProperty }),
         ...(outbox === undefined
           ? {}
           : {

@@ -5,7 +5,7 @@
 // operators; the command adds presses from a timer or the acknowledgements instead of
 // a button, lines from stdin, each line's place in its file carried to its
 // acknowledgement (for the position file), one toMqtt for the whole run (an outage
-// keeps the presses in order, bounded) and the outbox.
+// keeps the presses in order, bounded), the outbox and the press time as a user property.
 import type { MqttClient } from 'mqtt';
 import { Observable, concatMap, filter, from, map, takeWhile, tap } from 'rxjs';
 import { fromGpioButton } from '../gpio/fromGpioButton.js';
@@ -51,6 +51,11 @@ export interface PublishSettings {
   readonly outbox?: Outbox;
   /** With `outbox`: what is kept with each line's message (its place in the log). */
   readonly outboxMark?: (published: PublishedLine) => unknown;
+  /**
+   * An MQTT 5 user property to stamp each message's time into too (ISO 8601, UTC), for
+   * an aggregator that reads the event time from it. The client must speak MQTT 5.
+   */
+  readonly eventTimeProperty?: string;
 }
 
 /** Messages waiting for the broker at most, by default. */
@@ -88,6 +93,7 @@ export function publishLines(settings: PublishSettings): Observable<MqttPublishe
     onIgnored = () => {},
     outbox,
     outboxMark,
+    eventTimeProperty,
   } = settings;
   return withGpioBackend(
     backend,
@@ -135,6 +141,14 @@ export function publishLines(settings: PublishSettings): Observable<MqttPublishe
               },
               ...(outbox === undefined ? {} : { outbox }),
               ...(outboxMark === undefined ? {} : { outboxMark }),
+              // The same instant as iottimestamp; an outbox keeps it with the message.
+              ...(eventTimeProperty === undefined
+                ? {}
+                : {
+                    properties: (published: PublishedLine) => ({
+                      userProperties: { [eventTimeProperty]: published.payload.iottimestamp.toISOString() },
+                    }),
+                  }),
             }),
           )
           .subscribe({

@@ -54,6 +54,8 @@ export interface OutboxMessage {
   readonly payload: Buffer;
   /** What the caller kept with it (e.g. a place in a log), as JSON. */
   readonly mark: unknown;
+  /** The message's own MQTT 5 user properties (an event time…), sent again with it after a restart. */
+  readonly userProperties?: Readonly<Record<string, string | string[]>>;
 }
 
 /** The error {@link Outbox.add} throws when `maxMessages` are unacknowledged. */
@@ -79,11 +81,12 @@ interface OutboxRecord {
   /** The header: the publisher id, the last sequence number and mark (after a compaction). */
   readonly publisher?: string;
   readonly last?: number;
-  /** A message: sequence number, topic, payload (base64), mark. */
+  /** A message: sequence number, topic, payload (base64), mark, user properties. */
   readonly s?: number;
   readonly t?: string;
   readonly p?: string;
   readonly m?: unknown;
+  readonly u?: Record<string, string | string[]>;
   /** An acknowledgement of sequence number `a`. */
   readonly a?: number;
 }
@@ -184,15 +187,28 @@ export class Outbox {
 
   /**
    * Writes a message to the outbox before it is published and returns it with its
-   * sequence number. Throws an {@link OutboxFullError} when `maxMessages` are pending,
-   * or the file system's error (nothing is then kept).
+   * sequence number. `userProperties` are the message's own, kept with it so that it is
+   * sent again as it was (its other MQTT 5 properties are not kept). Throws an
+   * {@link OutboxFullError} when `maxMessages` are pending, or the file system's error
+   * (nothing is then kept).
    */
-  add(topic: string, payload: Buffer | string, mark?: unknown): OutboxMessage {
+  add(
+    topic: string,
+    payload: Buffer | string,
+    mark?: unknown,
+    userProperties?: Readonly<Record<string, string | string[]>>,
+  ): OutboxMessage {
     if (this.pending.size >= this.maxMessages)
       throw new OutboxFullError({ directory: this.directory, maxMessages: this.maxMessages });
     const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    const message: OutboxMessage = { seq: this.lastSeq + 1, topic, payload: bytes, mark };
-    this.write({ s: message.seq, t: topic, p: bytes.toString('base64'), ...(mark === undefined ? {} : { m: mark }) });
+    const message: OutboxMessage = {
+      seq: this.lastSeq + 1,
+      topic,
+      payload: bytes,
+      mark,
+      ...(userProperties === undefined ? {} : { userProperties }),
+    };
+    this.write(messageRecord(message));
     this.lastSeq = message.seq;
     if (mark !== undefined) this.lastMark = mark;
     this.pending.set(message.seq, message);
@@ -206,9 +222,13 @@ export class Outbox {
     if (++this.acknowledgedSinceCompaction >= COMPACT_AFTER) this.compact();
   }
 
-  /** The user properties of `message`: `publisher` and `seq`. */
-  userProperties(message: OutboxMessage): Record<string, string> {
-    return { [PUBLISHER_PROPERTY]: this.publisher, [SEQUENCE_PROPERTY]: String(message.seq) };
+  /** The user properties of `message`: its own, then `publisher` and `seq`. */
+  userProperties(message: OutboxMessage): Record<string, string | string[]> {
+    return {
+      ...message.userProperties,
+      [PUBLISHER_PROPERTY]: this.publisher,
+      [SEQUENCE_PROPERTY]: String(message.seq),
+    };
   }
 
   /** Closes the file and releases the lock; what is pending stays for the next run. Safe to call twice. */
@@ -278,6 +298,7 @@ function messageRecord(message: OutboxMessage): OutboxRecord {
     t: message.topic,
     p: message.payload.toString('base64'),
     ...(message.mark === undefined ? {} : { m: message.mark }),
+    ...(message.userProperties === undefined ? {} : { u: message.userProperties }),
   };
 }
 
@@ -316,6 +337,7 @@ function readLog(path: string): {
         topic: record.t,
         payload: Buffer.from(record.p, 'base64'),
         mark: record.m,
+        ...(record.u === undefined ? {} : { userProperties: record.u }),
       });
       last = Math.max(last, record.s);
       if (record.m !== undefined) mark = record.m;

@@ -38,9 +38,10 @@ export interface ToMqttOptions<T> extends WriteQueueOptions<T> {
   /**
    * An outbox ({@link openOutbox}) that keeps each message until its PUBACK, in a file:
    * each value is written there as it arrives (before it waits for a slot, so a value
-   * queued during an outage survives a crash too), with the MQTT 5 user properties
-   * `publisher` and `seq`, and leaves it at its acknowledgement. The messages an earlier
-   * run left there are published again first, in order, when the first subscription
+   * queued during an outage survives a crash too), with its user properties (from
+   * `properties`) and the MQTT 5 user properties `publisher` and `seq`, and leaves it
+   * at its acknowledgement. The messages an earlier run left there are published again
+   * first, in order, with their user properties, when the first subscription
    * starts (their acknowledgements are not emitted: they are not values of this
    * stream). A value that finds the outbox full is rejected (kind `'queue-full'`). Needs
    * QoS 1 or 2. The outbox is yours: `toMqtt` does not close it.
@@ -218,10 +219,7 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
         const properties =
           kept === undefined
             ? prepared.properties
-            : {
-                ...prepared.properties,
-                userProperties: { ...prepared.properties?.userProperties, ...outbox!.userProperties(kept) },
-              };
+            : { ...prepared.properties, userProperties: outbox!.userProperties(kept) };
         const publishOptions: IClientPublishOptions = {
           qos,
           retain,
@@ -278,7 +276,12 @@ export function toMqtt<T>(conn: MqttConnection, options: ToMqttOptions<T>): Oper
           return;
         }
         try {
-          const kept = outbox!.add(prepared.topic, prepared.payload, outboxMark?.(value));
+          const kept = outbox!.add(
+            prepared.topic,
+            prepared.payload,
+            outboxMark?.(value),
+            prepared.properties?.userProperties,
+          );
           arrived.push({ ...prepared, kept });
         } catch (error) {
           if (error instanceof OutboxFullError)

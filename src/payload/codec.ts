@@ -15,8 +15,9 @@ import { formatEventTime, parseEventTime } from './timestamp.js';
  * than about 100 characters and never a walk into the value, so a 16 MiB string or
  * an array nested 100,000 deep is described as cheaply as a number. (io-ts's own
  * rendering, `JSON.stringify` of the whole value, is neither.)
+ * @internal
  */
-function describeValue(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (typeof value === 'string') {
