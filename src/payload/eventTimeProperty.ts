@@ -34,6 +34,7 @@ export interface PropertyTimeProblem {
  */
 export function userPropertyNameProblem(name: string): string | undefined {
   if (name.includes('\u0000')) return 'a user property name without U+0000 (MQTT strings cannot hold it)';
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes: a short name needs no counting.
   if (name.length > 21_845 && Buffer.byteLength(name, 'utf8') > 65_535)
     return "a user property name of at most 65,535 UTF-8 bytes (MQTT's limit)";
   return undefined;
