@@ -95,7 +95,7 @@ export interface DecodeIotPayloadOptions extends DecodeIotPayloadBytesOptions, R
  *   .subscribe(({ payload }) => console.log(payload.iottimestamp.toISOString(), payload.accesslogs));
  * ```
  *
- * @example The event time from the user property `event-time`, where a message has one
+ * @example The event time from the user property event-time, where a message has one
  * ```ts
  * import { fromMqtt, decodeIotPayload } from 'mqtt-iot-stream';
  *
