@@ -22,6 +22,7 @@ const FOLDER_GROUPS = {
   accesslog: 'Access logs',
   window: 'Windows',
   durable: 'Windows',
+  aggregate: 'Windows',
   cassandra: 'Cassandra',
   observe: 'Observability',
 };

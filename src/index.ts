@@ -50,6 +50,22 @@ export type { QuietProof, SourceLiveness } from './window/idleAdvance.js';
 export type { Duration } from './duration.js';
 export type { WindowRow } from './window/windowRow.js';
 
+export { windowedAggregate } from './aggregate/windowedAggregate.js';
+export type { WindowedAggregateOperatorOptions } from './aggregate/windowedAggregate.js';
+export { WindowedAggregateState } from './aggregate/WindowedAggregateState.js';
+export type {
+  AggregateRow,
+  AggregateSettings,
+  WindowedAggregateOptions,
+  WindowedAggregateSnapshot,
+  WindowedAggregateStats,
+} from './aggregate/WindowedAggregateState.js';
+export { AggregateCell } from './aggregate/AggregateCell.js';
+export type { AggregatePartial, AggregateValues } from './aggregate/AggregateCell.js';
+export type { QuantileSketchPartial, SketchBinsPartial } from './aggregate/QuantileSketch.js';
+export { quantileName, resolveAggregateSpec } from './aggregate/aggregateSpec.js';
+export type { AggregateOptions, AggregateSpec } from './aggregate/aggregateSpec.js';
+
 export { fromMqtt, MqttSubscribeError } from './mqtt/fromMqtt.js';
 export { BrokerLiveness } from './mqtt/brokerLiveness.js';
 export type { BrokerLivenessOptions } from './mqtt/brokerLiveness.js';

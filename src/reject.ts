@@ -13,6 +13,7 @@ export type RejectionKind =
   | 'line' // an access-log line that is not one
   | 'late' // an event whose window was already final
   | 'future' // an event time too far ahead of the clock (windowedCount's maxEventTimeAhead)
+  | 'value' // an event whose value to aggregate cannot be read (windowedAggregate)
   | 'message' // any other refused message (e.g. publish not authorised)
   | 'row' // a value cassandraSink cannot write (toValues throws, a value of the wrong type)
   | 'queue-full' // a value a writing operator had no room for (onQueueFull: 'reject')

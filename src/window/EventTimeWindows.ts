@@ -47,9 +47,11 @@ export abstract class EventTimeWindows<E, K, C, R> {
   rowsEmitted = 0;
   stateSize = 0;
 
+  /** @internal */
   protected readonly settings: WindowSettings<E, K>;
   private readonly eventTimeOf: (event: E) => number | Date;
   private readonly keyOf: (event: E) => K;
+  /** The window length in milliseconds. @internal */
   protected readonly length: number;
   private readonly slide: number;
   private readonly offset: number;
@@ -115,15 +117,17 @@ export abstract class EventTimeWindows<E, K, C, R> {
   /**
    * Adds `event` to `key`'s cell in one window (making the cell if `cells` has none, and
    * counting it in `stateSize`); returns the cell, for an `update` row.
+   * @internal
    */
   protected abstract addTo(cells: Map<K, C>, key: K, event: E): C;
 
-  /** The row of one cell. */
+  /** The row of one cell. @internal */
   protected abstract rowOf(windowStart: number, key: K, cell: C, final: boolean): R;
 
   /**
    * Whether to count `event`, once its time is known to be valid and not too far ahead:
    * a subclass that reads more of it (a value) rejects it here, reporting why.
+   * @internal
    */
   protected accepts(event: E): boolean {
     void event;
@@ -266,7 +270,7 @@ export abstract class EventTimeWindows<E, K, C, R> {
     return rows;
   }
 
-  /** Everything the future output depends on, with each cell made by `save` (a copy). */
+  /** Everything the future output depends on, with each cell made by `save` (a copy). @internal */
   protected saveState<S>(save: (cell: C) => S): WindowsState<K, S> {
     return {
       watermark: finiteOrNull(this.currentWatermark),
@@ -283,6 +287,7 @@ export abstract class EventTimeWindows<E, K, C, R> {
   /**
    * Throws unless nothing happened yet: a snapshot is restored into new windows only.
    * @throws Error when events were already pushed (or the watermark advanced).
+   * @internal
    */
   protected assertFresh(context: string): void {
     if (this.eventsSeen > 0 || this.currentWatermark !== Number.NEGATIVE_INFINITY || this.openStarts.length > 0) {
@@ -292,7 +297,7 @@ export abstract class EventTimeWindows<E, K, C, R> {
     }
   }
 
-  /** Takes over a checked state, after {@link EventTimeWindows.assertFresh}. */
+  /** Takes over a checked state, after {@link EventTimeWindows.assertFresh}. @internal */
   protected restoreState(state: WindowsState<K, C>): void {
     this.currentWatermark = state.watermark ?? Number.NEGATIVE_INFINITY;
     this.closedUpTo = state.closedUpTo ?? Number.NEGATIVE_INFINITY;

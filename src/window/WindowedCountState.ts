@@ -108,6 +108,7 @@ export class WindowedCountState<E, K> extends EventTimeWindows<E, K, number, Win
     return eventTimeMillis(raw);
   }
 
+  /** @internal */
   protected override addTo(counts: Map<K, number>, key: K): number {
     const count = (counts.get(key) ?? 0) + 1;
     counts.set(key, count);
@@ -115,6 +116,7 @@ export class WindowedCountState<E, K> extends EventTimeWindows<E, K, number, Win
     return count;
   }
 
+  /** @internal */
   protected override rowOf(start: number, key: K, count: number, final: boolean): WindowRow<K> {
     return { windowStart: new Date(start), windowEnd: new Date(start + this.length), key, count, final };
   }

@@ -225,9 +225,12 @@ const LATE_RULES: readonly LateRule[] = ['spark-2.4', 'spark-3.4'];
  * than on the first event.
  * @internal
  */
-export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>): WindowSettings<E, K> {
-  const check = optionChecks('windowedCount');
-  if (options === null || typeof options !== 'object') throw new TypeError('windowedCount: options are required');
+export function resolveWindowSettings<E, K>(
+  options: WindowedCountOptions<E, K>,
+  operator = 'windowedCount',
+): WindowSettings<E, K> {
+  const check = optionChecks(operator);
+  if (options === null || typeof options !== 'object') throw new TypeError(`${operator}: options are required`);
   const eventTime = check.func<(event: E) => number | Date>('eventTime', options.eventTime, '(event) => number | Date');
   const key = check.func<(event: E) => K>('key', options.key, '(event) => key');
   const windowDuration = check.duration('windowDuration', options.windowDuration, { positive: true });
@@ -270,7 +273,7 @@ export function resolveWindowSettings<E, K>(options: WindowedCountOptions<E, K>)
         };
   if (idleAdvance !== undefined && outputMode === 'complete') {
     throw new RangeError(
-      "windowedCount: idleAdvance has nothing to do in 'complete' mode, where the watermark closes no window; drop it or use 'update'",
+      `${operator}: idleAdvance has nothing to do in 'complete' mode, where the watermark closes no window; drop it or use 'update'`,
     );
   }
   const settings: WindowSettings<E, K> = {

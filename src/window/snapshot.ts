@@ -122,6 +122,42 @@ export function checkSnapshot<E, K>(
   settings: WindowSettings<E, K>,
   context: string,
 ): void {
+  checkWindowsSnapshot(snapshot, settings, context, {
+    field: 'counts',
+    noun: 'a count',
+    expected: 'whole number > 0',
+    check: (count) => Number.isSafeInteger(count) && (count as number) > 0,
+  });
+}
+
+/** How the cells of one kind of window snapshot are stored and checked. @internal */
+export interface SnapshotCells {
+  /** The field of each window that holds its `[key, cell]` pairs. */
+  readonly field: string;
+  /** A cell, for the message: `a count`. */
+  readonly noun: string;
+  /** What a cell must be, for the message: `whole number > 0`. */
+  readonly expected: string;
+  /** Whether a stored cell is one. */
+  readonly check: (cell: unknown) => boolean;
+}
+
+/**
+ * {@link checkSnapshot} for any kind of cell: the format, the options, the watermarks, the
+ * stats and the window starts, then each window's `[key, cell]` pairs by `cells`.
+ * @internal
+ */
+export function checkWindowsSnapshot<E, K>(
+  snapshot: Pick<
+    WindowedCountSnapshot<K>,
+    'format' | 'settings' | 'watermark' | 'closedUpTo' | 'maxEventTime' | 'stats'
+  > & {
+    readonly windows: readonly { readonly windowStart: number }[];
+  },
+  settings: WindowSettings<E, K>,
+  context: string,
+  cells: SnapshotCells,
+): void {
   const fail = (problem: string): never => {
     throw new Error(`${context}: ${problem}`);
   };
@@ -183,16 +219,17 @@ export function checkSnapshot<E, K>(
     if (closedUpTo !== null && (start as number) + settings.windowDuration <= closedUpTo) {
       fail(`window ${start as number} ended by closedUpTo ${closedUpTo}, so it would be final, not held`);
     }
-    const counts = window.counts;
-    if (!Array.isArray(counts) || counts.length === 0)
-      fail(`window ${start as number} must have a non-empty counts array`);
+    const pairs = (window as Record<string, unknown>)[cells.field];
+    if (!Array.isArray(pairs) || pairs.length === 0)
+      fail(`window ${start as number} must have a non-empty ${cells.field} array`);
     const keys = new Set<K>();
-    for (const pair of counts) {
-      if (!Array.isArray(pair) || pair.length !== 2 || !(Number.isSafeInteger(pair[1]) && pair[1] > 0)) {
-        fail(`window ${start as number} has a count that is not [key, whole number > 0]: ${describe(pair)}`);
+    for (const pair of pairs as unknown[]) {
+      if (!Array.isArray(pair) || pair.length !== 2 || !cells.check(pair[1])) {
+        fail(`window ${start as number} has ${cells.noun} that is not [key, ${cells.expected}]: ${describe(pair)}`);
       }
-      if (keys.has(pair[0])) fail(`window ${start as number} has key ${describe(pair[0])} twice`);
-      keys.add(pair[0]);
+      const key = (pair as [K, unknown])[0];
+      if (keys.has(key)) fail(`window ${start as number} has key ${describe(key)} twice`);
+      keys.add(key);
     }
   }
 }

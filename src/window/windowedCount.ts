@@ -2,14 +2,13 @@
  * The `windowedCount` operator: Spark-style event-time window counts for RxJS.
  * @module
  */
-import { asyncScheduler, Observable, type OperatorFunction } from 'rxjs';
-import { subscribeOperator } from '../internal/operatorSubscriber.js';
-import { IdleAdvance } from './idleAdvance.js';
+import type { OperatorFunction } from 'rxjs';
 import { resolveWindowSettings, type WindowedCountOptions } from './options.js';
 import { checkSnapshot } from './snapshot.js';
 import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from './WindowedCountState.js';
 import type { WindowRow } from './windowRow.js';
 import { windowStatistics } from './windowStatistics.js';
+import { windowsOperator } from './windowsOperator.js';
 import type { LiveStatistics } from '../observe/LiveStatistics.js';
 
 /** Options of {@link windowedCount}: the window options plus a hook to read live counters and a state to start from. */
@@ -131,47 +130,18 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
  */
 export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>): OperatorFunction<E, WindowRow<K>> {
   const settings = resolveWindowSettings(options);
-  const idle = settings.idleAdvance;
   const initialState = options.initialState;
   if (initialState !== undefined) checkSnapshot(initialState, settings, 'windowedCount: initialState');
-  return (source) =>
-    new Observable<WindowRow<K>>((destination) => {
+  return windowsOperator(
+    settings,
+    (emit: (row: WindowRow<K>) => void) => {
       // The settings checked above, passed on so they are not checked again per subscription.
-      const counter = new WindowedCountState<E, K>(settings, (row) => destination.next(row));
+      const counter = new WindowedCountState<E, K>(settings, emit);
       if (initialState !== undefined) counter.restore(initialState);
       options.onSubscribe?.(counter);
       options.statistics?.add(windowStatistics(counter));
-      const idleAdvance =
-        idle === undefined
-          ? undefined
-          : new IdleAdvance({
-              after: idle.after,
-              watermarkDelay: settings.watermarkDelay,
-              scheduler: idle.scheduler ?? asyncScheduler,
-              windows: counter,
-              liveness: idle.liveness,
-              advance: (to) => counter.advanceWatermark(to),
-            });
-      // Restored windows close by the clock too, counting the silence from now: when
-      // the last event before the snapshot arrived is not known.
-      if (initialState !== undefined) {
-        idleAdvance?.arrived();
-        idleAdvance?.arm();
-      }
-
-      // A throw (strict rejections, throwing accessors) ends the stream; the idle timer
-      // stops when it ends or is unsubscribed.
-      return subscribeOperator(source, destination, {
-        next(event) {
-          idleAdvance?.arrived();
-          counter.push(event);
-          idleAdvance?.arm();
-        },
-        complete() {
-          if (settings.flushOnComplete) counter.flush();
-          destination.complete();
-        },
-        finalize: () => idleAdvance?.stop(),
-      });
-    });
+      return counter;
+    },
+    initialState !== undefined,
+  );
 }
