@@ -12,6 +12,7 @@ import { formatFigure, type BenchContext, type Benchmark, type BenchResult } fro
 import { Services } from './services.js';
 import { parseBench } from './parse.bench.js';
 import { windowBench } from './window.bench.js';
+import { aggregateBench } from './aggregate.bench.js';
 import { mqttAggregateBench } from './mqtt-aggregate.bench.js';
 import { mqttPublishBench } from './mqtt-publish.bench.js';
 import { cassandraBench } from './cassandra.bench.js';
@@ -24,6 +25,7 @@ import { scaleOutBench } from './scaleout.bench.js';
 const benchmarks: readonly Benchmark[] = [
   parseBench,
   windowBench,
+  aggregateBench,
   mqttAggregateBench,
   mqttPublishBench,
   latencyBench,

@@ -1,6 +1,7 @@
 /**
- * Child process of the window benchmark: heap growth of windowedCount over many
- * events with advancing event time. Runs alone (node --expose-gc) so that nothing
+ * Child process of the window and aggregate benchmarks: heap growth of windowedCount
+ * (or, given `aggregate`, of windowedAggregate with every aggregate and both sketches)
+ * over many events with advancing event time. Runs alone (node --expose-gc) so that nothing
  * else's garbage is in the figure, and prints one JSON line on stdout.
  *
  * The events are made on the fly (never stored), so the heap holds only the
@@ -9,7 +10,7 @@
  * first event.
  */
 import { Observable } from 'rxjs';
-import { windowedCount, type WindowStats } from '../src/index.js';
+import { windowedAggregate, windowedCount, type WindowStats } from '../src/index.js';
 import { collectGarbage } from './harness.js';
 import { corpusStatuses, eventTime, type StatusEvent } from './events.js';
 
@@ -30,6 +31,7 @@ const SAMPLE_EVERY = 1_000_000;
 function main(): void {
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function') throw new Error('run with node --expose-gc');
   const total = Number(process.argv[2] ?? 10_000_000);
+  const aggregates = process.argv[3] === 'aggregate';
   const stepMs = 6; // 10 M events span ~17 h of event time: ~1,000 one-minute windows
   const codes = corpusStatuses();
   let stats: WindowStats | undefined;
@@ -57,18 +59,36 @@ function main(): void {
   collectGarbage();
   const before = process.memoryUsage().heapUsed;
   const started = process.hrtime.bigint();
-  events
-    .pipe(
-      windowedCount({
-        eventTime: (event: StatusEvent) => event.at,
-        key: (event: StatusEvent) => event.status,
-        windowDuration: '1 minute',
-        watermarkDelay: '2 minutes',
-        outputMode: 'append',
-        onSubscribe: (live) => void (stats = live),
-      }),
-    )
-    .subscribe(() => void (rows += 1));
+  const windowOptions = {
+    eventTime: (event: StatusEvent) => event.at,
+    key: (event: StatusEvent) => event.status,
+    windowDuration: '1 minute',
+    watermarkDelay: '2 minutes',
+    outputMode: 'append',
+    onSubscribe: (live: WindowStats) => void (stats = live),
+  } as const;
+  const counting = () => () => void (rows += 1);
+  if (aggregates) {
+    // A value and a client per event from the event's index: sketches fill as with real data.
+    events
+      .pipe(
+        windowedAggregate({
+          ...windowOptions,
+          aggregates: {
+            value: (event: StatusEvent) => event.at.getTime() % 50_000,
+            sum: true,
+            min: true,
+            max: true,
+            mean: true,
+            quantiles: [0.5, 0.99],
+            distinct: (event: StatusEvent) => event.at.getTime() % 997,
+          },
+        }),
+      )
+      .subscribe(counting());
+  } else {
+    events.pipe(windowedCount(windowOptions)).subscribe(counting());
+  }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const report: WindowMemoryReport = {
     events: total,

@@ -78,11 +78,16 @@ export const windowBench: Benchmark = {
   },
 };
 
-async function measureMemory(context: BenchContext, events: number): Promise<WindowMemoryReport> {
+/** Heap growth over `events` in a child process (see window-memory.ts): of windowedCount, or of windowedAggregate. */
+export async function measureMemory(
+  context: BenchContext,
+  events: number,
+  operator: 'count' | 'aggregate' = 'count',
+): Promise<WindowMemoryReport> {
   const child = join(dirname(fileURLToPath(import.meta.url)), 'window-memory.ts');
   const started = Date.now();
   const output = await new Promise<string>((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', child, String(events)], {
+    const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', child, String(events), operator], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -94,6 +99,8 @@ async function measureMemory(context: BenchContext, events: number): Promise<Win
       code === 0 ? resolve(stdout) : reject(new Error(`window-memory child exited with ${code ?? signal}: ${stderr}`)),
     );
   });
-  context.log(`window memory: child took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  context.log(
+    `${operator === 'count' ? 'window' : 'aggregate'} memory: child took ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   return JSON.parse(output.trim().split('\n').pop()!) as WindowMemoryReport;
 }
