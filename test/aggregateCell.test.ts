@@ -108,7 +108,7 @@ describe('resolveAggregateSpec', function () {
       ],
       [
         { value: (hit) => hit.value, quantiles: [0.5], quantileAccuracy: '1%' as never },
-        /^windowedAggregate: quantileAccuracy must be a number greater than 0 and less than 1, got "1%"$/,
+        /^windowedAggregate: quantileAccuracy must be a number from 0\.001 to less than 1 \(finer ones overflow the sketch\), got "1%"$/,
       ],
       [
         { distinct: (hit) => hit.client, distinctPrecision: '12' as never },
@@ -138,15 +138,19 @@ describe('resolveAggregateSpec', function () {
       ],
       [
         { value, quantiles: [0.5], quantileAccuracy: 0 },
-        /^windowedAggregate: quantileAccuracy must be a number greater than 0 and less than 1, got 0$/,
+        /^windowedAggregate: quantileAccuracy must be a number from 0\.001 to less than 1 \(finer ones overflow the sketch\), got 0$/,
       ],
       [
         { value, quantiles: [0.5], quantileAccuracy: 1 },
-        /quantileAccuracy must be a number greater than 0 and less than 1, got 1$/,
+        /quantileAccuracy must be a number from 0\.001 to less than 1 \(finer ones overflow the sketch\), got 1$/,
+      ],
+      [
+        { value, quantiles: [0.5], quantileAccuracy: 0.0005 },
+        /quantileAccuracy must be a number from 0\.001 to less than 1 \(finer ones overflow the sketch\), got 0\.0005$/,
       ],
       [
         { value, quantiles: [0.5], quantileAccuracy: NaN },
-        /quantileAccuracy must be a number greater than 0 and less than 1, got NaN$/,
+        /quantileAccuracy must be a number from 0\.001 to less than 1 \(finer ones overflow the sketch\), got NaN$/,
       ],
       [
         { distinct: (hit) => hit.client, distinctPrecision: 3 },
@@ -331,6 +335,26 @@ describe('AggregateCell', function () {
     );
     expect(small.toPartial()).to.deep.equal(whole.toPartial());
     expectWithinRelative(small.values().quantiles!.p99, 1, 0.01, 'p99');
+  });
+
+  it('keeps a sketch small and working whatever the magnitudes, pinning them to 1e-9 to 1e15', function () {
+    const spec = fullSpec({ quantileAccuracy: 0.001, quantiles: [0.2, 0.5, 0.8] });
+    // Unpinned, these took 69,000 bins a sign at 1%, and threw RangeError at 0.1%.
+    const values = [1e-300, 1e300, -1e300, -1e-300, 5, 0];
+    const cell = cellOf(
+      spec,
+      values.map((value) => ({ value, client: 'a' })),
+    );
+    const { quantiles } = cell.toPartial();
+    expect(quantiles!.positive.counts.length).to.be.at.most(28_000);
+    expect(quantiles!.negative.counts.length).to.be.at.most(28_000);
+    const reported = cell.values();
+    expect(reported).to.include({ count: 6, sum: 5, min: -1e300, max: 1e300 });
+    // Sorted: -1e300, -1e-300, 0, 1e-300, 5, 1e300; rank ⌊q × 5⌋. Beyond the pinned
+    // magnitudes the estimate is the edge; 0 stays 0.
+    expect(reported.quantiles).to.deep.include({ p50: 0 });
+    expectWithinRelative(reported.quantiles!.p20, -1e-9, 0.001, 'p20');
+    expectWithinRelative(reported.quantiles!.p80, 5, 0.001, 'p80');
   });
 
   it('refuses to merge cells that compute different aggregates', function () {
@@ -619,9 +643,9 @@ describe('AggregateCell', function () {
         /quantiles: positive\.counts must hold integers ≥ 0, got -1 at 1$/,
       ],
       [
-        'a bin key no finite value has',
+        'a bin key no sketched magnitude has',
         (p) => ({ ...p, quantiles: { ...quantilesOf(p), positive: { firstKey: 1e9, counts: [2] } } }),
-        /quantiles: positive has keys 1000000000 to 1000000000, outside the -?\d+ to \d+ of finite values$/,
+        /quantiles: positive has keys 1000000000 to 1000000000, outside the -\d+ to \d+ of magnitudes 1e-9 to 1000000000000000$/,
       ],
       ['bins that do not add up to the count', (p) => ({ ...p, count: 4 }), /quantiles hold 3 values, but count is 4$/],
     ];

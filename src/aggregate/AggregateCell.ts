@@ -29,7 +29,8 @@ export interface AggregateValues {
    * The quantiles by name, in the order asked: `{ p50: 812, p99: 10432 }`. 0 and 1 (`p0`,
    * `p100`) are the exact min and max; the others are DDSketch estimates, within
    * `quantileAccuracy` (relative) of the value of rank ⌊q × (count − 1)⌋ (0-based) among
-   * the values in ascending order, and within [min, max].
+   * the values in ascending order when that value is 0 or of magnitude 1e-9 to 1e15, and
+   * always within [min, max].
    */
   readonly quantiles?: Readonly<Record<string, number>>;
 }

@@ -15,6 +15,12 @@
  * So a merge adds the other sketch's bins one key at a time through `DenseStore.add`, the
  * path every value takes, and a partial lists the bins from the lowest non-empty key to
  * the highest: equal bins give equal partials, whatever the order of events and merges.
+ *
+ * The bins are one dense array a sign, from the smallest magnitude seen to the largest, so
+ * values are pinned to {@link SKETCHED_MAGNITUDES} first: unpinned, the two values 1e-300
+ * and 1e300 took 69,000 bins a sign (3.6 MB of heap) at 1% accuracy, and at 0.1% the
+ * library threw RangeError (call stack size exceeded, spreading 690,000 new bins into its
+ * array), whatever the values before.
  * @module
  */
 import { DDSketch } from '@datadog/sketches-js';
@@ -39,6 +45,17 @@ export interface QuantileSketchPartial {
 
 type DenseStore = DDSketch['store'];
 
+/**
+ * The magnitudes a sketch tells apart, besides 0: a value beyond them counts at the nearer
+ * edge (its sign kept), so its quantile estimate is off by more than the accuracy while the
+ * cell's count, sum, min and max stay exact. Bytes, seconds down to nanoseconds and
+ * temperatures fit. A sketch then holds at most ln(1e24) / ln(γ) bins a sign: about 2,800
+ * at 1% accuracy and 28,000 at 0.1%, the finest the aggregate options allow (at 0.02% the
+ * library throws, over this range too).
+ */
+export const SKETCHED_MAGNITUDES = { least: 1e-9, greatest: 1e15 } as const;
+const { least: LEAST, greatest: GREATEST } = SKETCHED_MAGNITUDES;
+
 /** Approximate quantiles with a relative-error guarantee, mergeable bin by bin. */
 export class QuantileSketch {
   private readonly sketch: DDSketch;
@@ -53,15 +70,19 @@ export class QuantileSketch {
     return this.sketch.count;
   }
 
-  /** Adds a finite number. */
+  /** Adds a finite number, pinned to {@link SKETCHED_MAGNITUDES}. */
   add(value: number): void {
-    this.sketch.accept(value);
+    const magnitude = value < 0 ? -value : value;
+    if (magnitude > GREATEST) this.sketch.accept(value < 0 ? -GREATEST : GREATEST);
+    else if (magnitude < LEAST && magnitude !== 0) this.sketch.accept(value < 0 ? -LEAST : LEAST);
+    else this.sketch.accept(value);
   }
 
   /**
    * DDSketch's estimate of the value at `quantile`: the value of rank
    * ⌊quantile × (count − 1)⌋ (0-based) among the values in ascending order, within
-   * `accuracy × |value|` of it. `NaN` when the sketch is empty.
+   * `accuracy × |value|` of it when that value is 0 or within {@link SKETCHED_MAGNITUDES}.
+   * `NaN` when the sketch is empty.
    */
   valueAt(quantile: number): number {
     return this.sketch.getValueAtQuantile(quantile);
@@ -110,8 +131,8 @@ export class QuantileSketch {
       throw new Error(`${context}: zeroCount must be an integer ≥ 0, got ${describeValue(zeroCount)}`);
     const restored = new QuantileSketch(accuracy);
     const { mapping } = restored.sketch;
-    // The keys a finite value can have: anything else was not written by a sketch.
-    const keyRange = { least: mapping.key(mapping.minPossible), greatest: mapping.key(Number.MAX_VALUE) };
+    // The keys a pinned value can have: anything else was not written by a sketch.
+    const keyRange = { least: mapping.key(LEAST), greatest: mapping.key(GREATEST) };
     const positive = checkBins(partial.positive, `${context}: positive`, keyRange);
     const negative = checkBins(partial.negative, `${context}: negative`, keyRange);
     addBins(restored.sketch.store, positive);
@@ -155,7 +176,7 @@ function checkBins(
   const first = firstKey as number;
   if (checked.length > 0 && (first < keyRange.least || first + checked.length - 1 > keyRange.greatest))
     throw new Error(
-      `${context} has keys ${first} to ${first + checked.length - 1}, outside the ${keyRange.least} to ${keyRange.greatest} of finite values`,
+      `${context} has keys ${first} to ${first + checked.length - 1}, outside the ${keyRange.least} to ${keyRange.greatest} of magnitudes ${LEAST} to ${GREATEST}`,
     );
   return { firstKey: first, counts: checked as number[] };
 }

@@ -44,13 +44,16 @@ export interface AggregateOptions<E> {
   /**
    * Quantiles to estimate, each in [0, 1], e.g. `[0.5, 0.99]`; rows name them `p50`, `p99`
    * (see {@link quantileName}). 0 and 1 give the exact least and greatest value; the others
-   * come from a DDSketch, within `quantileAccuracy` of the exact value (relative error).
+   * come from a DDSketch, within `quantileAccuracy` of the exact value (relative error; see
+   * there for the magnitudes this holds for).
    */
   quantiles?: readonly number[];
   /**
-   * DDSketch relative accuracy of the quantiles, greater than 0 and less than 1 (default
-   * 0.01 = 1%): an estimate `x̂` of the exact quantile `x` satisfies `|x̂ − x| ≤ accuracy × |x|`.
-   * A sketch holds about `ln(largest / smallest value) / (2 × accuracy)` bins of 8 bytes.
+   * DDSketch relative accuracy of the quantiles, from 0.001 to less than 1 (default 0.01 =
+   * 1%): an estimate `x̂` of the exact quantile `x` satisfies `|x̂ − x| ≤ accuracy × |x|`
+   * when `x` is 0 or of magnitude 1e-9 to 1e15 (values beyond count at that edge). A
+   * sketch holds about `ln(largest / smallest magnitude) / (2 × accuracy)` bins of 8 bytes
+   * a sign: at most 2,800 at 1%, 28,000 at 0.1% (finer, the sketch library throws).
    */
   quantileAccuracy?: number;
   /** What to count distinct values of, e.g. `(e) => e.client`. Numbers count as their text: `1` and `'1'` are one value. */
@@ -72,6 +75,12 @@ export const AGGREGATE_DEFAULTS = {
   quantileAccuracy: 0.01,
   distinctPrecision: 12,
 } as const;
+
+/**
+ * The finest `quantileAccuracy`: 28,000 bins a sign over the sketched magnitudes; at 0.0002
+ * the sketch library overflows the call stack growing its bins (see QuantileSketch.ts).
+ */
+const QUANTILE_ACCURACY = { min: 0.001, note: 'finer ones overflow the sketch' } as const;
 
 /** The least and greatest `distinctPrecision` (hyperlolo warns below 4 and caps at 12). */
 const DISTINCT_PRECISION = { min: 4, max: 12 } as const;
@@ -119,7 +128,7 @@ export function quantileName(quantile: number): string {
  *   `quantiles` not an array or holding a non-number), `value` is missing while a
  *   statistic of values is asked, or an option is given that nothing asked uses.
  * @throws RangeError when an option is out of range: a quantile outside [0, 1] or given
- *   twice, `quantileAccuracy` not between 0 and 1, `distinctPrecision` not an integer from
+ *   twice, `quantileAccuracy` not from 0.001 to less than 1, `distinctPrecision` not an integer from
  *   4 to 12. For example `windowedAggregate: quantiles must be numbers in [0, 1], got 1.5`.
  */
 export function resolveAggregateSpec<E>(
@@ -153,10 +162,13 @@ export function resolveAggregateSpec<E>(
     throw unused(operator, 'distinctPrecision', 'ask for distinct too, or leave distinctPrecision out');
 
   const quantileAccuracy = options.quantileAccuracy ?? AGGREGATE_DEFAULTS.quantileAccuracy;
-  if (typeof quantileAccuracy !== 'number')
-    throw checks.error('type', 'quantileAccuracy', 'a number greater than 0 and less than 1', quantileAccuracy);
-  if (!(quantileAccuracy > 0 && quantileAccuracy < 1))
-    throw checks.error('range', 'quantileAccuracy', 'a number greater than 0 and less than 1', quantileAccuracy);
+  if (typeof quantileAccuracy !== 'number' || !(quantileAccuracy >= QUANTILE_ACCURACY.min && quantileAccuracy < 1))
+    throw checks.error(
+      typeof quantileAccuracy === 'number' ? 'range' : 'type',
+      'quantileAccuracy',
+      `a number from ${QUANTILE_ACCURACY.min} to less than 1 (${QUANTILE_ACCURACY.note})`,
+      quantileAccuracy,
+    );
   const distinctPrecision = checks.integer(
     'distinctPrecision',
     options.distinctPrecision ?? AGGREGATE_DEFAULTS.distinctPrecision,
