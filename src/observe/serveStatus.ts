@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { thisFile } from '../internal/packageRequire.js';
 import type { LiveStatistics } from './LiveStatistics.js';
 import {
   statusDocument,
@@ -369,29 +369,9 @@ export async function readDashboardAssets(directories: readonly string[]): Promi
  * dist/dashboard).
  */
 function assetDirectories(): string[] {
-  const observe = dirname(thisFile());
-  return [join(observe, '..', '..', 'dashboard'), join(observe, '..', '..', 'dist', 'dashboard')];
-}
-
-/**
- * The path of this module. The same source is compiled to ESM and to CommonJS, and
- * `import.meta` is a syntax error in CommonJS, so the path is read from V8's call
- * site of this very function (a file URL in ESM, a path in CommonJS).
- */
-function thisFile(): string {
-  if (typeof __filename === 'string') return __filename;
-  const original = Error.prepareStackTrace;
-  let file: string | undefined;
-  try {
-    Error.prepareStackTrace = (_error, callSites) => callSites;
-    const holder: { stack?: NodeJS.CallSite[] } = {};
-    Error.captureStackTrace(holder);
-    file = holder.stack?.[0]?.getFileName() ?? undefined;
-  } finally {
-    Error.prepareStackTrace = original;
-  }
-  if (file === undefined) throw new Error('serveStatus: cannot tell where its own file is, to find the dashboard');
-  return file.startsWith('file:') ? fileURLToPath(file) : file;
+  // src/internal or dist/<build>/internal: the same depth as this folder.
+  const internal = dirname(thisFile());
+  return [join(internal, '..', '..', 'dashboard'), join(internal, '..', '..', 'dist', 'dashboard')];
 }
 
 function missingAssetsPage(reason: string): string {
