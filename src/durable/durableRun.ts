@@ -2,7 +2,7 @@
  * One subscription of `durableWindowedCount`: intake, writers, graceful stop.
  * @module
  */
-import { asyncScheduler, Subject, type Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Subject, type Observable, type Subscriber, type Subscription } from 'rxjs';
 import type { MqttMessage } from '../mqtt/message.js';
 import { reject, warnOnReject, type Rejection } from '../reject.js';
 import { IdleAdvance } from '../window/idleAdvance.js';
@@ -87,23 +87,12 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
     });
     this.deadLetters =
       resolved.deadLetter === undefined ? undefined : new DeadLetters(resolved.deadLetter, this.finish);
-    const idle = settings.idleAdvance;
-    this.idleAdvance =
-      idle === undefined
-        ? undefined
-        : new IdleAdvance({
-            after: idle.after,
-            watermarkDelay: settings.watermarkDelay,
-            scheduler: idle.scheduler ?? asyncScheduler,
-            windows: this.state.windows,
-            liveness: idle.liveness,
-            advance: (to) => {
-              // Recorded before it takes effect: a restart must close the same windows.
-              if (!this.saving(() => this.state.advanceWatermark(to))) return;
-              this.state.pump();
-              this.saving(() => this.state.checkpointIfDue());
-            },
-          });
+    this.idleAdvance = IdleAdvance.of(settings, this.state.windows, (to) => {
+      // Recorded before it takes effect: a restart must close the same windows.
+      if (!this.saving(() => this.state.advanceWatermark(to))) return;
+      this.state.pump();
+      this.saving(() => this.state.checkpointIfDue());
+    });
     const prepareHooks = {
       onReject: (rejection: Rejection) => {
         this.state.countRejection(rejection.kind);

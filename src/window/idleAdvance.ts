@@ -4,7 +4,8 @@
  * contract of a source that proves its silence ({@link SourceLiveness}).
  * @module
  */
-import type { SchedulerLike, Subscription } from 'rxjs';
+import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import type { WindowSettings } from './options.js';
 
 /**
  * What a source has proven about its silence: from `since` to `until` (epoch
@@ -70,6 +71,28 @@ export class IdleAdvance {
   private lastArrival = 0;
   private stopped = false;
   private readonly stopWatching: (() => void) | undefined;
+
+  /**
+   * The idle advance the window settings ask for (`idleAdvance`), or `undefined` when they
+   * ask for none: on their scheduler (RxJS's `asyncScheduler` by default), moving `windows`
+   * through `advance`.
+   */
+  static of<E, K>(
+    settings: Pick<WindowSettings<E, K>, 'idleAdvance' | 'watermarkDelay'>,
+    windows: IdleWindows,
+    advance: (to: number) => void,
+  ): IdleAdvance | undefined {
+    const idle = settings.idleAdvance;
+    if (idle === undefined) return undefined;
+    return new IdleAdvance({
+      after: idle.after,
+      watermarkDelay: settings.watermarkDelay,
+      scheduler: idle.scheduler ?? asyncScheduler,
+      windows,
+      liveness: idle.liveness,
+      advance,
+    });
+  }
 
   constructor(private readonly settings: IdleAdvanceSettings) {
     // The proof grows inside the source's own callbacks (a PINGRESP being handled):

@@ -3,7 +3,7 @@
  * state per subscription, its idle advance, and the flush when the source completes.
  * @module
  */
-import { asyncScheduler, Observable, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import { subscribeOperator } from '../internal/operatorSubscriber.js';
 import type { EventTimeWindows } from './EventTimeWindows.js';
 import { IdleAdvance } from './idleAdvance.js';
@@ -24,21 +24,10 @@ export function windowsOperator<E, K, C, R>(
   subscribe: (emit: (row: R) => void) => EventTimeWindows<E, K, C, R>,
   restored: boolean,
 ): OperatorFunction<E, R> {
-  const idle = settings.idleAdvance;
   return (source) =>
     new Observable<R>((destination) => {
       const windows = subscribe((row) => destination.next(row));
-      const idleAdvance =
-        idle === undefined
-          ? undefined
-          : new IdleAdvance({
-              after: idle.after,
-              watermarkDelay: settings.watermarkDelay,
-              scheduler: idle.scheduler ?? asyncScheduler,
-              windows,
-              liveness: idle.liveness,
-              advance: (to) => windows.advanceWatermark(to),
-            });
+      const idleAdvance = IdleAdvance.of(settings, windows, (to) => windows.advanceWatermark(to));
       // Restored windows close by the clock too, counting the silence from now: when
       // the last event before the snapshot arrived is not known.
       if (restored) {
