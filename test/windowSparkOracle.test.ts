@@ -1,4 +1,4 @@
-// windowedCount against a real Spark Structured Streaming 3.5 (PySpark from
+// windowedCount and windowedAggregate against a real Spark Structured Streaming 3.5 (PySpark from
 // scripts/install-test-deps, test/support/spark.ts), run by this file on the same events:
 // generated ones (four sensors, jittered, some events minutes late, some late for one
 // sliding window and on time for the next) and the elastic access log (window by the log
@@ -9,10 +9,12 @@
 // - our final rows are Spark's, row for row;
 // - Spark leaves out of its rows exactly the (event, window) pairs we report late, and
 //   the events we hand to onReject (kind 'late') are exactly those it dropped from a window.
-// One case feeds Spark batches that break the condition, to show that the comparison
-// sees the difference, and where. All queries run in one Spark (one JVM start).
+// windowedAggregate's count, sum, min, max and mean of the same rows are Spark's count,
+// sum, min, max and avg. One case feeds Spark batches that break the condition, to show
+// that the comparison sees the difference, and where. All queries run in one Spark (one
+// JVM start).
 import { expect } from 'chai';
-import { WindowedCountState, type Rejection, type WindowRow } from '../src/index.js';
+import { WindowedAggregateState, WindowedCountState, type Rejection, type WindowRow } from '../src/index.js';
 import { corpusRecords } from './support/windowRows.js';
 import {
   batchingDifferences,
@@ -208,7 +210,7 @@ function sparkLatePairs(events: readonly SparkEvent[], query: SparkWindowQuery, 
 
 const sortedEntries = (map: ReadonlyMap<number, number>) => [...map.entries()].sort(([a], [b]) => a - b);
 
-describe('windowedCount equals Spark Structured Streaming 3.5 row for row (allowMultiple=false, append)', function () {
+describe('windowedCount and windowedAggregate equal Spark Structured Streaming 3.5 row for row (allowMultiple=false, append)', function () {
   let run: SparkRun;
   let unplanned: SparkResult;
   let sessions: SparkResult;
@@ -295,6 +297,37 @@ describe('windowedCount equals Spark Structured Streaming 3.5 row for row (allow
           expect(events[id]!.t).to.be.within(row.windowStart, row.windowEnd - 1);
         }
       }
+    });
+  });
+
+  it("windowedAggregate: count, sum, min, max and mean of every row are Spark's count, sum, min, max and avg, exactly", () => {
+    cases.forEach(({ name, events, query }, index) => {
+      const spark = run.results[index]!;
+      const show = (start: number, end: number, key: string, values: readonly number[]) =>
+        `${showRow(start, end, key, values[0]!)} sum ${values[1]} min ${values[2]} max ${values[3]} mean ${values[4]}`;
+      const ours: string[] = [];
+      const lateIds: number[] = [];
+      const state = new WindowedAggregateState<SparkEvent & { id: number }, string>(
+        {
+          eventTime: (e) => e.t,
+          key: (e) => e.key,
+          windowDuration: query.window,
+          slideDuration: query.slide ?? query.window,
+          offset: query.offset ?? 0,
+          watermarkDelay: query.watermarkDelay,
+          aggregates: { value: (e) => e.value, sum: true, min: true, max: true, mean: true },
+          onReject: (r) => lateIds.push(r.input.id),
+        },
+        ({ windowStart, windowEnd, key, aggregates: a }) =>
+          ours.push(show(windowStart.getTime(), windowEnd.getTime(), key, [a.count, a.sum!, a.min!, a.max!, a.mean!])),
+      );
+      events.forEach((event, id) => state.push({ ...event, id }));
+      state.push({ ...spark.closingEvent, id: -1 });
+      const theirs = spark.rows.map((r) =>
+        show(r.windowStart, r.windowEnd, r.key, [r.count, r.sum, r.min, r.max, r.avg]),
+      );
+      expect(ours.sort(), name).to.deep.equal(theirs.sort());
+      expect(lateIds, name).to.deep.equal([...sparkLatePairs(events, query, spark).keys()].sort((a, b) => a - b));
     });
   });
 
