@@ -14,7 +14,13 @@
 // that the comparison sees the difference, and where. All queries run in one Spark (one
 // JVM start).
 import { expect } from 'chai';
-import { WindowedAggregateState, WindowedCountState, type Rejection, type WindowRow } from '../src/index.js';
+import {
+  WindowedAggregateState,
+  WindowedCountState,
+  type Rejection,
+  type WindowedCountOptions,
+  type WindowRow,
+} from '../src/index.js';
 import { corpusRecords } from './support/windowRows.js';
 import {
   batchingDifferences,
@@ -165,6 +171,18 @@ const sessionReadings: SparkEvent[] = [
 ];
 const sessionQuery: SparkSessionQuery = { sessionGap, watermarkDelay: MINUTE };
 
+/** Spark's window query as our window options, on the events as this file numbers them. */
+function sparkWindowOptions(query: SparkWindowQuery): WindowedCountOptions<SparkEvent & { id: number }, string> {
+  return {
+    eventTime: (e) => e.t,
+    key: (e) => e.key,
+    windowDuration: query.window,
+    slideDuration: query.slide ?? query.window,
+    offset: query.offset ?? 0,
+    watermarkDelay: query.watermarkDelay,
+  };
+}
+
 /** What we do with the same events, one at a time, then the closing event Spark got. */
 function ourRun(events: readonly SparkEvent[], query: SparkWindowQuery, closing: SparkEvent) {
   const rows: WindowRow<string>[] = [];
@@ -172,12 +190,7 @@ function ourRun(events: readonly SparkEvent[], query: SparkWindowQuery, closing:
   const latePairs = new Map<number, number>();
   const counter = new WindowedCountState<SparkEvent & { id: number }, string>(
     {
-      eventTime: (e) => e.t,
-      key: (e) => e.key,
-      windowDuration: query.window,
-      slideDuration: query.slide ?? query.window,
-      offset: query.offset ?? 0,
-      watermarkDelay: query.watermarkDelay,
+      ...sparkWindowOptions(query),
       outputMode: 'append',
       lateRule: 'spark-2.4', // the default; Spark with allowMultiple=false
       onReject: (r) => rejections.push(r),
@@ -309,12 +322,7 @@ describe('windowedCount and windowedAggregate equal Spark Structured Streaming 3
       const lateIds: number[] = [];
       const state = new WindowedAggregateState<SparkEvent & { id: number }, string>(
         {
-          eventTime: (e) => e.t,
-          key: (e) => e.key,
-          windowDuration: query.window,
-          slideDuration: query.slide ?? query.window,
-          offset: query.offset ?? 0,
-          watermarkDelay: query.watermarkDelay,
+          ...sparkWindowOptions(query),
           aggregates: { value: (e) => e.value, sum: true, min: true, max: true, mean: true },
           onReject: (r) => lateIds.push(r.input.id),
         },
