@@ -9,6 +9,8 @@ import { reject } from '../reject.js';
 import { describeDuration } from '../duration.js';
 import type { WindowSettings } from './options.js';
 import { STAT_NAMES } from './snapshot.js';
+import type { WindowRow } from './windowRow.js';
+import type { WindowState } from './windowState.js';
 
 /** The largest epoch millisecond a `Date` can hold (±100,000,000 days). */
 const MAX_TIME = 8.64e15;
@@ -37,7 +39,7 @@ export interface WindowsState<K, C> {
  * @typeParam R - the row emitted.
  * @internal
  */
-export abstract class EventTimeWindows<E, K, C, R> {
+export abstract class EventTimeWindows<E, K, C, R extends WindowRow<unknown>> implements WindowState<E, R> {
   eventsSeen = 0;
   eventsCounted = 0;
   timestampRejects = 0;

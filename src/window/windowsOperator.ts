@@ -5,9 +5,10 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import { subscribeOperator } from '../internal/operatorSubscriber.js';
-import type { EventTimeWindows } from './EventTimeWindows.js';
 import { IdleAdvance } from './idleAdvance.js';
 import type { WindowSettings } from './options.js';
+import type { WindowState } from './windowState.js';
+import type { WindowRow } from './windowRow.js';
 
 /**
  * An operator that pushes each event into a fresh window state per subscription.
@@ -19,9 +20,9 @@ import type { WindowSettings } from './options.js';
  *   clock too, counting the silence from the subscription.
  * @internal
  */
-export function windowsOperator<E, K, C, R>(
+export function windowsOperator<E, K, R extends WindowRow<unknown>>(
   settings: WindowSettings<E, K>,
-  subscribe: (emit: (row: R) => void) => EventTimeWindows<E, K, C, R>,
+  subscribe: (emit: (row: R) => void) => WindowState<E, R>,
   restored: boolean,
 ): OperatorFunction<E, R> {
   return (source) =>
