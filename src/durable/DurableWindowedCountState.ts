@@ -228,11 +228,8 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
         // row, final, comes from here (append mode's rows are final already).
         ...(options.settings.outputMode === 'update'
           ? {
-              onWindowClosed: (start: number, counts: ReadonlyMap<K, number>) => {
-                const windowStart = new Date(start);
-                const windowEnd = new Date(start + options.settings.windowDuration);
-                for (const [key, count] of counts)
-                  this.pending.add({ windowStart, windowEnd, key, count, final: true });
+              onWindowClosed: (rows: readonly WindowRow<K>[]) => {
+                for (const row of rows) this.pending.add(row);
               },
             }
           : {}),

@@ -39,7 +39,7 @@ export interface WindowsState<K, C> {
  * @typeParam R - the row emitted.
  * @internal
  */
-export abstract class EventTimeWindows<E, K, C, R extends WindowRow<unknown>> implements WindowState<E, R> {
+export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implements WindowState<E, R> {
   eventsSeen = 0;
   eventsCounted = 0;
   timestampRejects = 0;
@@ -90,13 +90,11 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<unknown>> im
    * @param settings - checked window settings.
    * @param operator - names the operator in rejections and errors.
    * @param emit - receives every output row, synchronously.
-   * @param onWindowClosed - told of each window the watermark closes, with its cells.
    */
   protected constructor(
     settings: WindowSettings<E, K>,
     private readonly operator: string,
     private readonly emit: (row: R) => void,
-    private readonly onWindowClosed?: (windowStart: number, cells: ReadonlyMap<K, C>) => void,
   ) {
     this.settings = settings;
     this.eventTimeOf = settings.eventTime;
@@ -375,9 +373,12 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<unknown>> im
         this.cachedCells = new Map();
       }
     }
-    const onClosed = this.onWindowClosed;
+    const onClosed = this.settings.onWindowClosed;
     if (closed && onClosed !== undefined)
-      for (let i = 0; i < finalStarts.length; i++) onClosed(finalStarts[i] as number, finalCells[i] as Map<K, C>);
+      for (let i = 0; i < finalStarts.length; i++) {
+        const start = finalStarts[i] as number;
+        onClosed([...(finalCells[i] as Map<K, C>)].map(([key, cell]) => this.rowOf(start, key, cell, true)));
+      }
     if (!this.emitsFinal) return;
     for (let i = 0; i < finalStarts.length; i++) {
       const start = finalStarts[i] as number;

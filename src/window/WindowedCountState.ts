@@ -97,7 +97,7 @@ export class WindowedCountState<E, K> extends EventTimeWindows<E, K, number, Win
    */
   constructor(options: WindowedCountOptions<E, K>, emit: (row: WindowRow<K>) => void) {
     const settings = windowSettingsOf(options);
-    super(settings, 'windowedCount', emit, settings.onWindowClosed);
+    super(settings, 'windowedCount', emit);
   }
 
   /**

@@ -7,6 +7,7 @@ import type { RejectOptions } from '../reject.js';
 import { durationMillis, type Duration } from '../duration.js';
 import { optionChecks, type OptionChecks } from '../internal/options.js';
 import type { SourceLiveness } from './idleAdvance.js';
+import type { WindowRow } from './windowRow.js';
 
 /**
  * When rows are emitted, as in Spark's `outputMode`:
@@ -194,8 +195,12 @@ export interface WindowSettings<E, K> extends WindowedCountOptions<E, K> {
   readonly flushOnComplete: boolean;
   /** `after` in milliseconds. */
   readonly idleAdvance: (IdleAdvanceOptions & { readonly after: number }) | undefined;
-  /** Told of each window the watermark closes, with its counts (durableWindowedCount's closing rows in update mode). */
-  readonly onWindowClosed?: (windowStart: number, counts: ReadonlyMap<K, number>) => void;
+  /**
+   * Told of each window the watermark closes, with its final rows (the durable operators'
+   * closing rows in update mode); the rows are the state's own (aggregate rows for
+   * `windowedAggregate`).
+   */
+  readonly onWindowClosed?: (rows: readonly WindowRow<K>[]) => void;
   /** Told of each (window, key) an event was late for and not counted in (durableWindowedCount's late counts). */
   readonly onLate?: (windowStart: number, key: K) => void;
 }
