@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DurableWindowedCountState } from '../src/durable/DurableWindowedCountState.js';
+import { DurableWindowsState } from '../src/durable/DurableWindowsState.js';
 import { StateDirectoryError, isTransientStateDirectoryError } from '../src/durable/stateDirectoryError.js';
 import { StateFiles } from '../src/durable/stateFiles.js';
 import { resolveWindowSettings } from '../src/window/options.js';
@@ -20,7 +20,7 @@ interface Ev {
   readonly k: number;
 }
 
-type State = DurableWindowedCountState<Ev, number>;
+type State = DurableWindowsState<Ev, number>;
 
 /** What a test's records carry: a sequence number and some text, to make the lines long. */
 interface Line {
@@ -204,7 +204,7 @@ describe('state directory failures (a real tmpfs, filled and emptied)', () => {
       watermarkDelay: 5,
     });
     function open(): State {
-      const state = DurableWindowedCountState.open<Ev, number>({
+      const state = DurableWindowsState.open<Ev, number>({
         stateDirectory: dir,
         durability: 'process',
         settings,

@@ -23,7 +23,7 @@ import {
   type WindowsView,
 } from '../src/index.js';
 import { WriterStatistics } from '../src/cassandra/writerStatistics.js';
-import { DurableWindowedCountState } from '../src/durable/DurableWindowedCountState.js';
+import { DurableWindowsState } from '../src/durable/DurableWindowsState.js';
 import { BrokerStatistics } from '../src/mqtt/brokerStatistics.js';
 import { readDashboardAssets } from '../src/observe/serveStatus.js';
 import { resolveWindowSettings } from '../src/window/options.js';
@@ -342,7 +342,7 @@ describe('serveStatus', () => {
       readonly t: number;
       readonly k: number;
     }
-    const durable = DurableWindowedCountState.open<Event, number>({
+    const durable = DurableWindowsState.open<Event, number>({
       stateDirectory: directory,
       durability: 'process',
       settings: resolveWindowSettings<Event, number>({

@@ -13,7 +13,7 @@ import { resolveWindowSettings, type WindowedCountOptions, type WindowSettings }
 import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
 import type { DeadLetterOptions } from './deadLetters.js';
-import type { DurableWindowStats } from './DurableWindowedCountState.js';
+import type { DurableWindowStats } from './DurableWindowsState.js';
 import type { LateRow } from './pendingRows.js';
 import type { Durability } from './stateFiles.js';
 

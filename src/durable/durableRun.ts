@@ -11,7 +11,7 @@ import type { WriteResult } from '../writeQueue.js';
 import { AcknowledgementBatch } from './acknowledgementBatch.js';
 import { DEAD_LETTER_KINDS, DeadLetters } from './deadLetters.js';
 import type { DurableSettings, DurableWriterHooks } from './durableOptions.js';
-import { DurableWindowedCountState } from './DurableWindowedCountState.js';
+import { DurableWindowsState } from './DurableWindowsState.js';
 import { MessagePreparation } from './messagePreparation.js';
 import type { LateRow } from './pendingRows.js';
 import { publisherSequenceOf } from './publisherSequences.js';
@@ -20,7 +20,7 @@ import { StateDirectoryPause } from './stateDirectoryPause.js';
 
 /**
  * Wires one subscription: messages from the source go through `prepare` into the
- * plain core ({@link DurableWindowedCountState}), whose rows go to the writers, whose
+ * plain core ({@link DurableWindowsState}), whose rows go to the writers, whose
  * results go to the subscriber. Intake pauses (unsubscribes from the source) while
  * `maxPendingRows` rows wait and resumes at half; a stop writes the open windows and
  * waits for the writers. The core's phase says where it stands; {@link finish} ends
@@ -32,7 +32,7 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
   private readonly lateRowsToWrite = new Subject<LateRow<K>>();
   /** The rejections of the message being handled: the first a dead letter carries goes with it. */
   private readonly refused: Rejection[] = [];
-  private readonly state: DurableWindowedCountState<E, K>;
+  private readonly state: DurableWindowsState<E, K>;
   private readonly acknowledgements: AcknowledgementBatch;
   private readonly directoryPause: StateDirectoryPause;
   private readonly deadLetters: DeadLetters | undefined;
@@ -50,7 +50,7 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
     private readonly resolved: DurableSettings<E, K, R>,
   ) {
     const { options, settings, writeLate, maxLateCounts } = resolved;
-    this.state = DurableWindowedCountState.open<E, K>({
+    this.state = DurableWindowsState.open<E, K>({
       stateDirectory: resolved.stateDirectory,
       durability: resolved.durability,
       settings,

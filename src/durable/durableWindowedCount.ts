@@ -11,7 +11,7 @@ import { resolveDurableOptions, type DurableWindowedCountOptions } from './durab
 import { DurableRun } from './durableRun.js';
 
 export type { DurablePrepareHooks, DurableWindowedCountOptions, DurableWriterHooks } from './durableOptions.js';
-export type { DurableWindowStats } from './DurableWindowedCountState.js';
+export type { DurableWindowStats } from './DurableWindowsState.js';
 
 /**
  * Counts per key in event-time windows like {@link windowedCount}, from MQTT

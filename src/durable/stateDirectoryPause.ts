@@ -4,7 +4,7 @@
  * @module
  */
 import type { LiveStatistics } from '../observe/LiveStatistics.js';
-import type { DurableWindowedCountState } from './DurableWindowedCountState.js';
+import type { DurableWindowsState } from './DurableWindowsState.js';
 import { isTransientStateDirectoryError } from './stateDirectoryError.js';
 
 /** How often a state directory that could not be written is tried again. */
@@ -13,7 +13,7 @@ const RETRY_MS = 1_000;
 /** What {@link StateDirectoryPause} works with: the core, and the operator's intake. @internal */
 export interface StateDirectoryPauseOptions {
   readonly state: Pick<
-    DurableWindowedCountState<unknown, string | number>,
+    DurableWindowsState<unknown, string | number>,
     'phase' | 'enter' | 'savingFailed' | 'retrySaving'
   >;
   readonly stateDirectory: string;
@@ -33,7 +33,7 @@ export interface StateDirectoryPauseOptions {
  * A state directory failure that may pass (a full disk, a read-only file system, an I/O
  * error) pauses intake: nothing more is taken or acknowledged, the broker's session
  * queues the messages, and the batch that could not be written stays in the core. Every
- * second the directory is tried again ({@link DurableWindowedCountState.retrySaving});
+ * second the directory is tried again ({@link DurableWindowsState.retrySaving});
  * once the batch and a checkpoint are written, its acknowledgements go and intake
  * resumes. One line says when it pauses and one when it resumes. Any other failure,
  * or one while the state is being restored or the stream stops, ends the stream.

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DurableWindowedCountState } from '../src/durable/DurableWindowedCountState.js';
+import { DurableWindowsState } from '../src/durable/DurableWindowsState.js';
 import { SECONDS_BOUNDS, SIZE_BOUNDS } from '../src/observe/Histogram.js';
 import type { HistogramValue, Statistic } from '../src/observe/statistic.js';
 import { resolveWindowSettings, type WindowedCountOptions } from '../src/window/options.js';
@@ -20,7 +20,7 @@ interface Ev {
 const show = (row: WindowRow<number>) =>
   `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
 
-type State = DurableWindowedCountState<Ev, number>;
+type State = DurableWindowsState<Ev, number>;
 
 interface Setup {
   readonly window?: Partial<WindowedCountOptions<Ev, number>>;
@@ -31,7 +31,7 @@ interface Setup {
   readonly strict?: boolean;
 }
 
-describe('DurableWindowedCountState', () => {
+describe('DurableWindowsState', () => {
   let dir: string;
   /** Every state opened by the test, closed after it (a failing test must not keep its lock). */
   let opened: State[];
@@ -65,7 +65,7 @@ describe('DurableWindowedCountState', () => {
       ...options.window,
     });
     const open = (): State => {
-      const state = DurableWindowedCountState.open<Ev, number>({
+      const state = DurableWindowsState.open<Ev, number>({
         stateDirectory: dir,
         durability: 'process',
         settings,

@@ -53,14 +53,14 @@ export interface DurableWindowStats extends WindowStats {
 }
 
 /**
- * Where a {@link DurableWindowedCountState} is in its life: reading its saved state,
+ * Where a {@link DurableWindowsState} is in its life: reading its saved state,
  * taking messages, not taking them while rows wait for the writer, writing its open
  * windows before it ends, ended.
  */
 export type DurablePhase = 'restoring' | 'running' | 'paused' | 'stopping' | 'closed';
 
-/** What {@link DurableWindowedCountState} needs, all checked already by {@link durableWindowedCount}. @internal */
-export interface DurableWindowedCountStateOptions<E, K> extends RejectOptions<E | WindowRow<K>> {
+/** What {@link DurableWindowsState} needs, all checked already by {@link durableWindowedCount}. @internal */
+export interface DurableWindowsStateOptions<E, K> extends RejectOptions<E | WindowRow<K>> {
   readonly stateDirectory: string;
   readonly durability: Durability;
   /** The window settings, checked. */
@@ -150,21 +150,21 @@ const REJECTION_KINDS: readonly RejectionKind[] = [
 /**
  * Window counts in a state directory: each counted event is a journal line written
  * before its message's acknowledgement leaves, the whole state a checkpoint every
- * `checkpointEvery` lines (or 5 s after a change), and {@link DurableWindowedCountState.open}
+ * `checkpointEvery` lines (or 5 s after a change), and {@link DurableWindowsState.open}
  * reads the checkpoint and replays the journal after it. Rows go to `sendRow` and stay
- * saved until {@link DurableWindowedCountState.rowSettled}; at most `maxRowsInFlight`
+ * saved until {@link DurableWindowsState.rowSettled}; at most `maxRowsInFlight`
  * are out at once, and a newer count of a waiting (window, key) replaces the older.
  *
  * A step that cannot save throws a {@link StateDirectoryError}. What it could not write
  * is kept and written first by the next save, so the state in memory is always what the
  * files hold plus that batch, none of whose messages may be acknowledged before it is
  * written. For a failure that may pass (a full disk, a read-only file system, an I/O
- * error) the caller pauses intake, tells {@link DurableWindowedCountState.savingFailed},
- * and resumes once {@link DurableWindowedCountState.retrySaving} succeeds; for another,
+ * error) the caller pauses intake, tells {@link DurableWindowsState.savingFailed},
+ * and resumes once {@link DurableWindowsState.retrySaving} succeeds; for another,
  * it ends the stream.
  * @internal
  */
-export class DurableWindowedCountState<E, K extends string | number> implements StatisticsSource {
+export class DurableWindowsState<E, K extends string | number> implements StatisticsSource {
   readonly stage = 'durable';
   private phaseNow: DurablePhase = 'restoring';
   private readonly counter: WindowedCountState<Counted<E, K>, K>;
@@ -200,7 +200,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
     pauses: 0,
     checkpoints: 0,
   };
-  /** The state directory failure intake waits on, until {@link DurableWindowedCountState.retrySaving} succeeds. */
+  /** The state directory failure intake waits on, until {@link DurableWindowsState.retrySaving} succeeds. */
   private failure: StateDirectoryError | undefined;
   /** How many times the state directory failed (each failure until a retry succeeded counts once). */
   private stateDirectoryFailures = 0;
@@ -211,7 +211,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
   readonly stats: DurableWindowStats;
 
   private constructor(
-    private readonly options: DurableWindowedCountStateOptions<E, K>,
+    private readonly options: DurableWindowsStateOptions<E, K>,
     private readonly files: StateFiles<Checkpoint<K>, JournalRecord>,
     saved: { readonly checkpoint: Checkpoint<K> | undefined; readonly records: readonly JournalRecord[] },
   ) {
@@ -257,11 +257,11 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
    * journal record after it. Throws an Error naming the directory and what to do.
    */
   static open<E, K extends string | number>(
-    options: DurableWindowedCountStateOptions<E, K>,
-  ): DurableWindowedCountState<E, K> {
+    options: DurableWindowsStateOptions<E, K>,
+  ): DurableWindowsState<E, K> {
     const { files, saved } = StateFiles.open<Checkpoint<K>, JournalRecord>(options.stateDirectory, options.durability);
     try {
-      return new DurableWindowedCountState(options, files, saved);
+      return new DurableWindowsState(options, files, saved);
     } catch (error) {
       files.close();
       throw new Error(
@@ -276,7 +276,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
     return this.phaseNow;
   }
 
-  /** Moves to another phase; `'closed'` only through {@link DurableWindowedCountState.close}. */
+  /** Moves to another phase; `'closed'` only through {@link DurableWindowsState.close}. */
   enter(phase: Exclude<DurablePhase, 'restoring' | 'closed'>): void {
     if (this.phaseNow === 'closed') return;
     if (phase === 'paused' && this.phaseNow !== 'paused') this.counts.pauses++;
@@ -376,7 +376,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
     this.rejections.set(kind, (this.rejections.get(kind) ?? 0) + 1);
   }
 
-  /** Whether journal lines wait for {@link DurableWindowedCountState.flush}. */
+  /** Whether journal lines wait for {@link DurableWindowsState.flush}. */
   get unflushed(): boolean {
     return this.files.unflushed;
   }
@@ -453,7 +453,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
 
   /**
    * The state directory could not be written (`failure` transient): intake must stay
-   * paused until {@link DurableWindowedCountState.retrySaving} succeeds. Readiness and
+   * paused until {@link DurableWindowsState.retrySaving} succeeds. Readiness and
    * the statistics say so.
    */
   savingFailed(failure: StateDirectoryError): void {
@@ -467,7 +467,7 @@ export class DurableWindowedCountState<E, K extends string | number> implements 
   }
 
   /**
-   * Tries the state directory again after {@link DurableWindowedCountState.savingFailed}:
+   * Tries the state directory again after {@link DurableWindowsState.savingFailed}:
    * a one-page write, the journal lines kept since the failure, a checkpoint. Returns
    * whether all went through (intake may resume, and the batch's acknowledgements
    * leave); throws a failure that will not pass by itself (the directory removed).
