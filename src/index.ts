@@ -61,7 +61,7 @@ export type {
   WindowedAggregateStats,
 } from './aggregate/WindowedAggregateState.js';
 export { AggregateCell } from './aggregate/AggregateCell.js';
-export type { AggregatePartial, AggregateValues } from './aggregate/AggregateCell.js';
+export type { AggregatePartial, AggregateValues, PartialReport } from './aggregate/AggregateCell.js';
 export type { QuantileSketchPartial, SketchBinsPartial } from './aggregate/QuantileSketch.js';
 export { quantileName, resolveAggregateSpec } from './aggregate/aggregateSpec.js';
 export type { AggregateOptions, AggregateSpec } from './aggregate/aggregateSpec.js';
@@ -84,9 +84,12 @@ export { durableWindowedCount } from './durable/durableWindowedCount.js';
 export type {
   DurablePrepareHooks,
   DurableWindowedCountOptions,
+  DurableWindowsOptions,
   DurableWindowStats,
   DurableWriterHooks,
 } from './durable/durableWindowedCount.js';
+export { durableWindowedAggregate } from './durable/durableWindowedAggregate.js';
+export type { DurableWindowedAggregateOptions } from './durable/durableWindowedAggregate.js';
 export type { LateRow } from './durable/pendingRows.js';
 export type { DeadLetterOptions } from './durable/deadLetters.js';
 export { defaultStateDirectory } from './durable/stateFiles.js';
@@ -124,6 +127,18 @@ export {
   readLateTotals,
 } from './cassandra/lateCountTable.js';
 export type { LateCountRowsOptions, LateCountTableOptions, LateTotal } from './cassandra/lateCountTable.js';
+export {
+  checkWindowAggregateTable,
+  ensureWindowAggregateTable,
+  readWindowAggregates,
+  windowAggregateRows,
+} from './cassandra/windowAggregateTable.js';
+export type {
+  ReadWindowAggregatesOptions,
+  WindowAggregateRowsOptions,
+  WindowAggregateTableOptions,
+  WindowAggregateTotal,
+} from './cassandra/windowAggregateTable.js';
 export type { CountTableOptions } from './cassandra/countTable.js';
 export { CassandraWriteError, isRetryableCassandraError } from './cassandra/writeError.js';
 

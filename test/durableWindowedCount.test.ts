@@ -18,6 +18,7 @@ import {
   toArray,
   type Subscription,
 } from 'rxjs';
+import { Deliveries } from './support/deliveries.js';
 import {
   RejectionError,
   durableWindowedCount,
@@ -36,63 +37,6 @@ interface Ev {
 
 const show = (row: WindowRow<number>) =>
   `[${row.windowStart.getTime()},${row.windowEnd.getTime()}) ${row.key}=${row.count}`;
-
-/**
- * A broker stand-in on our side of the wire: messages with packet identifiers, and a
- * connection that can be corked as fromMqtt's can; `acked` lists the PUBACKs that
- * actually left, in order.
- */
-class Deliveries {
-  readonly acked: number[] = [];
-  readonly subject = new Subject<MqttMessage>();
-  subscribes = 0;
-  unsubscribes = 0;
-  private nextId = 1;
-  private corks = 0;
-  private corked: (() => void)[] = [];
-  /** Cold, like fromMqtt: counts subscriptions so a pause shows. */
-  readonly source = new Observable<MqttMessage>((subscriber) => {
-    this.subscribes++;
-    const inner = this.subject.subscribe(subscriber);
-    return () => {
-      this.unsubscribes++;
-      inner.unsubscribe();
-    };
-  });
-
-  message(event: Ev, options: { dup?: boolean; messageId?: number; onAck?: () => void } = {}): MqttMessage {
-    const messageId = options.messageId ?? this.nextId++;
-    const send = () => {
-      options.onAck?.();
-      this.acked.push(messageId);
-    };
-    return {
-      topic: 't',
-      payload: Buffer.from(JSON.stringify(event)),
-      qos: 1,
-      retain: false,
-      dup: options.dup ?? false,
-      messageId,
-      properties: {},
-      ack: () => (this.corks > 0 ? this.corked.push(send) : send()),
-      holdAcknowledgements: () => {
-        this.corks++;
-        let released = false;
-        return () => {
-          if (released) return;
-          released = true;
-          if (--this.corks === 0) this.corked.splice(0).forEach((deliver) => deliver());
-        };
-      },
-    };
-  }
-
-  send(event: Ev, options?: { dup?: boolean; messageId?: number; onAck?: () => void }): MqttMessage {
-    const message = this.message(event, options);
-    this.subject.next(message);
-    return message;
-  }
-}
 
 const windows = { windowDuration: 10, watermarkDelay: 5 } as const;
 

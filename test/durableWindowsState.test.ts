@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { countKind } from '../src/durable/durableWindowsKind.js';
 import { DurableWindowsState } from '../src/durable/DurableWindowsState.js';
 import { SECONDS_BOUNDS, SIZE_BOUNDS } from '../src/observe/Histogram.js';
 import type { HistogramValue, Statistic } from '../src/observe/statistic.js';
@@ -65,7 +66,8 @@ describe('DurableWindowsState', () => {
       ...options.window,
     });
     const open = (): State => {
-      const state = DurableWindowsState.open<Ev, number>({
+      const state = DurableWindowsState.open<Ev, number, WindowRow<number>>({
+        kind: countKind(),
         stateDirectory: dir,
         durability: 'process',
         settings,

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { countKind } from '../src/durable/durableWindowsKind.js';
 import { DurableWindowsState } from '../src/durable/DurableWindowsState.js';
 import { StateDirectoryError, isTransientStateDirectoryError } from '../src/durable/stateDirectoryError.js';
 import { StateFiles } from '../src/durable/stateFiles.js';
@@ -204,7 +205,8 @@ describe('state directory failures (a real tmpfs, filled and emptied)', () => {
       watermarkDelay: 5,
     });
     function open(): State {
-      const state = DurableWindowsState.open<Ev, number>({
+      const state = DurableWindowsState.open<Ev, number, WindowRow<number>>({
+        kind: countKind(),
         stateDirectory: dir,
         durability: 'process',
         settings,

@@ -23,10 +23,12 @@ import {
   type WindowsView,
 } from '../src/index.js';
 import { WriterStatistics } from '../src/cassandra/writerStatistics.js';
+import { countKind } from '../src/durable/durableWindowsKind.js';
 import { DurableWindowsState } from '../src/durable/DurableWindowsState.js';
 import { BrokerStatistics } from '../src/mqtt/brokerStatistics.js';
 import { readDashboardAssets } from '../src/observe/serveStatus.js';
 import { resolveWindowSettings } from '../src/window/options.js';
+import type { WindowRow } from '../src/window/windowRow.js';
 import { differentPixels, launchChromium, openPage, type WatchedPage } from './support/chromium.js';
 import { waitFor } from './support/waitFor.js';
 
@@ -342,7 +344,8 @@ describe('serveStatus', () => {
       readonly t: number;
       readonly k: number;
     }
-    const durable = DurableWindowsState.open<Event, number>({
+    const durable = DurableWindowsState.open<Event, number, WindowRow<number>>({
+      kind: countKind(),
       stateDirectory: directory,
       durability: 'process',
       settings: resolveWindowSettings<Event, number>({

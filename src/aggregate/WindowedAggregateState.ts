@@ -257,6 +257,17 @@ export function resolveWindowedAggregate<E, K>(options: WindowedAggregateOptions
 /** Options checked once: the operator checks them when it is made, each subscription's state finds them here. */
 const resolved = new WeakMap<object, object>();
 
+/**
+ * Options that stand for checked settings and spec, for a state built over other events
+ * than the user's (the durable core's journaled ones): they are not checked again.
+ * @internal
+ */
+export function deriveAggregateOptions<E, K>(checked: ResolvedAggregate<E, K>): WindowedAggregateOptions<E, K> {
+  const options = {} as WindowedAggregateOptions<E, K>;
+  resolved.set(options, checked);
+  return options;
+}
+
 function aggregateSettings<E>(spec: AggregateSpec<E>): AggregateSettings {
   const { sum, min, max, mean, quantiles, quantileAccuracy, distinctPrecision } = spec;
   return { sum, min, max, mean, quantiles, quantileAccuracy, distinctPrecision, distinct: spec.distinct !== undefined };

@@ -1,13 +1,14 @@
 /**
- * The plain core of {@link durableWindowedCount}: window counts whose every change is
- * journaled in a state directory before it is acknowledged, with checkpoints, replay
- * and redelivery recognition. Synchronous, no RxJS.
+ * The plain core of {@link durableWindowedCount} and {@link durableWindowedAggregate}:
+ * windows whose every change is journaled in a state directory before it is
+ * acknowledged, with checkpoints, replay and redelivery recognition. Synchronous, no RxJS.
  * @module
  */
 import { reject, type Rejection, type RejectionKind, type RejectOptions } from '../reject.js';
 import { deriveWindowSettings, type WindowSettings } from '../window/options.js';
 import { STAT_NAMES } from '../window/snapshot.js';
-import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from '../window/WindowedCountState.js';
+import { eventTimeMillis } from '../window/EventTimeWindows.js';
+import type { WindowStats } from '../window/WindowedCountState.js';
 import type { WindowRow } from '../window/windowRow.js';
 import { Histogram, SECONDS_BOUNDS, SIZE_BOUNDS } from '../observe/Histogram.js';
 import {
@@ -23,6 +24,7 @@ import { RecentDeliveries } from './recentDeliveries.js';
 import { PublisherSequences, type PublisherSequence, type SavedSequences } from './publisherSequences.js';
 import { StateDirectoryError } from './stateDirectoryError.js';
 import { StateFiles, type Durability } from './stateFiles.js';
+import type { DurableWindows, DurableWindowsKind, JournaledEvent } from './durableWindowsKind.js';
 
 /** Live counters of a {@link durableWindowedCount} subscription. */
 export interface DurableWindowStats extends WindowStats {
@@ -59,8 +61,10 @@ export interface DurableWindowStats extends WindowStats {
  */
 export type DurablePhase = 'restoring' | 'running' | 'paused' | 'stopping' | 'closed';
 
-/** What {@link DurableWindowsState} needs, all checked already by {@link durableWindowedCount}. @internal */
-export interface DurableWindowsStateOptions<E, K> extends RejectOptions<E | WindowRow<K>> {
+/** What {@link DurableWindowsState} needs, all checked already by the operator. @internal */
+export interface DurableWindowsStateOptions<E, K, W extends WindowRow<K>> extends RejectOptions<E | W> {
+  /** What the windows hold: counts or aggregates. */
+  readonly kind: DurableWindowsKind<E, K, W>;
   readonly stateDirectory: string;
   readonly durability: Durability;
   /** The window settings, checked. */
@@ -70,7 +74,7 @@ export interface DurableWindowsStateOptions<E, K> extends RejectOptions<E | Wind
   /** The clock: arrival times (journaled, so a replay sees the same), checkpoint timing. */
   readonly now: () => number;
   /** Hands a row to the writer. */
-  readonly sendRow: (row: WindowRow<K>) => void;
+  readonly sendRow: (row: W) => void;
   /**
    * Hands a late-count row to the late writer; without it, late events are reported
    * and counted in the statistics but their counts are not kept.
@@ -89,6 +93,9 @@ interface JournalRecord {
   readonly n?: number;
   readonly t?: number | null;
   readonly k?: string | number;
+  /** The value and distinct value of an aggregated event (`null` when unreadable). */
+  readonly v?: number | null;
+  readonly d?: string | number | null;
   /** A watermark advance without an event (idle advance). */
   readonly a?: number;
   /** The publisher id and sequence number of a message from an outbox (see PublisherSequences). */
@@ -99,8 +106,11 @@ interface JournalRecord {
 /** The checkpoint file. */
 interface Checkpoint<K> {
   readonly format: 1;
+  /** The operator that saved it (absent in checkpoints of versions that had only durableWindowedCount). */
+  readonly operator?: string;
   readonly sequence: number;
-  readonly counter: WindowedCountSnapshot<K>;
+  /** The windows' snapshot (a count or an aggregate one, by kind). */
+  readonly counter: unknown;
   readonly pendingRows: SavedRow<K>[];
   /** Late counts held: window start, window end, key, part, count (oldest first). */
   readonly lateCounts?: [windowStart: number, windowEnd: number, key: K, part: number, count: number][];
@@ -111,13 +121,6 @@ interface Checkpoint<K> {
   /** The sequence numbers counted per publisher (see PublisherSequences); absent when none. */
   readonly publishers?: SavedSequences;
   readonly savedAt: string;
-}
-
-/** What the counter counts: the event's time and key, and the event itself while live. */
-interface Counted<E, K> {
-  readonly time: number;
-  readonly key: K;
-  readonly source: E | undefined;
 }
 
 /** Late counts held by default: far more (window, status) pairs than a burst of late data makes. */
@@ -134,18 +137,6 @@ interface LateCount<K> {
 
 /** A checkpoint at most this long after a change, however few records (bounds the replay after a quiet crash). */
 const CHECKPOINT_INTERVAL_MS = 5_000;
-
-/** The rejection kinds reported as zero before the first, so a metrics query over kinds always has samples. */
-const REJECTION_KINDS: readonly RejectionKind[] = [
-  'payload',
-  'line',
-  'timestamp',
-  'future',
-  'late',
-  'message',
-  'row',
-  'queue-full',
-];
 
 /**
  * Window counts in a state directory: each counted event is a journal line written
@@ -164,11 +155,16 @@ const REJECTION_KINDS: readonly RejectionKind[] = [
  * it ends the stream.
  * @internal
  */
-export class DurableWindowsState<E, K extends string | number> implements StatisticsSource {
+export class DurableWindowsState<
+  E,
+  K extends string | number,
+  W extends WindowRow<K> = WindowRow<K>,
+> implements StatisticsSource {
   readonly stage = 'durable';
   private phaseNow: DurablePhase = 'restoring';
-  private readonly counter: WindowedCountState<Counted<E, K>, K>;
-  private readonly pending: PendingRows<K>;
+  private readonly kind: DurableWindowsKind<E, K, W>;
+  private readonly counter: DurableWindows<K, W>;
+  private readonly pending: PendingRows<K, W>;
   /** Late-count rows not yet acknowledged; undefined when late counts are not kept. */
   private readonly pendingLate: PendingRows<K, LateRow<K>> | undefined;
   /** (window, key) → its late count in the current part, oldest first. */
@@ -188,7 +184,7 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
   private current: E | undefined;
   /** The arrival time the counter's clock reads (the journaled one, while replaying). */
   private arrival = 0;
-  private readonly rejections = new Map<RejectionKind, number>(REJECTION_KINDS.map((kind) => [kind, 0]));
+  private readonly rejections: Map<RejectionKind, number>;
   private readonly eventDelay = new Histogram(SECONDS_BOUNDS);
   private readonly checkpointDuration = new Histogram(SECONDS_BOUNDS);
   private readonly acknowledgementBatch = new Histogram(SIZE_BOUNDS);
@@ -211,13 +207,16 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
   readonly stats: DurableWindowStats;
 
   private constructor(
-    private readonly options: DurableWindowsStateOptions<E, K>,
+    private readonly options: DurableWindowsStateOptions<E, K, W>,
     private readonly files: StateFiles<Checkpoint<K>, JournalRecord>,
     saved: { readonly checkpoint: Checkpoint<K> | undefined; readonly records: readonly JournalRecord[] },
   ) {
-    this.counter = new WindowedCountState<Counted<E, K>, K>(
+    const kind = options.kind;
+    this.kind = kind;
+    this.rejections = new Map(kind.rejectionKinds.map((rejectionKind) => [rejectionKind, 0]));
+    this.counter = kind.makeWindows(
       // The options were checked once, by the operator: not again per subscription.
-      deriveWindowSettings(options.settings, {
+      deriveWindowSettings<E, JournaledEvent<K>, K>(options.settings, {
         eventTime: (event) => event.time,
         key: (event) => event.key,
         now: () => this.arrival,
@@ -229,14 +228,14 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
         ...(options.settings.outputMode === 'update'
           ? {
               onWindowClosed: (rows: readonly WindowRow<K>[]) => {
-                for (const row of rows) this.pending.add(row);
+                for (const row of rows) this.pending.add(row as W);
               },
             }
           : {}),
       }),
       (row) => this.pending.add(row),
     );
-    this.pending = new PendingRows<K>(options.maxRowsInFlight, options.sendRow);
+    this.pending = new PendingRows<K, W>(options.maxRowsInFlight, options.sendRow);
     this.pendingLate =
       options.sendLateRow === undefined
         ? undefined
@@ -256,16 +255,16 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
    * Takes the state directory and continues where it was: the checkpoint, then every
    * journal record after it. Throws an Error naming the directory and what to do.
    */
-  static open<E, K extends string | number>(
-    options: DurableWindowsStateOptions<E, K>,
-  ): DurableWindowsState<E, K> {
+  static open<E, K extends string | number, W extends WindowRow<K>>(
+    options: DurableWindowsStateOptions<E, K, W>,
+  ): DurableWindowsState<E, K, W> {
     const { files, saved } = StateFiles.open<Checkpoint<K>, JournalRecord>(options.stateDirectory, options.durability);
     try {
       return new DurableWindowsState(options, files, saved);
     } catch (error) {
       files.close();
       throw new Error(
-        `durableWindowedCount: cannot restore the state in ${options.stateDirectory}: ${(error as Error).message}. ` +
+        `${options.kind.operator}: cannot restore the state in ${options.stateDirectory}: ${(error as Error).message}. ` +
           'Start with the options it was saved with, or give another state directory (its open windows are then not continued)',
         { cause: error },
       );
@@ -324,6 +323,7 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
     origin?: PublisherSequence,
   ): void {
     const { eventTime, key: keyOf } = this.options.settings;
+    const { extrasOf } = this.kind;
     if (!remember) {
       messageId = undefined;
       origin = undefined;
@@ -336,21 +336,39 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
     let journaled = 0;
     try {
       for (const event of events) {
-        const time = WindowedCountState.eventTimeMillis(eventTime(event));
+        const time = eventTimeMillis(eventTime(event));
         const key = keyOf(event);
         if (typeof key !== 'string' && typeof key !== 'number') {
           throw new TypeError(
-            `durableWindowedCount: key must return a string or a number to be saved, got ${typeof key}`,
+            `${this.kind.operator}: key must return a string or a number to be saved, got ${typeof key}`,
           );
         }
+        const extras = extrasOf?.(event);
         const arrival = this.options.now();
         this.arrival = arrival;
         this.current = event;
         this.unjournaled = true;
         this.countingSequence = this.sequence + 1;
-        this.counter.push({ time, key, source: event });
         const valid = Number.isFinite(time);
-        this.journal({ m: messageId, h: digest, n: arrival, t: valid ? time : null, k: key, ...from });
+        if (extras === undefined) {
+          this.counter.push({ time, key });
+          this.journal({ m: messageId, h: digest, n: arrival, t: valid ? time : null, k: key, ...from });
+        } else {
+          const { value, distinct } = extras;
+          this.counter.push({ time, key, value, distinct });
+          this.journal({
+            m: messageId,
+            h: digest,
+            n: arrival,
+            t: valid ? time : null,
+            k: key,
+            v: typeof value === 'number' && Number.isFinite(value) ? value : null,
+            ...(distinct === undefined
+              ? {}
+              : { d: typeof distinct === 'string' || typeof distinct === 'number' ? distinct : null }),
+            ...from,
+          });
+        }
         this.unjournaled = false;
         journaled++;
         if (valid) this.eventDelay.observe(Math.max(0, arrival - time) / 1000);
@@ -418,9 +436,10 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
     const started = performance.now();
     this.files.checkpoint({
       format: 1,
+      operator: this.kind.operator,
       sequence: this.sequence,
       counter: this.counter.snapshot(),
-      pendingRows: this.pending.saved(),
+      pendingRows: this.pending.saved((row) => this.kind.saveRow(row)),
       ...(this.pendingLate === undefined
         ? {}
         : {
@@ -519,7 +538,7 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
    * The writer acknowledged `row` (`written`), or refused it for good: it leaves the
    * saved state unless a newer count came meanwhile.
    */
-  rowSettled(row: WindowRow<K>, written: boolean): void {
+  rowSettled(row: W, written: boolean): void {
     if (written) this.counts.rowsWritten++;
     this.pending.settled(row);
     this.dirty = true;
@@ -652,9 +671,11 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
     readonly records: readonly JournalRecord[];
   }) {
     if (saved.checkpoint !== undefined) {
+      const savedBy = saved.checkpoint.operator ?? 'durableWindowedCount';
+      if (savedBy !== this.kind.operator) throw new Error(`the state was saved by ${savedBy}`);
       this.counter.restore(saved.checkpoint.counter);
       const watermark = this.counter.watermark;
-      for (const row of saved.checkpoint.pendingRows) this.pending.add(savedRowToRow(row, watermark));
+      for (const row of saved.checkpoint.pendingRows) this.pending.add(this.kind.loadRow(row, watermark));
       if (this.pendingLate !== undefined) {
         for (const [windowStart, windowEnd, key, part, count] of saved.checkpoint.lateCounts ?? [])
           this.lateCounts.set(lateId(windowStart, key), { windowStart, windowEnd, key, part, count });
@@ -671,7 +692,15 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
       if (record.k !== undefined) {
         this.arrival = record.n ?? 0;
         this.countingSequence = record.q;
-        this.counter.push({ time: record.t ?? Number.NaN, key: record.k as K, source: undefined });
+        const time = record.t ?? Number.NaN;
+        const key = record.k as K;
+        // A line of the other kind: a count line has no value, an aggregate line always one.
+        if ((record.v === undefined) !== (this.kind.extrasOf === undefined))
+          throw new Error(
+            `journal record ${record.q} was written by ${record.v === undefined ? 'durableWindowedCount' : 'durableWindowedAggregate'}`,
+          );
+        if (record.v === undefined) this.counter.push({ time, key });
+        else this.counter.push({ time, key, value: record.v, distinct: record.d });
       }
     }
   }
@@ -713,10 +742,10 @@ export class DurableWindowsState<E, K extends string | number> implements Statis
   }
 
   // While replaying, rejections are not reported again (they were, before the restart).
-  private reportCounterRejection(rejection: Rejection<Counted<E, K>>): void {
+  private reportCounterRejection(rejection: Rejection<JournaledEvent<K>>): void {
     if (this.phaseNow === 'restoring') return;
     this.countRejection(rejection.kind);
-    reject(this.options, { ...rejection, operator: 'durableWindowedCount', input: this.current as E });
+    reject(this.options, { ...rejection, operator: this.kind.operator, input: this.current as E });
   }
 
   private liveStats(): DurableWindowStats {

@@ -1,5 +1,6 @@
 /**
- * The options of `durableWindowedCount`, their defaults and their checks.
+ * The options of `durableWindowedCount` and `durableWindowedAggregate`, their defaults and
+ * their checks.
  * @module
  */
 import type { Observable } from 'rxjs';
@@ -14,6 +15,7 @@ import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
 import type { DeadLetterOptions } from './deadLetters.js';
 import type { DurableWindowStats } from './DurableWindowsState.js';
+import type { DurableWindowsKind } from './durableWindowsKind.js';
 import type { LateRow } from './pendingRows.js';
 import type { Durability } from './stateFiles.js';
 
@@ -52,11 +54,19 @@ const DURABLE_WINDOWED_COUNT_DEFAULTS = {
 
 const DURABILITIES: readonly Durability[] = ['process', 'power'];
 
-/** Options of {@link durableWindowedCount}. */
-export interface DurableWindowedCountOptions<
+/**
+ * Options of {@link durableWindowedCount} and {@link durableWindowedAggregate}.
+ *
+ * @typeParam E - the event type `prepare` emits.
+ * @typeParam K - the key type (a string or a number: keys are saved as JSON).
+ * @typeParam W - the row written: a {@link WindowRow} of counts, or an {@link AggregateRow}.
+ * @typeParam R - the writer's result.
+ */
+export interface DurableWindowsOptions<
   E,
   K extends string | number,
-  R extends WriteResult<WindowRow<K>>,
+  W extends WindowRow<K>,
+  R extends WriteResult<W>,
 > extends Omit<WindowedCountOptions<E, K>, 'flushOnComplete' | 'onReject'> {
   /**
    * Called once for every refused input, synchronously: an event (an unreadable or
@@ -64,7 +74,7 @@ export interface DurableWindowedCountOptions<
    * the writer refused for good (see {@link DurableWriterHooks}). Default
    * {@link warnOnReject}, which prints to stderr.
    */
-  onReject?: (rejection: Rejection<NoInfer<E> | WindowRow<NoInfer<K>>>) => void;
+  onReject?: (rejection: Rejection<NoInfer<E> | NoInfer<W>>) => void;
   /**
    * The directory holding this aggregator's state (created if missing; one
    * aggregator a directory, enforced with a lock file). See
@@ -101,7 +111,7 @@ export interface DurableWindowedCountOptions<
    * where a larger count wins, as the window-count table's are
    * ({@link windowCountRows}).
    */
-  write: (rows: Observable<WindowRow<K>>, hooks: DurableWriterHooks<K>) => Observable<R>;
+  write: (rows: Observable<W>, hooks: DurableWriterHooks<K>) => Observable<R>;
   /**
    * Keeps the late events' counts, exactly once, as `write` keeps the on-time ones:
    * writes {@link LateRow}s (per window, key and part, always final) and emits one
@@ -166,12 +176,25 @@ export interface DurableWindowedCountOptions<
 }
 
 /**
+ * Options of {@link durableWindowedCount}: {@link DurableWindowsOptions} writing count rows.
+ * @typeParam E - the event type `prepare` emits.
+ * @typeParam K - the key type (a string or a number).
+ * @typeParam R - the writer's result.
+ */
+export type DurableWindowedCountOptions<
+  E,
+  K extends string | number,
+  R extends WriteResult<WindowRow<K>>,
+> = DurableWindowsOptions<E, K, WindowRow<K>, R>;
+
+/**
  * {@link DurableWindowedCountOptions} after checking, with the defaults filled in and
  * durations in milliseconds.
  * @internal
  */
-export interface DurableSettings<E, K extends string | number, R extends WriteResult<WindowRow<K>>> {
-  readonly options: DurableWindowedCountOptions<E, K, R>;
+export interface DurableSettings<E, K extends string | number, W extends WindowRow<K>, R extends WriteResult<W>> {
+  readonly options: DurableWindowsOptions<E, K, W, R>;
+  readonly kind: DurableWindowsKind<E, K, W>;
   readonly settings: WindowSettings<E, K>;
   readonly stateDirectory: string;
   readonly durability: Durability;
@@ -179,9 +202,9 @@ export interface DurableSettings<E, K extends string | number, R extends WriteRe
   readonly maxPendingRows: number;
   readonly checkpointEvery: number;
   readonly stopTimeoutMs: number;
-  readonly onBackpressure: DurableWindowedCountOptions<E, K, R>['onBackpressure'];
-  readonly onSubscribe: DurableWindowedCountOptions<E, K, R>['onSubscribe'];
-  readonly writeLate: DurableWindowedCountOptions<E, K, R>['writeLate'];
+  readonly onBackpressure: DurableWindowsOptions<E, K, W, R>['onBackpressure'];
+  readonly onSubscribe: DurableWindowsOptions<E, K, W, R>['onSubscribe'];
+  readonly writeLate: DurableWindowsOptions<E, K, W, R>['writeLate'];
   readonly maxLateCounts: number | undefined;
   readonly deadLetter: DeadLetterOptions | undefined;
 }
@@ -191,11 +214,12 @@ export interface DurableSettings<E, K extends string | number, R extends WriteRe
  * `RangeError` that names the option.
  * @internal
  */
-export function resolveDurableOptions<E, K extends string | number, R extends WriteResult<WindowRow<K>>>(
-  options: DurableWindowedCountOptions<E, K, R>,
-): DurableSettings<E, K, R> {
-  const settings = resolveWindowSettings(options);
-  const check = optionChecks('durableWindowedCount');
+export function resolveDurableOptions<E, K extends string | number, W extends WindowRow<K>, R extends WriteResult<W>>(
+  options: DurableWindowsOptions<E, K, W, R>,
+  kind: DurableWindowsKind<E, K, W>,
+): DurableSettings<E, K, W, R> {
+  const settings = resolveWindowSettings(options, kind.operator);
+  const check = optionChecks(kind.operator);
   const defaults = DURABLE_WINDOWED_COUNT_DEFAULTS;
   const stateDirectory = check.string('stateDirectory', options.stateDirectory, 'a directory path');
   const durability = check.oneOf('durability', options.durability ?? defaults.durability, DURABILITIES);
@@ -205,7 +229,7 @@ export function resolveDurableOptions<E, K extends string | number, R extends Wr
   const maxPendingRows = check.positiveInteger('maxPendingRows', options.maxPendingRows ?? defaults.maxPendingRows);
   const checkpointEvery = check.positiveInteger('checkpointEvery', options.checkpointEvery ?? defaults.checkpointEvery);
   const stopTimeoutMs = check.duration('stopTimeout', options.stopTimeout ?? defaults.stopTimeout, { min: 0 });
-  const onBackpressure = check.optionalFunc<NonNullable<DurableWindowedCountOptions<E, K, R>['onBackpressure']>>(
+  const onBackpressure = check.optionalFunc<NonNullable<DurableWindowsOptions<E, K, W, R>['onBackpressure']>>(
     'onBackpressure',
     options.onBackpressure,
     '(state) => void',
@@ -215,7 +239,7 @@ export function resolveDurableOptions<E, K extends string | number, R extends Wr
     options.onSubscribe,
     '(stats) => void',
   );
-  const writeLate = check.optionalFunc<NonNullable<DurableWindowedCountOptions<E, K, R>['writeLate']>>(
+  const writeLate = check.optionalFunc<NonNullable<DurableWindowsOptions<E, K, W, R>['writeLate']>>(
     'writeLate',
     options.writeLate,
     '(lateRows) => results',
@@ -232,6 +256,7 @@ export function resolveDurableOptions<E, K extends string | number, R extends Wr
   }
   return {
     options,
+    kind,
     settings,
     stateDirectory,
     durability,

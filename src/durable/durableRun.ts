@@ -4,7 +4,7 @@
  */
 import { Subject, type Observable, type Subscriber, type Subscription } from 'rxjs';
 import type { MqttMessage } from '../mqtt/message.js';
-import { reject, warnOnReject, type Rejection } from '../reject.js';
+import { reject, warnOnReject, type Rejection, type RejectOptions } from '../reject.js';
 import { IdleAdvance } from '../window/idleAdvance.js';
 import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
@@ -27,12 +27,12 @@ import { StateDirectoryPause } from './stateDirectoryPause.js';
  * the stream once, whatever the cause.
  * @internal
  */
-export class DurableRun<E, K extends string | number, R extends WriteResult<WindowRow<K>>> {
-  private readonly rowsToWrite = new Subject<WindowRow<K>>();
+export class DurableRun<E, K extends string | number, W extends WindowRow<K>, R extends WriteResult<W>> {
+  private readonly rowsToWrite = new Subject<W>();
   private readonly lateRowsToWrite = new Subject<LateRow<K>>();
   /** The rejections of the message being handled: the first a dead letter carries goes with it. */
   private readonly refused: Rejection[] = [];
-  private readonly state: DurableWindowsState<E, K>;
+  private readonly state: DurableWindowsState<E, K, W>;
   private readonly acknowledgements: AcknowledgementBatch;
   private readonly directoryPause: StateDirectoryPause;
   private readonly deadLetters: DeadLetters | undefined;
@@ -47,10 +47,11 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
   constructor(
     private readonly source: Observable<MqttMessage>,
     private readonly destination: Subscriber<R>,
-    private readonly resolved: DurableSettings<E, K, R>,
+    private readonly resolved: DurableSettings<E, K, W, R>,
   ) {
-    const { options, settings, writeLate, maxLateCounts } = resolved;
-    this.state = DurableWindowsState.open<E, K>({
+    const { options, kind, settings, writeLate, maxLateCounts } = resolved;
+    this.state = DurableWindowsState.open<E, K, W>({
+      kind,
       stateDirectory: resolved.stateDirectory,
       durability: resolved.durability,
       settings,
@@ -307,7 +308,7 @@ export class DurableRun<E, K extends string | number, R extends WriteResult<Wind
         // Reported first: a strict report throws into the writer, which ends with
         // that error, and the row stays saved.
         this.state.countRejection(rejection.kind);
-        reject(this.resolved.options, rejection);
+        reject(this.resolved.options as RejectOptions<WindowRow<K>>, rejection);
         settle(rejection.input as T, false);
         this.afterSettled();
       },

@@ -7,10 +7,16 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { MqttMessage } from '../mqtt/message.js';
 import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
-import { resolveDurableOptions, type DurableWindowedCountOptions } from './durableOptions.js';
+import { resolveDurableOptions, type DurableSettings, type DurableWindowedCountOptions } from './durableOptions.js';
+import { countKind } from './durableWindowsKind.js';
 import { DurableRun } from './durableRun.js';
 
-export type { DurablePrepareHooks, DurableWindowedCountOptions, DurableWriterHooks } from './durableOptions.js';
+export type {
+  DurablePrepareHooks,
+  DurableWindowedCountOptions,
+  DurableWindowsOptions,
+  DurableWriterHooks,
+} from './durableOptions.js';
 export type { DurableWindowStats } from './DurableWindowsState.js';
 
 /**
@@ -96,10 +102,19 @@ export type { DurableWindowStats } from './DurableWindowsState.js';
 export function durableWindowedCount<E, K extends string | number, R extends WriteResult<WindowRow<K>>>(
   options: DurableWindowedCountOptions<E, K, R>,
 ): OperatorFunction<MqttMessage, R> {
-  const resolved = resolveDurableOptions(options);
+  return durableWindows(resolveDurableOptions(options, countKind<E, K>()));
+}
+
+/**
+ * The operator both durable operators are: one {@link DurableRun} per subscription.
+ * @internal
+ */
+export function durableWindows<E, K extends string | number, W extends WindowRow<K>, R extends WriteResult<W>>(
+  resolved: DurableSettings<E, K, W, R>,
+): OperatorFunction<MqttMessage, R> {
   return (source) =>
     new Observable<R>((destination) => {
-      let run: DurableRun<E, K, R>;
+      let run: DurableRun<E, K, W, R>;
       try {
         run = new DurableRun(source, destination, resolved);
       } catch (error) {

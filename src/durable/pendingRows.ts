@@ -2,12 +2,14 @@
  * Rows counted but not yet acknowledged by the writer, one per (window, key).
  * @module
  */
+import type { AggregatePartial } from '../aggregate/AggregateCell.js';
 import type { WindowRow } from '../window/windowRow.js';
 
 /**
  * A row as the checkpoint keeps it: window start (ms), window end (ms), key, count,
- * whether it is final (absent in checkpoints written before rows said so) and, for a
- * late-count row, its part.
+ * whether it is final (absent in checkpoints written before rows said so), for a
+ * late-count row its part (`null` for another row that has more), and for an aggregate
+ * row its partial.
  */
 export type SavedRow<K> = readonly [
   windowStart: number,
@@ -15,7 +17,8 @@ export type SavedRow<K> = readonly [
   key: K,
   count: number,
   final?: boolean,
-  part?: number,
+  part?: number | null,
+  partial?: AggregatePartial,
 ];
 
 /**
@@ -98,18 +101,9 @@ export class PendingRows<K, R extends WindowRow<K> = WindowRow<K>> {
     }
   }
 
-  /** Every row not yet acknowledged, for the checkpoint. */
-  saved(): SavedRow<K>[] {
-    return [...this.newest.values()].map((row): SavedRow<K> => {
-      const saved = [
-        row.windowStart.getTime(),
-        row.windowEnd.getTime(),
-        row.key,
-        row.count,
-        row.final === true,
-      ] as const;
-      return 'part' in row && typeof row.part === 'number' ? [...saved, row.part] : saved;
-    });
+  /** Every row not yet acknowledged, for the checkpoint, each as `save` keeps it. */
+  saved(save: (row: R) => SavedRow<K> = rowToSaved): SavedRow<K>[] {
+    return [...this.newest.values()].map(save);
   }
 
   /** Writes in flight are abandoned (the stream stopped): their rows wait again, for a checkpoint. */
@@ -117,6 +111,12 @@ export class PendingRows<K, R extends WindowRow<K> = WindowRow<K>> {
     for (const id of this.writing.keys()) this.waiting.add(id);
     this.writing.clear();
   }
+}
+
+/** A count row (or late-count row) as the checkpoint keeps it. */
+export function rowToSaved<K>(row: WindowRow<K>): SavedRow<K> {
+  const saved = [row.windowStart.getTime(), row.windowEnd.getTime(), row.key, row.count, row.final === true] as const;
+  return 'part' in row && typeof row.part === 'number' ? [...saved, row.part] : saved;
 }
 
 /**
@@ -134,7 +134,7 @@ export function savedRowToRow<K>(
     count,
     final: final ?? (watermark !== undefined && windowEnd <= watermark),
   };
-  return part === undefined ? row : ({ ...row, part } as LateRow<K>);
+  return part === undefined || part === null ? row : ({ ...row, part } as LateRow<K>);
 }
 
 /** Whether `row` says more than `than` of the same (window, key): a larger count, or the same count, final. */
