@@ -5,26 +5,16 @@
  * (window, key) cell holds, and the row made of it, is the subclass's.
  * @module
  */
-import { reject } from '../reject.js';
-import { describeDuration } from '../duration.js';
+import { EventTimeState, interval, iso, type EventTimeSaved } from './EventTimeState.js';
 import type { WindowSettings } from './options.js';
-import { STAT_NAMES } from './snapshot.js';
 import type { WindowRow } from './windowRow.js';
 import type { WindowState } from './windowState.js';
 
-/** The largest epoch millisecond a `Date` can hold (±100,000,000 days). */
-const MAX_TIME = 8.64e15;
-
-/** The running counters a snapshot carries, by name. @internal */
-export type WindowStatCounters = { [Stat in (typeof STAT_NAMES)[number]]: number };
+export { eventTimeMillis, type WindowStatCounters } from './EventTimeState.js';
 
 /** The state a subclass's snapshot is made of, its cells as they are held. @internal */
-export interface WindowsState<K, C> {
-  readonly watermark: number | null;
-  readonly closedUpTo: number | null;
-  readonly maxEventTime: number | null;
+export interface WindowsState<K, C> extends EventTimeSaved {
   readonly windows: readonly { readonly windowStart: number; readonly cells: readonly (readonly [K, C])[] }[];
-  readonly stats: WindowStatCounters;
 }
 
 /**
@@ -39,37 +29,21 @@ export interface WindowsState<K, C> {
  * @typeParam R - the row emitted.
  * @internal
  */
-export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implements WindowState<E, R> {
-  eventsSeen = 0;
-  eventsCounted = 0;
-  timestampRejects = 0;
-  futureRejects = 0;
-  lateEvents = 0;
-  latePairs = 0;
-  rowsEmitted = 0;
-  stateSize = 0;
-
+export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>>
+  extends EventTimeState<E, K, R>
+  implements WindowState<E, R>
+{
   /** @internal */
-  protected readonly settings: WindowSettings<E, K>;
-  private readonly eventTimeOf: (event: E) => number | Date;
-  private readonly keyOf: (event: E) => K;
+  declare protected readonly settings: WindowSettings<E, K>;
   /** The window length in milliseconds. @internal */
   protected readonly length: number;
   private readonly slide: number;
   private readonly offset: number;
-  private readonly delay: number;
   private readonly emitsUpdates: boolean;
-  private readonly emitsComplete: boolean;
-  private readonly emitsFinal: boolean;
   /** `'spark-2.4'` rule: a window closes as soon as the watermark passes its end. */
   private readonly closesOnWatermark: boolean;
   /** `'spark-3.4'` rule: a window closes after the next event, on the watermark that event arrived with. */
   private readonly closesOnArrivalWatermark: boolean;
-  private readonly maxWindows: number;
-  /** Whether `maxEventTimeAhead` is set: the clock is then read for every event. */
-  private readonly guardsFuture: boolean;
-  private readonly maxEventTimeAhead: number;
-  private readonly now: () => number;
 
   /** Window start → key → cell. Numeric starts keep the map keys cheap. */
   private readonly windows = new Map<number, Map<K, C>>();
@@ -78,40 +52,23 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implemen
   /** The last window touched: consecutive events nearly always hit it, saving the outer lookup. */
   private cachedStart = Number.NaN;
   private cachedCells: Map<K, C> = new Map();
-  private currentWatermark = Number.NEGATIVE_INFINITY;
-  /**
-   * Windows ending at or before this are final: dropped, and late for any event. The
-   * late rule decides how it follows the watermark; in complete mode it never moves.
-   */
-  private closedUpTo = Number.NEGATIVE_INFINITY;
-  private largestEventTime = Number.NEGATIVE_INFINITY;
+  // closedUpTo (the base's): windows ending at or before it are final, dropped, and late
+  // for any event. The late rule decides how it follows the watermark; in complete mode
+  // it never moves.
 
   /**
    * @param settings - checked window settings.
    * @param operator - names the operator in rejections and errors.
    * @param emit - receives every output row, synchronously.
    */
-  protected constructor(
-    settings: WindowSettings<E, K>,
-    private readonly operator: string,
-    private readonly emit: (row: R) => void,
-  ) {
-    this.settings = settings;
-    this.eventTimeOf = settings.eventTime;
-    this.keyOf = settings.key;
+  protected constructor(settings: WindowSettings<E, K>, operator: string, emit: (row: R) => void) {
+    super(settings, operator, emit);
     this.length = settings.windowDuration;
     this.slide = settings.slideDuration;
     this.offset = settings.offset;
-    this.delay = settings.watermarkDelay;
     this.emitsUpdates = settings.outputMode === 'update';
-    this.emitsComplete = settings.outputMode === 'complete';
-    this.emitsFinal = settings.outputMode === 'append';
     this.closesOnWatermark = !this.emitsComplete && settings.lateRule === 'spark-2.4';
     this.closesOnArrivalWatermark = !this.emitsComplete && settings.lateRule === 'spark-3.4';
-    this.maxWindows = settings.maxWindows;
-    this.maxEventTimeAhead = settings.maxEventTimeAhead;
-    this.guardsFuture = this.maxEventTimeAhead !== Number.POSITIVE_INFINITY;
-    this.now = settings.now;
   }
 
   /**
@@ -123,26 +80,6 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implemen
 
   /** The row of one cell. @internal */
   protected abstract rowOf(windowStart: number, key: K, cell: C, final: boolean): R;
-
-  /**
-   * Whether to count `event`, once its time is known to be valid and not too far ahead:
-   * a subclass that reads more of it (a value) rejects it here, reporting why.
-   * @internal
-   */
-  protected accepts(event: E): boolean {
-    void event;
-    return true;
-  }
-
-  /** {@inheritDoc WindowStats.watermark} */
-  get watermark(): number | undefined {
-    return this.currentWatermark === Number.NEGATIVE_INFINITY ? undefined : this.currentWatermark;
-  }
-
-  /** {@inheritDoc WindowStats.maxEventTime} */
-  get maxEventTime(): number | undefined {
-    return this.largestEventTime === Number.NEGATIVE_INFINITY ? undefined : this.largestEventTime;
-  }
 
   /** {@inheritDoc WindowStats.openWindows} */
   get openWindows(): number {
@@ -166,21 +103,8 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implemen
    *   windows; the event is then not counted and the state is unchanged.
    */
   push(event: E): void {
-    this.eventsSeen++;
-    const raw = this.eventTimeOf(event);
-    const time = eventTimeMillis(raw);
-    if (!(time >= -MAX_TIME && time <= MAX_TIME)) {
-      this.rejectTimestamp(event, raw);
-      return;
-    }
-    if (this.guardsFuture) {
-      const now = this.now();
-      if (time - now > this.maxEventTimeAhead) {
-        this.rejectFuture(event, time, now);
-        return;
-      }
-    }
-    if (!this.accepts(event)) return;
+    const time = this.admit(event);
+    if (time !== time) return; // NaN: rejected, and reported
     const key = this.keyOf(event);
     const length = this.length;
     const slide = this.slide;
@@ -213,10 +137,7 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implemen
     }
     if (counted > 0) this.eventsCounted++;
 
-    if (time > this.largestEventTime) {
-      this.largestEventTime = time;
-      if (time - this.delay > this.currentWatermark) this.currentWatermark = time - this.delay;
-    }
+    this.observe(time);
     // Windows close on the watermark as this event left it, or (Spark ≥ 3.4, which
     // closes them one micro-batch later) as it found it: the next event may still
     // count in the windows in between. The watermark is updated first so that `emit`
@@ -228,7 +149,7 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implemen
         : closedUpTo;
     if (closeAt > this.closedUpTo) this.closeUpTo(closeAt);
     if (this.emitsComplete) this.emitAllRows();
-    if (late > 0) this.rejectLate(event, time, firstStart, late, late + counted, closedUpTo);
+    if (late > 0) this.reportLate(event, time, firstStart, late, late + counted, closedUpTo);
   }
 
   /**
@@ -242,11 +163,7 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implemen
    * @throws RangeError when `to` is not a finite number.
    */
   advanceWatermark(to: number): void {
-    if (!Number.isFinite(to))
-      throw new RangeError(
-        `${this.constructor.name}.advanceWatermark: the watermark must be a finite time in epoch milliseconds, got ${String(to)}`,
-      );
-    if (to > this.currentWatermark) this.currentWatermark = to;
+    this.moveWatermark(to);
     if (!this.emitsComplete && this.currentWatermark > this.closedUpTo) this.closeUpTo(this.currentWatermark);
   }
 
@@ -273,41 +190,22 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implemen
   /** Everything the future output depends on, with each cell made by `save` (a copy). @internal */
   protected saveState<S>(save: (cell: C) => S): WindowsState<K, S> {
     return {
-      watermark: finiteOrNull(this.currentWatermark),
-      closedUpTo: finiteOrNull(this.closedUpTo),
-      maxEventTime: finiteOrNull(this.largestEventTime),
+      ...this.saveTimes(),
       windows: this.openStarts.map((windowStart) => ({
         windowStart,
         cells: [...(this.windows.get(windowStart) as Map<K, C>)].map(([key, cell]) => [key, save(cell)] as const),
       })),
-      stats: Object.fromEntries(STAT_NAMES.map((name) => [name, this[name]])) as WindowStatCounters,
     };
   }
 
-  /**
-   * Throws unless nothing happened yet: a snapshot is restored into new windows only.
-   * @throws Error when events were already pushed (or the watermark advanced).
-   * @internal
-   */
-  protected assertFresh(context: string): void {
-    if (this.eventsSeen > 0 || this.currentWatermark !== Number.NEGATIVE_INFINITY || this.openStarts.length > 0) {
-      throw new Error(
-        `${context}: this counter already has state (${this.eventsSeen} event(s) seen, watermark ${String(this.watermark)}); restore into a new counter, before its first event`,
-      );
-    }
-  }
-
-  /** Takes over a checked state, after {@link EventTimeWindows.assertFresh}. @internal */
+  /** Takes over a checked state, after {@link EventTimeState.assertFresh}. @internal */
   protected restoreState(state: WindowsState<K, C>): void {
-    this.currentWatermark = state.watermark ?? Number.NEGATIVE_INFINITY;
-    this.closedUpTo = state.closedUpTo ?? Number.NEGATIVE_INFINITY;
-    this.largestEventTime = state.maxEventTime ?? Number.NEGATIVE_INFINITY;
+    this.restoreTimes(state);
     for (const { windowStart, cells } of state.windows) {
       this.windows.set(windowStart, new Map(cells));
       this.openStarts.push(windowStart);
       this.stateSize += cells.length;
     }
-    for (const name of STAT_NAMES) this[name] = state.stats[name];
   }
 
   private openWindow(start: number): Map<K, C> {
@@ -395,40 +293,10 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implemen
   }
 
   private emitRow(start: number, key: K, cell: C, final: boolean): void {
-    this.rowsEmitted++;
-    this.emit(this.rowOf(start, key, cell, final));
+    this.output(this.rowOf(start, key, cell, final));
   }
 
-  private rejectTimestamp(event: E, raw: unknown): void {
-    this.timestampRejects++;
-    const shown =
-      raw instanceof Date
-        ? Number.isNaN(raw.getTime())
-          ? 'Invalid Date'
-          : `Date ${raw.getTime()}`
-        : typeof raw === 'number'
-          ? String(raw)
-          : `a ${typeof raw}`;
-    reject(this.settings, {
-      operator: this.operator,
-      kind: 'timestamp',
-      reason: `event time is ${shown}, not a valid time (expected epoch milliseconds or a valid Date within the Date range)`,
-      input: event,
-    });
-  }
-
-  private rejectFuture(event: E, time: number, now: number): void {
-    this.futureRejects++;
-    const ahead = describeDuration(time - now);
-    reject(this.settings, {
-      operator: this.operator,
-      kind: 'future',
-      reason: `event time ${iso(time)} is ${ahead} ahead of this machine's clock (maxEventTimeAhead ${describeDuration(this.maxEventTimeAhead)}); not counted`,
-      input: event,
-    });
-  }
-
-  private rejectLate(
+  private reportLate(
     event: E,
     time: number,
     firstStart: number,
@@ -436,41 +304,17 @@ export abstract class EventTimeWindows<E, K, C, R extends WindowRow<K>> implemen
     windows: number,
     closedUpTo: number,
   ): void {
-    this.lateEvents++;
-    this.latePairs += late;
     // The late windows are the earliest ones of the event (they end first).
     const lastLateStart = firstStart + (late - 1) * this.slide;
     const span =
       late === 1
-        ? `window ${interval(firstStart, this.length)}`
-        : `windows ${interval(firstStart, this.length)} to ${interval(lastLateStart, this.length)}`;
+        ? `window ${interval(firstStart, firstStart + this.length)}`
+        : `windows ${interval(firstStart, firstStart + this.length)} to ${interval(lastLateStart, lastLateStart + this.length)}`;
     const rest = late < windows ? `; counted in its ${windows - late} later window(s)` : '; not counted';
-    reject(this.settings, {
-      operator: this.operator,
-      kind: 'late',
-      reason: `event time ${iso(time)} is late for ${late} of its ${windows} window(s): ${span} already final at watermark ${iso(closedUpTo)}${rest}`,
-      input: event,
-    });
+    this.rejectLate(
+      event,
+      late,
+      `event time ${iso(time)} is late for ${late} of its ${windows} window(s): ${span} already final at watermark ${iso(closedUpTo)}${rest}`,
+    );
   }
-}
-
-/**
- * An event time as epoch milliseconds: a number as it is, a `Date` as its time,
- * anything else `NaN` (which the windows reject as an unreadable time).
- * @internal
- */
-export function eventTimeMillis(raw: unknown): number {
-  return typeof raw === 'number' ? raw : raw instanceof Date ? raw.getTime() : Number.NaN;
-}
-
-function finiteOrNull(time: number): number | null {
-  return Number.isFinite(time) ? time : null;
-}
-
-function iso(time: number): string {
-  return new Date(time).toISOString();
-}
-
-function interval(start: number, length: number): string {
-  return `[${iso(start)}, ${iso(start + length)})`;
 }

@@ -173,11 +173,32 @@ export interface WindowedCountOptions<E, K> extends RejectOptions<E> {
 }
 
 /**
+ * The checked options every event-time state reads, fixed windows and sessions alike,
+ * with durations in milliseconds.
+ * @internal
+ */
+export interface EventTimeSettings<E, K> extends RejectOptions<E> {
+  readonly eventTime: (event: E) => number | Date;
+  readonly key: (event: E) => K;
+  readonly watermarkDelay: number;
+  readonly outputMode: OutputMode;
+  readonly lateRule: LateRule;
+  /** `Infinity` when unbounded. */
+  readonly maxWindows: number;
+  /** `Infinity` when the guard is off. */
+  readonly maxEventTimeAhead: number;
+  readonly now: () => number;
+  readonly flushOnComplete: boolean;
+  /** `after` in milliseconds. */
+  readonly idleAdvance: (IdleAdvanceOptions & { readonly after: number }) | undefined;
+}
+
+/**
  * Options after checking, with durations in milliseconds: still valid options (so a
  * {@link WindowedCountState} accepts them), and recognised as checked by {@link windowSettingsOf}.
  * @internal
  */
-export interface WindowSettings<E, K> extends WindowedCountOptions<E, K> {
+export interface WindowSettings<E, K> extends WindowedCountOptions<E, K>, EventTimeSettings<E, K> {
   readonly eventTime: (event: E) => number | Date;
   readonly key: (event: E) => K;
   readonly windowDuration: number;
@@ -236,8 +257,16 @@ export function resolveWindowSettings<E, K>(
 ): WindowSettings<E, K> {
   const check = optionChecks(operator);
   if (options === null || typeof options !== 'object') throw new TypeError(`${operator}: options are required`);
-  const eventTime = check.func<(event: E) => number | Date>('eventTime', options.eventTime, '(event) => number | Date');
-  const key = check.func<(event: E) => K>('key', options.key, '(event) => key');
+  if ((options as { sessionGap?: unknown }).sessionGap !== undefined) {
+    throw new TypeError(
+      options.windowDuration === undefined
+        ? `${operator}: sessionGap asks for session windows, which these fixed windows are not: give windowDuration, or use the windowedCount or windowedAggregate operator (or SessionCountState, SessionAggregateState) for sessions`
+        : `${operator}: give windowDuration (fixed windows) or sessionGap (session windows), not both`,
+    );
+  }
+  const { eventTime, key, ...timing } = resolveEventTimeSettings(options, check, 'window');
+  if (options.windowDuration === undefined)
+    throw check.required('windowDuration', "e.g. '1 minute'; or sessionGap for session windows");
   const windowDuration = check.duration('windowDuration', options.windowDuration, { positive: true });
   const slideDuration =
     options.slideDuration === undefined
@@ -248,8 +277,32 @@ export function resolveWindowSettings<E, K>(
     throw check.error('range', 'slideDuration', expected, options.slideDuration);
   }
   const rawOffset = check.duration('offset', options.offset ?? WINDOWED_COUNT_DEFAULTS.offset);
+  const settings: WindowSettings<E, K> = {
+    eventTime,
+    key,
+    windowDuration,
+    slideDuration,
+    offset: ((rawOffset % slideDuration) + slideDuration) % slideDuration,
+    ...timing,
+  };
+  checked.add(settings);
+  return settings;
+}
+
+/**
+ * Checks the options fixed windows and sessions share (all but the window's shape), with
+ * the wording of {@link resolveWindowSettings}; `kind` names what the watermark closes.
+ * @internal
+ */
+export function resolveEventTimeSettings<E, K>(
+  options: Omit<WindowedCountOptions<E, K>, 'windowDuration' | 'slideDuration' | 'offset'>,
+  check: OptionChecks,
+  kind: 'window' | 'session',
+): EventTimeSettings<E, K> {
+  const eventTime = check.func<(event: E) => number | Date>('eventTime', options.eventTime, '(event) => number | Date');
+  const key = check.func<(event: E) => K>('key', options.key, '(event) => key');
   if (options.watermarkDelay === undefined)
-    throw check.required('watermarkDelay', "e.g. '2 minutes'; 0 closes a window as soon as a later event arrives");
+    throw check.required('watermarkDelay', `e.g. '2 minutes'; 0 closes a ${kind} as soon as a later event arrives`);
   const watermarkDelay = check.duration('watermarkDelay', options.watermarkDelay, { min: 0 });
   const outputMode = check.oneOf('outputMode', options.outputMode ?? WINDOWED_COUNT_DEFAULTS.outputMode, OUTPUT_MODES);
   const lateRule = check.oneOf('lateRule', options.lateRule ?? WINDOWED_COUNT_DEFAULTS.lateRule, LATE_RULES);
@@ -278,15 +331,12 @@ export function resolveWindowSettings<E, K>(
         };
   if (idleAdvance !== undefined && outputMode === 'complete') {
     throw new RangeError(
-      `${operator}: idleAdvance has nothing to do in 'complete' mode, where the watermark closes no window; drop it or use 'update'`,
+      `${check.operator}: idleAdvance has nothing to do in 'complete' mode, where the watermark closes no ${kind}; drop it or use '${kind === 'window' ? 'update' : 'append'}'`,
     );
   }
-  const settings: WindowSettings<E, K> = {
+  return {
     eventTime,
     key,
-    windowDuration,
-    slideDuration,
-    offset: ((rawOffset % slideDuration) + slideDuration) % slideDuration,
     watermarkDelay,
     outputMode,
     lateRule,
@@ -298,8 +348,6 @@ export function resolveWindowSettings<E, K>(
     onReject: options.onReject,
     strict: options.strict,
   };
-  checked.add(settings);
-  return settings;
 }
 
 /** `idleAdvance.liveness`: something with the two methods of a {@link SourceLiveness}. */
@@ -341,4 +389,19 @@ export function deriveWindowSettings<E, F, K>(
  */
 export function windowSettingsOf<E, K>(options: WindowedCountOptions<E, K>): WindowSettings<E, K> {
   return checked.has(options) ? (options as WindowSettings<E, K>) : resolveWindowSettings(options);
+}
+
+/**
+ * Marks `settings` as checked, for {@link isCheckedSettings}: made by a resolver that
+ * checked every option.
+ * @internal
+ */
+export function markChecked<S extends object>(settings: S): S {
+  checked.add(settings);
+  return settings;
+}
+
+/** Whether a resolver made `options` (so they need no checking again). @internal */
+export function isCheckedSettings(options: object): boolean {
+  return checked.has(options);
 }

@@ -69,10 +69,13 @@ const SETTING_NAMES = [
   'lateRule',
 ] as const;
 
+/** The options a snapshot records, by name: fixed windows' ({@link WindowedCountSnapshot.settings}) or sessions' ({@link SessionSnapshot.settings}). */
+export type SnapshotSetting = (typeof SETTING_NAMES)[number] | 'sessionGap';
+
 /** One option a snapshot was taken with that the counter restoring it has otherwise. */
 export interface SnapshotDifference {
-  /** The option, as {@link WindowedCountSnapshot.settings} names it. */
-  readonly setting: (typeof SETTING_NAMES)[number];
+  /** The option, as the snapshot's `settings` name it. */
+  readonly setting: SnapshotSetting;
   /** Its value in the snapshot (durations in milliseconds). */
   readonly saved: number | string;
   /** Its value in the counter that was to restore it. */
@@ -88,7 +91,7 @@ export interface SnapshotDifference {
  */
 export class SnapshotMismatchError extends Error {
   override readonly name = 'SnapshotMismatchError';
-  /** Each option that differs, in the order of {@link WindowedCountSnapshot.settings}. */
+  /** Each option that differs, in the order of the snapshot's `settings`. */
   readonly differences: readonly SnapshotDifference[];
   /**
    * @param message - what differs and what to do, starting with who refused.
@@ -158,32 +161,8 @@ export function checkWindowsSnapshot<E, K>(
   context: string,
   cells: SnapshotCells,
 ): void {
-  const fail = (problem: string): never => {
-    throw new Error(`${context}: ${problem}`);
-  };
-  if (snapshot === null || typeof snapshot !== 'object') fail(`expected a snapshot object, got ${describe(snapshot)}`);
-  if (snapshot.format !== 1) fail(`snapshot format ${describe(snapshot.format)} is not one this version reads (1)`);
-
-  const taken = snapshot.settings;
-  if (taken === null || typeof taken !== 'object') fail('the snapshot has no settings');
-  const differences: SnapshotDifference[] = SETTING_NAMES.filter((name) => taken[name] !== settings[name]).map(
-    (name) => ({ setting: name, saved: taken[name], current: settings[name] }),
-  );
-  if (differences.length > 0) {
-    const listed = differences.map(
-      ({ setting, saved, current }) => `${setting} ${describe(saved)} (this counter: ${describe(current)})`,
-    );
-    throw new SnapshotMismatchError(
-      `${context}: the snapshot was taken with other options: ${listed.join(', ')}; restore it into a counter with the options it was taken with`,
-      { differences },
-    );
-  }
-
-  for (const name of ['watermark', 'closedUpTo', 'maxEventTime'] as const) {
-    const value = snapshot[name];
-    if (value !== null && !Number.isFinite(value))
-      fail(`${name} must be a finite number or null, got ${describe(value)}`);
-  }
+  const fail = failure(context);
+  checkSnapshotTimes(snapshot, settings, SETTING_NAMES, context);
   const { watermark, closedUpTo } = snapshot;
   if (
     settings.outputMode === 'complete'
@@ -195,13 +174,6 @@ export function checkWindowsSnapshot<E, K>(
     fail(
       `closedUpTo ${describe(closedUpTo)} does not fit watermark ${describe(watermark)} under ${settings.outputMode} mode and the ${settings.lateRule} rule`,
     );
-  }
-
-  const stats = snapshot.stats;
-  if (stats === null || typeof stats !== 'object') fail('the snapshot has no stats');
-  for (const name of STAT_NAMES) {
-    if (!(Number.isSafeInteger(stats[name]) && stats[name] >= 0))
-      fail(`stats.${name} must be a whole number ≥ 0, got ${describe(stats[name])}`);
   }
 
   if (!Array.isArray(snapshot.windows)) fail(`windows must be an array, got ${describe(snapshot.windows)}`);
@@ -234,7 +206,74 @@ export function checkWindowsSnapshot<E, K>(
   }
 }
 
-function describe(value: unknown): string {
+/** The parts of a snapshot {@link checkSnapshotTimes} checks. @internal */
+export interface SnapshotTimes {
+  readonly format: 1;
+  readonly settings: { readonly [Name in SnapshotSetting]?: number | string };
+  readonly watermark: number | null;
+  readonly closedUpTo: number | null;
+  readonly maxEventTime: number | null;
+  readonly stats: { readonly [Stat in (typeof STAT_NAMES)[number]]: number };
+}
+
+/**
+ * Checks what every kind of snapshot holds beside its windows or sessions: an object of
+ * format 1, taken under the same `names` options as `settings` (or a
+ * {@link SnapshotMismatchError}), finite or null times, and whole counters.
+ * @internal
+ */
+export function checkSnapshotTimes(
+  snapshot: SnapshotTimes,
+  settings: { readonly [Name in SnapshotSetting]?: unknown },
+  names: readonly SnapshotSetting[],
+  context: string,
+): void {
+  const fail = failure(context);
+  if (snapshot === null || typeof snapshot !== 'object') fail(`expected a snapshot object, got ${describe(snapshot)}`);
+  if (snapshot.format !== 1) fail(`snapshot format ${describe(snapshot.format)} is not one this version reads (1)`);
+
+  const taken = snapshot.settings;
+  if (taken === null || typeof taken !== 'object') fail('the snapshot has no settings');
+  const differences: SnapshotDifference[] = names
+    .filter((name) => taken[name] !== settings[name])
+    .map((name) => ({
+      setting: name,
+      saved: taken[name] as number | string,
+      current: settings[name] as number | string,
+    }));
+  if (differences.length > 0) {
+    const listed = differences.map(
+      ({ setting, saved, current }) => `${setting} ${describe(saved)} (this counter: ${describe(current)})`,
+    );
+    throw new SnapshotMismatchError(
+      `${context}: the snapshot was taken with other options: ${listed.join(', ')}; restore it into a counter with the options it was taken with`,
+      { differences },
+    );
+  }
+
+  for (const name of ['watermark', 'closedUpTo', 'maxEventTime'] as const) {
+    const value = snapshot[name];
+    if (value !== null && !Number.isFinite(value))
+      fail(`${name} must be a finite number or null, got ${describe(value)}`);
+  }
+
+  const stats = snapshot.stats;
+  if (stats === null || typeof stats !== 'object') fail('the snapshot has no stats');
+  for (const name of STAT_NAMES) {
+    if (!(Number.isSafeInteger(stats[name]) && stats[name] >= 0))
+      fail(`stats.${name} must be a whole number ≥ 0, got ${describe(stats[name])}`);
+  }
+}
+
+/** Throws an `Error` starting with `context`. @internal */
+export function failure(context: string): (problem: string) => never {
+  return (problem) => {
+    throw new Error(`${context}: ${problem}`);
+  };
+}
+
+/** A value as a snapshot refusal shows it. @internal */
+export function describe(value: unknown): string {
   if (typeof value === 'number') return String(value);
   try {
     return JSON.stringify(value) ?? String(value);
