@@ -1,11 +1,11 @@
 /**
- * What the window-count table and the late-count table share: a column list checked
- * against `system_schema`, the keyspace and table made if missing, columns of later
- * versions added, the write timestamp that lets a larger count win, and reading the
- * rows summed over aggregators.
+ * What the window-count, late-count and window-aggregate tables share: a column list
+ * checked against `system_schema`, the keyspace and table made if missing, columns of
+ * later versions added, the write timestamp that lets a larger count win, and reading
+ * the whole table, paging, into totals over aggregators, in one order.
  * @module
  */
-import type { Client } from 'cassandra-driver';
+import type { Client, types } from 'cassandra-driver';
 import { optionChecks } from '../internal/options.js';
 import type { WindowRow } from '../window/windowRow.js';
 import { assertCqlIdentifier } from './identifier.js';
@@ -47,9 +47,9 @@ const kindName = (kind: string) => KIND_NAMES[kind] ?? `a ${kind} column`;
 
 /**
  * The error {@link ensureWindowCountTable} and {@link checkWindowCountTable} (and their
- * late-count counterparts) throw when the table does not have the columns
- * {@link cassandraSink} writes (or does not exist, for the checks alone). `message`
- * names the function that checked and every difference, in one sentence.
+ * late-count and window-aggregate counterparts) throw when the table does not have the
+ * columns {@link cassandraSink} writes (or does not exist, for the checks alone).
+ * `message` names the function that checked and every difference, in one sentence.
  */
 export class WindowCountTableError extends Error {
   override readonly name = 'WindowCountTableError';
@@ -259,11 +259,58 @@ export async function ensureCountTable(
   await checkCountTable(spec, operator, client, options);
 }
 
-/** bigint columns come back as the driver's Long (or a JS bigint with useBigIntAsLong). */
-function toNumber(value: unknown): number {
+/** bigint columns come back as the driver's Long (or a JS bigint with useBigIntAsLong). @internal */
+export function bigintColumn(value: unknown): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') return Number(value);
   return (value as { toNumber(): number }).toNumber();
+}
+
+/**
+ * Runs `query` (no parameters) and hands every row to `onRow`, paging with `eachRow`
+ * (fetchSize rows at a time) instead of holding the whole result. Resolves after the
+ * last page; a throwing `onRow` rejects with its error and reads no further page.
+ * @internal
+ */
+export function eachTableRow(client: Client, query: string, onRow: (row: types.Row) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let failure: { error: unknown } | undefined;
+    client.eachRow(
+      query,
+      [],
+      { prepare: true, autoPage: true },
+      (_n, row) => {
+        if (failure !== undefined) return;
+        try {
+          onRow(row);
+        } catch (error) {
+          failure = { error };
+        }
+      },
+      (error) => {
+        if (failure !== undefined) reject(failure.error);
+        else if (error) reject(error);
+        else resolve();
+      },
+    );
+  });
+}
+
+/** The order of every reader's result: by window start, window end, then status. @internal */
+export function byWindowThenStatus(
+  a: { readonly windowStart: Date; readonly windowEnd: Date; readonly status: number },
+  b: { readonly windowStart: Date; readonly windowEnd: Date; readonly status: number },
+): number {
+  return (
+    a.windowStart.getTime() - b.windowStart.getTime() ||
+    a.windowEnd.getTime() - b.windowEnd.getTime() ||
+    a.status - b.status
+  );
+}
+
+/** What identifies one (window, status) across the rows of several aggregators. @internal */
+export function windowStatusId(windowStart: Date, windowEnd: Date, status: number): string {
+  return `${windowStart.getTime()}/${windowEnd.getTime()}/${status}`;
 }
 
 /** One (window, status)'s count summed over rows. @internal */
@@ -294,32 +341,18 @@ export async function sumCountTable(
     { windowStart: Date; windowEnd: Date; status: number; count: number; final: boolean }
   >();
   const query = `SELECT window_start, window_end, status, count${hasFinal ? ', final' : ''} FROM ${target}`;
-  // eachRow pages through the table (fetchSize rows at a time) instead of holding it all.
-  await new Promise<void>((resolve, reject) => {
-    client.eachRow(
-      query,
-      [],
-      { prepare: true, autoPage: true },
-      (_n, row) => {
-        const windowStart = row['window_start'] as Date;
-        const windowEnd = row['window_end'] as Date;
-        const status = row['status'] as number;
-        const count = toNumber(row['count']);
-        const final = hasFinal ? row['final'] === true : true;
-        const id = `${windowStart.getTime()}/${windowEnd.getTime()}/${status}`;
-        const total = totals.get(id);
-        if (total) {
-          total.count += count;
-          total.final &&= final;
-        } else totals.set(id, { windowStart, windowEnd, status, count, final });
-      },
-      (error) => (error ? reject(error) : resolve()),
-    );
+  await eachTableRow(client, query, (row) => {
+    const windowStart = row['window_start'] as Date;
+    const windowEnd = row['window_end'] as Date;
+    const status = row['status'] as number;
+    const count = bigintColumn(row['count']);
+    const final = hasFinal ? row['final'] === true : true;
+    const id = windowStatusId(windowStart, windowEnd, status);
+    const total = totals.get(id);
+    if (total) {
+      total.count += count;
+      total.final &&= final;
+    } else totals.set(id, { windowStart, windowEnd, status, count, final });
   });
-  return [...totals.values()].sort(
-    (a, b) =>
-      a.windowStart.getTime() - b.windowStart.getTime() ||
-      a.windowEnd.getTime() - b.windowEnd.getTime() ||
-      a.status - b.status,
-  );
+  return [...totals.values()].sort(byWindowThenStatus);
 }
