@@ -3,7 +3,12 @@
  * @module
  */
 import { describeValue } from '../internal/options.js';
-import type { AggregateSpec } from './aggregateSpec.js';
+import {
+  DISTINCT_PRECISION,
+  resolveAggregateSpec,
+  type AggregateOptions,
+  type AggregateSpec,
+} from './aggregateSpec.js';
 import { DistinctSketch } from './DistinctSketch.js';
 import { QuantileSketch, type QuantileSketchPartial } from './QuantileSketch.js';
 
@@ -51,6 +56,26 @@ export interface AggregatePartial {
   readonly quantiles?: QuantileSketchPartial;
   /** The HyperLogLog's registers, serialised by `hyperlolo`, in base64 (about 5.6 KB at precision 12). */
   readonly distinct?: string;
+}
+
+/**
+ * Which aggregates a cell read from a stored partial reports ({@link AggregateCell.specOf}):
+ * the partial keeps the state of them all, not which were asked for.
+ */
+export interface PartialReport {
+  /** Report the sum. Default: whether the partial holds values. */
+  readonly sum?: boolean;
+  /** Report the least value. Default: whether the partial holds values. */
+  readonly min?: boolean;
+  /** Report the greatest value. Default: whether the partial holds values. */
+  readonly max?: boolean;
+  /** Report the mean (sum / count). Default: whether the partial holds values. */
+  readonly mean?: boolean;
+  /**
+   * The quantiles to read from the partial's sketch, each in [0, 1], e.g. `[0.5, 0.99]`:
+   * required when it holds one, refused when it does not.
+   */
+  readonly quantiles?: readonly number[];
 }
 
 /** The fields an {@link AggregatePartial} may have. */
@@ -271,6 +296,95 @@ export class AggregateCell<E = unknown> {
     return cell;
   }
 
+  /**
+   * A spec that a partial can be read back with when the aggregate options it was taken
+   * under are not at hand (a reader of stored partials): the sketches' accuracy and
+   * precision come from the partial, and what to report from `report`. Cells read with
+   * it merge with each other, and with cells of the original spec when `report` asks for
+   * the same aggregates.
+   *
+   * A partial does not say which of sum, min, max and mean were asked (it keeps sum, min
+   * and max for all four), nor which quantiles: by default all four are reported when
+   * the partial holds values, and the quantiles must be named when it holds a sketch
+   * (any quantiles can be read from the sketch, within its accuracy).
+   *
+   * @example
+   * ```ts
+   * import { AggregateCell, resolveAggregateSpec } from 'mqtt-iot-stream';
+   *
+   * const cell = new AggregateCell(resolveAggregateSpec<number>({ value: (n) => n, max: true, quantiles: [0.5] }));
+   * cell.add(3, undefined);
+   * cell.add(5, undefined);
+   * const stored = JSON.parse(JSON.stringify(cell.toPartial()));
+   * const spec = AggregateCell.specOf(stored, { quantiles: [0.5, 0.9] });
+   * AggregateCell.fromPartial(stored, spec).values(); // { count: 2, sum: 8, min: 3, max: 5, mean: 4, quantiles: { p50: ≈3, p90: ≈5 } }
+   * ```
+   * @param partial - an {@link AggregatePartial}, possibly through JSON; its sketches are
+   *   checked by `fromPartial`, not here.
+   * @param report - which aggregates its cells report (see {@link PartialReport}).
+   * @returns a spec for {@link AggregateCell.fromPartial}; its `value` and `distinct`
+   *   accessors only throw (a cell read from storage takes values through `add`).
+   * @throws Error naming what is wrong when the partial is not one, `report` asks for
+   *   what it does not hold (sum, min, max or mean without values, quantiles without a
+   *   sketch) or leaves out the quantiles of a sketch; TypeError or RangeError for a bad
+   *   quantile, as {@link resolveAggregateSpec}.
+   */
+  static specOf(partial: unknown, report: PartialReport = {}): AggregateSpec<unknown> {
+    const context = 'AggregateCell.specOf';
+    if (typeof partial !== 'object' || partial === null || Array.isArray(partial))
+      throw new Error(`${context}: the partial must be an object, got ${describeValue(partial)}`);
+    const fields = partial as Record<string, unknown>;
+    if (fields.format !== 1) throw new Error(`${context}: format must be 1, got ${describeValue(fields.format)}`);
+    const holdsValues = fields.sum !== undefined;
+    const sketch = fields.quantiles;
+    const quantiles = report.quantiles ?? [];
+    const options: AggregateOptions<unknown> = {};
+    for (const flag of ['sum', 'min', 'max', 'mean'] as const) {
+      const asked = report[flag] ?? holdsValues;
+      if (asked && !holdsValues)
+        throw new Error(`${context}: ${flag} is asked, but the partial holds no values (it was taken without them)`);
+      options[flag] = asked;
+    }
+    if (sketch !== undefined) {
+      if (quantiles.length === 0)
+        throw new Error(
+          `${context}: the partial holds a quantile sketch: name the quantiles to read from it (report.quantiles, e.g. [0.5, 0.99])`,
+        );
+      if (
+        typeof sketch !== 'object' ||
+        sketch === null ||
+        typeof (sketch as { accuracy?: unknown }).accuracy !== 'number'
+      )
+        throw new Error(`${context}: quantiles must be a sketch with its accuracy, got ${describeValue(sketch)}`);
+      options.quantiles = quantiles;
+      options.quantileAccuracy = (sketch as { accuracy: number }).accuracy;
+    } else if (quantiles.length > 0) {
+      throw new Error(
+        `${context}: quantiles are asked, but the partial holds no quantile sketch (it was taken without quantiles)`,
+      );
+    }
+    if (holdsValues) {
+      if (!options.sum && !options.min && !options.max && !options.mean && quantiles.length === 0)
+        throw new Error(
+          `${context}: the partial holds values: report at least one of sum, min, max, mean or quantiles`,
+        );
+      options.value = () => {
+        throw new TypeError(
+          `${context}: a spec read from a partial reads no events; add values with AggregateCell.add`,
+        );
+      };
+    }
+    if (fields.distinct !== undefined) {
+      options.distinct = () => {
+        throw new TypeError(
+          `${context}: a spec read from a partial reads no events; add values with AggregateCell.add`,
+        );
+      };
+      options.distinctPrecision = distinctPrecisionOf(fields.distinct, context);
+    }
+    return resolveAggregateSpec(options, context);
+  }
+
   /** A quantile as {@link AggregateValues.quantiles} reports it. */
   private valueAt(sketch: QuantileSketch, quantile: number): number {
     if (this.events === 0) return NaN;
@@ -314,4 +428,28 @@ function specDifference<E>(a: AggregateSpec<E>, b: AggregateSpec<E>): string | u
   if (a.distinct !== undefined && a.distinctPrecision !== b.distinctPrecision)
     return `distinctPrecision ${a.distinctPrecision} here, ${b.distinctPrecision} there`;
   return undefined;
+}
+
+/** The serialised length of an empty HyperLogLog of each precision (the registers are one byte each, the header fixed). */
+const distinctLengths = new Map<number, number>();
+
+/**
+ * The precision of the HyperLogLog a distinct partial serialises, told by its length;
+ * `DistinctSketch.fromPartial` checks the rest. Throws when no precision fits.
+ */
+function distinctPrecisionOf(distinct: unknown, context: string): number {
+  if (typeof distinct !== 'string')
+    throw new Error(`${context}: distinct must be a base64 string, got ${describeValue(distinct)}`);
+  const length = Buffer.from(distinct, 'base64').length;
+  for (let precision = DISTINCT_PRECISION.min; precision <= DISTINCT_PRECISION.max; precision++) {
+    let empty = distinctLengths.get(precision);
+    if (empty === undefined) {
+      empty = Buffer.from(new DistinctSketch(precision).toPartial(), 'base64').length;
+      distinctLengths.set(precision, empty);
+    }
+    if (empty === length) return precision;
+  }
+  throw new Error(
+    `${context}: distinct is not a HyperLogLog of precision ${DISTINCT_PRECISION.min} to ${DISTINCT_PRECISION.max} (${length} bytes)`,
+  );
 }

@@ -82,8 +82,11 @@ export const AGGREGATE_DEFAULTS = {
  */
 const QUANTILE_ACCURACY = { min: 0.001, note: 'finer ones overflow the sketch' } as const;
 
-/** The least and greatest `distinctPrecision` (hyperlolo warns below 4 and caps at 12). */
-const DISTINCT_PRECISION = { min: 4, max: 12 } as const;
+/**
+ * The least and greatest `distinctPrecision` (hyperlolo warns below 4 and caps at 12).
+ * @internal
+ */
+export const DISTINCT_PRECISION = { min: 4, max: 12 } as const;
 
 /**
  * {@link AggregateOptions} checked, with defaults applied: what an {@link AggregateCell}
