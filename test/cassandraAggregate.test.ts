@@ -283,7 +283,6 @@ describe('window-aggregate table against a real Cassandra 5 node', function () {
         rowsOfFirst.map((row) => ({
           status: row.key,
           ...row.aggregates,
-          distinct: row.aggregates.distinct,
           final: row.final === true,
         })),
       );

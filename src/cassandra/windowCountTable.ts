@@ -48,8 +48,12 @@ export interface WindowTotal {
   readonly final: boolean;
 }
 
-/** The window-count table: the original job's `hyper.mqtt`, one row per (window, status, aggregator). */
-const WINDOW_COUNT_TABLE: CountTableSpec = {
+/**
+ * The window-count table: the original job's `hyper.mqtt`, one row per (window, status,
+ * aggregator). The window-aggregate table starts with the same columns.
+ * @internal
+ */
+export const WINDOW_COUNT_TABLE: CountTableSpec = {
   defaultTable: 'mqtt',
   ensure: 'ensureWindowCountTable',
   columns: [
