@@ -8,7 +8,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { encodeIotPayload, makeIotPayload } from '../src/index.js';
+import {
+  WindowedAggregateState,
+  encodeIotPayload,
+  makeIotPayload,
+  parseAccessLogLine,
+  type AccessLogRecord,
+  type AggregateRow,
+} from '../src/index.js';
+import { corpusLines } from './support/corpora.js';
 import { startAggregate, TOPIC, type AggregatorProcess } from './faults/aggregatorHarness.js';
 import { startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { closeClients, countLog, testClient } from './support/mqttHelpers.js';
@@ -100,6 +108,82 @@ describe('the aggregate command', function () {
         update: false,
       },
     ]);
+  });
+
+  it('with --aggregates, prints the aggregates of --value per window and status, equal to windowedAggregate over the same real log lines', async () => {
+    const lines = corpusLines('elastic')
+      .filter((line) => parseAccessLogLine(line)._tag === 'Right')
+      .slice(0, 150);
+    const base = Date.UTC(2020, 6, 1, 12, 0, 0);
+    const events = lines.map((line, i) => ({ at: base + i * 1_000, line }));
+    const expected: AggregateRow<number>[] = [];
+    const single = new WindowedAggregateState<{ at: number; record: AccessLogRecord }, number>(
+      {
+        eventTime: (event) => event.at,
+        key: (event) => event.record.status,
+        windowDuration: '10 s',
+        watermarkDelay: '5 s',
+        aggregates: {
+          value: (event) => event.record.bytes,
+          sum: true,
+          max: true,
+          mean: true,
+          quantiles: [0.99],
+          distinct: (event) => event.record.client,
+        },
+      },
+      (row) => expected.push(row),
+    );
+    for (const { at, line } of events) {
+      const parsed = parseAccessLogLine(line);
+      if (parsed._tag === 'Right') single.push({ at, record: parsed.right });
+    }
+    single.flush();
+
+    const closed = expected.filter((row) => row.windowEnd.getTime() <= events.at(-1)!.at - 5_000).length;
+    const process = aggregate('aggregates', [
+      '--window',
+      '10 s',
+      '--watermark',
+      '5 s',
+      '--aggregates',
+      'count,sum,max,mean,p99,distinct(client)',
+      '--value',
+      'bytes',
+    ]);
+    await subscribed('aggregates');
+    for (const { at, line } of events)
+      await publisher.publishAsync(TOPIC, encodeIotPayload(makeIotPayload(line, new Date(at))), { qos: 1 });
+    await waitFor(
+      () =>
+        process
+          .output()
+          .split('\n')
+          .filter((line) => line.startsWith('{')).length >=
+        expected.length - 4,
+      () => `the closed windows' rows:\n${process.output()}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    process.child.kill('SIGTERM'); // writes the last open windows
+    expect(await process.exited, process.output()).to.equal(0);
+    const printed = process
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { windowStart: string; status: number; count: number; aggregates: unknown });
+    expect(
+      printed.map(({ windowStart, status, count, aggregates }) => [windowStart, status, count, aggregates]),
+    ).to.deep.equal(expected.map((row) => [row.windowStart.toISOString(), row.key, row.count, row.aggregates]));
+    expect(process.output()).to.include('aggregating count,sum,max,mean,p99,distinct(client) of bytes per status');
+  });
+
+  it('refuses an --aggregates list it cannot read, with status 2 and what it takes', async () => {
+    const process = aggregate('bad-list', ['--aggregates', 'count,median']);
+    expect(await process.exited).to.equal(2);
+    expect(process.output()).to.include(
+      '--aggregates must be a comma-separated list of count, sum, min, max, mean, pNN (a quantile: p50, p99, p99.9) and distinct(<field>)',
+    );
+    expect(process.output()).to.include('"median" is none of them, got "count,median"');
   });
 
   it('never prints the password of a broker URL, also when the broker refuses it', async () => {

@@ -3,8 +3,13 @@ import type { Client } from 'cassandra-driver';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ReplaySubject, Subject, lastValueFrom, map, tap, type Observable } from 'rxjs';
-import { ensureLateCountTable } from '../cassandra/lateCountTable.js';
-import { ensureWindowCountTable, readWindowTotals } from '../cassandra/windowCountTable.js';
+import { ensureLateCountTable, lateCountRows } from '../cassandra/lateCountTable.js';
+import {
+  ensureWindowAggregateTable,
+  readWindowAggregates,
+  windowAggregateRows,
+} from '../cassandra/windowAggregateTable.js';
+import { ensureWindowCountTable, readWindowTotals, windowCountRows } from '../cassandra/windowCountTable.js';
 import { defaultStateDirectory } from '../durable/stateFiles.js';
 import { describeDuration } from '../duration.js';
 import { redactCredentials } from '../mqtt/connection.js';
@@ -19,7 +24,8 @@ import { FIRST_CONNECT_TIMEOUT_MS } from './brokerConnection.js';
 import { prepareCassandra } from './cassandraConnection.js';
 import { flags, leave, readFlags, switchOn, verbose, withoutDefault } from './flags.js';
 import { startedByNpm, whenParentGone } from './launcher.js';
-import { aggregator, cassandraWriter, lateCassandraWriter, persistentSession } from './pipelines.js';
+import { aggregateOptions } from './aggregateList.js';
+import { aggregator, cassandraWriter, persistentSession, type AggregatorRows } from './pipelines.js';
 import type { CommandSpec } from './program.js';
 import { RecentWindows, totalsView } from './recentWindows.js';
 import { RowPrinter } from './rowPrinter.js';
@@ -57,12 +63,15 @@ const aggregateFlags = {
   keyspace: flags.keyspace,
   table: flags.table,
   lateTable: flags.lateTable,
+  aggregateTable: flags.aggregateTable,
   replication: flags.replication,
   cassandraUsername: flags.cassandraUsername,
   cassandraPassword: flags.cassandraPassword,
   window: flags.window,
   watermark: flags.watermark,
   outputMode: flags.outputMode,
+  aggregates: flags.aggregates,
+  value: flags.value,
   idleAdvance: flags.idleAdvance,
   eventTimeProperty: flags.readEventTimeProperty,
   maxEventTimeAhead: flags.maxEventTimeAhead,
@@ -73,7 +82,7 @@ const aggregateFlags = {
 
 export const aggregateCommand: CommandSpec = {
   name: 'aggregate',
-  summary: 'the aggregator: count statuses per window, into Cassandra or to stdout',
+  summary: 'the aggregator: count (or aggregate) statuses per window, into Cassandra or to stdout',
   description: `Counts requests per HTTP status in event-time windows, from MQTT, exactly once:
 open windows are saved in a state directory before each message is acknowledged,
 the MQTT session is persistent (the broker keeps messages while the aggregator
@@ -86,6 +95,11 @@ status, count, then state (final: the watermark had passed the window's end;
 partial: a count so far, written at a stop or by update mode) and row (new, or
 update: it replaces a row printed before in this run); JSON lines carry them as
 "final" and "update".
+
+With --aggregates, each row also carries aggregates of --value (a log line's
+bytes or status): sum, min, max, mean, quantiles (p50, p99) and distinct(<field>),
+e.g. --aggregates count,sum,max,p99,distinct(client); Cassandra rows go to
+--aggregate-table, where the rows of several aggregators merge when read.
 
 Status on stderr: on a terminal a live line (broker, messages and msg/s,
 rejected, late, pending rows, watermark); otherwise that line every
@@ -137,10 +151,14 @@ async function runAggregate(command: Command): Promise<number> {
     ...tls,
   });
   const broker = { ...session, connectTimeout: FIRST_CONNECT_TIMEOUT_MS };
+  const aggregates = s.aggregates;
+  const table = aggregates === undefined ? s.table : s.aggregateTable;
   if (s.lateTable !== undefined && s.cassandra === undefined)
     throw new UsageError('--late-table keeps the late counts in Cassandra: give --cassandra too');
-  if (s.lateTable !== undefined && s.lateTable.toLowerCase() === s.table.toLowerCase())
-    throw new UsageError(`--late-table must name another table than --table (${s.table})`);
+  if (s.lateTable !== undefined && s.lateTable.toLowerCase() === table.toLowerCase())
+    throw new UsageError(
+      `--late-table must name another table than ${aggregates === undefined ? '--table' : '--aggregate-table'} (${table})`,
+    );
   // Dead letters go out on a connection of their own (the session's closes while the writer is backlogged).
   const deadLetter =
     s.deadLetterTopic === undefined
@@ -156,7 +174,7 @@ async function runAggregate(command: Command): Promise<number> {
   const address = s.http;
   const statusEvery = s.statusEvery ?? 0;
   const topic = s.shareGroup === undefined ? s.topic : `$share/${s.shareGroup}/${s.topic}`;
-  const into = s.cassandra === undefined ? 'stdout' : `${s.keyspace}.${s.table}`;
+  const into = s.cassandra === undefined ? 'stdout' : `${s.keyspace}.${table}`;
   const windows =
     `${describeDuration(s.window)}, watermark ${describeDuration(s.watermark)}` +
     (s.eventTimeProperty === undefined
@@ -199,7 +217,11 @@ async function runAggregate(command: Command): Promise<number> {
         : {
             totals: async () => {
               if (cassandra === undefined) throw new Error('not connected to Cassandra yet');
-              const totals = await readWindowTotals(cassandra, { keyspace: s.keyspace, table: s.table });
+              const where = { keyspace: s.keyspace, table };
+              const totals =
+                aggregates === undefined
+                  ? await readWindowTotals(cassandra, where)
+                  : await readWindowAggregates(cassandra, where);
               return totalsView(`all aggregators (merged rows of ${into})`, totals, watermark());
             },
           }),
@@ -212,7 +234,9 @@ async function runAggregate(command: Command): Promise<number> {
         s.datacenter,
         async (client) => {
           const replication = { class: 'SimpleStrategy', replication_factor: s.replication };
-          await ensureWindowCountTable(client, { keyspace: s.keyspace, table: s.table, replication });
+          if (aggregates === undefined)
+            await ensureWindowCountTable(client, { keyspace: s.keyspace, table, replication });
+          else await ensureWindowAggregateTable(client, { keyspace: s.keyspace, table, replication });
           if (s.lateTable !== undefined)
             await ensureLateCountTable(client, { keyspace: s.keyspace, table: s.lateTable, replication });
         },
@@ -266,7 +290,7 @@ async function runAggregate(command: Command): Promise<number> {
         })
       : () => {};
 
-    const printer = new RowPrinter(format, watermark);
+    const printer = new RowPrinter(format, watermark, aggregates !== undefined);
     // A row printed on the terminal the live line is on moves the line out of its way.
     const print =
       process.stdout.isTTY && terminal
@@ -276,26 +300,33 @@ async function runAggregate(command: Command): Promise<number> {
       recent.row(row);
       print(row);
     };
-    const write =
-      cassandra === undefined
-        ? (rows: Observable<WindowRow<number>>) =>
-            rows.pipe(
-              tap(show),
-              map((row) => ({ value: row })),
-            )
-        : cassandraWriter(cassandra, {
-            keyspace: s.keyspace,
-            table: s.table,
-            aggregatorId,
-            statistics,
-            onOutage: () => {}, // the writer stage reports it: one line, from the change listener
-          });
+    const printed = <W extends WindowRow<number>>(rows: Observable<W>) =>
+      rows.pipe(
+        tap((row: W) => show(row)),
+        map((row) => ({ value: row })),
+      );
+    // The writer stage reports Cassandra's outages: one line, from the change listener.
+    const writerOptions = { statistics, onOutage: () => {} };
+    const where = { keyspace: s.keyspace, table, aggregator: aggregatorId };
+    const rows: AggregatorRows =
+      aggregates === undefined
+        ? {
+            kind: 'count',
+            write:
+              cassandra === undefined ? printed : cassandraWriter(cassandra, windowCountRows(where), writerOptions),
+          }
+        : {
+            kind: 'aggregate',
+            aggregates: aggregateOptions(aggregates, s.value, ({ record }) => record),
+            write:
+              cassandra === undefined ? printed : cassandraWriter(cassandra, windowAggregateRows(where), writerOptions),
+          };
     const onRejected = (rejection: Rejection) => {
       tally.countRejected(rejection);
       if (printRejections) display.print(`rejected (${rejection.kind}): ${rejection.reason}`);
     };
     display.print(
-      `counting statuses from ${redactCredentials(s.broker)} "${topic}" as ${clientId} (persistent session, ${describeDuration(s.sessionExpiry)})` +
+      `${aggregates === undefined ? 'counting statuses' : `aggregating ${aggregates.text} of ${s.value} per status`} from ${redactCredentials(s.broker)} "${topic}" as ${clientId} (persistent session, ${describeDuration(s.sessionExpiry)})` +
         ` into ${cassandra === undefined ? 'stdout' : `${into} at ${s.consistency}`}; windows ${windows}; state in ${stateDirectory}\n` +
         'the broker must queue what arrives while this aggregator is away: Mosquitto drops past max_queued_messages (default 1000) per client' +
         (server === undefined
@@ -329,11 +360,15 @@ async function runAggregate(command: Command): Promise<number> {
             ...(s.eventTimeProperty === undefined ? {} : { eventTimeProperty: s.eventTimeProperty }),
             ...(s.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: s.maxEventTimeAhead }),
             statistics,
-            write,
+            rows,
             ...(cassandra === undefined || s.lateTable === undefined
               ? {}
               : {
-                  writeLate: lateCassandraWriter(cassandra, { keyspace: s.keyspace, table: s.lateTable, aggregatorId }),
+                  writeLate: cassandraWriter(
+                    cassandra,
+                    lateCountRows({ keyspace: s.keyspace, table: s.lateTable, aggregator: aggregatorId }),
+                    { onOutage: () => {} }, // the rows' writer reports Cassandra's outages, once
+                  ),
                 }),
             ...(deadLetter === undefined ? {} : { deadLetter }),
             leave: leaving,

@@ -30,6 +30,7 @@ import {
   wholeNumber,
   type FlagReader,
 } from './flagValues.js';
+import { aggregateList, VALUE_FIELDS } from './aggregateList.js';
 import { bundledLog } from './packageFiles.js';
 import { readListenAddress, type ListenAddress } from './statusEndpoint.js';
 import { UsageError } from './usageError.js';
@@ -298,6 +299,15 @@ export const flags = {
     group: CASSANDRA,
     read: cqlIdentifier,
   },
+  aggregateTable: {
+    name: 'aggregate-table',
+    value: 'name',
+    env: 'CASSANDRA_AGGREGATE_TABLE',
+    fallback: 'mqtt_aggregates',
+    help: "table of the aggregates, with --aggregates (created if missing; the aggregators' rows merge when read)",
+    group: CASSANDRA,
+    read: cqlIdentifier,
+  },
   replication: {
     name: 'replication',
     value: 'n',
@@ -361,6 +371,34 @@ export const flags = {
     choices: ['append', 'update'],
     group: WINDOWS,
     read: oneOf(['append', 'update']),
+  },
+  sessionGap: {
+    name: 'session-gap',
+    value: 'time',
+    env: 'SESSION_GAP',
+    fallback: undefined,
+    help: "session windows instead of --window: a status's requests no further apart than this make one session, [first, last + gap), as Spark's session_window (append mode)",
+    group: WINDOWS,
+    read: positiveDuration(),
+  },
+  aggregates: {
+    name: 'aggregates',
+    value: 'list',
+    env: 'AGGREGATES',
+    fallback: undefined,
+    help: 'aggregate per window and status instead of only counting: count, sum, min, max, mean, pNN (p50, p99, p99.9) of --value, distinct(<field>) (e.g. distinct(client)); e.g. count,sum,max,p99',
+    group: WINDOWS,
+    read: aggregateList,
+  },
+  value: {
+    name: 'value',
+    value: 'field',
+    env: 'AGGREGATE_VALUE',
+    fallback: 'bytes',
+    help: "the log line's number that --aggregates sums, averages and takes quantiles of",
+    choices: VALUE_FIELDS,
+    group: WINDOWS,
+    read: oneOf(VALUE_FIELDS),
   },
   // One variable for both ends: the publishers and the aggregator must name the same property.
   readEventTimeProperty: {

@@ -15,13 +15,15 @@ import {
   BrokerLiveness,
   cassandraSink,
   decodeIotPayload,
+  durableWindowedAggregate,
   durableWindowedCount,
   fromMqtt,
-  lateCountRows,
   parseAccessLog,
-  windowCountRows,
   windowedCount,
+  type AggregateOptions,
+  type AggregateRow,
   type CassandraOutage,
+  type CassandraTableMapping,
   type DeadLetterOptions,
   type LateRow,
   type CassandraWriteResult,
@@ -63,7 +65,25 @@ export interface CountReport {
   windowStats(stats: WindowStats): void;
 }
 
-type Request = ParsedAccessLog<DecodedMqttMessage>;
+export type Request = ParsedAccessLog<DecodedMqttMessage>;
+
+/** Writes rows and emits one `{ value: row }` per stored row, passing a row it refuses for good to `hooks.onReject`. */
+export type RowWriter<W extends WindowRow<number>> = (
+  rows: Observable<W>,
+  hooks: DurableWriterHooks<number>,
+) => Observable<WriteResult<W>>;
+
+/**
+ * What the aggregator keeps per window and status, and where the rows go: counts
+ * (durableWindowedCount) or aggregates (durableWindowedAggregate).
+ */
+export type AggregatorRows =
+  | { readonly kind: 'count'; readonly write: RowWriter<WindowRow<number>> }
+  | {
+      readonly kind: 'aggregate';
+      readonly aggregates: AggregateOptions<Request>;
+      readonly write: RowWriter<AggregateRow<number>>;
+    };
 
 /**
  * The payload decoded and its log line parsed: the requests to count. The event time
@@ -143,14 +163,8 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
   readonly maxPendingRows?: number;
   /** Told when intake stops because rows wait for the writer, and when it resumes. */
   readonly onBackpressure?: (state: { readonly paused: boolean; readonly pendingRows: number }) => void;
-  /**
-   * Where rows go: Cassandra ({@link cassandraWriter}) or anything emitting `{ value }`
-   * per stored row (and passing a row it refuses for good to `hooks.onReject`).
-   */
-  readonly write: (
-    rows: Observable<WindowRow<number>>,
-    hooks: DurableWriterHooks<number>,
-  ) => Observable<WriteResult<WindowRow<number>>>;
+  /** Counts or aggregates, and where their rows go: Cassandra ({@link cassandraWriter}) or stdout. */
+  readonly rows: AggregatorRows;
   /** Where the late events' counts go ({@link cassandraWriter} on the late table); without it they are only reported. */
   readonly writeLate?: (
     rows: Observable<LateRow<number>>,
@@ -176,7 +190,7 @@ export interface AggregatorSettings extends Omit<CountSettings, 'broker'> {
 export function aggregator(
   settings: AggregatorSettings,
   report: CountReport,
-): Observable<WriteResult<WindowRow<number>>> {
+): Observable<WriteResult<WindowRow<number>> | WriteResult<AggregateRow<number>>> {
   const statistics = statisticsOption(settings.statistics);
   return defer(() => {
     // One per subscription; the durable operator's re-subscriptions (intake resuming) attach it again.
@@ -190,7 +204,26 @@ function aggregatorOf(
   report: CountReport,
   liveness: BrokerLiveness,
   statistics: { statistics?: LiveStatistics },
-): Observable<WriteResult<WindowRow<number>>> {
+): Observable<WriteResult<WindowRow<number>> | WriteResult<AggregateRow<number>>> {
+  const durable = {
+    stateDirectory: settings.stateDirectory,
+    durability: settings.durability ?? 'process',
+    // The hook counts each decode and parse rejection by kind in the statistics, then
+    // hands it to the operator's onReject below (the report): passing both would report it twice.
+    prepare: (messages: Observable<MqttMessage>, { onReject }: { onReject: (rejection: Rejection) => void }) =>
+      messages.pipe(requests(onReject, settings)),
+    ...statusWindows(settings, liveness),
+    ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
+    ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),
+    ...(settings.onBackpressure === undefined ? {} : { onBackpressure: settings.onBackpressure }),
+    onReject: report.rejected,
+    onSubscribe: report.windowStats,
+    ...(settings.writeLate === undefined ? {} : { writeLate: settings.writeLate }),
+    ...(settings.deadLetter === undefined ? {} : { deadLetter: settings.deadLetter }),
+    ...statistics,
+    ...(settings.stop === undefined ? {} : { stop: settings.stop }),
+  };
+  const rows = settings.rows;
   return fromMqtt(settings.broker, settings.topic, {
     qos: settings.qos,
     ack: 'manual',
@@ -200,67 +233,31 @@ function aggregatorOf(
     ...(settings.leave === undefined ? {} : { leave: settings.leave }),
   }).pipe(
     tap(report.received),
-    durableWindowedCount({
-      stateDirectory: settings.stateDirectory,
-      durability: settings.durability ?? 'process',
-      // The hook counts each decode and parse rejection by kind in the statistics, then
-      // hands it to the operator's onReject below (the report): passing both would report it twice.
-      prepare: (messages, { onReject }) => messages.pipe(requests(onReject, settings)),
-      ...statusWindows(settings, liveness),
-      ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
-      ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),
-      ...(settings.onBackpressure === undefined ? {} : { onBackpressure: settings.onBackpressure }),
-      onReject: report.rejected,
-      onSubscribe: report.windowStats,
-      write: settings.write,
-      ...(settings.writeLate === undefined ? {} : { writeLate: settings.writeLate }),
-      ...(settings.deadLetter === undefined ? {} : { deadLetter: settings.deadLetter }),
-      ...statistics,
-      ...(settings.stop === undefined ? {} : { stop: settings.stop }),
-    }),
+    rows.kind === 'count'
+      ? durableWindowedCount({ ...durable, write: rows.write })
+      : durableWindowedAggregate({ ...durable, aggregates: rows.aggregates, write: rows.write }),
   );
 }
 
-/** Writes late-count rows into the late table as this aggregator's. */
-export function lateCassandraWriter(
+/**
+ * Writes rows with `mapping` (the window-count table's, the aggregate table's or the late
+ * table's, as this aggregator's rows), reporting to `statistics` and `onOutage`.
+ */
+export function cassandraWriter<W extends WindowRow<number>>(
   cassandra: Client,
-  options: { keyspace: string; table: string; aggregatorId: string },
-) {
-  const { keyspace, table, aggregatorId } = options;
-  return (
-    rows: Observable<LateRow<number>>,
-    { onReject }: DurableWriterHooks<number>,
-  ): Observable<CassandraWriteResult<LateRow<number>>> =>
-    rows.pipe(
-      cassandraSink(cassandra, {
-        ...lateCountRows({ keyspace, table, aggregator: aggregatorId }),
-        onReject,
-        onOutage: () => {}, // the rows' writer reports Cassandra's outages, once
-      }),
-    );
-}
-
-/** Writes rows into the window-count table as this aggregator's partial counts. */
-export function cassandraWriter(
-  cassandra: Client,
+  mapping: CassandraTableMapping<W>,
   options: {
-    keyspace: string;
-    table: string;
-    aggregatorId: string;
     /** Where the writer's live statistics go (stages `writer` and `write_queue`). */
     statistics?: LiveStatistics;
     /** Told when writes start failing and when they work again; default: a line on stderr. */
     onOutage?: (outage: CassandraOutage) => void;
-  },
-) {
-  const { keyspace, table, aggregatorId, onOutage } = options;
-  return (
-    rows: Observable<WindowRow<number>>,
-    { onReject }: DurableWriterHooks<number>,
-  ): Observable<CassandraWriteResult<WindowRow<number>>> =>
+  } = {},
+): (rows: Observable<W>, hooks: DurableWriterHooks<number>) => Observable<CassandraWriteResult<W>> {
+  const { onOutage } = options;
+  return (rows, { onReject }) =>
     rows.pipe(
       cassandraSink(cassandra, {
-        ...windowCountRows({ keyspace, table, aggregator: aggregatorId }),
+        ...mapping,
         onReject,
         ...statisticsOption(options.statistics),
         ...(onOutage === undefined ? {} : { onOutage }),

@@ -7,11 +7,13 @@
 //           windows written at a stop, update mode's rows before the window closes).
 //   row     new: the first row of this (window, status) in this run; update: it
 //           replaces one printed before.
+//   aggregates  with --aggregates: each one asked, `sum=2560 max=2048 p99=2041.2`
+//           (JSON: an "aggregates" object, as windowedAggregate's rows have it).
 //
 // The (window, status) pairs printed are remembered until the watermark is a window's
 // length past the window's end (a row the writer acknowledged late may still come just
 // after the window closed), so memory stays bounded by the open windows and one more.
-import type { WindowRow } from '../index.js';
+import type { AggregateValues, WindowRow } from '../index.js';
 
 const TIME_WIDTH = '2020-07-01T12:00:00.000Z'.length;
 
@@ -23,6 +25,8 @@ export class RowPrinter {
     private readonly format: 'table' | 'json',
     /** The watermark now (ms), if any. */
     private readonly watermark: () => number | undefined,
+    /** Whether rows carry aggregates (`aggregate --aggregates`): the table gets their column. */
+    private readonly aggregates = false,
     private readonly out: NodeJS.WritableStream = process.stdout,
   ) {}
 
@@ -30,11 +34,12 @@ export class RowPrinter {
   header(): void {
     if (this.format === 'table')
       this.out.write(
-        `${'window start'.padEnd(TIME_WIDTH)}  ${'window end'.padEnd(TIME_WIDTH)}  status  count  state    row\n`,
+        `${'window start'.padEnd(TIME_WIDTH)}  ${'window end'.padEnd(TIME_WIDTH)}  status  count  state    row` +
+          `${this.aggregates ? '     aggregates' : ''}\n`,
       );
   }
 
-  readonly print = (row: WindowRow<number>): void => {
+  readonly print = (row: WindowRow<number> & { readonly aggregates?: AggregateValues }): void => {
     const watermark = this.watermark();
     const start = row.windowStart.getTime();
     const end = row.windowEnd.getTime();
@@ -49,12 +54,13 @@ export class RowPrinter {
     if (watermark !== undefined) this.forgetBefore(watermark);
     if (this.format === 'json') {
       this.out.write(
-        `${JSON.stringify({ windowStart: row.windowStart, windowEnd: row.windowEnd, status: row.key, count: row.count, final, update })}\n`,
+        `${JSON.stringify({ windowStart: row.windowStart, windowEnd: row.windowEnd, status: row.key, count: row.count, final, update, ...(row.aggregates === undefined ? {} : { aggregates: row.aggregates }) })}\n`,
       );
     } else {
       this.out.write(
         `${row.windowStart.toISOString()}  ${row.windowEnd.toISOString()}  ${String(row.key).padStart(3)}  ${String(row.count).padStart(8)}` +
-          `  ${final ? 'final  ' : 'partial'}  ${update ? 'update' : 'new'}\n`,
+          `  ${final ? 'final  ' : 'partial'}  ${update ? 'update' : row.aggregates === undefined ? 'new' : 'new   '}` +
+          `${row.aggregates === undefined ? '' : `  ${aggregatesText(row.aggregates)}`}\n`,
       );
     }
   };
@@ -62,4 +68,14 @@ export class RowPrinter {
   private forgetBefore(watermark: number): void {
     for (const [start, { end }] of this.printed) if (end + (end - start) <= watermark) this.printed.delete(start);
   }
+}
+
+/** `sum=2560 max=2048 p99=2041.2 distinct=2`: each aggregate beside the count, rounded to 6 significant digits. */
+function aggregatesText({ count, quantiles, ...rest }: AggregateValues): string {
+  void count;
+  const shown = (value: number) => String(Number(value.toPrecision(6)));
+  return [
+    ...Object.entries(rest).map(([name, value]) => `${name}=${shown(value as number)}`),
+    ...Object.entries(quantiles ?? {}).map(([name, value]) => `${name}=${shown(value)}`),
+  ].join(' ');
 }
