@@ -4,15 +4,14 @@
  * no RxJS.
  * @module
  */
-import { describeValue } from '../internal/options.js';
-import { reject } from '../reject.js';
 import { EventTimeWindows } from '../window/EventTimeWindows.js';
 import { resolveWindowSettings, type WindowedCountOptions, type WindowSettings } from '../window/options.js';
 import { checkWindowsSnapshot, type WindowedCountSnapshot } from '../window/snapshot.js';
 import type { WindowStats } from '../window/WindowedCountState.js';
 import type { WindowRow } from '../window/windowRow.js';
-import { AggregateCell, type AggregatePartial, type AggregateValues } from './AggregateCell.js';
-import { resolveAggregateSpec, type AggregateOptions, type AggregateSpec } from './aggregateSpec.js';
+import type { AggregateCell, AggregatePartial, AggregateValues } from './AggregateCell.js';
+import { AggregateCells, resolveAggregateParts } from './AggregateCells.js';
+import type { AggregateOptions, AggregateSpec } from './aggregateSpec.js';
 
 /**
  * Options of {@link windowedAggregate} and {@link WindowedAggregateState}: the window
@@ -112,12 +111,7 @@ export class WindowedAggregateState<E, K>
   extends EventTimeWindows<E, K, AggregateCell<E>, AggregateRow<K>>
   implements WindowedAggregateStats
 {
-  valueRejects = 0;
-  private readonly spec: AggregateSpec<E>;
-  private readonly withPartials: boolean;
-  /** The value and distinct value of the event being pushed, read once for all its windows. */
-  private value = 0;
-  private distinctValue: string | number | undefined = undefined;
+  private readonly cells: AggregateCells<E>;
 
   /**
    * @param options - the window and aggregate options (checked here; a bad one throws).
@@ -126,51 +120,34 @@ export class WindowedAggregateState<E, K>
   constructor(options: WindowedAggregateOptions<E, K>, emit: (row: AggregateRow<K>) => void) {
     const { spec, settings, withPartials } = resolveWindowedAggregate(options);
     super(settings, 'windowedAggregate', emit);
-    this.spec = spec;
-    this.withPartials = withPartials;
+    this.cells = new AggregateCells(spec, withPartials, settings);
+  }
+
+  /** {@inheritDoc WindowedAggregateStats.valueRejects} */
+  get valueRejects(): number {
+    return this.cells.valueRejects;
   }
 
   /** @internal */
   protected override accepts(event: E): boolean {
-    const { spec } = this;
-    if (spec.value !== undefined) {
-      const value = spec.value(event);
-      if (typeof value !== 'number' || !Number.isFinite(value))
-        return this.rejectValue(event, `value is ${describeValue(value)}, not a finite number`);
-      this.value = value;
-    }
-    if (spec.distinct !== undefined) {
-      const distinct = spec.distinct(event);
-      if (typeof distinct !== 'string' && typeof distinct !== 'number')
-        return this.rejectValue(event, `distinct value is ${describeValue(distinct)}, not a string or a number`);
-      this.distinctValue = distinct;
-    }
-    return true;
+    return this.cells.read(event);
   }
 
   /** @internal */
   protected override addTo(cells: Map<K, AggregateCell<E>>, key: K): AggregateCell<E> {
     let cell = cells.get(key);
     if (cell === undefined) {
-      cell = new AggregateCell(this.spec);
+      cell = this.cells.newCell();
       cells.set(key, cell);
       this.stateSize++;
     }
-    cell.add(this.value, this.distinctValue);
+    this.cells.add(cell);
     return cell;
   }
 
   /** @internal */
   protected override rowOf(start: number, key: K, cell: AggregateCell<E>, final: boolean): AggregateRow<K> {
-    const row = {
-      windowStart: new Date(start),
-      windowEnd: new Date(start + this.length),
-      key,
-      count: cell.count,
-      final,
-      aggregates: cell.values(),
-    };
-    return this.withPartials ? { ...row, partial: cell.toPartial() } : row;
+    return this.cells.rowOf(start, start + this.length, key, cell, final);
   }
 
   /**
@@ -185,9 +162,9 @@ export class WindowedAggregateState<E, K>
     return {
       format: 1,
       settings: { windowDuration, slideDuration, offset, watermarkDelay, outputMode, lateRule },
-      aggregates: aggregateSettings(this.spec),
+      aggregates: this.cells.settings(),
       ...state,
-      stats: { ...stats, valueRejects: this.valueRejects },
+      stats: { ...stats, valueRejects: this.cells.valueRejects },
     };
   }
 
@@ -201,24 +178,14 @@ export class WindowedAggregateState<E, K>
   restore(snapshot: WindowedAggregateSnapshot<K>): void {
     const context = 'WindowedAggregateState.restore';
     this.assertFresh(context);
-    checkAggregateSnapshot(snapshot, this.settings, this.spec, context);
+    this.cells.checkSaved(snapshot, context);
+    checkWindowsSnapshot(snapshot, this.settings, context, this.cells.saved);
     const windows = snapshot.windows.map(({ windowStart, cells }) => ({
       windowStart,
-      cells: cells.map(([key, partial]) => [key, AggregateCell.fromPartial(partial, this.spec)] as const),
+      cells: cells.map(([key, partial]) => [key, this.cells.load(partial)] as const),
     }));
     this.restoreState({ ...snapshot, windows });
-    this.valueRejects = snapshot.stats.valueRejects;
-  }
-
-  private rejectValue(event: E, problem: string): false {
-    this.valueRejects++;
-    reject(this.settings, {
-      operator: 'windowedAggregate',
-      kind: 'value',
-      reason: `${problem}; not counted`,
-      input: event,
-    });
-    return false;
+    this.cells.valueRejects = snapshot.stats.valueRejects;
   }
 }
 
@@ -237,19 +204,8 @@ export interface ResolvedAggregate<E, K> {
 export function resolveWindowedAggregate<E, K>(options: WindowedAggregateOptions<E, K>): ResolvedAggregate<E, K> {
   const known = resolved.get(options);
   if (known !== undefined) return known as ResolvedAggregate<E, K>;
-  if (options === null || typeof options !== 'object') throw new TypeError('windowedAggregate: options are required');
-  if (options.aggregates === undefined)
-    throw new TypeError(
-      'windowedAggregate: aggregates is required, e.g. { value: (e) => e.bytes, sum: true }; use windowedCount to count alone',
-    );
-  const partials = options.partials ?? false;
-  if (typeof partials !== 'boolean')
-    throw new TypeError(`windowedAggregate: partials must be a boolean, got ${describeValue(partials)}`);
-  const result: ResolvedAggregate<E, K> = {
-    settings: resolveWindowSettings(options, 'windowedAggregate'),
-    spec: resolveAggregateSpec(options.aggregates, 'windowedAggregate'),
-    withPartials: partials,
-  };
+  const parts = resolveAggregateParts(options);
+  const result: ResolvedAggregate<E, K> = { settings: resolveWindowSettings(options, 'windowedAggregate'), ...parts };
   resolved.set(options, result);
   return result;
 }
@@ -266,41 +222,4 @@ export function deriveAggregateOptions<E, K>(checked: ResolvedAggregate<E, K>): 
   const options = {} as WindowedAggregateOptions<E, K>;
   resolved.set(options, checked);
   return options;
-}
-
-function aggregateSettings<E>(spec: AggregateSpec<E>): AggregateSettings {
-  const { sum, min, max, mean, quantiles, quantileAccuracy, distinctPrecision } = spec;
-  return { sum, min, max, mean, quantiles, quantileAccuracy, distinctPrecision, distinct: spec.distinct !== undefined };
-}
-
-/** {@link checkWindowsSnapshot} for aggregate cells, and the aggregates the snapshot was taken under. */
-function checkAggregateSnapshot<E, K>(
-  snapshot: WindowedAggregateSnapshot<K>,
-  settings: WindowSettings<E, K>,
-  spec: AggregateSpec<E>,
-  context: string,
-): void {
-  if (snapshot === null || typeof snapshot !== 'object') throw new Error(`${context}: expected a snapshot object`);
-  const saved = JSON.stringify(snapshot.aggregates);
-  const current = JSON.stringify(aggregateSettings(spec));
-  if (saved !== current)
-    throw new Error(
-      `${context}: the snapshot was taken with other aggregates: ${saved ?? 'none'} (this state: ${current}); restore it into a state with the options it was taken with`,
-    );
-  const valueRejects = snapshot.stats?.valueRejects;
-  if (!(Number.isSafeInteger(valueRejects) && valueRejects >= 0))
-    throw new Error(`${context}: stats.valueRejects must be a whole number ≥ 0, got ${describeValue(valueRejects)}`);
-  checkWindowsSnapshot(snapshot, settings, context, {
-    field: 'cells',
-    noun: 'a cell',
-    expected: 'aggregate partial',
-    check: (partial) => {
-      try {
-        AggregateCell.fromPartial(partial, spec);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-  });
 }
