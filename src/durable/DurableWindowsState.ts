@@ -203,7 +203,7 @@ export class DurableWindowsState<
   readonly replayedRecords: number;
   /** Events counted by earlier runs (restored and replayed): the `_total` statistics count this process's. */
   private readonly eventsCountedBefore: number;
-  /** The live counters, as {@link DurableWindowedCountOptions.onSubscribe} hands them. */
+  /** The live counters, as {@link DurableWindowsOptions.onSubscribe} hands them. */
   readonly stats: DurableWindowStats;
 
   private constructor(

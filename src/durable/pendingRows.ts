@@ -25,7 +25,7 @@ export type SavedRow<K> = readonly [
  * The count of the events late for one (window, key), from one aggregator: rows of a
  * late-count table. `part` tells apart the counts of one (window, key) that the
  * aggregator stopped holding in memory and started again (see
- * {@link DurableWindowedCountOptions.writeLate}); the late total of a (window, key) is
+ * {@link DurableWindowsOptions.writeLate}); the late total of a (window, key) is
  * the sum over parts and aggregators.
  */
 export interface LateRow<K> extends WindowRow<K> {

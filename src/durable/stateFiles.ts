@@ -41,7 +41,7 @@ import { releaseDirectoryLock, takeDirectoryLock } from '../internal/directoryLo
 import { syncPath } from '../internal/syncPath.js';
 import { StateDirectoryError, type StateDirectoryOperation } from './stateDirectoryError.js';
 
-/** What a durable state directory survives; see {@link DurableWindowedCountOptions.durability}. */
+/** What a durable state directory survives; see {@link DurableWindowsOptions.durability}. */
 export type Durability = 'process' | 'power';
 
 /** The operator these files belong to, as their errors name it. */

@@ -5,7 +5,14 @@
 // sent, lost and double-counted events reported separately.
 import { expect } from 'chai';
 import { Client } from 'cassandra-driver';
-import { WindowedCountState, encodeIotPayload, makeIotPayload, readLateTotals } from '../../src/index.js';
+import { join } from 'node:path';
+import {
+  WindowedCountState,
+  encodeIotPayload,
+  ensureWindowAggregateTable,
+  makeIotPayload,
+  readLateTotals,
+} from '../../src/index.js';
 import { testClient } from '../support/mqttHelpers.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode } from '../support/cassandra.js';
 import { waitFor } from '../support/waitFor.js';
@@ -17,6 +24,7 @@ import {
   describeDifferences,
   publishEvents,
   scriptedEvents,
+  settledAggregateComparison,
   settledComparison,
   sleep,
   startPublishing,
@@ -69,6 +77,44 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
       expect(await aggregator.kill('SIGTERM')).to.equal(0);
     });
   }
+
+  it('folds nothing in twice and loses nothing when aggregating the sum and max of bytes, SIGKILLed at 4 random points and restarted', async () => {
+    const table = 'faults_kill_aggregates';
+    await suite.cassandra.execute(`DROP TABLE IF EXISTS hyper.${table}`);
+    await ensureWindowAggregateTable(suite.cassandra, { table });
+    const aggregator = suite.aggregator({
+      id: 'kill_aggregates',
+      table: 'faults_unused_counts',
+      stateDir: join(suite.workDir, 'kill_aggregates'),
+      mode: 'append',
+      extra: ['--aggregates', 'count,sum,max,p99,distinct(client)', '--value', 'bytes', '--aggregate-table', table],
+    });
+    await aggregator.start();
+    const events = scriptedEvents(lines, 3_000, START, 20);
+    const publishing = startPublishing(suite.publisher, events, 250);
+    const killedAt: number[] = [];
+    for (let kill = 0; kill < 4; kill++) {
+      await sleep(400 + Math.random() * 1_500);
+      killedAt.push(publishing.sent());
+      expect(await aggregator.kill('SIGKILL')).to.equal('SIGKILL');
+      await sleep(200);
+      await aggregator.start();
+    }
+    await publishing.done;
+    const before = await suite.closeWindows(events);
+    const comparison = await settledAggregateComparison(suite.cassandra, table, events, before);
+    suite.figures.push(
+      `SIGKILL ×4, aggregates (sum and max of bytes): sent ${comparison.expected}, folded in ${comparison.counted}, ` +
+        `lost ${comparison.lost}, double-counted ${comparison.doubled}, cells with another sum or max ${comparison.valueDifferences} ` +
+        `(killed after ${killedAt.join(', ')} published)`,
+    );
+    expect(comparison, explain(comparison, aggregator.current().output())).to.include({
+      lost: 0,
+      doubled: 0,
+      valueDifferences: 0,
+    });
+    expect(await aggregator.kill('SIGTERM')).to.equal(0);
+  });
 
   it('loses nothing and counts nothing twice when stopped with SIGTERM and SIGINT mid-window and restarted', async () => {
     const aggregator = await suite.caseAggregator('term', 'append');

@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { policies, type Client } from 'cassandra-driver';
 import type { MqttClient } from 'mqtt';
-import { encodeIotPayload, ensureWindowCountTable, makeIotPayload, readWindowTotals } from '../../src/index.js';
+import {
+  encodeIotPayload,
+  ensureWindowCountTable,
+  makeIotPayload,
+  parseAccessLogLine,
+  readWindowAggregates,
+  readWindowTotals,
+} from '../../src/index.js';
 import { cliPath as cli } from '../support/cli.js';
 import { corpusLines } from '../support/corpora.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
@@ -98,7 +105,7 @@ export function compareCounts(expected: Map<string, number>, actual: Map<string,
 }
 
 /** Polls the table until it matches, or until it stopped changing for `quietMs` (then returns what it holds). */
-export async function settledComparison(
+export function settledComparison(
   cassandra: Client,
   table: string,
   expected: Map<string, number>,
@@ -106,21 +113,30 @@ export async function settledComparison(
   quietMs = 15_000,
   deadlineMs = 180_000,
 ): Promise<Comparison> {
+  return settled(() => compareTable(cassandra, table, expected, before), quietMs, deadlineMs);
+}
+
+/** Runs `compare` until nothing is lost or doubled, or until its result stopped changing for `quietMs`. */
+async function settled<C extends Comparison>(
+  compare: () => Promise<C>,
+  quietMs = 15_000,
+  deadlineMs = 180_000,
+): Promise<C> {
   const deadline = Date.now() + deadlineMs;
   let last = '';
   let lastChange = Date.now();
   for (;;) {
-    let comparison: Comparison;
+    let comparison: C;
     try {
-      comparison = await compareTable(cassandra, table, expected, before);
+      comparison = await compare();
     } catch (error) {
       // The test's own client may still be reconnecting to a node that came back.
       if (Date.now() > deadline) throw error;
       await sleep(1_000);
       continue;
     }
-    if (comparison.lost === 0 && comparison.doubled === 0) return comparison;
-    const signature = `${comparison.counted}/${comparison.differences.length}`;
+    if (comparison.differences.length === 0) return comparison;
+    const signature = `${comparison.counted}/${comparison.differences.join('|')}`;
     if (signature !== last) {
       last = signature;
       lastChange = Date.now();
@@ -128,6 +144,69 @@ export async function settledComparison(
     if (Date.now() - lastChange > quietMs || Date.now() > deadline) return comparison;
     await sleep(500);
   }
+}
+
+/** The sum and the largest of the bytes per `windowStart/status`, 1-minute windows, beside the count. */
+interface BytesCell {
+  count: number;
+  sum: number;
+  max: number;
+}
+
+/** Events' bytes per `windowStart/status`, 1-minute windows. */
+export function expectedBytes(events: readonly SentEvent[]): Map<string, BytesCell> {
+  const cells = new Map<string, BytesCell>();
+  for (const { time, status, line } of events) {
+    const parsed = parseAccessLogLine(line);
+    if (parsed._tag === 'Left') throw new Error(`not an access-log line: ${line}`);
+    const bytes = parsed.right.bytes;
+    const id = `${time - (time % MINUTE)}/${status}`;
+    const cell = cells.get(id);
+    if (cell === undefined) cells.set(id, { count: 1, sum: bytes, max: bytes });
+    else {
+      cell.count++;
+      cell.sum += bytes;
+      cell.max = Math.max(cell.max, bytes);
+    }
+  }
+  return cells;
+}
+
+/**
+ * The aggregate table's merged rows against the events sent: lost and counted twice from
+ * the counts, separately, and every cell whose sum or max of bytes differs (a value folded
+ * in twice or not at all shows there even when counts happen to balance).
+ */
+export async function settledAggregateComparison(
+  cassandra: Client,
+  table: string,
+  events: readonly SentEvent[],
+  before: number,
+): Promise<Comparison & { readonly valueDifferences: number }> {
+  const expected = expectedBytes(events);
+  return settled(async () => {
+    const actual = new Map<string, BytesCell>();
+    for (const total of await readWindowAggregates(cassandra, { keyspace: 'hyper', table })) {
+      if (total.windowStart.getTime() >= before) continue; // the closing event's window
+      const { count, sum, max } = total.aggregates;
+      actual.set(`${total.windowStart.getTime()}/${total.status}`, { count, sum: sum ?? NaN, max: max ?? NaN });
+    }
+    const counts = (cells: Map<string, BytesCell>) => new Map([...cells].map(([id, cell]) => [id, cell.count]));
+    const comparison = compareCounts(counts(expected), counts(actual));
+    const valueDifferences: string[] = [];
+    for (const [id, want] of expected) {
+      const got = actual.get(id);
+      if (got !== undefined && got.count === want.count && (got.sum !== want.sum || got.max !== want.max))
+        valueDifferences.push(
+          `${new Date(Number(id.split('/')[0])).toISOString()} status ${id.split('/')[1]}: sum ${got.sum} max ${got.max} (sent sum ${want.sum} max ${want.max})`,
+        );
+    }
+    return {
+      ...comparison,
+      differences: [...comparison.differences, ...valueDifferences],
+      valueDifferences: valueDifferences.length,
+    };
+  });
 }
 
 /** A comparison's failure message: the counts, the first 20 cells that differ, then `output` (what the aggregators printed). */
