@@ -12,6 +12,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { connectAsync } from 'mqtt';
 import { cliPath as cli, projectRoot } from './support/cli.js';
 import { makeClientCertificate, startMosquitto, type Mosquitto } from './support/mosquitto.js';
+import { parseAccessLogLine } from '../src/index.js';
 
 /** How long a failing command may live after printing its message. */
 const EXIT_DEADLINE_MS = 2_000;
@@ -809,5 +810,48 @@ describe('the mqtt-iot-stream command', function () {
     expect(starts).to.deep.equal([...starts].sort());
     expect(stdout).to.match(/presses: \d+ automatic · 0 keyboard · \d+ swallowed by the 300 ms bounce time/);
     expect(stdout).to.match(/Next: examples\/pi-publisher\.ts/);
+  });
+
+  it("shows the newest window's aggregates per status with demo --aggregates, those of the lines it published last", async () => {
+    const { status, stdout, stderr } = await runCli(
+      [
+        'demo',
+        '--duration',
+        '6 s',
+        '--rate',
+        '2',
+        '--aggregates',
+        'count,sum,max',
+        '--value',
+        'bytes',
+        '--http',
+        'off',
+      ],
+      { timeoutMs: 40_000 },
+    );
+    expect(status, stderr).to.equal(0);
+    const [, sent, rejected] = /sent (\d+) · received \d+ · rejected (\d+)/.exec(stdout)!.map(Number);
+    expect(rejected, 'the bundled log is all access-log lines').to.equal(0);
+    const windows = [...stdout.matchAll(/^(\d\d:\d\d:\d\d–\d\d:\d\d:\d\d) {2}\w+ {2}(.*)$/gm)];
+    const [newestWindow, counts] = [windows.at(-1)![1]!, windows.at(-1)![2]!];
+    const line = new RegExp(`^bytes, ${newestWindow}: (.*)$`, 'm').exec(stdout);
+    expect(line, stdout).to.not.equal(null);
+    // The newest window holds the last lines published, in order: as many as it counted.
+    const inWindow = [...counts.matchAll(/\b(\d{3}):(\d+)/g)].reduce((sum, match) => sum + Number(match[2]), 0);
+    const published = readFileSync(join(projectRoot, 'examples', 'data', 'access.log'), 'utf8')
+      .split('\n')
+      .slice(0, sent)
+      .slice(-inWindow)
+      .map((logLine) => parseAccessLogLine(logLine))
+      .map((parsed) =>
+        parsed._tag === 'Right' ? parsed.right : expect.fail(`not a log line: ${String(parsed.left)}`),
+      );
+    const expected = [...new Set(published.map((record) => record.status))]
+      .sort((a, b) => a - b)
+      .map((code) => {
+        const bytes = published.filter((record) => record.status === code).map((record) => record.bytes);
+        return `${code} sum=${bytes.reduce((a, b) => a + b, 0)} max=${Math.max(...bytes)}`;
+      });
+    expect(line![1]!.split(' · ')).to.deep.equal(expected);
   });
 });

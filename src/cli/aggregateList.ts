@@ -7,6 +7,7 @@
 // sum, min, max, mean and the quantiles (pNN: p50, p99, p99.9) are of --value; distinct(f)
 // is an approximate count of the distinct values of field f.
 import type { AccessLogRecord } from '../accesslog/accessLogRecord.js';
+import type { AggregateValues } from '../aggregate/AggregateCell.js';
 import type { AggregateOptions } from '../aggregate/aggregateSpec.js';
 import { quantileName } from '../aggregate/aggregateSpec.js';
 import { FlagValueProblem, type FlagReader } from './flagValues.js';
@@ -111,4 +112,14 @@ export function aggregateOptions<E>(
     ...(quantiles.length === 0 ? {} : { quantiles }),
     ...(distinct === undefined ? {} : { distinct: (event: E) => recordOf(event)[distinct] ?? '-' }),
   };
+}
+
+/** `sum=2560 max=2048 p99=2041.2 distinct=2`: each aggregate beside the count, rounded to 6 significant digits. */
+export function describeAggregates({ count, quantiles, ...rest }: AggregateValues): string {
+  void count;
+  const shown = (value: number) => String(Number(value.toPrecision(6)));
+  return [
+    ...Object.entries(rest).map(([name, value]) => `${name}=${shown(value as number)}`),
+    ...Object.entries(quantiles ?? {}).map(([name, value]) => `${name}=${shown(value)}`),
+  ].join(' ');
 }

@@ -8,13 +8,25 @@
  *
  *   npm run demo
  *   npm run demo -- --cassandra 127.0.0.1:9042 --rate 3
+ *   npm run demo -- --aggregates count,sum,max,p99 --value bytes
  */
 import type { Client } from 'cassandra-driver';
 import { connect } from 'mqtt';
-import { EMPTY, Subject, interval, lastValueFrom, merge, share, takeUntil, tap, timer } from 'rxjs';
-import { LiveStatistics, cassandraSink, ensureWindowCountTable, windowCountRows, type StatusServer } from '../index.js';
+import { EMPTY, Subject, filter, interval, lastValueFrom, merge, share, takeUntil, tap, timer } from 'rxjs';
+import {
+  LiveStatistics,
+  cassandraSink,
+  ensureWindowAggregateTable,
+  ensureWindowCountTable,
+  windowAggregateRows,
+  windowCountRows,
+  type AggregateRow,
+  type StatusServer,
+} from '../index.js';
 import { sharedSimulatedGpio } from '../testing.js';
 import { describeDuration } from '../duration.js';
+import { aggregateOptions, type AggregateList, type ValueField } from './aggregateList.js';
+import { NewestAggregates } from './newestAggregates.js';
 import { statusCounts } from './pipelines.js';
 import { DemoButton } from './demoButton.js';
 import { startEmbeddedBroker } from './embeddedBroker.js';
@@ -45,6 +57,8 @@ export interface DemoSettings {
   readonly durationMs: number;
   /** Where to serve the dashboard and metrics; none: no endpoint. */
   readonly http?: ListenAddress | undefined;
+  /** Aggregates of a number of each line beside the counts (`--aggregates`, `--value`); none: counts only. */
+  readonly aggregates?: { readonly list: AggregateList; readonly value: ValueField } | undefined;
 }
 
 const { pin: BUTTON_PIN, ledPin: LED_PIN, bounceMs: BOUNCE_MS } = BUTTON; // the publisher's, as on the Pi
@@ -55,7 +69,9 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   let cassandra: Client | undefined;
   if (settings.cassandra !== undefined) {
     cassandra = await prepareCassandra(settings.cassandra, settings.datacenter, (client) =>
-      ensureWindowCountTable(client, { keyspace: settings.keyspace, table: settings.table }),
+      settings.aggregates === undefined
+        ? ensureWindowCountTable(client, { keyspace: settings.keyspace, table: settings.table })
+        : ensureWindowAggregateTable(client, { keyspace: settings.keyspace, table: settings.table }),
     );
   }
   const broker = await startEmbeddedBroker().catch(async (error: unknown) => {
@@ -74,9 +90,14 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
   });
   const button = new DemoButton(sharedSimulatedGpio(), BUTTON_PIN, BOUNCE_MS);
   const keyboard = process.stdin.isTTY === true;
+  const newest = settings.aggregates === undefined ? undefined : new NewestAggregates(settings.aggregates.value);
   const view = new LiveView({
     ...demoIntro(settings, { brokerUrl: broker.url, keyboard, endpoint }),
-    status: () => [{ text: button.summary(), short: button.shortSummary() }, { text: tally.summary() }],
+    status: () => [
+      ...(newest?.line() === undefined ? [] : [newest.line()!]),
+      { text: button.summary(), short: button.shortSummary() },
+      { text: tally.summary() },
+    ],
     watermark: () => tally.windows?.watermark,
   });
 
@@ -114,14 +135,31 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
       statistics,
     },
     { received: tally.countReceived, rejected: tally.countRejected, windowStats: tally.watchWindows },
-  ).pipe(tap(view.add), tap(recent.row), share());
+    settings.aggregates === undefined
+      ? undefined
+      : aggregateOptions(settings.aggregates.list, settings.aggregates.value, ({ record }) => record),
+  ).pipe(
+    tap(view.add),
+    tap(recent.row),
+    tap((row) => {
+      if ('aggregates' in row) newest?.add(row as AggregateRow<number>);
+    }),
+    share(),
+  );
+  const where = { keyspace: settings.keyspace, table: settings.table };
   const written =
     cassandra === undefined
       ? EMPTY
-      : rows.pipe(
-          cassandraSink(cassandra, windowCountRows({ keyspace: settings.keyspace, table: settings.table })),
-          tap(() => tally.rowsWritten++),
-        );
+      : settings.aggregates === undefined
+        ? rows.pipe(
+            cassandraSink(cassandra, windowCountRows(where)),
+            tap(() => tally.rowsWritten++),
+          )
+        : rows.pipe(
+            filter((row): row is AggregateRow<number> => 'aggregates' in row),
+            cassandraSink(cassandra, windowAggregateRows(where)),
+            tap(() => tally.rowsWritten++),
+          );
 
   const presses =
     settings.rate > 0
@@ -177,7 +215,11 @@ export async function runDemo(settings: DemoSettings): Promise<Tally> {
     await cassandra?.shutdown();
   }
   if (failure !== undefined) throw failure;
-  if (!process.stdout.isTTY) process.stdout.write(`\n${button.summary()}\n${tally.summary()}\n`); // a terminal has them under the table
+  // A terminal has them under the table.
+  if (!process.stdout.isTTY)
+    process.stdout.write(
+      `\n${newest?.line() === undefined ? '' : `${newest.line()!.text}\n`}${button.summary()}\n${tally.summary()}\n`,
+    );
   if (tally.lastRejection) printWrapped(`last rejection: ${tally.lastRejection.kind}: ${tally.lastRejection.reason}`);
   process.stdout.write('\n');
   printWrapped(

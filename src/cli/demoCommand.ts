@@ -28,6 +28,9 @@ const demoFlags = {
   datacenter: flags.datacenter,
   keyspace: flags.keyspace,
   table: flags.table,
+  aggregateTable: flags.aggregateTable,
+  aggregates: flags.aggregates,
+  value: flags.value,
   duration: {
     name: 'duration',
     value: 'time',
@@ -47,6 +50,10 @@ export const demoCommand: CommandSpec = {
 simulated button, the aggregator and a live table (Cassandra optional). Enter
 presses the button; Ctrl-C (or q) stops, flushing the open windows.
 
+With --aggregates (e.g. count,sum,max,p99 --value bytes), the line under the
+table shows the newest window's aggregates per status (and --cassandra writes
+them to --aggregate-table).
+
 The same windows, live, in a browser: the dashboard address is printed above
 the table. It listens on this machine only, on 127.0.0.1:9464, or on a free port
 when another demo or an aggregator has that one (--http off: no dashboard).`,
@@ -64,9 +71,10 @@ async function runDemoCommand(command: Command): Promise<number> {
     cassandra: settings.cassandra,
     datacenter: settings.datacenter,
     keyspace: settings.keyspace,
-    table: settings.table,
+    table: settings.aggregates === undefined ? settings.table : settings.aggregateTable,
     durationMs: settings.duration ?? 0,
     http: settings.http,
+    aggregates: settings.aggregates === undefined ? undefined : { list: settings.aggregates, value: settings.value },
   });
   return 0;
 }

@@ -19,6 +19,7 @@ import {
   durableWindowedCount,
   fromMqtt,
   parseAccessLog,
+  windowedAggregate,
   windowedCount,
   type AggregateOptions,
   type AggregateRow,
@@ -123,8 +124,15 @@ function statusWindows(settings: Omit<CountSettings, 'broker'>, liveness: Broker
   };
 }
 
-/** Per-status counts in event-time windows, from the MQTT topic. */
-export function statusCounts(settings: CountSettings, report: CountReport): Observable<WindowRow<number>> {
+/**
+ * Per-status counts in event-time windows, from the MQTT topic; with `aggregates`, the
+ * aggregates of windowedAggregate (rows with their partials, for a table that merges them).
+ */
+export function statusCounts(
+  settings: CountSettings,
+  report: CountReport,
+  aggregates?: AggregateOptions<Request>,
+): Observable<WindowRow<number> | AggregateRow<number>> {
   const onReject = report.rejected;
   return defer(() => {
     const liveness = new BrokerLiveness();
@@ -136,7 +144,15 @@ export function statusCounts(settings: CountSettings, report: CountReport): Obse
       takeUntil(settings.stop ?? NEVER),
       tap(report.received),
       requests(onReject),
-      windowedCount({ ...statusWindows(settings, liveness), onReject, onSubscribe: report.windowStats }),
+      aggregates === undefined
+        ? windowedCount({ ...statusWindows(settings, liveness), onReject, onSubscribe: report.windowStats })
+        : windowedAggregate({
+            ...statusWindows(settings, liveness),
+            aggregates,
+            partials: true,
+            onReject,
+            onSubscribe: report.windowStats,
+          }),
     );
   });
 }

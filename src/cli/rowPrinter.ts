@@ -14,6 +14,7 @@
 // length past the window's end (a row the writer acknowledged late may still come just
 // after the window closed), so memory stays bounded by the open windows and one more.
 import type { AggregateValues, WindowRow } from '../index.js';
+import { describeAggregates } from './aggregateList.js';
 
 const TIME_WIDTH = '2020-07-01T12:00:00.000Z'.length;
 
@@ -60,7 +61,7 @@ export class RowPrinter {
       this.out.write(
         `${row.windowStart.toISOString()}  ${row.windowEnd.toISOString()}  ${String(row.key).padStart(3)}  ${String(row.count).padStart(8)}` +
           `  ${final ? 'final  ' : 'partial'}  ${update ? 'update' : row.aggregates === undefined ? 'new' : 'new   '}` +
-          `${row.aggregates === undefined ? '' : `  ${aggregatesText(row.aggregates)}`}\n`,
+          `${row.aggregates === undefined ? '' : `  ${describeAggregates(row.aggregates)}`}\n`,
       );
     }
   };
@@ -68,14 +69,4 @@ export class RowPrinter {
   private forgetBefore(watermark: number): void {
     for (const [start, { end }] of this.printed) if (end + (end - start) <= watermark) this.printed.delete(start);
   }
-}
-
-/** `sum=2560 max=2048 p99=2041.2 distinct=2`: each aggregate beside the count, rounded to 6 significant digits. */
-function aggregatesText({ count, quantiles, ...rest }: AggregateValues): string {
-  void count;
-  const shown = (value: number) => String(Number(value.toPrecision(6)));
-  return [
-    ...Object.entries(rest).map(([name, value]) => `${name}=${shown(value as number)}`),
-    ...Object.entries(quantiles ?? {}).map(([name, value]) => `${name}=${shown(value)}`),
-  ].join(' ');
 }
