@@ -49,6 +49,14 @@ export type { IdleAdvanceOptions, LateRule, OutputMode, WindowedCountOptions } f
 export type { QuietProof, SourceLiveness } from './window/idleAdvance.js';
 export type { Duration } from './duration.js';
 export type { WindowRow } from './window/windowRow.js';
+export type { SessionCountOperatorOptions } from './window/windowedCount.js';
+export { SessionCountState } from './window/SessionCountState.js';
+export type { SessionWindowOptions } from './window/sessionOptions.js';
+export type { SessionCountSnapshot, SessionSnapshot } from './window/sessionSnapshot.js';
+export type { SnapshotSetting } from './window/snapshot.js';
+export type { SessionAggregateOperatorOptions } from './aggregate/windowedAggregate.js';
+export { SessionAggregateState } from './aggregate/SessionAggregateState.js';
+export type { SessionAggregateOptions, SessionAggregateSnapshot } from './aggregate/SessionAggregateState.js';
 
 export { windowedAggregate } from './aggregate/windowedAggregate.js';
 export type { WindowedAggregateOperatorOptions } from './aggregate/windowedAggregate.js';

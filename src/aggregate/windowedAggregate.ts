@@ -4,8 +4,14 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import type { LiveStatistics } from '../observe/LiveStatistics.js';
-import { windowStatistics } from '../window/windowStatistics.js';
+import { isSessionOptions } from '../window/sessionOptions.js';
 import { windowsOperator } from '../window/windowsOperator.js';
+import {
+  resolveSessionAggregate,
+  SessionAggregateState,
+  type SessionAggregateOptions,
+  type SessionAggregateSnapshot,
+} from './SessionAggregateState.js';
 import {
   resolveWindowedAggregate,
   WindowedAggregateState,
@@ -26,6 +32,23 @@ export interface WindowedAggregateOperatorOptions<E, K> extends WindowedAggregat
   initialState?: WindowedAggregateSnapshot<K>;
   /** Where this subscription's live statistics go (stage `window`, as {@link windowedCount}'s). */
   statistics?: LiveStatistics;
+}
+
+/**
+ * Options of {@link windowedAggregate} for session windows: the session and aggregate
+ * options, and the live counters, statistics and state to start from of
+ * {@link WindowedAggregateOperatorOptions}.
+ *
+ * @typeParam E - the event type.
+ * @typeParam K - the key type.
+ */
+export interface SessionAggregateOperatorOptions<E, K>
+  extends SessionAggregateOptions<E, K>, Pick<WindowedAggregateOperatorOptions<E, K>, 'onSubscribe' | 'statistics'> {
+  /**
+   * Start from this state: a {@link SessionAggregateState.snapshot} taken under the same
+   * options, restored on each subscribe.
+   */
+  initialState?: SessionAggregateSnapshot<K>;
 }
 
 /**
@@ -83,20 +106,69 @@ export interface WindowedAggregateOperatorOptions<E, K> extends WindowedAggregat
  */
 export function windowedAggregate<E, K>(
   options: WindowedAggregateOperatorOptions<E, K>,
+): OperatorFunction<E, AggregateRow<K>>;
+/**
+ * Aggregates a number per key in session windows with a watermark (count, sum, min, max,
+ * mean, approximate quantiles and distinct count), as Spark Structured Streaming's
+ * `withWatermark(...).groupBy(session_window(time, gap), key).agg(...)` does.
+ *
+ * Sessions, watermark, late rule, output modes (`'append'` or `'complete'`; `'update'` is
+ * refused, as Spark refuses it), `flushOnComplete`, `idleAdvance`, `maxWindows` and
+ * `maxEventTimeAhead` are {@link windowedCount}'s given `sessionGap`, rule for rule; each
+ * row carries the aggregates of its session, and when an event joins two sessions their
+ * aggregates merge exactly ({@link AggregateCell.merge}).
+ *
+ * @example Bytes per status, in sessions that end after 30 s without a request
+ * ```ts
+ * import { from } from 'rxjs';
+ * import { windowedAggregate } from 'mqtt-iot-stream';
+ *
+ * from([
+ *   { at: 0, status: 200, bytes: 512 },
+ *   { at: 60_000, status: 200, bytes: 100 },
+ *   { at: 30_000, status: 200, bytes: 2048 }, // touches both sessions: they become one
+ * ])
+ *   .pipe(windowedAggregate({
+ *     eventTime: (hit) => hit.at,
+ *     key: (hit) => hit.status,
+ *     sessionGap: '30 s',
+ *     watermarkDelay: '1 minute',
+ *     aggregates: { value: (hit) => hit.bytes, sum: true, max: true },
+ *   }))
+ *   .subscribe((row) => console.log(row.windowStart.getTime(), row.windowEnd.getTime(), row.aggregates));
+ * // 0 90000 { count: 3, sum: 2660, max: 2048 }
+ * ```
+ *
+ * @see {@link SessionAggregateState} for the state machine without RxJS.
+ * @param options - the session gap, watermark, output mode, accessors, aggregates and reject handling.
+ * @returns An operator from events to {@link AggregateRow}s, one a session.
+ * @throws TypeError or RangeError when an option is invalid (at creation).
+ */
+export function windowedAggregate<E, K>(
+  options: SessionAggregateOperatorOptions<E, K>,
+): OperatorFunction<E, AggregateRow<K>>;
+export function windowedAggregate<E, K>(
+  options: WindowedAggregateOperatorOptions<E, K> | SessionAggregateOperatorOptions<E, K>,
 ): OperatorFunction<E, AggregateRow<K>> {
-  const { settings } = resolveWindowedAggregate(options);
-  const initialState = options.initialState;
-  // Restored once now, so that a bad snapshot throws here rather than on subscribe.
-  if (initialState !== undefined) new WindowedAggregateState<E, K>(options, () => {}).restore(initialState);
+  if (isSessionOptions(options)) {
+    const sessionOptions = options as SessionAggregateOperatorOptions<E, K>;
+    const { settings } = resolveSessionAggregate(sessionOptions);
+    // Restored once now, so that a bad snapshot throws here rather than on subscribe.
+    if (sessionOptions.initialState !== undefined)
+      new SessionAggregateState<E, K>(sessionOptions, () => {}).restore(sessionOptions.initialState);
+    return windowsOperator(
+      settings,
+      (emit: (row: AggregateRow<K>) => void) => new SessionAggregateState<E, K>(sessionOptions, emit),
+      sessionOptions,
+    );
+  }
+  const windowOptions = options as WindowedAggregateOperatorOptions<E, K>;
+  const { settings } = resolveWindowedAggregate(windowOptions);
+  if (windowOptions.initialState !== undefined)
+    new WindowedAggregateState<E, K>(windowOptions, () => {}).restore(windowOptions.initialState);
   return windowsOperator(
     settings,
-    (emit: (row: AggregateRow<K>) => void) => {
-      const state = new WindowedAggregateState<E, K>(options, emit);
-      if (initialState !== undefined) state.restore(initialState);
-      options.onSubscribe?.(state);
-      options.statistics?.add(windowStatistics(state));
-      return state;
-    },
-    initialState !== undefined,
+    (emit: (row: AggregateRow<K>) => void) => new WindowedAggregateState<E, K>(windowOptions, emit),
+    windowOptions,
   );
 }

@@ -60,6 +60,10 @@ export interface WindowedCountSnapshot<K> {
   readonly stats: { readonly [Stat in (typeof STAT_NAMES)[number]]: number };
 }
 
+/** The options a snapshot records, by name: fixed windows' ({@link WindowedCountSnapshot.settings}) or sessions' ({@link SessionSnapshot.settings}). */
+export type SnapshotSetting =
+  'windowDuration' | 'slideDuration' | 'offset' | 'watermarkDelay' | 'outputMode' | 'lateRule' | 'sessionGap';
+
 const SETTING_NAMES = [
   'windowDuration',
   'slideDuration',
@@ -67,10 +71,7 @@ const SETTING_NAMES = [
   'watermarkDelay',
   'outputMode',
   'lateRule',
-] as const;
-
-/** The options a snapshot records, by name: fixed windows' ({@link WindowedCountSnapshot.settings}) or sessions' ({@link SessionSnapshot.settings}). */
-export type SnapshotSetting = (typeof SETTING_NAMES)[number] | 'sessionGap';
+] as const satisfies readonly SnapshotSetting[];
 
 /** One option a snapshot was taken with that the counter restoring it has otherwise. */
 export interface SnapshotDifference {
@@ -125,13 +126,16 @@ export function checkSnapshot<E, K>(
   settings: WindowSettings<E, K>,
   context: string,
 ): void {
-  checkWindowsSnapshot(snapshot, settings, context, {
-    field: 'counts',
-    noun: 'a count',
-    expected: 'whole number > 0',
-    check: (count) => Number.isSafeInteger(count) && (count as number) > 0,
-  });
+  checkWindowsSnapshot(snapshot, settings, context, COUNT_CELLS);
 }
+
+/** Cells that are counts, stored in a field `counts`. @internal */
+export const COUNT_CELLS: SnapshotCells = {
+  field: 'counts',
+  noun: 'a count',
+  expected: 'whole number > 0',
+  check: (count) => Number.isSafeInteger(count) && (count as number) > 0,
+};
 
 /** How the cells of one kind of window snapshot are stored and checked. @internal */
 export interface SnapshotCells {
@@ -161,7 +165,7 @@ export function checkWindowsSnapshot<E, K>(
   context: string,
   cells: SnapshotCells,
 ): void {
-  const fail = failure(context);
+  const fail: (problem: string) => never = failure(context);
   checkSnapshotTimes(snapshot, settings, SETTING_NAMES, context);
   const { watermark, closedUpTo } = snapshot;
   if (
@@ -228,7 +232,7 @@ export function checkSnapshotTimes(
   names: readonly SnapshotSetting[],
   context: string,
 ): void {
-  const fail = failure(context);
+  const fail: (problem: string) => never = failure(context);
   if (snapshot === null || typeof snapshot !== 'object') fail(`expected a snapshot object, got ${describe(snapshot)}`);
   if (snapshot.format !== 1) fail(`snapshot format ${describe(snapshot.format)} is not one this version reads (1)`);
 

@@ -4,10 +4,12 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import { resolveWindowSettings, type WindowedCountOptions } from './options.js';
-import { checkSnapshot } from './snapshot.js';
+import { SessionCountState } from './SessionCountState.js';
+import { isSessionOptions, resolveSessionSettings, type SessionWindowOptions } from './sessionOptions.js';
+import { checkSessionSnapshot, type SessionCountSnapshot } from './sessionSnapshot.js';
+import { checkSnapshot, COUNT_CELLS } from './snapshot.js';
 import { WindowedCountState, type WindowedCountSnapshot, type WindowStats } from './WindowedCountState.js';
 import type { WindowRow } from './windowRow.js';
-import { windowStatistics } from './windowStatistics.js';
 import { windowsOperator } from './windowsOperator.js';
 import type { LiveStatistics } from '../observe/LiveStatistics.js';
 
@@ -33,6 +35,23 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
    * its lag). See {@link LiveStatistics}.
    */
   statistics?: LiveStatistics;
+}
+
+/**
+ * Options of {@link windowedCount} for session windows: the session options, and the live
+ * counters, statistics and state to start from of {@link WindowedCountOperatorOptions}.
+ *
+ * @typeParam E - the event type.
+ * @typeParam K - the key type.
+ */
+export interface SessionCountOperatorOptions<E, K>
+  extends SessionWindowOptions<E, K>, Pick<WindowedCountOperatorOptions<E, K>, 'onSubscribe' | 'statistics'> {
+  /**
+   * Start from this state instead of from nothing: a {@link SessionCountState.snapshot}
+   * taken under the same options, restored on each subscribe. Checked when
+   * `windowedCount(...)` is called.
+   */
+  initialState?: SessionCountSnapshot<K>;
 }
 
 /**
@@ -128,20 +147,77 @@ export interface WindowedCountOperatorOptions<E, K> extends WindowedCountOptions
  * @returns An operator from events to {@link WindowRow}s.
  * @throws TypeError or RangeError when an option is invalid (at creation).
  */
-export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>): OperatorFunction<E, WindowRow<K>> {
-  const settings = resolveWindowSettings(options);
-  const initialState = options.initialState;
-  if (initialState !== undefined) checkSnapshot(initialState, settings, 'windowedCount: initialState');
-  return windowsOperator(
-    settings,
-    (emit: (row: WindowRow<K>) => void) => {
-      // The settings checked above, passed on so they are not checked again per subscription.
-      const counter = new WindowedCountState<E, K>(settings, emit);
-      if (initialState !== undefined) counter.restore(initialState);
-      options.onSubscribe?.(counter);
-      options.statistics?.add(windowStatistics(counter));
-      return counter;
-    },
-    initialState !== undefined,
-  );
+export function windowedCount<E, K>(options: WindowedCountOperatorOptions<E, K>): OperatorFunction<E, WindowRow<K>>;
+/**
+ * Counts events per key in session windows with a watermark, as Spark Structured
+ * Streaming's `withWatermark(...).groupBy(session_window(time, gap), key).count()` does:
+ * each key's events form sessions that end after `sessionGap` without an event.
+ *
+ * ```
+ * sessionGap 10, watermarkDelay 5, append mode; a(3) = key a at event time 3
+ *
+ * source:    a(1)--a(8)--b(9)--a(30)--a(17)--b(50)-----|
+ * watermark:  -4     3     4     25     25     45
+ * output:    --------------------------[R1]------------[R2, R3, R4]|
+ *
+ * R1 = b [9,19) 1     closed by the watermark a(17) arrived with (25)
+ * a(17)               not late (17 + 10 > 25): extends a [1,18) to a [1,27); [1,18) had ended
+ *                     by the watermark, but only the watermark an event arrives with closes
+ * R2 = a [1,27) 3, R3 = a [30,40) 1, R4 = b [50,60) 1   flushed when the source completes
+ * ```
+ *
+ * An event at `t` opens `[t, t + sessionGap)`; a key's sessions that overlap or touch
+ * merge, so a row runs from its first event's time to its last event's time plus the gap,
+ * and an event between two sessions joins them. An event is late when its own session
+ * would end by the watermark (`t + sessionGap ≤ watermark`): counted nowhere, reported
+ * through `onReject` (kind `'late'`). In `append` mode (default) a session's row comes out
+ * once, final, when the watermark the next event arrives with has passed its end (as in
+ * Spark, whose micro-batch merges its events before it closes sessions), or by idle
+ * advance; its state is then dropped. `complete` mode emits every session after every
+ * event and keeps them all (`maxWindows` bounds them); `update` mode is refused, as Spark
+ * refuses it for session windows. `lateRule`, `maxEventTimeAhead`, `flushOnComplete`,
+ * `idleAdvance` (the earliest open session's end) and `initialState` (a
+ * {@link SessionCountState.snapshot}) work as for fixed windows. See
+ * {@link SessionCountState} for the rules and how they were checked against Spark 3.5.
+ *
+ * @example Readings per sensor, in sessions that end after 30 s without one
+ * ```ts
+ * import { from } from 'rxjs';
+ * import { windowedCount } from 'mqtt-iot-stream';
+ *
+ * from([
+ *   { at: 0, sensor: 'a' },
+ *   { at: 20_000, sensor: 'a' },
+ *   { at: 90_000, sensor: 'a' }, // watermark 80 s
+ *   { at: 95_000, sensor: 'a' }, // arrives with watermark 80 s: closes [0 s, 50 s)
+ * ])
+ *   .pipe(windowedCount({ eventTime: (r) => r.at, key: (r) => r.sensor, sessionGap: '30 s', watermarkDelay: '10 s' }))
+ *   .subscribe((row) => console.log(row.windowStart.getTime(), row.windowEnd.getTime(), row.count, row.final));
+ * // 0 50000 2 true
+ * // 90000 125000 2 false   (flushed when the source completes)
+ * ```
+ *
+ * @param options - the session gap, watermark, output mode, accessors and reject handling.
+ * @returns An operator from events to {@link WindowRow}s, one a session.
+ * @throws TypeError or RangeError when an option is invalid (at creation), e.g.
+ *   `outputMode: 'update'` or `windowDuration` given beside `sessionGap`.
+ */
+export function windowedCount<E, K>(options: SessionCountOperatorOptions<E, K>): OperatorFunction<E, WindowRow<K>>;
+export function windowedCount<E, K>(
+  options: WindowedCountOperatorOptions<E, K> | SessionCountOperatorOptions<E, K>,
+): OperatorFunction<E, WindowRow<K>> {
+  if (isSessionOptions(options)) {
+    const sessionOptions = options as SessionCountOperatorOptions<E, K>;
+    const settings = resolveSessionSettings(sessionOptions);
+    const initialState = sessionOptions.initialState;
+    if (initialState !== undefined)
+      checkSessionSnapshot(initialState, settings, 'windowedCount: initialState', COUNT_CELLS);
+    // The settings checked here, passed on so they are not checked again per subscription.
+    return windowsOperator(settings, (emit) => new SessionCountState<E, K>(settings, emit), sessionOptions);
+  }
+  const windowOptions = options as WindowedCountOperatorOptions<E, K>;
+  const settings = resolveWindowSettings(windowOptions);
+  if (windowOptions.initialState !== undefined)
+    checkSnapshot(windowOptions.initialState, settings, 'windowedCount: initialState');
+  return windowsOperator(settings, (emit) => new WindowedCountState<E, K>(settings, emit), windowOptions);
 }

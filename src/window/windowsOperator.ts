@@ -1,37 +1,60 @@
 /**
- * The RxJS side that {@link windowedCount} and {@link windowedAggregate} share: one window
- * state per subscription, its idle advance, and the flush when the source completes.
+ * The RxJS side that {@link windowedCount} and {@link windowedAggregate} share, for fixed
+ * windows and sessions alike: one window state per subscription, restored from the initial
+ * state, its live counters and statistics, its idle advance, and the flush when the source
+ * completes.
  * @module
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import { subscribeOperator } from '../internal/operatorSubscriber.js';
+import type { LiveStatistics } from '../observe/LiveStatistics.js';
 import { IdleAdvance } from './idleAdvance.js';
-import type { WindowSettings } from './options.js';
+import type { EventTimeSettings } from './options.js';
 import type { WindowState } from './windowState.js';
 import type { WindowRow } from './windowRow.js';
+import { windowStatistics } from './windowStatistics.js';
+
+/** What an operator's options ask of each subscription's state. @internal */
+export interface WindowsOperatorHooks<S, T> {
+  /** Restored into each subscription's state before its first event. */
+  readonly initialState?: T | undefined;
+  /** Told of each subscription's state, before its first event. */
+  readonly onSubscribe?: ((stats: S) => void) | undefined;
+  /** Where each subscription's live statistics go. */
+  readonly statistics?: LiveStatistics | undefined;
+}
 
 /**
  * An operator that pushes each event into a fresh window state per subscription.
  *
- * @param settings - the checked window settings the state was made with.
- * @param subscribe - makes a subscription's state, emitting to `emit`, and does what a
- *   new subscription needs (restoring a snapshot, telling `onSubscribe`, adding statistics).
- * @param restored - whether `subscribe` restored saved windows: they then close by the
- *   clock too, counting the silence from the subscription.
+ * @param settings - the checked settings the state is made with.
+ * @param make - makes a subscription's state, emitting to `emit`.
+ * @param hooks - the state to restore, `onSubscribe` and `statistics`. Restored windows
+ *   close by the clock too (idle advance), counting the silence from the subscription.
  * @internal
  */
-export function windowsOperator<E, K, R extends WindowRow<unknown>>(
-  settings: WindowSettings<E, K>,
-  subscribe: (emit: (row: R) => void) => WindowState<E, R>,
-  restored: boolean,
+export function windowsOperator<
+  E,
+  K,
+  R extends WindowRow<K>,
+  T,
+  S extends WindowState<E, R> & { restore(saved: T): void },
+>(
+  settings: Pick<EventTimeSettings<E, K>, 'idleAdvance' | 'watermarkDelay' | 'flushOnComplete'>,
+  make: (emit: (row: R) => void) => S,
+  hooks: WindowsOperatorHooks<NoInfer<S>, T>,
 ): OperatorFunction<E, R> {
+  const { initialState, onSubscribe, statistics } = hooks;
   return (source) =>
     new Observable<R>((destination) => {
-      const windows = subscribe((row) => destination.next(row));
+      const windows = make((row) => destination.next(row));
+      if (initialState !== undefined) windows.restore(initialState);
+      onSubscribe?.(windows);
+      statistics?.add(windowStatistics(windows));
       const idleAdvance = IdleAdvance.of(settings, windows, (to) => windows.advanceWatermark(to));
       // Restored windows close by the clock too, counting the silence from now: when
       // the last event before the snapshot arrived is not known.
-      if (restored) {
+      if (initialState !== undefined) {
         idleAdvance?.arrived();
         idleAdvance?.arm();
       }
