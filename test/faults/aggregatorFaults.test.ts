@@ -28,7 +28,9 @@ import {
   settledComparison,
   sleep,
   startPublishing,
+  type AggregatorRunner,
   type Comparison,
+  type Publishing,
   type SentEvent,
   quickReconnection,
 } from './aggregatorHarness.js';
@@ -49,21 +51,35 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
   const explain = (comparison: Comparison, output: string) =>
     describeDifferences(comparison, `aggregator output:\n${output.slice(-3000)}`);
 
+  /**
+   * SIGKILLs the aggregator `kills` times at random points while `publishing` goes on,
+   * starting it again each time; returns how many events were published at each kill,
+   * once publishing is done.
+   */
+  async function killRepeatedly(
+    aggregator: AggregatorRunner,
+    publishing: Publishing,
+    kills: number,
+  ): Promise<number[]> {
+    const killedAt: number[] = [];
+    for (let kill = 0; kill < kills; kill++) {
+      await sleep(400 + Math.random() * 1_500);
+      killedAt.push(publishing.sent());
+      expect(await aggregator.kill('SIGKILL')).to.equal('SIGKILL');
+      await sleep(200);
+      await aggregator.start();
+    }
+    await publishing.done;
+    return killedAt;
+  }
+
   for (const mode of ['append', 'update'] as const) {
     it(`loses nothing and counts nothing twice when SIGKILLed at 5 random points and restarted (${mode} mode)`, async () => {
       const aggregator = await suite.caseAggregator(`kill_${mode}`, mode);
       await aggregator.start();
       const events = scriptedEvents(lines, 6_000, START, 30);
       const publishing = startPublishing(suite.publisher, events, 500);
-      const killedAt: number[] = [];
-      for (let kill = 0; kill < 5; kill++) {
-        await sleep(400 + Math.random() * 1_500);
-        killedAt.push(publishing.sent());
-        expect(await aggregator.kill('SIGKILL')).to.equal('SIGKILL');
-        await sleep(200);
-        await aggregator.start();
-      }
-      await publishing.done;
+      const killedAt = await killRepeatedly(aggregator, publishing, 5);
       const comparison = await closeAndCompare(
         aggregator.table,
         events,
@@ -92,15 +108,7 @@ describe('aggregator under faults (real Mosquitto, real Cassandra, the aggregate
     await aggregator.start();
     const events = scriptedEvents(lines, 3_000, START, 20);
     const publishing = startPublishing(suite.publisher, events, 250);
-    const killedAt: number[] = [];
-    for (let kill = 0; kill < 4; kill++) {
-      await sleep(400 + Math.random() * 1_500);
-      killedAt.push(publishing.sent());
-      expect(await aggregator.kill('SIGKILL')).to.equal('SIGKILL');
-      await sleep(200);
-      await aggregator.start();
-    }
-    await publishing.done;
+    const killedAt = await killRepeatedly(aggregator, publishing, 4);
     const before = await suite.closeWindows(events);
     const comparison = await settledAggregateComparison(suite.cassandra, table, events, before);
     suite.figures.push(
