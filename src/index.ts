@@ -91,13 +91,17 @@ export { topicMatches } from './mqtt/topicFilter.js';
 export { durableWindowedCount } from './durable/durableWindowedCount.js';
 export type {
   DurablePrepareHooks,
+  DurableSessionOptions,
   DurableWindowedCountOptions,
   DurableWindowsOptions,
   DurableWindowStats,
   DurableWriterHooks,
 } from './durable/durableWindowedCount.js';
 export { durableWindowedAggregate } from './durable/durableWindowedAggregate.js';
-export type { DurableWindowedAggregateOptions } from './durable/durableWindowedAggregate.js';
+export type {
+  DurableSessionAggregateOptions,
+  DurableWindowedAggregateOptions,
+} from './durable/durableWindowedAggregate.js';
 export type { LateRow } from './durable/pendingRows.js';
 export type { DeadLetterOptions } from './durable/deadLetters.js';
 export { defaultStateDirectory } from './durable/stateFiles.js';

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NEVER, Subject, map } from 'rxjs';
 import {
+  SessionAggregateState,
   WindowedAggregateState,
   durableWindowedAggregate,
   durableWindowedCount,
@@ -75,7 +76,7 @@ function hits(n: number, seed: number): Hit[] {
 function tableOf(rows: readonly AggregateRow<number>[]): Map<string, AggregateRow<number>> {
   const table = new Map<string, AggregateRow<number>>();
   for (const row of rows) {
-    const id = `${row.windowStart.getTime()} ${row.key}`;
+    const id = `${row.windowStart.getTime()} ${row.windowEnd.getTime()} ${row.key}`;
     const known = table.get(id);
     if (known === undefined || row.count > known.count || (row.count === known.count && row.final === true))
       table.set(id, row);
@@ -103,34 +104,29 @@ describe('durableWindowedAggregate', () => {
     };
   }
 
-  it('ends with the aggregates of windowedAggregate over the whole stream, through graceful restarts and crashes, redeliveries folded in once', async () => {
-    const events = hits(1_200, 7);
-    const expected: AggregateRow<number>[] = [];
-    const single = new WindowedAggregateState<Hit, number>(
-      { eventTime: (hit) => hit.t, key: (hit) => hit.status, ...windows, aggregates },
-      (row) => expected.push(row),
-    );
-    for (const event of events) single.push(event);
-    single.flush();
-
+  /**
+   * Delivers `events` to `aggregating(dir, options)` in five parts: after the first and
+   * third a crash (the state files as the last PUBACK left them), after the second and
+   * fourth a graceful unsubscribe, after the last a stop (the open windows written). After
+   * each restart the broker sends the last 5 acknowledged messages again (their PUBACKs
+   * lost), which must be recognised. Returns every row written.
+   */
+  async function deliverThroughRestarts(
+    events: readonly Hit[],
+    options: Partial<Options>,
+  ): Promise<AggregateRow<number>[]> {
     const written: AggregateRow<number>[] = [];
     const deliveries = new Deliveries();
     const sent: { id: number; event: Hit }[] = [];
-    const cuts = [0, 150, 410, 700, 905, 1_200];
-    let redelivered = 0;
+    const cuts = [0, 0.12, 0.34, 0.58, 0.75, 1].map((at) => Math.round(at * events.length));
     for (let part = 0; part + 1 < cuts.length; part++) {
       const last = part + 2 === cuts.length;
       const stop = new Subject<void>();
       let stats: DurableWindowStats | undefined;
       const subscription = deliveries.source
-        .pipe(aggregating(dir, { stop, onSubscribe: (s) => (stats = s) }))
+        .pipe(aggregating(dir, { ...options, stop, onSubscribe: (s) => (stats = s) }))
         .subscribe(({ value }) => written.push(value));
-      // After a crash the broker sends the unacknowledged again, and may resend acknowledged ones (their PUBACK lost).
-      if (part > 0)
-        for (const { id, event } of sent.slice(-5)) {
-          deliveries.send(event, { messageId: id, dup: true });
-          redelivered++;
-        }
+      if (part > 0) for (const { id, event } of sent.slice(-5)) deliveries.send(event, { messageId: id, dup: true });
       for (let i = cuts[part]!; i < cuts[part + 1]!; i++) {
         const message = deliveries.send(events[i]);
         sent.push({ id: message.messageId!, event: events[i]! });
@@ -146,18 +142,51 @@ describe('durableWindowedAggregate', () => {
         putBack(); // killed after the last PUBACK: no checkpoint at the end
       } else subscription.unsubscribe(); // graceful: checkpointed
     }
-    expect(redelivered).to.equal(20);
-
-    const table = tableOf(written);
-    const want = tableOf(expected);
-    expect([...table.keys()].sort()).to.deep.equal([...want.keys()].sort());
-    let cells = 0;
-    for (const [id, row] of want) {
-      expect(table.get(id)!.aggregates, id).to.deep.equal(row.aggregates);
-      cells++;
-    }
-    expect(cells).to.be.greaterThan(100);
     for (const row of written) expect(row.partial, 'every row carries its partial').to.not.equal(undefined);
+    return written;
+  }
+
+  /** Every (window or session, key) of `want` is in `got` with the same aggregates, and nothing else is. */
+  function expectSameCells(got: readonly AggregateRow<number>[], want: readonly AggregateRow<number>[]): number {
+    const table = tableOf(got);
+    const expected = tableOf(want);
+    expect([...table.keys()].sort()).to.deep.equal([...expected.keys()].sort());
+    for (const [id, row] of expected) expect(table.get(id)!.aggregates, id).to.deep.equal(row.aggregates);
+    return expected.size;
+  }
+
+  it('ends with the aggregates of windowedAggregate over the whole stream, through graceful restarts and crashes, redeliveries folded in once', async () => {
+    const events = hits(1_200, 7);
+    const expected: AggregateRow<number>[] = [];
+    const single = new WindowedAggregateState<Hit, number>(
+      { eventTime: (hit) => hit.t, key: (hit) => hit.status, ...windows, aggregates },
+      (row) => expected.push(row),
+    );
+    for (const event of events) single.push(event);
+    single.flush();
+    expect(expectSameCells(await deliverThroughRestarts(events, {}), expected)).to.be.greaterThan(100);
+  });
+
+  it("ends with the session windows' aggregates of windowedAggregate, through the same restarts and crashes", async () => {
+    // Bursts: a status's hits close together, then a pause longer than the gap, so sessions end and merge.
+    const events = hits(1_200, 11).map((hit, i) => ({ ...hit, t: hit.t + Math.floor(i / 40) * 60 }));
+    const sessions = { sessionGap: 8, watermarkDelay: 5 } as const;
+    const expected: AggregateRow<number>[] = [];
+    const single = new SessionAggregateState<Hit, number>(
+      { eventTime: (hit) => hit.t, key: (hit) => hit.status, ...sessions, aggregates },
+      (row) => expected.push(row),
+    );
+    for (const event of events) single.push(event);
+    single.flush();
+    const written = await deliverThroughRestarts(events, {
+      windowDuration: undefined,
+      ...sessions,
+    } as unknown as Partial<Options>);
+    expect(expectSameCells(written, expected)).to.be.greaterThan(50);
+    expect(
+      expected.some((row) => row.windowEnd.getTime() - row.windowStart.getTime() > 20),
+      'sessions longer than one gap',
+    ).to.equal(true);
   });
 
   it('keeps a row the writer has not acknowledged as its partial: after a restart it is written with the same aggregates', async () => {
@@ -284,5 +313,13 @@ describe('durableWindowedAggregate', () => {
     );
     expect(() => aggregating(dir, { aggregates: { sum: true } })).to.throw(/^durableWindowedAggregate: /);
     expect(() => aggregating(dir, { windowDuration: -1 })).to.throw(/^durableWindowedAggregate: windowDuration/);
+    const sessions = { windowDuration: undefined, sessionGap: '30 s' } as unknown as Partial<Options>;
+    expect(() => aggregating(dir, { ...sessions, outputMode: 'update' })).to.throw(
+      /^durableWindowedAggregate: .*update/,
+    );
+    expect(() => aggregating(dir, { ...sessions, writeLate: () => NEVER })).to.throw(
+      TypeError,
+      /^durableWindowedAggregate: writeLate keeps late counts per fixed window; session windows have none/,
+    );
   });
 });

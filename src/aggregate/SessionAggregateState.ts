@@ -161,6 +161,19 @@ export interface ResolvedSessionAggregate<E, K> extends AggregateParts<E> {
 const resolved = new WeakMap<object, object>();
 
 /**
+ * Options that stand for checked settings and spec, for a state built over other events
+ * than the user's (the durable core's journaled ones): they are not checked again.
+ * @internal
+ */
+export function deriveSessionAggregateOptions<E, K>(
+  checked: ResolvedSessionAggregate<E, K>,
+): SessionAggregateOptions<E, K> {
+  const options = {} as SessionAggregateOptions<E, K>;
+  resolved.set(options, checked);
+  return options;
+}
+
+/**
  * Checks {@link SessionAggregateOptions} once per options object: the session options
  * (named `windowedAggregate` in errors), then the aggregates.
  * @internal

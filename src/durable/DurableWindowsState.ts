@@ -6,6 +6,7 @@
  */
 import { reject, type Rejection, type RejectionKind, type RejectOptions } from '../reject.js';
 import { deriveWindowSettings, type WindowSettings } from '../window/options.js';
+import type { DurableWindowSettings } from './durableOptions.js';
 import { STAT_NAMES } from '../window/snapshot.js';
 import { eventTimeMillis } from '../window/EventTimeWindows.js';
 import type { WindowStats } from '../window/WindowedCountState.js';
@@ -67,8 +68,8 @@ export interface DurableWindowsStateOptions<E, K, W extends WindowRow<K>> extend
   readonly kind: DurableWindowsKind<E, K, W>;
   readonly stateDirectory: string;
   readonly durability: Durability;
-  /** The window settings, checked. */
-  readonly settings: WindowSettings<E, K>;
+  /** The window settings, checked: fixed windows or sessions. */
+  readonly settings: DurableWindowSettings<E, K>;
   readonly maxRowsInFlight: number;
   readonly checkpointEvery: number;
   /** The clock: arrival times (journaled, so a replay sees the same), checkpoint timing. */
@@ -216,7 +217,7 @@ export class DurableWindowsState<
     this.rejections = new Map(kind.rejectionKinds.map((rejectionKind) => [rejectionKind, 0]));
     this.counter = kind.makeWindows(
       // The options were checked once, by the operator: not again per subscription.
-      deriveWindowSettings<E, JournaledEvent<K>, K>(options.settings, {
+      deriveWindowSettings<DurableWindowSettings<E, K>, JournaledEvent<K>, K>(options.settings, {
         eventTime: (event) => event.time,
         key: (event) => event.key,
         now: () => this.arrival,
@@ -232,7 +233,7 @@ export class DurableWindowsState<
               },
             }
           : {}),
-      }),
+      }) as DurableWindowSettings<JournaledEvent<K>, K>,
       (row) => this.pending.add(row),
     );
     this.pending = new PendingRows<K, W>(options.maxRowsInFlight, options.sendRow);
@@ -720,7 +721,8 @@ export class DurableWindowsState<
         const oldest = this.lateCounts.keys().next().value as string;
         this.lateCounts.delete(oldest);
       }
-      const windowEnd = start + this.options.settings.windowDuration;
+      // Late counts are refused with sessions (durableOptions): these are fixed windows.
+      const windowEnd = start + (this.options.settings as WindowSettings<E, K>).windowDuration;
       late = { windowStart: start, windowEnd, key, part: this.countingSequence, count: 0 };
       this.lateCounts.set(id, late);
     }

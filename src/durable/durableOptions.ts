@@ -11,6 +11,7 @@ import type { MqttMessage } from '../mqtt/message.js';
 import type { LiveStatistics } from '../observe/LiveStatistics.js';
 import type { Rejection } from '../reject.js';
 import { resolveWindowSettings, type WindowedCountOptions, type WindowSettings } from '../window/options.js';
+import { isSessionOptions, resolveSessionSettings, type SessionSettings } from '../window/sessionOptions.js';
 import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
 import type { DeadLetterOptions } from './deadLetters.js';
@@ -176,6 +177,31 @@ export interface DurableWindowsOptions<
 }
 
 /**
+ * Options of the durable operators over session windows: {@link DurableWindowsOptions}
+ * with `sessionGap` in place of `windowDuration`, `slideDuration` and `offset`, as
+ * {@link windowedCount} takes them (see {@link SessionWindowOptions}: append or complete
+ * mode, late when an event's own session ends by the watermark). Late counts
+ * (`writeLate`) are per fixed window, and not kept for sessions.
+ *
+ * @typeParam E - the event type `prepare` emits.
+ * @typeParam K - the key type (a string or a number).
+ * @typeParam W - the row written.
+ * @typeParam R - the writer's result.
+ */
+export type DurableSessionOptions<
+  E,
+  K extends string | number,
+  W extends WindowRow<K>,
+  R extends WriteResult<W>,
+> = Omit<DurableWindowsOptions<E, K, W, R>, 'windowDuration' | 'slideDuration' | 'offset' | 'writeLate'> & {
+  /** How long a key may go without an event before its session ends (> 0), e.g. `'30 s'`. */
+  sessionGap: Duration;
+};
+
+/** The checked window settings of a durable operator: fixed windows or sessions. @internal */
+export type DurableWindowSettings<E, K> = WindowSettings<E, K> | SessionSettings<E, K>;
+
+/**
  * Options of {@link durableWindowedCount}: {@link DurableWindowsOptions} writing count rows.
  * @typeParam E - the event type `prepare` emits.
  * @typeParam K - the key type (a string or a number).
@@ -195,7 +221,7 @@ export type DurableWindowedCountOptions<
 export interface DurableSettings<E, K extends string | number, W extends WindowRow<K>, R extends WriteResult<W>> {
   readonly options: DurableWindowsOptions<E, K, W, R>;
   readonly kind: DurableWindowsKind<E, K, W>;
-  readonly settings: WindowSettings<E, K>;
+  readonly settings: DurableWindowSettings<E, K>;
   readonly stateDirectory: string;
   readonly durability: Durability;
   readonly maxRowsInFlight: number;
@@ -215,11 +241,20 @@ export interface DurableSettings<E, K extends string | number, W extends WindowR
  * @internal
  */
 export function resolveDurableOptions<E, K extends string | number, W extends WindowRow<K>, R extends WriteResult<W>>(
-  options: DurableWindowsOptions<E, K, W, R>,
+  given: DurableWindowsOptions<E, K, W, R> | DurableSessionOptions<E, K, W, R>,
   kind: DurableWindowsKind<E, K, W>,
 ): DurableSettings<E, K, W, R> {
-  const settings = resolveWindowSettings(options, kind.operator);
   const check = optionChecks(kind.operator);
+  const sessions = isSessionOptions(given);
+  if (sessions && (given as { writeLate?: unknown }).writeLate !== undefined)
+    throw new TypeError(
+      `${kind.operator}: writeLate keeps late counts per fixed window; session windows have none (a late event is reported, kind 'late')`,
+    );
+  const settings = sessions
+    ? resolveSessionSettings(given as DurableSessionOptions<E, K, W, R>, kind.operator)
+    : resolveWindowSettings(given as DurableWindowsOptions<E, K, W, R>, kind.operator);
+  // Both shapes have every option read below; writeLate only the fixed windows' (refused above).
+  const options = given as DurableWindowsOptions<E, K, W, R>;
   const defaults = DURABLE_WINDOWED_COUNT_DEFAULTS;
   const stateDirectory = check.string('stateDirectory', options.stateDirectory, 'a directory path');
   const durability = check.oneOf('durability', options.durability ?? defaults.durability, DURABILITIES);

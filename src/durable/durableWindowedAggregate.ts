@@ -8,7 +8,7 @@ import { resolveAggregateSpec, type AggregateOptions } from '../aggregate/aggreg
 import type { AggregateRow } from '../aggregate/WindowedAggregateState.js';
 import type { MqttMessage } from '../mqtt/message.js';
 import type { WriteResult } from '../writeQueue.js';
-import { resolveDurableOptions, type DurableWindowsOptions } from './durableOptions.js';
+import { resolveDurableOptions, type DurableSessionOptions, type DurableWindowsOptions } from './durableOptions.js';
 import { durableWindows } from './durableWindowedCount.js';
 import { aggregateKind } from './durableWindowsKind.js';
 
@@ -32,6 +32,22 @@ export interface DurableWindowedAggregateOptions<
 }
 
 /**
+ * Options of {@link durableWindowedAggregate} over session windows: {@link DurableSessionOptions}
+ * writing {@link AggregateRow}s, and the aggregates of each (session, key).
+ * @typeParam E - the event type `prepare` emits.
+ * @typeParam K - the key type (a string or a number).
+ * @typeParam R - the writer's result.
+ */
+export type DurableSessionAggregateOptions<
+  E,
+  K extends string | number,
+  R extends WriteResult<AggregateRow<K>>,
+> = DurableSessionOptions<E, K, AggregateRow<K>, R> & {
+  /** The aggregates of each (session, key), beside the count, as {@link windowedAggregate} takes them. */
+  aggregates: AggregateOptions<E>;
+};
+
+/**
  * Aggregates a number per key in event-time windows like {@link windowedAggregate}, from
  * MQTT messages, with {@link durableWindowedCount}'s guarantees: every QoS ≥ 1 message
  * the broker accepted is folded into exactly one aggregate, whatever happens to this
@@ -49,7 +65,10 @@ export interface DurableWindowedAggregateOptions<
  *   as their partials, and a table holding several aggregators' rows merges them.
  *
  * An event whose value cannot be read is reported with kind `'value'` (counted in
- * `rejections_total`) and folded in nowhere, as {@link windowedAggregate} does.
+ * `rejections_total`) and folded in nowhere, as {@link windowedAggregate} does. Given
+ * `sessionGap` instead of `windowDuration` ({@link DurableSessionAggregateOptions}), it
+ * aggregates per key in session windows; {@link readWindowAggregates} with
+ * `sessions: true` merges the session rows of several aggregators.
  *
  * @example Bytes per status, exactly once, into Cassandra
  * ```ts
@@ -93,7 +112,7 @@ export interface DurableWindowedAggregateOptions<
  * @see {@link windowedAggregate} for the same aggregates without saved state.
  */
 export function durableWindowedAggregate<E, K extends string | number, R extends WriteResult<AggregateRow<K>>>(
-  options: DurableWindowedAggregateOptions<E, K, R>,
+  options: DurableWindowedAggregateOptions<E, K, R> | DurableSessionAggregateOptions<E, K, R>,
 ): OperatorFunction<MqttMessage, R> {
   if (options === null || typeof options !== 'object')
     throw new TypeError('durableWindowedAggregate: options are required');

@@ -7,12 +7,18 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { MqttMessage } from '../mqtt/message.js';
 import type { WindowRow } from '../window/windowRow.js';
 import type { WriteResult } from '../writeQueue.js';
-import { resolveDurableOptions, type DurableSettings, type DurableWindowedCountOptions } from './durableOptions.js';
+import {
+  resolveDurableOptions,
+  type DurableSessionOptions,
+  type DurableSettings,
+  type DurableWindowedCountOptions,
+} from './durableOptions.js';
 import { countKind } from './durableWindowsKind.js';
 import { DurableRun } from './durableRun.js';
 
 export type {
   DurablePrepareHooks,
+  DurableSessionOptions,
   DurableWindowedCountOptions,
   DurableWindowsOptions,
   DurableWriterHooks,
@@ -96,11 +102,14 @@ export type { DurableWindowStats } from './DurableWindowsState.js';
  * @param options - the window options, the state directory, `prepare`, `write` and the stop signal.
  * @returns an operator from MQTT messages to the writer's results.
  * @throws TypeError or RangeError at creation when an option is invalid.
+ * Given `sessionGap` instead of `windowDuration` ({@link DurableSessionOptions}), it counts
+ * per key in session windows, as {@link windowedCount} does, with the same guarantees.
+ *
  * @see {@link windowedCount} for the same counting without saved state.
  * @see {@link defaultStateDirectory}
  */
 export function durableWindowedCount<E, K extends string | number, R extends WriteResult<WindowRow<K>>>(
-  options: DurableWindowedCountOptions<E, K, R>,
+  options: DurableWindowedCountOptions<E, K, R> | DurableSessionOptions<E, K, WindowRow<K>, R>,
 ): OperatorFunction<MqttMessage, R> {
   return durableWindows(resolveDurableOptions(options, countKind<E, K>()));
 }

@@ -5,13 +5,16 @@
  */
 import { AggregateCell } from '../aggregate/AggregateCell.js';
 import type { AggregateSpec } from '../aggregate/aggregateSpec.js';
+import { deriveSessionAggregateOptions, SessionAggregateState } from '../aggregate/SessionAggregateState.js';
 import {
   deriveAggregateOptions,
   WindowedAggregateState,
   type AggregateRow,
 } from '../aggregate/WindowedAggregateState.js';
+import type { DurableWindowSettings } from './durableOptions.js';
 import type { RejectionKind } from '../reject.js';
-import type { WindowSettings } from '../window/options.js';
+import { SessionCountState } from '../window/SessionCountState.js';
+import type { SessionSettings } from '../window/sessionOptions.js';
 import { WindowedCountState } from '../window/WindowedCountState.js';
 import type { WindowRow } from '../window/windowRow.js';
 import type { WindowState } from '../window/windowState.js';
@@ -53,8 +56,8 @@ export interface DurableWindowsKind<E, K, W extends WindowRow<K>> {
   readonly rejectionKinds: readonly RejectionKind[];
   /** Reads what the journal keeps of an event beside its time and key; `undefined` when nothing. */
   readonly extrasOf: ((event: E) => JournaledExtras) | undefined;
-  /** The windows, over journaled events, emitting to `emit`. */
-  makeWindows(settings: WindowSettings<JournaledEvent<K>, K>, emit: (row: W) => void): DurableWindows<K, W>;
+  /** The windows (fixed, or sessions when the settings have a gap), over journaled events, emitting to `emit`. */
+  makeWindows(settings: DurableWindowSettings<JournaledEvent<K>, K>, emit: (row: W) => void): DurableWindows<K, W>;
   /** A row waiting for the writer, as the checkpoint keeps it, and back. */
   saveRow(row: W): SavedRow<K>;
   loadRow(saved: SavedRow<K>, watermark: number | undefined): W;
@@ -78,7 +81,8 @@ export function countKind<E, K>(): DurableWindowsKind<E, K, WindowRow<K>> {
     operator: 'durableWindowedCount',
     rejectionKinds: REJECTION_KINDS,
     extrasOf: undefined,
-    makeWindows: (settings, emit) => new WindowedCountState(settings, emit),
+    makeWindows: (settings, emit) =>
+      isSessions(settings) ? new SessionCountState(settings, emit) : new WindowedCountState(settings, emit),
     saveRow: rowToSaved,
     loadRow: savedRowToRow,
   };
@@ -103,7 +107,15 @@ export function aggregateKind<E, K>(spec: AggregateSpec<E>): DurableWindowsKind<
     rejectionKinds: [...REJECTION_KINDS, 'value'],
     extrasOf: (event) => ({ value: value?.(event), distinct: distinct?.(event) }),
     makeWindows: (settings, emit) =>
-      new WindowedAggregateState(deriveAggregateOptions({ settings, spec: journaledSpec, withPartials: true }), emit),
+      isSessions(settings)
+        ? new SessionAggregateState(
+            deriveSessionAggregateOptions({ settings, spec: journaledSpec, withPartials: true }),
+            emit,
+          )
+        : new WindowedAggregateState(
+            deriveAggregateOptions({ settings, spec: journaledSpec, withPartials: true }),
+            emit,
+          ),
     saveRow: (row) => {
       if (row.partial === undefined) throw new Error('durableWindowedAggregate: a row to save has no partial');
       const [windowStart, windowEnd, key, count, final] = rowToSaved(row);
@@ -115,4 +127,8 @@ export function aggregateKind<E, K>(spec: AggregateSpec<E>): DurableWindowsKind<
       return { ...row, aggregates: cell.values(), partial: cell.toPartial() };
     },
   };
+}
+
+function isSessions<E, K>(settings: DurableWindowSettings<E, K>): settings is SessionSettings<E, K> {
+  return 'sessionGap' in settings;
 }

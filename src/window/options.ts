@@ -364,19 +364,18 @@ function checkLiveness(check: OptionChecks, liveness: unknown): SourceLiveness {
 }
 
 /**
- * Checked settings for events of another shape: the same windows, watermark and
- * limits with other accessors, clock and rejection handling. The result is
- * recognised as checked, so the {@link WindowedCountState} built on it does not
- * check the options again.
+ * Checked settings (of fixed or session windows) for events of another shape: the same
+ * windows, watermark and limits with other accessors, clock and rejection handling. The
+ * result is recognised as checked, so the state built on it does not check the options
+ * again.
  * @internal
  */
-export function deriveWindowSettings<E, F, K>(
-  settings: WindowSettings<E, K>,
+export function deriveWindowSettings<S extends EventTimeSettings<never, unknown>, F, K>(
+  settings: S,
   changes: Pick<WindowSettings<F, K>, 'eventTime' | 'key' | 'now' | 'onWindowClosed' | 'onLate'> & RejectOptions<F>,
-): WindowSettings<F, K> {
-  const derived: WindowSettings<F, K> = { ...(settings as unknown as WindowSettings<F, K>), ...changes };
-  checked.add(derived);
-  return derived;
+): Omit<S, keyof EventTimeSettings<never, unknown>> & EventTimeSettings<F, K> {
+  return markChecked({ ...settings, ...changes } as unknown as Omit<S, keyof EventTimeSettings<never, unknown>> &
+    EventTimeSettings<F, K>);
 }
 
 /**
