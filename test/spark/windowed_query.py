@@ -14,7 +14,10 @@ REQUEST.json:
         "batches": [20, 20, 7],          # micro-batch sizes, in file order, summing to the events
         "watermarkDelay": 120000,       # ms
         "window": 60000, "slide": 30000, "offset": 0,   # ms; slide and offset optional
-        "sessionGap": 300000            # ms: session_window instead of window
+        "sessionGap": 300000,           # ms: session_window instead of window
+        "outputMode": "append",         # optional: "append" (default), "complete" or "update"
+        "allowMultiple": false,         # optional: spark.sql.streaming.statefulOperator.allowMultiple
+        "expectRefusal": false          # optional: Spark refusing the query is its result, not a failure
      }]}
 
 Relative paths are relative to REQUEST.json's folder. Each output line is one row
@@ -34,9 +37,18 @@ What Spark does here, by its own code (nothing below re-implements a rule):
   window whose end <= the batch's watermark is dropped (per window: with sliding windows
   an event can be dropped from one window and counted in another); a window is written
   once, final, in the first batch whose watermark is >= its end, and its state dropped.
-- session_window(ts, gap) + groupBy(session_window, key), append: each event opens
-  [t, t + gap), overlapping ones of a key merge; a session is written once the watermark
-  passed its end.
+- session_window(ts, gap) + groupBy(session_window, key): each event opens [t, t + gap);
+  a key's sessions that overlap or touch merge (MergingSessionsIterator: a session starting
+  at or before the current one's end joins it). Late: an event is dropped when its session
+  window ends by the batch's watermark, t + gap <= W (SessionWindowStateStoreRestoreExec,
+  in every output mode). The batch's events are merged with the sessions in state first,
+  then (append) the sessions ending by W are written and evicted: a session that ended by
+  the watermark after the last batch still takes the next batch's events. Complete mode
+  evicts nothing and writes every session each batch; update mode is refused ("Update
+  output mode not supported for session window").
+- outputMode "complete": the memory sink then holds the last batch's whole table.
+  allowMultiple=true (per query, read when it starts): the batch's events are judged late
+  by the watermark of the batch before, and state is evicted by the batch's own.
 - The end of the stream: Spark never flushes. After the events, one closing event in a
   micro-batch of its own, later than the last event by window (or gap) + delay + 1 ms,
   moves the watermark past every window the events touched; its own window is never
@@ -61,10 +73,17 @@ counted; and the closing event passes every window in both. Only when a window i
 differs (Spark at the end of a batch or in the following no-data batch, we right after an
 event), and the tests compare the rows, not their timing. With one event per micro-batch
 W_b = W_e always. The tests choose the batches (test/support/spark.ts, planMicroBatches)
-so that the condition holds. For session windows it is not known to be enough: a session
-we closed within a batch is still open for Spark and can take a later event of that batch,
-and Spark may merge a batch's events of a key before it drops late ones. Until Spark has
-shown what holds there, session queries run one event per micro-batch (W_b = W_e).
+so that the condition holds.
+
+For session windows we close a session on the watermark each event arrives with, after
+merging the event, and Spark on W_b after merging the whole batch. Both agree when every
+event of a batch after its first arrives with W_b (no earlier event of the batch raised
+the largest event time), and is late for both (t + gap <= W_b) or after W_b (t > W_b): such
+an event cannot touch a session that ended by W_b, the only sessions we may have closed
+within the batch and Spark still holds; the other sessions merge the same, as merging
+intervals by overlap does not depend on their order. With allowMultiple=true Spark judges
+the batch late by the watermark of the batch before and we each event by the previous
+event's: one event per micro-batch.
 """
 
 import argparse
@@ -174,22 +193,23 @@ def start_query(spark, query, index, work):
         F.avg("value").alias("avg"),
         F.array_sort(F.collect_list("id")).alias("eventIds"),
     )
-    handle = (
-        aggregated.writeStream.format("memory")
-        .queryName(name)
-        .outputMode("append")
-        .option("checkpointLocation", os.path.join(folder, "checkpoint"))
-        .trigger(availableNow=True)
-        .start()
-    )
-    return {
-        "query": query,
-        "name": name,
-        "handle": handle,
-        "started": started,
-        "dataBatches": data_batches,
-        "closing": closing,
-    }
+    # Read when the query starts (each query runs on a copy of the session's conf).
+    spark.conf.set("spark.sql.streaming.statefulOperator.allowMultiple", str(bool(query.get("allowMultiple", False))).lower())
+    running = {"query": query, "name": name, "started": started, "dataBatches": data_batches, "closing": closing}
+    try:
+        running["handle"] = (
+            aggregated.writeStream.format("memory")
+            .queryName(name)
+            .outputMode(query.get("outputMode", "append"))
+            .option("checkpointLocation", os.path.join(folder, "checkpoint"))
+            .trigger(availableNow=True)
+            .start()
+        )
+    except Exception as error:  # AnalysisException: Spark refuses the query as planned
+        if not query.get("expectRefusal", False):
+            fail(f"query {query['name']} was refused by Spark: {error}")
+        running["refused"] = str(error)
+    return running
 
 
 def iso_millis(text):
@@ -199,6 +219,13 @@ def iso_millis(text):
 
 
 def finish_query(spark, running, out):
+    name = running["query"]["name"]
+    if "refused" in running:
+        summary = {"refused": running["refused"], "dataBatches": running["dataBatches"], "closingEvent": running["closing"]}
+        out.write(json.dumps({"query": name, "summary": summary}) + "\n")
+        return
+    if running["query"].get("expectRefusal", False):
+        fail(f"query {name} was expected to be refused by Spark, and it started")
     handle = running["handle"]
     try:
         handle.awaitTermination()
@@ -209,7 +236,8 @@ def finish_query(spark, running, out):
         "SELECT unix_millis(w.start) AS windowStart, unix_millis(w.end) AS windowEnd,"
         f" key, count, sum, min, max, avg, eventIds FROM {running['name']} ORDER BY windowStart, windowEnd, key"
     ).collect()
-    name = running["query"]["name"]
+    # Complete mode's table holds the closing event's own row too.
+    rows = [row for row in rows if row["key"] != CLOSING_KEY]
     for row in rows:
         out.write(json.dumps({"query": name, **row.asDict()}) + "\n")
     progress = handle.recentProgress

@@ -43,6 +43,12 @@ interface SparkQueryCommon {
    * {@link planMicroBatches}).
    */
   readonly batches?: readonly number[];
+  /** Spark's output mode; default `'append'`. Complete mode's rows are its table after the last batch. */
+  readonly outputMode?: 'append' | 'complete' | 'update';
+  /** `spark.sql.streaming.statefulOperator.allowMultiple` for this query (our lateRule `'spark-3.4'`); default `false`. */
+  readonly allowMultiple?: boolean;
+  /** Spark refusing the query when it starts is its result ({@link SparkResult.refused}), not a failure of the run. */
+  readonly expectRefusal?: boolean;
 }
 
 /** `groupBy(window(ts, window, slide, offset), key)`: tumbling or sliding windows, durations in ms. */
@@ -78,6 +84,8 @@ export interface SparkRow {
 
 /** What one query gave. */
 export interface SparkResult {
+  /** Why Spark refused to start the query (its AnalysisException), for a query that expected it; no rows then. */
+  readonly refused?: string;
   /** Every row Spark appended, ordered by window start, window end, key. */
   readonly rows: readonly SparkRow[];
   /** Micro-batches Spark ran: the data batches, then the no-data ones it added. */
@@ -199,7 +207,15 @@ function parseRun(text: string, queries: number): Omit<SparkRun, 'processSeconds
     if (line === '') continue;
     const record = JSON.parse(line) as (SparkRow & { query: string }) | SummaryLine | Record<string, unknown>;
     if ('summary' in record) {
-      results.push({ ...(record as SummaryLine).summary, rows: rows.splice(0) });
+      const refusal = {
+        microBatches: 0,
+        dataBatches: 0,
+        inputRows: [],
+        watermarks: [],
+        droppedByWatermark: 0,
+        seconds: 0,
+      };
+      results.push({ ...refusal, ...(record as SummaryLine).summary, rows: rows.splice(0) });
     } else if ('spark' in record) {
       run = {
         sparkVersion: String(record.spark),
@@ -236,10 +252,11 @@ export function sparkWindowsOf(t: number, query: SparkWindowQuery): [number, num
 
 /**
  * The events (indexes) that Spark, fed in `batches`, may judge otherwise than we do one
- * at a time: an event in a window whose end lies between the watermark its micro-batch
- * started with and the watermark we hold when it arrives (see windowed_query.py). For a
- * session query, every event that is not alone in its micro-batch (the condition there
- * is not known well enough to allow more).
+ * at a time: for a window query, an event in a window whose end lies between the
+ * watermark its micro-batch started with and the watermark we hold when it arrives; for a
+ * session query, an event after the first of its batch that arrives with another
+ * watermark than the batch's, or that could touch a session ended by it (see
+ * windowed_query.py for both conditions).
  */
 export function batchingDifferences(
   events: readonly Pick<SparkEvent, 't'>[],
@@ -262,9 +279,15 @@ export function batchingDifferences(
 }
 
 function differs(t: number, query: SparkQuery, largestBefore: number, largestSoFar: number): boolean {
-  if ('sessionGap' in query) return true;
   const sparkWatermark = Math.max(0, largestBefore - query.watermarkDelay);
   const ourWatermark = largestSoFar - query.watermarkDelay;
+  if ('sessionGap' in query) {
+    // With allowMultiple Spark judges a whole batch late by the watermark of the batch
+    // before, and we each event by the previous event's: one event a batch.
+    if (query.allowMultiple === true) return true;
+    const lateForBoth = t + query.sessionGap <= sparkWatermark;
+    return ourWatermark !== sparkWatermark || !(lateForBoth || t > sparkWatermark);
+  }
   return (
     sparkWatermark < ourWatermark &&
     sparkWindowsOf(t, query).some(([, end]) => end > sparkWatermark && end <= ourWatermark)
@@ -274,7 +297,7 @@ function differs(t: number, query: SparkQuery, largestBefore: number, largestSoF
 /**
  * Micro-batch sizes for `events` under which Spark must count what we count: each batch
  * as long as possible (at most `maxBatchSize`), cut just before an event that
- * {@link batchingDifferences} would name. Session queries get one event per batch.
+ * {@link batchingDifferences} would name.
  */
 export function planMicroBatches(
   events: readonly Pick<SparkEvent, 't'>[],
