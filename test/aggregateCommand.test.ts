@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import {
+  SessionAggregateState,
   WindowedAggregateState,
   encodeIotPayload,
   makeIotPayload,
@@ -174,6 +175,104 @@ describe('the aggregate command', function () {
       printed.map(({ windowStart, status, count, aggregates }) => [windowStart, status, count, aggregates]),
     ).to.deep.equal(expected.map((row) => [row.windowStart.toISOString(), row.key, row.count, row.aggregates]));
     expect(process.output()).to.include('aggregating count,sum,max,mean,p99,distinct(client) of bytes per status');
+  });
+
+  it('with --session-gap, prints each session of a status once, final, as SessionAggregateState makes them from the same lines', async () => {
+    const lines = corpusLines('elastic')
+      .filter((line) => parseAccessLogLine(line)._tag === 'Right')
+      .slice(0, 120);
+    const base = Date.UTC(2020, 6, 1, 12, 0, 0);
+    // Bursts of 20 lines 1 s apart, 45 s of quiet between them: with a 10 s gap each
+    // status's sessions end between bursts, and within one the statuses interleave.
+    const events = lines.map((line, i) => ({ at: base + i * 1_000 + Math.floor(i / 20) * 45_000, line }));
+    const expected: AggregateRow<number>[] = [];
+    const single = new SessionAggregateState<{ at: number; record: AccessLogRecord }, number>(
+      {
+        eventTime: (event) => event.at,
+        key: (event) => event.record.status,
+        sessionGap: '10 s',
+        watermarkDelay: '5 s',
+        aggregates: { value: (event) => event.record.bytes, sum: true, max: true },
+      },
+      (row) => expected.push(row),
+    );
+    for (const { at, line } of events) {
+      const parsed = parseAccessLogLine(line);
+      if (parsed._tag === 'Right') single.push({ at, record: parsed.right });
+    }
+    single.flush();
+
+    const process = aggregate('sessions', ['--session-gap', '10 s', '--watermark', '5 s', '--aggregates', 'sum,max']);
+    await subscribed('sessions');
+    for (const { at, line } of events)
+      await publisher.publishAsync(TOPIC, encodeIotPayload(makeIotPayload(line, new Date(at))), { qos: 1 });
+    const closed = expected.filter((row) => row.windowEnd.getTime() <= events.at(-1)!.at - 5_000).length;
+    const rowsPrinted = () =>
+      process
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'));
+    await waitFor(
+      () => rowsPrinted().length >= closed,
+      () => `the closed sessions' rows:\n${process.output()}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    process.child.kill('SIGTERM'); // writes the open sessions
+    expect(await process.exited, process.output()).to.equal(0);
+    const printed = rowsPrinted().map(
+      (line) =>
+        JSON.parse(line) as {
+          windowStart: string;
+          windowEnd: string;
+          status: number;
+          count: number;
+          aggregates: unknown;
+        },
+    );
+    const byStart = (a: { start: string; status: number }, b: { start: string; status: number }) =>
+      a.start.localeCompare(b.start) || a.status - b.status;
+    expect(
+      printed
+        .map(({ windowStart, windowEnd, status, count, aggregates }) => ({
+          start: windowStart,
+          end: windowEnd,
+          status,
+          count,
+          aggregates,
+        }))
+        .sort(byStart),
+    ).to.deep.equal(
+      expected
+        .map((row) => ({
+          start: row.windowStart.toISOString(),
+          end: row.windowEnd.toISOString(),
+          status: row.key,
+          count: row.count,
+          aggregates: row.aggregates,
+        }))
+        .sort(byStart),
+    );
+    expect(
+      expected.some((row) => row.count > 3),
+      'sessions of several requests',
+    ).to.equal(true);
+    expect(process.output()).to.include('windows sessions, gap 10 seconds, watermark 5 seconds');
+  });
+
+  it('refuses --session-gap with --window, with update mode and with --late-table, with status 2 and why', async () => {
+    const cases: [string[], string][] = [
+      [
+        ['--window', '1 minute'],
+        '--session-gap counts in session windows, --window in fixed windows: give one of them',
+      ],
+      [['--output-mode', 'update'], '--session-gap writes each session once, final (append mode)'],
+      [['--late-table', 'late', '--cassandra', '127.0.0.1:9'], '--late-table keeps late counts per fixed window'],
+    ];
+    for (const [extra, message] of cases) {
+      const process = aggregate('sessions-refused', ['--session-gap', '30 s', ...extra]);
+      expect(await process.exited, extra.join(' ')).to.equal(2);
+      expect(process.output()).to.include(message);
+    }
   });
 
   it('refuses an --aggregates list it cannot read, with status 2 and what it takes', async () => {

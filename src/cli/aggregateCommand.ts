@@ -24,7 +24,7 @@ import { FIRST_CONNECT_TIMEOUT_MS } from './brokerConnection.js';
 import { prepareCassandra } from './cassandraConnection.js';
 import { flags, leave, readFlags, switchOn, verbose, withoutDefault } from './flags.js';
 import { startedByNpm, whenParentGone } from './launcher.js';
-import { aggregateOptions } from './aggregateList.js';
+import { aggregateList, aggregateOptions } from './aggregateList.js';
 import { aggregator, cassandraWriter, persistentSession, type AggregatorRows } from './pipelines.js';
 import type { CommandSpec } from './program.js';
 import { RecentWindows, totalsView } from './recentWindows.js';
@@ -70,6 +70,7 @@ const aggregateFlags = {
   window: flags.window,
   watermark: flags.watermark,
   outputMode: flags.outputMode,
+  sessionGap: flags.sessionGap,
   aggregates: flags.aggregates,
   value: flags.value,
   idleAdvance: flags.idleAdvance,
@@ -100,6 +101,11 @@ With --aggregates, each row also carries aggregates of --value (a log line's
 bytes or status): sum, min, max, mean, quantiles (p50, p99) and distinct(<field>),
 e.g. --aggregates count,sum,max,p99,distinct(client); Cassandra rows go to
 --aggregate-table, where the rows of several aggregators merge when read.
+
+With --session-gap (e.g. '30 s') instead of --window, a status's requests no
+further apart than the gap make one session, [first, last + gap), as Spark's
+session_window does; each session is printed (and written to --aggregate-table)
+once, final, when the watermark passes its end.
 
 Status on stderr: on a terminal a live line (broker, messages and msg/s,
 rejected, late, pending rows, watermark); otherwise that line every
@@ -151,7 +157,24 @@ async function runAggregate(command: Command): Promise<number> {
     ...tls,
   });
   const broker = { ...session, connectTimeout: FIRST_CONNECT_TIMEOUT_MS };
-  const aggregates = s.aggregates;
+  const { sessionGap } = s;
+  if (sessionGap !== undefined) {
+    const window = command.getOptionValueSource('window');
+    if (window === 'cli' || window === 'env')
+      throw new UsageError(
+        `--session-gap counts in session windows, --window in fixed windows: give one of them${window === 'env' ? ' (--window came from $WINDOW)' : ''}`,
+      );
+    if (s.outputMode === 'update')
+      throw new UsageError(
+        '--session-gap writes each session once, final (append mode): a session changes its bounds as events join it, so Spark refuses update mode for sessions too',
+      );
+    if (s.lateTable !== undefined)
+      throw new UsageError(
+        '--late-table keeps late counts per fixed window: session windows have none (give one of them)',
+      );
+  }
+  // Sessions are kept as aggregates (the count at least): their rows merge across aggregators only as partials.
+  const aggregates = s.aggregates ?? (sessionGap === undefined ? undefined : aggregateList('count'));
   const table = aggregates === undefined ? s.table : s.aggregateTable;
   if (s.lateTable !== undefined && s.cassandra === undefined)
     throw new UsageError('--late-table keeps the late counts in Cassandra: give --cassandra too');
@@ -176,7 +199,7 @@ async function runAggregate(command: Command): Promise<number> {
   const topic = s.shareGroup === undefined ? s.topic : `$share/${s.shareGroup}/${s.topic}`;
   const into = s.cassandra === undefined ? 'stdout' : `${s.keyspace}.${table}`;
   const windows =
-    `${describeDuration(s.window)}, watermark ${describeDuration(s.watermark)}` +
+    `${sessionGap === undefined ? describeDuration(s.window) : `sessions, gap ${describeDuration(sessionGap)}`}, watermark ${describeDuration(s.watermark)}` +
     (s.eventTimeProperty === undefined
       ? ''
       : `, event time from user property "${s.eventTimeProperty}" (iottimestamp without it)`);
@@ -221,7 +244,7 @@ async function runAggregate(command: Command): Promise<number> {
               const totals =
                 aggregates === undefined
                   ? await readWindowTotals(cassandra, where)
-                  : await readWindowAggregates(cassandra, where);
+                  : await readWindowAggregates(cassandra, { ...where, sessions: sessionGap !== undefined });
               return totalsView(`all aggregators (merged rows of ${into})`, totals, watermark());
             },
           }),
@@ -326,7 +349,7 @@ async function runAggregate(command: Command): Promise<number> {
       if (printRejections) display.print(`rejected (${rejection.kind}): ${rejection.reason}`);
     };
     display.print(
-      `${aggregates === undefined ? 'counting statuses' : `aggregating ${aggregates.text} of ${s.value} per status`} from ${redactCredentials(s.broker)} "${topic}" as ${clientId} (persistent session, ${describeDuration(s.sessionExpiry)})` +
+      `${aggregates === undefined || aggregates.text === 'count' ? 'counting statuses' : `aggregating ${aggregates.text} of ${s.value} per status`} from ${redactCredentials(s.broker)} "${topic}" as ${clientId} (persistent session, ${describeDuration(s.sessionExpiry)})` +
         ` into ${cassandra === undefined ? 'stdout' : `${into} at ${s.consistency}`}; windows ${windows}; state in ${stateDirectory}\n` +
         'the broker must queue what arrives while this aggregator is away: Mosquitto drops past max_queued_messages (default 1000) per client' +
         (server === undefined
@@ -349,6 +372,7 @@ async function runAggregate(command: Command): Promise<number> {
             topic,
             qos: s.qos,
             window: s.window,
+            ...(sessionGap === undefined ? {} : { sessionGap }),
             watermark: s.watermark,
             outputMode: s.outputMode,
             idleAdvanceMs: s.idleAdvance ?? 0,
@@ -438,6 +462,7 @@ function describeChange(change: StageChange, statistics: LiveStatistics, into: s
 /** The window options flags set, by the name a snapshot gives them. */
 const WINDOW_FLAGS: Partial<Record<SnapshotDifference['setting'], string>> = {
   windowDuration: '--window',
+  sessionGap: '--session-gap',
   watermarkDelay: '--watermark',
   outputMode: '--output-mode',
 };

@@ -49,6 +49,8 @@ export interface CountSettings {
   readonly topic: string;
   readonly qos: 0 | 1 | 2;
   readonly window: Duration;
+  /** Session windows with this gap instead of fixed windows of `window` (append mode only). */
+  readonly sessionGap?: Duration;
   readonly watermark: Duration;
   readonly outputMode: OutputMode;
   /** Milliseconds of silence before the watermark follows the wall clock; 0: never. */
@@ -109,7 +111,8 @@ function requests(
 
 /**
  * The reference windows: requests per HTTP status, in event time read from `iottimestamp`
- * (which holds the user property's time, with `eventTimeProperty`).
+ * (which holds the user property's time, with `eventTimeProperty`), in fixed windows of
+ * `window` (the window's shape is the caller's: {@link windowShape}).
  * Idle advance counts only the silence `liveness` proves (the broker answering its pings
  * with nothing more for us), so a stalled or lost broker closes no window.
  */
@@ -122,6 +125,17 @@ function statusWindows(settings: Omit<CountSettings, 'broker'>, liveness: Broker
     outputMode: settings.outputMode,
     ...(settings.idleAdvanceMs > 0 ? { idleAdvance: { after: settings.idleAdvanceMs, liveness } } : {}),
   };
+}
+
+/** The windows as they are, or session windows of `sessionGap` instead. */
+function windowShape<W extends { readonly windowDuration: Duration }>(
+  windows: W,
+  sessionGap: Duration | undefined,
+): W | (Omit<W, 'windowDuration'> & { readonly sessionGap: Duration }) {
+  if (sessionGap === undefined) return windows;
+  const { windowDuration, ...rest } = windows;
+  void windowDuration;
+  return { ...rest, sessionGap };
 }
 
 /**
@@ -228,7 +242,7 @@ function aggregatorOf(
     // hands it to the operator's onReject below (the report): passing both would report it twice.
     prepare: (messages: Observable<MqttMessage>, { onReject }: { onReject: (rejection: Rejection) => void }) =>
       messages.pipe(requests(onReject, settings)),
-    ...statusWindows(settings, liveness),
+    ...windowShape(statusWindows(settings, liveness), settings.sessionGap),
     ...(settings.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: settings.maxEventTimeAhead }),
     ...(settings.maxPendingRows === undefined ? {} : { maxPendingRows: settings.maxPendingRows }),
     ...(settings.onBackpressure === undefined ? {} : { onBackpressure: settings.onBackpressure }),
