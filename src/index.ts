@@ -53,7 +53,7 @@ export type { SessionCountOperatorOptions } from './window/windowedCount.js';
 export { SessionCountState } from './window/SessionCountState.js';
 export type { SessionWindowOptions } from './window/sessionOptions.js';
 export type { SessionCountSnapshot, SessionSnapshot } from './window/sessionSnapshot.js';
-export type { SnapshotSetting } from './window/snapshot.js';
+export type { EventTimeSnapshot, SnapshotSetting } from './window/snapshot.js';
 export type { SessionAggregateOperatorOptions } from './aggregate/windowedAggregate.js';
 export { SessionAggregateState } from './aggregate/SessionAggregateState.js';
 export type { SessionAggregateOptions, SessionAggregateSnapshot } from './aggregate/SessionAggregateState.js';

@@ -152,22 +152,15 @@ export function windowedAggregate<E, K>(
 ): OperatorFunction<E, AggregateRow<K>> {
   if (isSessionOptions(options)) {
     const sessionOptions = options as SessionAggregateOperatorOptions<E, K>;
-    const { settings } = resolveSessionAggregate(sessionOptions);
-    // Restored once now, so that a bad snapshot throws here rather than on subscribe.
-    if (sessionOptions.initialState !== undefined)
-      new SessionAggregateState<E, K>(sessionOptions, () => {}).restore(sessionOptions.initialState);
     return windowsOperator(
-      settings,
+      resolveSessionAggregate(sessionOptions).settings,
       (emit: (row: AggregateRow<K>) => void) => new SessionAggregateState<E, K>(sessionOptions, emit),
       sessionOptions,
     );
   }
   const windowOptions = options as WindowedAggregateOperatorOptions<E, K>;
-  const { settings } = resolveWindowedAggregate(windowOptions);
-  if (windowOptions.initialState !== undefined)
-    new WindowedAggregateState<E, K>(windowOptions, () => {}).restore(windowOptions.initialState);
   return windowsOperator(
-    settings,
+    resolveWindowedAggregate(windowOptions).settings,
     (emit: (row: AggregateRow<K>) => void) => new WindowedAggregateState<E, K>(windowOptions, emit),
     windowOptions,
   );

@@ -198,24 +198,11 @@ export interface EventTimeSettings<E, K> extends RejectOptions<E> {
  * {@link WindowedCountState} accepts them), and recognised as checked by {@link windowSettingsOf}.
  * @internal
  */
-export interface WindowSettings<E, K> extends WindowedCountOptions<E, K>, EventTimeSettings<E, K> {
-  readonly eventTime: (event: E) => number | Date;
-  readonly key: (event: E) => K;
+export interface WindowSettings<E, K> extends EventTimeSettings<E, K> {
   readonly windowDuration: number;
   readonly slideDuration: number;
   /** Normalised into `[0, slideDuration)`. */
   readonly offset: number;
-  readonly watermarkDelay: number;
-  readonly outputMode: OutputMode;
-  readonly lateRule: LateRule;
-  /** `Infinity` when unbounded. */
-  readonly maxWindows: number;
-  /** `Infinity` when the guard is off. */
-  readonly maxEventTimeAhead: number;
-  readonly now: () => number;
-  readonly flushOnComplete: boolean;
-  /** `after` in milliseconds. */
-  readonly idleAdvance: (IdleAdvanceOptions & { readonly after: number }) | undefined;
   /**
    * Told of each window the watermark closes, with its final rows (the durable operators'
    * closing rows in update mode); the rows are the state's own (aggregate rows for

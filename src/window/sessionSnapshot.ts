@@ -6,7 +6,7 @@
  */
 import type { LateRule, OutputMode } from './options.js';
 import type { SessionSettings } from './sessionOptions.js';
-import { checkSnapshotTimes, describe, failure, type SnapshotCells, type STAT_NAMES } from './snapshot.js';
+import { checkSnapshotTimes, describe, failure, type EventTimeSnapshot, type SnapshotCells } from './snapshot.js';
 
 /**
  * Everything a session state's future output depends on, in numbers, arrays, `null` and
@@ -21,9 +21,7 @@ import { checkSnapshotTimes, describe, failure, type SnapshotCells, type STAT_NA
  * @typeParam K - the key type.
  * @typeParam C - what a session holds as saved: a count, an {@link AggregatePartial}.
  */
-export interface SessionSnapshot<K, C> {
-  /** Layout version; `restore` refuses one it does not know. */
-  readonly format: 1;
+export interface SessionSnapshot<K, C> extends EventTimeSnapshot {
   /** The options the state was built under (durations in milliseconds): `restore` refuses a state whose options differ. */
   readonly settings: {
     readonly sessionGap: number;
@@ -31,16 +29,6 @@ export interface SessionSnapshot<K, C> {
     readonly outputMode: OutputMode;
     readonly lateRule: LateRule;
   };
-  /** The watermark in epoch milliseconds; `null` when there is none yet. */
-  readonly watermark: number | null;
-  /**
-   * The watermark the last event arrived with (or the last `advanceWatermark`'s): in
-   * `append` mode every session ending by it has closed; under `'spark-3.4'` the next
-   * event is late when its session ends by it. `null` before the first watermark.
-   */
-  readonly closedUpTo: number | null;
-  /** The largest event time counted; `null` before the first valid event. */
-  readonly maxEventTime: number | null;
   /** The sessions held, by start, then in the order they were opened (the order their rows come out in). */
   readonly sessions: readonly {
     readonly key: K;
@@ -50,8 +38,6 @@ export interface SessionSnapshot<K, C> {
     readonly windowEnd: number;
     readonly cell: C;
   }[];
-  /** The running counters of {@link WindowStats}. */
-  readonly stats: { readonly [Stat in (typeof STAT_NAMES)[number]]: number };
 }
 
 /** The saved state of a {@link SessionCountState}: each session's count. @typeParam K - the key type. */

@@ -6,6 +6,32 @@
 import type { LateRule, OutputMode, WindowSettings } from './options.js';
 
 /**
+ * What every snapshot holds beside its options and its windows or sessions
+ * ({@link WindowedCountSnapshot}, {@link SessionSnapshot}): its layout version, the
+ * watermarks and the stats.
+ */
+export interface EventTimeSnapshot {
+  /** Layout version; `restore` refuses one it does not know. */
+  readonly format: 1;
+  /** The watermark in epoch milliseconds; `null` when there is none yet. */
+  readonly watermark: number | null;
+  /**
+   * Windows ending at or before this time are final: dropped, and late for the next
+   * event. For fixed windows, the watermark itself under the `'spark-2.4'` rule and the
+   * watermark as it stood when the last event arrived under `'spark-3.4'`; `null` when no
+   * window is final (before the first watermark, and always in `complete` mode). For
+   * sessions, the watermark the last event arrived with (or the last `advanceWatermark`'s):
+   * the sessions ending by it have closed (in `append` mode), and under `'spark-3.4'` an
+   * event whose session would end by it is late; `null` before the first watermark.
+   */
+  readonly closedUpTo: number | null;
+  /** The largest event time counted; `null` before the first valid event. */
+  readonly maxEventTime: number | null;
+  /** The running counters of {@link WindowStats}. */
+  readonly stats: { readonly [Stat in (typeof STAT_NAMES)[number]]: number };
+}
+
+/**
  * Everything a {@link WindowedCountState}'s future output depends on, in numbers, arrays,
  * `null` and keys only, so `JSON.parse(JSON.stringify(snapshot))` gives it back
  * unchanged when the keys are numbers or strings. Take it with
@@ -21,9 +47,7 @@ import type { LateRule, OutputMode, WindowSettings } from './options.js';
  *
  * @typeParam K - the key type.
  */
-export interface WindowedCountSnapshot<K> {
-  /** Layout version; `restore` refuses one it does not know. */
-  readonly format: 1;
+export interface WindowedCountSnapshot<K> extends EventTimeSnapshot {
   /**
    * The options the state was built under (durations in milliseconds, the offset
    * taken modulo the slide): `restore` refuses a counter whose options differ, since
@@ -37,17 +61,6 @@ export interface WindowedCountSnapshot<K> {
     readonly outputMode: OutputMode;
     readonly lateRule: LateRule;
   };
-  /** The watermark in epoch milliseconds; `null` when there is none yet. */
-  readonly watermark: number | null;
-  /**
-   * Windows ending at or before this time are final: dropped, and late for the next
-   * event. The watermark itself under the `'spark-2.4'` rule; the watermark as it stood
-   * when the last event arrived under `'spark-3.4'`; `null` when no window is final
-   * (before the first watermark, and always in `complete` mode).
-   */
-  readonly closedUpTo: number | null;
-  /** The largest event time counted; `null` before the first valid event. */
-  readonly maxEventTime: number | null;
   /**
    * The windows holding state, by ascending start; in each, the `[key, count]` pairs in
    * the order the keys first appeared there (the order rows come out in).
@@ -56,8 +69,6 @@ export interface WindowedCountSnapshot<K> {
     readonly windowStart: number;
     readonly counts: readonly (readonly [key: K, count: number])[];
   }[];
-  /** The running counters of {@link WindowStats}. */
-  readonly stats: { readonly [Stat in (typeof STAT_NAMES)[number]]: number };
 }
 
 /** The options a snapshot records, by name: fixed windows' ({@link WindowedCountSnapshot.settings}) or sessions' ({@link SessionSnapshot.settings}). */
@@ -210,16 +221,6 @@ export function checkWindowsSnapshot<E, K>(
   }
 }
 
-/** The parts of a snapshot {@link checkSnapshotTimes} checks. @internal */
-export interface SnapshotTimes {
-  readonly format: 1;
-  readonly settings: { readonly [Name in SnapshotSetting]?: number | string };
-  readonly watermark: number | null;
-  readonly closedUpTo: number | null;
-  readonly maxEventTime: number | null;
-  readonly stats: { readonly [Stat in (typeof STAT_NAMES)[number]]: number };
-}
-
 /**
  * Checks what every kind of snapshot holds beside its windows or sessions: an object of
  * format 1, taken under the same `names` options as `settings` (or a
@@ -227,7 +228,7 @@ export interface SnapshotTimes {
  * @internal
  */
 export function checkSnapshotTimes(
-  snapshot: SnapshotTimes,
+  snapshot: EventTimeSnapshot & { readonly settings: { readonly [Name in SnapshotSetting]?: number | string } },
   settings: { readonly [Name in SnapshotSetting]?: unknown },
   names: readonly SnapshotSetting[],
   context: string,

@@ -29,8 +29,9 @@ export interface WindowsOperatorHooks<S, T> {
  *
  * @param settings - the checked settings the state is made with.
  * @param make - makes a subscription's state, emitting to `emit`.
- * @param hooks - the state to restore, `onSubscribe` and `statistics`. Restored windows
- *   close by the clock too (idle advance), counting the silence from the subscription.
+ * @param hooks - the state to restore, `onSubscribe` and `statistics`. The state is
+ *   restored once when the operator is made, so that a bad snapshot throws there. Restored
+ *   windows close by the clock too (idle advance), counting the silence from the subscription.
  * @internal
  */
 export function windowsOperator<
@@ -45,6 +46,8 @@ export function windowsOperator<
   hooks: WindowsOperatorHooks<NoInfer<S>, T>,
 ): OperatorFunction<E, R> {
   const { initialState, onSubscribe, statistics } = hooks;
+  // Restored once now, so that a bad snapshot throws here rather than on subscribe.
+  if (initialState !== undefined) make(() => {}).restore(initialState);
   return (source) =>
     new Observable<R>((destination) => {
       const windows = make((row) => destination.next(row));
