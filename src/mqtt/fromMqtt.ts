@@ -8,7 +8,7 @@ import type { LiveStatistics } from '../observe/LiveStatistics.js';
 import type { BrokerLiveness } from './brokerLiveness.js';
 import { BrokerStatistics } from './brokerStatistics.js';
 import { closeOwned, openConnectionOrError, type MqttConnection } from './connection.js';
-import { holdAck, holdOutgoing, leaveUnclaimedUnacknowledged } from './manualAck.js';
+import { holdAck, holdOutgoing, leaveUnclaimedUnacknowledged, lingerIntake } from './manualAck.js';
 import { describeValue, optionChecks } from '../internal/options.js';
 import { QOS_LEVELS, type MqttMessage } from './message.js';
 import { describeReasonCode } from './reasonCodes.js';
@@ -201,6 +201,7 @@ export function fromMqtt(
     let active = true;
 
     const holdAcknowledgements = () => holdOutgoing(client);
+    const lingerHere = (ms: number) => lingerIntake(client, ms);
 
     const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
       if (!matchers.some((matches) => matches(topic))) return;
@@ -223,6 +224,7 @@ export function fromMqtt(
         properties: packet.properties ?? {},
         ack,
         holdAcknowledgements,
+        lingerIntake: lingerHere,
       });
     };
     client.on('message', onMessage);

@@ -76,35 +76,123 @@ export function leaveUnclaimedUnacknowledged(client: MqttClient): void {
 }
 
 /**
- * Corks the client's connection: what it writes stays in memory until the returned
- * function uncorks it (Node counts corks, so MQTT.js's own cork per packet nests
- * inside). A connection replaced meanwhile (reconnect) is uncorked all the same.
+ * What {@link holdOutgoing} keeps of one connection stream: how many holds are out, and
+ * what the client wrote meanwhile, in order.
+ */
+interface OutgoingHold {
+  holds: number;
+  parts: Uint8Array[];
+  /** Callbacks of the writes held, called with the result of the one write that sends them. */
+  callbacks: WriteCallback[];
+}
+
+/** Holds by connection stream; a stream gets its collecting `write` on its first hold, for its life. */
+const outgoing = new WeakMap<object, OutgoingHold>();
+
+type WriteCallback = (error?: Error | null) => void;
+interface WritableStream {
+  write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean;
+  readonly destroyed?: boolean;
+  readonly writableEnded?: boolean;
+}
+
+/**
+ * Holds back what the client writes on its connection (acknowledgements included)
+ * until the returned function is called and no other hold is out; then it all leaves
+ * as one buffer, in one `write`. A connection replaced meanwhile (reconnect) is let go
+ * all the same. A connection destroyed while held never sends what was held.
+ *
+ * Not `cork()`: MQTT.js writes a PUBACK as three small chunks, and a corked socket keeps
+ * each as a `{chunk, encoding, callback}` request; draining a backlog, libuv writes at
+ * most 1,024 of them per event-loop turn, so with a few hundred messages a batch the
+ * requests piled up faster than they left (issue 24: 559,000 of them, 40 MB of heap,
+ * 700 KB of PUBACKs waiting after 5 s of a 400,000-message drain, and RSS growing with
+ * the backlog). One buffer per batch leaves in one write.
  * @internal
  */
 export function holdOutgoing(client: MqttClient): () => void {
-  const stream = client.stream as { cork?: () => void; uncork?: () => void } | undefined;
-  if (stream?.cork === undefined || stream.uncork === undefined) return () => undefined;
-  stream.cork();
-  corks.set(stream, (corks.get(stream) ?? 0) + 1);
+  const stream = client.stream as unknown as WritableStream | undefined;
+  if (stream?.write === undefined) return () => undefined;
+  let hold = outgoing.get(stream);
+  if (hold === undefined) hold = collectWrites(stream);
+  const theHold = hold;
+  theHold.holds++;
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    corks.set(stream, (corks.get(stream) ?? 1) - 1);
-    stream.uncork?.();
+    theHold.holds--;
+    if (theHold.holds === 0 && theHold.parts.length > 0) {
+      const { parts, callbacks } = theHold;
+      theHold.parts = [];
+      theHold.callbacks = [];
+      const done =
+        callbacks.length === 0 ? undefined : (error?: Error | null) => callbacks.forEach((callback) => callback(error));
+      // A destroyed connection sends nothing more: what it held is dropped, unsent.
+      if (stream.destroyed === true || stream.writableEnded === true) {
+        done?.(new Error('the connection closed before what was held back was sent'));
+        return;
+      }
+      stream.write(parts.length === 1 ? parts[0] : Buffer.concat(parts), done);
+    }
   };
 }
 
-/** Corks of {@link holdOutgoing} not yet released, by connection stream. */
-const corks = new WeakMap<object, number>();
+/** Gives `stream` a `write` that collects while a hold is out, and returns the stream's hold. */
+function collectWrites(stream: WritableStream): OutgoingHold {
+  const hold: OutgoingHold = { holds: 0, parts: [], callbacks: [] };
+  outgoing.set(stream, hold);
+  const write = stream.write;
+  stream.write = function (
+    this: WritableStream,
+    chunk: unknown,
+    encoding?: BufferEncoding | WriteCallback,
+    callback?: WriteCallback,
+  ): boolean {
+    if (hold.holds === 0) return write.call(this, chunk, encoding, callback);
+    hold.parts.push(
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8')
+        : (chunk as Uint8Array),
+    );
+    const done = typeof encoding === 'function' ? encoding : callback;
+    if (done !== undefined) hold.callbacks.push(done);
+    return true;
+  } as WritableStream['write'];
+  return hold;
+}
 
 /**
  * Whether what `client` wrote is held back by {@link holdOutgoing} now. Ending such a
- * connection gracefully would uncork it and send what is held (acknowledgements whose
- * messages are not saved): it must be destroyed instead.
+ * connection gracefully would send what is held (acknowledgements whose messages are
+ * not saved): it must be destroyed instead.
  * @internal
  */
 export function holdsOutgoing(client: MqttClient): boolean {
   const stream = client.stream as object | undefined;
-  return stream !== undefined && (corks.get(stream) ?? 0) > 0;
+  return stream !== undefined && (outgoing.get(stream)?.holds ?? 0) > 0;
+}
+
+/** Connection streams whose reading {@link lingerIntake} paused, until their timer resumes them. */
+const lingering = new WeakSet<object>();
+
+/**
+ * Stops reading `client`'s connection for `ms` milliseconds (then reads on), unless it
+ * is paused already or the connection is MQTT 3.1.1: see {@link MqttMessage.lingerIntake}.
+ * MQTT 5 brokers keep to the client's Receive Maximum (65,535 unless set), so a pause of
+ * a few milliseconds does not hold them up; a 3.1.1 broker may allow only 20 messages in
+ * flight (Mosquitto's max_inflight_messages) and would wait on the pause.
+ * @internal
+ */
+export function lingerIntake(client: MqttClient, ms: number): void {
+  if (client.options.protocolVersion !== 5) return;
+  const stream = client.stream as unknown as
+    { pause?: () => void; resume?: () => void; readonly destroyed?: boolean } | undefined;
+  if (stream?.pause === undefined || stream.resume === undefined || lingering.has(stream)) return;
+  lingering.add(stream);
+  stream.pause();
+  setTimeout(() => {
+    lingering.delete(stream);
+    if (stream.destroyed !== true) stream.resume?.();
+  }, ms);
 }

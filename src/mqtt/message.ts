@@ -49,4 +49,13 @@ export interface MqttMessage {
    * the same event-loop turn or the next (keepalive pings wait too).
    */
   holdAcknowledgements(): () => void;
+  /**
+   * Stops reading the connection for `ms` milliseconds, so that the messages arriving
+   * meanwhile are taken in together, in one event-loop turn, rather than one wake-up
+   * each; what was already read is still handed over. Does nothing on an MQTT 3.1.1
+   * connection (whose broker may cap the messages in flight at as few as 20, and would
+   * then wait on us), or when the connection is already paused. Optional: a message
+   * made elsewhere may not have it.
+   */
+  lingerIntake?(ms: number): void;
 }
