@@ -33,6 +33,8 @@ export type PublisherCommand =
       readonly perSecond: number;
       readonly seconds: number;
       readonly window: number;
+      /** Whether to report each message's send time (default true; a long soak does without). */
+      readonly sendTimes?: boolean;
     };
 
 /** The child's answer to one command. */
@@ -165,7 +167,7 @@ function paced(client: MqttClient, command: Extract<PublisherCommand, { kind: 'p
         // Event time = send time, as the Pi publisher stamps utcnow().
         const at = wallClock();
         const payload = Buffer.from(`{"iottimestamp":"${formatEventTime(at)}${tails[sent % tails.length]!}`);
-        sendTimes.push(at);
+        if (command.sendTimes !== false) sendTimes.push(at);
         client.publish(command.topic, payload, { qos: command.qos }, onDone);
         sent += 1;
       }

@@ -19,6 +19,7 @@ import { cassandraBench } from './cassandra.bench.js';
 import { latencyBench } from './latency.bench.js';
 import { durableBench } from './durable.bench.js';
 import { scaleOutBench } from './scaleout.bench.js';
+import { drainBench } from './drain.bench.js';
 
 // Cassandra last: its JVM keeps working (flushes, compaction) until the runner stops it
 // at the end, and would steal the CPU from any benchmark that ran after it.
@@ -31,6 +32,7 @@ const benchmarks: readonly Benchmark[] = [
   latencyBench,
   durableBench,
   scaleOutBench,
+  drainBench,
   cassandraBench,
 ];
 
