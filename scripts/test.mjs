@@ -5,7 +5,7 @@
 // The files that need the Cassandra node (they import test/support/cassandra.ts) run in
 // one process, which starts the node once; the files that mostly wait run one after the
 // other in a second (a node stopped for three minutes, on a node of its own; a broker
-// frozen for 40 s); every other file runs in the third, which is mostly CPU (parsers,
+// frozen for 40 s; then the Spark oracle); every other file runs in the third, which is mostly CPU (parsers,
 // fuzzing, type checks, a browser). Side by side they take about as long as the longest
 // alone on two cores, instead of the sum.
 //
@@ -32,7 +32,13 @@ function testFiles(dir) {
 
 const needsCassandra = (file) => /from '(\.\.?\/)+support\/cassandra\.js'/.test(readFileSync(join(root, file), 'utf8'));
 // Minutes of waiting each: a process of their own lets the others use the cores meanwhile.
-const waiting = new Set(['test/faults/cassandraOutageFaults.test.ts', 'test/faults/idleAdvanceStall.test.ts']);
+// The Spark oracle (one Spark JVM, about 2.5 minutes) runs after them there: beside the
+// waiting it fits, and in the third process it made that one the last to end by minutes.
+const waiting = new Set([
+  'test/faults/cassandraOutageFaults.test.ts',
+  'test/faults/idleAdvanceStall.test.ts',
+  'test/windowSparkOracle.test.ts',
+]);
 const files = testFiles(join(root, 'test'));
 for (const file of waiting)
   if (!files.includes(file)) throw new Error(`scripts/test.mjs: ${file} is gone; update its list`);
@@ -45,7 +51,7 @@ const groups = [
     files: files.filter((file) => !waiting.has(file) && needsCassandra(file)),
     nice: 0,
   },
-  { name: 'that mostly wait', files: files.filter((file) => waiting.has(file)), nice: 0 },
+  { name: 'that mostly wait, and Spark', files: files.filter((file) => waiting.has(file)), nice: 0 },
   { name: 'that need neither', files: files.filter((file) => !waiting.has(file) && !needsCassandra(file)), nice: 10 },
 ].filter((group) => group.files.length > 0);
 
