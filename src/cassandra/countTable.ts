@@ -9,7 +9,7 @@ import type { Client, types } from 'cassandra-driver';
 import { optionChecks } from '../internal/options.js';
 import type { WindowRow } from '../window/windowRow.js';
 import { assertCqlIdentifier } from './identifier.js';
-import { schemaAgreement } from './schemaAgreement.js';
+import { SCHEMA_AGREEMENT_TIMEOUT_MS, schemaAgreement } from './schemaAgreement.js';
 
 /** Where a count table lives. */
 export interface CountTableOptions {
@@ -245,9 +245,11 @@ export async function ensureCountTable(
   const keys = spec.columns.filter((column) => column.kind !== 'regular');
   const partition = keys.filter((column) => column.kind === 'partition_key').map((column) => column.name);
   const clustering = keys.filter((column) => column.kind === 'clustering').map((column) => column.name);
-  await client.execute(
-    `CREATE TABLE IF NOT EXISTS ${target} (${spec.columns.map((column) => `${column.name} ${column.type}`).join(', ')}, ` +
-      `PRIMARY KEY ((${partition.join(', ')}), ${clustering.join(', ')}))`,
+  await whileKeyspaceSpreads(keyspace, () =>
+    client.execute(
+      `CREATE TABLE IF NOT EXISTS ${target} (${spec.columns.map((column) => `${column.name} ${column.type}`).join(', ')}, ` +
+        `PRIMARY KEY ((${partition.join(', ')}), ${clustering.join(', ')}))`,
+    ),
   );
   await schemaAgreement(client);
   const columns = await readColumns(client, keyspace, table);
@@ -257,6 +259,27 @@ export async function ensureCountTable(
     for (const { name, type } of missing) await client.execute(`ALTER TABLE ${target} ADD ${name} ${type}`);
   }
   await checkCountTable(spec, operator, client, options);
+}
+
+/**
+ * Runs `step` until the coordinator knows `keyspace`, for up to the schema agreement
+ * timeout. A keyspace made a moment ago on another node (`cqlsh -e "CREATE KEYSPACE …"`
+ * just before the aggregator starts) may still be unknown to the node coordinating the
+ * next statement even after the nodes reported one schema version: it answers "Keyspace
+ * 'hyper' doesn't exist" (seen on a three-node ring on two busy cores), and the schema
+ * reaches it within seconds.
+ */
+async function whileKeyspaceSpreads<T>(keyspace: string, step: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + SCHEMA_AGREEMENT_TIMEOUT_MS;
+  const unknown = new RegExp(`keyspace '?${keyspace}'? (does not|doesn't) exist`, 'i');
+  for (;;) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!(error instanceof Error && unknown.test(error.message)) || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 /** bigint columns come back as the driver's Long (or a JS bigint with useBigIntAsLong). @internal */
