@@ -1,10 +1,12 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
+import { PathReporter } from 'io-ts/lib/PathReporter.js';
 import {
   decodeIotPayloadBytes,
   encodeIotPayload,
   formatEventTime,
+  IotPayloadCodec,
   makeIotPayload,
   parseEventTime,
 } from '../src/index.js';
@@ -40,6 +42,62 @@ describe('parseEventTime', () => {
   it('reads the years 0–99 as written, not as 1900–1999 (what Date.UTC makes of them)', () => {
     expect(parseEventTime('0050-03-01 12:00:00')).to.equal(new Date(0).setUTCFullYear(50, 2, 1) + 12 * 3_600_000);
     expect(parseEventTime('0000-02-29T00:00:00Z')).to.equal(new Date(0).setUTCFullYear(0, 1, 29));
+  });
+
+  it('reads the plain form without a zone exactly as the full ISO 8601 pattern does, mistakes included', () => {
+    // The plain form is read without the RegExp; this pattern and Date are the reference.
+    const plain = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?$/;
+    const reference = (text: string): number | undefined => {
+      const match = plain.exec(text);
+      if (match === null) return undefined;
+      const [y, mo, d, h, mi, s] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+      const millis = match[7] === undefined ? 0 : Number(match[7].slice(0, 3).padEnd(3, '0'));
+      const date = new Date(0);
+      date.setUTCFullYear(y, mo - 1, d);
+      date.setUTCHours(h, mi, s, millis);
+      const same =
+        date.getUTCFullYear() === y &&
+        date.getUTCMonth() === mo - 1 &&
+        date.getUTCDate() === d &&
+        date.getUTCHours() === h &&
+        date.getUTCMinutes() === mi &&
+        date.getUTCSeconds() === s;
+      return same ? date.getTime() : undefined;
+    };
+    const base = fc
+      .tuple(
+        fc.integer({ min: 0, max: Date.UTC(9999, 11, 31) }),
+        fc.constantFrom(' ', 'T'),
+        fc.constantFrom('', '.', ','),
+        fc.stringMatching(/^[0-9]{0,10}$/),
+      )
+      .map(([epoch, separator, point, fraction]) => {
+        const iso = new Date(epoch).toISOString();
+        return `${iso.slice(0, 10)}${separator}${iso.slice(11, 19)}${point === '' ? '' : point + fraction}`;
+      });
+    const text = fc
+      .tuple(
+        base,
+        fc.array(fc.tuple(fc.nat(40), fc.constantFrom('0', '1', '2', '3', '4', '9', 'x', ' ', '-', ':', '.', 'T')), {
+          maxLength: 3,
+        }),
+        fc.option(fc.nat(30)),
+      )
+      .map(([start, changes, cut]) => {
+        const chars = [...start];
+        for (const [at, char] of changes) if (at < chars.length) chars[at] = char;
+        return chars.join('').slice(0, cut ?? undefined);
+      });
+    let read = 0;
+    fc.assert(
+      fc.property(text, (candidate) => {
+        const expected = reference(candidate);
+        if (expected !== undefined) read++;
+        expect(parseEventTime(candidate), candidate).to.equal(expected);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(read, 'timestamps read').to.be.greaterThan(1000);
   });
 
   it('round-trips every millisecond instant through formatEventTime', () => {
@@ -97,6 +155,46 @@ describe('decodeIotPayloadBytes', () => {
     expect(reasons('{"iottimestamp": "2020-07-01 12:34:56", "accesslogs": 5}')).to.equal(
       'accesslogs: expected a string (one access-log line), got 5',
     );
+  });
+
+  it('decodes, and refuses with the same words, exactly what the io-ts codec does', () => {
+    const timestamp = fc.oneof(
+      fc.integer({ min: 0, max: Date.UTC(9999, 11, 31) }).map((epoch) => formatEventTime(epoch)),
+      fc.constantFrom('2020-07-01T14:34:56.5+02:00', '2020-02-30 00:00:00', '2020-07-01 12:34:56 UTC', 'soon', ''),
+    );
+    const field = <T>(valid: fc.Arbitrary<T>) =>
+      fc.oneof(
+        { arbitrary: valid, weight: 8 },
+        fc.constant(undefined),
+        fc.constant(null),
+        fc.integer(),
+        fc.array(fc.string(), { maxLength: 2 }),
+      );
+    const payload = fc.record(
+      { iottimestamp: field(timestamp), accesslogs: field(fc.string()), extra: fc.jsonValue() },
+      { requiredKeys: ['iottimestamp', 'accesslogs'] },
+    );
+    let decoded = 0;
+    fc.assert(
+      fc.property(payload, (object) => {
+        const text = JSON.stringify(object);
+        const ours = decodeIotPayloadBytes(Buffer.from(text));
+        const theirs = IotPayloadCodec.decode(JSON.parse(text));
+        if (theirs._tag === 'Right') {
+          decoded++;
+          expect(ours._tag, text).to.equal('Right');
+          if (ours._tag === 'Right') {
+            expect(ours.right.iottimestamp.getTime(), text).to.equal(theirs.right.iottimestamp.getTime());
+            expect(ours.right.accesslogs, text).to.equal(theirs.right.accesslogs);
+            expect(Object.keys(ours.right), text).to.deep.equal(['iottimestamp', 'accesslogs']);
+          }
+        } else {
+          expect(ours, text).to.deep.equal({ _tag: 'Left', left: PathReporter.report(theirs).join('; ') });
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    expect(decoded, 'payloads decoded').to.be.greaterThan(500);
   });
 
   it('never throws, whatever the bytes', () => {

@@ -68,14 +68,14 @@ describe('state directory failures (a real tmpfs, filled and emptied)', () => {
   describe('the journal and the checkpoint', () => {
     it('takes a short write as a failure: the journal is cut back to its last complete line and the batch kept, then written whole', () => {
       const { files } = openFiles();
-      files.append({ q: 1 });
+      files.append(JSON.stringify({ q: 1 }));
       files.flush();
       const before = readFileSync(journalPath());
       disk.fill();
       // The journal's page still has room: the kernel writes what fits there, then no more.
       const room = PAGE - (before.length % PAGE);
       const text = 'x'.repeat(90);
-      for (let q = 2; q <= 101; q++) files.append({ q, text });
+      for (let q = 2; q <= 101; q++) files.append(JSON.stringify({ q, text }));
       expect(100 * 110, 'the batch is longer than the room left in its page').to.be.greaterThan(room);
       expect(() => files.flush())
         .to.throw(StateDirectoryError, `state directory ${dir}: no space left (ENOSPC) writing the journal`)
@@ -95,11 +95,11 @@ describe('state directory failures (a real tmpfs, filled and emptied)', () => {
 
     it('leaves the previous checkpoint, the journal and the batch as they were when a checkpoint cannot be written, with no temporary file', () => {
       const { files } = openFiles();
-      files.append({ q: 1 });
+      files.append(JSON.stringify({ q: 1 }));
       files.checkpoint({ sequence: 1 });
-      files.append({ q: 2 });
+      files.append(JSON.stringify({ q: 2 }));
       files.flush();
-      files.append({ q: 3 });
+      files.append(JSON.stringify({ q: 3 }));
       const checkpointBefore = readFileSync(join(dir, 'checkpoint.json'), 'utf8');
       const journalBefore = readFileSync(journalPath(), 'utf8');
       disk.fill();
@@ -128,13 +128,13 @@ describe('state directory failures (a real tmpfs, filled and emptied)', () => {
 
     it('fails a checkpoint with EROFS on a read-only mount of the directory, and writes it once the mount is writable again', () => {
       const { files } = openFiles();
-      files.append({ q: 1 });
+      files.append(JSON.stringify({ q: 1 }));
       files.flush();
       // The directory mounted read-only over itself: new files there are refused (EROFS).
       execFileSync('mount', ['--bind', dir, dir]);
       cleanups.push(() => execFileSync('umount', [dir]));
       execFileSync('mount', ['-o', 'remount,bind,ro', dir]);
-      files.append({ q: 2 });
+      files.append(JSON.stringify({ q: 2 }));
       expect(() => files.checkpoint({ sequence: 2 }))
         .to.throw(StateDirectoryError, `state directory ${dir}: read-only file system (EROFS) writing a checkpoint`)
         .with.property('transient', true);

@@ -26,6 +26,7 @@ import { PublisherSequences, type PublisherSequence, type SavedSequences } from 
 import { StateDirectoryError } from './stateDirectoryError.js';
 import { StateFiles, type Durability } from './stateFiles.js';
 import type { DurableWindows, DurableWindowsKind, JournaledEvent } from './durableWindowsKind.js';
+import { encodeJournalRecord, type JournalRecord } from './journalRecord.js';
 
 /** Live counters of a {@link durableWindowedCount} subscription. */
 export interface DurableWindowStats extends WindowStats {
@@ -83,25 +84,6 @@ export interface DurableWindowsStateOptions<E, K, W extends WindowRow<K>> extend
   readonly sendLateRow?: (row: LateRow<K>) => void;
   /** (window, key) late counts held in memory at most; past it the oldest starts a new part. */
   readonly maxLateCounts?: number;
-}
-
-/** One journal line. `m`/`h`: packet identifier and payload digest of a QoS ≥ 1 message. */
-interface JournalRecord {
-  readonly q: number;
-  readonly m?: number;
-  readonly h?: number;
-  /** Arrival (clock ms), event time (ms, `null` when unreadable) and key of a counted event. */
-  readonly n?: number;
-  readonly t?: number | null;
-  readonly k?: string | number;
-  /** The value and distinct value of an aggregated event (`null` when unreadable). */
-  readonly v?: number | null;
-  readonly d?: string | number | null;
-  /** A watermark advance without an event (idle advance). */
-  readonly a?: number;
-  /** The publisher id and sequence number of a message from an outbox (see PublisherSequences). */
-  readonly p?: string;
-  readonly s?: number;
 }
 
 /** The checkpoint file. */
@@ -209,7 +191,7 @@ export class DurableWindowsState<
 
   private constructor(
     private readonly options: DurableWindowsStateOptions<E, K, W>,
-    private readonly files: StateFiles<Checkpoint<K>, JournalRecord>,
+    private readonly files: StateFiles<Checkpoint<K>>,
     saved: { readonly checkpoint: Checkpoint<K> | undefined; readonly records: readonly JournalRecord[] },
   ) {
     const kind = options.kind;
@@ -329,9 +311,20 @@ export class DurableWindowsState<
       messageId = undefined;
       origin = undefined;
     }
-    const from = origin === undefined ? undefined : { p: origin.publisher, s: origin.seq };
-    if (events.length === 0 && (messageId !== undefined || from !== undefined))
-      this.journal({ m: messageId, h: digest, ...from });
+    const p = origin?.publisher;
+    const s = origin?.seq;
+    if (events.length === 0 && (messageId !== undefined || origin !== undefined))
+      this.journal({
+        m: messageId,
+        h: digest,
+        n: undefined,
+        t: undefined,
+        k: undefined,
+        v: undefined,
+        d: undefined,
+        p,
+        s,
+      });
     const batchLength = this.files.batchLength;
     const { sequence, journalLength } = this;
     let journaled = 0;
@@ -351,24 +344,21 @@ export class DurableWindowsState<
         this.unjournaled = true;
         this.countingSequence = this.sequence + 1;
         const valid = Number.isFinite(time);
+        const t = valid ? time : null;
         if (extras === undefined) {
           this.counter.push({ time, key });
-          this.journal({ m: messageId, h: digest, n: arrival, t: valid ? time : null, k: key, ...from });
+          this.journal({ m: messageId, h: digest, n: arrival, t, k: key, v: undefined, d: undefined, p, s });
         } else {
           const { value, distinct } = extras;
           this.counter.push({ time, key, value, distinct });
-          this.journal({
-            m: messageId,
-            h: digest,
-            n: arrival,
-            t: valid ? time : null,
-            k: key,
-            v: typeof value === 'number' && Number.isFinite(value) ? value : null,
-            ...(distinct === undefined
-              ? {}
-              : { d: typeof distinct === 'string' || typeof distinct === 'number' ? distinct : null }),
-            ...from,
-          });
+          const v = typeof value === 'number' && Number.isFinite(value) ? value : null;
+          const d =
+            distinct === undefined
+              ? undefined
+              : typeof distinct === 'string' || typeof distinct === 'number'
+                ? distinct
+                : null;
+          this.journal({ m: messageId, h: digest, n: arrival, t, k: key, v, d, p, s });
         }
         this.unjournaled = false;
         journaled++;
@@ -738,7 +728,7 @@ export class DurableWindowsState<
   }
 
   private journal(record: Omit<JournalRecord, 'q'>): void {
-    this.files.append({ q: ++this.sequence, ...record });
+    this.files.append(encodeJournalRecord(++this.sequence, record));
     this.journalLength++;
     this.dirty = true;
   }

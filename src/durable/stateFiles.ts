@@ -93,7 +93,7 @@ export function defaultStateDirectory(name: string): string {
  * synchronous `write(2)` of a few lines costs microseconds.
  * @internal
  */
-export class StateFiles<C, R extends { readonly q: number }> {
+export class StateFiles<C> {
   private journal: number | undefined;
   private readonly syncEachAppend: boolean;
   /** Journal lines appended and not yet written. */
@@ -114,7 +114,7 @@ export class StateFiles<C, R extends { readonly q: number }> {
   static open<C extends { readonly sequence: number }, R extends { readonly q: number }>(
     directory: string,
     durability: Durability,
-  ): { files: StateFiles<C, R>; saved: SavedState<C, R> } {
+  ): { files: StateFiles<C>; saved: SavedState<C, R> } {
     mkdirSync(directory, { recursive: true });
     takeDirectoryLock(directory, {
       inUseHere: `${OPERATOR}: the state directory ${directory} is already in use in this process; give each aggregator its own directory`,
@@ -122,7 +122,7 @@ export class StateFiles<C, R extends { readonly q: number }> {
         `${OPERATOR}: the state directory ${directory} is in use by process ${holder}; give each aggregator its own directory`,
       cannotLock: `${OPERATOR}: cannot lock the state directory ${directory}`,
     });
-    const files = new StateFiles<C, R>(directory, durability);
+    const files = new StateFiles<C>(directory, durability);
     try {
       const checkpointPath = join(directory, CHECKPOINT);
       const checkpoint = existsSync(checkpointPath) ? parseCheckpoint<C>(checkpointPath) : undefined;
@@ -139,12 +139,12 @@ export class StateFiles<C, R extends { readonly q: number }> {
   }
 
   /**
-   * Adds one record to the batch being built; nothing reaches the file before
-   * {@link StateFiles.flush}. One `write(2)` for a batch of messages costs what one
-   * costs for a single message.
+   * Adds one record, `line` (its JSON text, one line), to the batch being built; nothing
+   * reaches the file before {@link StateFiles.flush}. One `write(2)` for a batch of
+   * messages costs what one costs for a single message.
    */
-  append(record: R): void {
-    this.batch += `${JSON.stringify(record)}\n`;
+  append(line: string): void {
+    this.batch += `${line}\n`;
   }
 
   /** Whether records wait for {@link StateFiles.flush}. */

@@ -207,6 +207,13 @@ export function decodeIotPayloadWithin(
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return left(`payload is not a JSON object {"iottimestamp": …, "accesslogs": …}: got ${describeValue(json)}`);
   }
+  // A well-formed payload needs no io-ts: the same checks by hand cost a tenth (the
+  // aggregator decodes one a message). io-ts then only words what is wrong.
+  const { iottimestamp, accesslogs } = json as Partial<Record<string, unknown>>;
+  if (typeof iottimestamp === 'string' && typeof accesslogs === 'string') {
+    const epoch = parseEventTime(iottimestamp);
+    if (epoch !== undefined) return right({ iottimestamp: new Date(epoch), accesslogs });
+  }
   const decoded = IotPayloadCodec.decode(json);
   if (isLeft(decoded)) return left(PathReporter.report(decoded).join('; '));
   // A fresh object of the two fields: io-ts's copy of the parsed object assigns a

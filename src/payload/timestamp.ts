@@ -28,18 +28,14 @@ const TIMESTAMP =
  * ```
  */
 export function parseEventTime(text: string): number | undefined {
+  const plain = plainTimestamp(text);
+  if (plain !== NOT_PLAIN) return plain;
   const match = TIMESTAMP.exec(text);
   if (match === null) return undefined;
   const [, year, month, day, hour, minute, second, fraction, zulu, sign, offsetHours, offsetMinutes] = match;
-  const y = Number(year),
-    mo = Number(month),
-    d = Number(day);
-  const h = Number(hour),
-    mi = Number(minute),
-    s = Number(second);
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
   const millis = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
-  let epoch = daysFromCivil(y, mo, d) * MS_PER_DAY + ((h * 60 + mi) * 60 + s) * 1000 + millis;
+  let epoch = epochOf(Number(year), Number(month), Number(day), Number(hour), Number(minute), Number(second), millis);
+  if (epoch === undefined) return undefined;
   if (zulu === undefined && sign !== undefined) {
     const oh = Number(offsetHours),
       om = Number(offsetMinutes);
@@ -47,6 +43,80 @@ export function parseEventTime(text: string): number | undefined {
     epoch -= (sign === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
   }
   return epoch;
+}
+
+/** {@link plainTimestamp}'s answer for text of another shape, which the RegExp reads. */
+const NOT_PLAIN = -0.5;
+
+/**
+ * The shape every publisher of ours and the original Python one send,
+ * `YYYY-MM-DD HH:MM:SS` (or `T`) with an optional fraction and no zone, read without the
+ * RegExp: the aggregator reads one a message, and the RegExp's match array took about
+ * 400 ns of it. Returns {@link NOT_PLAIN} for any other text, to be read as before.
+ */
+function plainTimestamp(text: string): number | undefined {
+  const length = text.length;
+  if (length !== 19 && (length < 21 || length > 29)) return NOT_PLAIN;
+  const separator = text.charCodeAt(10);
+  if (
+    text.charCodeAt(4) !== DASH ||
+    text.charCodeAt(7) !== DASH ||
+    (separator !== SPACE && separator !== LETTER_T) ||
+    text.charCodeAt(13) !== COLON ||
+    text.charCodeAt(16) !== COLON
+  )
+    return NOT_PLAIN;
+  const year = digits(text, 0, 4),
+    month = digits(text, 5, 2),
+    day = digits(text, 8, 2),
+    hour = digits(text, 11, 2),
+    minute = digits(text, 14, 2),
+    second = digits(text, 17, 2);
+  if ((year | month | day | hour | minute | second) < 0) return NOT_PLAIN;
+  let millis = 0;
+  if (length > 19) {
+    const point = text.charCodeAt(19);
+    const fraction = digits(text, 20, length - 20);
+    if ((point !== DOT && point !== COMMA) || fraction < 0) return NOT_PLAIN;
+    // Milliseconds: the first three digits, as many as there are.
+    const shown = Math.min(3, length - 20);
+    millis = digits(text, 20, shown) * 10 ** (3 - shown);
+  }
+  return epochOf(year, month, day, hour, minute, second, millis);
+}
+
+const DASH = 0x2d,
+  COLON = 0x3a,
+  SPACE = 0x20,
+  LETTER_T = 0x54,
+  DOT = 0x2e,
+  COMMA = 0x2c,
+  ZERO = 0x30;
+
+/** The decimal number of `count` ASCII digits at `from`, or -1 if one is not a digit. */
+function digits(text: string, from: number, count: number): number {
+  let value = 0;
+  for (let i = from; i < from + count; i++) {
+    const digit = text.charCodeAt(i) - ZERO;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/** Epoch milliseconds of a UTC calendar time, or `undefined` for an impossible one (30 February, hour 24). */
+function epochOf(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  millis: number,
+): number | undefined {
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+    return undefined;
+  return daysFromCivil(year, month, day) * MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000 + millis;
 }
 
 /**
