@@ -37,7 +37,7 @@ export function encodeJournalRecord(q: number, record: Omit<JournalRecord, 'q'>)
   let line = `{"q":${numberText(q)}`;
   if (record.m !== undefined) line += `,"m":${numberText(record.m)}`;
   if (record.h !== undefined) line += `,"h":${numberText(record.h)}`;
-  if (record.n !== undefined) line += `,"n":${numberText(record.n)}`;
+  if (record.n !== undefined) line += `,"n":${arrivalText(record.n)}`;
   if (record.t !== undefined) line += `,"t":${valueText(record.t)}`;
   if (record.k !== undefined) line += `,"k":${valueText(record.k)}`;
   if (record.v !== undefined) line += `,"v":${valueText(record.v)}`;
@@ -46,6 +46,21 @@ export function encodeJournalRecord(q: number, record: Omit<JournalRecord, 'q'>)
   if (record.p !== undefined) line += `,"p":${JSON.stringify(record.p)}`;
   if (record.s !== undefined) line += `,"s":${numberText(record.s)}`;
   return `${line}}`;
+}
+
+/**
+ * The last arrival time written, and its text: a backlog arrives dozens of messages to
+ * the millisecond, and writing a 13-digit number is the costliest part of a line.
+ */
+let lastArrival = Number.NaN;
+let lastArrivalText = 'null';
+
+function arrivalText(arrival: number): string {
+  if (arrival !== lastArrival) {
+    lastArrival = arrival;
+    lastArrivalText = numberText(arrival);
+  }
+  return lastArrivalText;
 }
 
 /** A number as JSON writes it: `null` when not finite. */
