@@ -20,6 +20,7 @@ import { encodeIotPayload, makeIotPayload, parseAccessLogLine } from '../src/ind
 import { allCorpusLines } from './corpus.js';
 import { endChild } from './endChild.js';
 import { eventTime } from './events.js';
+import { sleep } from './harness.js';
 
 export type ConsumerKind = 'raw' | 'aggregate' | 'library' | 'worker';
 
@@ -230,6 +231,26 @@ export class Consumer {
   /** Waits until the expected messages are handled (rejects if the process died first). */
   done(): Promise<void> {
     return this.finished;
+  }
+
+  /** {@link Consumer.done}, reading the process's RSS (MiB) once a second meanwhile and once at the end. */
+  async doneSamplingRss(): Promise<number[]> {
+    const samples: number[] = [];
+    let over = false;
+    const sampler = (async () => {
+      while (!over) {
+        samples.push(this.memory().rss);
+        await sleep(1_000);
+      }
+    })();
+    try {
+      await this.done();
+    } finally {
+      over = true;
+      await sampler;
+    }
+    samples.push(this.memory().rss);
+    return samples;
   }
 
   /** Messages a second from go to done. */

@@ -9,7 +9,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep } from './harness.js';
 import { buildPackage, Consumer, countedOf, publishDrain, type ConsumerKind } from './drain-consumers.js';
 import { Services } from './services.js';
 import { endSession, makeSession } from './sessions.js';
@@ -51,22 +50,12 @@ try {
     cliFlags,
     echoOtherLines: true,
   });
-  const samples: number[] = [];
   try {
     consumer.go();
     const snapshot =
       snapshotAt === undefined ? undefined : setTimeout(() => process.kill(consumer.pid, 'SIGHUP'), snapshotAt * 1000);
-    let over = false;
-    const sampler = (async () => {
-      while (!over) {
-        samples.push(consumer.memory().rss);
-        await sleep(1_000);
-      }
-    })();
-    await consumer.done();
+    const samples = await consumer.doneSamplingRss();
     clearTimeout(snapshot);
-    over = true;
-    await sampler;
     const cpu = consumer.cpuSinceGo();
     process.stdout.write(
       `${kind} ${nodeOptions.join(' ')} ${cliFlags.join(' ')}: ${count + 1} messages, ${(consumer.rate(count + 1) / 1000).toFixed(1)} k msg/s, ` +

@@ -210,17 +210,7 @@ async function memoryCase(context: BenchContext, url: string): Promise<BenchResu
         nodeOptions: VARIANTS[variant].nodeOptions,
       });
       try {
-        let over = false;
-        const sampler = (async () => {
-          while (!over) {
-            samples.push(consumer.memory().rss);
-            await sleep(1_000);
-          }
-        })();
-        await consumer.done();
-        over = true;
-        await sampler;
-        samples.push(consumer.memory().rss);
+        samples.push(...(await consumer.doneSamplingRss()));
         const peak = consumer.memory().peak;
         const half = Math.ceil(samples.length / 2);
         const firstHalf = Math.max(...samples.slice(0, half));

@@ -29,19 +29,15 @@ import {
 } from '../src/index.js';
 import { CASSANDRA_START_TIMEOUT_MS, cassandraNode } from './support/cassandra.js';
 import { corpusRecords } from './support/windowRows.js';
+import { everyAggregate } from './support/aggregates.js';
 
 const KEYSPACE = 'aggregate_table';
 const ADVICE = '. Drop it, or choose another table (the table option; --table on the command line).';
 
-const aggregates: AggregateOptions<AccessLogRecord> = {
-  value: (hit) => hit.bytes,
-  sum: true,
-  min: true,
-  max: true,
-  mean: true,
-  quantiles: [0.5, 0.99],
-  distinct: (hit) => hit.client,
-};
+const aggregates = everyAggregate<AccessLogRecord>(
+  (hit) => hit.bytes,
+  (hit) => hit.client,
+);
 
 /** The reference job's windows (1 minute, 2-minute watermark, append mode), with partials. */
 async function aggregateRows(records: readonly AccessLogRecord[]): Promise<AggregateRow<number>[]> {

@@ -20,6 +20,7 @@ import {
   type WriteResult,
 } from '../src/index.js';
 import { Deliveries } from './support/deliveries.js';
+import { everyAggregate } from './support/aggregates.js';
 
 interface Hit {
   readonly t: number;
@@ -28,15 +29,10 @@ interface Hit {
   readonly client: string;
 }
 
-const aggregates: AggregateOptions<Hit> = {
-  value: (hit) => hit.bytes as number,
-  sum: true,
-  min: true,
-  max: true,
-  mean: true,
-  quantiles: [0.5, 0.99],
-  distinct: (hit) => hit.client,
-};
+const aggregates = everyAggregate<Hit>(
+  (hit) => hit.bytes as number,
+  (hit) => hit.client,
+);
 const windows = { windowDuration: 10, watermarkDelay: 5 } as const;
 type Options = DurableWindowedAggregateOptions<Hit, number, WriteResult<AggregateRow<number>>>;
 
