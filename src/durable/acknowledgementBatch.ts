@@ -13,12 +13,15 @@ const LINGER_MS = 10;
  * One `write(2)` (and, for durability `'power'`, one `fsync`) per batch of messages,
  * not per message: a message's PUBACK waits in the corked connection
  * ({@link MqttMessage.holdAcknowledgements}) while MQTT.js hands over the next message;
- * when the event loop turns, `write` saves the batch and only then do its PUBACKs leave.
- * A message that cannot hold its acknowledgement is saved on its own first.
+ * when the event loop turns, or once `maxHeld` messages wait, `write` saves the batch
+ * and only then do its PUBACKs leave. A message that cannot hold its acknowledgement is
+ * saved on its own first.
  * @internal
  */
 export class AcknowledgementBatch {
   private held: (() => void)[] = [];
+  /** Messages held since the event loop last turned (the batches saved early included): what lingering goes by. */
+  private heldThisTurn = 0;
   private scheduled: ReturnType<typeof setImmediate> | undefined;
   /** The connection's {@link MqttMessage.lingerIntake}, from the batch's messages. */
   private linger: ((ms: number) => void) | undefined;
@@ -26,10 +29,16 @@ export class AcknowledgementBatch {
   /**
    * @param write - saves the batch of `messages` messages; throws when it cannot.
    * @param onWriteError - a scheduled save failed: the stream must end (the PUBACKs stay held).
+   * @param maxHeld - a batch is saved, and its PUBACKs let go, once this many messages wait,
+   *   without waiting for the event loop to turn. Draining a backlog, one turn reads about
+   *   1,000 messages, and what each leaves held until the turn's end survived the young
+   *   generation's collections: copying it cost 1.2 s of scavenges in a 200,000-message
+   *   drain, 0.3–0.5 s with at most 16–256 held (the raw MQTT.js client: 0.29 s).
    */
   constructor(
     private readonly write: (messages: number) => void,
     private readonly onWriteError: (error: unknown) => void,
+    private readonly maxHeld = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Acknowledges `message` once what it changed is saved; `unsaved` says whether anything is. */
@@ -37,9 +46,11 @@ export class AcknowledgementBatch {
     if (unsaved) {
       if (typeof message.holdAcknowledgements === 'function') {
         this.held.push(message.holdAcknowledgements());
+        this.heldThisTurn++;
         this.linger = message.lingerIntake;
         this.scheduled ??= setImmediate(() => {
-          const size = this.held.length;
+          const size = this.heldThisTurn;
+          this.heldThisTurn = 0;
           const linger = this.linger;
           this.linger = undefined;
           try {
@@ -60,12 +71,19 @@ export class AcknowledgementBatch {
       }
     }
     message.ack();
+    // Saved early, the turn's end still comes: it saves the rest and decides on lingering.
+    if (this.held.length >= this.maxHeld) this.saveHeld();
   }
 
   /** Saves the batch now and lets its PUBACKs leave. Throws when the save fails (they stay held). */
   release(): void {
     clearImmediate(this.scheduled);
     this.scheduled = undefined;
+    this.heldThisTurn = 0;
+    this.saveHeld();
+  }
+
+  private saveHeld(): void {
     this.write(this.held.length);
     const held = this.held;
     this.held = [];

@@ -18,6 +18,9 @@ import { publisherSequenceOf } from './publisherSequences.js';
 import { payloadDigest } from './recentDeliveries.js';
 import { StateDirectoryPause } from './stateDirectoryPause.js';
 
+/** The most messages a batch holds with durability `'process'`: see {@link AcknowledgementBatch}'s `maxHeld`. */
+const MAX_HELD_PROCESS = 64;
+
 /**
  * Wires one subscription: messages from the source go through `prepare` into the
  * plain core ({@link DurableWindowsState}), whose rows go to the writers, whose
@@ -67,6 +70,8 @@ export class DurableRun<E, K extends string | number, W extends WindowRow<K>, R 
     this.acknowledgements = new AcknowledgementBatch(
       (messages) => this.state.flush(messages),
       (error) => this.directoryPause.failed(error),
+      // A write(2) per 64 messages costs little next to them; an fsync would not.
+      resolved.durability === 'process' ? MAX_HELD_PROCESS : Number.POSITIVE_INFINITY,
     );
     this.directoryPause = new StateDirectoryPause({
       state: this.state,

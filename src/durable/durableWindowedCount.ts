@@ -40,8 +40,9 @@ export type { DurableWindowStats } from './DurableWindowsState.js';
  * message goes through `prepare`, its events are counted and one line per event
  * joins the journal's batch. The message is then acknowledged with the connection
  * corked ({@link MqttMessage.holdAcknowledgements}), so the client takes the next
- * message at once while the PUBACK waits; when the event loop turns, the batch is
- * written with one `write(2)` and only then do its PUBACKs leave. A process killed
+ * message at once while the PUBACK waits; when the event loop turns (or, with
+ * durability `'process'`, once 64 messages wait), the batch is written with one
+ * `write(2)` and only then do its PUBACKs leave. A process killed
  * at any point either saved the effect (the redelivery is recognised) or sent no
  * acknowledgement (the broker sends the message again). No round trip is added, and
  * a batch costs one system call (see `durability`).
