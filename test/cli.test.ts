@@ -1,5 +1,5 @@
 // The mqtt-iot-stream command as a user runs it (the built bin): every way it can fail
-// ends the process with its status within 2 s of one clear line, whatever it had open;
+// ends the process with its status within seconds of one clear line, whatever it had open;
 // and the commands that work, work (the demo on its embedded defaults, publish through
 // a broker).
 import { Aedes, type AuthenticateError } from 'aedes';
@@ -14,8 +14,14 @@ import { cliPath as cli, projectRoot } from './support/cli.js';
 import { makeClientCertificate, startMosquitto, type Mosquitto } from './support/mosquitto.js';
 import { parseAccessLogLine } from '../src/index.js';
 
-/** How long a failing command may live after printing its message. */
-const EXIT_DEADLINE_MS = 2_000;
+/**
+ * How long a failing command may live after printing its message, as the test sees it.
+ * The command itself exits at the latest 1 s after (its grace for what a library left
+ * open), and a hang is killed at 20 s; the rest is the machine's load: in clean-clone
+ * run s8a (load 8-11 on two cores) two exits came 2.3 and 3.0 s after the message,
+ * against 30-100 ms otherwise.
+ */
+const EXIT_DEADLINE_MS = 5_000;
 
 interface Run {
   readonly status: number | null;
@@ -114,7 +120,7 @@ const hasGpioChip = existsSync('/dev') && readdirSync('/dev').some((name) => nam
 describe('the mqtt-iot-stream command', function () {
   this.timeout(60_000);
 
-  describe('fails with one line, a status and an exit within 2 s, with stdin closed', () => {
+  describe('fails with one line, a status and an exit within the grace, with stdin closed', () => {
     // A TCP server that accepts connections and never answers: MQTT.js waits for a
     // CONNACK that never comes (and its end() before one leaves the socket open).
     let silent: LocalServer;
