@@ -7,6 +7,7 @@ import { asyncScheduler, type SchedulerAction, type SchedulerLike, type Subscrip
 import type { MqttClient, Packet } from 'mqtt';
 import type { Duration } from '../duration.js';
 import { optionChecks } from '../internal/options.js';
+import { PacketIdentifierSet } from './packetIdentifierSet.js';
 import type { QuietProof, SourceLiveness } from '../window/idleAdvance.js';
 
 /** The defaults of {@link BrokerLiveness}'s options, which their TSDoc quotes. */
@@ -85,7 +86,7 @@ export class BrokerLiveness implements SourceLiveness {
   /** PINGREQs not answered yet, oldest first (PINGRESPs answer them in order). */
   private pings: Ping[] = [];
   /** Packet identifiers of QoS ≥ 1 messages received and not yet acknowledged. */
-  private readonly unacknowledged = new Set<number>();
+  private readonly unacknowledged = new PacketIdentifierSet();
   private lastMessageAt = Number.NEGATIVE_INFINITY;
   private since: number | undefined;
   private until: number | undefined;
@@ -186,10 +187,10 @@ export class BrokerLiveness implements SourceLiveness {
       case 'puback':
       case 'pubcomp':
         // The broker frees the message's in-flight slot (and may send a queued one) on this.
-        this.unacknowledged.delete(packet.messageId ?? -1);
+        if (packet.messageId !== undefined) this.unacknowledged.delete(packet.messageId);
         break;
       case 'pubrec':
-        if ((packet.reasonCode ?? 0) >= 0x80) this.unacknowledged.delete(packet.messageId ?? -1);
+        if ((packet.reasonCode ?? 0) >= 0x80 && packet.messageId !== undefined) this.unacknowledged.delete(packet.messageId);
         break;
     }
   }

@@ -11,6 +11,7 @@ import { closeOwned, openConnectionOrError, type MqttConnection } from './connec
 import { holdAck, holdOutgoing, leaveUnclaimedUnacknowledged, lingerIntake } from './manualAck.js';
 import { describeValue, optionChecks } from '../internal/options.js';
 import { QOS_LEVELS, type MqttMessage } from './message.js';
+import { OutstandingAcks } from './outstandingAcks.js';
 import { describeReasonCode } from './reasonCodes.js';
 import { SessionDrain } from './sessionDrain.js';
 import { acquireFilters, releaseFilters } from './subscriptions.js';
@@ -197,7 +198,7 @@ export function fromMqtt(
       return;
     }
     // Acks handed out and not yet called: released or abandoned on teardown.
-    const unacked = new Set<() => void>();
+    const unacked = new OutstandingAcks();
     let active = true;
 
     const holdAcknowledgements = () => holdOutgoing(client);
@@ -206,14 +207,7 @@ export function fromMqtt(
     const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
       if (!matchers.some((matches) => matches(topic))) return;
       let ack: () => void = noop;
-      if (manual && packet.qos > 0) {
-        const release = holdAck(client, packet);
-        const once = (): void => {
-          if (unacked.delete(once)) release();
-        };
-        unacked.add(once);
-        ack = once;
-      }
+      if (manual && packet.qos > 0) ack = unacked.add(holdAck(client, packet));
       destination.next({
         topic,
         payload,
@@ -305,7 +299,7 @@ export function fromMqtt(
       const unsubscribe = !keepSubscription && unused.length > 0;
       if (!owned) {
         // The user's client must go on: acknowledge what we hold, or it stalls.
-        for (const ack of [...unacked]) ack();
+        unacked.settleAll();
         if (unsubscribe && !client.disconnecting) client.unsubscribe(unused);
         return;
       }
