@@ -21,12 +21,13 @@ import {
 } from '../observe/statistic.js';
 import { windowGauges } from '../window/windowStatistics.js';
 import { PendingRows, savedRowToRow, type LateRow, type SavedRow } from './pendingRows.js';
+import type { Base64Bytes } from './jsonWithBytes.js';
 import { RecentDeliveries } from './recentDeliveries.js';
 import { PublisherSequences, type PublisherSequence, type SavedSequences } from './publisherSequences.js';
 import { StateDirectoryError } from './stateDirectoryError.js';
 import { StateFiles, type Durability } from './stateFiles.js';
 import type { DurableWindows, DurableWindowsKind, JournaledEvent } from './durableWindowsKind.js';
-import { encodeJournalRecord, type JournalRecord } from './journalRecord.js';
+import { writeJournalRecord, type JournalRecord } from './journalRecord.js';
 
 /** Live counters of a {@link durableWindowedCount} subscription. */
 export interface DurableWindowStats extends WindowStats {
@@ -99,8 +100,8 @@ interface Checkpoint<K> {
   readonly lateCounts?: [windowStart: number, windowEnd: number, key: K, part: number, count: number][];
   /** Late-count rows not yet acknowledged. */
   readonly pendingLateRows?: SavedRow<K>[];
-  /** The digest last counted under each packet identifier (see RecentDeliveries). */
-  readonly deliveries: string;
+  /** The digest last counted under each packet identifier (see RecentDeliveries): base64, as read back. */
+  readonly deliveries: string | Base64Bytes;
   /** The sequence numbers counted per publisher (see PublisherSequences); absent when none. */
   readonly publishers?: SavedSequences;
   readonly savedAt: string;
@@ -728,7 +729,7 @@ export class DurableWindowsState<
   }
 
   private journal(record: Omit<JournalRecord, 'q'>): void {
-    this.files.append(encodeJournalRecord(++this.sequence, record));
+    writeJournalRecord(this.files.batch, ++this.sequence, record);
     this.journalLength++;
     this.dirty = true;
   }

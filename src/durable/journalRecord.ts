@@ -2,6 +2,7 @@
  * One line of a durable aggregator's journal, and its encoding.
  * @module
  */
+import type { JournalBatch } from './journalBatch.js';
 
 /**
  * One journal line. `m`/`h`: packet identifier and payload digest of a QoS ≥ 1 message.
@@ -26,49 +27,37 @@ export interface JournalRecord {
 }
 
 /**
- * The text `JSON.stringify` makes of `{ q, ...record }`, character for character, made
- * by hand: the aggregator journals every message, and the generic walk of
- * `JSON.stringify` over a spread object took about 0.9 µs of it, this about 0.1 µs.
+ * Appends the text `JSON.stringify` makes of `{ q, ...record }`, character for character,
+ * and a newline, to `batch`: the aggregator journals every message, and the generic
+ * walk of `JSON.stringify` over a spread object took about 0.9 µs of it.
  * `record` should hold every field, `undefined` where absent (one shape, so that
  * reading it stays fast); fields are written in the order of {@link JournalRecord}.
  * @internal
  */
-export function encodeJournalRecord(q: number, record: Omit<JournalRecord, 'q'>): string {
-  let line = `{"q":${numberText(q)}`;
-  if (record.m !== undefined) line += `,"m":${numberText(record.m)}`;
-  if (record.h !== undefined) line += `,"h":${numberText(record.h)}`;
-  if (record.n !== undefined) line += `,"n":${arrivalText(record.n)}`;
-  if (record.t !== undefined) line += `,"t":${valueText(record.t)}`;
-  if (record.k !== undefined) line += `,"k":${valueText(record.k)}`;
-  if (record.v !== undefined) line += `,"v":${valueText(record.v)}`;
-  if (record.d !== undefined) line += `,"d":${valueText(record.d)}`;
-  if (record.a !== undefined) line += `,"a":${numberText(record.a)}`;
-  if (record.p !== undefined) line += `,"p":${JSON.stringify(record.p)}`;
-  if (record.s !== undefined) line += `,"s":${numberText(record.s)}`;
-  return `${line}}`;
+export function writeJournalRecord(batch: JournalBatch, q: number, record: Omit<JournalRecord, 'q'>): void {
+  batch.text('{"q":');
+  batch.number(q);
+  if (record.m !== undefined) field(batch, ',"m":', record.m);
+  if (record.h !== undefined) field(batch, ',"h":', record.h);
+  if (record.n !== undefined) field(batch, ',"n":', record.n);
+  if (record.t !== undefined) field(batch, ',"t":', record.t);
+  if (record.k !== undefined) field(batch, ',"k":', record.k);
+  if (record.v !== undefined) field(batch, ',"v":', record.v);
+  if (record.d !== undefined) field(batch, ',"d":', record.d);
+  if (record.a !== undefined) field(batch, ',"a":', record.a);
+  if (record.p !== undefined) field(batch, ',"p":', record.p);
+  if (record.s !== undefined) field(batch, ',"s":', record.s);
+  batch.ascii(CLOSING_BRACE);
+  batch.ascii(NEWLINE);
 }
 
-/**
- * The last arrival time written, and its text: a backlog arrives dozens of messages to
- * the millisecond, and writing a 13-digit number is the costliest part of a line.
- */
-let lastArrival = Number.NaN;
-let lastArrivalText = 'null';
+const CLOSING_BRACE = 0x7d;
+const NEWLINE = 0x0a;
 
-function arrivalText(arrival: number): string {
-  if (arrival !== lastArrival) {
-    lastArrival = arrival;
-    lastArrivalText = numberText(arrival);
-  }
-  return lastArrivalText;
-}
-
-/** A number as JSON writes it: `null` when not finite. */
-function numberText(value: number): string {
-  return Number.isFinite(value) ? String(value) : 'null';
-}
-
-function valueText(value: string | number | null): string {
-  if (value === null) return 'null';
-  return typeof value === 'number' ? numberText(value) : JSON.stringify(value);
+/** `name` (its `,"x":` text) and `value` as JSON writes it. */
+function field(batch: JournalBatch, name: string, value: string | number | null): void {
+  batch.text(name);
+  if (value === null) batch.text('null');
+  else if (typeof value === 'number') batch.number(value);
+  else batch.string(value);
 }

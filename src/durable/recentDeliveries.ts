@@ -2,6 +2,7 @@
  * Recognising a QoS 1 message the broker sends again after its PUBACK was lost.
  * @module
  */
+import { Base64Bytes } from './jsonWithBytes.js';
 
 /** Packet identifiers are 16 bits, 1 to 65,535. */
 const IDENTIFIERS = 65_536;
@@ -28,10 +29,10 @@ export class RecentDeliveries {
   /** Identifier → digest; -1 when nothing was counted under it. */
   private readonly digests = new Float64Array(IDENTIFIERS).fill(-1);
 
-  /** Restores {@link RecentDeliveries.save}'s output (or starts empty). */
-  constructor(saved?: string) {
+  /** Restores {@link RecentDeliveries.save}'s output, as written or as read back (or starts empty). */
+  constructor(saved?: string | Base64Bytes) {
     if (saved === undefined) return;
-    const bytes = Buffer.from(saved, 'base64');
+    const bytes = typeof saved === 'string' ? Buffer.from(saved, 'base64') : saved.bytes;
     if (bytes.length !== this.digests.byteLength)
       throw new Error(`the saved deliveries hold ${bytes.length} bytes, not ${this.digests.byteLength}`);
     new Uint8Array(this.digests.buffer).set(bytes);
@@ -46,9 +47,9 @@ export class RecentDeliveries {
     this.digests[messageId] = digest;
   }
 
-  /** For the checkpoint: the whole table, base64. */
-  save(): string {
-    return Buffer.from(this.digests.buffer).toString('base64');
+  /** For the checkpoint, written at once: the whole table, which the file holds as base64. */
+  save(): Base64Bytes {
+    return new Base64Bytes(new Uint8Array(this.digests.buffer));
   }
 }
 

@@ -39,6 +39,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { releaseDirectoryLock, takeDirectoryLock } from '../internal/directoryLock.js';
 import { syncPath } from '../internal/syncPath.js';
+import { JournalBatch } from './journalBatch.js';
+import { writeJsonWithBytes } from './jsonWithBytes.js';
 import { StateDirectoryError, type StateDirectoryOperation } from './stateDirectoryError.js';
 
 /** What a durable state directory survives; see {@link DurableWindowsOptions.durability}. */
@@ -97,7 +99,7 @@ export class StateFiles<C> {
   private journal: number | undefined;
   private readonly syncEachAppend: boolean;
   /** Journal lines appended and not yet written. */
-  private batch = '';
+  readonly batch = new JournalBatch();
   /** The journal's length in bytes up to its last complete line: what a failed write is cut back to. */
   private journalBytes = 0;
   /** Whether the journal may hold a part of a line past `journalBytes`, to cut before the next write. */
@@ -144,12 +146,13 @@ export class StateFiles<C> {
    * messages costs what one costs for a single message.
    */
   append(line: string): void {
-    this.batch += `${line}\n`;
+    this.batch.text(line);
+    this.batch.ascii(0x0a);
   }
 
   /** Whether records wait for {@link StateFiles.flush}. */
   get unflushed(): boolean {
-    return this.batch !== '';
+    return this.batch.length > 0;
   }
 
   /** How much of the batch is built: {@link StateFiles.dropAppendedAfter} goes back to it. */
@@ -159,7 +162,7 @@ export class StateFiles<C> {
 
   /** Drops the records appended after the batch was `batchLength` long (they must never be written). */
   dropAppendedAfter(batchLength: number): void {
-    this.batch = this.batch.slice(0, batchLength);
+    this.batch.truncate(batchLength);
   }
 
   /**
@@ -169,9 +172,9 @@ export class StateFiles<C> {
    * its last complete line and the batch kept for the next call.
    */
   flush(): void {
-    if (this.batch === '') return;
+    if (this.batch.length === 0) return;
     const fd = this.requireOpen();
-    const bytes = Buffer.from(this.batch);
+    const bytes = this.batch.bytes();
     try {
       if (this.torn) ftruncateSync(fd, this.journalBytes);
       this.torn = false;
@@ -190,7 +193,7 @@ export class StateFiles<C> {
     }
     this.torn = false;
     this.journalBytes += bytes.length;
-    this.batch = '';
+    this.batch.clear();
   }
 
   /**
@@ -205,7 +208,7 @@ export class StateFiles<C> {
     const path = join(this.directory, CHECKPOINT);
     const temporary = `${path}.tmp`;
     try {
-      writeFileSync(temporary, JSON.stringify(state));
+      writeJsonWithBytes(temporary, state);
       if (this.syncEachAppend) syncPath(temporary);
       renameSync(temporary, path);
       if (this.syncEachAppend) syncPath(this.directory);
@@ -219,7 +222,7 @@ export class StateFiles<C> {
       throw this.failure('writing a checkpoint', error);
     }
     // In place: the state it holds covers the batch, and every line of the journal.
-    this.batch = '';
+    this.batch.clear();
     try {
       ftruncateSync(fd, 0);
     } catch (error) {
