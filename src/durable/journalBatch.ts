@@ -16,6 +16,8 @@ const INITIAL_BYTES = 64 * 1024;
 const LARGEST_KEPT = 1024 * 1024;
 /** Digits of the largest safe integer, 2^53 - 1. */
 const MAX_DIGITS = 16;
+const BILLION = 1_000_000_000;
+const POWERS_OF_TEN = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
 
 /**
  * Journal lines appended and not yet written, as UTF-8 in one buffer that serves batch
@@ -54,16 +56,17 @@ export class JournalBatch {
     this.room(text.length * 3);
     // A few ASCII characters (a field's name) cost less copied here than by a call into C++.
     if (text.length <= SHORT_TEXT) {
+      const buffer = this.buffer;
       const start = this.used;
       for (let i = 0; i < text.length; i++) {
         const code = text.charCodeAt(i);
         if (code >= DELETE) {
-          this.used = start;
-          this.used += this.buffer.write(text, this.used, 'utf8');
+          this.used = start + buffer.write(text, start, 'utf8');
           return;
         }
-        this.buffer[this.used++] = code;
+        buffer[start + i] = code;
       }
+      this.used = start + text.length;
       return;
     }
     this.used += this.buffer.write(text, this.used, 'utf8');
@@ -87,29 +90,50 @@ export class JournalBatch {
       this.buffer[this.used++] = MINUS;
       rest = -rest;
     }
-    let digits = 1;
-    for (let power = 10; power <= rest && digits < MAX_DIGITS; power *= 10) digits++;
-    const end = this.used + digits;
-    for (let at = end - 1; at >= this.used; at--) {
-      this.buffer[at] = ZERO + (rest % 10);
-      rest = Math.floor(rest / 10);
+    // In two parts below a billion each: digits of a small integer are integer
+    // arithmetic, while `%` of a 13-digit arrival time is a floating-point call.
+    if (rest < BILLION) {
+      this.digits(rest, 1);
+      return;
+    }
+    const high = Math.floor(rest / BILLION);
+    this.digits(high, 1);
+    this.digits(rest - high * BILLION, 9);
+  }
+
+  /** `value` (a whole number below a billion) in decimal, with leading zeros to `width` digits. */
+  private digits(value: number, width: number): void {
+    let count = 1;
+    while (count < 9 && value >= POWERS_OF_TEN[count]!) count++;
+    if (count < width) count = width;
+    let rest = value | 0;
+    const buffer = this.buffer;
+    const start = this.used;
+    const end = start + count;
+    for (let at = end - 1; at >= start; at--) {
+      const tenth = (rest / 10) | 0;
+      buffer[at] = ZERO + rest - tenth * 10;
+      rest = tenth;
     }
     this.used = end;
   }
 
   /** `value` as `JSON.stringify` writes it: quoted, escaped where JSON must. */
   string(value: string): void {
+    this.room(value.length + 2);
+    const buffer = this.buffer;
+    const start = this.used;
+    buffer[start] = DOUBLE_QUOTE;
     for (let i = 0; i < value.length; i++) {
       const code = value.charCodeAt(i);
       if (code < SPACE || code >= DELETE || code === DOUBLE_QUOTE || code === BACKSLASH) {
         this.text(JSON.stringify(value));
         return;
       }
+      buffer[start + 1 + i] = code;
     }
-    this.room(value.length + 2);
-    this.buffer[this.used++] = DOUBLE_QUOTE;
-    this.used += this.buffer.write(value, this.used, 'latin1');
-    this.buffer[this.used++] = DOUBLE_QUOTE;
+    buffer[start + 1 + value.length] = DOUBLE_QUOTE;
+    this.used = start + value.length + 2;
   }
 
   /** Makes room for `bytes` more. */
