@@ -61,7 +61,11 @@ export class RecentDeliveries {
  * far less than the journal write (a SHA-1 cost about as much as the write).
  */
 export function payloadDigest(payload: Uint8Array): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < payload.length; i++) hash = Math.imul(hash ^ (payload[i] as number), 0x01000193);
-  return (payload.length % 0x100000) * 0x100000000 + (hash >>> 0);
+  // Held as a signed 32-bit integer from the start (the offset basis 0x811c9dc5 is above
+  // 2^31): begun as a larger number, V8 ran the loop in floating point, 1.1-1.3 µs for
+  // a 240-byte payload against 0.33 µs (issue 24). The same digest either way.
+  let hash = 0x811c9dc5 | 0;
+  const length = payload.length;
+  for (let i = 0; i < length; i++) hash = Math.imul(hash ^ (payload[i] as number), 0x01000193) | 0;
+  return (length % 0x100000) * 0x100000000 + (hash >>> 0);
 }
