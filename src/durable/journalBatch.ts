@@ -3,6 +3,7 @@
  * @module
  */
 
+const NEWLINE = 0x0a;
 const DOUBLE_QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const ZERO = 0x30;
@@ -70,6 +71,11 @@ export class JournalBatch {
       return;
     }
     this.used += this.buffer.write(text, this.used, 'utf8');
+  }
+
+  /** Ends a line. */
+  newline(): void {
+    this.ascii(NEWLINE);
   }
 
   /** One ASCII character, by its code. */

@@ -48,11 +48,10 @@ export function writeJournalRecord(batch: JournalBatch, q: number, record: Omit<
   if (record.p !== undefined) field(batch, ',"p":', record.p);
   if (record.s !== undefined) field(batch, ',"s":', record.s);
   batch.ascii(CLOSING_BRACE);
-  batch.ascii(NEWLINE);
+  batch.newline();
 }
 
 const CLOSING_BRACE = 0x7d;
-const NEWLINE = 0x0a;
 
 /** `name` (its `,"x":` text) and `value` as JSON writes it. */
 function field(batch: JournalBatch, name: string, value: string | number | null): void {

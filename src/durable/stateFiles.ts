@@ -98,7 +98,7 @@ export function defaultStateDirectory(name: string): string {
 export class StateFiles<C> {
   private journal: number | undefined;
   private readonly syncEachAppend: boolean;
-  /** Journal lines appended and not yet written. */
+  /** Journal lines appended and not yet written: `writeJournalRecord` appends to it. */
   readonly batch = new JournalBatch();
   /** The journal's length in bytes up to its last complete line: what a failed write is cut back to. */
   private journalBytes = 0;
@@ -147,7 +147,7 @@ export class StateFiles<C> {
    */
   append(line: string): void {
     this.batch.text(line);
-    this.batch.ascii(0x0a);
+    this.batch.newline();
   }
 
   /** Whether records wait for {@link StateFiles.flush}. */
