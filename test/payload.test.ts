@@ -46,10 +46,16 @@ describe('parseEventTime', () => {
 
   it('reads the plain form without a zone exactly as the full ISO 8601 pattern does, mistakes included', () => {
     // The plain form is read without the RegExp; this pattern and Date are the reference.
-    const plain = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?$/;
+    // A change can make a zone of the fraction's end ("00:00:00.0-0000"): the pattern
+    // takes zones as parseEventTime does, and their offset is applied below.
+    const full =
+      /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?:[Zz]|([+-])(\d{2}):?(\d{2}))?$/;
     const reference = (text: string): number | undefined => {
-      const match = plain.exec(text);
+      const match = full.exec(text);
       if (match === null) return undefined;
+      const [sign, offsetHours, offsetMinutes] = [match[8], Number(match[9]), Number(match[10])];
+      if (sign !== undefined && (offsetHours > 23 || offsetMinutes > 59)) return undefined;
+      const offset = sign === undefined ? 0 : (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
       const [y, mo, d, h, mi, s] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
       const millis = match[7] === undefined ? 0 : Number(match[7].slice(0, 3).padEnd(3, '0'));
       const date = new Date(0);
@@ -62,7 +68,7 @@ describe('parseEventTime', () => {
         date.getUTCHours() === h &&
         date.getUTCMinutes() === mi &&
         date.getUTCSeconds() === s;
-      return same ? date.getTime() : undefined;
+      return same ? date.getTime() - offset : undefined;
     };
     const base = fc
       .tuple(
