@@ -190,10 +190,13 @@ export function decodeIotPayloadWithin(
       `payload is ${formatCount(size)} bytes, more than the ${formatCount(limit)} allowed (maxPayloadBytes); not parsed`,
     );
   }
+  // A Buffer (what MQTT.js hands over) is read as it is: wrapping it again cost a Buffer a message.
   const text =
     typeof message === 'string'
       ? message
-      : Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8');
+      : Buffer.isBuffer(message)
+        ? message.toString()
+        : Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8');
   let json: unknown;
   try {
     // V8's JSON.parse is iterative: any nesting depth parses without a stack overflow.

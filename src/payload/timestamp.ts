@@ -78,9 +78,10 @@ function plainTimestamp(text: string): number | undefined {
     const point = text.charCodeAt(19);
     const fraction = digits(text, 20, length - 20);
     if ((point !== DOT && point !== COMMA) || fraction < 0) return NOT_PLAIN;
-    // Milliseconds: the first three digits, as many as there are.
+    // Milliseconds: the first three digits, as many as there are. Scaled without `**`,
+    // which V8 ran as a call: half of this function's 220 ns (issue 24).
     const shown = Math.min(3, length - 20);
-    millis = digits(text, 20, shown) * 10 ** (3 - shown);
+    millis = digits(text, 20, shown) * (shown === 3 ? 1 : shown === 2 ? 10 : 100);
   }
   return epochOf(year, month, day, hour, minute, second, millis);
 }
