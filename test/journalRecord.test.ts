@@ -46,7 +46,13 @@ describe('writeJournalRecord', () => {
     const batch = new JournalBatch();
     const lines: string[] = [];
     for (let q = 1; q <= 2_000; q++) {
-      const fields = { m: q % 65_536, h: 2 ** 52 + q, n: 1_765_000_000_000 + q, t: 1_765_000_000_000 - q, k: `key ${q} ✓` };
+      const fields = {
+        m: q % 65_536,
+        h: 2 ** 52 + q,
+        n: 1_765_000_000_000 + q,
+        t: 1_765_000_000_000 - q,
+        k: `key ${q} ✓`,
+      };
       writeJournalRecord(batch, q, fields);
       lines.push(JSON.stringify({ q, ...fields }));
     }

@@ -17,7 +17,12 @@ describe('writeJsonWithBytes', () => {
       const other = randomBytes(5);
       const path = join(directory, `${length}.json`);
       const rest = { text: 'é "quoted" \\ \u2028', nested: [1, null, { deeper: true }] };
-      writeJsonWithBytes(path, { sequence: length, deliveries: new Base64Bytes(bytes), rest, more: [new Base64Bytes(other)] });
+      writeJsonWithBytes(path, {
+        sequence: length,
+        deliveries: new Base64Bytes(bytes),
+        rest,
+        more: [new Base64Bytes(other)],
+      });
       const expected = JSON.stringify({
         sequence: length,
         deliveries: bytes.toString('base64'),

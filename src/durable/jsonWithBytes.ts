@@ -56,6 +56,6 @@ export function writeJsonWithBytes(path: string, value: unknown): void {
 
 /** `write(2)` until all of `buffer` is written (a short write is not an error). */
 function writeAll(descriptor: number, buffer: Buffer): void {
-  for (let written = 0; written < buffer.length; )
+  for (let written = 0; written < buffer.length;)
     written += writeSync(descriptor, buffer, written, buffer.length - written);
 }

@@ -190,7 +190,8 @@ export class BrokerLiveness implements SourceLiveness {
         if (packet.messageId !== undefined) this.unacknowledged.delete(packet.messageId);
         break;
       case 'pubrec':
-        if ((packet.reasonCode ?? 0) >= 0x80 && packet.messageId !== undefined) this.unacknowledged.delete(packet.messageId);
+        if ((packet.reasonCode ?? 0) >= 0x80 && packet.messageId !== undefined)
+          this.unacknowledged.delete(packet.messageId);
         break;
     }
   }
