@@ -27,4 +27,17 @@ describe('OutstandingAcks', () => {
     expect(released.at(-1)).to.equal(6);
     expect(acks.size).to.equal(0);
   });
+
+  it('keeps every outstanding ack after the newest is called and more are added', () => {
+    const acks = new OutstandingAcks();
+    const released: number[] = [];
+    const handed = [0, 1, 2].map((i) => acks.add(() => released.push(i)));
+    handed[2]!();
+    acks.add(() => released.push(3));
+    handed[0]!();
+    acks.add(() => released.push(4));
+    acks.settleAll();
+    expect(released).to.deep.equal([2, 0, 1, 3, 4]);
+    expect(acks.size).to.equal(0);
+  });
 });
