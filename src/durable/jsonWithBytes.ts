@@ -54,8 +54,14 @@ export function writeJsonWithBytes(path: string, value: unknown): void {
   }
 }
 
-/** `write(2)` until all of `buffer` is written (a short write is not an error). */
+/**
+ * `write(2)` until all of `buffer` is written: a short write is not an error, one that
+ * writes nothing is (as for the journal), rather than a loop without end.
+ */
 function writeAll(descriptor: number, buffer: Buffer): void {
-  for (let written = 0; written < buffer.length;)
-    written += writeSync(descriptor, buffer, written, buffer.length - written);
+  for (let written = 0; written < buffer.length;) {
+    const count = writeSync(descriptor, buffer, written, buffer.length - written);
+    if (count <= 0) throw Object.assign(new Error('write(2) wrote nothing'), { code: 'EIO' });
+    written += count;
+  }
 }
