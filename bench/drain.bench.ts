@@ -355,6 +355,8 @@ export async function steadyRun(
     readonly label: string;
     /** Node options of the aggregate process (e.g. {@link PI_HEAP_FLAGS}). */
     readonly aggregateNodeOptions?: readonly string[];
+    /** Flags of the aggregate command beyond the drain's (e.g. `--http` for its /metrics). */
+    readonly aggregateFlags?: readonly string[];
     readonly sampleEveryMs?: number;
     readonly sample?: (
       consumers: Record<'raw' | 'aggregate', Consumer>,
@@ -382,6 +384,7 @@ export async function steadyRun(
       clientId: ids.aggregate,
       expected: total,
       nodeOptions: options.aggregateNodeOptions ?? [],
+      cliFlags: options.aggregateFlags ?? [],
     });
     consumers.raw.go();
     await sleep(2_000); // connected and settled: the CLI's start is not in the figure
