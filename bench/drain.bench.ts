@@ -70,9 +70,9 @@ export const drainBench: Benchmark = {
 export const PI_HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=64'] as const;
 
 /**
- * The young generation the systemd unit in examples/systemd gives a service: 8 MiB
- * semi-spaces, so V8 never grows it to its default 16 (docs/benchmarks.md, "Soak": that
- * growth is the one step of RSS in an hour at a steady rate).
+ * The young generation that examples/systemd's unit and examples/docker's Dockerfile give
+ * a service: 8 MiB semi-spaces, so V8 never doubles it from 16 to its default 32 MiB
+ * (docs/benchmarks.md, "Soak": that doubling is the one step of RSS in an hour's soak).
  */
 export const SERVICE_HEAP_FLAGS = ['--max-semi-space-size=8'] as const;
 
@@ -200,9 +200,9 @@ async function drains(context: BenchContext, url: string): Promise<BenchResult[]
 }
 
 /**
- * `aggregate` draining a deep backlog, with its defaults, the service's and the Pi's heap
- * flags (three sessions, one publish), RSS every second: flat means the second half's highest sample
- * within 10% of the first half's.
+ * `aggregate` draining a deep backlog, with its defaults, the service's and the Pi's
+ * heap flags (three sessions, one publish), RSS every second: flat means the second
+ * half's highest sample within 10% of the first half's.
  */
 async function memoryCase(context: BenchContext, url: string): Promise<BenchResult[]> {
   const count = context.mode === 'full' ? 1_000_000 - 1 : 100_000; // the broker queues at most 1 M
