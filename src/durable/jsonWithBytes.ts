@@ -2,8 +2,9 @@
  * Writing a checkpoint's JSON whose bulk is bytes, without building it as one string.
  * @module
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { writeFully } from '../internal/writeFully.js';
 
 /**
  * Bytes that {@link writeJsonWithBytes} writes as a base64 string. Read back, the file
@@ -40,28 +41,16 @@ export function writeJsonWithBytes(path: string, value: unknown): void {
   const descriptor = openSync(path, 'w');
   try {
     texts.forEach((piece, i) => {
-      writeAll(descriptor, Buffer.from(piece, 'utf8'));
+      writeFully(descriptor, Buffer.from(piece, 'utf8'));
       const bytes = bulk[i];
       if (bytes === undefined) return;
-      writeAll(descriptor, Buffer.from('"'));
+      writeFully(descriptor, Buffer.from('"'));
       const all = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let start = 0; start < all.length; start += PIECE)
-        writeAll(descriptor, Buffer.from(all.subarray(start, start + PIECE).toString('base64'), 'latin1'));
-      writeAll(descriptor, Buffer.from('"'));
+        writeFully(descriptor, Buffer.from(all.subarray(start, start + PIECE).toString('base64'), 'latin1'));
+      writeFully(descriptor, Buffer.from('"'));
     });
   } finally {
     closeSync(descriptor);
-  }
-}
-
-/**
- * `write(2)` until all of `buffer` is written: a short write is not an error, one that
- * writes nothing is (as for the journal), rather than a loop without end.
- */
-function writeAll(descriptor: number, buffer: Buffer): void {
-  for (let written = 0; written < buffer.length;) {
-    const count = writeSync(descriptor, buffer, written, buffer.length - written);
-    if (count <= 0) throw Object.assign(new Error('write(2) wrote nothing'), { code: 'EIO' });
-    written += count;
   }
 }

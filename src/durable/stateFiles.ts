@@ -33,12 +33,12 @@ import {
   renameSync,
   unlinkSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { releaseDirectoryLock, takeDirectoryLock } from '../internal/directoryLock.js';
 import { syncPath } from '../internal/syncPath.js';
+import { writeFully } from '../internal/writeFully.js';
 import { JournalBatch } from './journalBatch.js';
 import { writeJsonWithBytes } from './jsonWithBytes.js';
 import { StateDirectoryError, type StateDirectoryOperation } from './stateDirectoryError.js';
@@ -178,14 +178,9 @@ export class StateFiles<C> {
     try {
       if (this.torn) ftruncateSync(fd, this.journalBytes);
       this.torn = false;
-      // A short write (the disk filled in the middle) says how much it wrote: the rest
-      // is written again, and fails with the reason if there is still no room.
-      for (let written = 0; written < bytes.length;) {
-        const count = writeSync(fd, bytes, written, bytes.length - written);
-        if (count <= 0) throw Object.assign(new Error('write(2) wrote nothing'), { code: 'EIO' });
-        this.torn = true;
-        written += count;
-      }
+      // Part of the batch may reach the journal before a failure: cut back if so.
+      this.torn = true;
+      writeFully(fd, bytes);
       if (this.syncEachAppend) fsyncSync(fd);
     } catch (error) {
       this.cutTornTail();

@@ -14,13 +14,13 @@ import {
   readFileSync,
   renameSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { releaseDirectoryLock, takeDirectoryLock } from '../internal/directoryLock.js';
 import { optionChecks } from '../internal/options.js';
 import { syncPath } from '../internal/syncPath.js';
+import { writeFully } from '../internal/writeFully.js';
 
 /**
  * The MQTT 5 user properties every message sent through an {@link Outbox} carries: the
@@ -243,7 +243,7 @@ export class Outbox {
   private write(record: OutboxRecord): void {
     if (this.fd === undefined) throw new Error(`the outbox ${this.directory} is closed`);
     const line = Buffer.from(`${JSON.stringify(record)}\n`);
-    for (let written = 0; written < line.length;) written += writeSync(this.fd, line, written, line.length - written);
+    writeFully(this.fd, line);
     if (this.sync) fsyncSync(this.fd);
   }
 
